@@ -1,0 +1,168 @@
+//! Stage `bind`: AST + kernel BTF + stdlib -> typed query. Guarantees: every name in the result is
+//! resolved to a BTF location and every expression is typed; any failure is a coded diagnostic
+//! pointing at the source (or stdlib) span that caused it.
+
+mod display;
+mod expr;
+mod path;
+pub mod typed;
+
+pub use typed::*;
+
+use crate::codes;
+use crate::diagnostic::{nearest_names, Diagnostic, Sources, Span};
+use crate::stdlib::Stdlib;
+use crate::syntax::ast::{self, Select};
+use bpfq_kernel::catalogue::{self, IterTarget};
+use bpfq_kernel::Btf;
+use std::collections::HashMap;
+
+/// What binding needs from the outside world.
+pub struct BindEnv<'a> {
+    pub btf: &'a Btf,
+    pub stdlib: &'a Stdlib,
+    pub sources: &'a Sources,
+    /// `--param name=value` pairs, typed when a query uses `$name`.
+    pub params: &'a HashMap<String, String>,
+}
+
+pub(crate) struct Binder<'a> {
+    env: &'a BindEnv<'a>,
+    target: IterTarget,
+    alias: Option<String>,
+    /// Stdlib columns being bound, to report cycles instead of recursing forever.
+    in_progress: Vec<String>,
+}
+
+fn unsupported(what: &str, span: Span, issue: &str) -> Diagnostic {
+    Diagnostic::error(codes::UNSUPPORTED, format!("{what} is not supported yet"))
+        .with_primary(span, "not supported yet")
+        .with_note(format!("planned in {issue}"))
+}
+
+fn internal(span: Span, err: impl std::fmt::Display) -> Diagnostic {
+    Diagnostic::error(codes::INTERNAL, format!("internal error (this is a bug in bpfq): {err}"))
+        .with_primary(span, "while compiling this")
+}
+
+/// Finds the iterator target named in `from`, or explains which targets exist.
+pub fn resolve_target(btf: &Btf, target: &ast::Ident) -> Result<IterTarget, Diagnostic> {
+    let found = catalogue::find_target(btf, &target.name).map_err(|e| internal(target.span, e))?;
+    if let Some(t) = found {
+        if t.attach_func.is_some() {
+            return Ok(t);
+        }
+    }
+    let all = catalogue::discover(btf).map_err(|e| internal(target.span, e))?;
+    let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+    let mut diag = Diagnostic::error(codes::UNKNOWN_TARGET, format!("unknown iterator target `{}`", target.name))
+        .with_primary(target.span, "this kernel has no BPF iterator of that name");
+    let near = nearest_names(&target.name, names.iter().copied(), 3);
+    if !near.is_empty() {
+        diag = diag.with_note(format!("did you mean {}?", quote_list(&near)));
+    }
+    Err(diag.with_note(format!("targets of this kernel: {}", names.join(", "))))
+}
+
+/// The source text of a span, trimmed: the title of an unaliased column.
+fn source_text(sources: &Sources, span: Span) -> String {
+    sources.text(span.file).get(span.start as usize..span.end as usize).unwrap_or("").trim().to_string()
+}
+
+pub(crate) fn quote_list(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.len() {
+        0 => String::new(),
+        1 => quoted[0].clone(),
+        n => format!("{} or {}", quoted[..n - 1].join(", "), quoted[n - 1]),
+    }
+}
+
+/// Binds a parsed query against the kernel's BTF and the stdlib.
+pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic> {
+    if let Some(join) = query.joins.first() {
+        return Err(unsupported("`join`", join.span, "the relational-layer issue (#5)"));
+    }
+    if let Some(first) = query.group_by.first() {
+        return Err(unsupported("`group by`", first.span, "the relational-layer issue (#5)"));
+    }
+    if let Some(having) = &query.having {
+        return Err(unsupported("`having`", having.span, "the relational-layer issue (#5)"));
+    }
+    if let Some((name, _)) = query.from.params.first() {
+        return Err(unsupported("target parameters", name.span, "the iterator-targets issue (#4)"));
+    }
+    let target = resolve_target(env.btf, &query.from.target)?;
+    let meta = catalogue::meta_layout(env.btf).map_err(|e| internal(query.from.span, e))?;
+    let attach_func = target.attach_func.ok_or_else(|| internal(query.from.span, "target without attach function"))?;
+    let bound_target = BoundTarget {
+        name: target.name.clone(),
+        ctx_struct: target.ctx_struct,
+        ctx_struct_name: format!("bpf_iter__{}", target.name),
+        attach_func,
+        meta_offset: meta.meta_offset,
+        seq_offset: meta.seq_offset,
+    };
+    let mut binder = Binder { env, target, alias: query.from.alias.as_ref().map(|a| a.name.clone()), in_progress: Vec::new() };
+
+    let mut columns = Vec::new();
+    match &query.select {
+        None | Some(Select::Star(_)) => {
+            let span = match &query.select {
+                Some(Select::Star(span)) => *span,
+                _ => query.from.span,
+            };
+            let defaults = env.stdlib.defaults(&bound_target.name).ok_or_else(|| {
+                Diagnostic::error(codes::NO_DEFAULT_COLUMNS, format!("target `{}` has no default columns", bound_target.name))
+                    .with_primary(span, "name the columns to select")
+                    .with_note(format!("`bpfq describe {}` lists its fields", bound_target.name))
+            })?;
+            for ident in defaults {
+                let expr = binder.bind_column_by_name(&ident.name, ident.span)?.ok_or_else(|| {
+                    internal(ident.span, format!("default column `{}` is not defined", ident.name))
+                })?;
+                binder.check_selectable(&expr)?;
+                columns.push(OutputColumn { name: ident.name.clone(), expr, hidden: false });
+            }
+        }
+        Some(Select::Items(items)) => {
+            for item in items {
+                let expr = binder.bind_expr(&item.expr)?;
+                binder.check_selectable(&expr)?;
+                let name = match &item.alias {
+                    Some(alias) => alias.name.clone(),
+                    None => source_text(env.sources, item.expr.span),
+                };
+                columns.push(OutputColumn { name, expr, hidden: false });
+            }
+        }
+    }
+
+    let filter = match &query.filter {
+        Some(expr) => Some(binder.bind_condition(expr)?),
+        None => None,
+    };
+
+    let mut order_by = Vec::new();
+    for key in &query.order_by {
+        let by_name = match &key.expr.kind {
+            ast::ExprKind::Path(segs) if segs.len() == 1 => match &segs[0] {
+                ast::PathSegment::Field(ident) => columns.iter().position(|c| !c.hidden && c.name == ident.name),
+                ast::PathSegment::Index(..) => None,
+            },
+            _ => None,
+        };
+        let column = match by_name {
+            Some(index) => index,
+            None => {
+                let expr = binder.bind_expr(&key.expr)?;
+                binder.check_selectable(&expr)?;
+                columns.push(OutputColumn { name: source_text(env.sources, key.expr.span), expr, hidden: true });
+                columns.len() - 1
+            }
+        };
+        order_by.push(SortKey { column, descending: key.descending });
+    }
+
+    Ok(TypedQuery { target: bound_target, columns, filter, order_by, limit: query.limit.as_ref().map(|l| l.count) })
+}

@@ -1,0 +1,142 @@
+//! Stage `bind` output: the typed query. Every name is resolved to a BTF location, every
+//! expression has a type; nothing here refers to source names except column titles and spans.
+
+use crate::diagnostic::Span;
+use bpfq_kernel::TypeId;
+
+/// A value type as the compiler sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ty {
+    /// Integer of 1, 2, 4 or 8 bytes.
+    Int { bytes: u8, signed: bool },
+    /// An integer literal: it takes the type of what it meets.
+    Literal,
+    Bool,
+    /// `char[len]`, compared as text.
+    Chars { len: u32 },
+    /// A pointer to a BTF type (already stripped of typedefs and qualifiers).
+    Ptr { pointee: TypeId },
+    /// A struct or union in memory; usable only as a path step.
+    Struct { id: TypeId },
+    /// A non-char array in memory; usable only with `[index]`.
+    Array { elem: TypeId, len: u32 },
+    /// A BTF enum held as an integer.
+    Enum { id: TypeId, bytes: u8, signed: bool },
+    /// A string literal.
+    Str,
+}
+
+impl Ty {
+    pub fn is_integer(&self) -> bool {
+        matches!(self, Ty::Int { .. } | Ty::Literal | Ty::Enum { .. })
+    }
+
+    pub fn is_signed(&self) -> bool {
+        matches!(self, Ty::Int { signed: true, .. } | Ty::Enum { signed: true, .. })
+    }
+
+    /// A short human name for diagnostics.
+    pub fn describe(&self) -> String {
+        match self {
+            Ty::Int { bytes, signed } => format!("{}{}", if *signed { "s" } else { "u" }, bytes * 8),
+            Ty::Literal => "integer".into(),
+            Ty::Bool => "boolean".into(),
+            Ty::Chars { len } => format!("char[{len}]"),
+            Ty::Ptr { .. } => "pointer".into(),
+            Ty::Struct { .. } => "struct".into(),
+            Ty::Array { len, .. } => format!("array[{len}]"),
+            Ty::Enum { .. } => "enum".into(),
+            Ty::Str => "string".into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// A typed expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TExpr {
+    pub kind: TKind,
+    pub ty: Ty,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TKind {
+    /// A pointer member of the iterator context (`ctx->task`); NULL-checked once at entry.
+    CtxField { name: String, offset: u32 },
+    /// Memory at `ptr + offset` of a struct, union, array or char array type (not loaded).
+    Place { ptr: Box<TExpr>, offset: u32 },
+    /// A scalar loaded from `ptr + offset`; `bitfield` is (bit offset from `offset`, bit count).
+    Load { ptr: Box<TExpr>, offset: u32, bytes: u8, signed: bool, bitfield: Option<(u32, u32)> },
+    Int(u64),
+    Str(Vec<u8>),
+    Neg(Box<TExpr>),
+    BitNot(Box<TExpr>),
+    Arith { op: ArithOp, lhs: Box<TExpr>, rhs: Box<TExpr>, signed: bool },
+    Compare { op: CmpOp, lhs: Box<TExpr>, rhs: Box<TExpr>, signed: bool },
+    /// A char array compared with a string literal, C-string semantics.
+    TextEq { text: Box<TExpr>, literal: Vec<u8>, negated: bool },
+    And(Box<TExpr>, Box<TExpr>),
+    Or(Box<TExpr>, Box<TExpr>),
+    Not(Box<TExpr>),
+}
+
+/// The iterator the query runs on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoundTarget {
+    pub name: String,
+    pub ctx_struct: TypeId,
+    pub ctx_struct_name: String,
+    /// BTF id of FUNC `bpf_iter_<name>`: the program's attach point.
+    pub attach_func: TypeId,
+    /// Byte offsets of `meta` in the context and of `seq` in `struct bpf_iter_meta`.
+    pub meta_offset: u32,
+    pub seq_offset: u32,
+}
+
+/// One output column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputColumn {
+    pub name: String,
+    pub expr: TExpr,
+    /// Added only to sort by; not printed.
+    pub hidden: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SortKey {
+    pub column: usize,
+    pub descending: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypedQuery {
+    pub target: BoundTarget,
+    pub columns: Vec<OutputColumn>,
+    pub filter: Option<TExpr>,
+    pub order_by: Vec<SortKey>,
+    pub limit: Option<u64>,
+}

@@ -1,0 +1,217 @@
+//! Stage `emit`, assembler: instructions with symbolic jump targets, resolved last.
+//! Guarantees: `finish` returns a program only if every jump lands on a bound label inside the
+//! program with an offset that fits the 16-bit field; `ld_imm64` counts as two slots in distances.
+
+use std::fmt;
+
+use super::insn::{Insn, JmpOp, Operand, Reg};
+
+/// A jump target; bind it with [`Assembler::bind`] before or after the jumps that use it.
+/// Labels are numbered per assembler: one from another assembler is caught only when its number
+/// is beyond this assembler's labels.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Label(u32);
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "L{}", self.0)
+    }
+}
+
+/// Assembled instructions and the annotations attached to them.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Program {
+    pub insns: Vec<Insn>,
+    /// `(slot index, note)`, in emission order. A note whose index equals `insns.len()` was
+    /// attached after the last instruction.
+    pub notes: Vec<(usize, String)>,
+}
+
+impl Program {
+    /// The wire form of the instructions.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        super::insn::encode(&self.insns)
+    }
+}
+
+/// Why a program could not be assembled.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum AsmError {
+    /// A jump at slot `at` targets a label that was never bound.
+    UnboundLabel { label: Label, at: usize },
+    /// A label was bound at two positions.
+    LabelBoundTwice {
+        label: Label,
+        first: usize,
+        second: usize,
+    },
+    /// A label that this assembler did not create.
+    ForeignLabel { label: Label },
+    /// The jump at slot `at` would need an offset outside the 16-bit field.
+    JumpOutOfRange {
+        at: usize,
+        target: usize,
+        distance: i64,
+    },
+    /// The jump at slot `at` targets the end of the program, where there is no instruction.
+    JumpPastEnd { at: usize, label: Label },
+}
+
+impl fmt::Display for AsmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AsmError::UnboundLabel { label, at } => {
+                write!(
+                    f,
+                    "jump at instruction {at} targets label {label}, which is never bound"
+                )
+            }
+            AsmError::LabelBoundTwice {
+                label,
+                first,
+                second,
+            } => write!(
+                f,
+                "label {label} is bound twice, at instructions {first} and {second}"
+            ),
+            AsmError::ForeignLabel { label } => {
+                write!(f, "label {label} was not created by this assembler")
+            }
+            AsmError::JumpOutOfRange {
+                at,
+                target,
+                distance,
+            } => write!(
+                f,
+                "jump at instruction {at} to instruction {target} needs offset {distance}, \
+                 outside the 16-bit range {}..={}",
+                i16::MIN,
+                i16::MAX
+            ),
+            AsmError::JumpPastEnd { at, label } => write!(
+                f,
+                "jump at instruction {at} targets label {label} at the end of the program, \
+                 where there is no instruction"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for AsmError {}
+
+/// Builds a program slot by slot; jumps name labels and are patched in [`Assembler::finish`].
+#[derive(Debug, Default)]
+pub struct Assembler {
+    insns: Vec<Insn>,
+    notes: Vec<(usize, String)>,
+    /// Slot index each label is bound to, indexed by label number.
+    label_positions: Vec<Option<usize>>,
+    /// Jumps to patch: (slot index of the jump, target label).
+    fixups: Vec<(usize, Label)>,
+    /// Errors found while emitting, reported by `finish` (bind cannot return one).
+    deferred_errors: Vec<AsmError>,
+}
+
+impl Assembler {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn new_label(&mut self) -> Label {
+        // More than u32::MAX labels cannot be emitted: each needs far more than one byte of RAM.
+        let id = u32::try_from(self.label_positions.len()).unwrap_or(u32::MAX);
+        self.label_positions.push(None);
+        Label(id)
+    }
+
+    /// Binds `label` to the position of the next emitted instruction.
+    pub fn bind(&mut self, label: Label) {
+        let here = self.insns.len();
+        match self.label_positions.get_mut(label.0 as usize) {
+            None => self.deferred_errors.push(AsmError::ForeignLabel { label }),
+            Some(Some(first)) => self.deferred_errors.push(AsmError::LabelBoundTwice {
+                label,
+                first: *first,
+                second: here,
+            }),
+            Some(slot @ None) => *slot = Some(here),
+        }
+    }
+
+    /// Attaches a note to the next emitted instruction (several notes may attach to one).
+    pub fn annotate(&mut self, note: impl Into<String>) {
+        self.notes.push((self.insns.len(), note.into()));
+    }
+
+    pub fn emit(&mut self, insn: Insn) {
+        self.insns.push(insn);
+    }
+
+    /// Emits both slots of `dst = value`.
+    pub fn emit_ld_imm64(&mut self, dst: Reg, value: u64) {
+        self.insns.extend(Insn::ld_imm64(dst, value));
+    }
+
+    /// Emits both slots of `dst = <map fd>`.
+    pub fn emit_ld_map_fd(&mut self, dst: Reg, fd: i32) {
+        self.insns.extend(Insn::ld_map_fd(dst, fd));
+    }
+
+    /// `if dst op src goto target` on 64-bit values.
+    pub fn jump(&mut self, op: JmpOp, dst: Reg, src: Operand, target: Label) {
+        self.emit_fixup(Insn::jump(op, dst, src, 0), target);
+    }
+
+    /// `if wdst op wsrc goto target` on the low 32 bits.
+    pub fn jump32(&mut self, op: JmpOp, dst: Reg, src: Operand, target: Label) {
+        self.emit_fixup(Insn::jump32(op, dst, src, 0), target);
+    }
+
+    pub fn goto(&mut self, target: Label) {
+        self.emit_fixup(Insn::goto(0), target);
+    }
+
+    fn emit_fixup(&mut self, insn: Insn, target: Label) {
+        self.fixups.push((self.insns.len(), target));
+        self.insns.push(insn);
+    }
+
+    /// Slots emitted so far (an `ld_imm64` counts two).
+    pub fn len(&self) -> usize {
+        self.insns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.insns.is_empty()
+    }
+
+    /// Resolves every jump. Offsets are relative to the slot after the jump.
+    pub fn finish(mut self) -> Result<Program, AsmError> {
+        if let Some(error) = self.deferred_errors.into_iter().next() {
+            return Err(error);
+        }
+        let end = self.insns.len();
+        for &(at, label) in &self.fixups {
+            let target = match self.label_positions.get(label.0 as usize) {
+                None => return Err(AsmError::ForeignLabel { label }),
+                Some(None) => return Err(AsmError::UnboundLabel { label, at }),
+                Some(Some(position)) => *position,
+            };
+            if target >= end {
+                return Err(AsmError::JumpPastEnd { at, label });
+            }
+            // Slot counts fit i64: a Vec cannot hold more than isize::MAX elements.
+            let distance = target as i64 - (at as i64 + 1);
+            let off = i16::try_from(distance).map_err(|_| AsmError::JumpOutOfRange {
+                at,
+                target,
+                distance,
+            })?;
+            self.insns[at].off = off;
+        }
+        Ok(Program {
+            insns: self.insns,
+            notes: self.notes,
+        })
+    }
+}

@@ -1,0 +1,279 @@
+//! Stage `emit`, step 3: instruction selection. Frame: the row buffer occupies
+//! `[r10 - row_size, r10)`, spill slot k sits at `r10 - row_size - 8(k+1)`. R0 and R5 are
+//! scratch registers (never allocated), so reloading spilled operands never clobbers a value.
+
+use super::{regalloc::Location, CodegenError};
+use crate::bpf::asm::{Assembler, Label, Program};
+use crate::bpf::insn::{AluOp, Insn, JmpOp, Operand as BpfOperand, Reg, Size};
+use crate::ir::{BinOp, Block, Cmp, Function, Helper, Inst, Operand, Terminator, UnOp, Value, Width};
+use bpfq_kernel::helpers;
+use cranelift_entity::{EntityRef, SecondaryMap};
+
+const SCRATCH: Reg = Reg::R0;
+const SCRATCH2: Reg = Reg::R5;
+
+struct Emitter<'a> {
+    asm: Assembler,
+    locations: &'a [Location],
+    row_size: u32,
+}
+
+pub fn emit(func: &Function, locations: &[Location]) -> Result<Program, CodegenError> {
+    let mut e = Emitter { asm: Assembler::new(), locations, row_size: func.row_size };
+    let mut labels: SecondaryMap<Block, Option<Label>> = SecondaryMap::new();
+    for &block in &func.layout {
+        labels[block] = Some(e.asm.new_label());
+    }
+    let label = |labels: &SecondaryMap<Block, Option<Label>>, b: Block| {
+        labels[b].ok_or_else(|| CodegenError::Internal(format!("no label for {b}")))
+    };
+    for (i, &block) in func.layout.iter().enumerate() {
+        let data = &func.blocks[block];
+        e.asm.bind(label(&labels, block)?);
+        for inst in &data.insts {
+            if let Some(note) = &inst.note {
+                e.asm.annotate(note.clone());
+            }
+            e.inst(inst.result, &inst.inst)?;
+        }
+        let next = func.layout.get(i + 1).copied();
+        match &data.terminator {
+            Terminator::Return(code) => {
+                e.asm.emit(Insn::mov64(Reg::R0, BpfOperand::Imm(*code)));
+                e.asm.emit(Insn::exit());
+            }
+            Terminator::Jump(to) => {
+                if Some(*to) != next {
+                    e.asm.goto(label(&labels, *to)?);
+                }
+            }
+            Terminator::Branch { cmp, lhs, rhs, then_to, else_to } => {
+                let lhs = e.read(*lhs, SCRATCH);
+                let rhs = e.operand(*rhs, SCRATCH2);
+                if Some(*then_to) == next {
+                    e.asm.jump(jmp_op(cmp.negate()), lhs, rhs, label(&labels, *else_to)?);
+                } else {
+                    e.asm.jump(jmp_op(*cmp), lhs, rhs, label(&labels, *then_to)?);
+                    if Some(*else_to) != next {
+                        e.asm.goto(label(&labels, *else_to)?);
+                    }
+                }
+            }
+        }
+    }
+    e.asm.finish().map_err(|err| CodegenError::Internal(format!("{err:?}")))
+}
+
+fn jmp_op(cmp: Cmp) -> JmpOp {
+    match cmp {
+        Cmp::Eq => JmpOp::Jeq,
+        Cmp::Ne => JmpOp::Jne,
+        Cmp::ULt => JmpOp::Jlt,
+        Cmp::ULe => JmpOp::Jle,
+        Cmp::UGt => JmpOp::Jgt,
+        Cmp::UGe => JmpOp::Jge,
+        Cmp::SLt => JmpOp::Jslt,
+        Cmp::SLe => JmpOp::Jsle,
+        Cmp::SGt => JmpOp::Jsgt,
+        Cmp::SGe => JmpOp::Jsge,
+    }
+}
+
+fn size(width: Width) -> Size {
+    match width {
+        Width::B1 => Size::B,
+        Width::B2 => Size::H,
+        Width::B4 => Size::W,
+        Width::B8 => Size::DW,
+    }
+}
+
+fn alu_op(op: BinOp) -> AluOp {
+    match op {
+        BinOp::Add => AluOp::Add,
+        BinOp::Sub => AluOp::Sub,
+        BinOp::Mul => AluOp::Mul,
+        BinOp::UDiv => AluOp::Div,
+        BinOp::SDiv => AluOp::SDiv,
+        BinOp::URem => AluOp::Mod,
+        BinOp::SRem => AluOp::SMod,
+        BinOp::And => AluOp::And,
+        BinOp::Or => AluOp::Or,
+        BinOp::Xor => AluOp::Xor,
+        BinOp::Shl => AluOp::Lsh,
+        BinOp::LShr => AluOp::Rsh,
+        BinOp::AShr => AluOp::Arsh,
+    }
+}
+
+impl Emitter<'_> {
+    fn location(&self, v: Value) -> Location {
+        self.locations[v.index()]
+    }
+
+    fn slot_offset(&self, slot: u32) -> i16 {
+        // Bounded by MAX_STACK, checked before emission.
+        -((self.row_size + 8 * (slot + 1)) as i16)
+    }
+
+    fn row_offset(&self, offset: u32) -> i16 {
+        offset as i16 - self.row_size as i16
+    }
+
+    /// The register holding `v`, reloading a spilled value into `scratch`.
+    fn read(&mut self, v: Value, scratch: Reg) -> Reg {
+        match self.location(v) {
+            Location::Reg(r) => r,
+            Location::Spill(slot) => {
+                let off = self.slot_offset(slot);
+                self.asm.emit(Insn::load(Size::DW, scratch, Reg::R10, off));
+                scratch
+            }
+        }
+    }
+
+    fn operand(&mut self, o: Operand, scratch: Reg) -> BpfOperand {
+        match o {
+            Operand::Imm(i) => BpfOperand::Imm(i),
+            Operand::Value(v) => BpfOperand::Reg(self.read(v, scratch)),
+        }
+    }
+
+    /// The register to compute `v` into: its own, or SCRATCH when it lives on the stack.
+    fn target(&self, v: Value) -> Reg {
+        match self.location(v) {
+            Location::Reg(r) => r,
+            Location::Spill(_) => SCRATCH,
+        }
+    }
+
+    /// Stores a value computed into SCRATCH back to its spill slot.
+    fn write_back(&mut self, v: Value) {
+        if let Location::Spill(slot) = self.location(v) {
+            let off = self.slot_offset(slot);
+            self.asm.emit(Insn::store(Size::DW, Reg::R10, off, SCRATCH));
+        }
+    }
+
+    fn mov(&mut self, dst: Reg, src: Reg) {
+        if dst != src {
+            self.asm.emit(Insn::mov64(dst, BpfOperand::Reg(src)));
+        }
+    }
+
+    /// A base register and a 16-bit offset addressing `base + offset`; large offsets are added
+    /// to a copy of the base in SCRATCH2 first.
+    fn address(&mut self, base: Reg, offset: i32) -> (Reg, i16) {
+        if let Ok(off) = i16::try_from(offset) {
+            return (base, off);
+        }
+        self.mov(SCRATCH2, base);
+        self.asm.emit(Insn::alu64(AluOp::Add, SCRATCH2, BpfOperand::Imm(offset)));
+        (SCRATCH2, 0)
+    }
+
+    fn inst(&mut self, result: Option<Value>, inst: &Inst) -> Result<(), CodegenError> {
+        let need_result = || result.ok_or_else(|| CodegenError::Internal(format!("`{inst}` has no result")));
+        match inst {
+            Inst::Context => {
+                let v = need_result()?;
+                let dst = self.target(v);
+                self.mov(dst, Reg::R1);
+                self.write_back(v);
+            }
+            Inst::Const(c) => {
+                let v = need_result()?;
+                let dst = self.target(v);
+                match i32::try_from(*c as i64) {
+                    Ok(imm) => self.asm.emit(Insn::mov64(dst, BpfOperand::Imm(imm))),
+                    Err(_) => self.asm.emit_ld_imm64(dst, *c),
+                }
+                self.write_back(v);
+            }
+            Inst::Load { base, offset, width, signed } => {
+                let v = need_result()?;
+                let base = self.read(*base, SCRATCH2);
+                let dst = self.target(v);
+                let (base, off) = self.address(base, *offset);
+                let insn = if *signed && *width != Width::B8 {
+                    Insn::load_signed(size(*width), dst, base, off)
+                } else {
+                    Insn::load(size(*width), dst, base, off)
+                };
+                self.asm.emit(insn);
+                self.write_back(v);
+            }
+            Inst::Binary { op, lhs, rhs } => {
+                let v = need_result()?;
+                let dst = self.target(v);
+                match self.location(*lhs) {
+                    Location::Reg(r) => self.mov(dst, r),
+                    Location::Spill(slot) => {
+                        let off = self.slot_offset(slot);
+                        self.asm.emit(Insn::load(Size::DW, dst, Reg::R10, off));
+                    }
+                }
+                let rhs = self.operand(*rhs, SCRATCH2);
+                self.asm.emit(Insn::alu64(alu_op(*op), dst, rhs));
+                self.write_back(v);
+            }
+            Inst::Unary { op, arg } => {
+                let v = need_result()?;
+                let dst = self.target(v);
+                let src = self.read(*arg, SCRATCH2);
+                self.mov(dst, src);
+                match op {
+                    UnOp::Neg => self.asm.emit(Insn::alu64(AluOp::Neg, dst, BpfOperand::Imm(0))),
+                    UnOp::BitNot => self.asm.emit(Insn::alu64(AluOp::Xor, dst, BpfOperand::Imm(-1))),
+                }
+                self.write_back(v);
+            }
+            Inst::ZeroRow => {
+                for chunk in (0..self.row_size).step_by(8) {
+                    let off = self.row_offset(chunk);
+                    self.asm.emit(Insn::store_imm(Size::DW, Reg::R10, off, 0));
+                }
+            }
+            Inst::StoreRow { offset, width, value } => {
+                let off = self.row_offset(*offset);
+                match value {
+                    Operand::Imm(imm) => self.asm.emit(Insn::store_imm(size(*width), Reg::R10, off, *imm)),
+                    Operand::Value(v) => {
+                        let src = self.read(*v, SCRATCH);
+                        self.asm.emit(Insn::store(size(*width), Reg::R10, off, src));
+                    }
+                }
+            }
+            Inst::CopyToRow { offset, base, src_offset, len } => {
+                let base = self.read(*base, SCRATCH2);
+                let last = src_offset.saturating_add(*len as i32);
+                // One base adjustment for the whole copy when its offsets leave the i16 range.
+                let (base, start) = if i16::try_from(last).is_ok() { (base, *src_offset) } else { (self.address(base, *src_offset).0, 0) };
+                let mut done = 0u32;
+                while done < *len {
+                    let chunk = [8u32, 4, 2, 1].into_iter().find(|c| *c <= len - done).unwrap_or(1);
+                    let width = Width::from_bytes(chunk).unwrap_or(Width::B1);
+                    let src_off = (start + done as i32) as i16;
+                    self.asm.emit(Insn::load(size(width), SCRATCH, base, src_off));
+                    let dst_off = self.row_offset(offset + done);
+                    self.asm.emit(Insn::store(size(width), Reg::R10, dst_off, SCRATCH));
+                    done += chunk;
+                }
+            }
+            Inst::Call { helper: Helper::SeqWrite, seq } => {
+                match self.location(*seq) {
+                    Location::Reg(r) => self.mov(Reg::R1, r),
+                    Location::Spill(slot) => {
+                        let off = self.slot_offset(slot);
+                        self.asm.emit(Insn::load(Size::DW, Reg::R1, Reg::R10, off));
+                    }
+                }
+                self.mov(Reg::R2, Reg::R10);
+                self.asm.emit(Insn::alu64(AluOp::Add, Reg::R2, BpfOperand::Imm(-(self.row_size as i32))));
+                self.asm.emit(Insn::mov64(Reg::R3, BpfOperand::Imm(self.row_size as i32)));
+                self.asm.emit(Insn::call_helper(helpers::SEQ_WRITE));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,47 @@
+//! Stage `emit`: IR -> BPF instructions. Liveness, then linear-scan register allocation, then
+//! instruction selection; jump targets are symbolic labels resolved by the assembler last.
+//! Guarantees: the stack frame fits the kernel's 512 bytes, or a coded error says why not.
+
+mod emit;
+mod liveness;
+mod regalloc;
+
+pub use regalloc::Location;
+
+use crate::bpf::asm::Program;
+use crate::ir::Function;
+
+/// The kernel's limit on a BPF program's stack.
+pub const MAX_STACK: u32 = 512;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodegenError {
+    /// Row buffer plus spill slots exceed the stack.
+    StackTooLarge { row_size: u32, spill_slots: u32 },
+    /// The IR broke an invariant: a bug in bpfq.
+    Internal(String),
+}
+
+impl std::fmt::Display for CodegenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CodegenError::StackTooLarge { row_size, spill_slots } => write!(
+                f,
+                "the row ({row_size} bytes) and {spill_slots} spilled values do not fit the {MAX_STACK}-byte BPF stack"
+            ),
+            CodegenError::Internal(msg) => write!(f, "internal error (this is a bug in bpfq): {msg}"),
+        }
+    }
+}
+
+/// Compiles a verified IR function to a BPF program.
+pub fn generate(func: &Function) -> Result<Program, CodegenError> {
+    func.verify().map_err(|e| CodegenError::Internal(e.0))?;
+    let liveness = liveness::Liveness::compute(func);
+    let allocation = regalloc::allocate(&liveness);
+    let frame = func.row_size + 8 * allocation.spill_slots;
+    if frame > MAX_STACK {
+        return Err(CodegenError::StackTooLarge { row_size: func.row_size, spill_slots: allocation.spill_slots });
+    }
+    emit::emit(func, &allocation.locations)
+}

@@ -1,0 +1,152 @@
+//! Diagnostic codes (all stages): every code bpfq can report, with a one-line
+//! explanation in [`ALL`] for `bpfq explain-code`. Codes are stable: never reuse one.
+//!
+//! Ranges: E00xx parse, E01xx name resolution, E02xx types, E03xx backend,
+//! E09xx internal errors (bugs in bpfq).
+
+// ---------------------------------------------------------------- E00xx: parse
+
+/// A token the grammar does not allow here (misspelled keyword, missing operand...).
+pub const PARSE_UNEXPECTED: &str = "E0001";
+/// A string literal runs to the end of its line or of the input.
+pub const PARSE_UNTERMINATED_STRING: &str = "E0002";
+/// A backslash escape in a string that bpfq does not know.
+pub const PARSE_BAD_ESCAPE: &str = "E0003";
+/// An integer literal larger than u64::MAX.
+pub const PARSE_INT_TOO_LARGE: &str = "E0004";
+/// `select` with nothing after it.
+pub const PARSE_EMPTY_SELECT: &str = "E0005";
+/// A list ends with a comma.
+pub const PARSE_TRAILING_COMMA: &str = "E0006";
+/// A query that does not start with `from <target>`.
+pub const PARSE_MISSING_FROM: &str = "E0007";
+/// A `(` or `[` never closed, or a `)` or `]` never opened.
+pub const PARSE_UNBALANCED: &str = "E0008";
+/// `a == b == c`: comparisons do not chain.
+pub const PARSE_CHAINED_COMPARISON: &str = "E0009";
+/// Nesting deeper than the parser accepts.
+pub const PARSE_TOO_DEEP: &str = "E0010";
+/// An integer literal with no digits (`0x`, `0b_`).
+pub const PARSE_BAD_INTEGER: &str = "E0011";
+/// A backquoted name that is never closed.
+pub const PARSE_UNTERMINATED_NAME: &str = "E0012";
+/// A reserved word where a name is expected.
+pub const PARSE_KEYWORD_AS_NAME: &str = "E0013";
+
+// ---------------------------------------------------------------- E01xx: names
+
+/// `from X` where the kernel has no BPF iterator X.
+pub const UNKNOWN_TARGET: &str = "E0101";
+/// A name that is no stdlib column, context field or member of the main object.
+pub const UNKNOWN_NAME: &str = "E0102";
+/// `.x` where the struct has no member x.
+pub const UNKNOWN_MEMBER: &str = "E0103";
+/// `.x` on something that is not a struct or a pointer to one.
+pub const NOT_A_STRUCT: &str = "E0104";
+/// A path into a type the BTF does not describe (forward declaration, function pointer).
+pub const NO_BTF_TYPE: &str = "E0105";
+/// `[i]` that is not a constant, out of bounds, or on something that is not an array.
+pub const BAD_INDEX: &str = "E0106";
+/// A stdlib column none of whose alternatives exists in this kernel's BTF.
+pub const STDLIB_COLUMN_UNAVAILABLE: &str = "E0107";
+/// `$name` with no `--param name=...`.
+pub const UNKNOWN_PARAM: &str = "E0108";
+/// `select *` (or no select) on a target without stdlib default columns.
+pub const NO_DEFAULT_COLUMNS: &str = "E0109";
+
+// ---------------------------------------------------------------- E02xx: types
+
+/// Operands of a comparison that cannot be compared.
+pub const TYPE_MISMATCH: &str = "E0201";
+/// A struct, array or string where a column value is needed.
+pub const NOT_A_VALUE: &str = "E0202";
+/// A string literal longer than the char array it is compared with.
+pub const STRING_TOO_LONG: &str = "E0203";
+/// A value where a condition is needed (`where`, `and`, `or`, `not`).
+pub const EXPECTED_CONDITION: &str = "E0204";
+/// A non-integer operand of arithmetic.
+pub const EXPECTED_INTEGER: &str = "E0205";
+/// Division or remainder by the constant zero.
+pub const DIVISION_BY_ZERO: &str = "E0206";
+/// A construct the language has but this version does not compile yet.
+pub const UNSUPPORTED: &str = "E0290";
+
+// ---------------------------------------------------------------- E03xx: backend
+
+/// The row buffer and spilled values exceed the 512-byte BPF stack.
+pub const STACK_TOO_LARGE: &str = "E0301";
+
+// ---------------------------------------------------------------- E09xx: internal
+
+/// The parser met a tree shape its grammar cannot produce: a bug in bpfq.
+pub const INTERNAL_PARSER: &str = "E0901";
+/// A later stage met an impossible state: a bug in bpfq.
+pub const INTERNAL: &str = "E0902";
+
+/// Every code with a one-line explanation, in code order.
+pub const ALL: &[(&str, &str)] = &[
+    (PARSE_UNEXPECTED, "the query has a token the grammar does not allow at that place"),
+    (PARSE_UNTERMINATED_STRING, "a string literal is missing its closing `\"` on the same line"),
+    (PARSE_BAD_ESCAPE, "a string uses an escape other than \\\\ \\\" \\n \\t \\0 \\xNN"),
+    (PARSE_INT_TOO_LARGE, "an integer literal does not fit in 64 bits"),
+    (PARSE_EMPTY_SELECT, "`select` needs at least one expression, or `*`"),
+    (PARSE_TRAILING_COMMA, "a list ends with a comma; remove it or add the missing item"),
+    (PARSE_MISSING_FROM, "a query starts with `from <target>`"),
+    (PARSE_UNBALANCED, "a parenthesis or bracket is not matched"),
+    (PARSE_CHAINED_COMPARISON, "comparisons cannot be chained: use parentheses or `and`"),
+    (PARSE_TOO_DEEP, "the query nests deeper than bpfq accepts"),
+    (PARSE_BAD_INTEGER, "an integer literal has a prefix (0x, 0b) but no digits"),
+    (PARSE_UNTERMINATED_NAME, "a backquoted name is missing its closing backquote"),
+    (PARSE_KEYWORD_AS_NAME, "a reserved word is used as a name; backquote it: `order`"),
+    (UNKNOWN_TARGET, "the kernel has no BPF iterator of that name: `bpfq targets` lists them"),
+    (UNKNOWN_NAME, "the name is no stdlib column, context field or member of the target's object"),
+    (UNKNOWN_MEMBER, "the struct has no member of that name in this kernel's BTF"),
+    (NOT_A_STRUCT, "only structs and pointers to structs have members"),
+    (NO_BTF_TYPE, "the path leads into a type the BTF does not describe"),
+    (BAD_INDEX, "array indexes are constants within the array's bounds"),
+    (STDLIB_COLUMN_UNAVAILABLE, "no alternative of the stdlib column exists in this kernel's BTF"),
+    (UNKNOWN_PARAM, "a `$name` in the query needs `--param name=value`"),
+    (NO_DEFAULT_COLUMNS, "the target has no default columns: name the columns to select"),
+    (TYPE_MISMATCH, "the operands have types that cannot be compared"),
+    (NOT_A_VALUE, "a struct, array or string literal cannot be an output column"),
+    (STRING_TOO_LONG, "a string literal longer than the char array can never be equal to it"),
+    (EXPECTED_CONDITION, "a condition is needed: compare the value with something"),
+    (EXPECTED_INTEGER, "arithmetic needs integer operands"),
+    (DIVISION_BY_ZERO, "division or remainder by the constant zero"),
+    (UNSUPPORTED, "the language has this construct but this version does not compile it yet"),
+    (STACK_TOO_LARGE, "the row and spilled values do not fit the 512-byte BPF stack"),
+    (INTERNAL_PARSER, "internal error in the parser: please report it as a bpfq bug"),
+    (INTERNAL, "internal error in the compiler: please report it as a bpfq bug"),
+];
+
+/// The explanation of `code`, if it is one of [`ALL`].
+pub fn explain(code: &str) -> Option<&'static str> {
+    ALL.iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(code))
+        .map(|(_, text)| *text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_well_formed() {
+        for (index, (code, text)) in ALL.iter().enumerate() {
+            assert!(code.len() == 5 && code.starts_with('E'), "{code}");
+            assert!(code[1..].chars().all(|c| c.is_ascii_digit()), "{code}");
+            assert!(!text.is_empty());
+            assert!(
+                ALL[index + 1..].iter().all(|(other, _)| other != code),
+                "{code} twice"
+            );
+        }
+    }
+
+    #[test]
+    fn explain_finds_known_codes_only() {
+        assert!(explain("E0001").is_some());
+        assert!(explain("e0009").is_some());
+        assert!(explain("E9999").is_none());
+    }
+}

@@ -1,0 +1,101 @@
+//! Stage `lower` output, for people: a textual IR listing used by `bpfq explain` and snapshots.
+
+use super::{BinOp, Cmp, Function, Helper, Inst, Operand, Terminator, UnOp, Width};
+use std::fmt;
+
+impl fmt::Display for Operand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operand::Value(v) => write!(f, "{v}"),
+            Operand::Imm(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+impl fmt::Display for Width {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.bytes() * 8)
+    }
+}
+
+fn binop_name(op: BinOp) -> &'static str {
+    match op {
+        BinOp::Add => "add",
+        BinOp::Sub => "sub",
+        BinOp::Mul => "mul",
+        BinOp::UDiv => "udiv",
+        BinOp::SDiv => "sdiv",
+        BinOp::URem => "urem",
+        BinOp::SRem => "srem",
+        BinOp::And => "and",
+        BinOp::Or => "or",
+        BinOp::Xor => "xor",
+        BinOp::Shl => "shl",
+        BinOp::LShr => "lshr",
+        BinOp::AShr => "ashr",
+    }
+}
+
+fn cmp_name(cmp: Cmp) -> &'static str {
+    match cmp {
+        Cmp::Eq => "eq",
+        Cmp::Ne => "ne",
+        Cmp::ULt => "ult",
+        Cmp::ULe => "ule",
+        Cmp::UGt => "ugt",
+        Cmp::UGe => "uge",
+        Cmp::SLt => "slt",
+        Cmp::SLe => "sle",
+        Cmp::SGt => "sgt",
+        Cmp::SGe => "sge",
+    }
+}
+
+impl fmt::Display for Inst {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Inst::Context => write!(f, "context"),
+            Inst::Const(c) => write!(f, "const {c:#x}"),
+            Inst::Load { base, offset, width, signed } => {
+                let sign = if *signed { "s" } else { "u" };
+                write!(f, "load.{sign}{width} [{base} + {offset}]")
+            }
+            Inst::Binary { op, lhs, rhs } => write!(f, "{} {lhs}, {rhs}", binop_name(*op)),
+            Inst::Unary { op: UnOp::Neg, arg } => write!(f, "neg {arg}"),
+            Inst::Unary { op: UnOp::BitNot, arg } => write!(f, "not {arg}"),
+            Inst::ZeroRow => write!(f, "zero_row"),
+            Inst::StoreRow { offset, width, value } => write!(f, "store.{width} row[{offset}], {value}"),
+            Inst::CopyToRow { offset, base, src_offset, len } => {
+                write!(f, "copy row[{offset}..{}], [{base} + {src_offset}]", offset + len)
+            }
+            Inst::Call { helper: Helper::SeqWrite, seq } => write!(f, "call seq_write({seq}, row)"),
+        }
+    }
+}
+
+impl fmt::Display for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "function (row {} bytes)", self.row_size)?;
+        for &block in &self.layout {
+            let data = &self.blocks[block];
+            writeln!(f, "{block}:")?;
+            for inst in &data.insts {
+                if let Some(note) = &inst.note {
+                    writeln!(f, "    ; {note}")?;
+                }
+                match inst.result {
+                    Some(v) => writeln!(f, "    {v} = {}", inst.inst)?,
+                    None => writeln!(f, "    {}", inst.inst)?,
+                }
+            }
+            match &data.terminator {
+                Terminator::Jump(to) => writeln!(f, "    jump {to}")?,
+                Terminator::Branch { cmp, lhs, rhs, then_to, else_to } => {
+                    writeln!(f, "    br.{} {lhs}, {rhs} ? {then_to} : {else_to}", cmp_name(*cmp))?
+                }
+                Terminator::Return(code) => writeln!(f, "    return {code}")?,
+            }
+        }
+        Ok(())
+    }
+}

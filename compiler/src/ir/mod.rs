@@ -1,0 +1,284 @@
+//! Stage `lower` -> `emit`: the IR. A function is a list of blocks laid out in topological order
+//! (every jump goes forward), each holding straight-line instructions over SSA values and one terminator.
+//! There are no phis: values computed in a branch are consumed in that branch, and results that
+//! must survive a join are written to the row buffer. This keeps liveness a simple interval.
+
+mod builder;
+mod display;
+
+pub use builder::FunctionBuilder;
+
+use cranelift_entity::{entity_impl, PrimaryMap, SecondaryMap};
+
+/// An SSA value: a 64-bit register-sized quantity.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Value(u32);
+entity_impl!(Value, "v");
+
+/// A basic block.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Block(u32);
+entity_impl!(Block, "b");
+
+/// Width of a memory access.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Width {
+    B1,
+    B2,
+    B4,
+    B8,
+}
+
+impl Width {
+    pub fn bytes(self) -> u32 {
+        match self {
+            Width::B1 => 1,
+            Width::B2 => 2,
+            Width::B4 => 4,
+            Width::B8 => 8,
+        }
+    }
+
+    pub fn from_bytes(bytes: u32) -> Option<Width> {
+        match bytes {
+            1 => Some(Width::B1),
+            2 => Some(Width::B2),
+            4 => Some(Width::B4),
+            8 => Some(Width::B8),
+            _ => None,
+        }
+    }
+}
+
+/// Two-operand integer arithmetic on 64-bit values.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    UDiv,
+    SDiv,
+    URem,
+    SRem,
+    And,
+    Or,
+    Xor,
+    Shl,
+    LShr,
+    AShr,
+}
+
+/// One-operand integer arithmetic.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum UnOp {
+    Neg,
+    BitNot,
+}
+
+/// Comparison used by conditional branches (64-bit operands).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    ULt,
+    ULe,
+    UGt,
+    UGe,
+    SLt,
+    SLe,
+    SGt,
+    SGe,
+}
+
+impl Cmp {
+    /// The comparison that holds exactly when `self` does not.
+    pub fn negate(self) -> Cmp {
+        match self {
+            Cmp::Eq => Cmp::Ne,
+            Cmp::Ne => Cmp::Eq,
+            Cmp::ULt => Cmp::UGe,
+            Cmp::ULe => Cmp::UGt,
+            Cmp::UGt => Cmp::ULe,
+            Cmp::UGe => Cmp::ULt,
+            Cmp::SLt => Cmp::SGe,
+            Cmp::SLe => Cmp::SGt,
+            Cmp::SGt => Cmp::SLe,
+            Cmp::SGe => Cmp::SLt,
+        }
+    }
+}
+
+/// A right-hand operand: a value or a 32-bit immediate (sign-extended to 64 bits).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Operand {
+    Value(Value),
+    Imm(i32),
+}
+
+/// A BPF helper called by the program; the backend knows each one's arguments.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Helper {
+    /// `bpf_seq_write(seq, row, row_size)`: emit the row buffer.
+    SeqWrite,
+}
+
+/// One instruction. Those with a result define exactly one value.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Inst {
+    /// The iterator context pointer (R1 at entry). Must be the first instruction.
+    Context,
+    /// A 64-bit constant.
+    Const(u64),
+    /// Load `width` bytes at `base + offset`; sign-extend when `signed`.
+    Load { base: Value, offset: i32, width: Width, signed: bool },
+    /// `lhs op rhs`.
+    Binary { op: BinOp, lhs: Value, rhs: Operand },
+    /// `op arg`.
+    Unary { op: UnOp, arg: Value },
+    /// Fill the whole row buffer with zeros (never write uninitialised stack).
+    ZeroRow,
+    /// Store the low `width` bytes of `value` at `offset` in the row buffer.
+    StoreRow { offset: u32, width: Width, value: Operand },
+    /// Copy `len` bytes from `base + src_offset` into the row at `offset`, in loads that each
+    /// stay inside the source member (the verifier refuses loads that straddle members).
+    CopyToRow { offset: u32, base: Value, src_offset: i32, len: u32 },
+    /// Call a helper; `seq` is the `struct seq_file *` from the iterator meta.
+    Call { helper: Helper, seq: Value },
+}
+
+impl Inst {
+    /// Values this instruction reads.
+    pub fn uses(&self) -> Vec<Value> {
+        let operand = |o: &Operand| match o {
+            Operand::Value(v) => Some(*v),
+            Operand::Imm(_) => None,
+        };
+        match self {
+            Inst::Context | Inst::Const(_) | Inst::ZeroRow => vec![],
+            Inst::Load { base, .. } | Inst::CopyToRow { base, .. } => vec![*base],
+            Inst::Binary { lhs, rhs, .. } => std::iter::once(*lhs).chain(operand(rhs)).collect(),
+            Inst::Unary { arg, .. } => vec![*arg],
+            Inst::StoreRow { value, .. } => operand(value).into_iter().collect(),
+            Inst::Call { seq, .. } => vec![*seq],
+        }
+    }
+
+    /// Whether the instruction clobbers the caller-saved registers (R0-R5).
+    pub fn is_call(&self) -> bool {
+        matches!(self, Inst::Call { .. })
+    }
+}
+
+/// An instruction with its result and the query clause it implements (shown by `explain`).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct InstData {
+    pub result: Option<Value>,
+    pub inst: Inst,
+    pub note: Option<String>,
+}
+
+/// How a block ends.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Terminator {
+    Jump(Block),
+    Branch { cmp: Cmp, lhs: Value, rhs: Operand, then_to: Block, else_to: Block },
+    Return(i32),
+}
+
+impl Terminator {
+    pub fn uses(&self) -> Vec<Value> {
+        match self {
+            Terminator::Branch { lhs, rhs: Operand::Value(r), .. } => vec![*lhs, *r],
+            Terminator::Branch { lhs, .. } => vec![*lhs],
+            Terminator::Jump(_) | Terminator::Return(_) => vec![],
+        }
+    }
+
+    pub fn successors(&self) -> Vec<Block> {
+        match self {
+            Terminator::Jump(b) => vec![*b],
+            Terminator::Branch { then_to, else_to, .. } => vec![*then_to, *else_to],
+            Terminator::Return(_) => vec![],
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct BlockData {
+    pub insts: Vec<InstData>,
+    pub terminator: Terminator,
+}
+
+/// The whole iterator program.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Function {
+    pub blocks: PrimaryMap<Block, BlockData>,
+    /// Blocks in emission order; every jump goes to a later block in this order.
+    pub layout: Vec<Block>,
+    pub value_count: u32,
+    /// Bytes of the row buffer on the stack (a multiple of 8).
+    pub row_size: u32,
+}
+
+/// A malformed function: always a bug in the lowering, reported instead of miscompiled.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct VerifyError(pub String);
+
+impl Function {
+    /// Checks the invariants the backend relies on: forward-only jumps, every value defined once
+    /// before use, `Context` first, row accesses inside the row.
+    pub fn verify(&self) -> Result<(), VerifyError> {
+        let mut defined = vec![false; self.value_count as usize];
+        let mut first = true;
+        let mut position = SecondaryMap::<Block, Option<usize>>::new();
+        for (i, &block) in self.layout.iter().enumerate() {
+            if position[block].is_some() {
+                return Err(VerifyError(format!("{block} laid out twice")));
+            }
+            position[block] = Some(i);
+        }
+        for &block in &self.layout {
+            let data = &self.blocks[block];
+            for inst in &data.insts {
+                if matches!(inst.inst, Inst::Context) != first {
+                    return Err(VerifyError(format!("{block}: Context must be the first instruction")));
+                }
+                first = false;
+                for used in inst.inst.uses() {
+                    if !defined.get(used.as_u32() as usize).copied().unwrap_or(false) {
+                        return Err(VerifyError(format!("{block}: {used} used before definition")));
+                    }
+                }
+                let row_end = match inst.inst {
+                    Inst::StoreRow { offset, width, .. } => Some(offset + width.bytes()),
+                    Inst::CopyToRow { offset, len, .. } => Some(offset + len),
+                    _ => None,
+                };
+                if row_end.is_some_and(|end| end > self.row_size) {
+                    return Err(VerifyError(format!("{block}: row access beyond {} bytes", self.row_size)));
+                }
+                if let Some(result) = inst.result {
+                    let slot = defined
+                        .get_mut(result.as_u32() as usize)
+                        .ok_or_else(|| VerifyError(format!("{result} out of range")))?;
+                    if *slot {
+                        return Err(VerifyError(format!("{result} defined twice")));
+                    }
+                    *slot = true;
+                }
+            }
+            for used in data.terminator.uses() {
+                if !defined.get(used.as_u32() as usize).copied().unwrap_or(false) {
+                    return Err(VerifyError(format!("{block}: {used} used before definition")));
+                }
+            }
+            for succ in data.terminator.successors() {
+                let forward = self.blocks.is_valid(succ) && position[succ] > position[block];
+                if !forward {
+                    return Err(VerifyError(format!("{block}: jump to {succ} is not forward")));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,94 @@
+//! Stage `emit` -> `read`: the binary row layout. Guarantees every column lies inside `size` bytes,
+//! is naturally aligned, and `size` is a multiple of 8 (one row = one `bpf_seq_write`).
+
+/// How the bytes of one column are to be read and shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// Integer of 1, 2, 4 or 8 bytes, little-endian (host order).
+    Int { bytes: u8, signed: bool },
+    /// 0 or 1 in one byte.
+    Bool,
+    /// A C char array: text up to the first NUL, at most `len` bytes.
+    Chars { len: u32 },
+    /// Integer rendered by enumerator name when one matches.
+    Enum { bytes: u8, signed: bool, names: Vec<(i64, String)> },
+    /// A kernel address: hidden unless the user asks for raw pointers.
+    KernelPointer,
+    /// Raw bytes rendered as hex.
+    Bytes { len: u32 },
+}
+
+impl ColumnKind {
+    /// Bytes the column occupies in a row.
+    pub fn width(&self) -> u32 {
+        match self {
+            ColumnKind::Int { bytes, .. } | ColumnKind::Enum { bytes, .. } => u32::from(*bytes),
+            ColumnKind::Bool => 1,
+            ColumnKind::Chars { len } | ColumnKind::Bytes { len } => *len,
+            ColumnKind::KernelPointer => 8,
+        }
+    }
+
+    /// Alignment of the column inside the row.
+    pub fn align(&self) -> u32 {
+        match self {
+            ColumnKind::Chars { .. } | ColumnKind::Bytes { .. } => 8,
+            other => other.width().min(8),
+        }
+    }
+}
+
+/// One output column: where its bytes are in the row and how to show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnLayout {
+    pub name: String,
+    pub offset: u32,
+    pub kind: ColumnKind,
+    /// Byte offset of a flag byte that is 1 when the value is NULL (a pointer chain hit NULL).
+    pub null_flag: Option<u32>,
+}
+
+/// The fixed-size binary row the BPF program writes for each matching object.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RowLayout {
+    pub size: u32,
+    pub columns: Vec<ColumnLayout>,
+}
+
+impl RowLayout {
+    /// Places columns in order, each at its natural alignment, and pads the row to 8 bytes.
+    pub fn pack(columns: impl IntoIterator<Item = (String, ColumnKind, bool)>) -> RowLayout {
+        let mut size = 0u32;
+        let mut placed = Vec::new();
+        for (name, kind, nullable) in columns {
+            let offset = size.next_multiple_of(kind.align());
+            size = offset + kind.width();
+            let null_flag = nullable.then(|| {
+                let flag = size;
+                size += 1;
+                flag
+            });
+            placed.push(ColumnLayout { name, offset, kind, null_flag });
+        }
+        RowLayout { size: size.next_multiple_of(8).max(8), columns: placed }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_aligns_each_column_and_pads_the_row() {
+        let layout = RowLayout::pack([
+            ("pid".to_string(), ColumnKind::Int { bytes: 4, signed: true }, false),
+            ("comm".to_string(), ColumnKind::Chars { len: 16 }, false),
+            ("flag".to_string(), ColumnKind::Bool, true),
+            ("ts".to_string(), ColumnKind::Int { bytes: 8, signed: false }, false),
+        ]);
+        let offsets: Vec<u32> = layout.columns.iter().map(|c| c.offset).collect();
+        assert_eq!(offsets, vec![0, 8, 24, 32]);
+        assert_eq!(layout.columns[2].null_flag, Some(25));
+        assert_eq!(layout.size, 40);
+    }
+}

@@ -1,0 +1,53 @@
+//! All compiler stages in order: parse -> bind -> plan -> lower -> emit. Guarantees: either a
+//! complete program with its row layout, or one coded diagnostic; never a panic.
+
+use crate::bind::{bind, BindEnv};
+use crate::bpf::asm::Program;
+use crate::codegen::{generate, CodegenError};
+use crate::codes;
+use crate::diagnostic::{Diagnostic, FileId, Span};
+use crate::ir::Function;
+use crate::layout::RowLayout;
+use crate::plan::{plan, Plan};
+use crate::syntax::parse_query;
+
+/// Everything `bpfq explain` shows and the loader needs.
+#[derive(Debug)]
+pub struct Compiled {
+    pub plan: Plan,
+    pub ir: Function,
+    pub program: Program,
+    pub layout: RowLayout,
+    /// The kernel program name (at most 15 bytes).
+    pub prog_name: String,
+}
+
+/// Compiles the query in source file `file` of `env.sources`.
+pub fn compile(file: FileId, env: &BindEnv) -> Result<Compiled, Diagnostic> {
+    let text = env.sources.text(file);
+    let ast = parse_query(text, file)?;
+    let typed = bind(&ast, env)?;
+    let plan = plan(typed, env.sources);
+    let target = bpfq_kernel::catalogue::find_target(env.btf, &plan.target.name)
+        .ok()
+        .flatten()
+        .ok_or_else(|| Diagnostic::error(codes::INTERNAL, "internal error (this is a bug in bpfq): target vanished"))?;
+    let main_offset = target
+        .main_object
+        .map(|i| target.context[i].byte_offset)
+        .ok_or_else(|| Diagnostic::error(codes::UNSUPPORTED, format!("target `{}` has no object pointer in its context", target.name)))?;
+    let (ir, layout) = crate::lower::lower(&plan, env.btf, main_offset)?;
+    let program = generate(&ir).map_err(|err| codegen_diagnostic(err, ast.span))?;
+    let mut prog_name = format!("bpfq_{}", plan.target.name);
+    prog_name.truncate(15);
+    Ok(Compiled { plan, ir, program, layout, prog_name })
+}
+
+fn codegen_diagnostic(err: CodegenError, span: Span) -> Diagnostic {
+    match err {
+        CodegenError::StackTooLarge { .. } => Diagnostic::error(codes::STACK_TOO_LARGE, err.to_string())
+            .with_primary(span, "this query's row is too wide")
+            .with_note("select fewer or narrower columns"),
+        CodegenError::Internal(_) => Diagnostic::error(codes::INTERNAL, err.to_string()).with_primary(span, "while compiling this"),
+    }
+}

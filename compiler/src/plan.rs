@@ -1,0 +1,76 @@
+//! Stage `plan`: splits a typed query into the part the BPF program runs in the kernel (filter
+//! and projection) and the part user space runs over the rows (sort, limit, hiding sort-only
+//! columns). Guarantees: the kernel part alone decides which objects produce rows.
+
+use crate::bind::{BoundTarget, OutputColumn, SortKey, TExpr, TypedQuery};
+use crate::diagnostic::{Sources, Span};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelPart {
+    pub filter: Option<TExpr>,
+    /// Source text of the filter, for `explain` and instruction notes.
+    pub filter_text: Option<String>,
+    pub columns: Vec<OutputColumn>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserPart {
+    pub order_by: Vec<SortKey>,
+    pub limit: Option<u64>,
+    /// Indices of the columns that are printed, in order.
+    pub visible: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub target: BoundTarget,
+    pub kernel: KernelPart,
+    pub user: UserPart,
+}
+
+fn text(sources: &Sources, span: Span) -> String {
+    sources.text(span.file).get(span.start as usize..span.end as usize).unwrap_or("").to_string()
+}
+
+pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
+    let visible = query.columns.iter().enumerate().filter(|(_, c)| !c.hidden).map(|(i, _)| i).collect();
+    let filter_text = query.filter.as_ref().map(|f| text(sources, f.span));
+    Plan {
+        target: query.target,
+        kernel: KernelPart { filter: query.filter, filter_text, columns: query.columns },
+        user: UserPart { order_by: query.order_by, limit: query.limit, visible },
+    }
+}
+
+impl Plan {
+    /// A few lines saying what runs where, for `bpfq explain`.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!("target:      {} (context struct {})\n", self.target.name, self.target.ctx_struct_name));
+        out.push_str("in kernel:   ");
+        match &self.kernel.filter_text {
+            Some(f) => out.push_str(&format!("filter `{f}`, ")),
+            None => out.push_str("no filter, "),
+        }
+        let names: Vec<&str> = self.kernel.columns.iter().map(|c| c.name.as_str()).collect();
+        out.push_str(&format!("write row ({})\n", names.join(", ")));
+        out.push_str("user space:  ");
+        let mut steps = Vec::new();
+        if !self.user.order_by.is_empty() {
+            let keys: Vec<String> = self
+                .user
+                .order_by
+                .iter()
+                .map(|k| format!("{}{}", self.kernel.columns[k.column].name, if k.descending { " desc" } else { "" }))
+                .collect();
+            steps.push(format!("sort by {}", keys.join(", ")));
+        }
+        if let Some(limit) = self.user.limit {
+            steps.push(format!("stop after {limit} rows"));
+        }
+        steps.push("format".to_string());
+        out.push_str(&steps.join(", "));
+        out.push('\n');
+        out
+    }
+}

@@ -1,0 +1,57 @@
+//! Stage `bind` input: the standard library of columns, written in bpfq and embedded in the
+//! binary. Guarantees: definitions are only parsed here; each is bound lazily, per query, so a
+//! column that does not fit the running kernel breaks only the queries that use it.
+
+use crate::diagnostic::{Diagnostic, FileId, Sources, Span};
+use crate::syntax::ast::{ColumnDecl, Ident, Item};
+use crate::syntax::parse_module;
+
+/// The stdlib files compiled into bpfq: (display path, text).
+pub const EMBEDDED: &[(&str, &str)] = &[("stdlib/task.bpfq", include_str!("../../stdlib/task.bpfq"))];
+
+/// Column definitions and default column lists, by target.
+#[derive(Debug, Default)]
+pub struct Stdlib {
+    columns: Vec<ColumnDecl>,
+    defaults: Vec<(String, Vec<Ident>, Span)>,
+}
+
+impl Stdlib {
+    /// Parses the embedded files, then `extra` files (a user's search path) which may add columns
+    /// or override embedded ones of the same target and name.
+    pub fn load(sources: &mut Sources, extra: &[(String, String)]) -> Result<Stdlib, Diagnostic> {
+        let mut lib = Stdlib::default();
+        let embedded = EMBEDDED.iter().map(|(n, t)| (n.to_string(), t.to_string()));
+        for (name, text) in embedded.chain(extra.iter().cloned()) {
+            let file: FileId = sources.add(name, text);
+            let module = parse_module(sources.text(file), file)?;
+            for item in module.items {
+                match item {
+                    Item::Column(decl) => {
+                        lib.columns.retain(|c| !(c.target.name == decl.target.name && c.name.name == decl.name.name));
+                        lib.columns.push(decl);
+                    }
+                    Item::Defaults(decl) => {
+                        lib.defaults.retain(|(t, _, _)| *t != decl.target.name);
+                        lib.defaults.push((decl.target.name, decl.columns, decl.span));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(lib)
+    }
+
+    pub fn column(&self, target: &str, name: &str) -> Option<&ColumnDecl> {
+        self.columns.iter().find(|c| c.target.name == target && c.name.name == name)
+    }
+
+    pub fn columns_of<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a ColumnDecl> + 'a {
+        self.columns.iter().filter(move |c| c.target.name == target)
+    }
+
+    /// The columns `select *` shows for a target.
+    pub fn defaults(&self, target: &str) -> Option<&[Ident]> {
+        self.defaults.iter().find(|(t, _, _)| t == target).map(|(_, cols, _)| cols.as_slice())
+    }
+}

@@ -1,0 +1,96 @@
+//! BTF name lookup stage: scans type records comparing name bytes in place (no decoding, no allocation per type); the first lookup shares the index-building pass.
+
+use super::header::read_u32;
+use super::kind::Info;
+use super::{index, Btf, Kind, TypeId};
+
+/// Whether the NUL-terminated string at `offset` is exactly `wanted`, without decoding or allocating.
+fn str_is(strings: &[u8], offset: u32, wanted: &[u8]) -> bool {
+    let start = offset as usize;
+    let end = start + wanted.len();
+    // Most names differ in the first byte; checking it inline skips a memcmp call per type.
+    if strings.get(start) != wanted.first() {
+        return false;
+    }
+    strings.get(start..end) == Some(wanted) && strings.get(end) == Some(&0)
+}
+
+/// Whether the string at `offset` starts with `prefix`.
+fn str_starts_with(strings: &[u8], offset: u32, prefix: &[u8]) -> bool {
+    let start = offset as usize;
+    strings.get(start..start + prefix.len()) == Some(prefix)
+}
+
+impl Btf {
+    /// Calls `visit(id, name_off, kind)` for each well-formed record in id order until it returns false.
+    /// Builds the index during the same pass when it does not exist yet.
+    fn scan_records(&self, mut visit: impl FnMut(TypeId, u32, Kind) -> bool) {
+        // Fetched once: `bytes()` goes through a trait object and would not inline in the loop.
+        let bytes = self.bytes();
+        let big_endian = self.header.big_endian;
+        let mut visit_at = |id: u32, pos: usize, info: Info| match (
+            read_u32(bytes, pos, big_endian),
+            Kind::from_number(info.kind_number),
+        ) {
+            (Some(name_off), Some(kind)) => visit(TypeId(id), name_off, kind),
+            _ => true,
+        };
+        if let Some(built) = self.index.get() {
+            for (id, &pos) in built.offsets.iter().enumerate().skip(1) {
+                let Some(info) = read_u32(bytes, pos as usize + 4, big_endian) else { continue };
+                if !visit_at(id as u32, pos as usize, Info::unpack(info)) {
+                    return;
+                }
+            }
+            return;
+        }
+        let mut going = true;
+        let built = index::build(bytes, &self.header, |id, pos, info| {
+            if going {
+                going = visit_at(id, pos, info);
+            }
+        });
+        // Another thread may have won the race; both tables are identical.
+        let _ = self.index.set(built);
+    }
+
+    /// The first type of `kind` named `name`.
+    pub fn find(&self, kind: Kind, name: &str) -> Option<TypeId> {
+        self.find_many(&[(kind, name)]).pop().flatten()
+    }
+
+    /// Finds several (kind, name) pairs in one pass; each result is the first match, in input order.
+    pub fn find_many(&self, wanted: &[(Kind, &str)]) -> Vec<Option<TypeId>> {
+        let mut found = vec![None; wanted.len()];
+        let mut missing = wanted.len();
+        if missing == 0 {
+            return found;
+        }
+        let strings = self.string_section();
+        self.scan_records(|id, name_off, kind| {
+            for (slot, (wanted_kind, name)) in found.iter_mut().zip(wanted) {
+                if slot.is_none() && kind == *wanted_kind && str_is(strings, name_off, name.as_bytes()) {
+                    *slot = Some(id);
+                    missing -= 1;
+                }
+            }
+            missing > 0
+        });
+        found
+    }
+
+    /// Every type of `kind` whose name starts with `prefix`, in id order.
+    pub fn find_prefixed(&self, kind: Kind, prefix: &str) -> Vec<(TypeId, &str)> {
+        let mut found = Vec::new();
+        let strings = self.string_section();
+        self.scan_records(|id, name_off, record_kind| {
+            if record_kind == kind && str_starts_with(strings, name_off, prefix.as_bytes()) {
+                if let Ok(name) = self.str_at(name_off) {
+                    found.push((id, name));
+                }
+            }
+            true
+        });
+        found
+    }
+}

@@ -1,0 +1,93 @@
+//! BTF member stage: lists struct/union members, raw or with anonymous struct/union members flattened at absolute bit offsets.
+
+use super::resolve::MAX_DEPTH;
+use super::{Btf, BtfError, BtfType, Kind, TypeId};
+
+/// One member of a struct or union.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Member<'a> {
+    /// Empty for anonymous members (only seen in `raw_members`).
+    pub name: &'a str,
+    pub type_id: TypeId,
+    /// Bit offset from the start of the outermost struct asked about.
+    pub bit_offset: u32,
+    /// `Some(bits)` for bitfields.
+    pub bitfield_size: Option<u32>,
+}
+
+impl Btf {
+    /// Members exactly as recorded in the struct/union behind `id` (after resolve): anonymous ones
+    /// included, offsets relative to that struct, bitfield size only from the kind_flag encoding.
+    pub fn raw_members(&self, id: TypeId) -> Result<Vec<Member<'_>>, BtfError> {
+        let resolved = self.resolve(id)?;
+        let ty = self.get(resolved)?;
+        if !matches!(ty, BtfType::Struct { .. } | BtfType::Union { .. }) {
+            return Err(BtfError::NotComposite { id: resolved, kind: ty.kind() });
+        }
+        let record = self.record(resolved)?;
+        let truncated = || BtfError::TruncatedType { id: resolved.0, offset: record.pos as u32 };
+        let mut members = Vec::with_capacity(record.info.vlen);
+        for n in 0..record.info.vlen {
+            let pos = Btf::trailing_pos(&record, n, 12);
+            let name_off = self.u32_at(pos).ok_or_else(truncated)?;
+            let type_id = TypeId(self.u32_at(pos + 4).ok_or_else(truncated)?);
+            let offset = self.u32_at(pos + 8).ok_or_else(truncated)?;
+            let (bit_offset, bitfield_size) = if record.info.kind_flag {
+                let bits = offset >> 24;
+                (offset & 0x00ff_ffff, (bits != 0).then_some(bits))
+            } else {
+                (offset, None)
+            };
+            members.push(Member { name: self.str_at(name_off)?, type_id, bit_offset, bitfield_size });
+        }
+        Ok(members)
+    }
+
+    /// Named members of the struct/union behind `id`, with anonymous struct/union members replaced
+    /// (recursively) by their own members at absolute offsets. Old-style bitfields (encoded in the
+    /// int type rather than the member) are reported as bitfields too. Unnamed padding is dropped.
+    pub fn members(&self, id: TypeId) -> Result<Vec<Member<'_>>, BtfError> {
+        let mut flat = Vec::new();
+        self.flatten_into(id, 0, 0, &mut flat)?;
+        Ok(flat)
+    }
+
+    /// The named member `name` among the flattened members of `id`.
+    pub fn member(&self, id: TypeId, name: &str) -> Result<Option<Member<'_>>, BtfError> {
+        Ok(self.members(id)?.into_iter().find(|member| member.name == name))
+    }
+
+    fn flatten_into<'a>(
+        &'a self,
+        id: TypeId,
+        base_bits: u32,
+        depth: usize,
+        flat: &mut Vec<Member<'a>>,
+    ) -> Result<(), BtfError> {
+        if depth >= MAX_DEPTH {
+            return Err(BtfError::TypeLoop { id });
+        }
+        for raw in self.raw_members(id)? {
+            let bit_offset = base_bits.checked_add(raw.bit_offset).ok_or(BtfError::SizeOverflow { id })?;
+            let resolved = self.resolve(raw.type_id)?;
+            let kind = self.kind_of(resolved)?;
+            if raw.name.is_empty() {
+                if matches!(kind, Some(Kind::Struct | Kind::Union)) {
+                    self.flatten_into(resolved, bit_offset, depth + 1, flat)?;
+                }
+                continue;
+            }
+            let mut member = Member { bit_offset, ..raw };
+            if member.bitfield_size.is_none() {
+                if let BtfType::Int { size, bits, bit_offset: int_offset, .. } = self.get(resolved)? {
+                    if int_offset != 0 || bits != size.saturating_mul(8) {
+                        member.bit_offset = bit_offset.saturating_add(int_offset);
+                        member.bitfield_size = Some(bits);
+                    }
+                }
+            }
+            flat.push(member);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,191 @@
+//! Stage `read` -> `format`: one binary row -> typed values, by the compiler's row layout.
+//! Guarantees one value per layout column, never a panic: a column that does not fit inside the
+//! row (a layout/row mismatch) decodes as `Null`.
+
+use bpfq_compiler::layout::{ColumnKind, ColumnLayout, RowLayout};
+
+/// One decoded column value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    UInt(u64),
+    Bool(bool),
+    Text(String),
+    /// An enum value and the name of the enumerator it matches, if any.
+    Enum {
+        value: i64,
+        name: Option<String>,
+    },
+    /// A kernel address (formatters hide it unless asked).
+    Pointer(u64),
+    Bytes(Vec<u8>),
+}
+
+/// Decodes every column of `row` (little-endian, as the BPF program wrote it).
+pub fn decode_row(layout: &RowLayout, row: &[u8]) -> Vec<Value> {
+    layout
+        .columns
+        .iter()
+        .map(|column| decode_column(column, row))
+        .collect()
+}
+
+fn decode_column(column: &ColumnLayout, row: &[u8]) -> Value {
+    if let Some(flag) = column.null_flag {
+        if row.get(flag as usize) == Some(&1) {
+            return Value::Null;
+        }
+    }
+    let start = column.offset as usize;
+    let Some(bytes) = row.get(start..start + column.kind.width() as usize) else {
+        return Value::Null;
+    };
+    match &column.kind {
+        ColumnKind::Int { signed: true, .. } => Value::Int(signed(bytes)),
+        ColumnKind::Int { signed: false, .. } => Value::UInt(unsigned(bytes)),
+        ColumnKind::Bool => Value::Bool(bytes[0] != 0),
+        ColumnKind::Chars { .. } => {
+            let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+            Value::Text(String::from_utf8_lossy(&bytes[..end]).into_owned())
+        }
+        ColumnKind::Enum {
+            signed: is_signed,
+            names,
+            ..
+        } => {
+            // Unsigned values keep their bit pattern in i64, matching how names are stored.
+            let value = if *is_signed {
+                signed(bytes)
+            } else {
+                unsigned(bytes) as i64
+            };
+            let name = names
+                .iter()
+                .find(|(known, _)| *known == value)
+                .map(|(_, name)| name.clone());
+            Value::Enum { value, name }
+        }
+        ColumnKind::KernelPointer => Value::Pointer(unsigned(bytes)),
+        ColumnKind::Bytes { .. } => Value::Bytes(bytes.to_vec()),
+    }
+}
+
+/// Little-endian unsigned value of 1 to 8 bytes (longer input: the first 8 bytes).
+fn unsigned(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .take(8)
+        .rev()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+}
+
+/// Little-endian value of 1 to 8 bytes, sign-extended from its top bit.
+fn signed(bytes: &[u8]) -> i64 {
+    let width_bits = (bytes.len().clamp(1, 8) * 8) as u32;
+    let unused_bits = 64 - width_bits;
+    ((unsigned(bytes) << unused_bits) as i64) >> unused_bits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(columns: Vec<(&str, ColumnKind, bool)>) -> RowLayout {
+        RowLayout::pack(
+            columns
+                .into_iter()
+                .map(|(name, kind, nullable)| (name.to_string(), kind, nullable)),
+        )
+    }
+
+    #[test]
+    fn sign_extends_each_width() {
+        assert_eq!(signed(&[0xff]), -1);
+        assert_eq!(signed(&[0x7f]), 127);
+        assert_eq!(signed(&[0x00, 0x80]), -32768);
+        assert_eq!(signed(&[0xfe, 0xff, 0xff, 0xff]), -2);
+        assert_eq!(signed(&[0xff; 8]), -1);
+        assert_eq!(unsigned(&[0xfe, 0xff, 0xff, 0xff]), 0xffff_fffe);
+    }
+
+    #[test]
+    fn decodes_each_kind_and_nulls() {
+        let layout = layout(vec![
+            (
+                "i",
+                ColumnKind::Int {
+                    bytes: 4,
+                    signed: true,
+                },
+                false,
+            ),
+            (
+                "u",
+                ColumnKind::Int {
+                    bytes: 2,
+                    signed: false,
+                },
+                false,
+            ),
+            ("b", ColumnKind::Bool, false),
+            ("s", ColumnKind::Chars { len: 8 }, false),
+            (
+                "e",
+                ColumnKind::Enum {
+                    bytes: 4,
+                    signed: false,
+                    names: vec![(7, "SEVEN".into())],
+                },
+                false,
+            ),
+            ("p", ColumnKind::KernelPointer, true),
+            ("x", ColumnKind::Bytes { len: 2 }, false),
+        ]);
+        let mut row = vec![0u8; layout.size as usize];
+        let at = |name: &str| {
+            layout
+                .columns
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.offset as usize)
+                .unwrap_or(0)
+        };
+        row[at("i")..at("i") + 4].copy_from_slice(&(-5i32).to_le_bytes());
+        row[at("u")..at("u") + 2].copy_from_slice(&65535u16.to_le_bytes());
+        row[at("b")] = 1;
+        row[at("s")..at("s") + 3].copy_from_slice(b"ab\xff");
+        row[at("e")..at("e") + 4].copy_from_slice(&7u32.to_le_bytes());
+        let pointer_flag = layout.columns[5].null_flag.map(|f| f as usize).unwrap_or(0);
+        row[pointer_flag] = 1;
+        row[at("x")..at("x") + 2].copy_from_slice(&[0xde, 0xad]);
+        assert_eq!(
+            decode_row(&layout, &row),
+            vec![
+                Value::Int(-5),
+                Value::UInt(65535),
+                Value::Bool(true),
+                Value::Text("ab\u{fffd}".into()),
+                Value::Enum {
+                    value: 7,
+                    name: Some("SEVEN".into())
+                },
+                Value::Null,
+                Value::Bytes(vec![0xde, 0xad]),
+            ]
+        );
+    }
+
+    #[test]
+    fn short_row_gives_null_not_panic() {
+        let layout = layout(vec![(
+            "i",
+            ColumnKind::Int {
+                bytes: 8,
+                signed: true,
+            },
+            false,
+        )]);
+        assert_eq!(decode_row(&layout, &[1, 2, 3]), vec![Value::Null]);
+    }
+}

@@ -1,0 +1,68 @@
+//! Stage `format`: typed rows -> text on a writer (table, CSV or JSON). Guarantees each format
+//! writes only through its `io::Write` and renders kernel pointers hidden unless asked.
+
+mod csv;
+mod json;
+pub mod pointer;
+mod table;
+mod text;
+
+use std::io;
+
+use bpfq_compiler::layout::RowLayout;
+
+use crate::decode::Value;
+
+pub use self::csv::CsvSink;
+pub use self::json::JsonSink;
+pub use self::pointer::PointerKey;
+pub use self::table::TableSink;
+
+/// The output formats bpfq can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+/// Choices shared by every format.
+#[derive(Debug, Clone, Copy)]
+pub struct FormatOptions {
+    /// Write a header line with the column names (table and CSV).
+    pub header: bool,
+    /// Show kernel addresses as they are instead of hashed tokens.
+    pub show_kptrs: bool,
+    /// Key for hashing hidden pointers; random per run unless fixed for reproducible output.
+    pub pointer_key: PointerKey,
+}
+
+impl Default for FormatOptions {
+    fn default() -> FormatOptions {
+        FormatOptions {
+            header: true,
+            show_kptrs: false,
+            pointer_key: PointerKey::random(),
+        }
+    }
+}
+
+/// Receives a query's rows: `begin` once, `row` per row, `end` once.
+pub trait RowSink {
+    fn begin(&mut self, layout: &RowLayout) -> io::Result<()>;
+    fn row(&mut self, values: &[Value]) -> io::Result<()>;
+    fn end(&mut self) -> io::Result<()>;
+}
+
+/// The sink for `format` writing to `out`.
+pub fn new_sink<'w, W: io::Write + 'w>(
+    format: OutputFormat,
+    out: W,
+    options: FormatOptions,
+) -> Box<dyn RowSink + 'w> {
+    match format {
+        OutputFormat::Table => Box::new(TableSink::new(out, options)),
+        OutputFormat::Csv => Box::new(CsvSink::new(out, options)),
+        OutputFormat::Json => Box::new(JsonSink::new(out, options)),
+    }
+}

@@ -1,0 +1,16 @@
+//! bpfq runtime: stages `load` (bpf(2) loader), `read` (iterator rows), `decode` and `format`.
+//! `sys` holds the only `unsafe` code of the project.
+
+pub mod caps;
+pub mod decode;
+pub mod format;
+pub mod loader;
+pub mod pipeline;
+pub mod reader;
+pub mod sys;
+
+pub use decode::{decode_row, Value};
+pub use format::{new_sink, FormatOptions, OutputFormat, RowSink};
+pub use loader::{load_iter_program, IterLink, IterProgramSpec, LoadError, LoadedProgram};
+pub use pipeline::{stream_rows, StreamError, StreamSummary};
+pub use reader::{IterReader, ReadError};

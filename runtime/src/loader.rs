@@ -1,0 +1,337 @@
+//! Stage `load`: BPF instructions -> loaded iterator program -> link -> iterator fd. Guarantees
+//! every kernel object is owned by a Rust value and released on drop, and that a refused load
+//! comes back with the verifier's reason (or the missing capabilities) rather than a bare errno.
+
+use std::ffi::CString;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use aya_obj::generated::{bpf_attach_type, bpf_prog_type};
+
+use crate::caps;
+use crate::reader::IterReader;
+use crate::sys;
+
+/// First verifier log buffer; the log of a rejected small query fits easily.
+const INITIAL_LOG_SIZE: usize = 256 * 1024;
+/// The kernel refuses log buffers larger than this (UINT_MAX >> 2 on new kernels, 16 MiB on
+/// older ones); 16 MiB is also plenty for log level 1.
+const MAX_LOG_SIZE: usize = 16 * 1024 * 1024;
+
+/// One iterator program ready to load.
+#[derive(Debug, Clone, Copy)]
+pub struct IterProgramSpec<'a> {
+    /// Kernel program name: at most 15 characters of `[A-Za-z0-9_.]`.
+    pub name: &'a str,
+    /// Little-endian `struct bpf_insn` array (length a multiple of 8).
+    pub insns: &'a [u8],
+    /// Must be GPL-compatible ("GPL") or the kernel refuses even plain BTF loads.
+    pub license: &'a str,
+    /// BTF id of FUNC `bpf_iter_<target>` in vmlinux.
+    pub attach_btf_id: u32,
+}
+
+/// Why a program could not be loaded, attached or opened.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The spec itself is malformed (checked before asking the kernel).
+    InvalidProgram { reason: String },
+    /// The verifier refused the program; `log` is its full level-1 log.
+    Verifier { errno: i32, log: String },
+    /// The kernel said EPERM; `missing` names the capabilities to grant.
+    Permission { missing: String },
+    /// Any other failed system call.
+    Sys { what: &'static str, err: io::Error },
+}
+
+impl LoadError {
+    /// The last `n` non-empty lines of the verifier log (where the verifier states its reason).
+    pub fn verifier_tail(&self, n: usize) -> Option<String> {
+        let LoadError::Verifier { log, .. } = self else {
+            return None;
+        };
+        let lines: Vec<&str> = log.lines().filter(|line| !line.trim().is_empty()).collect();
+        Some(lines[lines.len().saturating_sub(n)..].join("\n"))
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::InvalidProgram { reason } => write!(f, "invalid BPF program: {reason}"),
+            LoadError::Verifier { errno, log } => {
+                let reason = match *errno {
+                    libc::EACCES => "EACCES: unsafe or invalid program".to_string(),
+                    libc::EINVAL => "EINVAL: malformed program or attach target".to_string(),
+                    libc::ENOSPC => "ENOSPC: the log exceeded 16 MiB and was cut".to_string(),
+                    other => io::Error::from_raw_os_error(other).to_string(),
+                };
+                if log.trim().is_empty() {
+                    write!(
+                        f,
+                        "the kernel refused the program ({reason}) and gave no verifier log"
+                    )
+                } else {
+                    let tail = self.verifier_tail(8).unwrap_or_default();
+                    let total = log.lines().count();
+                    write!(
+                        f,
+                        "the BPF verifier rejected the program ({reason}); last lines of its \
+                         {total}-line log:\n{tail}"
+                    )
+                }
+            }
+            LoadError::Permission { missing } => write!(
+                f,
+                "not allowed to load BPF iterator programs: this process lacks {missing}; \
+                 run as root or grant those capabilities"
+            ),
+            LoadError::Sys { what, err } => write!(f, "{what} failed: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::Sys { err, .. } => Some(err),
+            _ => None,
+        }
+    }
+}
+
+/// Turns an errno from the kernel into a `LoadError`, naming capabilities on EPERM.
+fn sys_error(what: &'static str, err: io::Error) -> LoadError {
+    if err.raw_os_error() == Some(libc::EPERM) {
+        let missing = caps::effective_capabilities()
+            .ok()
+            .and_then(caps::missing_for_tracing);
+        if let Some(missing) = missing {
+            return LoadError::Permission { missing };
+        }
+    }
+    LoadError::Sys { what, err }
+}
+
+/// A loaded iterator program; the kernel frees it when this (and any link) is dropped.
+#[derive(Debug)]
+pub struct LoadedProgram {
+    fd: OwnedFd,
+    verifier_log: Option<String>,
+}
+
+impl LoadedProgram {
+    /// The verifier's log when it was captured (`verbose_log`).
+    pub fn verifier_log(&self) -> Option<&str> {
+        self.verifier_log.as_deref()
+    }
+
+    /// Kernel id and name of this program.
+    pub fn info(&self) -> io::Result<sys::ProgInfo> {
+        sys::prog_info(self.fd.as_fd())
+    }
+
+    /// `BPF_LINK_CREATE` with attach type BPF_TRACE_ITER; `iter_info` is the target's
+    /// `union bpf_iter_link_info` (e.g. a task's pid), `None` for the whole system.
+    pub fn attach(&self, iter_info: Option<&[u8]>) -> Result<IterLink, LoadError> {
+        let fd = sys::link_create_iter(self.fd.as_fd(), iter_info)
+            .map_err(|err| sys_error("BPF_LINK_CREATE", err))?;
+        Ok(IterLink { fd })
+    }
+}
+
+impl AsFd for LoadedProgram {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// An iterator link: each `open` starts a fresh walk over the target's objects.
+#[derive(Debug)]
+pub struct IterLink {
+    fd: OwnedFd,
+}
+
+impl IterLink {
+    /// `BPF_ITER_CREATE`: an anonymous iterator fd to read rows from.
+    pub fn open(&self) -> Result<IterReader, LoadError> {
+        let fd =
+            sys::iter_create(self.fd.as_fd()).map_err(|err| sys_error("BPF_ITER_CREATE", err))?;
+        Ok(IterReader::new(fd))
+    }
+
+    /// Kernel id of this link and of its program.
+    pub fn info(&self) -> io::Result<sys::LinkInfo> {
+        sys::link_info(self.fd.as_fd())
+    }
+}
+
+impl AsFd for IterLink {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), LoadError> {
+    let valid_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+    if name.len() > 15 || !valid_chars {
+        return Err(LoadError::InvalidProgram {
+            reason: format!("program name {name:?} must be at most 15 characters of [A-Za-z0-9_.]"),
+        });
+    }
+    Ok(())
+}
+
+/// Loads an iterator program (BPF_PROG_TYPE_TRACING / BPF_TRACE_ITER against vmlinux BTF).
+/// Tries without a log first (fast path); on a refusal loads again with a level-1 log to report
+/// the verifier's reason. `verbose_log` captures the log even on success.
+pub fn load_iter_program(
+    spec: &IterProgramSpec<'_>,
+    verbose_log: bool,
+) -> Result<LoadedProgram, LoadError> {
+    validate_name(spec.name)?;
+    if spec.insns.is_empty() || !spec.insns.len().is_multiple_of(8) {
+        return Err(LoadError::InvalidProgram {
+            reason: format!(
+                "{} bytes of instructions is not a non-zero multiple of 8",
+                spec.insns.len()
+            ),
+        });
+    }
+    let license = CString::new(spec.license).map_err(|_| LoadError::InvalidProgram {
+        reason: "license contains a NUL byte".to_string(),
+    })?;
+    let request = sys::ProgLoad {
+        prog_type: bpf_prog_type::BPF_PROG_TYPE_TRACING,
+        expected_attach_type: bpf_attach_type::BPF_TRACE_ITER,
+        attach_btf_id: spec.attach_btf_id,
+        insns: spec.insns,
+        license: &license,
+        name: spec.name,
+    };
+    if !verbose_log {
+        match sys::prog_load(&request, None) {
+            Ok(fd) => {
+                return Ok(LoadedProgram {
+                    fd,
+                    verifier_log: None,
+                })
+            }
+            Err(err) if is_verifier_refusal(&err) => {}
+            Err(err) => return Err(sys_error("BPF_PROG_LOAD", err)),
+        }
+    }
+    load_with_log(&request)
+}
+
+fn is_verifier_refusal(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EACCES) | Some(libc::EINVAL))
+}
+
+/// Loads with a level-1 log, growing the buffer while the kernel reports ENOSPC.
+fn load_with_log(request: &sys::ProgLoad<'_>) -> Result<LoadedProgram, LoadError> {
+    let mut size = INITIAL_LOG_SIZE;
+    loop {
+        let mut buf = vec![0u8; size];
+        let mut log = sys::VerifierLog {
+            level: 1,
+            buf: &mut buf,
+            true_size: 0,
+        };
+        let result = sys::prog_load(request, Some(&mut log));
+        let wanted = log.true_size as usize;
+        let text = log_text(&buf);
+        match result {
+            Ok(fd) => {
+                return Ok(LoadedProgram {
+                    fd,
+                    verifier_log: Some(text),
+                })
+            }
+            Err(err) if err.raw_os_error() == Some(libc::ENOSPC) && size < MAX_LOG_SIZE => {
+                size = wanted.max(size * 2).min(MAX_LOG_SIZE);
+            }
+            Err(err) if is_verifier_refusal(&err) || err.raw_os_error() == Some(libc::ENOSPC) => {
+                return Err(LoadError::Verifier {
+                    errno: err.raw_os_error().unwrap_or(0),
+                    log: text,
+                })
+            }
+            Err(err) => return Err(sys_error("BPF_PROG_LOAD", err)),
+        }
+    }
+}
+
+/// The NUL-terminated text the kernel wrote into the log buffer.
+fn log_text(buf: &[u8]) -> String {
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifier_tail_keeps_the_last_non_empty_lines() {
+        let err = LoadError::Verifier {
+            errno: libc::EACCES,
+            log: "a\nb\n\nc\nd\n\n".to_string(),
+        };
+        assert_eq!(err.verifier_tail(2).as_deref(), Some("c\nd"));
+        assert_eq!(err.verifier_tail(10).as_deref(), Some("a\nb\nc\nd"));
+        let other = LoadError::Permission {
+            missing: "CAP_BPF".to_string(),
+        };
+        assert_eq!(other.verifier_tail(2), None);
+    }
+
+    #[test]
+    fn display_shows_the_reason() {
+        let err = LoadError::Verifier {
+            errno: libc::EACCES,
+            log: "0: (79) r1 = *(u64 *)(r1 +0)\nR1 invalid mem access 'scalar'\n".to_string(),
+        };
+        let text = err.to_string();
+        assert!(text.contains("verifier rejected"), "{text}");
+        assert!(text.ends_with("R1 invalid mem access 'scalar'"), "{text}");
+    }
+
+    #[test]
+    fn bad_specs_are_refused_before_the_kernel_sees_them() {
+        let insns = [0u8; 16];
+        let long_name = IterProgramSpec {
+            name: "a_name_that_is_too_long",
+            insns: &insns,
+            license: "GPL",
+            attach_btf_id: 1,
+        };
+        assert!(matches!(
+            load_iter_program(&long_name, false),
+            Err(LoadError::InvalidProgram { .. })
+        ));
+        let torn = IterProgramSpec {
+            name: "ok",
+            insns: &insns[..12],
+            license: "GPL",
+            attach_btf_id: 1,
+        };
+        assert!(matches!(
+            load_iter_program(&torn, false),
+            Err(LoadError::InvalidProgram { .. })
+        ));
+        let bad_license = IterProgramSpec {
+            name: "ok",
+            insns: &insns,
+            license: "G\0PL",
+            attach_btf_id: 1,
+        };
+        assert!(matches!(
+            load_iter_program(&bad_license, false),
+            Err(LoadError::InvalidProgram { .. })
+        ));
+    }
+}

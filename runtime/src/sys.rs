@@ -1,0 +1,330 @@
+//! Stage `load`/`read`: the system-call boundary. The only file in bpfq with `unsafe`; it
+//! guarantees every pointer handed to the kernel points into a live Rust buffer of the stated
+//! length for the whole call, and every fd the kernel returns is owned exactly once.
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::io::{self, Read};
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+use aya_obj::generated::{
+    bpf_attach_type, bpf_attr, bpf_attr__bindgen_ty_14__bindgen_ty_3__bindgen_ty_1, bpf_cmd,
+    bpf_link_info, bpf_prog_info, bpf_prog_type,
+};
+
+/// `bpf(2)` itself. Private because `attr` may carry raw addresses the kernel reads and writes:
+/// only the typed wrappers below, which build `attr` from borrowed buffers, may call it.
+fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<i64> {
+    // SAFETY: `attr` is a valid, exclusively borrowed `bpf_attr` of the size we pass. Every
+    // caller in this file fills its pointer fields only from slices that outlive this call.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd as libc::c_long,
+            attr as *mut bpf_attr,
+            size_of::<bpf_attr>(),
+        )
+    };
+    if result < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(result)
+    }
+}
+
+/// A `bpf_attr` with every byte zero, as the kernel requires for unused fields.
+fn zeroed_attr() -> bpf_attr {
+    // SAFETY: `bpf_attr` is a bindgen plain-old-data union of integers; all-zero is valid.
+    unsafe { zeroed() }
+}
+
+/// Wraps a non-negative fd number the kernel just created for us.
+fn owned_fd(raw: i64) -> io::Result<OwnedFd> {
+    let raw = i32::try_from(raw).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "kernel returned an fd out of range",
+        )
+    })?;
+    // SAFETY: the kernel returned this fd to us as a fresh descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+fn fd_u32(fd: BorrowedFd<'_>) -> u32 {
+    // A BorrowedFd is never negative, so this cast cannot change the value.
+    fd.as_raw_fd() as u32
+}
+
+/// Where the verifier writes its log, and how much it wanted to write.
+pub struct VerifierLog<'a> {
+    /// 1 = the verifier's decisions; 2 = every instruction's state (very large).
+    pub level: u32,
+    pub buf: &'a mut [u8],
+    /// Set by the kernel: the log size it needed including the NUL (0 on kernels before 6.4).
+    pub true_size: u32,
+}
+
+/// Everything `BPF_PROG_LOAD` needs for one program.
+pub struct ProgLoad<'a> {
+    pub prog_type: bpf_prog_type,
+    pub expected_attach_type: bpf_attach_type,
+    pub attach_btf_id: u32,
+    /// Little-endian `struct bpf_insn` array; its length must be a multiple of 8.
+    pub insns: &'a [u8],
+    pub license: &'a CStr,
+    /// At most 15 bytes; the kernel accepts `[A-Za-z0-9_.]`.
+    pub name: &'a str,
+}
+
+/// `BPF_PROG_LOAD`. The log, when given, is filled even if the load fails.
+pub fn prog_load(
+    request: &ProgLoad<'_>,
+    mut log: Option<&mut VerifierLog<'_>>,
+) -> io::Result<OwnedFd> {
+    if !request.insns.len().is_multiple_of(8) || request.insns.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "program length must be a non-zero multiple of 8 bytes",
+        ));
+    }
+    let insn_count = u32::try_from(request.insns.len() / 8)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "program too long"))?;
+    let mut attr = zeroed_attr();
+    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+    let mut load = unsafe { attr.__bindgen_anon_3 };
+    load.prog_type = request.prog_type as u32;
+    load.expected_attach_type = request.expected_attach_type as u32;
+    load.attach_btf_id = request.attach_btf_id;
+    load.insn_cnt = insn_count;
+    load.insns = request.insns.as_ptr() as u64;
+    load.license = request.license.as_ptr() as u64;
+    for (slot, byte) in load.prog_name.iter_mut().zip(request.name.bytes().take(15)) {
+        *slot = byte as libc::c_char;
+    }
+    if let Some(log) = log.as_mut() {
+        // The kernel writes at most `log_size` bytes, so clamping keeps it inside `buf`.
+        load.log_level = log.level;
+        load.log_size = u32::try_from(log.buf.len()).unwrap_or(u32::MAX);
+        load.log_buf = log.buf.as_mut_ptr() as u64;
+    }
+    attr.__bindgen_anon_3 = load;
+    let result = bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr);
+    if let Some(log) = log {
+        // SAFETY: reading back the same POD union field we wrote above.
+        log.true_size = unsafe { attr.__bindgen_anon_3.log_true_size };
+    }
+    owned_fd(result?)
+}
+
+/// `BPF_LINK_CREATE` for an iterator program; `iter_info` is a `union bpf_iter_link_info`.
+pub fn link_create_iter(prog: BorrowedFd<'_>, iter_info: Option<&[u8]>) -> io::Result<OwnedFd> {
+    let mut attr = zeroed_attr();
+    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+    let mut link = unsafe { attr.link_create };
+    link.__bindgen_anon_1.prog_fd = fd_u32(prog);
+    link.attach_type = bpf_attach_type::BPF_TRACE_ITER as u32;
+    if let Some(info) = iter_info {
+        let len = u32::try_from(info.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "iter_info too long"))?;
+        link.__bindgen_anon_3.__bindgen_anon_1 =
+            bpf_attr__bindgen_ty_14__bindgen_ty_3__bindgen_ty_1 {
+                iter_info: info.as_ptr() as u64,
+                iter_info_len: len,
+            };
+    }
+    attr.link_create = link;
+    owned_fd(bpf(bpf_cmd::BPF_LINK_CREATE, &mut attr)?)
+}
+
+/// `BPF_ITER_CREATE`: a fresh, anonymous iterator fd that runs the program as it is read.
+pub fn iter_create(link: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    let mut attr = zeroed_attr();
+    attr.iter_create = aya_obj::generated::bpf_attr__bindgen_ty_18 {
+        link_fd: fd_u32(link),
+        flags: 0,
+    };
+    owned_fd(bpf(bpf_cmd::BPF_ITER_CREATE, &mut attr)?)
+}
+
+/// One `read(2)`; errors such as EINTR are returned as they are for the caller to decide.
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is a live, exclusively borrowed buffer of `buf.len()` bytes.
+    let count = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if count < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(count as usize)
+    }
+}
+
+/// Walks one of the kernel's id lists (`BPF_*_GET_NEXT_ID`) from the start until ENOENT.
+fn all_ids(cmd: bpf_cmd) -> io::Result<Vec<u32>> {
+    let mut ids = Vec::new();
+    let mut start = 0u32;
+    loop {
+        let mut attr = zeroed_attr();
+        // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+        let mut next = unsafe { attr.__bindgen_anon_6 };
+        next.__bindgen_anon_1.start_id = start;
+        attr.__bindgen_anon_6 = next;
+        match bpf(cmd, &mut attr) {
+            Ok(_) => {
+                // SAFETY: reading back the POD union field the kernel filled in.
+                start = unsafe { attr.__bindgen_anon_6.next_id };
+                ids.push(start);
+            }
+            Err(err) if err.raw_os_error() == Some(libc::ENOENT) => return Ok(ids),
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Ids of every BPF program loaded in the system.
+pub fn prog_ids() -> io::Result<Vec<u32>> {
+    all_ids(bpf_cmd::BPF_PROG_GET_NEXT_ID)
+}
+
+/// Ids of every BPF link in the system.
+pub fn link_ids() -> io::Result<Vec<u32>> {
+    all_ids(bpf_cmd::BPF_LINK_GET_NEXT_ID)
+}
+
+/// `BPF_PROG_GET_FD_BY_ID`: an fd for a program someone else may own (for inspection).
+pub fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
+    let mut attr = zeroed_attr();
+    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+    let mut by_id = unsafe { attr.__bindgen_anon_6 };
+    by_id.__bindgen_anon_1.prog_id = id;
+    attr.__bindgen_anon_6 = by_id;
+    owned_fd(bpf(bpf_cmd::BPF_PROG_GET_FD_BY_ID, &mut attr)?)
+}
+
+/// The identity of a loaded program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgInfo {
+    pub id: u32,
+    pub name: String,
+}
+
+/// The identity of a link and the program it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkInfo {
+    pub id: u32,
+    pub prog_id: u32,
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` into `info`, a POD struct the kernel fills up to its size.
+fn obj_info<T: Copy>(fd: BorrowedFd<'_>, info: &mut T) -> io::Result<()> {
+    let mut attr = zeroed_attr();
+    attr.info = aya_obj::generated::bpf_attr__bindgen_ty_9 {
+        bpf_fd: fd_u32(fd),
+        info_len: size_of::<T>() as u32,
+        info: info as *mut T as u64,
+    };
+    bpf(bpf_cmd::BPF_OBJ_GET_INFO_BY_FD, &mut attr).map(|_| ())
+}
+
+/// Id and name of the program behind `fd`.
+pub fn prog_info(fd: BorrowedFd<'_>) -> io::Result<ProgInfo> {
+    // SAFETY: `bpf_prog_info` is a bindgen POD struct; all-zero is valid.
+    let mut info: bpf_prog_info = unsafe { zeroed() };
+    obj_info(fd, &mut info)?;
+    let name_bytes: Vec<u8> = info
+        .name
+        .iter()
+        .map(|&c| c as u8)
+        .take_while(|&b| b != 0)
+        .collect();
+    Ok(ProgInfo {
+        id: info.id,
+        name: String::from_utf8_lossy(&name_bytes).into_owned(),
+    })
+}
+
+/// Id of the link behind `fd` and of its program.
+pub fn link_info(fd: BorrowedFd<'_>) -> io::Result<LinkInfo> {
+    // SAFETY: `bpf_link_info` is a bindgen POD struct/union; all-zero is valid.
+    let mut info: bpf_link_info = unsafe { zeroed() };
+    obj_info(fd, &mut info)?;
+    Ok(LinkInfo {
+        id: info.id,
+        prog_id: info.prog_id,
+    })
+}
+
+/// A read-only private view of a whole file: a mapping when the file has a size, else its bytes
+/// read into memory (sysfs/procfs files may report size 0).
+pub struct Mmap {
+    backing: Backing,
+}
+
+enum Backing {
+    Mapped { addr: *mut libc::c_void, len: usize },
+    Read(Vec<u8>),
+}
+
+// SAFETY: the mapping is private and read-only and bpfq only maps files nobody rewrites
+// (sysfs BTF, BTF files), so its bytes do not change after creation; so sharing or
+// moving the view across threads cannot race; Drop unmaps it exactly once.
+unsafe impl Send for Mmap {}
+// SAFETY: as above; `&Mmap` only ever hands out `&[u8]`.
+unsafe impl Sync for Mmap {}
+
+impl AsRef<[u8]> for Mmap {
+    fn as_ref(&self) -> &[u8] {
+        match &self.backing {
+            // SAFETY: `addr..addr+len` is a live PROT_READ mapping owned by `self`, unmapped
+            // only in Drop, so it outlives the returned borrow.
+            Backing::Mapped { addr, len } => unsafe {
+                std::slice::from_raw_parts(addr.cast::<u8>(), *len)
+            },
+            Backing::Read(bytes) => bytes,
+        }
+    }
+}
+
+impl Drop for Mmap {
+    fn drop(&mut self) {
+        if let Backing::Mapped { addr, len } = self.backing {
+            // SAFETY: unmapping the mapping we created; no borrow of it can outlive `self`.
+            unsafe {
+                libc::munmap(addr, len);
+            }
+        }
+    }
+}
+
+/// Maps `path` MAP_PRIVATE + PROT_READ (sysfs BTF refuses MAP_SHARED); files that report a
+/// zero size are read instead.
+pub fn mmap_readonly(path: &Path) -> io::Result<Mmap> {
+    let mut file = File::open(path)?;
+    let len = usize::try_from(file.metadata()?.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file too large to map"))?;
+    if len == 0 {
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        return Ok(Mmap {
+            backing: Backing::Read(bytes),
+        });
+    }
+    // SAFETY: a fresh private read-only mapping of an fd we hold open; the kernel picks the
+    // address, so no existing memory is affected.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Mmap {
+        backing: Backing::Mapped { addr, len },
+    })
+}

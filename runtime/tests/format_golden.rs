@@ -1,0 +1,260 @@
+//! Golden tests of decode + format: hand-made binary rows (as a BPF program would write them)
+//! decoded by a row layout and rendered as table, CSV and JSON; snapshots are read by reviewers.
+
+use bpfq_compiler::layout::{ColumnKind, RowLayout};
+use bpfq_runtime::decode::{decode_row, Value};
+use bpfq_runtime::format::{new_sink, FormatOptions, OutputFormat, PointerKey};
+
+fn layout() -> RowLayout {
+    RowLayout::pack([
+        (
+            "pid".to_string(),
+            ColumnKind::Int {
+                bytes: 4,
+                signed: true,
+            },
+            false,
+        ),
+        ("comm".to_string(), ColumnKind::Chars { len: 16 }, false),
+        (
+            "delta".to_string(),
+            ColumnKind::Int {
+                bytes: 8,
+                signed: true,
+            },
+            false,
+        ),
+        (
+            "state".to_string(),
+            ColumnKind::Enum {
+                bytes: 4,
+                signed: false,
+                names: vec![
+                    (0, "TASK_RUNNING".to_string()),
+                    (1, "TASK_INTERRUPTIBLE".to_string()),
+                ],
+            },
+            false,
+        ),
+        ("task".to_string(), ColumnKind::KernelPointer, true),
+        ("on_cpu".to_string(), ColumnKind::Bool, false),
+        ("raw".to_string(), ColumnKind::Bytes { len: 4 }, false),
+        (
+            "total_vm".to_string(),
+            ColumnKind::Int {
+                bytes: 8,
+                signed: false,
+            },
+            true,
+        ),
+    ])
+}
+
+struct RowSpec<'a> {
+    pid: i32,
+    comm: &'a [u8],
+    delta: i64,
+    state: u32,
+    task: Option<u64>,
+    on_cpu: bool,
+    raw: [u8; 4],
+    total_vm: Option<u64>,
+}
+
+/// Builds the bytes a BPF program would write for `spec`, through the layout's offsets.
+fn encode(layout: &RowLayout, spec: &RowSpec<'_>) -> Vec<u8> {
+    let mut row = vec![0u8; layout.size as usize];
+    let mut put = |name: &str, bytes: &[u8], null: bool| {
+        let column = layout
+            .columns
+            .iter()
+            .find(|c| c.name == name)
+            .expect("column");
+        let start = column.offset as usize;
+        row[start..start + bytes.len()].copy_from_slice(bytes);
+        if let Some(flag) = column.null_flag {
+            row[flag as usize] = u8::from(null);
+        }
+    };
+    put("pid", &spec.pid.to_le_bytes(), false);
+    put("comm", spec.comm, false);
+    put("delta", &spec.delta.to_le_bytes(), false);
+    put("state", &spec.state.to_le_bytes(), false);
+    put(
+        "task",
+        &spec.task.unwrap_or(0).to_le_bytes(),
+        spec.task.is_none(),
+    );
+    put("on_cpu", &[u8::from(spec.on_cpu)], false);
+    put("raw", &spec.raw, false);
+    put(
+        "total_vm",
+        &spec.total_vm.unwrap_or(0).to_le_bytes(),
+        spec.total_vm.is_none(),
+    );
+    row
+}
+
+fn rows(layout: &RowLayout) -> Vec<Vec<u8>> {
+    let specs = [
+        RowSpec {
+            pid: 1,
+            comm: b"systemd",
+            delta: -42,
+            state: 1,
+            task: Some(0xffff_8880_0123_4500),
+            on_cpu: true,
+            raw: [0xde, 0xad, 0xbe, 0xef],
+            total_vm: Some(5_120),
+        },
+        RowSpec {
+            pid: 42,
+            comm: b"a,b \"q\"\nx",
+            delta: i64::MIN,
+            state: 0x402,
+            task: Some(0),
+            on_cpu: false,
+            raw: [0; 4],
+            total_vm: Some(u64::MAX),
+        },
+        RowSpec {
+            pid: -1,
+            comm: "ünï→".as_bytes(),
+            delta: 0,
+            state: 0,
+            task: None,
+            on_cpu: false,
+            raw: [1, 2, 3, 4],
+            total_vm: None,
+        },
+        RowSpec {
+            pid: 2_147_483_647,
+            comm: b"kworker/u8:3-eve",
+            delta: 9_000_000_000,
+            state: 1,
+            task: Some(0xffff_8880_0123_4500),
+            on_cpu: true,
+            raw: [0xff; 4],
+            total_vm: Some(0),
+        },
+        RowSpec {
+            pid: 7,
+            comm: b"tab\there\x7f",
+            delta: 1,
+            state: 1,
+            task: Some(0xffff_8880_0999_0000),
+            on_cpu: false,
+            raw: [0x10, 0x20, 0x30, 0x40],
+            total_vm: Some(1),
+        },
+    ];
+    specs.iter().map(|spec| encode(layout, spec)).collect()
+}
+
+fn render(format: OutputFormat, header: bool, show_kptrs: bool) -> String {
+    let layout = layout();
+    let options = FormatOptions {
+        header,
+        show_kptrs,
+        pointer_key: PointerKey::fixed(1, 2),
+    };
+    let mut out = Vec::new();
+    {
+        let mut sink = new_sink(format, &mut out, options);
+        sink.begin(&layout).expect("begin");
+        for row in rows(&layout) {
+            sink.row(&decode_row(&layout, &row)).expect("row");
+        }
+        sink.end().expect("end");
+    }
+    String::from_utf8(out).expect("utf-8 output")
+}
+
+#[test]
+fn decoded_values() {
+    let layout = layout();
+    let decoded: Vec<Vec<Value>> = rows(&layout)
+        .iter()
+        .map(|row| decode_row(&layout, row))
+        .collect();
+    assert_eq!(decoded[1][2], Value::Int(i64::MIN));
+    assert_eq!(
+        decoded[1][3],
+        Value::Enum {
+            value: 0x402,
+            name: None
+        }
+    );
+    assert_eq!(decoded[2][4], Value::Null);
+    assert_eq!(decoded[2][7], Value::Null);
+    assert_eq!(decoded[3][1], Value::Text("kworker/u8:3-eve".to_string()));
+    insta::assert_debug_snapshot!("decoded_values", decoded);
+}
+
+#[test]
+fn table_with_header() {
+    insta::assert_snapshot!("table", render(OutputFormat::Table, true, false));
+}
+
+#[test]
+fn table_without_header_showing_pointers() {
+    insta::assert_snapshot!(
+        "table_no_header_kptrs",
+        render(OutputFormat::Table, false, true)
+    );
+}
+
+#[test]
+fn csv() {
+    insta::assert_snapshot!("csv", render(OutputFormat::Csv, true, false));
+}
+
+#[test]
+fn json() {
+    insta::assert_snapshot!("json", render(OutputFormat::Json, true, false));
+}
+
+#[test]
+fn empty_outputs() {
+    let layout = layout();
+    let options = FormatOptions {
+        header: true,
+        show_kptrs: false,
+        pointer_key: PointerKey::fixed(1, 2),
+    };
+    let mut outputs = Vec::new();
+    for format in [OutputFormat::Table, OutputFormat::Csv, OutputFormat::Json] {
+        let mut out = Vec::new();
+        {
+            let mut sink = new_sink(format, &mut out, options);
+            sink.begin(&layout).expect("begin");
+            sink.end().expect("end");
+        }
+        outputs.push(String::from_utf8(out).expect("utf-8"));
+    }
+    assert_eq!(outputs[2], "[]\n");
+    assert_eq!(
+        outputs[1],
+        "pid,comm,delta,state,task,on_cpu,raw,total_vm\n"
+    );
+    assert_eq!(
+        outputs[0],
+        "pid  comm  delta  state  task  on_cpu  raw  total_vm\n"
+    );
+}
+
+#[test]
+fn hidden_pointers_never_show_the_address() {
+    for format in [OutputFormat::Table, OutputFormat::Csv, OutputFormat::Json] {
+        let text = render(format, true, false);
+        assert!(
+            !text.contains("ffff8880"),
+            "{format:?} leaked an address:\n{text}"
+        );
+        let shown = render(format, true, true);
+        assert!(
+            shown.contains("0xffff888001234500"),
+            "{format:?} with show_kptrs:\n{shown}"
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! CLI: shared plumbing for the subcommands — opening BTF, loading the stdlib, compiling a
+//! query, and turning every failure into a message plus an exit code.
+
+pub mod args;
+mod explain;
+mod run;
+mod targets;
+
+use args::{Cli, Command};
+use bpfq_compiler::bind::BindEnv;
+use bpfq_compiler::diagnostic::{Diagnostic, FileId, Sources};
+use bpfq_compiler::pipeline::{compile, Compiled};
+use bpfq_compiler::stdlib::Stdlib;
+use bpfq_kernel::Btf;
+use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::Path;
+
+/// Where the running kernel publishes its BTF.
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// Why a command failed.
+pub enum Failure {
+    /// A compile error, rendered against its sources (exit 2).
+    Compile(Box<Diagnostic>, Box<Sources>),
+    /// A usage error (exit 2).
+    Usage(String),
+    /// A runtime error: the kernel refused, a read failed (exit 1).
+    Runtime(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Runtime(_) => 1,
+            Failure::Compile(..) | Failure::Usage(_) => 2,
+        }
+    }
+
+    pub fn report(&self) {
+        match self {
+            Failure::Compile(diag, sources) => {
+                let choice = if std::io::stderr().is_terminal() { ColorChoice::Auto } else { ColorChoice::Never };
+                let mut stderr = StandardStream::stderr(choice);
+                if diag.render_to(sources, &mut stderr).is_err() {
+                    eprintln!("error[{}]: {}", diag.code, diag.message);
+                }
+            }
+            Failure::Usage(msg) | Failure::Runtime(msg) => eprintln!("bpfq: {msg}"),
+        }
+    }
+}
+
+pub fn dispatch(cli: Cli) -> Result<(), Failure> {
+    match (&cli.command, &cli.query) {
+        (Some(Command::Explain { query }), _) => explain::explain(query, &cli.common),
+        (Some(Command::Targets), _) => targets::targets(&cli.common, &cli.output),
+        (None, Some(query)) => run::run(query, &cli.common, &cli.output),
+        (None, None) => Err(Failure::Usage("no query given; try `bpfq 'from task select pid, comm'` or `bpfq --help`".into())),
+    }
+}
+
+/// The BTF to compile against: `--btf FILE`, else the running kernel's (mmapped).
+pub fn open_btf(btf: Option<&Path>) -> Result<Btf, Failure> {
+    match btf {
+        Some(path) => Btf::from_file(path).map_err(|e| Failure::Usage(format!("cannot read BTF file {}: {e}", path.display()))),
+        None => {
+            let path = Path::new(VMLINUX_BTF);
+            let map = bpfq_runtime::sys::mmap_readonly(path).map_err(|e| {
+                Failure::Runtime(format!(
+                    "cannot open the running kernel's BTF ({VMLINUX_BTF}: {e}); bpfq needs a kernel built with CONFIG_DEBUG_INFO_BTF, or --btf FILE for compile-only commands"
+                ))
+            })?;
+            Btf::from_shared(Box::new(map)).map_err(|e| Failure::Runtime(format!("cannot parse {VMLINUX_BTF}: {e}")))
+        }
+    }
+}
+
+/// `--param name=value` pairs.
+pub fn parse_params(params: &[String]) -> Result<HashMap<String, String>, Failure> {
+    params
+        .iter()
+        .map(|p| match p.split_once('=') {
+            Some((name, value)) if !name.is_empty() => Ok((name.trim_start_matches('$').to_string(), value.to_string())),
+            _ => Err(Failure::Usage(format!("--param expects NAME=VALUE, got `{p}`"))),
+        })
+        .collect()
+}
+
+/// Compiles `query` against `btf`; the sources are returned for later diagnostics.
+pub fn compile_query(query: &str, btf: &Btf, common: &args::Common) -> Result<(Compiled, Sources), Failure> {
+    let params = parse_params(&common.params)?;
+    let mut sources = Sources::new();
+    let file: FileId = sources.add("<query>", query);
+    let stdlib = match Stdlib::load(&mut sources, &[]) {
+        Ok(lib) => lib,
+        Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
+    };
+    let env = BindEnv { btf, stdlib: &stdlib, sources: &sources, params: &params };
+    match compile(file, &env) {
+        Ok(compiled) => Ok((compiled, sources)),
+        Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
+    }
+}

@@ -1,0 +1,18 @@
+//! The `bpfq` command: parses arguments and dispatches to one subcommand. Exit codes: 0 success,
+//! 1 runtime error (kernel refused, read failed), 2 usage or compile error.
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::args::Cli::parse();
+    match cli::dispatch(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            failure.report();
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
