@@ -12,7 +12,9 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "/sys/kernel/btf/vmlinux".to_string());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "/sys/kernel/btf/vmlinux".to_string());
     let read_started = Instant::now();
     let bytes = std::fs::read(&path)?;
     let read_time = read_started.elapsed();
@@ -33,7 +35,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let btf = Btf::from_shared(shared)?;
         let found = btf.find_many(&wanted);
         open_and_find.push(started.elapsed());
-        assert!(found.iter().all(Option::is_some), "names not found: {found:?}");
+        assert!(
+            found.iter().all(Option::is_some),
+            "names not found: {found:?}"
+        );
         type_count = btf.type_count();
 
         let btf = Btf::from_shared(Box::new(bytes.clone()))?;

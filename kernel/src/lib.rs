@@ -6,4 +6,6 @@ pub mod catalogue;
 pub mod helpers;
 
 pub use btf::{Btf, BtfError, BtfType, Kind, Member, TypeId};
-pub use catalogue::{discover, find_target, meta_layout, type_name, CtxField, IterTarget, MetaLayout};
+pub use catalogue::{
+    discover, find_target, meta_layout, type_name, CtxField, IterTarget, MetaLayout,
+};

@@ -10,14 +10,21 @@ use bpfq_kernel::{discover, find_target, meta_layout, type_name, Btf, IterTarget
 
 fn bpftool_context_structs(btf: &Btf) -> BTreeSet<String> {
     let raw = common::raw_copy(btf, "catalogue");
-    let output = Command::new("bpftool").args(["btf", "dump", "file"]).arg(&raw).args(["format", "raw"]).output();
+    let output = Command::new("bpftool")
+        .args(["btf", "dump", "file"])
+        .arg(&raw)
+        .args(["format", "raw"])
+        .output();
     let _ = std::fs::remove_file(&raw);
     let output = output.expect("bpftool runs");
     assert!(output.status.success());
     String::from_utf8(output.stdout)
         .unwrap()
         .lines()
-        .filter_map(|line| line.split_once("] STRUCT 'bpf_iter__").map(|(_, rest)| rest))
+        .filter_map(|line| {
+            line.split_once("] STRUCT 'bpf_iter__")
+                .map(|(_, rest)| rest)
+        })
         .filter_map(|rest| rest.split_once('\'').map(|(name, _)| name.to_string()))
         .filter(|name| !name.ends_with("__safe_trusted"))
         .collect()
@@ -26,13 +33,30 @@ fn bpftool_context_structs(btf: &Btf) -> BTreeSet<String> {
 fn listing(btf: &Btf, targets: &[IterTarget]) -> String {
     let mut text = String::new();
     for target in targets {
-        let main = target.main_object.map_or("-".to_string(), |index| target.context[index].name.clone());
-        let attach = target.attach_func.and_then(|func| btf.name_of(func)).unwrap_or("-");
-        writeln!(text, "{} ({}, attach {attach}, main object {main})", target.name, type_name(btf, target.ctx_struct))
-            .unwrap();
+        let main = target
+            .main_object
+            .map_or("-".to_string(), |index| target.context[index].name.clone());
+        let attach = target
+            .attach_func
+            .and_then(|func| btf.name_of(func))
+            .unwrap_or("-");
+        writeln!(
+            text,
+            "{} ({}, attach {attach}, main object {main})",
+            target.name,
+            type_name(btf, target.ctx_struct)
+        )
+        .unwrap();
         for field in &target.context {
-            let pointee = field.pointee.map_or(String::new(), |p| format!(" -> {}", type_name(btf, p)));
-            writeln!(text, "  {:>3}  {:<12} {}{pointee}", field.byte_offset, field.name, field.type_name).unwrap();
+            let pointee = field
+                .pointee
+                .map_or(String::new(), |p| format!(" -> {}", type_name(btf, p)));
+            writeln!(
+                text,
+                "  {:>3}  {:<12} {}{pointee}",
+                field.byte_offset, field.name, field.type_name
+            )
+            .unwrap();
         }
     }
     text
@@ -46,10 +70,18 @@ fn linux_6_18_targets_match_bpftool_and_have_attach_functions() {
     assert_eq!(names, bpftool_context_structs(btf));
     assert_eq!(targets.len(), 18);
     let sorted: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
-    assert!(sorted.windows(2).all(|pair| pair[0] < pair[1]), "sorted and unique");
+    assert!(
+        sorted.windows(2).all(|pair| pair[0] < pair[1]),
+        "sorted and unique"
+    );
     for target in &targets {
-        let func = target.attach_func.unwrap_or_else(|| panic!("{} has no attach func", target.name));
-        assert_eq!(btf.name_of(func), Some(format!("bpf_iter_{}", target.name).as_str()));
+        let func = target
+            .attach_func
+            .unwrap_or_else(|| panic!("{} has no attach func", target.name));
+        assert_eq!(
+            btf.name_of(func),
+            Some(format!("bpf_iter_{}", target.name).as_str())
+        );
         assert!(target.context.iter().all(|field| field.name != "meta"));
     }
     insta::assert_snapshot!("catalogue_6_18", listing(btf, &targets));
@@ -62,7 +94,10 @@ fn every_fixture_lists_targets_like_bpftool() {
         let targets = discover(btf).unwrap();
         let names: BTreeSet<String> = targets.iter().map(|t| t.name.clone()).collect();
         assert_eq!(names, bpftool_context_structs(btf), "linux {version}");
-        assert!(targets.iter().all(|t| t.attach_func.is_some()), "linux {version}");
+        assert!(
+            targets.iter().all(|t| t.attach_func.is_some()),
+            "linux {version}"
+        );
     }
     assert_eq!(discover(common::fixture("5.10")).unwrap().len(), 11);
 }
@@ -85,18 +120,40 @@ fn main_objects_are_the_iterated_structs() {
     let main_of = |name: &str| {
         let target = find_target(btf, name).unwrap().unwrap();
         let field = &target.context[target.main_object.expect("has a main object")];
-        (field.name.clone(), field.byte_offset, field.type_name.clone())
+        (
+            field.name.clone(),
+            field.byte_offset,
+            field.type_name.clone(),
+        )
     };
-    assert_eq!(main_of("task"), ("task".to_string(), 8, "struct task_struct *".to_string()));
+    assert_eq!(
+        main_of("task"),
+        ("task".to_string(), 8, "struct task_struct *".to_string())
+    );
     assert_eq!(main_of("task_file").0, "task");
     assert_eq!(main_of("task_vma").0, "task");
-    assert_eq!(main_of("tcp"), ("sk_common".to_string(), 8, "struct sock_common *".to_string()));
+    assert_eq!(
+        main_of("tcp"),
+        (
+            "sk_common".to_string(),
+            8,
+            "struct sock_common *".to_string()
+        )
+    );
 }
 
 #[test]
 fn meta_layout_points_at_seq_and_seq_num() {
     for version in common::VERSIONS {
         let layout = meta_layout(common::fixture(version)).unwrap();
-        assert_eq!(layout, MetaLayout { meta_offset: 0, seq_offset: 0, seq_num_offset: 16 }, "linux {version}");
+        assert_eq!(
+            layout,
+            MetaLayout {
+                meta_offset: 0,
+                seq_offset: 0,
+                seq_num_offset: 16
+            },
+            "linux {version}"
+        );
     }
 }

@@ -10,14 +10,28 @@ use bpfq_kernel::{helpers, BtfType, Kind};
 fn helper_ids_match_enum_bpf_func_id() {
     for version in common::VERSIONS {
         let btf = common::fixture(version);
-        let id = btf.find(Kind::Enum, "bpf_func_id").expect("enum bpf_func_id in BTF");
-        let BtfType::Enum { values, .. } = btf.get(id).unwrap() else { panic!("not an enum") };
-        let highest = values.iter().filter(|(name, _)| name.starts_with("BPF_FUNC_")).map(|&(_, v)| v).max().unwrap();
+        let id = btf
+            .find(Kind::Enum, "bpf_func_id")
+            .expect("enum bpf_func_id in BTF");
+        let BtfType::Enum { values, .. } = btf.get(id).unwrap() else {
+            panic!("not an enum")
+        };
+        let highest = values
+            .iter()
+            .filter(|(name, _)| name.starts_with("BPF_FUNC_"))
+            .map(|&(_, v)| v)
+            .max()
+            .unwrap();
         for (name, number) in helpers::ALL {
             let enumerator = format!("BPF_FUNC_{name}");
-            let value = values.iter().find(|(value_name, _)| *value_name == enumerator).map(|&(_, value)| value);
+            let value = values
+                .iter()
+                .find(|(value_name, _)| *value_name == enumerator)
+                .map(|&(_, value)| value);
             match value {
-                Some(value) => assert_eq!(value, i64::from(*number), "{enumerator} on linux {version}"),
+                Some(value) => {
+                    assert_eq!(value, i64::from(*number), "{enumerator} on linux {version}")
+                }
                 None => assert!(
                     i64::from(*number) > highest && version != "6.18",
                     "{enumerator} missing on linux {version}"

@@ -13,6 +13,15 @@ use crate::diagnostic::{nearest_names, Diagnostic, FileId, Span};
 /// Words a query can start a clause with, in the order clauses must appear.
 const CLAUSE_ORDER: &[&str] = &["from", "join", "select", "where", "group", "having", "order", "limit"];
 
+const MODULE_STARTS: &[Rule] = &[
+    Rule::kw_from,
+    Rule::kw_use,
+    Rule::kw_param,
+    Rule::kw_query,
+    Rule::kw_column,
+    Rule::kw_defaults,
+];
+
 const RESERVED: &[&str] = &[
     "from", "select", "where", "group", "by", "having", "order", "limit", "join", "on", "as", "and", "or",
     "not", "like", "in", "is", "null", "true", "false", "asc", "desc", "distinct", "cast",
@@ -54,7 +63,16 @@ impl<'a> Unexpected<'a> {
             Some(index) => tokens.get(index - 1).copied(),
             None => tokens.last().copied(),
         };
-        let expected = expected_words(positives);
+        // A failure at the very start is reported as the entry rule: say what may start it.
+        let positives: Vec<Rule> = positives
+            .iter()
+            .flat_map(|rule| match rule {
+                Rule::module_input => MODULE_STARTS.to_vec(),
+                Rule::query_input => vec![Rule::kw_from],
+                other => vec![*other],
+            })
+            .collect();
+        let expected = expected_words(&positives);
         Unexpected {
             src,
             file,
@@ -62,7 +80,7 @@ impl<'a> Unexpected<'a> {
             previous,
             is_first_token: found_index == Some(0),
             expected,
-            expected_rules: positives.to_vec(),
+            expected_rules: positives,
         }
     }
 
@@ -128,7 +146,8 @@ impl<'a> Unexpected<'a> {
     }
 
     fn into_diagnostic(self) -> Diagnostic {
-        if let Some(select) = self.previous_is("select").filter(|_| self.expects_operand() || self.expects(Rule::star)) {
+        let select_is_empty = self.expects_operand() && self.found_ends_a_clause();
+        if let Some(select) = self.previous_is("select").filter(|_| select_is_empty) {
             return self.empty_select(select);
         }
         if let Some(comma) = self.previous_is(",") {
@@ -144,6 +163,17 @@ impl<'a> Unexpected<'a> {
             return self.keyword_as_name(word);
         }
         self.unexpected()
+    }
+
+    /// The found token cannot start an expression: end of input, a keyword, `,` `;` `)`.
+    fn found_ends_a_clause(&self) -> bool {
+        match self.found {
+            None => true,
+            Some(token) => {
+                let text = token.text(self.src);
+                self.found_reserved().is_some() || matches!(text, "," | ";" | ")" | "]")
+            }
+        }
     }
 
     /// The found token ends the list: nothing can follow the comma any more.
@@ -181,6 +211,9 @@ impl<'a> Unexpected<'a> {
             format!("expected {}, found {found}", self.expected_phrase()),
         )
         .with_primary(self.found_span(), label);
+        if self.found_word().is_some_and(|word| word.eq_ignore_ascii_case("from")) && self.expects(Rule::EOI) {
+            diagnostic = diagnostic.with_note("help: a query argument holds one query; put several in a query file");
+        }
         if let Some(keyword) = self.suggestion() {
             diagnostic = diagnostic.with_note(format!("help: did you mean `{keyword}`?"));
         } else if let Some(note) = self.clause_order_note() {

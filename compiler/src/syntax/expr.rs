@@ -58,11 +58,11 @@ struct Built {
 type BuildResult = Result<Built, Diagnostic>;
 
 /// Build an `expr` or `expr_nocast` pair.
-pub fn expr(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
+pub fn expr(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
     build(ctx, pair).map(|built| built.expr)
 }
 
-fn build(ctx: Ctx, pair: Pair<'_, Rule>) -> BuildResult {
+fn build(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> BuildResult {
     if !matches!(pair.as_rule(), Rule::expr | Rule::expr_nocast) {
         return Err(ctx.internal(&pair, "expected an expression"));
     }
@@ -91,7 +91,7 @@ fn node(kind: ExprKind, span: Span, child_depth: usize, bare_comparison: bool) -
     })
 }
 
-fn build_prefix(ctx: Ctx, op: Pair<'_, Rule>, operand: Built) -> BuildResult {
+fn build_prefix(ctx: Ctx<'_>, op: Pair<'_, Rule>, operand: Built) -> BuildResult {
     let unary = match op.as_rule() {
         Rule::op_not => UnaryOp::Not,
         Rule::op_neg => UnaryOp::Neg,
@@ -102,7 +102,7 @@ fn build_prefix(ctx: Ctx, op: Pair<'_, Rule>, operand: Built) -> BuildResult {
     node(ExprKind::Unary(unary, Box::new(operand.expr)), span, operand.depth, false)
 }
 
-fn build_postfix(ctx: Ctx, operand: Built, op: Pair<'_, Rule>) -> BuildResult {
+fn build_postfix(ctx: Ctx<'_>, operand: Built, op: Pair<'_, Rule>) -> BuildResult {
     let op_span = ctx.span(&op);
     let span = operand.expr.span.to(op_span);
     let rule = op.as_rule();
@@ -140,7 +140,7 @@ fn build_postfix(ctx: Ctx, operand: Built, op: Pair<'_, Rule>) -> BuildResult {
     }
 }
 
-fn build_infix(ctx: Ctx, lhs: Built, op: Pair<'_, Rule>, rhs: Built) -> BuildResult {
+fn build_infix(ctx: Ctx<'_>, lhs: Built, op: Pair<'_, Rule>, rhs: Built) -> BuildResult {
     let op_span = ctx.span(&op);
     let span = lhs.expr.span.to(rhs.expr.span);
     let depth = lhs.depth.max(rhs.depth);
@@ -198,7 +198,7 @@ fn check_not_chained(operand: &Built, op_span: Span, op_text: &str) -> Result<()
     .with_note("help: add parentheses to say what is compared, e.g. `(a == b) == c`, or combine comparisons with `and`"))
 }
 
-fn build_primary(ctx: Ctx, pair: Pair<'_, Rule>) -> BuildResult {
+fn build_primary(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> BuildResult {
     if pair.as_rule() != Rule::primary {
         return Err(ctx.internal(&pair, "expected an operand"));
     }
@@ -241,7 +241,7 @@ fn build_primary(ctx: Ctx, pair: Pair<'_, Rule>) -> BuildResult {
     node(ExprKind::Member { base: Box::new(base.expr), path }, span, depth, false)
 }
 
-fn build_atom(ctx: Ctx, atom: Pair<'_, Rule>) -> BuildResult {
+fn build_atom(ctx: Ctx<'_>, atom: Pair<'_, Rule>) -> BuildResult {
     let span = ctx.span(&atom);
     let leaf = |kind| node(kind, span, 0, false);
     match atom.as_rule() {

@@ -11,7 +11,7 @@ use super::Rule;
 use crate::diagnostic::Diagnostic;
 
 /// `query_input`: one query, optionally ended by `;`.
-pub fn query_input(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Query, Diagnostic> {
+pub fn query_input(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Query, Diagnostic> {
     let query_pair = significant(pair.clone())
         .find(|child| child.as_rule() == Rule::query)
         .ok_or_else(|| ctx.internal_missing(&pair, "query"))?;
@@ -19,7 +19,7 @@ pub fn query_input(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Query, Diagnostic> 
 }
 
 /// `module_input`: items separated by `;`.
-pub fn module_input(ctx: Ctx, src: &str, pair: Pair<'_, Rule>) -> Result<Module, Diagnostic> {
+pub fn module_input(ctx: Ctx<'_>, src: &str, pair: Pair<'_, Rule>) -> Result<Module, Diagnostic> {
     let mut items = Vec::new();
     for child in significant(pair) {
         let doc = doc_comment(src, child.as_span().start());
@@ -41,7 +41,7 @@ pub fn module_input(ctx: Ctx, src: &str, pair: Pair<'_, Rule>) -> Result<Module,
     Ok(Module { items })
 }
 
-fn query(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Query, Diagnostic> {
+fn query(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Query, Diagnostic> {
     let span = ctx.span(&pair);
     let mut from = None;
     let mut query = QueryParts::default();
@@ -88,7 +88,7 @@ struct QueryParts {
     limit: Option<Limit>,
 }
 
-fn source(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Source, Diagnostic> {
+fn source(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Source, Diagnostic> {
     let span = ctx.span(&pair);
     let mut target = None;
     let mut params = Vec::new();
@@ -118,7 +118,7 @@ fn source(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Source, Diagnostic> {
     })
 }
 
-fn join(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Join, Diagnostic> {
+fn join(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Join, Diagnostic> {
     let span = ctx.span(&pair);
     let mut source_part = None;
     let mut on = None;
@@ -136,7 +136,7 @@ fn join(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Join, Diagnostic> {
     }
 }
 
-fn select(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Select, Diagnostic> {
+fn select(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Select, Diagnostic> {
     let mut items = Vec::new();
     for child in significant(pair) {
         match child.as_rule() {
@@ -164,7 +164,7 @@ fn select(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Select, Diagnostic> {
 }
 
 /// The one expression of `where`/`having`.
-fn single_expr(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
+fn single_expr(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
     let child = significant(pair.clone())
         .find(|child| child.as_rule() == Rule::expr)
         .ok_or_else(|| ctx.internal_missing(&pair, "expression"))?;
@@ -172,14 +172,14 @@ fn single_expr(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
 }
 
 /// Every expression of `group by`.
-fn exprs(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Vec<Expr>, Diagnostic> {
+fn exprs(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Vec<Expr>, Diagnostic> {
     significant(pair)
         .filter(|child| child.as_rule() == Rule::expr)
         .map(|child| expr(ctx, child))
         .collect()
 }
 
-fn order_key(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<OrderKey, Diagnostic> {
+fn order_key(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<OrderKey, Diagnostic> {
     let span = ctx.span(&pair);
     let mut key = None;
     let mut descending = false;
@@ -195,7 +195,7 @@ fn order_key(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<OrderKey, Diagnostic> {
     Ok(OrderKey { expr, descending, span })
 }
 
-fn limit(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Limit, Diagnostic> {
+fn limit(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Limit, Diagnostic> {
     let number = significant(pair.clone())
         .find(|child| child.as_rule() == Rule::integer)
         .ok_or_else(|| ctx.internal_missing(&pair, "limit count"))?;
@@ -205,14 +205,14 @@ fn limit(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Limit, Diagnostic> {
 }
 
 /// All `ident` children, in order.
-fn names(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Vec<Ident>, Diagnostic> {
+fn names(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Vec<Ident>, Diagnostic> {
     significant(pair)
         .filter(|child| child.as_rule() == Rule::ident)
         .map(|child| ctx.ident(child))
         .collect()
 }
 
-fn param_decl(ctx: Ctx, pair: Pair<'_, Rule>, doc: String) -> Result<ParamDecl, Diagnostic> {
+fn param_decl(ctx: Ctx<'_>, pair: Pair<'_, Rule>, doc: String) -> Result<ParamDecl, Diagnostic> {
     let span = ctx.span(&pair);
     let mut name = None;
     let mut ty = None;
@@ -237,7 +237,7 @@ fn param_decl(ctx: Ctx, pair: Pair<'_, Rule>, doc: String) -> Result<ParamDecl, 
 }
 
 /// A parameter default: a literal, integers optionally negated.
-fn literal(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
+fn literal(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
     let span = ctx.span(&pair);
     let mut negated = false;
     for child in significant(pair.clone()) {
@@ -275,7 +275,7 @@ fn literal(ctx: Ctx, pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
     Err(ctx.internal_missing(&pair, "literal"))
 }
 
-fn query_decl(ctx: Ctx, pair: Pair<'_, Rule>, doc: String) -> Result<NamedQuery, Diagnostic> {
+fn query_decl(ctx: Ctx<'_>, pair: Pair<'_, Rule>, doc: String) -> Result<NamedQuery, Diagnostic> {
     let span = ctx.span(&pair);
     let mut name = None;
     let mut body = None;
@@ -298,7 +298,7 @@ fn query_decl(ctx: Ctx, pair: Pair<'_, Rule>, doc: String) -> Result<NamedQuery,
     }
 }
 
-fn column_decl(ctx: Ctx, pair: Pair<'_, Rule>, doc: String) -> Result<ColumnDecl, Diagnostic> {
+fn column_decl(ctx: Ctx<'_>, pair: Pair<'_, Rule>, doc: String) -> Result<ColumnDecl, Diagnostic> {
     let span = ctx.span(&pair);
     let mut target = None;
     let mut name = None;
@@ -327,7 +327,7 @@ fn column_decl(ctx: Ctx, pair: Pair<'_, Rule>, doc: String) -> Result<ColumnDecl
     }
 }
 
-fn defaults_decl(ctx: Ctx, pair: Pair<'_, Rule>, doc: String) -> Result<DefaultsDecl, Diagnostic> {
+fn defaults_decl(ctx: Ctx<'_>, pair: Pair<'_, Rule>, doc: String) -> Result<DefaultsDecl, Diagnostic> {
     let span = ctx.span(&pair);
     let mut idents = names(ctx, pair.clone())?.into_iter();
     let target = idents

@@ -5,20 +5,30 @@
 use pest::iterators::Pair;
 
 use super::ast::{Ident, TypeName};
+use super::lexical::Token;
 use super::Rule;
 use crate::codes;
 use crate::diagnostic::{Diagnostic, FileId, Span};
 
-/// What every tree walker needs: the file the pairs came from.
+/// What every tree walker needs: the file the pairs came from and its tokens.
 #[derive(Clone, Copy)]
-pub struct Ctx {
+pub struct Ctx<'t> {
     pub file: FileId,
+    pub tokens: &'t [Token],
 }
 
-impl Ctx {
+impl Ctx<'_> {
+    /// The pair's source range without trailing whitespace and comments (pest
+    /// includes them when an optional part at the end of a rule did not match).
     pub fn span(self, pair: &Pair<'_, Rule>) -> Span {
         let span = pair.as_span();
-        Span::new(self.file, span.start(), span.end())
+        let (start, end) = (span.start(), span.end());
+        let tokens_before_end = self.tokens.partition_point(|token| token.end <= end);
+        let end = match tokens_before_end.checked_sub(1).map(|index| self.tokens[index]) {
+            Some(last) if last.end > start => last.end,
+            _ => start,
+        };
+        Span::new(self.file, start, end)
     }
 
     /// An "impossible" tree shape: reported, never panicked on.

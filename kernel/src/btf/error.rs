@@ -20,7 +20,12 @@ pub enum BtfError {
     /// A header field is inconsistent (e.g. header length smaller than the fixed part).
     BadHeader(String),
     /// A section described by the header does not fit in the blob.
-    SectionOutOfBounds { section: &'static str, offset: u64, len: u64, available: u64 },
+    SectionOutOfBounds {
+        section: &'static str,
+        offset: u64,
+        len: u64,
+        available: u64,
+    },
     /// The blob is split BTF (needs a base BTF such as vmlinux), which is not supported yet.
     SplitBtfUnsupported,
     /// A type record runs past the end of the type section.

@@ -18,19 +18,25 @@ pub(crate) struct Header {
 /// Reads a u32 in the blob's byte order; `None` past the end (callers turn that into an error).
 pub(crate) fn read_u32(bytes: &[u8], pos: usize, big_endian: bool) -> Option<u32> {
     let raw: [u8; 4] = bytes.get(pos..pos.checked_add(4)?)?.try_into().ok()?;
-    Some(if big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) })
+    Some(if big_endian {
+        u32::from_be_bytes(raw)
+    } else {
+        u32::from_le_bytes(raw)
+    })
 }
 
 pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header, BtfError> {
     if bytes.len() < FIXED_HEADER_LEN {
         return Err(BtfError::TruncatedHeader { len: bytes.len() });
     }
-    let big_endian = match [bytes[0], bytes[1]] {
-        [0x9f, 0xeb] => false,
-        [0xeb, 0x9f] => true,
-        other => return Err(BtfError::BadMagic(u16::from_le_bytes(other))),
+    let magic = [bytes[0], bytes[1]];
+    let big_endian = if magic == MAGIC.to_le_bytes() {
+        false
+    } else if magic == MAGIC.to_be_bytes() {
+        true
+    } else {
+        return Err(BtfError::BadMagic(u16::from_le_bytes(magic)));
     };
-    debug_assert_eq!(MAGIC, 0xeb9f);
     if bytes[2] != 1 {
         return Err(BtfError::UnsupportedVersion(bytes[2]));
     }
@@ -58,13 +64,21 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header, BtfError> {
     let (types_start, types_end) = section(bytes, "type", header_len, field(8), field(12))?;
     let (strings_start, strings_end) = section(bytes, "string", header_len, field(16), field(20))?;
     if types_end > strings_start && strings_end > types_start {
-        return Err(BtfError::BadHeader("type and string sections overlap".to_string()));
+        return Err(BtfError::BadHeader(
+            "type and string sections overlap".to_string(),
+        ));
     }
     // Base BTF starts its strings with the empty name; split BTF continues a base's string table.
     if strings_start == strings_end || bytes[strings_start] != 0 {
         return Err(BtfError::SplitBtfUnsupported);
     }
-    Ok(Header { big_endian, types_start, types_end, strings_start, strings_end })
+    Ok(Header {
+        big_endian,
+        types_start,
+        types_end,
+        strings_start,
+        strings_end,
+    })
 }
 
 fn section(
@@ -121,8 +135,35 @@ mod tests {
         assert_eq!(parse_header(&wrong), Err(BtfError::UnsupportedVersion(2)));
         let mut wrong = header(0, 0, 0, 2);
         wrong.push(0);
-        assert!(matches!(parse_header(&wrong), Err(BtfError::SectionOutOfBounds { section: "string", .. })));
-        assert_eq!(parse_header(&bytes[..10]), Err(BtfError::TruncatedHeader { len: 10 }));
+        assert!(matches!(
+            parse_header(&wrong),
+            Err(BtfError::SectionOutOfBounds {
+                section: "string",
+                ..
+            })
+        ));
+        assert_eq!(
+            parse_header(&bytes[..10]),
+            Err(BtfError::TruncatedHeader { len: 10 })
+        );
+    }
+
+    #[test]
+    fn reads_big_endian_headers() {
+        let mut bytes = vec![0xeb, 0x9f, 1, 0];
+        for value in [24u32, 0, 0, 0, 1] {
+            bytes.extend_from_slice(&value.to_be_bytes());
+        }
+        bytes.push(0);
+        let parsed = parse_header(&bytes).unwrap();
+        assert!(parsed.big_endian);
+        assert_eq!((parsed.strings_start, parsed.strings_end), (24, 25));
+    }
+
+    #[test]
+    fn btf_can_be_shared_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<crate::Btf>();
     }
 
     #[test]

@@ -12,7 +12,11 @@ pub(crate) struct Index {
 
 /// Builds the index; `visit(id, pos, info)` sees each well-formed record as it is indexed, so a
 /// first lookup can share this single pass instead of making a second one.
-pub(crate) fn build(bytes: &[u8], header: &Header, mut visit: impl FnMut(u32, usize, Info)) -> Index {
+pub(crate) fn build(
+    bytes: &[u8],
+    header: &Header,
+    mut visit: impl FnMut(u32, usize, Info),
+) -> Index {
     // vmlinux averages ~36 bytes per record; reserving avoids most regrowth.
     let mut offsets = Vec::with_capacity((header.types_end - header.types_start) / 32 + 1);
     offsets.push(0);
@@ -20,25 +24,49 @@ pub(crate) fn build(bytes: &[u8], header: &Header, mut visit: impl FnMut(u32, us
     let mut pos = header.types_start;
     while pos < header.types_end {
         let id = offsets.len() as u32;
-        let truncated = || BtfError::TruncatedType { id, offset: (pos - header.types_start) as u32 };
+        let truncated = || BtfError::TruncatedType {
+            id,
+            offset: (pos - header.types_start) as u32,
+        };
         if header.types_end - pos < COMMON_LEN {
-            return Index { offsets, error: Some(truncated()) };
+            return Index {
+                offsets,
+                error: Some(truncated()),
+            };
         }
         let Some(info) = read_u32(types, pos + 4, header.big_endian).map(Info::unpack) else {
-            return Index { offsets, error: Some(truncated()) };
+            return Index {
+                offsets,
+                error: Some(truncated()),
+            };
         };
         let Some(len) = record_len(info.kind_number, info.vlen) else {
-            return Index { offsets, error: Some(BtfError::BadKind { id, kind: info.kind_number }) };
+            return Index {
+                offsets,
+                error: Some(BtfError::BadKind {
+                    id,
+                    kind: info.kind_number,
+                }),
+            };
         };
         if header.types_end - pos < len {
-            return Index { offsets, error: Some(truncated()) };
+            return Index {
+                offsets,
+                error: Some(truncated()),
+            };
         }
         if id == u32::MAX {
-            return Index { offsets, error: Some(BtfError::TooManyTypes) };
+            return Index {
+                offsets,
+                error: Some(BtfError::TooManyTypes),
+            };
         }
         visit(id, pos, info);
         offsets.push(pos as u32);
         pos += len;
     }
-    Index { offsets, error: None }
+    Index {
+        offsets,
+        error: None,
+    }
 }

@@ -37,7 +37,9 @@ impl Btf {
         };
         if let Some(built) = self.index.get() {
             for (id, &pos) in built.offsets.iter().enumerate().skip(1) {
-                let Some(info) = read_u32(bytes, pos as usize + 4, big_endian) else { continue };
+                let Some(info) = read_u32(bytes, pos as usize + 4, big_endian) else {
+                    continue;
+                };
                 if !visit_at(id as u32, pos as usize, Info::unpack(info)) {
                     return;
                 }
@@ -69,7 +71,10 @@ impl Btf {
         let strings = self.string_section();
         self.scan_records(|id, name_off, kind| {
             for (slot, (wanted_kind, name)) in found.iter_mut().zip(wanted) {
-                if slot.is_none() && kind == *wanted_kind && str_is(strings, name_off, name.as_bytes()) {
+                if slot.is_none()
+                    && kind == *wanted_kind
+                    && str_is(strings, name_off, name.as_bytes())
+                {
                     *slot = Some(id);
                     missing -= 1;
                 }

@@ -22,10 +22,16 @@ impl Btf {
         let resolved = self.resolve(id)?;
         let ty = self.get(resolved)?;
         if !matches!(ty, BtfType::Struct { .. } | BtfType::Union { .. }) {
-            return Err(BtfError::NotComposite { id: resolved, kind: ty.kind() });
+            return Err(BtfError::NotComposite {
+                id: resolved,
+                kind: ty.kind(),
+            });
         }
         let record = self.record(resolved)?;
-        let truncated = || BtfError::TruncatedType { id: resolved.0, offset: record.pos as u32 };
+        let truncated = || BtfError::TruncatedType {
+            id: resolved.0,
+            offset: record.pos as u32,
+        };
         let mut members = Vec::with_capacity(record.info.vlen);
         for n in 0..record.info.vlen {
             let pos = Btf::trailing_pos(&record, n, 12);
@@ -38,7 +44,12 @@ impl Btf {
             } else {
                 (offset, None)
             };
-            members.push(Member { name: self.str_at(name_off)?, type_id, bit_offset, bitfield_size });
+            members.push(Member {
+                name: self.str_at(name_off)?,
+                type_id,
+                bit_offset,
+                bitfield_size,
+            });
         }
         Ok(members)
     }
@@ -54,7 +65,10 @@ impl Btf {
 
     /// The named member `name` among the flattened members of `id`.
     pub fn member(&self, id: TypeId, name: &str) -> Result<Option<Member<'_>>, BtfError> {
-        Ok(self.members(id)?.into_iter().find(|member| member.name == name))
+        Ok(self
+            .members(id)?
+            .into_iter()
+            .find(|member| member.name == name))
     }
 
     fn flatten_into<'a>(
@@ -68,7 +82,9 @@ impl Btf {
             return Err(BtfError::TypeLoop { id });
         }
         for raw in self.raw_members(id)? {
-            let bit_offset = base_bits.checked_add(raw.bit_offset).ok_or(BtfError::SizeOverflow { id })?;
+            let bit_offset = base_bits
+                .checked_add(raw.bit_offset)
+                .ok_or(BtfError::SizeOverflow { id })?;
             let resolved = self.resolve(raw.type_id)?;
             let kind = self.kind_of(resolved)?;
             if raw.name.is_empty() {
@@ -79,7 +95,13 @@ impl Btf {
             }
             let mut member = Member { bit_offset, ..raw };
             if member.bitfield_size.is_none() {
-                if let BtfType::Int { size, bits, bit_offset: int_offset, .. } = self.get(resolved)? {
+                if let BtfType::Int {
+                    size,
+                    bits,
+                    bit_offset: int_offset,
+                    ..
+                } = self.get(resolved)?
+                {
                     if int_offset != 0 || bits != size.saturating_mul(8) {
                         member.bit_offset = bit_offset.saturating_add(int_offset);
                         member.bitfield_size = Some(bits);

@@ -67,7 +67,11 @@ impl Btf {
             return Btf::from_bytes(source::decompress_xz(slice)?);
         }
         let header = parse_header(slice)?;
-        Ok(Btf { data: bytes, header, index: OnceLock::new() })
+        Ok(Btf {
+            data: bytes,
+            header,
+            index: OnceLock::new(),
+        })
     }
 
     /// Opens BTF from owned bytes: raw BTF or an xz stream of it.
@@ -76,7 +80,11 @@ impl Btf {
             return Btf::from_bytes(source::decompress_xz(&bytes)?);
         }
         let header = parse_header(&bytes)?;
-        Ok(Btf { data: Box::new(bytes), header, index: OnceLock::new() })
+        Ok(Btf {
+            data: Box::new(bytes),
+            header,
+            index: OnceLock::new(),
+        })
     }
 
     /// Reads a raw or xz-compressed BTF file (fixtures, `--btf FILE`).
@@ -104,7 +112,8 @@ impl Btf {
     }
 
     pub(crate) fn index(&self) -> &Index {
-        self.index.get_or_init(|| index::build(self.bytes(), &self.header, |_, _, _| {}))
+        self.index
+            .get_or_init(|| index::build(self.bytes(), &self.header, |_, _, _| {}))
     }
 
     pub(crate) fn u32_at(&self, pos: usize) -> Option<u32> {
@@ -119,7 +128,10 @@ impl Btf {
             _ => {
                 return Err(match (&index.error, id.0 as usize >= index.offsets.len()) {
                     (Some(error), true) => error.clone(),
-                    _ => BtfError::TypeIdOutOfRange { id, count: self.type_count() },
+                    _ => BtfError::TypeIdOutOfRange {
+                        id,
+                        count: self.type_count(),
+                    },
                 })
             }
         };
@@ -153,10 +165,17 @@ impl Btf {
     /// The NUL-terminated string at `offset` in the string section.
     pub(crate) fn str_at(&self, offset: u32) -> Result<&str, BtfError> {
         let strings = self.strings();
-        let tail = strings.get(offset as usize..).filter(|tail| !tail.is_empty()).ok_or(
-            BtfError::StringOffsetOutOfRange { offset, len: strings.len() as u32 },
-        )?;
-        let end = tail.iter().position(|&b| b == 0).ok_or(BtfError::BadString { offset })?;
+        let tail = strings
+            .get(offset as usize..)
+            .filter(|tail| !tail.is_empty())
+            .ok_or(BtfError::StringOffsetOutOfRange {
+                offset,
+                len: strings.len() as u32,
+            })?;
+        let end = tail
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or(BtfError::BadString { offset })?;
         std::str::from_utf8(&tail[..end]).map_err(|_| BtfError::BadString { offset })
     }
 
@@ -167,7 +186,9 @@ impl Btf {
     /// The name of a type; `None` for void, anonymous types and unreadable names.
     pub fn name_of(&self, id: TypeId) -> Option<&str> {
         let record = self.record(id).ok()?;
-        self.str_at(record.name_off).ok().filter(|name| !name.is_empty())
+        self.str_at(record.name_off)
+            .ok()
+            .filter(|name| !name.is_empty())
     }
 
     /// The kind of a type; `None` for void.

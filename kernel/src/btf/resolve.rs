@@ -31,7 +31,9 @@ impl Btf {
             let ty = self.get(resolved)?;
             let element_size = match ty {
                 BtfType::Array { elem, len, .. } => {
-                    multiplier = multiplier.checked_mul(len).ok_or(BtfError::SizeOverflow { id })?;
+                    multiplier = multiplier
+                        .checked_mul(len)
+                        .ok_or(BtfError::SizeOverflow { id })?;
                     current = elem;
                     continue;
                 }
@@ -41,9 +43,16 @@ impl Btf {
                 | BtfType::Union { size, .. }
                 | BtfType::Enum { size, .. }
                 | BtfType::Float { size, .. } => size,
-                other => return Err(BtfError::NoSize { id: resolved, kind: other.kind() }),
+                other => {
+                    return Err(BtfError::NoSize {
+                        id: resolved,
+                        kind: other.kind(),
+                    })
+                }
             };
-            return element_size.checked_mul(multiplier).ok_or(BtfError::SizeOverflow { id });
+            return element_size
+                .checked_mul(multiplier)
+                .ok_or(BtfError::SizeOverflow { id });
         }
         Err(BtfError::TypeLoop { id })
     }

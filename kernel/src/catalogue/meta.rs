@@ -16,7 +16,10 @@ pub struct MetaLayout {
 /// Reads the meta layout from BTF (`struct bpf_iter_meta` and the `meta` member of `bpf_iter__task`,
 /// or of any other context struct when task is absent).
 pub fn meta_layout(btf: &Btf) -> Result<MetaLayout, BtfError> {
-    let found = btf.find_many(&[(Kind::Struct, "bpf_iter_meta"), (Kind::Struct, "bpf_iter__task")]);
+    let found = btf.find_many(&[
+        (Kind::Struct, "bpf_iter_meta"),
+        (Kind::Struct, "bpf_iter__task"),
+    ]);
     let meta_struct = found[0].ok_or_else(|| missing("struct bpf_iter_meta"))?;
     let context = match found[1] {
         Some(id) => id,
@@ -30,11 +33,15 @@ pub fn meta_layout(btf: &Btf) -> Result<MetaLayout, BtfError> {
 }
 
 fn first_context(btf: &Btf) -> Option<TypeId> {
-    btf.find_prefixed(Kind::Struct, "bpf_iter__").first().map(|&(id, _)| id)
+    btf.find_prefixed(Kind::Struct, "bpf_iter__")
+        .first()
+        .map(|&(id, _)| id)
 }
 
 fn byte_offset(btf: &Btf, id: TypeId, name: &str) -> Result<u32, BtfError> {
-    let member = btf.member(id, name)?.ok_or_else(|| missing(&format!("member {name} of BTF type {id}")))?;
+    let member = btf
+        .member(id, name)?
+        .ok_or_else(|| missing(&format!("member {name} of BTF type {id}")))?;
     Ok(member.bit_offset / 8)
 }
 

@@ -50,7 +50,10 @@ pub fn discover(btf: &Btf) -> Result<Vec<IterTarget>, BtfError> {
         .iter()
         .map(|(_, name)| format!("{ATTACH_PREFIX}{}", &name[CONTEXT_PREFIX.len()..]))
         .collect();
-    let wanted: Vec<(Kind, &str)> = func_names.iter().map(|name| (Kind::Func, name.as_str())).collect();
+    let wanted: Vec<(Kind, &str)> = func_names
+        .iter()
+        .map(|name| (Kind::Func, name.as_str()))
+        .collect();
     let funcs = btf.find_many(&wanted);
     let mut targets = contexts
         .iter()
@@ -77,7 +80,12 @@ pub fn find_target(btf: &Btf, name: &str) -> Result<Option<IterTarget>, BtfError
     }
 }
 
-fn build_target(btf: &Btf, name: &str, ctx: TypeId, attach_func: Option<TypeId>) -> Result<IterTarget, BtfError> {
+fn build_target(
+    btf: &Btf,
+    name: &str,
+    ctx: TypeId,
+    attach_func: Option<TypeId>,
+) -> Result<IterTarget, BtfError> {
     let mut context = Vec::new();
     for member in btf.members(ctx)? {
         if member.name == "meta" {
@@ -97,7 +105,15 @@ fn build_target(btf: &Btf, name: &str, ctx: TypeId, attach_func: Option<TypeId>)
         });
     }
     let main_object = context.iter().position(|field| {
-        field.pointee.is_some_and(|pointee| matches!(btf.kind_of(pointee), Ok(Some(Kind::Struct))))
+        field
+            .pointee
+            .is_some_and(|pointee| matches!(btf.kind_of(pointee), Ok(Some(Kind::Struct))))
     });
-    Ok(IterTarget { name: name.to_string(), ctx_struct: ctx, attach_func, context, main_object })
+    Ok(IterTarget {
+        name: name.to_string(),
+        ctx_struct: ctx,
+        attach_func,
+        context,
+        main_object,
+    })
 }

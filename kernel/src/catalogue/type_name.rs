@@ -14,7 +14,9 @@ fn render(btf: &Btf, id: TypeId, depth: usize) -> String {
     if depth == 0 {
         return "?".to_string();
     }
-    let Ok(ty) = btf.get(id) else { return "?".to_string() };
+    let Ok(ty) = btf.get(id) else {
+        return "?".to_string();
+    };
     let tagged = |keyword: &str, name: Option<&str>| match name {
         Some(name) => format!("{keyword} {name}"),
         None => format!("{keyword} (anon)"),
@@ -30,15 +32,23 @@ fn render(btf: &Btf, id: TypeId, depth: usize) -> String {
         BtfType::Struct { name, .. } => tagged("struct", name),
         BtfType::Union { name, .. } => tagged("union", name),
         BtfType::Enum { name, .. } => tagged("enum", name),
-        BtfType::Fwd { name, is_union } => tagged(if is_union { "union" } else { "struct" }, Some(name)),
+        BtfType::Fwd { name, is_union } => {
+            tagged(if is_union { "union" } else { "struct" }, Some(name))
+        }
         BtfType::Const { target } => qualified(btf, "const", target, depth),
         BtfType::Volatile { target } => qualified(btf, "volatile", target, depth),
         BtfType::Restrict { target } => qualified(btf, "restrict", target, depth),
-        BtfType::TypeTag { target, .. } | BtfType::DeclTag { target, .. } => render(btf, target, depth - 1),
+        BtfType::TypeTag { target, .. } | BtfType::DeclTag { target, .. } => {
+            render(btf, target, depth - 1)
+        }
         BtfType::Ptr { target } => pointer(btf, target, depth),
         BtfType::Array { .. } => array(btf, id, depth),
         BtfType::FuncProto { ret, params } => {
-            format!("{} ({})", render(btf, ret, depth - 1), parameters(btf, &params, depth))
+            format!(
+                "{} ({})",
+                render(btf, ret, depth - 1),
+                parameters(btf, &params, depth)
+            )
         }
     }
 }
@@ -57,7 +67,11 @@ fn pointer(btf: &Btf, target: TypeId, depth: usize) -> String {
     let skipped = skip_tags(btf, target);
     match btf.get(skipped) {
         Ok(BtfType::FuncProto { ret, params }) => {
-            format!("{} (*)({})", render(btf, ret, depth - 1), parameters(btf, &params, depth))
+            format!(
+                "{} (*)({})",
+                render(btf, ret, depth - 1),
+                parameters(btf, &params, depth)
+            )
         }
         _ => {
             let inner = render(btf, target, depth - 1);
@@ -99,7 +113,13 @@ fn array(btf: &Btf, id: TypeId, depth: usize) -> String {
 fn parameters(btf: &Btf, params: &[(&str, TypeId)], depth: usize) -> String {
     let rendered: Vec<String> = params
         .iter()
-        .map(|&(_, param)| if param.0 == 0 { "...".to_string() } else { render(btf, param, depth - 1) })
+        .map(|&(_, param)| {
+            if param.0 == 0 {
+                "...".to_string()
+            } else {
+                render(btf, param, depth - 1)
+            }
+        })
         .collect();
     if rendered.is_empty() {
         "void".to_string()

@@ -17,8 +17,16 @@ pub fn fixture_path(version: &str) -> PathBuf {
 
 /// The fixture for `version`, decompressed and opened once per test binary.
 pub fn fixture(version: &str) -> &'static Btf {
-    static OPENED: [OnceLock<Btf>; 4] = [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
-    let slot = VERSIONS.iter().position(|v| *v == version).expect("known fixture version");
+    static OPENED: [OnceLock<Btf>; 4] = [
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+    ];
+    let slot = VERSIONS
+        .iter()
+        .position(|v| *v == version)
+        .expect("known fixture version");
     OPENED[slot].get_or_init(|| Btf::from_file(&fixture_path(version)).expect("fixture opens"))
 }
 

@@ -1,0 +1,111 @@
+//! Test support for kernel tests: run the real `bpfq` binary, spawn processes with unique names,
+//! and count the kernel's BPF programs and links with bpftool (an independent oracle).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+/// Leak checks count kernel-wide objects: they take the write side so no other bpfq run from
+/// this test binary is alive meanwhile; ordinary kernel tests take the read side.
+static KERNEL: RwLock<()> = RwLock::new(());
+
+pub fn shared_kernel() -> RwLockReadGuard<'static, ()> {
+    KERNEL.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn exclusive_kernel() -> RwLockWriteGuard<'static, ()> {
+    KERNEL.write().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn bpfq_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_bpfq"))
+}
+
+pub fn bpfq(args: &[&str]) -> Output {
+    Command::new(bpfq_path()).args(args).output().expect("bpfq runs")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A process whose `comm` is `name` (at most 15 bytes): a copy of /bin/sleep under that name.
+pub struct Named {
+    pub child: Child,
+    pub name: String,
+    dir: PathBuf,
+}
+
+impl Named {
+    pub fn spawn(name: &str) -> Named {
+        assert!(name.len() <= 15, "comm holds 15 bytes");
+        static INSTANCE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let instance = INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("bpfq-test-{}-{instance}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let exe = dir.join(name);
+        std::fs::copy("/bin/sleep", &exe).expect("copy sleep");
+        let child = Command::new(&exe).arg("300").stdout(Stdio::null()).spawn().expect("spawn");
+        // Wait until the exec has happened so the kernel's comm is the new name.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::fs::read_to_string(format!("/proc/{}/comm", child.id())).map(|c| c.trim() != name).unwrap_or(true) {
+            assert!(Instant::now() < deadline, "child never became {name}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Named { child, name: name.to_string(), dir }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A unique 15-byte-safe name for this test run.
+pub fn unique_name(tag: &str) -> String {
+    let mut name = format!("bq{}{}", tag, std::process::id() % 100_000);
+    name.truncate(15);
+    name
+}
+
+/// (programs named bpfq_*, iterator links) as bpftool lists them.
+pub fn bpf_objects() -> (usize, usize) {
+    let progs = Command::new("bpftool").args(["prog", "show"]).output().expect("bpftool prog show (install bpftool)");
+    assert!(progs.status.success(), "bpftool prog show failed: {}", stderr(&progs));
+    let links = Command::new("bpftool").args(["link", "show"]).output().expect("bpftool link show");
+    assert!(links.status.success(), "bpftool link show failed: {}", stderr(&links));
+    let prog_count = stdout(&progs).lines().filter(|l| l.contains(" name bpfq_")).count();
+    let link_count = stdout(&links).lines().filter(|l| l.contains(": iter ")).count();
+    (prog_count, link_count)
+}
+
+/// Waits (program release is RCU-deferred) until the counts return to `baseline`.
+pub fn assert_objects_return_to(baseline: (usize, usize), what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = bpf_objects();
+        if now == baseline {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: BPF objects leaked: before {baseline:?}, after {now:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Parses `-o csv` output into rows of fields (no quoting needed for these columns).
+pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect()
+}

@@ -1,0 +1,92 @@
+//! Kernel tests: no BPF program or link outlives a bpfq run — after success, a compile error,
+//! an output pipe closed early (`| head -1`) and SIGINT — counted with bpftool before and after.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A process with thousands of threads, so a task dump is larger than a pipe's buffer and bpfq
+/// blocks writing it while its program and link are alive.
+struct ManyThreads(Child);
+
+impl ManyThreads {
+    fn spawn(count: usize) -> ManyThreads {
+        let script = format!(
+            "import threading,time,sys\nfor _ in range({count}): threading.Thread(target=time.sleep,args=(120,),daemon=True).start()\nprint('ready',flush=True)\ntime.sleep(120)"
+        );
+        let mut child = Command::new("python3").args(["-c", &script]).stdout(Stdio::piped()).spawn().expect("python3");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready");
+        ManyThreads(child)
+    }
+}
+
+impl Drop for ManyThreads {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a csv dump whose stdout nobody reads, and waits until it is blocked with its program
+/// loaded (seen by bpftool).
+fn blocked_dump(baseline: (usize, usize)) -> Child {
+    let child = Command::new(bpfq_path())
+        .args(["from task select pid, tid, tgid, comm", "-o", "csv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bpf_objects() != (baseline.0 + 1, baseline.1 + 1) {
+        assert!(Instant::now() < deadline, "bpfq never showed its program and link: {:?}", bpf_objects());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+#[test]
+fn successful_and_failing_runs_leave_nothing() {
+    let _k = exclusive_kernel();
+    let baseline = bpf_objects();
+    let out = bpfq(&["from task select pid, comm", "-o", "csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_objects_return_to(baseline, "after a successful run");
+    let out = bpfq(&["from task select nosuchfield"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_objects_return_to(baseline, "after a compile error");
+}
+
+#[test]
+fn closed_pipe_tears_down() {
+    let _k = exclusive_kernel();
+    let _threads = ManyThreads::spawn(4000);
+    let baseline = bpf_objects();
+    let mut child = blocked_dump(baseline);
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut header = String::new();
+    reader.read_line(&mut header).unwrap();
+    assert_eq!(header.trim(), "pid,tid,tgid,comm");
+    drop(reader); // like `| head -1`
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a closed pipe is a normal end: {status:?}");
+    assert_objects_return_to(baseline, "after the reader closed the pipe");
+}
+
+#[test]
+fn sigint_tears_down() {
+    let _k = exclusive_kernel();
+    let _threads = ManyThreads::spawn(4000);
+    let baseline = bpf_objects();
+    let mut child = blocked_dump(baseline);
+    // SAFETY: plain kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "SIGINT ends the run: {status:?}");
+    assert_objects_return_to(baseline, "after SIGINT");
+}

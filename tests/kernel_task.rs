@@ -1,0 +1,100 @@
+//! Kernel tests of the task target: queries run through the real kernel and are compared with
+//! /proc for processes the test spawned itself.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn task_rows_match_proc_for_spawned_processes() {
+    let _k = shared_kernel();
+    let a = Named::spawn(&unique_name("a"));
+    let b = Named::spawn(&unique_name("b"));
+    let out = bpfq(&["from task select pid, tid, tgid, comm", "-o", "csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = csv_rows(&stdout(&out));
+    assert!(rows.len() > 10, "a live system has more than 10 tasks: {rows:?}");
+    for named in [&a, &b] {
+        let pid = named.pid().to_string();
+        let matching: Vec<_> = rows.iter().filter(|r| r[0] == pid).collect();
+        assert_eq!(matching.len(), 1, "exactly one task of a single-threaded process {pid}: {matching:?}");
+        assert_eq!(matching[0][1], pid, "tid of a single-threaded process is its pid");
+        assert_eq!(matching[0][2], pid, "tgid");
+        assert_eq!(matching[0][3], named.name, "comm");
+    }
+    // Every thread still alive agrees with /proc on its process and name.
+    let mut checked = 0;
+    for row in &rows {
+        let path = format!("/proc/{}/task/{}/comm", row[2], row[1]);
+        if let Ok(comm) = std::fs::read_to_string(&path) {
+            assert!(comm.trim_end().starts_with(&row[3]), "{path}: /proc says {comm:?}, bpfq says {:?}", row[3]);
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "compared only {checked} rows with /proc");
+}
+
+#[test]
+fn where_pid_returns_exactly_that_task() {
+    let _k = shared_kernel();
+    let a = Named::spawn(&unique_name("w"));
+    let query = format!("from task select pid, comm where pid == {}", a.pid());
+    let out = bpfq(&[&query, "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.matches("\"pid\"").count(), 1, "one row: {text}");
+    assert!(text.contains(&format!("\"pid\":{}", a.pid())), "{text}");
+    assert!(text.contains(&format!("\"comm\":\"{}\"", a.name)), "{text}");
+}
+
+#[test]
+fn text_filter_finds_processes_by_name() {
+    let _k = shared_kernel();
+    let name = unique_name("t");
+    let first = Named::spawn(&name);
+    let second = Named::spawn(&name);
+    let other = Named::spawn(&unique_name("u"));
+    let query = format!("from task select pid where comm == \"{name}\" order by pid");
+    let out = bpfq(&[&query, "-o", "csv", "--no-header"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut expected = vec![first.pid(), second.pid()];
+    expected.sort();
+    let got: Vec<u32> = stdout(&out).lines().map(|l| l.parse().expect("pid")).collect();
+    assert_eq!(got, expected);
+    assert!(!got.contains(&other.pid()));
+    // `!=`, `and`, `or`, `not` over the same processes.
+    let query = format!(
+        "from task select pid where (comm == \"{name}\" or comm == \"{}\") and not pid == {} and comm != \"x\"",
+        other.name,
+        first.pid()
+    );
+    let out = bpfq(&[&query, "-o", "csv", "--no-header"]);
+    let mut got: Vec<u32> = stdout(&out).lines().map(|l| l.parse().expect("pid")).collect();
+    got.sort();
+    let mut expected = vec![second.pid(), other.pid()];
+    expected.sort();
+    assert_eq!(got, expected, "{}", stderr(&out));
+}
+
+#[test]
+fn order_by_and_limit() {
+    let _k = shared_kernel();
+    let out = bpfq(&["from task select pid, tid order by tid desc limit 5", "-o", "csv", "--no-header"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tids: Vec<i64> = stdout(&out).lines().map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    assert_eq!(tids.len(), 5);
+    assert!(tids.windows(2).all(|w| w[0] > w[1]), "descending: {tids:?}");
+    let max_tid = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i64>().ok())
+        .flat_map(|pid| {
+            std::fs::read_dir(format!("/proc/{pid}/task"))
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i64>().ok())
+        })
+        .max()
+        .unwrap();
+    // Tasks created after bpfq ran (e.g. by this very scan) can only have higher tids.
+    assert!(tids[0] <= max_tid, "largest tid {} vs /proc {max_tid}", tids[0]);
+}
