@@ -17,9 +17,15 @@ impl ManyThreads {
         let script = format!(
             "import threading,time,sys\nfor _ in range({count}): threading.Thread(target=time.sleep,args=(120,),daemon=True).start()\nprint('ready',flush=True)\ntime.sleep(120)"
         );
-        let mut child = Command::new("python3").args(["-c", &script]).stdout(Stdio::piped()).spawn().expect("python3");
+        let mut child = Command::new("python3")
+            .args(["-c", &script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
         let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         assert_eq!(line.trim(), "ready");
         ManyThreads(child)
     }
@@ -43,7 +49,11 @@ fn blocked_dump(baseline: (usize, usize)) -> Child {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while bpf_objects() != (baseline.0 + 1, baseline.1 + 1) {
-        assert!(Instant::now() < deadline, "bpfq never showed its program and link: {:?}", bpf_objects());
+        assert!(
+            Instant::now() < deadline,
+            "bpfq never showed its program and link: {:?}",
+            bpf_objects()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     child
@@ -73,7 +83,10 @@ fn closed_pipe_tears_down() {
     assert_eq!(header.trim(), "pid,tid,tgid,comm");
     drop(reader); // like `| head -1`
     let status = child.wait().unwrap();
-    assert!(status.success(), "a closed pipe is a normal end: {status:?}");
+    assert!(
+        status.success(),
+        "a closed pipe is a normal end: {status:?}"
+    );
     assert_objects_return_to(baseline, "after the reader closed the pipe");
 }
 

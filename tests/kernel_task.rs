@@ -13,12 +13,22 @@ fn task_rows_match_proc_for_spawned_processes() {
     let out = bpfq(&["from task select pid, tid, tgid, comm", "-o", "csv"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let rows = csv_rows(&stdout(&out));
-    assert!(rows.len() > 10, "a live system has more than 10 tasks: {rows:?}");
+    assert!(
+        rows.len() > 10,
+        "a live system has more than 10 tasks: {rows:?}"
+    );
     for named in [&a, &b] {
         let pid = named.pid().to_string();
         let matching: Vec<_> = rows.iter().filter(|r| r[0] == pid).collect();
-        assert_eq!(matching.len(), 1, "exactly one task of a single-threaded process {pid}: {matching:?}");
-        assert_eq!(matching[0][1], pid, "tid of a single-threaded process is its pid");
+        assert_eq!(
+            matching.len(),
+            1,
+            "exactly one task of a single-threaded process {pid}: {matching:?}"
+        );
+        assert_eq!(
+            matching[0][1], pid,
+            "tid of a single-threaded process is its pid"
+        );
         assert_eq!(matching[0][2], pid, "tgid");
         assert_eq!(matching[0][3], named.name, "comm");
     }
@@ -27,7 +37,11 @@ fn task_rows_match_proc_for_spawned_processes() {
     for row in &rows {
         let path = format!("/proc/{}/task/{}/comm", row[2], row[1]);
         if let Ok(comm) = std::fs::read_to_string(&path) {
-            assert!(comm.trim_end().starts_with(&row[3]), "{path}: /proc says {comm:?}, bpfq says {:?}", row[3]);
+            assert!(
+                comm.trim_end().starts_with(&row[3]),
+                "{path}: /proc says {comm:?}, bpfq says {:?}",
+                row[3]
+            );
             checked += 1;
         }
     }
@@ -59,7 +73,10 @@ fn text_filter_finds_processes_by_name() {
     assert!(out.status.success(), "{}", stderr(&out));
     let mut expected = vec![first.pid(), second.pid()];
     expected.sort();
-    let got: Vec<u32> = stdout(&out).lines().map(|l| l.parse().expect("pid")).collect();
+    let got: Vec<u32> = stdout(&out)
+        .lines()
+        .map(|l| l.parse().expect("pid"))
+        .collect();
     assert_eq!(got, expected);
     assert!(!got.contains(&other.pid()));
     // `!=`, `and`, `or`, `not` over the same processes.
@@ -69,7 +86,10 @@ fn text_filter_finds_processes_by_name() {
         first.pid()
     );
     let out = bpfq(&[&query, "-o", "csv", "--no-header"]);
-    let mut got: Vec<u32> = stdout(&out).lines().map(|l| l.parse().expect("pid")).collect();
+    let mut got: Vec<u32> = stdout(&out)
+        .lines()
+        .map(|l| l.parse().expect("pid"))
+        .collect();
     got.sort();
     let mut expected = vec![second.pid(), other.pid()];
     expected.sort();
@@ -79,9 +99,17 @@ fn text_filter_finds_processes_by_name() {
 #[test]
 fn order_by_and_limit() {
     let _k = shared_kernel();
-    let out = bpfq(&["from task select pid, tid order by tid desc limit 5", "-o", "csv", "--no-header"]);
+    let out = bpfq(&[
+        "from task select pid, tid order by tid desc limit 5",
+        "-o",
+        "csv",
+        "--no-header",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let tids: Vec<i64> = stdout(&out).lines().map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    let tids: Vec<i64> = stdout(&out)
+        .lines()
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
     assert_eq!(tids.len(), 5);
     assert!(tids.windows(2).all(|w| w[0] > w[1]), "descending: {tids:?}");
     let max_tid = std::fs::read_dir("/proc")
@@ -96,5 +124,9 @@ fn order_by_and_limit() {
         .max()
         .unwrap();
     // Tasks created after bpfq ran (e.g. by this very scan) can only have higher tids.
-    assert!(tids[0] <= max_tid, "largest tid {} vs /proc {max_tid}", tids[0]);
+    assert!(
+        tids[0] <= max_tid,
+        "largest tid {} vs /proc {max_tid}",
+        tids[0]
+    );
 }

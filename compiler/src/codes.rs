@@ -85,38 +85,122 @@ pub const INTERNAL: &str = "E0902";
 
 /// Every code with a one-line explanation, in code order.
 pub const ALL: &[(&str, &str)] = &[
-    (PARSE_UNEXPECTED, "the query has a token the grammar does not allow at that place"),
-    (PARSE_UNTERMINATED_STRING, "a string literal is missing its closing `\"` on the same line"),
-    (PARSE_BAD_ESCAPE, "a string uses an escape other than \\\\ \\\" \\n \\t \\0 \\xNN"),
-    (PARSE_INT_TOO_LARGE, "an integer literal does not fit in 64 bits"),
-    (PARSE_EMPTY_SELECT, "`select` needs at least one expression, or `*`"),
-    (PARSE_TRAILING_COMMA, "a list ends with a comma; remove it or add the missing item"),
+    (
+        PARSE_UNEXPECTED,
+        "the query has a token the grammar does not allow at that place",
+    ),
+    (
+        PARSE_UNTERMINATED_STRING,
+        "a string literal is missing its closing `\"` on the same line",
+    ),
+    (
+        PARSE_BAD_ESCAPE,
+        "a string uses an escape other than \\\\ \\\" \\n \\t \\0 \\xNN",
+    ),
+    (
+        PARSE_INT_TOO_LARGE,
+        "an integer literal does not fit in 64 bits",
+    ),
+    (
+        PARSE_EMPTY_SELECT,
+        "`select` needs at least one expression, or `*`",
+    ),
+    (
+        PARSE_TRAILING_COMMA,
+        "a list ends with a comma; remove it or add the missing item",
+    ),
     (PARSE_MISSING_FROM, "a query starts with `from <target>`"),
     (PARSE_UNBALANCED, "a parenthesis or bracket is not matched"),
-    (PARSE_CHAINED_COMPARISON, "comparisons cannot be chained: use parentheses or `and`"),
+    (
+        PARSE_CHAINED_COMPARISON,
+        "comparisons cannot be chained: use parentheses or `and`",
+    ),
     (PARSE_TOO_DEEP, "the query nests deeper than bpfq accepts"),
-    (PARSE_BAD_INTEGER, "an integer literal has a prefix (0x, 0b) but no digits"),
-    (PARSE_UNTERMINATED_NAME, "a backquoted name is missing its closing backquote"),
-    (PARSE_KEYWORD_AS_NAME, "a reserved word is used as a name; backquote it: `order`"),
-    (UNKNOWN_TARGET, "the kernel has no BPF iterator of that name: `bpfq targets` lists them"),
-    (UNKNOWN_NAME, "the name is no stdlib column, context field or member of the target's object"),
-    (UNKNOWN_MEMBER, "the struct has no member of that name in this kernel's BTF"),
-    (NOT_A_STRUCT, "only structs and pointers to structs have members"),
-    (NO_BTF_TYPE, "the path leads into a type the BTF does not describe"),
-    (BAD_INDEX, "array indexes are constants within the array's bounds"),
-    (STDLIB_COLUMN_UNAVAILABLE, "no alternative of the stdlib column exists in this kernel's BTF"),
-    (UNKNOWN_PARAM, "a `$name` in the query needs `--param name=value`"),
-    (NO_DEFAULT_COLUMNS, "the target has no default columns: name the columns to select"),
-    (TYPE_MISMATCH, "the operands have types that cannot be compared"),
-    (NOT_A_VALUE, "a struct, array or string literal cannot be an output column"),
-    (STRING_TOO_LONG, "a string literal longer than the char array can never be equal to it"),
-    (EXPECTED_CONDITION, "a condition is needed: compare the value with something"),
+    (
+        PARSE_BAD_INTEGER,
+        "an integer literal has a prefix (0x, 0b) but no digits",
+    ),
+    (
+        PARSE_UNTERMINATED_NAME,
+        "a backquoted name is missing its closing backquote",
+    ),
+    (
+        PARSE_KEYWORD_AS_NAME,
+        "a reserved word is used as a name; backquote it: `order`",
+    ),
+    (
+        UNKNOWN_TARGET,
+        "the kernel has no BPF iterator of that name: `bpfq targets` lists them",
+    ),
+    (
+        UNKNOWN_NAME,
+        "the name is no stdlib column, context field or member of the target's object",
+    ),
+    (
+        UNKNOWN_MEMBER,
+        "the struct has no member of that name in this kernel's BTF",
+    ),
+    (
+        NOT_A_STRUCT,
+        "only structs and pointers to structs have members",
+    ),
+    (
+        NO_BTF_TYPE,
+        "the path leads into a type the BTF does not describe",
+    ),
+    (
+        BAD_INDEX,
+        "array indexes are constants within the array's bounds",
+    ),
+    (
+        STDLIB_COLUMN_UNAVAILABLE,
+        "no alternative of the stdlib column exists in this kernel's BTF",
+    ),
+    (
+        UNKNOWN_PARAM,
+        "a `$name` in the query needs `--param name=value`",
+    ),
+    (
+        NO_DEFAULT_COLUMNS,
+        "the target has no default columns: name the columns to select",
+    ),
+    (
+        TYPE_MISMATCH,
+        "the operands have types that cannot be compared",
+    ),
+    (
+        NOT_A_VALUE,
+        "a struct, array or string literal cannot be an output column",
+    ),
+    (
+        STRING_TOO_LONG,
+        "a string literal longer than the char array can never be equal to it",
+    ),
+    (
+        EXPECTED_CONDITION,
+        "a condition is needed: compare the value with something",
+    ),
     (EXPECTED_INTEGER, "arithmetic needs integer operands"),
-    (DIVISION_BY_ZERO, "division or remainder by the constant zero"),
-    (UNSUPPORTED, "the language has this construct but this version does not compile it yet"),
-    (STACK_TOO_LARGE, "the row and spilled values do not fit the 512-byte BPF stack"),
-    (INTERNAL_PARSER, "internal error in the parser: please report it as a bpfq bug"),
-    (INTERNAL, "internal error in the compiler: please report it as a bpfq bug"),
+    (
+        DIVISION_BY_ZERO,
+        "division or remainder by the constant zero",
+    ),
+    (
+        UNSUPPORTED,
+        "the language has this construct but this version does not compile it yet",
+    ),
+    (
+        STACK_TOO_LARGE,
+        "the row and spilled values do not fit the 512-byte BPF stack",
+    ),
+    (
+        INTERNAL_PARSER,
+        "internal error in the parser: please report it as a bpfq bug",
+    ),
+    (
+        INTERNAL,
+        "internal error in the compiler: please report it as a bpfq bug",
+    ),
 ];
 
 /// The explanation of `code`, if it is one of [`ALL`].

@@ -65,12 +65,18 @@ impl Sources {
 
     /// The file's name, or "" for an id this collection never gave out.
     pub fn name(&self, id: FileId) -> &str {
-        self.files.get(id).map(|file| file.name().as_str()).unwrap_or("")
+        self.files
+            .get(id)
+            .map(|file| file.name().as_str())
+            .unwrap_or("")
     }
 
     /// The file's text, or "" for an id this collection never gave out.
     pub fn text(&self, id: FileId) -> &str {
-        self.files.get(id).map(|file| file.source().as_str()).unwrap_or("")
+        self.files
+            .get(id)
+            .map(|file| file.source().as_str())
+            .unwrap_or("")
     }
 
     pub fn len(&self) -> usize {
@@ -133,7 +139,10 @@ impl Diagnostic {
 
     /// The first primary label's span, if any (used by tests and tools).
     pub fn primary_span(&self) -> Option<Span> {
-        self.labels.iter().find(|label| label.primary).map(|label| label.span)
+        self.labels
+            .iter()
+            .find(|label| label.primary)
+            .map(|label| label.span)
     }
 
     /// Plain text (no colour), as a terminal would show it.
@@ -213,7 +222,8 @@ pub fn nearest_names<'a>(
         let score = if lower == wanted_lower {
             0
         } else if wanted_lower.len() >= 2
-            && (lower.starts_with(&wanted_lower) || wanted_lower.starts_with(&lower) && lower.len() >= 3)
+            && (lower.starts_with(&wanted_lower)
+                || wanted_lower.starts_with(&lower) && lower.len() >= 3)
         {
             1
         } else if wanted_lower.len() >= 3 && lower.contains(&wanted_lower) {

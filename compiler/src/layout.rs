@@ -11,7 +11,11 @@ pub enum ColumnKind {
     /// A C char array: text up to the first NUL, at most `len` bytes.
     Chars { len: u32 },
     /// Integer rendered by enumerator name when one matches.
-    Enum { bytes: u8, signed: bool, names: Vec<(i64, String)> },
+    Enum {
+        bytes: u8,
+        signed: bool,
+        names: Vec<(i64, String)>,
+    },
     /// A kernel address: hidden unless the user asks for raw pointers.
     KernelPointer,
     /// Raw bytes rendered as hex.
@@ -68,9 +72,17 @@ impl RowLayout {
                 size += 1;
                 flag
             });
-            placed.push(ColumnLayout { name, offset, kind, null_flag });
+            placed.push(ColumnLayout {
+                name,
+                offset,
+                kind,
+                null_flag,
+            });
         }
-        RowLayout { size: size.next_multiple_of(8).max(8), columns: placed }
+        RowLayout {
+            size: size.next_multiple_of(8).max(8),
+            columns: placed,
+        }
     }
 }
 
@@ -81,10 +93,24 @@ mod tests {
     #[test]
     fn pack_aligns_each_column_and_pads_the_row() {
         let layout = RowLayout::pack([
-            ("pid".to_string(), ColumnKind::Int { bytes: 4, signed: true }, false),
+            (
+                "pid".to_string(),
+                ColumnKind::Int {
+                    bytes: 4,
+                    signed: true,
+                },
+                false,
+            ),
             ("comm".to_string(), ColumnKind::Chars { len: 16 }, false),
             ("flag".to_string(), ColumnKind::Bool, true),
-            ("ts".to_string(), ColumnKind::Int { bytes: 8, signed: false }, false),
+            (
+                "ts".to_string(),
+                ColumnKind::Int {
+                    bytes: 8,
+                    signed: false,
+                },
+                false,
+            ),
         ]);
         let offsets: Vec<u32> = layout.columns.iter().map(|c| c.offset).collect();
         assert_eq!(offsets, vec![0, 8, 24, 32]);

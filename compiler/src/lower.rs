@@ -5,7 +5,10 @@
 use crate::bind::{ArithOp, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::Diagnostic;
-use crate::ir::{BinOp, Block, Cmp, FunctionBuilder, Function, Helper, Inst, Operand, Terminator, UnOp, Value, Width};
+use crate::ir::{
+    BinOp, Block, Cmp, Function, FunctionBuilder, Helper, Inst, Operand, Terminator, UnOp, Value,
+    Width,
+};
 use crate::layout::{ColumnKind, RowLayout};
 use crate::plan::Plan;
 use bpfq_kernel::{Btf, BtfType};
@@ -18,38 +21,70 @@ struct Lowerer {
 }
 
 fn internal(msg: impl Into<String>) -> Diagnostic {
-    Diagnostic::error(codes::INTERNAL, format!("internal error (this is a bug in bpfq): {}", msg.into()))
+    Diagnostic::error(
+        codes::INTERNAL,
+        format!("internal error (this is a bug in bpfq): {}", msg.into()),
+    )
 }
 
 /// The row column kind of a typed expression.
 pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
     Ok(match ty {
-        Ty::Int { bytes, signed } => ColumnKind::Int { bytes: *bytes, signed: *signed },
-        Ty::Literal => ColumnKind::Int { bytes: 8, signed: true },
+        Ty::Int { bytes, signed } => ColumnKind::Int {
+            bytes: *bytes,
+            signed: *signed,
+        },
+        Ty::Literal => ColumnKind::Int {
+            bytes: 8,
+            signed: true,
+        },
         Ty::Bool => ColumnKind::Bool,
         Ty::Chars { len } => ColumnKind::Chars { len: *len },
         Ty::Ptr { .. } => ColumnKind::KernelPointer,
         Ty::Enum { id, bytes, signed } => {
             let names = match btf.get(*id) {
-                Ok(BtfType::Enum { values, .. }) => values.iter().map(|(n, v)| (*v, n.to_string())).collect(),
+                Ok(BtfType::Enum { values, .. }) => {
+                    values.iter().map(|(n, v)| (*v, n.to_string())).collect()
+                }
                 _ => Vec::new(),
             };
-            ColumnKind::Enum { bytes: *bytes, signed: *signed, names }
+            ColumnKind::Enum {
+                bytes: *bytes,
+                signed: *signed,
+                names,
+            }
         }
-        other => return Err(internal(format!("a {} reached the row layout", other.describe()))),
+        other => {
+            return Err(internal(format!(
+                "a {} reached the row layout",
+                other.describe()
+            )))
+        }
     })
 }
 
-pub fn lower(plan: &Plan, btf: &Btf, main_object_offset: u32) -> Result<(Function, RowLayout), Diagnostic> {
+pub fn lower(
+    plan: &Plan,
+    btf: &Btf,
+    main_object_offset: u32,
+) -> Result<(Function, RowLayout), Diagnostic> {
     let mut kinds = Vec::new();
     for column in &plan.kernel.columns {
-        kinds.push((column.name.clone(), column_kind(btf, &column.expr.ty)?, false));
+        kinds.push((
+            column.name.clone(),
+            column_kind(btf, &column.expr.ty)?,
+            false,
+        ));
     }
     let layout = RowLayout::pack(kinds);
 
     let mut b = FunctionBuilder::new();
     let ctx = b.value(Inst::Context);
-    let mut l = Lowerer { b, ctx, ctx_fields: HashMap::new() };
+    let mut l = Lowerer {
+        b,
+        ctx,
+        ctx_fields: HashMap::new(),
+    };
     let exit = l.b.create_block();
 
     // Load every context pointer the query reads (and the main object, which marks the end of
@@ -63,12 +98,26 @@ pub fn lower(plan: &Plan, btf: &Btf, main_object_offset: u32) -> Result<(Functio
     }
     offsets.sort_unstable();
     offsets.dedup();
-    l.b.note(format!("skip the object when a context pointer is NULL (the final call has {} = NULL)", plan.target.name));
+    l.b.note(format!(
+        "skip the object when a context pointer is NULL (the final call has {} = NULL)",
+        plan.target.name
+    ));
     for offset in offsets {
-        let value = l.b.value(Inst::Load { base: ctx, offset: offset as i32, width: Width::B8, signed: false });
+        let value = l.b.value(Inst::Load {
+            base: ctx,
+            offset: offset as i32,
+            width: Width::B8,
+            signed: false,
+        });
         l.ctx_fields.insert(offset, value);
         let next = l.b.create_block();
-        l.b.terminate(Terminator::Branch { cmp: Cmp::Eq, lhs: value, rhs: Operand::Imm(0), then_to: exit, else_to: next });
+        l.b.terminate(Terminator::Branch {
+            cmp: Cmp::Eq,
+            lhs: value,
+            rhs: Operand::Imm(0),
+            then_to: exit,
+            else_to: next,
+        });
         l.b.switch_to(next);
     }
     l.b.note("zero the row buffer");
@@ -76,7 +125,10 @@ pub fn lower(plan: &Plan, btf: &Btf, main_object_offset: u32) -> Result<(Functio
 
     if let Some(filter) = &plan.kernel.filter {
         let body = l.b.create_block();
-        l.b.note(format!("where {}", plan.kernel.filter_text.as_deref().unwrap_or("")));
+        l.b.note(format!(
+            "where {}",
+            plan.kernel.filter_text.as_deref().unwrap_or("")
+        ));
         l.cond(filter, body, exit)?;
         l.b.switch_to(body);
     }
@@ -85,9 +137,22 @@ pub fn lower(plan: &Plan, btf: &Btf, main_object_offset: u32) -> Result<(Functio
         l.store_column(&column.expr, placed.offset)?;
     }
     l.b.note("emit the row");
-    let meta = l.b.value(Inst::Load { base: ctx, offset: plan.target.meta_offset as i32, width: Width::B8, signed: false });
-    let seq = l.b.value(Inst::Load { base: meta, offset: plan.target.seq_offset as i32, width: Width::B8, signed: false });
-    l.b.effect(Inst::Call { helper: Helper::SeqWrite, seq });
+    let meta = l.b.value(Inst::Load {
+        base: ctx,
+        offset: plan.target.meta_offset as i32,
+        width: Width::B8,
+        signed: false,
+    });
+    let seq = l.b.value(Inst::Load {
+        base: meta,
+        offset: plan.target.seq_offset as i32,
+        width: Width::B8,
+        signed: false,
+    });
+    l.b.effect(Inst::Call {
+        helper: Helper::SeqWrite,
+        seq,
+    });
     l.b.terminate(Terminator::Jump(exit));
     l.b.switch_to(exit);
     l.b.terminate(Terminator::Return(0));
@@ -146,22 +211,48 @@ fn swapped(op: CmpOp) -> CmpOp {
 impl Lowerer {
     fn value(&mut self, expr: &TExpr) -> Result<Value, Diagnostic> {
         Ok(match &expr.kind {
-            TKind::CtxField { offset, .. } => {
-                *self.ctx_fields.get(offset).ok_or_else(|| internal("context field not preloaded"))?
-            }
-            TKind::Load { ptr, offset, bytes, signed, bitfield } => {
+            TKind::CtxField { offset, .. } => *self
+                .ctx_fields
+                .get(offset)
+                .ok_or_else(|| internal("context field not preloaded"))?,
+            TKind::Load {
+                ptr,
+                offset,
+                bytes,
+                signed,
+                bitfield,
+            } => {
                 let base = self.value(ptr)?;
-                let width = Width::from_bytes(u32::from(*bytes)).ok_or_else(|| internal("bad load width"))?;
+                let width = Width::from_bytes(u32::from(*bytes))
+                    .ok_or_else(|| internal("bad load width"))?;
                 let offset = i32::try_from(*offset).map_err(|_| internal("offset too large"))?;
                 match bitfield {
-                    None => self.b.value(Inst::Load { base, offset, width, signed: *signed }),
+                    None => self.b.value(Inst::Load {
+                        base,
+                        offset,
+                        width,
+                        signed: *signed,
+                    }),
                     Some((bit, bits)) => {
                         // Move the field to the top of the register, then shift it down.
-                        let unit = self.b.value(Inst::Load { base, offset, width, signed: false });
+                        let unit = self.b.value(Inst::Load {
+                            base,
+                            offset,
+                            width,
+                            signed: false,
+                        });
                         let up = (64 - bit - bits) as i32;
-                        let raised = self.b.value(Inst::Binary { op: BinOp::Shl, lhs: unit, rhs: Operand::Imm(up) });
+                        let raised = self.b.value(Inst::Binary {
+                            op: BinOp::Shl,
+                            lhs: unit,
+                            rhs: Operand::Imm(up),
+                        });
                         let down = if *signed { BinOp::AShr } else { BinOp::LShr };
-                        self.b.value(Inst::Binary { op: down, lhs: raised, rhs: Operand::Imm(64 - *bits as i32) })
+                        self.b.value(Inst::Binary {
+                            op: down,
+                            lhs: raised,
+                            rhs: Operand::Imm(64 - *bits as i32),
+                        })
                     }
                 }
             }
@@ -172,9 +263,17 @@ impl Lowerer {
             }
             TKind::BitNot(e) => {
                 let arg = self.value(e)?;
-                self.b.value(Inst::Unary { op: UnOp::BitNot, arg })
+                self.b.value(Inst::Unary {
+                    op: UnOp::BitNot,
+                    arg,
+                })
             }
-            TKind::Arith { op, lhs, rhs, signed } => {
+            TKind::Arith {
+                op,
+                lhs,
+                rhs,
+                signed,
+            } => {
                 let lhs = self.value(lhs)?;
                 let rhs = self.operand(rhs)?;
                 let op = match (op, signed) {
@@ -194,7 +293,12 @@ impl Lowerer {
                 };
                 self.b.value(Inst::Binary { op, lhs, rhs })
             }
-            _ => return Err(internal(format!("a {} is not a register value", expr.ty.describe()))),
+            _ => {
+                return Err(internal(format!(
+                    "a {} is not a register value",
+                    expr.ty.describe()
+                )))
+            }
         })
     }
 
@@ -223,32 +327,68 @@ impl Lowerer {
                 self.cond(b, yes, no)
             }
             TKind::Not(a) => self.cond(a, no, yes),
-            TKind::Compare { op, lhs, rhs, signed } => {
-                let (op, lhs, rhs) = if matches!(lhs.kind, TKind::Int(_)) { (swapped(*op), rhs, lhs) } else { (*op, lhs, rhs) };
+            TKind::Compare {
+                op,
+                lhs,
+                rhs,
+                signed,
+            } => {
+                let (op, lhs, rhs) = if matches!(lhs.kind, TKind::Int(_)) {
+                    (swapped(*op), rhs, lhs)
+                } else {
+                    (*op, lhs, rhs)
+                };
                 let rhs = narrow_literal(rhs, &lhs.ty);
                 let lhs = self.value(lhs)?;
                 let rhs = self.operand(&rhs)?;
-                self.b.terminate(Terminator::Branch { cmp: cmp_of(op, *signed), lhs, rhs, then_to: yes, else_to: no });
+                self.b.terminate(Terminator::Branch {
+                    cmp: cmp_of(op, *signed),
+                    lhs,
+                    rhs,
+                    then_to: yes,
+                    else_to: no,
+                });
                 Ok(())
             }
-            TKind::TextEq { text, literal, negated } => {
+            TKind::TextEq {
+                text,
+                literal,
+                negated,
+            } => {
                 let (on_equal, on_differ) = if *negated { (no, yes) } else { (yes, no) };
                 self.text_eq(text, literal, on_equal, on_differ)
             }
             TKind::Load { .. } if expr.ty == Ty::Bool => {
                 let v = self.value(expr)?;
-                self.b.terminate(Terminator::Branch { cmp: Cmp::Ne, lhs: v, rhs: Operand::Imm(0), then_to: yes, else_to: no });
+                self.b.terminate(Terminator::Branch {
+                    cmp: Cmp::Ne,
+                    lhs: v,
+                    rhs: Operand::Imm(0),
+                    then_to: yes,
+                    else_to: no,
+                });
                 Ok(())
             }
-            _ => Err(internal(format!("a {} used as a condition", expr.ty.describe()))),
+            _ => Err(internal(format!(
+                "a {} used as a condition",
+                expr.ty.describe()
+            ))),
         }
     }
 
     /// C-string equality of a char array with a literal: compares the literal's bytes and its
     /// terminating NUL (when the array has room for it), in loads that stay inside the array.
-    fn text_eq(&mut self, text: &TExpr, literal: &[u8], on_equal: Block, on_differ: Block) -> Result<(), Diagnostic> {
+    fn text_eq(
+        &mut self,
+        text: &TExpr,
+        literal: &[u8],
+        on_equal: Block,
+        on_differ: Block,
+    ) -> Result<(), Diagnostic> {
         let (TKind::Place { ptr, offset }, Ty::Chars { len }) = (&text.kind, &text.ty) else {
-            return Err(internal("text comparison on something other than a char array"));
+            return Err(internal(
+                "text comparison on something other than a char array",
+            ));
         };
         let base = self.value(ptr)?;
         let compared = (literal.len() + 1).min(*len as usize);
@@ -256,23 +396,44 @@ impl Lowerer {
         expected.resize(compared, 0);
         let mut done = 0usize;
         while done < compared {
-            let chunk = [8usize, 4, 2, 1].into_iter().find(|c| *c <= compared - done).unwrap_or(1);
+            let chunk = [8usize, 4, 2, 1]
+                .into_iter()
+                .find(|c| *c <= compared - done)
+                .unwrap_or(1);
             let mut bytes = [0u8; 8];
             bytes[..chunk].copy_from_slice(&expected[done..done + chunk]);
             let want = u64::from_le_bytes(bytes);
             let width = Width::from_bytes(chunk as u32).ok_or_else(|| internal("bad chunk"))?;
-            let at = i32::try_from(*offset as usize + done).map_err(|_| internal("offset too large"))?;
-            let got = self.b.value(Inst::Load { base, offset: at, width, signed: false });
+            let at =
+                i32::try_from(*offset as usize + done).map_err(|_| internal("offset too large"))?;
+            let got = self.b.value(Inst::Load {
+                base,
+                offset: at,
+                width,
+                signed: false,
+            });
             let rhs = match as_imm(want) {
                 Some(imm) if imm >= 0 => Operand::Imm(imm),
                 _ => Operand::Value(self.b.value(Inst::Const(want))),
             };
             done += chunk;
             if done == compared {
-                self.b.terminate(Terminator::Branch { cmp: Cmp::Eq, lhs: got, rhs, then_to: on_equal, else_to: on_differ });
+                self.b.terminate(Terminator::Branch {
+                    cmp: Cmp::Eq,
+                    lhs: got,
+                    rhs,
+                    then_to: on_equal,
+                    else_to: on_differ,
+                });
             } else {
                 let next = self.b.create_block();
-                self.b.terminate(Terminator::Branch { cmp: Cmp::Ne, lhs: got, rhs, then_to: on_differ, else_to: next });
+                self.b.terminate(Terminator::Branch {
+                    cmp: Cmp::Ne,
+                    lhs: got,
+                    rhs,
+                    then_to: on_differ,
+                    else_to: next,
+                });
                 self.b.switch_to(next);
             }
         }
@@ -283,8 +444,14 @@ impl Lowerer {
         match (&expr.kind, &expr.ty) {
             (TKind::Place { ptr, offset }, Ty::Chars { len }) => {
                 let base = self.value(ptr)?;
-                let src_offset = i32::try_from(*offset).map_err(|_| internal("offset too large"))?;
-                self.b.effect(Inst::CopyToRow { offset: row_offset, base, src_offset, len: *len });
+                let src_offset =
+                    i32::try_from(*offset).map_err(|_| internal("offset too large"))?;
+                self.b.effect(Inst::CopyToRow {
+                    offset: row_offset,
+                    base,
+                    src_offset,
+                    len: *len,
+                });
             }
             (_, Ty::Bool) => {
                 // The row is zero-filled: only the true case stores.
@@ -292,19 +459,31 @@ impl Lowerer {
                 let join = self.b.create_block();
                 self.cond(expr, set, join)?;
                 self.b.switch_to(set);
-                self.b.effect(Inst::StoreRow { offset: row_offset, width: Width::B1, value: Operand::Imm(1) });
+                self.b.effect(Inst::StoreRow {
+                    offset: row_offset,
+                    width: Width::B1,
+                    value: Operand::Imm(1),
+                });
                 self.b.terminate(Terminator::Jump(join));
                 self.b.switch_to(join);
             }
             (_, ty) => {
                 let width = match ty {
-                    Ty::Int { bytes, .. } | Ty::Enum { bytes, .. } => Width::from_bytes(u32::from(*bytes)),
+                    Ty::Int { bytes, .. } | Ty::Enum { bytes, .. } => {
+                        Width::from_bytes(u32::from(*bytes))
+                    }
                     Ty::Ptr { .. } | Ty::Literal => Some(Width::B8),
                     _ => None,
                 }
-                .ok_or_else(|| internal(format!("a {} cannot be stored in a row", ty.describe())))?;
+                .ok_or_else(|| {
+                    internal(format!("a {} cannot be stored in a row", ty.describe()))
+                })?;
                 let value = self.operand(expr)?;
-                self.b.effect(Inst::StoreRow { offset: row_offset, width, value });
+                self.b.effect(Inst::StoreRow {
+                    offset: row_offset,
+                    width,
+                    value,
+                });
             }
         }
         Ok(())
@@ -315,9 +494,18 @@ impl Lowerer {
 /// (`uid == -1` means 0xffffffff for a u32 uid).
 fn narrow_literal(literal: &TExpr, other: &Ty) -> TExpr {
     match (&literal.kind, other) {
-        (TKind::Int(c), Ty::Int { bytes, signed: false }) if *bytes < 8 => {
+        (
+            TKind::Int(c),
+            Ty::Int {
+                bytes,
+                signed: false,
+            },
+        ) if *bytes < 8 => {
             let mask = (1u64 << (u32::from(*bytes) * 8)) - 1;
-            TExpr { kind: TKind::Int(c & mask), ..literal.clone() }
+            TExpr {
+                kind: TKind::Int(c & mask),
+                ..literal.clone()
+            }
         }
         _ => literal.clone(),
     }

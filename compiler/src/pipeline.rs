@@ -31,23 +31,45 @@ pub fn compile(file: FileId, env: &BindEnv) -> Result<Compiled, Diagnostic> {
     let target = bpfq_kernel::catalogue::find_target(env.btf, &plan.target.name)
         .ok()
         .flatten()
-        .ok_or_else(|| Diagnostic::error(codes::INTERNAL, "internal error (this is a bug in bpfq): target vanished"))?;
+        .ok_or_else(|| {
+            Diagnostic::error(
+                codes::INTERNAL,
+                "internal error (this is a bug in bpfq): target vanished",
+            )
+        })?;
     let main_offset = target
         .main_object
         .map(|i| target.context[i].byte_offset)
-        .ok_or_else(|| Diagnostic::error(codes::UNSUPPORTED, format!("target `{}` has no object pointer in its context", target.name)))?;
+        .ok_or_else(|| {
+            Diagnostic::error(
+                codes::UNSUPPORTED,
+                format!(
+                    "target `{}` has no object pointer in its context",
+                    target.name
+                ),
+            )
+        })?;
     let (ir, layout) = crate::lower::lower(&plan, env.btf, main_offset)?;
     let program = generate(&ir).map_err(|err| codegen_diagnostic(err, ast.span))?;
     let mut prog_name = format!("bpfq_{}", plan.target.name);
     prog_name.truncate(15);
-    Ok(Compiled { plan, ir, program, layout, prog_name })
+    Ok(Compiled {
+        plan,
+        ir,
+        program,
+        layout,
+        prog_name,
+    })
 }
 
 fn codegen_diagnostic(err: CodegenError, span: Span) -> Diagnostic {
     match err {
-        CodegenError::StackTooLarge { .. } => Diagnostic::error(codes::STACK_TOO_LARGE, err.to_string())
-            .with_primary(span, "this query's row is too wide")
-            .with_note("select fewer or narrower columns"),
-        CodegenError::Internal(_) => Diagnostic::error(codes::INTERNAL, err.to_string()).with_primary(span, "while compiling this"),
+        CodegenError::StackTooLarge { .. } => {
+            Diagnostic::error(codes::STACK_TOO_LARGE, err.to_string())
+                .with_primary(span, "this query's row is too wide")
+                .with_note("select fewer or narrower columns")
+        }
+        CodegenError::Internal(_) => Diagnostic::error(codes::INTERNAL, err.to_string())
+            .with_primary(span, "while compiling this"),
     }
 }

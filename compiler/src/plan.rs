@@ -29,16 +29,34 @@ pub struct Plan {
 }
 
 fn text(sources: &Sources, span: Span) -> String {
-    sources.text(span.file).get(span.start as usize..span.end as usize).unwrap_or("").to_string()
+    sources
+        .text(span.file)
+        .get(span.start as usize..span.end as usize)
+        .unwrap_or("")
+        .to_string()
 }
 
 pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
-    let visible = query.columns.iter().enumerate().filter(|(_, c)| !c.hidden).map(|(i, _)| i).collect();
+    let visible = query
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.hidden)
+        .map(|(i, _)| i)
+        .collect();
     let filter_text = query.filter.as_ref().map(|f| text(sources, f.span));
     Plan {
         target: query.target,
-        kernel: KernelPart { filter: query.filter, filter_text, columns: query.columns },
-        user: UserPart { order_by: query.order_by, limit: query.limit, visible },
+        kernel: KernelPart {
+            filter: query.filter,
+            filter_text,
+            columns: query.columns,
+        },
+        user: UserPart {
+            order_by: query.order_by,
+            limit: query.limit,
+            visible,
+        },
     }
 }
 
@@ -46,13 +64,21 @@ impl Plan {
     /// A few lines saying what runs where, for `bpfq explain`.
     pub fn describe(&self) -> String {
         let mut out = String::new();
-        out.push_str(&format!("target:      {} (context struct {})\n", self.target.name, self.target.ctx_struct_name));
+        out.push_str(&format!(
+            "target:      {} (context struct {})\n",
+            self.target.name, self.target.ctx_struct_name
+        ));
         out.push_str("in kernel:   ");
         match &self.kernel.filter_text {
             Some(f) => out.push_str(&format!("filter `{f}`, ")),
             None => out.push_str("no filter, "),
         }
-        let names: Vec<&str> = self.kernel.columns.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<&str> = self
+            .kernel
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
         out.push_str(&format!("write row ({})\n", names.join(", ")));
         out.push_str("user space:  ");
         let mut steps = Vec::new();
@@ -61,7 +87,13 @@ impl Plan {
                 .user
                 .order_by
                 .iter()
-                .map(|k| format!("{}{}", self.kernel.columns[k.column].name, if k.descending { " desc" } else { "" }))
+                .map(|k| {
+                    format!(
+                        "{}{}",
+                        self.kernel.columns[k.column].name,
+                        if k.descending { " desc" } else { "" }
+                    )
+                })
                 .collect();
             steps.push(format!("sort by {}", keys.join(", ")));
         }

@@ -7,7 +7,8 @@ use crate::syntax::ast::{ColumnDecl, Ident, Item};
 use crate::syntax::parse_module;
 
 /// The stdlib files compiled into bpfq: (display path, text).
-pub const EMBEDDED: &[(&str, &str)] = &[("stdlib/task.bpfq", include_str!("../../stdlib/task.bpfq"))];
+pub const EMBEDDED: &[(&str, &str)] =
+    &[("stdlib/task.bpfq", include_str!("../../stdlib/task.bpfq"))];
 
 /// Column definitions and default column lists, by target.
 #[derive(Debug, Default)]
@@ -28,12 +29,15 @@ impl Stdlib {
             for item in module.items {
                 match item {
                     Item::Column(decl) => {
-                        lib.columns.retain(|c| !(c.target.name == decl.target.name && c.name.name == decl.name.name));
+                        lib.columns.retain(|c| {
+                            !(c.target.name == decl.target.name && c.name.name == decl.name.name)
+                        });
                         lib.columns.push(decl);
                     }
                     Item::Defaults(decl) => {
                         lib.defaults.retain(|(t, _, _)| *t != decl.target.name);
-                        lib.defaults.push((decl.target.name, decl.columns, decl.span));
+                        lib.defaults
+                            .push((decl.target.name, decl.columns, decl.span));
                     }
                     _ => {}
                 }
@@ -43,7 +47,9 @@ impl Stdlib {
     }
 
     pub fn column(&self, target: &str, name: &str) -> Option<&ColumnDecl> {
-        self.columns.iter().find(|c| c.target.name == target && c.name.name == name)
+        self.columns
+            .iter()
+            .find(|c| c.target.name == target && c.name.name == name)
     }
 
     pub fn columns_of<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a ColumnDecl> + 'a {
@@ -52,6 +58,9 @@ impl Stdlib {
 
     /// The columns `select *` shows for a target.
     pub fn defaults(&self, target: &str) -> Option<&[Ident]> {
-        self.defaults.iter().find(|(t, _, _)| t == target).map(|(_, cols, _)| cols.as_slice())
+        self.defaults
+            .iter()
+            .find(|(t, _, _)| t == target)
+            .map(|(_, cols, _)| cols.as_slice())
     }
 }

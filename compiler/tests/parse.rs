@@ -39,31 +39,54 @@ fn query_clauses() {
     snap!("minimal", "from task");
     snap!("all_clauses", "from task select pid, comm as name where pid == 42 group by comm having count(*) > 1 order by pid desc, comm asc, tid limit 10;");
     snap!("select_star", "from task select *");
-    snap!("source_params_and_alias", "from task_file(pid = 42, fd = $fd) as f select f.fd");
+    snap!(
+        "source_params_and_alias",
+        "from task_file(pid = 42, fd = $fd) as f select f.fd"
+    );
     snap!("joins", "from task as t join task_file(pid = 1) as f on f.task == t.task join tcp on 1 == 1 select t.pid");
     snap!("case_insensitive_keywords", "FROM Task SELECT Pid AS P WHERE Comm LIKE \"k%\" AND NOT x IS NULL ORDER BY p DESC LIMIT 5");
     snap!("comments", "-- leading comment\nfrom task -- after the target\n  select pid -- the pid\n  -- a whole line\n  where pid > 1 --");
-    snap!("backquoted_names", "from task select `order`, task.desc.`from` as `select` where `limit` == 1");
+    snap!(
+        "backquoted_names",
+        "from task select `order`, task.desc.`from` as `select` where `limit` == 1"
+    );
 }
 
 #[test]
 fn expression_precedence() {
     snap!("arithmetic", "from t where a + b * c - d / e % f == -g");
-    snap!("bits_and_shifts", "from t where a | b ^ c & d << 1 >> 2 == ~e");
-    snap!("logic", "from t where not a == 1 or b != 2 and c < 3 or d <= 4 and e > 5 and f >= 6");
-    snap!("alternate_comparison_spellings", "from t where a = 1 and b <> 2");
+    snap!(
+        "bits_and_shifts",
+        "from t where a | b ^ c & d << 1 >> 2 == ~e"
+    );
+    snap!(
+        "logic",
+        "from t where not a == 1 or b != 2 and c < 3 or d <= 4 and e > 5 and f >= 6"
+    );
+    snap!(
+        "alternate_comparison_spellings",
+        "from t where a = 1 and b <> 2"
+    );
     snap!("like_in_is_null", "from t where comm like \"a%\" and comm not like $p and pid in (1, 2, 3) and tid not in (4) and mm is null and files is not null");
     snap!("parentheses", "from t where (a + b) * c == (d == e)");
     snap!("casts", "from tcp select cast(sk_common as tcp_sock), cast(sk as struct sock) as s, (x as u32) + 1 where sk_common as tcp_sock is not null and -a as u64 > 0");
     snap!("member_access_after_cast", "from tcp select (sk_common as tcp_sock).snd_cwnd as cwnd, cast(sk as tcp_sock).srtt_us >> 3");
-    snap!("paths_and_subscripts", "from ipv6_route select rt.fib6_nh[0].fib_nh_dev.name, task.real_parent.tgid, a[i + 1][2]");
+    snap!(
+        "paths_and_subscripts",
+        "from ipv6_route select rt.fib6_nh[0].fib_nh_dev.name, task.real_parent.tgid, a[i + 1][2]"
+    );
     snap!("literals", "from t where a == 1_000 or a == 0xFF_ff or a == 0b1010 or s == \"q\\\"\\\\\\n\\t\\0\\x41\" or b == true or c == false or d == null or e == 18446744073709551615");
-    snap!("calls", "from t select count(*), count(distinct comm), sum(x), min(a, b), now(), `count`(x)");
+    snap!(
+        "calls",
+        "from t select count(*), count(distinct comm), sum(x), min(a, b), now(), `count`(x)"
+    );
 }
 
 #[test]
 fn modules() {
-    snap!("module_every_item", "module:\n\
+    snap!(
+        "module_every_item",
+        "module:\n\
         use net.tcp;\n\
         --- The port to watch.\n\
         param $port: u16 = 22;\n\
@@ -77,9 +100,13 @@ fn modules() {
         column tcp.rtt: u32 = (sk_common as tcp_sock).srtt_us >> 3 ?? 0;\n\
         --- Shown by `select *`.\n\
         defaults task: pid, comm;;\n\
-        from task select *");
+        from task select *"
+    );
     snap!("module_empty", "module:\n-- nothing here\n");
-    snap!("module_last_semicolon_optional", "module:\ncolumn task.pid = task.tgid");
+    snap!(
+        "module_last_semicolon_optional",
+        "module:\ncolumn task.pid = task.tgid"
+    );
 }
 
 #[test]
@@ -98,7 +125,11 @@ fn stdlib_task_parses_with_docs_on_every_item() {
         match item {
             Item::Column(column) => {
                 assert_eq!(column.target.name, "task");
-                assert!(!column.doc.is_empty(), "column {} has no doc", column.name.name);
+                assert!(
+                    !column.doc.is_empty(),
+                    "column {} has no doc",
+                    column.name.name
+                );
                 columns.push(column.name.name.as_str());
                 if column.name.name == "state" {
                     assert_eq!(column.alternatives.len(), 2);
@@ -112,7 +143,8 @@ fn stdlib_task_parses_with_docs_on_every_item() {
         }
     }
     let expected = [
-        "pid", "tid", "tgid", "ppid", "comm", "uid", "gid", "state", "prio", "nice", "threads", "vsize",
+        "pid", "tid", "tgid", "ppid", "comm", "uid", "gid", "state", "prio", "nice", "threads",
+        "vsize",
     ];
     assert_eq!(columns, expected);
     snap!("stdlib_task", &format!("module:\n{text}"));
@@ -142,19 +174,31 @@ fn spans_point_at_source_text() {
 #[test]
 fn selected_diagnostics() {
     snap!("err_misspelled_keyword", "from task selct pid");
-    snap!("err_misspelled_keyword_module", "module:\ncolum task.x = 1;");
+    snap!(
+        "err_misspelled_keyword_module",
+        "module:\ncolum task.x = 1;"
+    );
     snap!("err_chained_comparison", "from task where a == b == c");
     snap!("err_chained_mixed", "from task where a < b like c");
     snap!("err_missing_from", "select pid from task");
     snap!("err_empty", "");
     snap!("err_empty_select", "from task select where pid == 1");
-    snap!("err_trailing_comma", "from task select pid, comm, where pid == 1");
+    snap!(
+        "err_trailing_comma",
+        "from task select pid, comm, where pid == 1"
+    );
     snap!("err_unclosed_paren", "from task where (a == 1 and (b == 2)");
     snap!("err_unmatched_paren", "from task where a == 1)");
     snap!("err_mismatched_bracket", "from task select a[1)");
-    snap!("err_unterminated_string", "from task where comm == \"abc\nlimit 1");
+    snap!(
+        "err_unterminated_string",
+        "from task where comm == \"abc\nlimit 1"
+    );
     snap!("err_bad_escape", "from task where comm == \"a\\qb\"");
-    snap!("err_int_too_large", "from task where pid == 18446744073709551616");
+    snap!(
+        "err_int_too_large",
+        "from task where pid == 18446744073709551616"
+    );
     snap!("err_keyword_as_name", "from task select pid as order");
     snap!("err_clause_order", "from task where pid == 1 select comm");
     snap!("err_missing_operator", "from task where pid 5");
@@ -221,8 +265,21 @@ const MALFORMED: &[&str] = &[
 ];
 
 const RULE_NAME_FRAGMENTS: &[&str] = &[
-    "kw_", "op_", "expr_", "_clause", "_decl", "primary", "ident", "field_name", "param_ref", "EOI",
-    "source_param", "select_item", "order_key", "type_name", "Rule::",
+    "kw_",
+    "op_",
+    "expr_",
+    "_clause",
+    "_decl",
+    "primary",
+    "ident",
+    "field_name",
+    "param_ref",
+    "EOI",
+    "source_param",
+    "select_item",
+    "order_key",
+    "type_name",
+    "Rule::",
 ];
 
 #[test]
@@ -237,10 +294,16 @@ fn malformed_inputs_give_coded_diagnostics() {
         };
         assert!(diagnostic.code.starts_with("E0"), "{src:?}: {diagnostic:?}");
         assert_ne!(diagnostic.code, "E0901", "internal error for {src:?}");
-        assert!(diagnostic.primary_span().is_some(), "{src:?} has no primary label");
+        assert!(
+            diagnostic.primary_span().is_some(),
+            "{src:?} has no primary label"
+        );
         let text = diagnostic.render(&sources);
         for fragment in RULE_NAME_FRAGMENTS {
-            assert!(!text.contains(fragment), "{src:?} leaks {fragment:?}:\n{text}");
+            assert!(
+                !text.contains(fragment),
+                "{src:?} leaks {fragment:?}:\n{text}"
+            );
         }
         rendered.push_str(&format!("==> {src}\n{text}\n"));
     }
@@ -280,9 +343,15 @@ fn every_prefix_of_long_queries_parses_or_fails_cleanly() {
     for input in long_inputs {
         for end in (0..=input.len()).filter(|&end| input.is_char_boundary(end)) {
             let prefix = &input[..end];
-            for result in [parse_query(prefix, 0).map(|_| ()), parse_module(prefix, 0).map(|_| ())] {
+            for result in [
+                parse_query(prefix, 0).map(|_| ()),
+                parse_module(prefix, 0).map(|_| ()),
+            ] {
                 if let Err(diagnostic) = result {
-                    assert!(diagnostic.code.starts_with("E0"), "{prefix:?}: {diagnostic:?}");
+                    assert!(
+                        diagnostic.code.starts_with("E0"),
+                        "{prefix:?}: {diagnostic:?}"
+                    );
                     assert_ne!(diagnostic.code, "E0901", "internal error for {prefix:?}");
                 }
             }
@@ -295,11 +364,20 @@ fn deep_nesting_is_bounded_not_a_crash() {
     let nested = format!("from t where {}1{}", "(".repeat(40), ")".repeat(40));
     assert!(parse_query(&nested, 0).is_ok());
     let too_nested = format!("from t where {}1{}", "(".repeat(5000), ")".repeat(5000));
-    assert_eq!(parse_query(&too_nested, 0).map(|_| ()).unwrap_err().code, "E0010");
+    assert_eq!(
+        parse_query(&too_nested, 0).map(|_| ()).unwrap_err().code,
+        "E0010"
+    );
     let prefixes = format!("from t where {}1", "- ".repeat(1_000));
-    assert_eq!(parse_query(&prefixes, 0).map(|_| ()).unwrap_err().code, "E0010");
+    assert_eq!(
+        parse_query(&prefixes, 0).map(|_| ()).unwrap_err().code,
+        "E0010"
+    );
     let long_chain = format!("from t where 1{}", " + 1".repeat(2_000));
-    assert_eq!(parse_query(&long_chain, 0).map(|_| ()).unwrap_err().code, "E0010");
+    assert_eq!(
+        parse_query(&long_chain, 0).map(|_| ()).unwrap_err().code,
+        "E0010"
+    );
     let fine_chain = format!("from t where 1{}", " + 1".repeat(200));
     assert!(parse_query(&fine_chain, 0).is_ok());
 }

@@ -6,9 +6,12 @@ use std::fmt;
 use std::io;
 use std::ops::ControlFlow;
 
+use bpfq_compiler::bind::SortKey;
 use bpfq_compiler::layout::RowLayout;
+use bpfq_compiler::plan::UserPart;
+use std::cmp::Ordering;
 
-use crate::decode::decode_row;
+use crate::decode::{decode_row, Value};
 use crate::format::RowSink;
 use crate::reader::{IterReader, ReadError};
 
@@ -42,11 +45,26 @@ fn is_closed_output(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::BrokenPipe
 }
 
-/// Reads every row of `reader`, decodes it by `layout` and hands it to `sink`, with `begin`
-/// before the first row and `end` after the last.
+/// The columns of `layout` that are printed, in order.
+pub fn visible_layout(layout: &RowLayout, user: &UserPart) -> RowLayout {
+    RowLayout {
+        size: layout.size,
+        columns: user
+            .visible
+            .iter()
+            .filter_map(|&i| layout.columns.get(i).cloned())
+            .collect(),
+    }
+}
+
+/// Reads the rows of `reader`, decodes them by `layout`, applies the user-space part of the plan
+/// (sort, limit, hiding sort-only columns) and hands them to `sink`, with `begin` before the
+/// first row and `end` after the last. Without a sort, rows stream and reading stops at the
+/// limit; with one, all rows are read first.
 pub fn stream_rows(
     reader: &mut IterReader,
     layout: &RowLayout,
+    user: &UserPart,
     sink: &mut dyn RowSink,
 ) -> Result<StreamSummary, StreamError> {
     let closed = |rows| {
@@ -55,26 +73,59 @@ pub fn stream_rows(
             output_closed: true,
         })
     };
-    match sink.begin(layout) {
+    match sink.begin(&visible_layout(layout, user)) {
         Err(err) if is_closed_output(&err) => return closed(0),
         other => other.map_err(StreamError::Write)?,
     }
+    let pick = |row: Vec<Value>| -> Vec<Value> {
+        user.visible
+            .iter()
+            .filter_map(|&i| row.get(i).cloned())
+            .collect()
+    };
+    let limit = user
+        .limit
+        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
     let mut rows = 0usize;
     let mut write_error = None;
-    reader
-        .read_rows(layout.size as usize, |row| {
-            match sink.row(&decode_row(layout, row)) {
-                Ok(()) => {
-                    rows += 1;
-                    ControlFlow::Continue(())
-                }
-                Err(err) => {
-                    write_error = Some(err);
-                    ControlFlow::Break(())
-                }
+    if user.order_by.is_empty() {
+        if limit > 0 {
+            reader
+                .read_rows(layout.size as usize, |row| {
+                    match sink.row(&pick(decode_row(layout, row))) {
+                        Ok(()) => {
+                            rows += 1;
+                            if rows >= limit {
+                                ControlFlow::Break(())
+                            } else {
+                                ControlFlow::Continue(())
+                            }
+                        }
+                        Err(err) => {
+                            write_error = Some(err);
+                            ControlFlow::Break(())
+                        }
+                    }
+                })
+                .map_err(StreamError::Read)?;
+        }
+    } else {
+        let mut all = Vec::new();
+        reader
+            .read_rows(layout.size as usize, |row| {
+                all.push(decode_row(layout, row));
+                ControlFlow::Continue(())
+            })
+            .map_err(StreamError::Read)?;
+        sort_rows(&mut all, &user.order_by);
+        for row in all.into_iter().take(limit) {
+            if let Err(err) = sink.row(&pick(row)) {
+                write_error = Some(err);
+                break;
             }
-        })
-        .map_err(StreamError::Read)?;
+            rows += 1;
+        }
+    }
     let finished = match write_error {
         Some(err) => Err(err),
         None => sink.end(),
@@ -89,10 +140,46 @@ pub fn stream_rows(
     }
 }
 
+/// Stable sort by the keys in order; NULL sorts first.
+fn sort_rows(rows: &mut [Vec<Value>], keys: &[SortKey]) {
+    rows.sort_by(|a, b| {
+        keys.iter()
+            .map(|key| {
+                let ord = compare_values(&a[key.column], &b[key.column]);
+                if key.descending {
+                    ord.reverse()
+                } else {
+                    ord
+                }
+            })
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or(Ordering::Equal)
+    });
+}
+
+fn compare_values(a: &Value, b: &Value) -> Ordering {
+    use Value::*;
+    match (a, b) {
+        (Null, Null) => Ordering::Equal,
+        (Null, _) => Ordering::Less,
+        (_, Null) => Ordering::Greater,
+        (Int(x), Int(y)) => x.cmp(y),
+        (UInt(x), UInt(y)) => x.cmp(y),
+        (Int(x), UInt(y)) => i128::from(*x).cmp(&i128::from(*y)),
+        (UInt(x), Int(y)) => i128::from(*x).cmp(&i128::from(*y)),
+        (Bool(x), Bool(y)) => x.cmp(y),
+        (Text(x), Text(y)) => x.cmp(y),
+        (Enum { value: x, .. }, Enum { value: y, .. }) => x.cmp(y),
+        (Pointer(x), Pointer(y)) => x.cmp(y),
+        (Bytes(x), Bytes(y)) => x.cmp(y),
+        // Columns hold one kind of value; mixed kinds only meet in a malformed layout.
+        _ => Ordering::Equal,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Value;
     use bpfq_compiler::layout::ColumnKind;
     use std::os::fd::OwnedFd;
     use std::os::unix::net::UnixDatagram;
@@ -141,6 +228,82 @@ mod tests {
         )])
     }
 
+    fn all_rows() -> UserPart {
+        UserPart {
+            order_by: vec![],
+            limit: None,
+            visible: vec![0],
+        }
+    }
+
+    #[test]
+    fn sort_and_limit_apply_in_user_space() {
+        let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
+        let user = UserPart {
+            order_by: vec![SortKey {
+                column: 0,
+                descending: true,
+            }],
+            limit: Some(2),
+            visible: vec![0],
+        };
+        let summary = stream_rows(&mut reader_of(&[3, 1, 5, 2]), &layout(), &user, &mut sink)
+            .expect("stream");
+        assert_eq!(summary.rows, 2);
+        assert_eq!(sink.rows, vec![vec![Value::UInt(5)], vec![Value::UInt(3)]]);
+    }
+
+    #[test]
+    fn limit_without_sort_stops_reading_early() {
+        let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
+        let user = UserPart {
+            order_by: vec![],
+            limit: Some(1),
+            visible: vec![0],
+        };
+        let summary =
+            stream_rows(&mut reader_of(&[3, 1, 2]), &layout(), &user, &mut sink).expect("stream");
+        assert_eq!(sink.rows, vec![vec![Value::UInt(3)]]);
+        assert_eq!(summary.rows, 1);
+        assert!(sink.ended);
+    }
+
+    #[test]
+    fn hidden_columns_are_dropped() {
+        let two = RowLayout::pack([
+            (
+                "a".to_string(),
+                ColumnKind::Int {
+                    bytes: 8,
+                    signed: false,
+                },
+                false,
+            ),
+            (
+                "b".to_string(),
+                ColumnKind::Int {
+                    bytes: 8,
+                    signed: false,
+                },
+                false,
+            ),
+        ]);
+        let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
+        let user = UserPart {
+            order_by: vec![SortKey {
+                column: 1,
+                descending: false,
+            }],
+            limit: None,
+            visible: vec![0],
+        };
+        stream_rows(&mut reader_of(&[10, 2, 20, 1]), &two, &user, &mut sink).expect("stream");
+        assert_eq!(
+            sink.rows,
+            vec![vec![Value::UInt(20)], vec![Value::UInt(10)]]
+        );
+    }
+
     fn recorder(fail_after: usize, error: io::ErrorKind) -> Recorder {
         Recorder {
             rows: Vec::new(),
@@ -153,8 +316,13 @@ mod tests {
     #[test]
     fn every_row_reaches_the_sink_in_order() {
         let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
-        let summary =
-            stream_rows(&mut reader_of(&[3, 1, 2]), &layout(), &mut sink).expect("stream");
+        let summary = stream_rows(
+            &mut reader_of(&[3, 1, 2]),
+            &layout(),
+            &all_rows(),
+            &mut sink,
+        )
+        .expect("stream");
         assert_eq!(
             summary,
             StreamSummary {
@@ -176,8 +344,13 @@ mod tests {
     #[test]
     fn a_closed_pipe_stops_quietly() {
         let mut sink = recorder(1, io::ErrorKind::BrokenPipe);
-        let summary =
-            stream_rows(&mut reader_of(&[3, 1, 2]), &layout(), &mut sink).expect("stream");
+        let summary = stream_rows(
+            &mut reader_of(&[3, 1, 2]),
+            &layout(),
+            &all_rows(),
+            &mut sink,
+        )
+        .expect("stream");
         assert_eq!(
             summary,
             StreamSummary {
@@ -191,7 +364,7 @@ mod tests {
     #[test]
     fn other_write_errors_are_reported() {
         let mut sink = recorder(0, io::ErrorKind::PermissionDenied);
-        let result = stream_rows(&mut reader_of(&[3]), &layout(), &mut sink);
+        let result = stream_rows(&mut reader_of(&[3]), &layout(), &all_rows(), &mut sink);
         assert!(matches!(result, Err(StreamError::Write(_))));
     }
 }

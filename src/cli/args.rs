@@ -58,7 +58,9 @@ pub enum Format {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Show how a query runs: plan, IR, BPF listing and row layout (nothing is loaded).
-    #[command(after_help = "Example:\n  bpfq explain 'from task select pid, comm where tgid == 42'")]
+    #[command(
+        after_help = "Example:\n  bpfq explain 'from task select pid, comm where tgid == 42'"
+    )]
     Explain {
         /// The query to explain.
         query: String,

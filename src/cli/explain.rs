@@ -12,10 +12,20 @@ pub fn explain(query: &str, common: &Common) -> Result<(), Failure> {
     let (compiled, _sources) = compile_query(query, &btf, common)?;
     let mut out = String::new();
     let _ = writeln!(out, "== plan\n{}", compiled.plan.describe());
-    let _ = writeln!(out, "== program\nname {}, attach to BTF FUNC bpf_iter_{} {}, license GPL, {} instructions\n",
-        compiled.prog_name, compiled.plan.target.name, compiled.plan.target.attach_func, compiled.program.insns.len());
+    let _ = writeln!(
+        out,
+        "== program\nname {}, attach to BTF FUNC bpf_iter_{} {}, license GPL, {} instructions\n",
+        compiled.prog_name,
+        compiled.plan.target.name,
+        compiled.plan.target.attach_func,
+        compiled.program.insns.len()
+    );
     let _ = writeln!(out, "== IR\n{}", compiled.ir);
-    let _ = writeln!(out, "== BPF\n{}", disassemble(&compiled.program, &helper_name));
+    let _ = writeln!(
+        out,
+        "== BPF\n{}",
+        disassemble(&compiled.program, &helper_name)
+    );
     let _ = write!(out, "== row layout\n{}", describe_layout(&compiled.layout));
     print!("{out}");
     Ok(())
@@ -23,13 +33,23 @@ pub fn explain(query: &str, common: &Common) -> Result<(), Failure> {
 
 /// `bpf_<name>` for the helpers bpfq calls, for the listing.
 fn helper_name(id: i32) -> Option<String> {
-    helpers::ALL.iter().find(|(_, known)| i64::from(*known) == i64::from(id)).map(|(name, _)| format!("bpf_{name}"))
+    helpers::ALL
+        .iter()
+        .find(|(_, known)| i64::from(*known) == i64::from(id))
+        .map(|(name, _)| format!("bpf_{name}"))
 }
 
 pub fn describe_layout(layout: &RowLayout) -> String {
     let mut out = format!("{} bytes per row\n", layout.size);
     for column in &layout.columns {
-        let _ = writeln!(out, "  [{:>3}..{:>3}) {:<16} {:?}", column.offset, column.offset + column.kind.width(), column.name, column.kind);
+        let _ = writeln!(
+            out,
+            "  [{:>3}..{:>3}) {:<16} {:?}",
+            column.offset,
+            column.offset + column.kind.width(),
+            column.name,
+            column.kind
+        );
     }
     out
 }

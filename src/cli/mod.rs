@@ -41,7 +41,11 @@ impl Failure {
     pub fn report(&self) {
         match self {
             Failure::Compile(diag, sources) => {
-                let choice = if std::io::stderr().is_terminal() { ColorChoice::Auto } else { ColorChoice::Never };
+                let choice = if std::io::stderr().is_terminal() {
+                    ColorChoice::Auto
+                } else {
+                    ColorChoice::Never
+                };
                 let mut stderr = StandardStream::stderr(choice);
                 if diag.render_to(sources, &mut stderr).is_err() {
                     eprintln!("error[{}]: {}", diag.code, diag.message);
@@ -57,14 +61,17 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         (Some(Command::Explain { query }), _) => explain::explain(query, &cli.common),
         (Some(Command::Targets), _) => targets::targets(&cli.common, &cli.output),
         (None, Some(query)) => run::run(query, &cli.common, &cli.output),
-        (None, None) => Err(Failure::Usage("no query given; try `bpfq 'from task select pid, comm'` or `bpfq --help`".into())),
+        (None, None) => Err(Failure::Usage(
+            "no query given; try `bpfq 'from task select pid, comm'` or `bpfq --help`".into(),
+        )),
     }
 }
 
 /// The BTF to compile against: `--btf FILE`, else the running kernel's (mmapped).
 pub fn open_btf(btf: Option<&Path>) -> Result<Btf, Failure> {
     match btf {
-        Some(path) => Btf::from_file(path).map_err(|e| Failure::Usage(format!("cannot read BTF file {}: {e}", path.display()))),
+        Some(path) => Btf::from_file(path)
+            .map_err(|e| Failure::Usage(format!("cannot read BTF file {}: {e}", path.display()))),
         None => {
             let path = Path::new(VMLINUX_BTF);
             let map = bpfq_runtime::sys::mmap_readonly(path).map_err(|e| {
@@ -72,7 +79,8 @@ pub fn open_btf(btf: Option<&Path>) -> Result<Btf, Failure> {
                     "cannot open the running kernel's BTF ({VMLINUX_BTF}: {e}); bpfq needs a kernel built with CONFIG_DEBUG_INFO_BTF, or --btf FILE for compile-only commands"
                 ))
             })?;
-            Btf::from_shared(Box::new(map)).map_err(|e| Failure::Runtime(format!("cannot parse {VMLINUX_BTF}: {e}")))
+            Btf::from_shared(Box::new(map))
+                .map_err(|e| Failure::Runtime(format!("cannot parse {VMLINUX_BTF}: {e}")))
         }
     }
 }
@@ -82,14 +90,22 @@ pub fn parse_params(params: &[String]) -> Result<HashMap<String, String>, Failur
     params
         .iter()
         .map(|p| match p.split_once('=') {
-            Some((name, value)) if !name.is_empty() => Ok((name.trim_start_matches('$').to_string(), value.to_string())),
-            _ => Err(Failure::Usage(format!("--param expects NAME=VALUE, got `{p}`"))),
+            Some((name, value)) if !name.is_empty() => {
+                Ok((name.trim_start_matches('$').to_string(), value.to_string()))
+            }
+            _ => Err(Failure::Usage(format!(
+                "--param expects NAME=VALUE, got `{p}`"
+            ))),
         })
         .collect()
 }
 
 /// Compiles `query` against `btf`; the sources are returned for later diagnostics.
-pub fn compile_query(query: &str, btf: &Btf, common: &args::Common) -> Result<(Compiled, Sources), Failure> {
+pub fn compile_query(
+    query: &str,
+    btf: &Btf,
+    common: &args::Common,
+) -> Result<(Compiled, Sources), Failure> {
     let params = parse_params(&common.params)?;
     let mut sources = Sources::new();
     let file: FileId = sources.add("<query>", query);
@@ -97,7 +113,12 @@ pub fn compile_query(query: &str, btf: &Btf, common: &args::Common) -> Result<(C
         Ok(lib) => lib,
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
-    let env = BindEnv { btf, stdlib: &stdlib, sources: &sources, params: &params };
+    let env = BindEnv {
+        btf,
+        stdlib: &stdlib,
+        sources: &sources,
+        params: &params,
+    };
     match compile(file, &env) {
         Ok(compiled) => Ok((compiled, sources)),
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),

@@ -24,7 +24,10 @@ pub fn bpfq_path() -> PathBuf {
 }
 
 pub fn bpfq(args: &[&str]) -> Output {
-    Command::new(bpfq_path()).args(args).output().expect("bpfq runs")
+    Command::new(bpfq_path())
+        .args(args)
+        .output()
+        .expect("bpfq runs")
 }
 
 pub fn stdout(out: &Output) -> String {
@@ -51,14 +54,25 @@ impl Named {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let exe = dir.join(name);
         std::fs::copy("/bin/sleep", &exe).expect("copy sleep");
-        let child = Command::new(&exe).arg("300").stdout(Stdio::null()).spawn().expect("spawn");
+        let child = Command::new(&exe)
+            .arg("300")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn");
         // Wait until the exec has happened so the kernel's comm is the new name.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while std::fs::read_to_string(format!("/proc/{}/comm", child.id())).map(|c| c.trim() != name).unwrap_or(true) {
+        while std::fs::read_to_string(format!("/proc/{}/comm", child.id()))
+            .map(|c| c.trim() != name)
+            .unwrap_or(true)
+        {
             assert!(Instant::now() < deadline, "child never became {name}");
             std::thread::sleep(Duration::from_millis(5));
         }
-        Named { child, name: name.to_string(), dir }
+        Named {
+            child,
+            name: name.to_string(),
+            dir,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -83,12 +97,32 @@ pub fn unique_name(tag: &str) -> String {
 
 /// (programs named bpfq_*, iterator links) as bpftool lists them.
 pub fn bpf_objects() -> (usize, usize) {
-    let progs = Command::new("bpftool").args(["prog", "show"]).output().expect("bpftool prog show (install bpftool)");
-    assert!(progs.status.success(), "bpftool prog show failed: {}", stderr(&progs));
-    let links = Command::new("bpftool").args(["link", "show"]).output().expect("bpftool link show");
-    assert!(links.status.success(), "bpftool link show failed: {}", stderr(&links));
-    let prog_count = stdout(&progs).lines().filter(|l| l.contains(" name bpfq_")).count();
-    let link_count = stdout(&links).lines().filter(|l| l.contains(": iter ")).count();
+    let progs = Command::new("bpftool")
+        .args(["prog", "show"])
+        .output()
+        .expect("bpftool prog show (install bpftool)");
+    assert!(
+        progs.status.success(),
+        "bpftool prog show failed: {}",
+        stderr(&progs)
+    );
+    let links = Command::new("bpftool")
+        .args(["link", "show"])
+        .output()
+        .expect("bpftool link show");
+    assert!(
+        links.status.success(),
+        "bpftool link show failed: {}",
+        stderr(&links)
+    );
+    let prog_count = stdout(&progs)
+        .lines()
+        .filter(|l| l.contains(" name bpfq_"))
+        .count();
+    let link_count = stdout(&links)
+        .lines()
+        .filter(|l| l.contains(": iter "))
+        .count();
     (prog_count, link_count)
 }
 
@@ -100,12 +134,18 @@ pub fn assert_objects_return_to(baseline: (usize, usize), what: &str) {
         if now == baseline {
             return;
         }
-        assert!(Instant::now() < deadline, "{what}: BPF objects leaked: before {baseline:?}, after {now:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{what}: BPF objects leaked: before {baseline:?}, after {now:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 /// Parses `-o csv` output into rows of fields (no quoting needed for these columns).
 pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
-    text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect()
+    text.lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
 }

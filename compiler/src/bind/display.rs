@@ -35,8 +35,19 @@ impl fmt::Display for TExpr {
         match &self.kind {
             TKind::CtxField { name, offset } => write!(f, "ctx.{name}@{offset}"),
             TKind::Place { ptr, offset } => write!(f, "&[{ptr} + {offset}]"),
-            TKind::Load { ptr, offset, bytes, signed, bitfield } => {
-                write!(f, "load.{}{} [{ptr} + {offset}]", if *signed { "s" } else { "u" }, bytes * 8)?;
+            TKind::Load {
+                ptr,
+                offset,
+                bytes,
+                signed,
+                bitfield,
+            } => {
+                write!(
+                    f,
+                    "load.{}{} [{ptr} + {offset}]",
+                    if *signed { "s" } else { "u" },
+                    bytes * 8
+                )?;
                 if let Some((bit, bits)) = bitfield {
                     write!(f, " bits {bit}..{}", bit + bits)?;
                 }
@@ -46,14 +57,43 @@ impl fmt::Display for TExpr {
             TKind::Str(s) => write!(f, "{:?}", String::from_utf8_lossy(s)),
             TKind::Neg(e) => write!(f, "-({e})"),
             TKind::BitNot(e) => write!(f, "~({e})"),
-            TKind::Arith { op, lhs, rhs, signed } => {
-                write!(f, "({lhs} {}{} {rhs})", arith(*op), if *signed { "s" } else { "" })
+            TKind::Arith {
+                op,
+                lhs,
+                rhs,
+                signed,
+            } => {
+                write!(
+                    f,
+                    "({lhs} {}{} {rhs})",
+                    arith(*op),
+                    if *signed { "s" } else { "" }
+                )
             }
-            TKind::Compare { op, lhs, rhs, signed } => {
-                write!(f, "({lhs} {}{} {rhs})", cmp(*op), if *signed { "s" } else { "" })
+            TKind::Compare {
+                op,
+                lhs,
+                rhs,
+                signed,
+            } => {
+                write!(
+                    f,
+                    "({lhs} {}{} {rhs})",
+                    cmp(*op),
+                    if *signed { "s" } else { "" }
+                )
             }
-            TKind::TextEq { text, literal, negated } => {
-                write!(f, "text_{}({text}, {:?})", if *negated { "ne" } else { "eq" }, String::from_utf8_lossy(literal))
+            TKind::TextEq {
+                text,
+                literal,
+                negated,
+            } => {
+                write!(
+                    f,
+                    "text_{}({text}, {:?})",
+                    if *negated { "ne" } else { "eq" },
+                    String::from_utf8_lossy(literal)
+                )
             }
             TKind::And(a, b) => write!(f, "({a} and {b})"),
             TKind::Or(a, b) => write!(f, "({a} or {b})"),
@@ -65,15 +105,30 @@ impl fmt::Display for TExpr {
 
 impl fmt::Display for TypedQuery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "target {} (attach {})", self.target.name, self.target.attach_func)?;
+        writeln!(
+            f,
+            "target {} (attach {})",
+            self.target.name, self.target.attach_func
+        )?;
         for column in &self.columns {
-            writeln!(f, "column {}{} = {}", column.name, if column.hidden { " (hidden)" } else { "" }, column.expr)?;
+            writeln!(
+                f,
+                "column {}{} = {}",
+                column.name,
+                if column.hidden { " (hidden)" } else { "" },
+                column.expr
+            )?;
         }
         if let Some(filter) = &self.filter {
             writeln!(f, "where {filter}")?;
         }
         for key in &self.order_by {
-            writeln!(f, "order by #{}{}", key.column, if key.descending { " desc" } else { "" })?;
+            writeln!(
+                f,
+                "order by #{}{}",
+                key.column,
+                if key.descending { " desc" } else { "" }
+            )?;
         }
         if let Some(limit) = self.limit {
             writeln!(f, "limit {limit}")?;

@@ -10,11 +10,20 @@ use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 impl Binder<'_> {
     /// A stdlib column of the target, bound now: the first alternative whose fields exist wins.
     /// `Ok(None)` when the stdlib has no column of that name.
-    pub(super) fn bind_column_by_name(&mut self, name: &str, use_span: Span) -> Result<Option<TExpr>, Diagnostic> {
-        let Some(decl) = self.env.stdlib.column(&self.target.name, name) else { return Ok(None) };
+    pub(super) fn bind_column_by_name(
+        &mut self,
+        name: &str,
+        use_span: Span,
+    ) -> Result<Option<TExpr>, Diagnostic> {
+        let Some(decl) = self.env.stdlib.column(&self.target.name, name) else {
+            return Ok(None);
+        };
         if self.in_progress.iter().any(|n| n == name) {
-            return Err(Diagnostic::error(codes::STDLIB_COLUMN_UNAVAILABLE, format!("stdlib column `{name}` is defined in terms of itself"))
-                .with_primary(decl.name.span, "cyclic definition"));
+            return Err(Diagnostic::error(
+                codes::STDLIB_COLUMN_UNAVAILABLE,
+                format!("stdlib column `{name}` is defined in terms of itself"),
+            )
+            .with_primary(decl.name.span, "cyclic definition"));
         }
         self.in_progress.push(name.to_string());
         let mut failures = Vec::new();
@@ -37,13 +46,17 @@ impl Binder<'_> {
             None => {
                 let mut diag = Diagnostic::error(
                     codes::STDLIB_COLUMN_UNAVAILABLE,
-                    format!("column `{name}` of `{}` cannot be computed on this kernel", self.target.name),
+                    format!(
+                        "column `{name}` of `{}` cannot be computed on this kernel",
+                        self.target.name
+                    ),
                 )
                 .with_primary(use_span, "used here");
                 for (span, message) in failures {
                     diag = diag.with_secondary(span, message);
                 }
-                Err(diag.with_note("the stdlib definition's fields do not exist in this kernel's BTF"))
+                Err(diag
+                    .with_note("the stdlib definition's fields do not exist in this kernel's BTF"))
             }
         }
     }
@@ -51,18 +64,45 @@ impl Binder<'_> {
     /// Rejects values that cannot be a column (structs, arrays, strings, literals).
     pub(super) fn check_selectable(&self, expr: &TExpr) -> Result<(), Diagnostic> {
         match &expr.ty {
-            Ty::Int { .. } | Ty::Bool | Ty::Chars { .. } | Ty::Ptr { .. } | Ty::Enum { .. } | Ty::Literal => Ok(()),
+            Ty::Int { .. }
+            | Ty::Bool
+            | Ty::Chars { .. }
+            | Ty::Ptr { .. }
+            | Ty::Enum { .. }
+            | Ty::Literal => Ok(()),
             Ty::Struct { id } => {
-                let members = self.env.btf.members(*id).map_err(|e| internal(expr.span, e))?;
+                let members = self
+                    .env
+                    .btf
+                    .members(*id)
+                    .map_err(|e| internal(expr.span, e))?;
                 let names: Vec<&str> = members.iter().take(8).map(|m| m.name).collect();
-                Err(Diagnostic::error(codes::NOT_A_VALUE, "a struct cannot be a column")
-                    .with_primary(expr.span, format!("this is `{}`", bpfq_kernel::catalogue::type_name(self.env.btf, *id)))
-                    .with_note(format!("select one of its members, e.g. {}", names.join(", "))))
+                Err(
+                    Diagnostic::error(codes::NOT_A_VALUE, "a struct cannot be a column")
+                        .with_primary(
+                            expr.span,
+                            format!(
+                                "this is `{}`",
+                                bpfq_kernel::catalogue::type_name(self.env.btf, *id)
+                            ),
+                        )
+                        .with_note(format!(
+                            "select one of its members, e.g. {}",
+                            names.join(", ")
+                        )),
+                )
             }
-            Ty::Array { len, .. } => Err(Diagnostic::error(codes::NOT_A_VALUE, "an array cannot be a column")
-                .with_primary(expr.span, format!("an array of {len} elements"))
-                .with_note("select one element with `[index]`")),
-            Ty::Str => Err(Diagnostic::error(codes::NOT_A_VALUE, "a string literal cannot be a column yet").with_primary(expr.span, "here")),
+            Ty::Array { len, .. } => Err(Diagnostic::error(
+                codes::NOT_A_VALUE,
+                "an array cannot be a column",
+            )
+            .with_primary(expr.span, format!("an array of {len} elements"))
+            .with_note("select one element with `[index]`")),
+            Ty::Str => Err(Diagnostic::error(
+                codes::NOT_A_VALUE,
+                "a string literal cannot be a column yet",
+            )
+            .with_primary(expr.span, "here")),
         }
     }
 
@@ -71,19 +111,38 @@ impl Binder<'_> {
         let bound = self.bind_expr(expr)?;
         match bound.ty {
             Ty::Bool => Ok(bound),
-            _ => Err(Diagnostic::error(codes::EXPECTED_CONDITION, format!("expected a condition, found a {}", bound.ty.describe()))
-                .with_primary(expr.span, "not a condition")
-                .with_note("compare it with something, e.g. `x != 0`")),
+            _ => Err(Diagnostic::error(
+                codes::EXPECTED_CONDITION,
+                format!("expected a condition, found {}", bound.ty.a()),
+            )
+            .with_primary(expr.span, "not a condition")
+            .with_note("compare it with something, e.g. `x != 0`")),
         }
     }
 
     pub(super) fn bind_expr(&mut self, expr: &Expr) -> Result<TExpr, Diagnostic> {
         let span = expr.span;
         match &expr.kind {
-            ExprKind::Int(v) => Ok(TExpr { kind: TKind::Int(*v), ty: Ty::Literal, span }),
-            ExprKind::Str(s) => Ok(TExpr { kind: TKind::Str(s.as_bytes().to_vec()), ty: Ty::Str, span }),
-            ExprKind::Bool(b) => Ok(TExpr { kind: TKind::Int(u64::from(*b)), ty: Ty::Literal, span }),
-            ExprKind::Null => Err(Diagnostic::error(codes::UNSUPPORTED, "`null` is only meaningful with `is null`").with_primary(span, "here")),
+            ExprKind::Int(v) => Ok(TExpr {
+                kind: TKind::Int(*v),
+                ty: Ty::Literal,
+                span,
+            }),
+            ExprKind::Str(s) => Ok(TExpr {
+                kind: TKind::Str(s.as_bytes().to_vec()),
+                ty: Ty::Str,
+                span,
+            }),
+            ExprKind::Bool(b) => Ok(TExpr {
+                kind: TKind::Int(u64::from(*b)),
+                ty: Ty::Literal,
+                span,
+            }),
+            ExprKind::Null => Err(Diagnostic::error(
+                codes::UNSUPPORTED,
+                "`null` is only meaningful with `is null`",
+            )
+            .with_primary(span, "here")),
             ExprKind::Param(name) => self.bind_param(name, span),
             ExprKind::Path(segments) => self.bind_path(segments, span),
             ExprKind::Member { base, path } => {
@@ -96,42 +155,89 @@ impl Binder<'_> {
             }
             ExprKind::Unary(op, arg) => self.bind_unary(*op, arg, span),
             ExprKind::Binary(op, lhs, rhs) => self.bind_binary(*op, lhs, rhs, span),
-            ExprKind::In { expr: needle, list, negated } => {
+            ExprKind::In {
+                expr: needle,
+                list,
+                negated,
+            } => {
                 let mut result: Option<TExpr> = None;
                 for item in list {
                     let cmp = self.compare(CmpOp::Eq, needle, item, item.span)?;
                     result = Some(match result {
                         None => cmp,
-                        Some(acc) => TExpr { kind: TKind::Or(Box::new(acc), Box::new(cmp)), ty: Ty::Bool, span },
+                        Some(acc) => TExpr {
+                            kind: TKind::Or(Box::new(acc), Box::new(cmp)),
+                            ty: Ty::Bool,
+                            span,
+                        },
                     });
                 }
                 let result = result.ok_or_else(|| {
-                    Diagnostic::error(codes::EXPECTED_CONDITION, "`in` needs at least one value").with_primary(span, "empty list")
+                    Diagnostic::error(codes::EXPECTED_CONDITION, "`in` needs at least one value")
+                        .with_primary(span, "empty list")
                 })?;
-                Ok(if *negated { TExpr { kind: TKind::Not(Box::new(result)), ty: Ty::Bool, span } } else { result })
+                Ok(if *negated {
+                    TExpr {
+                        kind: TKind::Not(Box::new(result)),
+                        ty: Ty::Bool,
+                        span,
+                    }
+                } else {
+                    result
+                })
             }
-            ExprKind::IsNull { expr: inner, negated } => {
+            ExprKind::IsNull {
+                expr: inner,
+                negated,
+            } => {
                 let bound = self.bind_expr(inner)?;
                 if !matches!(bound.ty, Ty::Ptr { .. }) {
-                    return Err(Diagnostic::error(codes::TYPE_MISMATCH, format!("`is null` needs a pointer, found a {}", bound.ty.describe()))
-                        .with_primary(inner.span, "not a pointer"));
+                    return Err(Diagnostic::error(
+                        codes::TYPE_MISMATCH,
+                        format!("`is null` needs a pointer, found {}", bound.ty.a()),
+                    )
+                    .with_primary(inner.span, "not a pointer"));
                 }
                 let op = if *negated { CmpOp::Ne } else { CmpOp::Eq };
-                let zero = TExpr { kind: TKind::Int(0), ty: Ty::Literal, span };
-                Ok(TExpr { kind: TKind::Compare { op, lhs: Box::new(bound), rhs: Box::new(zero), signed: false }, ty: Ty::Bool, span })
+                let zero = TExpr {
+                    kind: TKind::Int(0),
+                    ty: Ty::Literal,
+                    span,
+                };
+                Ok(TExpr {
+                    kind: TKind::Compare {
+                        op,
+                        lhs: Box::new(bound),
+                        rhs: Box::new(zero),
+                        signed: false,
+                    },
+                    ty: Ty::Bool,
+                    span,
+                })
             }
             ExprKind::Like { .. } => Err(unsupported("`like`", span, "the expressions issue (#3)")),
             ExprKind::Cast { .. } => Err(unsupported("casts", span, "the expressions issue (#3)")),
-            ExprKind::Call { func, .. } => Err(unsupported(&format!("function `{}`", func.name), span, "the expressions issue (#3)")),
-            ExprKind::CountStar => Err(unsupported("aggregates", span, "the relational-layer issue (#5)")),
+            ExprKind::Call { func, .. } => Err(unsupported(
+                &format!("function `{}`", func.name),
+                span,
+                "the expressions issue (#3)",
+            )),
+            ExprKind::CountStar => Err(unsupported(
+                "aggregates",
+                span,
+                "the relational-layer issue (#5)",
+            )),
         }
     }
 
     fn bind_param(&mut self, name: &str, span: Span) -> Result<TExpr, Diagnostic> {
         let Some(text) = self.env.params.get(name) else {
-            return Err(Diagnostic::error(codes::UNKNOWN_PARAM, format!("parameter `${name}` has no value"))
-                .with_primary(span, "not given")
-                .with_note(format!("pass it with `--param {name}=VALUE`")));
+            return Err(Diagnostic::error(
+                codes::UNKNOWN_PARAM,
+                format!("parameter `${name}` has no value"),
+            )
+            .with_primary(span, "not given")
+            .with_note(format!("pass it with `--param {name}=VALUE`")));
         };
         let parsed = if let Some(hex) = text.strip_prefix("0x") {
             u64::from_str_radix(hex, 16).ok()
@@ -141,23 +247,50 @@ impl Binder<'_> {
             text.parse::<u64>().ok()
         };
         Ok(match parsed {
-            Some(v) => TExpr { kind: TKind::Int(v), ty: Ty::Literal, span },
-            None => TExpr { kind: TKind::Str(text.as_bytes().to_vec()), ty: Ty::Str, span },
+            Some(v) => TExpr {
+                kind: TKind::Int(v),
+                ty: Ty::Literal,
+                span,
+            },
+            None => TExpr {
+                kind: TKind::Str(text.as_bytes().to_vec()),
+                ty: Ty::Str,
+                span,
+            },
         })
     }
 
     fn bind_unary(&mut self, op: UnaryOp, arg: &Expr, span: Span) -> Result<TExpr, Diagnostic> {
         if op == UnaryOp::Not {
             let inner = self.bind_condition(arg)?;
-            return Ok(TExpr { kind: TKind::Not(Box::new(inner)), ty: Ty::Bool, span });
+            return Ok(TExpr {
+                kind: TKind::Not(Box::new(inner)),
+                ty: Ty::Bool,
+                span,
+            });
         }
         let inner = self.integer(arg)?;
         if let TKind::Int(v) = inner.kind {
-            let folded = if op == UnaryOp::Neg { v.wrapping_neg() } else { !v };
-            return Ok(TExpr { kind: TKind::Int(folded), ty: Ty::Literal, span });
+            let folded = if op == UnaryOp::Neg {
+                v.wrapping_neg()
+            } else {
+                !v
+            };
+            return Ok(TExpr {
+                kind: TKind::Int(folded),
+                ty: Ty::Literal,
+                span,
+            });
         }
-        let ty = Ty::Int { bytes: 8, signed: inner.ty.is_signed() || op == UnaryOp::Neg };
-        let kind = if op == UnaryOp::Neg { TKind::Neg(Box::new(inner)) } else { TKind::BitNot(Box::new(inner)) };
+        let ty = Ty::Int {
+            bytes: 8,
+            signed: inner.ty.is_signed() || op == UnaryOp::Neg,
+        };
+        let kind = if op == UnaryOp::Neg {
+            TKind::Neg(Box::new(inner))
+        } else {
+            TKind::BitNot(Box::new(inner))
+        };
         Ok(TExpr { kind, ty, span })
     }
 
@@ -167,18 +300,35 @@ impl Binder<'_> {
         if bound.ty.is_integer() {
             Ok(bound)
         } else {
-            Err(Diagnostic::error(codes::EXPECTED_INTEGER, format!("expected an integer, found a {}", bound.ty.describe()))
-                .with_primary(expr.span, "not an integer"))
+            Err(Diagnostic::error(
+                codes::EXPECTED_INTEGER,
+                format!("expected an integer, found {}", bound.ty.a()),
+            )
+            .with_primary(expr.span, "not an integer"))
         }
     }
 
-    fn bind_binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr, span: Span) -> Result<TExpr, Diagnostic> {
+    fn bind_binary(
+        &mut self,
+        op: BinaryOp,
+        lhs: &Expr,
+        rhs: &Expr,
+        span: Span,
+    ) -> Result<TExpr, Diagnostic> {
         let arith = match op {
             BinaryOp::And | BinaryOp::Or => {
                 let l = self.bind_condition(lhs)?;
                 let r = self.bind_condition(rhs)?;
-                let kind = if op == BinaryOp::And { TKind::And(Box::new(l), Box::new(r)) } else { TKind::Or(Box::new(l), Box::new(r)) };
-                return Ok(TExpr { kind, ty: Ty::Bool, span });
+                let kind = if op == BinaryOp::And {
+                    TKind::And(Box::new(l), Box::new(r))
+                } else {
+                    TKind::Or(Box::new(l), Box::new(r))
+                };
+                return Ok(TExpr {
+                    kind,
+                    ty: Ty::Bool,
+                    span,
+                });
             }
             BinaryOp::Eq => return self.compare(CmpOp::Eq, lhs, rhs, span),
             BinaryOp::Ne => return self.compare(CmpOp::Ne, lhs, rhs, span),
@@ -201,45 +351,110 @@ impl Binder<'_> {
         let r = self.integer(rhs)?;
         let signed = l.ty.is_signed() || r.ty.is_signed();
         if matches!(arith, ArithOp::Div | ArithOp::Rem) && r.kind == TKind::Int(0) {
-            return Err(Diagnostic::error(codes::DIVISION_BY_ZERO, "division by zero").with_primary(rhs.span, "this is zero"));
+            return Err(
+                Diagnostic::error(codes::DIVISION_BY_ZERO, "division by zero")
+                    .with_primary(rhs.span, "this is zero"),
+            );
         }
         if let (TKind::Int(a), TKind::Int(b)) = (&l.kind, &r.kind) {
-            return Ok(TExpr { kind: TKind::Int(fold(arith, *a, *b)), ty: Ty::Literal, span });
+            return Ok(TExpr {
+                kind: TKind::Int(fold(arith, *a, *b)),
+                ty: Ty::Literal,
+                span,
+            });
         }
-        Ok(TExpr { kind: TKind::Arith { op: arith, lhs: Box::new(l), rhs: Box::new(r), signed }, ty: Ty::Int { bytes: 8, signed }, span })
+        Ok(TExpr {
+            kind: TKind::Arith {
+                op: arith,
+                lhs: Box::new(l),
+                rhs: Box::new(r),
+                signed,
+            },
+            ty: Ty::Int { bytes: 8, signed },
+            span,
+        })
     }
 
-    fn compare(&mut self, op: CmpOp, lhs: &Expr, rhs: &Expr, span: Span) -> Result<TExpr, Diagnostic> {
+    fn compare(
+        &mut self,
+        op: CmpOp,
+        lhs: &Expr,
+        rhs: &Expr,
+        span: Span,
+    ) -> Result<TExpr, Diagnostic> {
         let l = self.bind_expr(lhs)?;
         let r = self.bind_expr(rhs)?;
-        let pointer_vs_zero = |a: &TExpr, b: &TExpr| matches!(a.ty, Ty::Ptr { .. }) && b.kind == TKind::Int(0);
+        let pointer_vs_zero =
+            |a: &TExpr, b: &TExpr| matches!(a.ty, Ty::Ptr { .. }) && b.kind == TKind::Int(0);
         match (l.ty.clone(), r.ty.clone()) {
             (a, b) if a.is_integer() && b.is_integer() => {
                 let signed = a.is_signed() || b.is_signed();
-                Ok(TExpr { kind: TKind::Compare { op, lhs: Box::new(l), rhs: Box::new(r), signed }, ty: Ty::Bool, span })
+                Ok(TExpr {
+                    kind: TKind::Compare {
+                        op,
+                        lhs: Box::new(l),
+                        rhs: Box::new(r),
+                        signed,
+                    },
+                    ty: Ty::Bool,
+                    span,
+                })
             }
-            _ if pointer_vs_zero(&l, &r) || pointer_vs_zero(&r, &l) => {
-                Ok(TExpr { kind: TKind::Compare { op, lhs: Box::new(l), rhs: Box::new(r), signed: false }, ty: Ty::Bool, span })
-            }
+            _ if pointer_vs_zero(&l, &r) || pointer_vs_zero(&r, &l) => Ok(TExpr {
+                kind: TKind::Compare {
+                    op,
+                    lhs: Box::new(l),
+                    rhs: Box::new(r),
+                    signed: false,
+                },
+                ty: Ty::Bool,
+                span,
+            }),
             (Ty::Chars { len }, Ty::Str) | (Ty::Str, Ty::Chars { len }) => {
                 let len = &len;
-                let (text, literal) = if matches!(l.ty, Ty::Chars { .. }) { (l, r) } else { (r, l) };
-                let TKind::Str(bytes) = literal.kind else { return Err(internal(span, "string literal expected")) };
+                let (text, literal) = if matches!(l.ty, Ty::Chars { .. }) {
+                    (l, r)
+                } else {
+                    (r, l)
+                };
+                let TKind::Str(bytes) = literal.kind else {
+                    return Err(internal(span, "string literal expected"));
+                };
                 if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
-                    return Err(Diagnostic::error(codes::TYPE_MISMATCH, "text can only be compared with `==` or `!=`")
-                        .with_primary(span, "ordering comparison on text"));
+                    return Err(Diagnostic::error(
+                        codes::TYPE_MISMATCH,
+                        "text can only be compared with `==` or `!=`",
+                    )
+                    .with_primary(span, "ordering comparison on text"));
                 }
                 if bytes.len() > *len as usize {
-                    return Err(Diagnostic::error(codes::STRING_TOO_LONG, format!("this string has {} bytes; the field holds at most {len}", bytes.len()))
-                        .with_primary(literal.span, "too long: the comparison could never be true")
-                        .with_secondary(text.span, format!("char[{len}]")));
+                    return Err(Diagnostic::error(
+                        codes::STRING_TOO_LONG,
+                        format!(
+                            "this string has {} bytes; the field holds at most {len}",
+                            bytes.len()
+                        ),
+                    )
+                    .with_primary(literal.span, "too long: the comparison could never be true")
+                    .with_secondary(text.span, format!("char[{len}]")));
                 }
-                Ok(TExpr { kind: TKind::TextEq { text: Box::new(text), literal: bytes, negated: op == CmpOp::Ne }, ty: Ty::Bool, span })
+                Ok(TExpr {
+                    kind: TKind::TextEq {
+                        text: Box::new(text),
+                        literal: bytes,
+                        negated: op == CmpOp::Ne,
+                    },
+                    ty: Ty::Bool,
+                    span,
+                })
             }
-            (a, b) => Err(Diagnostic::error(codes::TYPE_MISMATCH, format!("cannot compare a {} with a {}", a.describe(), b.describe()))
-                .with_primary(span, "mismatched types")
-                .with_secondary(lhs.span, a.describe())
-                .with_secondary(rhs.span, b.describe())),
+            (a, b) => Err(Diagnostic::error(
+                codes::TYPE_MISMATCH,
+                format!("cannot compare {} with {}", a.a(), b.a()),
+            )
+            .with_primary(span, "mismatched types")
+            .with_secondary(lhs.span, a.describe())
+            .with_secondary(rhs.span, b.describe())),
         }
     }
 }

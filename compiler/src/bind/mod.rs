@@ -41,8 +41,11 @@ fn unsupported(what: &str, span: Span, issue: &str) -> Diagnostic {
 }
 
 fn internal(span: Span, err: impl std::fmt::Display) -> Diagnostic {
-    Diagnostic::error(codes::INTERNAL, format!("internal error (this is a bug in bpfq): {err}"))
-        .with_primary(span, "while compiling this")
+    Diagnostic::error(
+        codes::INTERNAL,
+        format!("internal error (this is a bug in bpfq): {err}"),
+    )
+    .with_primary(span, "while compiling this")
 }
 
 /// Finds the iterator target named in `from`, or explains which targets exist.
@@ -55,8 +58,11 @@ pub fn resolve_target(btf: &Btf, target: &ast::Ident) -> Result<IterTarget, Diag
     }
     let all = catalogue::discover(btf).map_err(|e| internal(target.span, e))?;
     let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
-    let mut diag = Diagnostic::error(codes::UNKNOWN_TARGET, format!("unknown iterator target `{}`", target.name))
-        .with_primary(target.span, "this kernel has no BPF iterator of that name");
+    let mut diag = Diagnostic::error(
+        codes::UNKNOWN_TARGET,
+        format!("unknown iterator target `{}`", target.name),
+    )
+    .with_primary(target.span, "this kernel has no BPF iterator of that name");
     let near = nearest_names(&target.name, names.iter().copied(), 3);
     if !near.is_empty() {
         diag = diag.with_note(format!("did you mean {}?", quote_list(&near)));
@@ -66,7 +72,12 @@ pub fn resolve_target(btf: &Btf, target: &ast::Ident) -> Result<IterTarget, Diag
 
 /// The source text of a span, trimmed: the title of an unaliased column.
 fn source_text(sources: &Sources, span: Span) -> String {
-    sources.text(span.file).get(span.start as usize..span.end as usize).unwrap_or("").trim().to_string()
+    sources
+        .text(span.file)
+        .get(span.start as usize..span.end as usize)
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 pub(crate) fn quote_list(names: &[&str]) -> String {
@@ -81,20 +92,38 @@ pub(crate) fn quote_list(names: &[&str]) -> String {
 /// Binds a parsed query against the kernel's BTF and the stdlib.
 pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic> {
     if let Some(join) = query.joins.first() {
-        return Err(unsupported("`join`", join.span, "the relational-layer issue (#5)"));
+        return Err(unsupported(
+            "`join`",
+            join.span,
+            "the relational-layer issue (#5)",
+        ));
     }
     if let Some(first) = query.group_by.first() {
-        return Err(unsupported("`group by`", first.span, "the relational-layer issue (#5)"));
+        return Err(unsupported(
+            "`group by`",
+            first.span,
+            "the relational-layer issue (#5)",
+        ));
     }
     if let Some(having) = &query.having {
-        return Err(unsupported("`having`", having.span, "the relational-layer issue (#5)"));
+        return Err(unsupported(
+            "`having`",
+            having.span,
+            "the relational-layer issue (#5)",
+        ));
     }
     if let Some((name, _)) = query.from.params.first() {
-        return Err(unsupported("target parameters", name.span, "the iterator-targets issue (#4)"));
+        return Err(unsupported(
+            "target parameters",
+            name.span,
+            "the iterator-targets issue (#4)",
+        ));
     }
     let target = resolve_target(env.btf, &query.from.target)?;
     let meta = catalogue::meta_layout(env.btf).map_err(|e| internal(query.from.span, e))?;
-    let attach_func = target.attach_func.ok_or_else(|| internal(query.from.span, "target without attach function"))?;
+    let attach_func = target
+        .attach_func
+        .ok_or_else(|| internal(query.from.span, "target without attach function"))?;
     let bound_target = BoundTarget {
         name: target.name.clone(),
         ctx_struct: target.ctx_struct,
@@ -103,7 +132,12 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
         meta_offset: meta.meta_offset,
         seq_offset: meta.seq_offset,
     };
-    let mut binder = Binder { env, target, alias: query.from.alias.as_ref().map(|a| a.name.clone()), in_progress: Vec::new() };
+    let mut binder = Binder {
+        env,
+        target,
+        alias: query.from.alias.as_ref().map(|a| a.name.clone()),
+        in_progress: Vec::new(),
+    };
 
     let mut columns = Vec::new();
     match &query.select {
@@ -113,16 +147,31 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
                 _ => query.from.span,
             };
             let defaults = env.stdlib.defaults(&bound_target.name).ok_or_else(|| {
-                Diagnostic::error(codes::NO_DEFAULT_COLUMNS, format!("target `{}` has no default columns", bound_target.name))
-                    .with_primary(span, "name the columns to select")
-                    .with_note(format!("`bpfq describe {}` lists its fields", bound_target.name))
+                Diagnostic::error(
+                    codes::NO_DEFAULT_COLUMNS,
+                    format!("target `{}` has no default columns", bound_target.name),
+                )
+                .with_primary(span, "name the columns to select")
+                .with_note(format!(
+                    "`bpfq describe {}` lists its fields",
+                    bound_target.name
+                ))
             })?;
             for ident in defaults {
-                let expr = binder.bind_column_by_name(&ident.name, ident.span)?.ok_or_else(|| {
-                    internal(ident.span, format!("default column `{}` is not defined", ident.name))
-                })?;
+                let expr = binder
+                    .bind_column_by_name(&ident.name, ident.span)?
+                    .ok_or_else(|| {
+                        internal(
+                            ident.span,
+                            format!("default column `{}` is not defined", ident.name),
+                        )
+                    })?;
                 binder.check_selectable(&expr)?;
-                columns.push(OutputColumn { name: ident.name.clone(), expr, hidden: false });
+                columns.push(OutputColumn {
+                    name: ident.name.clone(),
+                    expr,
+                    hidden: false,
+                });
             }
         }
         Some(Select::Items(items)) => {
@@ -133,7 +182,11 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
                     Some(alias) => alias.name.clone(),
                     None => source_text(env.sources, item.expr.span),
                 };
-                columns.push(OutputColumn { name, expr, hidden: false });
+                columns.push(OutputColumn {
+                    name,
+                    expr,
+                    hidden: false,
+                });
             }
         }
     }
@@ -147,7 +200,9 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
     for key in &query.order_by {
         let by_name = match &key.expr.kind {
             ast::ExprKind::Path(segs) if segs.len() == 1 => match &segs[0] {
-                ast::PathSegment::Field(ident) => columns.iter().position(|c| !c.hidden && c.name == ident.name),
+                ast::PathSegment::Field(ident) => columns
+                    .iter()
+                    .position(|c| !c.hidden && c.name == ident.name),
                 ast::PathSegment::Index(..) => None,
             },
             _ => None,
@@ -157,12 +212,25 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
             None => {
                 let expr = binder.bind_expr(&key.expr)?;
                 binder.check_selectable(&expr)?;
-                columns.push(OutputColumn { name: source_text(env.sources, key.expr.span), expr, hidden: true });
+                columns.push(OutputColumn {
+                    name: source_text(env.sources, key.expr.span),
+                    expr,
+                    hidden: true,
+                });
                 columns.len() - 1
             }
         };
-        order_by.push(SortKey { column, descending: key.descending });
+        order_by.push(SortKey {
+            column,
+            descending: key.descending,
+        });
     }
 
-    Ok(TypedQuery { target: bound_target, columns, filter, order_by, limit: query.limit.as_ref().map(|l| l.count) })
+    Ok(TypedQuery {
+        target: bound_target,
+        columns,
+        filter,
+        order_by,
+        limit: query.limit.as_ref().map(|l| l.count),
+    })
 }

@@ -9,14 +9,19 @@ use crate::syntax::ast::{ExprKind, PathSegment};
 use bpfq_kernel::{BtfType, TypeId};
 
 impl Binder<'_> {
-    pub(super) fn bind_path(&mut self, segments: &[PathSegment], span: Span) -> Result<TExpr, Diagnostic> {
+    pub(super) fn bind_path(
+        &mut self,
+        segments: &[PathSegment],
+        span: Span,
+    ) -> Result<TExpr, Diagnostic> {
         let (head, rest) = match segments.split_first() {
             Some((PathSegment::Field(head), rest)) => (head, rest),
             _ => return Err(internal(span, "path without a leading name")),
         };
         // `t.pid` with `from task as t`, or `task.pid` where `task` is not itself a context field.
         let qualifier = self.alias.as_deref() == Some(head.name.as_str())
-            || (head.name == self.target.name && !self.target.context.iter().any(|f| f.name == head.name));
+            || (head.name == self.target.name
+                && !self.target.context.iter().any(|f| f.name == head.name));
         if qualifier && !rest.is_empty() {
             return self.bind_path(rest, span);
         }
@@ -37,7 +42,13 @@ impl Binder<'_> {
         }
         if let Some(main) = self.main_object(span)? {
             if let Ty::Ptr { pointee } = main.ty {
-                if self.env.btf.member(pointee, name).map_err(|e| internal(span, e))?.is_some() {
+                if self
+                    .env
+                    .btf
+                    .member(pointee, name)
+                    .map_err(|e| internal(span, e))?
+                    .is_some()
+                {
                     return self.member(main, name, span);
                 }
             }
@@ -46,12 +57,21 @@ impl Binder<'_> {
     }
 
     fn main_object(&self, span: Span) -> Result<Option<TExpr>, Diagnostic> {
-        let Some(index) = self.target.main_object else { return Ok(None) };
+        let Some(index) = self.target.main_object else {
+            return Ok(None);
+        };
         let field = &self.target.context[index];
-        self.ctx_field(field.name.clone(), field.byte_offset, field.type_id, span).map(Some)
+        self.ctx_field(field.name.clone(), field.byte_offset, field.type_id, span)
+            .map(Some)
     }
 
-    fn ctx_field(&self, name: String, offset: u32, type_id: TypeId, span: Span) -> Result<TExpr, Diagnostic> {
+    fn ctx_field(
+        &self,
+        name: String,
+        offset: u32,
+        type_id: TypeId,
+        span: Span,
+    ) -> Result<TExpr, Diagnostic> {
         let btf = self.env.btf;
         let resolved = btf.resolve(type_id).map_err(|e| internal(span, e))?;
         match btf.get(resolved).map_err(|e| internal(span, e))? {
@@ -69,7 +89,12 @@ impl Binder<'_> {
 
     /// All names a bare identifier could have meant, for suggestions.
     fn known_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.env.stdlib.columns_of(&self.target.name).map(|c| c.name.name.clone()).collect();
+        let mut names: Vec<String> = self
+            .env
+            .stdlib
+            .columns_of(&self.target.name)
+            .map(|c| c.name.name.clone())
+            .collect();
         names.extend(self.target.context.iter().map(|f| f.name.clone()));
         if let Some(index) = self.target.main_object {
             if let Some(pointee) = self.target.context[index].pointee {
@@ -84,12 +109,24 @@ impl Binder<'_> {
     fn unknown_name(&self, name: &str, span: Span) -> Diagnostic {
         let known = self.known_names();
         let near = nearest_names(name, known.iter().map(String::as_str), 4);
-        let mut diag = Diagnostic::error(codes::UNKNOWN_NAME, format!("unknown column or field `{name}`"))
-            .with_primary(span, format!("not a column, context field or member of target `{}`", self.target.name));
+        let mut diag = Diagnostic::error(
+            codes::UNKNOWN_NAME,
+            format!("unknown column or field `{name}`"),
+        )
+        .with_primary(
+            span,
+            format!(
+                "not a column, context field or member of target `{}`",
+                self.target.name
+            ),
+        );
         if !near.is_empty() {
             diag = diag.with_note(format!("did you mean {}?", quote_list(&near)));
         }
-        diag.with_note(format!("`bpfq describe {}` lists every column and field", self.target.name))
+        diag.with_note(format!(
+            "`bpfq describe {}` lists every column and field",
+            self.target.name
+        ))
     }
 
     /// One path step after the head: `.member` or `[index]`.
@@ -100,20 +137,31 @@ impl Binder<'_> {
                 let value = match &index.kind {
                     ExprKind::Int(v) => *v,
                     _ => {
-                        return Err(Diagnostic::error(codes::BAD_INDEX, "array index must be a constant integer")
-                            .with_primary(index.span, "not a constant"))
+                        return Err(Diagnostic::error(
+                            codes::BAD_INDEX,
+                            "array index must be a constant integer",
+                        )
+                        .with_primary(index.span, "not a constant"))
                     }
                 };
                 let (ptr, offset, elem, len) = match (&base.kind, &base.ty) {
-                    (TKind::Place { ptr, offset }, Ty::Array { elem, len }) => (ptr.clone(), *offset, *elem, *len),
+                    (TKind::Place { ptr, offset }, Ty::Array { elem, len }) => {
+                        (ptr.clone(), *offset, *elem, *len)
+                    }
                     _ => {
-                        return Err(Diagnostic::error(codes::BAD_INDEX, format!("cannot index a {}", base.ty.describe()))
-                            .with_primary(*span, "only arrays can be indexed"))
+                        return Err(Diagnostic::error(
+                            codes::BAD_INDEX,
+                            format!("cannot index {}", base.ty.a()),
+                        )
+                        .with_primary(*span, "only arrays can be indexed"))
                     }
                 };
                 if value >= u64::from(len) {
-                    return Err(Diagnostic::error(codes::BAD_INDEX, format!("index {value} is out of bounds"))
-                        .with_primary(index.span, format!("the array has {len} elements")));
+                    return Err(Diagnostic::error(
+                        codes::BAD_INDEX,
+                        format!("index {value} is out of bounds"),
+                    )
+                    .with_primary(index.span, format!("the array has {len} elements")));
                 }
                 let size = self.env.btf.size_of(elem).map_err(|e| internal(*span, e))?;
                 let offset = offset + size * value as u32;
@@ -123,60 +171,102 @@ impl Binder<'_> {
     }
 
     /// `base.name` where base is a pointer to a struct or a struct in memory.
-    pub(super) fn member(&mut self, base: TExpr, name: &str, span: Span) -> Result<TExpr, Diagnostic> {
+    pub(super) fn member(
+        &mut self,
+        base: TExpr,
+        name: &str,
+        span: Span,
+    ) -> Result<TExpr, Diagnostic> {
         let btf = self.env.btf;
         let (ptr, offset, struct_id) = match (&base.kind, &base.ty) {
             (_, Ty::Ptr { pointee }) => (base.clone(), 0, *pointee),
             (TKind::Place { ptr, offset }, Ty::Struct { id }) => ((**ptr).clone(), *offset, *id),
             _ => {
-                return Err(Diagnostic::error(codes::NOT_A_STRUCT, format!("`{name}`: a {} has no fields", base.ty.describe()))
-                    .with_primary(span, "no such field")
-                    .with_secondary(base.span, format!("this is a {}", base.ty.describe())))
+                return Err(Diagnostic::error(
+                    codes::NOT_A_STRUCT,
+                    format!("`{name}`: {} has no fields", base.ty.a()),
+                )
+                .with_primary(span, "no such field")
+                .with_secondary(base.span, format!("this is {}", base.ty.a())))
             }
         };
         match btf.get(struct_id).map_err(|e| internal(span, e))? {
             BtfType::Struct { .. } | BtfType::Union { .. } => {}
             BtfType::Fwd { name: fwd, .. } => {
-                return Err(Diagnostic::error(codes::NO_BTF_TYPE, format!("the kernel's BTF has no definition of `{fwd}`"))
-                    .with_primary(base.span, "points to a type known only by name")
-                    .with_note("its fields cannot be read"))
+                return Err(Diagnostic::error(
+                    codes::NO_BTF_TYPE,
+                    format!("the kernel's BTF has no definition of `{fwd}`"),
+                )
+                .with_primary(base.span, "points to a type known only by name")
+                .with_note("its fields cannot be read"))
             }
             BtfType::FuncProto { .. } => {
-                return Err(Diagnostic::error(codes::NO_BTF_TYPE, "cannot follow a function pointer")
-                    .with_primary(base.span, "this is a function pointer"))
+                return Err(Diagnostic::error(
+                    codes::NO_BTF_TYPE,
+                    "cannot follow a function pointer",
+                )
+                .with_primary(base.span, "this is a function pointer"))
             }
             _ => {
                 let what = crate::bind::typed::Ty::Ptr { pointee: struct_id }.describe();
-                return Err(Diagnostic::error(codes::NOT_A_STRUCT, format!("`{name}`: this {what} does not point to a struct"))
-                    .with_primary(span, "no such field")
-                    .with_secondary(base.span, bpfq_kernel::catalogue::type_name(btf, struct_id)))
+                return Err(Diagnostic::error(
+                    codes::NOT_A_STRUCT,
+                    format!("`{name}`: this {what} does not point to a struct"),
+                )
+                .with_primary(span, "no such field")
+                .with_secondary(base.span, bpfq_kernel::catalogue::type_name(btf, struct_id)));
             }
         }
         let Some(member) = btf.member(struct_id, name).map_err(|e| internal(span, e))? else {
             let members = btf.members(struct_id).map_err(|e| internal(span, e))?;
             let near = nearest_names(name, members.iter().map(|m| m.name), 4);
             let struct_name = bpfq_kernel::catalogue::type_name(btf, struct_id);
-            let mut diag = Diagnostic::error(codes::UNKNOWN_MEMBER, format!("`{struct_name}` has no member `{name}`"))
-                .with_primary(span, "unknown member");
+            let mut diag = Diagnostic::error(
+                codes::UNKNOWN_MEMBER,
+                format!("`{struct_name}` has no member `{name}`"),
+            )
+            .with_primary(span, "unknown member");
             if !near.is_empty() {
                 diag = diag.with_note(format!("did you mean {}?", quote_list(&near)));
             }
             return Err(diag);
         };
         let byte_offset = offset + member.bit_offset / 8;
-        let bitfield = member.bitfield_size.map(|bits| (member.bit_offset % 8, bits));
-        self.typed_memory(ptr, byte_offset, member.type_id, bitfield, base.span.to(span))
+        let bitfield = member
+            .bitfield_size
+            .map(|bits| (member.bit_offset % 8, bits));
+        self.typed_memory(
+            ptr,
+            byte_offset,
+            member.type_id,
+            bitfield,
+            base.span.to(span),
+        )
     }
 
     /// The expression for memory of BTF type `type_id` at `ptr + offset`: a load for scalars,
     /// a place for aggregates.
-    fn typed_memory(&self, ptr: TExpr, offset: u32, type_id: TypeId, bitfield: Option<(u32, u32)>, span: Span) -> Result<TExpr, Diagnostic> {
+    fn typed_memory(
+        &self,
+        ptr: TExpr,
+        offset: u32,
+        type_id: TypeId,
+        bitfield: Option<(u32, u32)>,
+        span: Span,
+    ) -> Result<TExpr, Diagnostic> {
         let btf = self.env.btf;
         let id = btf.resolve(type_id).map_err(|e| internal(span, e))?;
         let load = |bytes: u32, signed: bool, ty: Ty| -> Result<TExpr, Diagnostic> {
-            let width = u8::try_from(bytes).ok().filter(|b| matches!(b, 1 | 2 | 4 | 8)).ok_or_else(|| {
-                Diagnostic::error(codes::UNSUPPORTED, format!("{bytes}-byte integers are not supported yet")).with_primary(span, "here")
-            })?;
+            let width = u8::try_from(bytes)
+                .ok()
+                .filter(|b| matches!(b, 1 | 2 | 4 | 8))
+                .ok_or_else(|| {
+                    Diagnostic::error(
+                        codes::UNSUPPORTED,
+                        format!("{bytes}-byte integers are not supported yet"),
+                    )
+                    .with_primary(span, "here")
+                })?;
             // A bitfield is loaded from the naturally aligned unit of its type that contains it.
             let (offset, bitfield) = match bitfield {
                 None => (offset, None),
@@ -185,36 +275,104 @@ impl Binder<'_> {
                     let unit = absolute / (8 * bytes) * bytes;
                     let bit_in_unit = absolute - unit * 8;
                     if bit_in_unit + bits > bytes * 8 {
-                        return Err(Diagnostic::error(codes::UNSUPPORTED, "a bitfield that straddles its storage unit is not supported")
-                            .with_primary(span, "here"));
+                        return Err(Diagnostic::error(
+                            codes::UNSUPPORTED,
+                            "a bitfield that straddles its storage unit is not supported",
+                        )
+                        .with_primary(span, "here"));
                     }
                     (unit, Some((bit_in_unit, bits)))
                 }
             };
-            Ok(TExpr { kind: TKind::Load { ptr: Box::new(ptr.clone()), offset, bytes: width, signed, bitfield }, ty, span })
+            Ok(TExpr {
+                kind: TKind::Load {
+                    ptr: Box::new(ptr.clone()),
+                    offset,
+                    bytes: width,
+                    signed,
+                    bitfield,
+                },
+                ty,
+                span,
+            })
         };
         match btf.get(id).map_err(|e| internal(span, e))? {
-            BtfType::Int { size, signed, is_bool, .. } => {
-                let ty = if is_bool { Ty::Bool } else { Ty::Int { bytes: size as u8, signed } };
+            BtfType::Int {
+                size,
+                signed,
+                is_bool,
+                ..
+            } => {
+                let ty = if is_bool {
+                    Ty::Bool
+                } else {
+                    Ty::Int {
+                        bytes: size as u8,
+                        signed,
+                    }
+                };
                 load(size, signed, ty)
             }
-            BtfType::Enum { size, signed, .. } => load(size, signed, Ty::Enum { id, bytes: size as u8, signed }),
+            BtfType::Enum { size, signed, .. } => load(
+                size,
+                signed,
+                Ty::Enum {
+                    id,
+                    bytes: size as u8,
+                    signed,
+                },
+            ),
             BtfType::Ptr { target } => {
                 let pointee = btf.resolve(target).map_err(|e| internal(span, e))?;
                 load(8, false, Ty::Ptr { pointee })
             }
-            BtfType::Struct { .. } | BtfType::Union { .. } => {
-                Ok(TExpr { kind: TKind::Place { ptr: Box::new(ptr), offset }, ty: Ty::Struct { id }, span })
-            }
+            BtfType::Struct { .. } | BtfType::Union { .. } => Ok(TExpr {
+                kind: TKind::Place {
+                    ptr: Box::new(ptr),
+                    offset,
+                },
+                ty: Ty::Struct { id },
+                span,
+            }),
             BtfType::Array { elem, len, .. } => {
                 let elem_id = btf.resolve(elem).map_err(|e| internal(span, e))?;
-                let is_char = matches!(btf.get(elem_id), Ok(BtfType::Int { size: 1, is_char: true, .. }))
-                    || matches!(btf.get(elem_id), Ok(BtfType::Int { size: 1, name: "char", .. }));
-                let ty = if is_char { Ty::Chars { len } } else { Ty::Array { elem: elem_id, len } };
-                Ok(TExpr { kind: TKind::Place { ptr: Box::new(ptr), offset }, ty, span })
+                let is_char = matches!(
+                    btf.get(elem_id),
+                    Ok(BtfType::Int {
+                        size: 1,
+                        is_char: true,
+                        ..
+                    })
+                ) || matches!(
+                    btf.get(elem_id),
+                    Ok(BtfType::Int {
+                        size: 1,
+                        name: "char",
+                        ..
+                    })
+                );
+                let ty = if is_char {
+                    Ty::Chars { len }
+                } else {
+                    Ty::Array { elem: elem_id, len }
+                };
+                Ok(TExpr {
+                    kind: TKind::Place {
+                        ptr: Box::new(ptr),
+                        offset,
+                    },
+                    ty,
+                    span,
+                })
             }
-            other => Err(Diagnostic::error(codes::UNSUPPORTED, format!("values of BTF type `{}` are not supported", bpfq_kernel::catalogue::type_name(btf, id)))
-                .with_primary(span, format!("{:?}", kind_word(&other)))),
+            other => Err(Diagnostic::error(
+                codes::UNSUPPORTED,
+                format!(
+                    "values of BTF type `{}` are not supported",
+                    bpfq_kernel::catalogue::type_name(btf, id)
+                ),
+            )
+            .with_primary(span, format!("{:?}", kind_word(&other)))),
         }
     }
 }

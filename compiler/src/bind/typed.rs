@@ -8,20 +8,36 @@ use bpfq_kernel::TypeId;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ty {
     /// Integer of 1, 2, 4 or 8 bytes.
-    Int { bytes: u8, signed: bool },
+    Int {
+        bytes: u8,
+        signed: bool,
+    },
     /// An integer literal: it takes the type of what it meets.
     Literal,
     Bool,
     /// `char[len]`, compared as text.
-    Chars { len: u32 },
+    Chars {
+        len: u32,
+    },
     /// A pointer to a BTF type (already stripped of typedefs and qualifiers).
-    Ptr { pointee: TypeId },
+    Ptr {
+        pointee: TypeId,
+    },
     /// A struct or union in memory; usable only as a path step.
-    Struct { id: TypeId },
+    Struct {
+        id: TypeId,
+    },
     /// A non-char array in memory; usable only with `[index]`.
-    Array { elem: TypeId, len: u32 },
+    Array {
+        elem: TypeId,
+        len: u32,
+    },
     /// A BTF enum held as an integer.
-    Enum { id: TypeId, bytes: u8, signed: bool },
+    Enum {
+        id: TypeId,
+        bytes: u8,
+        signed: bool,
+    },
     /// A string literal.
     Str,
 }
@@ -32,13 +48,30 @@ impl Ty {
     }
 
     pub fn is_signed(&self) -> bool {
-        matches!(self, Ty::Int { signed: true, .. } | Ty::Enum { signed: true, .. })
+        matches!(
+            self,
+            Ty::Int { signed: true, .. } | Ty::Enum { signed: true, .. }
+        )
+    }
+
+    /// The short name with its article: "an s32", "a pointer", "an integer".
+    pub fn a(&self) -> String {
+        let name = self.describe();
+        let mut chars = name.chars();
+        let vowel_sound = match (chars.next(), chars.next()) {
+            (Some('a' | 'e' | 'i' | 'o'), _) => true,
+            (Some('s'), Some(c)) => c.is_ascii_digit(),
+            _ => false,
+        };
+        format!("{} {name}", if vowel_sound { "an" } else { "a" })
     }
 
     /// A short human name for diagnostics.
     pub fn describe(&self) -> String {
         match self {
-            Ty::Int { bytes, signed } => format!("{}{}", if *signed { "s" } else { "u" }, bytes * 8),
+            Ty::Int { bytes, signed } => {
+                format!("{}{}", if *signed { "s" } else { "u" }, bytes * 8)
+            }
             Ty::Literal => "integer".into(),
             Ty::Bool => "boolean".into(),
             Ty::Chars { len } => format!("char[{len}]"),
@@ -86,19 +119,45 @@ pub struct TExpr {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TKind {
     /// A pointer member of the iterator context (`ctx->task`); NULL-checked once at entry.
-    CtxField { name: String, offset: u32 },
+    CtxField {
+        name: String,
+        offset: u32,
+    },
     /// Memory at `ptr + offset` of a struct, union, array or char array type (not loaded).
-    Place { ptr: Box<TExpr>, offset: u32 },
+    Place {
+        ptr: Box<TExpr>,
+        offset: u32,
+    },
     /// A scalar loaded from `ptr + offset`; `bitfield` is (bit offset from `offset`, bit count).
-    Load { ptr: Box<TExpr>, offset: u32, bytes: u8, signed: bool, bitfield: Option<(u32, u32)> },
+    Load {
+        ptr: Box<TExpr>,
+        offset: u32,
+        bytes: u8,
+        signed: bool,
+        bitfield: Option<(u32, u32)>,
+    },
     Int(u64),
     Str(Vec<u8>),
     Neg(Box<TExpr>),
     BitNot(Box<TExpr>),
-    Arith { op: ArithOp, lhs: Box<TExpr>, rhs: Box<TExpr>, signed: bool },
-    Compare { op: CmpOp, lhs: Box<TExpr>, rhs: Box<TExpr>, signed: bool },
+    Arith {
+        op: ArithOp,
+        lhs: Box<TExpr>,
+        rhs: Box<TExpr>,
+        signed: bool,
+    },
+    Compare {
+        op: CmpOp,
+        lhs: Box<TExpr>,
+        rhs: Box<TExpr>,
+        signed: bool,
+    },
     /// A char array compared with a string literal, C-string semantics.
-    TextEq { text: Box<TExpr>, literal: Vec<u8>, negated: bool },
+    TextEq {
+        text: Box<TExpr>,
+        literal: Vec<u8>,
+        negated: bool,
+    },
     And(Box<TExpr>, Box<TExpr>),
     Or(Box<TExpr>, Box<TExpr>),
     Not(Box<TExpr>),

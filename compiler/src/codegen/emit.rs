@@ -5,7 +5,9 @@
 use super::{regalloc::Location, CodegenError};
 use crate::bpf::asm::{Assembler, Label, Program};
 use crate::bpf::insn::{AluOp, Insn, JmpOp, Operand as BpfOperand, Reg, Size};
-use crate::ir::{BinOp, Block, Cmp, Function, Helper, Inst, Operand, Terminator, UnOp, Value, Width};
+use crate::ir::{
+    BinOp, Block, Cmp, Function, Helper, Inst, Operand, Terminator, UnOp, Value, Width,
+};
 use bpfq_kernel::helpers;
 use cranelift_entity::{EntityRef, SecondaryMap};
 
@@ -19,7 +21,11 @@ struct Emitter<'a> {
 }
 
 pub fn emit(func: &Function, locations: &[Location]) -> Result<Program, CodegenError> {
-    let mut e = Emitter { asm: Assembler::new(), locations, row_size: func.row_size };
+    let mut e = Emitter {
+        asm: Assembler::new(),
+        locations,
+        row_size: func.row_size,
+    };
     let mut labels: SecondaryMap<Block, Option<Label>> = SecondaryMap::new();
     for &block in &func.layout {
         labels[block] = Some(e.asm.new_label());
@@ -47,13 +53,21 @@ pub fn emit(func: &Function, locations: &[Location]) -> Result<Program, CodegenE
                     e.asm.goto(label(&labels, *to)?);
                 }
             }
-            Terminator::Branch { cmp, lhs, rhs, then_to, else_to } => {
+            Terminator::Branch {
+                cmp,
+                lhs,
+                rhs,
+                then_to,
+                else_to,
+            } => {
                 let lhs = e.read(*lhs, SCRATCH);
                 let rhs = e.operand(*rhs, SCRATCH2);
                 if Some(*then_to) == next {
-                    e.asm.jump(jmp_op(cmp.negate()), lhs, rhs, label(&labels, *else_to)?);
+                    e.asm
+                        .jump(jmp_op(cmp.negate()), lhs, rhs, label(&labels, *else_to)?);
                 } else {
-                    e.asm.jump(jmp_op(*cmp), lhs, rhs, label(&labels, *then_to)?);
+                    e.asm
+                        .jump(jmp_op(*cmp), lhs, rhs, label(&labels, *then_to)?);
                     if Some(*else_to) != next {
                         e.asm.goto(label(&labels, *else_to)?);
                     }
@@ -61,7 +75,9 @@ pub fn emit(func: &Function, locations: &[Location]) -> Result<Program, CodegenE
             }
         }
     }
-    e.asm.finish().map_err(|err| CodegenError::Internal(format!("{err:?}")))
+    e.asm
+        .finish()
+        .map_err(|err| CodegenError::Internal(format!("{err:?}")))
 }
 
 fn jmp_op(cmp: Cmp) -> JmpOp {
@@ -168,12 +184,14 @@ impl Emitter<'_> {
             return (base, off);
         }
         self.mov(SCRATCH2, base);
-        self.asm.emit(Insn::alu64(AluOp::Add, SCRATCH2, BpfOperand::Imm(offset)));
+        self.asm
+            .emit(Insn::alu64(AluOp::Add, SCRATCH2, BpfOperand::Imm(offset)));
         (SCRATCH2, 0)
     }
 
     fn inst(&mut self, result: Option<Value>, inst: &Inst) -> Result<(), CodegenError> {
-        let need_result = || result.ok_or_else(|| CodegenError::Internal(format!("`{inst}` has no result")));
+        let need_result =
+            || result.ok_or_else(|| CodegenError::Internal(format!("`{inst}` has no result")));
         match inst {
             Inst::Context => {
                 let v = need_result()?;
@@ -190,7 +208,12 @@ impl Emitter<'_> {
                 }
                 self.write_back(v);
             }
-            Inst::Load { base, offset, width, signed } => {
+            Inst::Load {
+                base,
+                offset,
+                width,
+                signed,
+            } => {
                 let v = need_result()?;
                 let base = self.read(*base, SCRATCH2);
                 let dst = self.target(v);
@@ -223,8 +246,13 @@ impl Emitter<'_> {
                 let src = self.read(*arg, SCRATCH2);
                 self.mov(dst, src);
                 match op {
-                    UnOp::Neg => self.asm.emit(Insn::alu64(AluOp::Neg, dst, BpfOperand::Imm(0))),
-                    UnOp::BitNot => self.asm.emit(Insn::alu64(AluOp::Xor, dst, BpfOperand::Imm(-1))),
+                    UnOp::Neg => self
+                        .asm
+                        .emit(Insn::alu64(AluOp::Neg, dst, BpfOperand::Imm(0))),
+                    UnOp::BitNot => {
+                        self.asm
+                            .emit(Insn::alu64(AluOp::Xor, dst, BpfOperand::Imm(-1)))
+                    }
                 }
                 self.write_back(v);
             }
@@ -234,33 +262,57 @@ impl Emitter<'_> {
                     self.asm.emit(Insn::store_imm(Size::DW, Reg::R10, off, 0));
                 }
             }
-            Inst::StoreRow { offset, width, value } => {
+            Inst::StoreRow {
+                offset,
+                width,
+                value,
+            } => {
                 let off = self.row_offset(*offset);
                 match value {
-                    Operand::Imm(imm) => self.asm.emit(Insn::store_imm(size(*width), Reg::R10, off, *imm)),
+                    Operand::Imm(imm) => {
+                        self.asm
+                            .emit(Insn::store_imm(size(*width), Reg::R10, off, *imm))
+                    }
                     Operand::Value(v) => {
                         let src = self.read(*v, SCRATCH);
                         self.asm.emit(Insn::store(size(*width), Reg::R10, off, src));
                     }
                 }
             }
-            Inst::CopyToRow { offset, base, src_offset, len } => {
+            Inst::CopyToRow {
+                offset,
+                base,
+                src_offset,
+                len,
+            } => {
                 let base = self.read(*base, SCRATCH2);
                 let last = src_offset.saturating_add(*len as i32);
                 // One base adjustment for the whole copy when its offsets leave the i16 range.
-                let (base, start) = if i16::try_from(last).is_ok() { (base, *src_offset) } else { (self.address(base, *src_offset).0, 0) };
+                let (base, start) = if i16::try_from(last).is_ok() {
+                    (base, *src_offset)
+                } else {
+                    (self.address(base, *src_offset).0, 0)
+                };
                 let mut done = 0u32;
                 while done < *len {
-                    let chunk = [8u32, 4, 2, 1].into_iter().find(|c| *c <= len - done).unwrap_or(1);
+                    let chunk = [8u32, 4, 2, 1]
+                        .into_iter()
+                        .find(|c| *c <= len - done)
+                        .unwrap_or(1);
                     let width = Width::from_bytes(chunk).unwrap_or(Width::B1);
                     let src_off = (start + done as i32) as i16;
-                    self.asm.emit(Insn::load(size(width), SCRATCH, base, src_off));
+                    self.asm
+                        .emit(Insn::load(size(width), SCRATCH, base, src_off));
                     let dst_off = self.row_offset(offset + done);
-                    self.asm.emit(Insn::store(size(width), Reg::R10, dst_off, SCRATCH));
+                    self.asm
+                        .emit(Insn::store(size(width), Reg::R10, dst_off, SCRATCH));
                     done += chunk;
                 }
             }
-            Inst::Call { helper: Helper::SeqWrite, seq } => {
+            Inst::Call {
+                helper: Helper::SeqWrite,
+                seq,
+            } => {
                 match self.location(*seq) {
                     Location::Reg(r) => self.mov(Reg::R1, r),
                     Location::Spill(slot) => {
@@ -269,8 +321,13 @@ impl Emitter<'_> {
                     }
                 }
                 self.mov(Reg::R2, Reg::R10);
-                self.asm.emit(Insn::alu64(AluOp::Add, Reg::R2, BpfOperand::Imm(-(self.row_size as i32))));
-                self.asm.emit(Insn::mov64(Reg::R3, BpfOperand::Imm(self.row_size as i32)));
+                self.asm.emit(Insn::alu64(
+                    AluOp::Add,
+                    Reg::R2,
+                    BpfOperand::Imm(-(self.row_size as i32)),
+                ));
+                self.asm
+                    .emit(Insn::mov64(Reg::R3, BpfOperand::Imm(self.row_size as i32)));
                 self.asm.emit(Insn::call_helper(helpers::SEQ_WRITE));
             }
         }

@@ -20,7 +20,13 @@ pub struct Liveness {
 
 impl Liveness {
     pub fn compute(func: &Function) -> Liveness {
-        let mut intervals = vec![Interval { start: u32::MAX, end: 0 }; func.value_count as usize];
+        let mut intervals = vec![
+            Interval {
+                start: u32::MAX,
+                end: 0
+            };
+            func.value_count as usize
+        ];
         let mut calls = Vec::new();
         let mut pos = 0u32;
         let touch = |v: Value, pos: u32, intervals: &mut Vec<Interval>| {

@@ -41,7 +41,10 @@ pub fn generate(func: &Function) -> Result<Program, CodegenError> {
     let allocation = regalloc::allocate(&liveness);
     let frame = func.row_size + 8 * allocation.spill_slots;
     if frame > MAX_STACK {
-        return Err(CodegenError::StackTooLarge { row_size: func.row_size, spill_slots: allocation.spill_slots });
+        return Err(CodegenError::StackTooLarge {
+            row_size: func.row_size,
+            spill_slots: allocation.spill_slots,
+        });
     }
     emit::emit(func, &allocation.locations)
 }

@@ -16,7 +16,16 @@ pub enum Location {
 }
 
 /// Caller-saved registers first: they are free across the common call-free stretches.
-const ANY: [Reg; 8] = [Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R6, Reg::R7, Reg::R8, Reg::R9];
+const ANY: [Reg; 8] = [
+    Reg::R1,
+    Reg::R2,
+    Reg::R3,
+    Reg::R4,
+    Reg::R6,
+    Reg::R7,
+    Reg::R8,
+    Reg::R9,
+];
 const CALLEE_SAVED: [Reg; 4] = [Reg::R6, Reg::R7, Reg::R8, Reg::R9];
 
 pub struct Allocation {
@@ -26,7 +35,9 @@ pub struct Allocation {
 
 pub fn allocate(liveness: &Liveness) -> Allocation {
     let count = liveness.intervals.len();
-    let mut order: Vec<usize> = (0..count).filter(|&i| liveness.intervals[i].start != u32::MAX).collect();
+    let mut order: Vec<usize> = (0..count)
+        .filter(|&i| liveness.intervals[i].start != u32::MAX)
+        .collect();
     order.sort_by_key(|&i| (liveness.intervals[i].start, i));
 
     let mut locations = vec![Location::Spill(u32::MAX); count];
@@ -38,7 +49,11 @@ pub fn allocate(liveness: &Liveness) -> Allocation {
         active.retain(|&(other, _)| liveness.intervals[other].end >= here.start);
         let needs_callee_saved = liveness.crosses_call(Value::new(index));
         let in_use = |reg: Reg, active: &[(usize, Reg)]| active.iter().any(|&(_, r)| r == reg);
-        let candidates: &[Reg] = if needs_callee_saved { &CALLEE_SAVED } else { &ANY };
+        let candidates: &[Reg] = if needs_callee_saved {
+            &CALLEE_SAVED
+        } else {
+            &ANY
+        };
         if let Some(&reg) = candidates.iter().find(|&&r| !in_use(r, &active)) {
             locations[index] = Location::Reg(reg);
             active.push((index, reg));
@@ -65,5 +80,8 @@ pub fn allocate(liveness: &Liveness) -> Allocation {
             }
         }
     }
-    Allocation { locations, spill_slots }
+    Allocation {
+        locations,
+        spill_slots,
+    }
 }

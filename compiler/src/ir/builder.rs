@@ -23,7 +23,13 @@ impl FunctionBuilder {
     pub fn new() -> Self {
         let mut blocks = PrimaryMap::new();
         let current = blocks.push(empty_block());
-        FunctionBuilder { blocks, layout: vec![current], current, next_value: 0, note: None }
+        FunctionBuilder {
+            blocks,
+            layout: vec![current],
+            current,
+            next_value: 0,
+            note: None,
+        }
     }
 
     /// Creates a block; it is laid out when first switched to.
@@ -65,15 +71,25 @@ impl FunctionBuilder {
     }
 
     pub fn finish(self, row_size: u32) -> Function {
-        Function { blocks: self.blocks, layout: self.layout, value_count: self.next_value, row_size }
+        Function {
+            blocks: self.blocks,
+            layout: self.layout,
+            value_count: self.next_value,
+            row_size,
+        }
     }
 
     fn push(&mut self, result: Option<Value>, inst: Inst) {
         let note = self.note.take();
-        self.blocks[self.current].insts.push(InstData { result, inst, note });
+        self.blocks[self.current]
+            .insts
+            .push(InstData { result, inst, note });
     }
 }
 
 fn empty_block() -> BlockData {
-    BlockData { insts: Vec::new(), terminator: Terminator::Return(0) }
+    BlockData {
+        insts: Vec::new(),
+        terminator: Terminator::Return(0),
+    }
 }

@@ -56,19 +56,43 @@ impl fmt::Display for Inst {
         match self {
             Inst::Context => write!(f, "context"),
             Inst::Const(c) => write!(f, "const {c:#x}"),
-            Inst::Load { base, offset, width, signed } => {
+            Inst::Load {
+                base,
+                offset,
+                width,
+                signed,
+            } => {
                 let sign = if *signed { "s" } else { "u" };
                 write!(f, "load.{sign}{width} [{base} + {offset}]")
             }
             Inst::Binary { op, lhs, rhs } => write!(f, "{} {lhs}, {rhs}", binop_name(*op)),
             Inst::Unary { op: UnOp::Neg, arg } => write!(f, "neg {arg}"),
-            Inst::Unary { op: UnOp::BitNot, arg } => write!(f, "not {arg}"),
+            Inst::Unary {
+                op: UnOp::BitNot,
+                arg,
+            } => write!(f, "not {arg}"),
             Inst::ZeroRow => write!(f, "zero_row"),
-            Inst::StoreRow { offset, width, value } => write!(f, "store.{width} row[{offset}], {value}"),
-            Inst::CopyToRow { offset, base, src_offset, len } => {
-                write!(f, "copy row[{offset}..{}], [{base} + {src_offset}]", offset + len)
+            Inst::StoreRow {
+                offset,
+                width,
+                value,
+            } => write!(f, "store.{width} row[{offset}], {value}"),
+            Inst::CopyToRow {
+                offset,
+                base,
+                src_offset,
+                len,
+            } => {
+                write!(
+                    f,
+                    "copy row[{offset}..{}], [{base} + {src_offset}]",
+                    offset + len
+                )
             }
-            Inst::Call { helper: Helper::SeqWrite, seq } => write!(f, "call seq_write({seq}, row)"),
+            Inst::Call {
+                helper: Helper::SeqWrite,
+                seq,
+            } => write!(f, "call seq_write({seq}, row)"),
         }
     }
 }
@@ -90,9 +114,17 @@ impl fmt::Display for Function {
             }
             match &data.terminator {
                 Terminator::Jump(to) => writeln!(f, "    jump {to}")?,
-                Terminator::Branch { cmp, lhs, rhs, then_to, else_to } => {
-                    writeln!(f, "    br.{} {lhs}, {rhs} ? {then_to} : {else_to}", cmp_name(*cmp))?
-                }
+                Terminator::Branch {
+                    cmp,
+                    lhs,
+                    rhs,
+                    then_to,
+                    else_to,
+                } => writeln!(
+                    f,
+                    "    br.{} {lhs}, {rhs} ? {then_to} : {else_to}",
+                    cmp_name(*cmp)
+                )?,
                 Terminator::Return(code) => writeln!(f, "    return {code}")?,
             }
         }

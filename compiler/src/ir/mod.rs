@@ -130,7 +130,12 @@ pub enum Inst {
     /// A 64-bit constant.
     Const(u64),
     /// Load `width` bytes at `base + offset`; sign-extend when `signed`.
-    Load { base: Value, offset: i32, width: Width, signed: bool },
+    Load {
+        base: Value,
+        offset: i32,
+        width: Width,
+        signed: bool,
+    },
     /// `lhs op rhs`.
     Binary { op: BinOp, lhs: Value, rhs: Operand },
     /// `op arg`.
@@ -138,10 +143,19 @@ pub enum Inst {
     /// Fill the whole row buffer with zeros (never write uninitialised stack).
     ZeroRow,
     /// Store the low `width` bytes of `value` at `offset` in the row buffer.
-    StoreRow { offset: u32, width: Width, value: Operand },
+    StoreRow {
+        offset: u32,
+        width: Width,
+        value: Operand,
+    },
     /// Copy `len` bytes from `base + src_offset` into the row at `offset`, in loads that each
     /// stay inside the source member (the verifier refuses loads that straddle members).
-    CopyToRow { offset: u32, base: Value, src_offset: i32, len: u32 },
+    CopyToRow {
+        offset: u32,
+        base: Value,
+        src_offset: i32,
+        len: u32,
+    },
     /// Call a helper; `seq` is the `struct seq_file *` from the iterator meta.
     Call { helper: Helper, seq: Value },
 }
@@ -181,14 +195,24 @@ pub struct InstData {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Terminator {
     Jump(Block),
-    Branch { cmp: Cmp, lhs: Value, rhs: Operand, then_to: Block, else_to: Block },
+    Branch {
+        cmp: Cmp,
+        lhs: Value,
+        rhs: Operand,
+        then_to: Block,
+        else_to: Block,
+    },
     Return(i32),
 }
 
 impl Terminator {
     pub fn uses(&self) -> Vec<Value> {
         match self {
-            Terminator::Branch { lhs, rhs: Operand::Value(r), .. } => vec![*lhs, *r],
+            Terminator::Branch {
+                lhs,
+                rhs: Operand::Value(r),
+                ..
+            } => vec![*lhs, *r],
             Terminator::Branch { lhs, .. } => vec![*lhs],
             Terminator::Jump(_) | Terminator::Return(_) => vec![],
         }
@@ -197,7 +221,9 @@ impl Terminator {
     pub fn successors(&self) -> Vec<Block> {
         match self {
             Terminator::Jump(b) => vec![*b],
-            Terminator::Branch { then_to, else_to, .. } => vec![*then_to, *else_to],
+            Terminator::Branch {
+                then_to, else_to, ..
+            } => vec![*then_to, *else_to],
             Terminator::Return(_) => vec![],
         }
     }
@@ -241,12 +267,20 @@ impl Function {
             let data = &self.blocks[block];
             for inst in &data.insts {
                 if matches!(inst.inst, Inst::Context) != first {
-                    return Err(VerifyError(format!("{block}: Context must be the first instruction")));
+                    return Err(VerifyError(format!(
+                        "{block}: Context must be the first instruction"
+                    )));
                 }
                 first = false;
                 for used in inst.inst.uses() {
-                    if !defined.get(used.as_u32() as usize).copied().unwrap_or(false) {
-                        return Err(VerifyError(format!("{block}: {used} used before definition")));
+                    if !defined
+                        .get(used.as_u32() as usize)
+                        .copied()
+                        .unwrap_or(false)
+                    {
+                        return Err(VerifyError(format!(
+                            "{block}: {used} used before definition"
+                        )));
                     }
                 }
                 let row_end = match inst.inst {
@@ -255,7 +289,10 @@ impl Function {
                     _ => None,
                 };
                 if row_end.is_some_and(|end| end > self.row_size) {
-                    return Err(VerifyError(format!("{block}: row access beyond {} bytes", self.row_size)));
+                    return Err(VerifyError(format!(
+                        "{block}: row access beyond {} bytes",
+                        self.row_size
+                    )));
                 }
                 if let Some(result) = inst.result {
                     let slot = defined
@@ -268,14 +305,22 @@ impl Function {
                 }
             }
             for used in data.terminator.uses() {
-                if !defined.get(used.as_u32() as usize).copied().unwrap_or(false) {
-                    return Err(VerifyError(format!("{block}: {used} used before definition")));
+                if !defined
+                    .get(used.as_u32() as usize)
+                    .copied()
+                    .unwrap_or(false)
+                {
+                    return Err(VerifyError(format!(
+                        "{block}: {used} used before definition"
+                    )));
                 }
             }
             for succ in data.terminator.successors() {
                 let forward = self.blocks.is_valid(succ) && position[succ] > position[block];
                 if !forward {
-                    return Err(VerifyError(format!("{block}: jump to {succ} is not forward")));
+                    return Err(VerifyError(format!(
+                        "{block}: jump to {succ} is not forward"
+                    )));
                 }
             }
         }

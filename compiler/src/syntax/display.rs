@@ -22,11 +22,19 @@ impl Display for Expr {
             }
             ExprKind::Unary(op, operand) => write!(f, "({} {operand})", op.symbol()),
             ExprKind::Binary(op, lhs, rhs) => write!(f, "({} {lhs} {rhs})", op.symbol()),
-            ExprKind::Like { expr, pattern, negated } => {
+            ExprKind::Like {
+                expr,
+                pattern,
+                negated,
+            } => {
                 let op = if *negated { "not-like" } else { "like" };
                 write!(f, "({op} {expr} {pattern})")
             }
-            ExprKind::In { expr, list, negated } => {
+            ExprKind::In {
+                expr,
+                list,
+                negated,
+            } => {
                 let op = if *negated { "not-in" } else { "in" };
                 write!(f, "({op} {expr} [")?;
                 for (index, item) in list.iter().enumerate() {
@@ -42,7 +50,11 @@ impl Display for Expr {
                 write!(f, "({op} {expr})")
             }
             ExprKind::Cast { expr, ty } => write!(f, "(cast {expr} {ty})"),
-            ExprKind::Call { func, args, distinct } => {
+            ExprKind::Call {
+                func,
+                args,
+                distinct,
+            } => {
                 write!(f, "(call {}", func.name)?;
                 if *distinct {
                     f.write_str(" distinct")?;
@@ -111,10 +123,18 @@ fn write_item(out: &mut String, item: &Item) {
     match item {
         Item::Use(decl) => {
             let path: Vec<&str> = decl.path.iter().map(|ident| ident.name.as_str()).collect();
-            line(out, 0, format_args!("use {} {}", path.join("."), span_text(decl.span)));
+            line(
+                out,
+                0,
+                format_args!("use {} {}", path.join("."), span_text(decl.span)),
+            );
         }
         Item::Param(decl) => {
-            line(out, 0, format_args!("param {} {}", decl.name.name, span_text(decl.span)));
+            line(
+                out,
+                0,
+                format_args!("param {} {}", decl.name.name, span_text(decl.span)),
+            );
             write_doc(out, &decl.doc);
             if let Some(ty) = &decl.ty {
                 line(out, 1, format_args!("type: {ty}"));
@@ -124,7 +144,11 @@ fn write_item(out: &mut String, item: &Item) {
             }
         }
         Item::Query(named) => {
-            line(out, 0, format_args!("query {} {}", named.name.name, span_text(named.span)));
+            line(
+                out,
+                0,
+                format_args!("query {} {}", named.name.name, span_text(named.span)),
+            );
             write_doc(out, &named.doc);
             write_query(out, &named.query, 1);
         }
@@ -132,7 +156,12 @@ fn write_item(out: &mut String, item: &Item) {
             line(
                 out,
                 0,
-                format_args!("column {}.{} {}", column.target.name, column.name.name, span_text(column.span)),
+                format_args!(
+                    "column {}.{} {}",
+                    column.target.name,
+                    column.name.name,
+                    span_text(column.span)
+                ),
             );
             write_doc(out, &column.doc);
             if let Some(ty) = &column.ty {
@@ -143,11 +172,20 @@ fn write_item(out: &mut String, item: &Item) {
             }
         }
         Item::Defaults(defaults) => {
-            let columns: Vec<&str> = defaults.columns.iter().map(|ident| ident.name.as_str()).collect();
+            let columns: Vec<&str> = defaults
+                .columns
+                .iter()
+                .map(|ident| ident.name.as_str())
+                .collect();
             line(
                 out,
                 0,
-                format_args!("defaults {}: {} {}", defaults.target.name, columns.join(", "), span_text(defaults.span)),
+                format_args!(
+                    "defaults {}: {} {}",
+                    defaults.target.name,
+                    columns.join(", "),
+                    span_text(defaults.span)
+                ),
             );
             write_doc(out, &defaults.doc);
         }
@@ -168,7 +206,11 @@ fn write_source(out: &mut String, keyword: &str, source: &Source, indent: usize)
     if let Some(alias) = &source.alias {
         let _ = write!(text, " as {}", alias.name);
     }
-    line(out, indent, format_args!("{text} {}", span_text(source.span)));
+    line(
+        out,
+        indent,
+        format_args!("{text} {}", span_text(source.span)),
+    );
 }
 
 fn write_query(out: &mut String, query: &Query, indent: usize) {
@@ -181,7 +223,9 @@ fn write_query(out: &mut String, query: &Query, indent: usize) {
     }
     match &query.select {
         None => {}
-        Some(Select::Star(span)) => line(out, indent, format_args!("select * {}", span_text(*span))),
+        Some(Select::Star(span)) => {
+            line(out, indent, format_args!("select * {}", span_text(*span)))
+        }
         Some(Select::Items(items)) => {
             line(out, indent, "select");
             for item in items {
@@ -190,7 +234,11 @@ fn write_query(out: &mut String, query: &Query, indent: usize) {
                     .as_ref()
                     .map(|alias| format!(" as {}", alias.name))
                     .unwrap_or_default();
-                line(out, indent + 1, format_args!("{}{alias} {}", item.expr, span_text(item.span)));
+                line(
+                    out,
+                    indent + 1,
+                    format_args!("{}{alias} {}", item.expr, span_text(item.span)),
+                );
             }
         }
     }
@@ -205,9 +253,17 @@ fn write_query(out: &mut String, query: &Query, indent: usize) {
     }
     for key in &query.order_by {
         let direction = if key.descending { "desc" } else { "asc" };
-        line(out, indent, format_args!("order by {} {direction}", key.expr));
+        line(
+            out,
+            indent,
+            format_args!("order by {} {direction}", key.expr),
+        );
     }
     if let Some(limit) = &query.limit {
-        line(out, indent, format_args!("limit {} {}", limit.count, span_text(limit.span)));
+        line(
+            out,
+            indent,
+            format_args!("limit {} {}", limit.count, span_text(limit.span)),
+        );
     }
 }

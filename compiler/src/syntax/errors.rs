@@ -11,7 +11,9 @@ use crate::codes;
 use crate::diagnostic::{nearest_names, Diagnostic, FileId, Span};
 
 /// Words a query can start a clause with, in the order clauses must appear.
-const CLAUSE_ORDER: &[&str] = &["from", "join", "select", "where", "group", "having", "order", "limit"];
+const CLAUSE_ORDER: &[&str] = &[
+    "from", "join", "select", "where", "group", "having", "order", "limit",
+];
 
 const MODULE_STARTS: &[Rule] = &[
     Rule::kw_from,
@@ -23,11 +25,17 @@ const MODULE_STARTS: &[Rule] = &[
 ];
 
 const RESERVED: &[&str] = &[
-    "from", "select", "where", "group", "by", "having", "order", "limit", "join", "on", "as", "and", "or",
-    "not", "like", "in", "is", "null", "true", "false", "asc", "desc", "distinct", "cast",
+    "from", "select", "where", "group", "by", "having", "order", "limit", "join", "on", "as",
+    "and", "or", "not", "like", "in", "is", "null", "true", "false", "asc", "desc", "distinct",
+    "cast",
 ];
 
-pub fn from_pest(error: pest::error::Error<Rule>, src: &str, file: FileId, tokens: &[Token]) -> Diagnostic {
+pub fn from_pest(
+    error: pest::error::Error<Rule>,
+    src: &str,
+    file: FileId,
+    tokens: &[Token],
+) -> Diagnostic {
     let pos = match error.location {
         InputLocation::Pos(pos) => pos,
         InputLocation::Span((start, _)) => start,
@@ -35,9 +43,12 @@ pub fn from_pest(error: pest::error::Error<Rule>, src: &str, file: FileId, token
     let positives = match error.variant {
         ErrorVariant::ParsingError { positives, .. } => positives,
         ErrorVariant::CustomError { message } => {
-            return Diagnostic::error(codes::PARSE_TOO_DEEP, "the query is too complex for the parser")
-                .with_primary(Span::new(file, pos, pos), "while reading this")
-                .with_note(format!("the parser stopped with: {message}"));
+            return Diagnostic::error(
+                codes::PARSE_TOO_DEEP,
+                "the query is too complex for the parser",
+            )
+            .with_primary(Span::new(file, pos, pos), "while reading this")
+            .with_note(format!("the parser stopped with: {message}"));
         }
     };
     Unexpected::new(src, file, tokens, pos, &positives).into_diagnostic()
@@ -99,8 +110,11 @@ impl<'a> Unexpected<'a> {
     }
 
     fn found_reserved(&self) -> Option<&'a str> {
-        self.found_word()
-            .filter(|word| RESERVED.iter().any(|reserved| reserved.eq_ignore_ascii_case(word)))
+        self.found_word().filter(|word| {
+            RESERVED
+                .iter()
+                .any(|reserved| reserved.eq_ignore_ascii_case(word))
+        })
     }
 
     fn found_description(&self) -> String {
@@ -130,7 +144,12 @@ impl<'a> Unexpected<'a> {
         self.expected_rules.iter().any(|rule| {
             matches!(
                 rule,
-                Rule::expr | Rule::expr_nocast | Rule::primary | Rule::ident | Rule::select_item | Rule::order_key
+                Rule::expr
+                    | Rule::expr_nocast
+                    | Rule::primary
+                    | Rule::ident
+                    | Rule::select_item
+                    | Rule::order_key
             )
         })
     }
@@ -142,7 +161,10 @@ impl<'a> Unexpected<'a> {
 
     /// Keywords among the expected tokens, as written in a query.
     fn expected_keywords(&self) -> Vec<&'static str> {
-        self.expected_rules.iter().filter_map(|rule| keyword_text(*rule)).collect()
+        self.expected_rules
+            .iter()
+            .filter_map(|rule| keyword_text(*rule))
+            .collect()
     }
 
     fn into_diagnostic(self) -> Diagnostic {
@@ -156,7 +178,10 @@ impl<'a> Unexpected<'a> {
             }
         }
         let at_start = self.is_first_token || self.found.is_none() && self.previous.is_none();
-        if self.expects(Rule::kw_from) && self.suggestion().is_none() && (at_start || self.found_word().is_some()) {
+        if self.expects(Rule::kw_from)
+            && self.suggestion().is_none()
+            && (at_start || self.found_word().is_some())
+        {
             return self.missing_from();
         }
         if let Some(word) = self.found_reserved().filter(|_| self.expects_operand()) {
@@ -182,14 +207,20 @@ impl<'a> Unexpected<'a> {
             None => true,
             Some(token) => {
                 let text = token.text(self.src);
-                text == ")" || text == ";" || CLAUSE_ORDER.iter().any(|clause| clause.eq_ignore_ascii_case(text))
+                text == ")"
+                    || text == ";"
+                    || CLAUSE_ORDER
+                        .iter()
+                        .any(|clause| clause.eq_ignore_ascii_case(text))
             }
         }
     }
 
     fn suggestion(&self) -> Option<&'static str> {
         let word = self.found_word()?;
-        nearest_names(word, self.expected_keywords(), 1).first().copied()
+        nearest_names(word, self.expected_keywords(), 1)
+            .first()
+            .copied()
     }
 
     fn expected_phrase(&self) -> String {
@@ -211,8 +242,13 @@ impl<'a> Unexpected<'a> {
             format!("expected {}, found {found}", self.expected_phrase()),
         )
         .with_primary(self.found_span(), label);
-        if self.found_word().is_some_and(|word| word.eq_ignore_ascii_case("from")) && self.expects(Rule::EOI) {
-            diagnostic = diagnostic.with_note("help: a query argument holds one query; put several in a query file");
+        if self
+            .found_word()
+            .is_some_and(|word| word.eq_ignore_ascii_case("from"))
+            && self.expects(Rule::EOI)
+        {
+            diagnostic = diagnostic
+                .with_note("help: a query argument holds one query; put several in a query file");
         }
         if let Some(keyword) = self.suggestion() {
             diagnostic = diagnostic.with_note(format!("help: did you mean `{keyword}`?"));
@@ -240,8 +276,14 @@ impl<'a> Unexpected<'a> {
 
     fn trailing_comma(&self, comma: Token) -> Diagnostic {
         Diagnostic::error(codes::PARSE_TRAILING_COMMA, "trailing comma")
-            .with_primary(Span::new(self.file, comma.start, comma.end), "remove this comma")
-            .with_secondary(self.found_span(), format!("the list ends at {}", self.found_description()))
+            .with_primary(
+                Span::new(self.file, comma.start, comma.end),
+                "remove this comma",
+            )
+            .with_secondary(
+                self.found_span(),
+                format!("the list ends at {}", self.found_description()),
+            )
     }
 
     fn missing_from(&self) -> Diagnostic {
@@ -257,10 +299,15 @@ impl<'a> Unexpected<'a> {
     fn keyword_as_name(&self, word: &str) -> Diagnostic {
         Diagnostic::error(
             codes::PARSE_KEYWORD_AS_NAME,
-            format!("expected {}, found keyword `{word}`", self.expected_phrase()),
+            format!(
+                "expected {}, found keyword `{word}`",
+                self.expected_phrase()
+            ),
         )
         .with_primary(self.found_span(), "this is a reserved word")
-        .with_note(format!("help: to use it as a name, write it in backquotes: `` `{word}` ``"))
+        .with_note(format!(
+            "help: to use it as a name, write it in backquotes: `` `{word}` ``"
+        ))
     }
 }
 

@@ -99,7 +99,12 @@ fn build_prefix(ctx: Ctx<'_>, op: Pair<'_, Rule>, operand: Built) -> BuildResult
         _ => return Err(ctx.internal(&op, "unknown prefix operator")),
     };
     let span = ctx.span(&op).to(operand.expr.span);
-    node(ExprKind::Unary(unary, Box::new(operand.expr)), span, operand.depth, false)
+    node(
+        ExprKind::Unary(unary, Box::new(operand.expr)),
+        span,
+        operand.depth,
+        false,
+    )
 }
 
 fn build_postfix(ctx: Ctx<'_>, operand: Built, op: Pair<'_, Rule>) -> BuildResult {
@@ -116,11 +121,24 @@ fn build_postfix(ctx: Ctx<'_>, operand: Built, op: Pair<'_, Rule>) -> BuildResul
                 .find(|child| child.as_rule() == Rule::type_name)
                 .ok_or_else(|| ctx.internal_missing(&op, "cast type"))?;
             let ty = ctx.type_name(ty_pair)?;
-            node(ExprKind::Cast { expr: inner, ty }, span, operand.depth, false)
+            node(
+                ExprKind::Cast { expr: inner, ty },
+                span,
+                operand.depth,
+                false,
+            )
         }
         Rule::op_is_null | Rule::op_not_null => {
             let negated = rule == Rule::op_not_null;
-            node(ExprKind::IsNull { expr: inner, negated }, span, operand.depth, true)
+            node(
+                ExprKind::IsNull {
+                    expr: inner,
+                    negated,
+                },
+                span,
+                operand.depth,
+                true,
+            )
         }
         Rule::op_in | Rule::op_not_in => {
             let negated = rule == Rule::op_not_in;
@@ -134,7 +152,16 @@ fn build_postfix(ctx: Ctx<'_>, operand: Built, op: Pair<'_, Rule>) -> BuildResul
                 depth = depth.max(built.depth);
                 list.push(built.expr);
             }
-            node(ExprKind::In { expr: inner, list, negated }, span, depth, true)
+            node(
+                ExprKind::In {
+                    expr: inner,
+                    list,
+                    negated,
+                },
+                span,
+                depth,
+                true,
+            )
         }
         _ => Err(ctx.internal(&op, "unknown postfix operator")),
     }
@@ -238,14 +265,26 @@ fn build_primary(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> BuildResult {
         return Ok(base);
     }
     let depth = depth.max(base.depth);
-    node(ExprKind::Member { base: Box::new(base.expr), path }, span, depth, false)
+    node(
+        ExprKind::Member {
+            base: Box::new(base.expr),
+            path,
+        },
+        span,
+        depth,
+        false,
+    )
 }
 
 fn build_atom(ctx: Ctx<'_>, atom: Pair<'_, Rule>) -> BuildResult {
     let span = ctx.span(&atom);
     let leaf = |kind| node(kind, span, 0, false);
     match atom.as_rule() {
-        Rule::integer => leaf(ExprKind::Int(decode_integer(atom.as_str(), ctx.file, span.start as usize)?)),
+        Rule::integer => leaf(ExprKind::Int(decode_integer(
+            atom.as_str(),
+            ctx.file,
+            span.start as usize,
+        )?)),
         Rule::string => {
             let body = atom
                 .clone()
@@ -253,7 +292,11 @@ fn build_atom(ctx: Ctx<'_>, atom: Pair<'_, Rule>) -> BuildResult {
                 .next()
                 .ok_or_else(|| ctx.internal_missing(&atom, "string body"))?;
             let start = body.as_span().start();
-            leaf(ExprKind::Str(decode_string(body.as_str(), ctx.file, start)?))
+            leaf(ExprKind::Str(decode_string(
+                body.as_str(),
+                ctx.file,
+                start,
+            )?))
         }
         Rule::kw_true => leaf(ExprKind::Bool(true)),
         Rule::kw_false => leaf(ExprKind::Bool(false)),
@@ -288,7 +331,10 @@ fn build_atom(ctx: Ctx<'_>, atom: Pair<'_, Rule>) -> BuildResult {
             }
             match (inner_expr, ty) {
                 (Some(inner), Some(ty)) => node(
-                    ExprKind::Cast { expr: Box::new(inner.expr), ty },
+                    ExprKind::Cast {
+                        expr: Box::new(inner.expr),
+                        ty,
+                    },
                     span,
                     inner.depth,
                     false,
@@ -314,7 +360,16 @@ fn build_atom(ctx: Ctx<'_>, atom: Pair<'_, Rule>) -> BuildResult {
                 }
             }
             let func = func.ok_or_else(|| ctx.internal_missing(&atom, "function name"))?;
-            node(ExprKind::Call { func, args, distinct }, span, depth, false)
+            node(
+                ExprKind::Call {
+                    func,
+                    args,
+                    distinct,
+                },
+                span,
+                depth,
+                false,
+            )
         }
         _ => Err(ctx.internal(&atom, "unknown operand")),
     }

@@ -112,7 +112,10 @@ pub fn scan(src: &str, file: FileId) -> Result<Vec<Token>, Diagnostic> {
                     codes::PARSE_TOO_DEEP,
                     format!("more than {MAX_PREFIX_RUN} prefix operators in a row"),
                 )
-                .with_primary(Span::new(file, start, pos), "too many operators before this point"));
+                .with_primary(
+                    Span::new(file, start, pos),
+                    "too many operators before this point",
+                ));
             }
         } else {
             prefix_run = 0;
@@ -149,7 +152,10 @@ fn check_closer(
                 codes::PARSE_UNBALANCED,
                 format!("expected `{expected}`, found `{}`", closer as char),
             )
-            .with_primary(Span::new(file, pos, pos + 1), format!("expected `{expected}` here"))
+            .with_primary(
+                Span::new(file, pos, pos + 1),
+                format!("expected `{expected}` here"),
+            )
             .with_secondary(
                 Span::new(file, offset, offset + 1),
                 format!("to close this `{}`", opener as char),
@@ -194,12 +200,14 @@ fn string_end(src: &str, open: usize, file: FileId) -> Result<usize, Diagnostic>
         }
     }
     let end = line_end(bytes, open);
-    Err(Diagnostic::error(
-        codes::PARSE_UNTERMINATED_STRING,
-        "unterminated string",
+    Err(
+        Diagnostic::error(codes::PARSE_UNTERMINATED_STRING, "unterminated string")
+            .with_primary(
+                Span::new(file, open, end),
+                "this string has no closing `\"`",
+            )
+            .with_note("help: strings end on the line they start; write a newline as `\\n`"),
     )
-    .with_primary(Span::new(file, open, end), "this string has no closing `\"`")
-    .with_note("help: strings end on the line they start; write a newline as `\\n`"))
 }
 
 fn quoted_end(bytes: &[u8], open: usize, file: FileId) -> Result<usize, Diagnostic> {
@@ -210,7 +218,10 @@ fn quoted_end(bytes: &[u8], open: usize, file: FileId) -> Result<usize, Diagnost
             codes::PARSE_UNTERMINATED_NAME,
             "unterminated backquoted name",
         )
-        .with_primary(Span::new(file, open, end), "this name has no closing backquote")),
+        .with_primary(
+            Span::new(file, open, end),
+            "this name has no closing backquote",
+        )),
     }
 }
 
@@ -228,21 +239,46 @@ mod tests {
     fn splits_words_numbers_strings_and_operators() {
         assert_eq!(
             texts("from task -- note\nselect a<<2, \"x\\\"y\" where b <> `o`"),
-            vec!["from", "task", "select", "a", "<<", "2", ",", "\"x\\\"y\"", "where", "b", "<>", "`o`"]
+            vec![
+                "from",
+                "task",
+                "select",
+                "a",
+                "<<",
+                "2",
+                ",",
+                "\"x\\\"y\"",
+                "where",
+                "b",
+                "<>",
+                "`o`"
+            ]
         );
     }
 
     #[test]
     fn reports_unterminated_string_and_unbalanced_brackets() {
         let code = |src: &str| scan(src, 0).err().map(|d| d.code);
-        assert_eq!(code("where x == \"abc"), Some(codes::PARSE_UNTERMINATED_STRING));
-        assert_eq!(code("where x == \"ab\\"), Some(codes::PARSE_UNTERMINATED_STRING));
+        assert_eq!(
+            code("where x == \"abc"),
+            Some(codes::PARSE_UNTERMINATED_STRING)
+        );
+        assert_eq!(
+            code("where x == \"ab\\"),
+            Some(codes::PARSE_UNTERMINATED_STRING)
+        );
         assert_eq!(code("(a"), Some(codes::PARSE_UNBALANCED));
         assert_eq!(code("a)"), Some(codes::PARSE_UNBALANCED));
         assert_eq!(code("(a]"), Some(codes::PARSE_UNBALANCED));
         assert_eq!(code("`abc"), Some(codes::PARSE_UNTERMINATED_NAME));
-        assert_eq!(code(&"(".repeat(MAX_NESTING + 1)), Some(codes::PARSE_TOO_DEEP));
-        assert_eq!(code(&"- ".repeat(MAX_PREFIX_RUN + 1)), Some(codes::PARSE_TOO_DEEP));
+        assert_eq!(
+            code(&"(".repeat(MAX_NESTING + 1)),
+            Some(codes::PARSE_TOO_DEEP)
+        );
+        assert_eq!(
+            code(&"- ".repeat(MAX_PREFIX_RUN + 1)),
+            Some(codes::PARSE_TOO_DEEP)
+        );
         assert_eq!(code("\"a -- b\" -- \"c"), None);
     }
 }

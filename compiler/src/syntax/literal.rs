@@ -18,19 +18,19 @@ pub fn decode_integer(text: &str, file: FileId, start: usize) -> Result<u64, Dia
     };
     let digits: String = digits.chars().filter(|&c| c != '_').collect();
     if digits.is_empty() {
-        return Err(Diagnostic::error(
-            codes::PARSE_BAD_INTEGER,
-            format!("`{text}` has no digits"),
-        )
-        .with_primary(span, "expected digits after the prefix"));
+        return Err(
+            Diagnostic::error(codes::PARSE_BAD_INTEGER, format!("`{text}` has no digits"))
+                .with_primary(span, "expected digits after the prefix"),
+        );
     }
     u64::from_str_radix(&digits, radix).map_err(|_| {
-        Diagnostic::error(
-            codes::PARSE_INT_TOO_LARGE,
-            "integer literal is too large",
-        )
-        .with_primary(span, "this does not fit in 64 bits")
-        .with_note(format!("the largest integer is {} (0x{:x})", u64::MAX, u64::MAX))
+        Diagnostic::error(codes::PARSE_INT_TOO_LARGE, "integer literal is too large")
+            .with_primary(span, "this does not fit in 64 bits")
+            .with_note(format!(
+                "the largest integer is {} (0x{:x})",
+                u64::MAX,
+                u64::MAX
+            ))
     })
 }
 
@@ -103,17 +103,32 @@ mod tests {
         let too_big = decode_integer("18446744073709551616", 0, 4).unwrap_err();
         assert_eq!(too_big.code, codes::PARSE_INT_TOO_LARGE);
         assert_eq!(too_big.primary_span(), Some(Span::new(0, 4, 24)));
-        assert_eq!(decode_integer("0x_", 0, 0).unwrap_err().code, codes::PARSE_BAD_INTEGER);
+        assert_eq!(
+            decode_integer("0x_", 0, 0).unwrap_err().code,
+            codes::PARSE_BAD_INTEGER
+        );
     }
 
     #[test]
     fn strings_with_escapes() {
-        assert_eq!(decode_string(r#"a\"b\\c\n\t\0\x41"#, 0, 0).as_deref(), Ok("a\"b\\c\n\t\0A"));
+        assert_eq!(
+            decode_string(r#"a\"b\\c\n\t\0\x41"#, 0, 0).as_deref(),
+            Ok("a\"b\\c\n\t\0A")
+        );
         let bad = decode_string(r"ab\qc", 0, 10).unwrap_err();
         assert_eq!(bad.code, codes::PARSE_BAD_ESCAPE);
         assert_eq!(bad.primary_span(), Some(Span::new(0, 12, 14)));
-        assert_eq!(decode_string(r"\xZZ", 0, 0).unwrap_err().code, codes::PARSE_BAD_ESCAPE);
-        assert_eq!(decode_string(r"\xff", 0, 0).unwrap_err().code, codes::PARSE_BAD_ESCAPE);
-        assert_eq!(decode_string(r"\x4", 0, 0).unwrap_err().code, codes::PARSE_BAD_ESCAPE);
+        assert_eq!(
+            decode_string(r"\xZZ", 0, 0).unwrap_err().code,
+            codes::PARSE_BAD_ESCAPE
+        );
+        assert_eq!(
+            decode_string(r"\xff", 0, 0).unwrap_err().code,
+            codes::PARSE_BAD_ESCAPE
+        );
+        assert_eq!(
+            decode_string(r"\x4", 0, 0).unwrap_err().code,
+            codes::PARSE_BAD_ESCAPE
+        );
     }
 }

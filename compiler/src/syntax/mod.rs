@@ -28,7 +28,10 @@ pub fn parse_query(src: &str, file: FileId) -> Result<ast::Query, Diagnostic> {
     let tokens = lexical::scan(src, file)?;
     let mut pairs = BpfqGrammar::parse(Rule::query_input, src)
         .map_err(|error| errors::from_pest(error, src, file, &tokens))?;
-    let ctx = Ctx { file, tokens: &tokens };
+    let ctx = Ctx {
+        file,
+        tokens: &tokens,
+    };
     match pairs.next() {
         Some(pair) => parser::query_input(ctx, pair),
         None => Err(Diagnostic::error(
@@ -43,7 +46,10 @@ pub fn parse_module(src: &str, file: FileId) -> Result<ast::Module, Diagnostic> 
     let tokens = lexical::scan(src, file)?;
     let mut pairs = BpfqGrammar::parse(Rule::module_input, src)
         .map_err(|error| errors::from_pest(error, src, file, &tokens))?;
-    let ctx = Ctx { file, tokens: &tokens };
+    let ctx = Ctx {
+        file,
+        tokens: &tokens,
+    };
     match pairs.next() {
         Some(pair) => parser::module_input(ctx, src, pair),
         None => Err(Diagnostic::error(

@@ -101,8 +101,12 @@ fn source(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Source, Diagnostic> {
             Rule::source_params => {
                 for param in significant(child) {
                     let mut parts = significant(param.clone());
-                    let name = parts.next().ok_or_else(|| ctx.internal_missing(&param, "parameter name"))?;
-                    let value = parts.next().ok_or_else(|| ctx.internal_missing(&param, "parameter value"))?;
+                    let name = parts
+                        .next()
+                        .ok_or_else(|| ctx.internal_missing(&param, "parameter name"))?;
+                    let value = parts
+                        .next()
+                        .ok_or_else(|| ctx.internal_missing(&param, "parameter value"))?;
                     params.push((ctx.ident(name)?, expr(ctx, value)?));
                 }
             }
@@ -154,7 +158,8 @@ fn select(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Select, Diagnostic> {
                         _ => return Err(ctx.internal(&part, "unexpected part of a select item")),
                     }
                 }
-                let expr = item_expr.ok_or_else(|| ctx.internal_missing(&child, "select expression"))?;
+                let expr =
+                    item_expr.ok_or_else(|| ctx.internal_missing(&child, "select expression"))?;
                 items.push(SelectItem { expr, alias, span });
             }
             _ => return Err(ctx.internal(&child, "unexpected part of select")),
@@ -192,7 +197,11 @@ fn order_key(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<OrderKey, Diagnostic>
         }
     }
     let expr = key.ok_or_else(|| ctx.internal_missing(&pair, "order expression"))?;
-    Ok(OrderKey { expr, descending, span })
+    Ok(OrderKey {
+        expr,
+        descending,
+        span,
+    })
 }
 
 fn limit(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Limit, Diagnostic> {
@@ -247,7 +256,11 @@ fn literal(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
                 negated = true;
                 continue;
             }
-            Rule::integer => ExprKind::Int(decode_integer(child.as_str(), ctx.file, child_span.start as usize)?),
+            Rule::integer => ExprKind::Int(decode_integer(
+                child.as_str(),
+                ctx.file,
+                child_span.start as usize,
+            )?),
             Rule::string => {
                 let body = child
                     .clone()
@@ -255,14 +268,21 @@ fn literal(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
                     .next()
                     .ok_or_else(|| ctx.internal_missing(&child, "string body"))?;
                 let start = body.as_span().start();
-                ExprKind::Str(super::literal::decode_string(body.as_str(), ctx.file, start)?)
+                ExprKind::Str(super::literal::decode_string(
+                    body.as_str(),
+                    ctx.file,
+                    start,
+                )?)
             }
             Rule::kw_true => ExprKind::Bool(true),
             Rule::kw_false => ExprKind::Bool(false),
             Rule::kw_null => ExprKind::Null,
             _ => return Err(ctx.internal(&child, "unexpected literal")),
         };
-        let value = Expr { kind, span: child_span };
+        let value = Expr {
+            kind,
+            span: child_span,
+        };
         return Ok(if negated {
             Expr {
                 kind: ExprKind::Unary(UnaryOp::Neg, Box::new(value)),
@@ -327,7 +347,11 @@ fn column_decl(ctx: Ctx<'_>, pair: Pair<'_, Rule>, doc: String) -> Result<Column
     }
 }
 
-fn defaults_decl(ctx: Ctx<'_>, pair: Pair<'_, Rule>, doc: String) -> Result<DefaultsDecl, Diagnostic> {
+fn defaults_decl(
+    ctx: Ctx<'_>,
+    pair: Pair<'_, Rule>,
+    doc: String,
+) -> Result<DefaultsDecl, Diagnostic> {
     let span = ctx.span(&pair);
     let mut idents = names(ctx, pair.clone())?.into_iter();
     let target = idents
@@ -375,10 +399,19 @@ mod tests {
     #[test]
     fn doc_comments_are_the_triple_dash_lines_right_above() {
         let src = "-- plain\n--- first\n---second\n  column x";
-        assert_eq!(doc_comment(src, src.find("column").unwrap_or(0)), "first\nsecond");
+        assert_eq!(
+            doc_comment(src, src.find("column").unwrap_or(0)),
+            "first\nsecond"
+        );
         let separated = "--- doc\n------\ncolumn x";
-        assert_eq!(doc_comment(separated, separated.find("column").unwrap_or(0)), "");
+        assert_eq!(
+            doc_comment(separated, separated.find("column").unwrap_or(0)),
+            ""
+        );
         let same_line = "--- doc\na; column x";
-        assert_eq!(doc_comment(same_line, same_line.find("column").unwrap_or(0)), "");
+        assert_eq!(
+            doc_comment(same_line, same_line.find("column").unwrap_or(0)),
+            ""
+        );
     }
 }

@@ -24,7 +24,10 @@ impl Ctx<'_> {
         let span = pair.as_span();
         let (start, end) = (span.start(), span.end());
         let tokens_before_end = self.tokens.partition_point(|token| token.end <= end);
-        let end = match tokens_before_end.checked_sub(1).map(|index| self.tokens[index]) {
+        let end = match tokens_before_end
+            .checked_sub(1)
+            .map(|index| self.tokens[index])
+        {
             Some(last) if last.end > start => last.end,
             _ => start,
         };
@@ -35,7 +38,10 @@ impl Ctx<'_> {
     pub fn internal(self, pair: &Pair<'_, Rule>, what: &str) -> Diagnostic {
         Diagnostic::error(
             codes::INTERNAL_PARSER,
-            format!("internal parser error: {what} (found {:?}); this is a bug in bpfq", pair.as_rule()),
+            format!(
+                "internal parser error: {what} (found {:?}); this is a bug in bpfq",
+                pair.as_rule()
+            ),
         )
         .with_primary(self.span(pair), "while reading this")
     }
@@ -88,7 +94,8 @@ impl Ctx<'_> {
 /// Children that carry meaning: punctuation tokens are named rules only so that error
 /// messages can list them; tree walkers skip them.
 pub fn significant<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
-    pair.into_inner().filter(|child| !is_punctuation(child.as_rule()))
+    pair.into_inner()
+        .filter(|child| !is_punctuation(child.as_rule()))
 }
 
 fn is_punctuation(rule: Rule) -> bool {

@@ -17,8 +17,8 @@ pub(crate) fn build(
     header: &Header,
     mut visit: impl FnMut(u32, usize, Info),
 ) -> Index {
-    // vmlinux averages ~36 bytes per record; reserving avoids most regrowth.
-    let mut offsets = Vec::with_capacity((header.types_end - header.types_start) / 32 + 1);
+    // vmlinux averages ~25 bytes per record; reserving for 24 avoids regrowth (a 0.5 MB copy).
+    let mut offsets = Vec::with_capacity((header.types_end - header.types_start) / 24 + 1);
     offsets.push(0);
     let types = &bytes[..header.types_end];
     let mut pos = header.types_start;

@@ -1,0 +1,92 @@
+//! Every binder and backend diagnostic, rendered against the 6.18 BTF fixture: each case must be
+//! an error with the expected code, and the rendered text is snapshotted for review.
+
+use bpfq_compiler::bind::BindEnv;
+use bpfq_compiler::diagnostic::Sources;
+use bpfq_compiler::pipeline::compile;
+use bpfq_compiler::stdlib::Stdlib;
+use bpfq_kernel::Btf;
+use std::collections::HashMap;
+
+fn fixture() -> Btf {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/btf/linux-6.18.btf.xz"
+    );
+    Btf::from_file(std::path::Path::new(path)).expect("fixture BTF")
+}
+
+/// A user stdlib file with a column whose fields exist in no kernel.
+const USER_LIB: &str =
+    "--- Exists nowhere.\ncolumn task.bogus = task.no_such_field ?? task.nor_this;\n";
+
+/// Compiles `query`; returns (code, rendered diagnostic) or panics if it compiled.
+fn check_diag(btf: &Btf, query: &str) -> (String, String) {
+    let mut sources = Sources::new();
+    let file = sources.add("<query>", query);
+    let stdlib = Stdlib::load(
+        &mut sources,
+        &[("user/extra.bpfq".to_string(), USER_LIB.to_string())],
+    )
+    .expect("stdlib");
+    let params = HashMap::from([("name".to_string(), "bash".to_string())]);
+    let env = BindEnv {
+        btf,
+        stdlib: &stdlib,
+        sources: &sources,
+        params: &params,
+    };
+    match compile(file, &env) {
+        Ok(_) => panic!("expected an error for {query}"),
+        Err(diag) => (diag.code.to_string(), diag.render(&sources)),
+    }
+}
+
+const CASES: &[(&str, &str)] = &[
+    ("E0101", "from tsk select pid"),
+    ("E0102", "from task select pdi"),
+    ("E0103", "from task select task.real_parent.tgidd"),
+    ("E0104", "from task select task.pid.x"),
+    ("E0105", "from task select task.sched_class.enqueue_task.x"),
+    ("E0106", "from task select task.cpus_mask.bits[9]"),
+    ("E0106", "from task select task.pid[0]"),
+    ("E0107", "from task select bogus"),
+    ("E0108", "from task select pid where pid == $missing"),
+    ("E0109", "from tcp select *"),
+    ("E0201", "from task select pid where comm == 5"),
+    ("E0201", "from task select pid where comm == $name and pid == \"x\""),
+    ("E0202", "from task select task.se"),
+    ("E0202", "from task select task.cpus_mask.bits"),
+    ("E0203", "from task select pid where comm == \"a-name-longer-than-sixteen\""),
+    ("E0204", "from task select pid where pid"),
+    ("E0204", "from task select pid where pid == 1 and tgid"),
+    ("E0205", "from task select comm + 1"),
+    ("E0206", "from task select pid / 0"),
+    ("E0290", "from task select pid group by pid"),
+    ("E0290", "from task select pid where comm like \"k%\""),
+    ("E0290", "from task(pid = 1) select pid"),
+    ("E0301", "from task select comm as a, comm as b, comm as c, comm as d, comm as e, comm as f, comm as g, comm as h, comm as i, comm as j, comm as k, comm as l, comm as m, comm as n, comm as o, comm as p, comm as q, comm as r, comm as s, comm as t, comm as u, comm as v, comm as w, comm as x, comm as y, comm as z, comm as aa, comm as ab, comm as ac, comm as ad, comm as ae, comm as af, comm as ag"),
+];
+
+#[test]
+fn every_diagnostic_has_its_code_and_reads_well() {
+    let btf = fixture();
+    let mut rendered = String::new();
+    for (code, query) in CASES {
+        let (got, text) = check_diag(&btf, query);
+        assert_eq!(&got, code, "{query}\n{text}");
+        assert!(text.contains(&format!("error[{code}]")), "{text}");
+        rendered.push_str(&format!("### {query}\n{text}\n"));
+    }
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn every_code_is_documented() {
+    for (code, _) in CASES {
+        assert!(
+            bpfq_compiler::codes::explain(code).is_some(),
+            "{code} has no explanation in codes::ALL"
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! Golden tests of every compiler stage boundary against the Linux 6.18 BTF fixture kept in the
+//! repo (never the host's BTF): bind output, IR, BPF listing and row layout for small queries.
+
+use bpfq_compiler::bind::{bind, BindEnv};
+use bpfq_compiler::bpf::disasm::disassemble;
+use bpfq_compiler::diagnostic::Sources;
+use bpfq_compiler::pipeline::compile;
+use bpfq_compiler::stdlib::Stdlib;
+use bpfq_compiler::syntax::parse_query;
+use bpfq_kernel::Btf;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+fn fixture() -> &'static Btf {
+    static BTF: OnceLock<Btf> = OnceLock::new();
+    BTF.get_or_init(|| {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/btf/linux-6.18.btf.xz"
+        );
+        Btf::from_file(std::path::Path::new(path)).expect("fixture BTF")
+    })
+}
+
+/// Runs `stage` on `query` against the fixture; a diagnostic is rendered instead.
+fn with_env<T>(
+    query: &str,
+    stage: impl FnOnce(usize, &BindEnv) -> Result<T, bpfq_compiler::diagnostic::Diagnostic>,
+    show: impl FnOnce(T) -> String,
+) -> String {
+    let mut sources = Sources::new();
+    let file = sources.add("<query>", query);
+    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
+    let params = HashMap::from([("min".to_string(), "100".to_string())]);
+    let env = BindEnv {
+        btf: fixture(),
+        stdlib: &stdlib,
+        sources: &sources,
+        params: &params,
+    };
+    match stage(file, &env) {
+        Ok(value) => show(value),
+        Err(diag) => diag.render(&sources),
+    }
+}
+
+/// `bind` boundary: the typed query.
+fn check_bind(query: &str) -> String {
+    with_env(
+        query,
+        |file, env| bind(&parse_query(env.sources.text(file), file)?, env),
+        |typed| typed.to_string(),
+    )
+}
+
+/// `lower` boundary: the IR.
+fn check_ir(query: &str) -> String {
+    with_env(query, compile, |c| c.ir.to_string())
+}
+
+/// `emit` boundary: the BPF listing and the row layout.
+fn check_bpf(query: &str) -> String {
+    with_env(query, compile, |c| {
+        let layout: Vec<String> = c
+            .layout
+            .columns
+            .iter()
+            .map(|col| format!("{} @{} {:?}", col.name, col.offset, col.kind))
+            .collect();
+        format!(
+            "{}\nrow {} bytes: {}\n",
+            disassemble(&c.program, &|id| (id == 127)
+                .then(|| "bpf_seq_write".to_string())),
+            c.layout.size,
+            layout.join("; ")
+        )
+    })
+}
+
+#[test]
+fn bind_stdlib_columns_and_fields() {
+    insta::assert_snapshot!(check_bind(
+        "from task select pid, tid, tgid, comm, ppid, uid, state, nice, vsize"
+    ));
+}
+
+#[test]
+fn bind_paths_pointer_chains_and_aliases() {
+    insta::assert_snapshot!(check_bind(
+        "from task as t select t.real_parent.real_parent.comm, task.mm.total_vm, task.signal.nr_threads as threads, task.se.load.weight"
+    ));
+}
+
+#[test]
+fn bind_filter_with_text_and_params() {
+    insta::assert_snapshot!(check_bind(
+        "from task select pid where comm == \"sshd\" and (pid > $min or not uid != 0) and tid in (1, 2, 3)"
+    ));
+}
+
+#[test]
+fn bind_bitfield_and_array_index() {
+    insta::assert_snapshot!(check_bind("from task select task.sched_reset_on_fork, task.comm, task.sched_class, task.cpus_mask.bits[0]"));
+}
+
+#[test]
+fn bind_order_by_hidden_column_and_limit() {
+    insta::assert_snapshot!(check_bind(
+        "from task select comm order by pid desc, comm limit 10"
+    ));
+}
+
+#[test]
+fn ir_filter_short_circuit() {
+    insta::assert_snapshot!(check_ir(
+        "from task select pid, comm where pid == 1 or (tgid > 100 and comm != \"bash\")"
+    ));
+}
+
+#[test]
+fn ir_boolean_column_and_arithmetic() {
+    insta::assert_snapshot!(check_ir(
+        "from task select pid == tgid as leader, task.prio - 120 as nice, vsize / 1024"
+    ));
+}
+
+#[test]
+fn bpf_foundation_query() {
+    insta::assert_snapshot!(check_bpf("from task select pid, comm where tgid == 42"));
+}
+
+#[test]
+fn bpf_text_compare_with_wide_constant() {
+    insta::assert_snapshot!(check_bpf(
+        "from task select tid where comm == \"kworker/0:1H\""
+    ));
+}
+
+/// `tid + (tid + (... + tid))`: every left operand stays live while the right side is computed,
+/// more values than registers, so some go to stack slots below the row.
+pub fn deep_sum(depth: usize) -> String {
+    (0..depth).map(|_| "tid").collect::<Vec<_>>().join(" + (") + &")".repeat(depth - 1)
+}
+
+#[test]
+fn bpf_deep_expression_spills_to_the_stack() {
+    let out = check_bpf(&format!("from task select {} as s", deep_sum(12)));
+    assert!(
+        out.contains("*(u64 *)(r10 -16) = r"),
+        "expected a spill store below the 8-byte row:\n{out}"
+    );
+    insta::assert_snapshot!(out);
+}
