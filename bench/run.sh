@@ -86,16 +86,16 @@ if [[ -e $pin_path ]]; then
     echo "bench: removing stale pin $pin_path from an earlier run" >&2
     rm -f "$pin_path"
 fi
+pinned=1 # set first so an interrupt right after the pin still removes it
 bpftool iter pin "$work_dir/task_iter.bpf.o" "$pin_path" || die "bpftool iter pin failed"
-pinned=1
 
 # ---- sanity: every path produces the same kind of output -----------------
 row_bytes=20 # struct task_row { u32 pid; char comm[16]; }
 c_rows=$(($(cat "$pin_path" | wc -c) / row_bytes))
-oneshot_ok=$("$work_dir/oneshot" "$work_dir/task_iter.bpf.o" && echo yes)
+"$work_dir/oneshot" "$work_dir/task_iter.bpf.o" || die "the one-shot libbpf loader failed"
 bpfq_rows=$("$bpfq" --no-header "$query" | wc -l) || die "bpfq failed to run the query"
 ps_rows=$(ps -e --no-headers -o pid | wc -l)
-echo "bench: rows now: bpfq=$bpfq_rows pinned-C=$c_rows ps=$ps_rows (oneshot ok: $oneshot_ok)" >&2
+echo "bench: rows now: bpfq=$bpfq_rows pinned-C=$c_rows ps=$ps_rows (ps lists processes, iter/task threads)" >&2
 ((bpfq_rows > 0 && c_rows > 0)) || die "an iterator produced no rows"
 
 # ---- measure -------------------------------------------------------------
@@ -125,10 +125,10 @@ awk -F'\t' '
         r_ps = med["bpfq"] / med["ps"]
         r_c = med["bpfq"] / med["oneshot_c"]
         r_floor = med["bpfq"] / med["pinned_cat"]
-        printf "\n%-28s %8s %10s  %s\n", "ratio (medians)", "value", "goal", "result"
-        printf "%-28s %7.3fx %10s  %s\n", "bpfq / ps", r_ps, "<= 0.6x", goal(r_ps <= 0.6)
-        printf "%-28s %7.3fx %10s  %s\n", "bpfq / one-shot C (libbpf)", r_c, "<= 0.3x", goal(r_c <= 0.3)
-        printf "%-28s %7.3fx %10s  %s\n", "bpfq / pinned floor", r_floor, "-", "(reference)"
-        printf "%-28s %6d KB %10s  %s\n", "bpfq peak RSS", rss["bpfq"], "<= 8192 KB", goal(rss["bpfq"] <= 8192)
+        printf "\n%-28s %10s %12s  %s\n", "goal (medians)", "value", "target", "result"
+        printf "%-28s %9.3fx %12s  %s\n", "bpfq / ps", r_ps, "<= 0.6x", goal(r_ps <= 0.6)
+        printf "%-28s %9.3fx %12s  %s\n", "bpfq / one-shot C (libbpf)", r_c, "<= 0.3x", goal(r_c <= 0.3)
+        printf "%-28s %9.3fx %12s  %s\n", "bpfq / pinned floor", r_floor, "-", "(reference)"
+        printf "%-28s %7d KB %12s  %s\n", "bpfq peak RSS", rss["bpfq"], "<= 8192 KB", goal(rss["bpfq"] <= 8192)
     }' <<<"$summary"
 if [[ -n ${BENCH_SAMPLES:-} ]]; then echo; echo "raw samples: $samples"; fi

@@ -249,7 +249,12 @@ fn rows_stream_through_decoder_and_csv_sink() {
     let mut out = Vec::new();
     let summary = {
         let mut sink = new_sink(OutputFormat::Csv, &mut out, FormatOptions::default());
-        bpfq_runtime::stream_rows(&mut reader, &layout, sink.as_mut()).expect("stream")
+        let everything = bpfq_compiler::plan::UserPart {
+            order_by: vec![],
+            limit: None,
+            visible: vec![0, 1],
+        };
+        bpfq_runtime::stream_rows(&mut reader, &layout, &everything, sink.as_mut()).expect("stream")
     };
     let text = String::from_utf8(out).expect("utf-8");
     assert!(!summary.output_closed);
