@@ -16,6 +16,9 @@ pub struct Cli {
     pub command: Option<Command>,
     /// The query to run, e.g. 'from task select pid, comm where comm == "bash"'.
     pub query: Option<String>,
+    /// Read the query from a file (`--` comments allowed).
+    #[arg(long, short = 'f', value_name = "FILE", conflicts_with = "query")]
+    pub file: Option<PathBuf>,
     #[command(flatten)]
     pub common: Common,
     #[command(flatten)]

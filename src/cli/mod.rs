@@ -57,7 +57,13 @@ impl Failure {
 }
 
 pub fn dispatch(cli: Cli) -> Result<(), Failure> {
-    match (&cli.command, &cli.query) {
+    let from_file = match &cli.file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            Failure::Usage(format!("cannot read query file {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
+    match (&cli.command, cli.query.as_ref().or(from_file.as_ref())) {
         (Some(Command::Explain { query }), _) => explain::explain(query, &cli.common),
         (Some(Command::Targets), _) => targets::targets(&cli.common, &cli.output),
         (None, Some(query)) => run::run(query, &cli.common, &cli.output),

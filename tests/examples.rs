@@ -1,0 +1,78 @@
+//! Every query file in examples/ runs on the live kernel; results are checked against /proc for
+//! this test's own process.
+
+mod common;
+
+use common::*;
+
+fn run_example(name: &str, extra: &[&str]) -> String {
+    let path = format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let mut args = vec!["-f", path.as_str(), "-o", "csv"];
+    args.extend_from_slice(extra);
+    let out = bpfq(&args);
+    assert!(out.status.success(), "{name}: {}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn every_example_runs() {
+    let _k = shared_kernel();
+    let dir = format!("{}/examples", env!("CARGO_MANIFEST_DIR"));
+    let me = std::process::id().to_string();
+    let mut ran = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".bpfq") {
+            let text = run_example(&name, &["--param", &format!("pid={me}")]);
+            assert!(text.lines().count() >= 2, "{name} printed no rows:\n{text}");
+            ran += 1;
+        }
+    }
+    assert!(ran >= 4, "examples/ holds the example queries");
+}
+
+#[test]
+fn threads_of_lists_this_process_threads() {
+    let _k = shared_kernel();
+    let me = std::process::id();
+    let text = run_example("threads_of.bpfq", &["--param", &format!("pid={me}")]);
+    let mut tids: Vec<u32> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    tids.sort();
+    let mut expected: Vec<u32> = std::fs::read_dir(format!("/proc/{me}/task"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
+        .collect();
+    expected.sort();
+    // Test harness threads come and go; the main thread is always there and no stranger is.
+    assert!(tids.contains(&me), "{tids:?}");
+    for tid in &tids {
+        assert!(
+            expected.contains(tid)
+                || !std::path::Path::new(&format!("/proc/{me}/task/{tid}")).exists(),
+            "{tid} is not ours"
+        );
+    }
+}
+
+#[test]
+fn kernel_threads_have_no_mm() {
+    let _k = shared_kernel();
+    let text = run_example("kernel_threads.bpfq", &[]);
+    let mut checked = 0;
+    for line in text.lines().skip(1) {
+        let pid = line.split(',').next().unwrap();
+        // A kernel thread's /proc/PID/status has no VmSize line (it has no address space).
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            assert!(!status.contains("VmSize"), "{pid} has an mm: {line}");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 0,
+        "a Linux system always has kernel threads (kthreadd)"
+    );
+}
