@@ -63,11 +63,7 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
     })
 }
 
-pub fn lower(
-    plan: &Plan,
-    btf: &Btf,
-    main_object_offset: u32,
-) -> Result<(Function, RowLayout), Diagnostic> {
+pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic> {
     let mut kinds = Vec::new();
     for column in &plan.kernel.columns {
         kinds.push((
@@ -89,7 +85,7 @@ pub fn lower(
 
     // Load every context pointer the query reads (and the main object, which marks the end of
     // the iteration when NULL) once, up front, so no later block depends on a conditional load.
-    let mut offsets = vec![main_object_offset];
+    let mut offsets = vec![plan.target.object_offset];
     for column in &plan.kernel.columns {
         collect_ctx_fields(&column.expr, &mut offsets);
     }

@@ -28,28 +28,7 @@ pub fn compile(file: FileId, env: &BindEnv) -> Result<Compiled, Diagnostic> {
     let ast = parse_query(text, file)?;
     let typed = bind(&ast, env)?;
     let plan = plan(typed, env.sources);
-    let target = bpfq_kernel::catalogue::find_target(env.btf, &plan.target.name)
-        .ok()
-        .flatten()
-        .ok_or_else(|| {
-            Diagnostic::error(
-                codes::INTERNAL,
-                "internal error (this is a bug in bpfq): target vanished",
-            )
-        })?;
-    let main_offset = target
-        .main_object
-        .map(|i| target.context[i].byte_offset)
-        .ok_or_else(|| {
-            Diagnostic::error(
-                codes::UNSUPPORTED,
-                format!(
-                    "target `{}` has no object pointer in its context",
-                    target.name
-                ),
-            )
-        })?;
-    let (ir, layout) = crate::lower::lower(&plan, env.btf, main_offset)?;
+    let (ir, layout) = crate::lower::lower(&plan, env.btf)?;
     let program = generate(&ir).map_err(|err| codegen_diagnostic(err, ast.span))?;
     let mut prog_name = format!("bpfq_{}", plan.target.name);
     prog_name.truncate(15);

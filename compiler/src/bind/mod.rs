@@ -120,10 +120,25 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
         ));
     }
     let target = resolve_target(env.btf, &query.from.target)?;
-    let meta = catalogue::meta_layout(env.btf).map_err(|e| internal(query.from.span, e))?;
+    let meta = target
+        .meta
+        .ok_or_else(|| internal(query.from.span, "iterator context without `meta`"))?;
     let attach_func = target
         .attach_func
         .ok_or_else(|| internal(query.from.span, "target without attach function"))?;
+    let object_offset = target
+        .main_object
+        .map(|i| target.context[i].byte_offset)
+        .ok_or_else(|| {
+            Diagnostic::error(
+                codes::UNSUPPORTED,
+                format!(
+                    "target `{}` has no object pointer in its context",
+                    target.name
+                ),
+            )
+            .with_primary(query.from.target.span, "not supported yet")
+        })?;
     let bound_target = BoundTarget {
         name: target.name.clone(),
         ctx_struct: target.ctx_struct,
@@ -131,6 +146,7 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
         attach_func,
         meta_offset: meta.meta_offset,
         seq_offset: meta.seq_offset,
+        object_offset,
     };
     let mut binder = Binder {
         env,

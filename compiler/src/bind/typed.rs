@@ -174,6 +174,8 @@ pub struct BoundTarget {
     /// Byte offsets of `meta` in the context and of `seq` in `struct bpf_iter_meta`.
     pub meta_offset: u32,
     pub seq_offset: u32,
+    /// Byte offset in the context of the object pointer that is NULL on the final call.
+    pub object_offset: u32,
 }
 
 /// One output column.

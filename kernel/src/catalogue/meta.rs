@@ -1,6 +1,6 @@
 //! Iterator meta layout: where `struct bpf_iter_meta` and its `seq`/`seq_num` sit, so generated code can reach the seq_file and object number.
 
-use crate::btf::{Btf, BtfError, Kind, TypeId};
+use crate::btf::{Btf, BtfError, BtfType, Kind, TypeId};
 
 /// Byte offsets the compiler needs to reach `ctx->meta->seq` and `ctx->meta->seq_num`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +30,24 @@ pub fn meta_layout(btf: &Btf) -> Result<MetaLayout, BtfError> {
         seq_offset: byte_offset(btf, meta_struct, "seq")?,
         seq_num_offset: byte_offset(btf, meta_struct, "seq_num")?,
     })
+}
+
+/// The layout behind a context's `meta` member (`struct bpf_iter_meta *` at `meta_offset`),
+/// found without a name search.
+pub(super) fn from_member(
+    btf: &Btf,
+    meta_offset: u32,
+    type_id: TypeId,
+) -> Result<Option<MetaLayout>, BtfError> {
+    let BtfType::Ptr { target } = btf.get(btf.resolve(type_id)?)? else {
+        return Ok(None);
+    };
+    let meta_struct = btf.resolve(target)?;
+    Ok(Some(MetaLayout {
+        meta_offset,
+        seq_offset: byte_offset(btf, meta_struct, "seq")?,
+        seq_num_offset: byte_offset(btf, meta_struct, "seq_num")?,
+    }))
 }
 
 fn first_context(btf: &Btf) -> Option<TypeId> {

@@ -25,6 +25,8 @@ pub struct IterTarget {
     pub context: Vec<CtxField>,
     /// Index into `context` of the first pointer-to-struct field: the object iterated over.
     pub main_object: Option<usize>,
+    /// Where `ctx->meta->seq` and `seq_num` are; None if the context has no `meta` pointer.
+    pub meta: Option<MetaLayout>,
 }
 
 /// One member of an iterator context struct.
@@ -87,8 +89,10 @@ fn build_target(
     attach_func: Option<TypeId>,
 ) -> Result<IterTarget, BtfError> {
     let mut context = Vec::new();
+    let mut meta = None;
     for member in btf.members(ctx)? {
         if member.name == "meta" {
+            meta = meta::from_member(btf, member.bit_offset / 8, member.type_id)?;
             continue;
         }
         let resolved = btf.resolve(member.type_id)?;
@@ -115,5 +119,6 @@ fn build_target(
         attach_func,
         context,
         main_object,
+        meta,
     })
 }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of bpfq: compile-only golden tests against the BTF fixtures in the repo, and
+# kernel tests that load real BPF programs (they need root, BTF and bpftool). Installs the few
+# Debian packages the tests use when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v bpftool >/dev/null || need+=(bpftool)
+command -v llvm-mc >/dev/null || need+=(llvm)          # independent oracle for the BPF encoder
+command -v python3 >/dev/null || need+=(python3)       # spawns many-threaded processes
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "tests/run.sh: missing ${need[*]}; install them (apt-get install ${need[*]})" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ "$(id -u)" -ne 0 ] || [ ! -r /sys/kernel/btf/vmlinux ]; then
+    echo "tests/run.sh: kernel tests need root and /sys/kernel/btf/vmlinux; they would fail here." >&2
+    echo "tests/run.sh: running the compile-only tests only: cargo test -p bpfq-compiler -p bpfq-kernel" >&2
+    exec cargo test -p bpfq-compiler -p bpfq-kernel
+fi
+
+cargo test --workspace --locked
