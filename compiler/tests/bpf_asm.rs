@@ -214,3 +214,19 @@ fn notes_attach_to_the_next_instruction() {
         ]
     );
 }
+
+#[test]
+fn note_at_names_the_clause_of_an_instruction() {
+    use bpfq_compiler::bpf::asm::Assembler;
+    use bpfq_compiler::bpf::insn::{Insn, Operand, Reg};
+    let mut asm = Assembler::new();
+    asm.annotate("where pid == 1");
+    asm.emit(Insn::mov64(Reg::R0, Operand::Imm(0)));
+    asm.emit(Insn::mov64(Reg::R1, Operand::Imm(0)));
+    asm.annotate("column comm");
+    asm.emit(Insn::exit());
+    let program = asm.finish().expect("assembles");
+    assert_eq!(program.note_at(0), Some("where pid == 1"));
+    assert_eq!(program.note_at(1), Some("where pid == 1"));
+    assert_eq!(program.note_at(2), Some("column comm"));
+}

@@ -46,6 +46,17 @@ pub enum LoadError {
 }
 
 impl LoadError {
+    /// The index of the instruction the verifier stopped at: the last `N: (..)` line of its log.
+    pub fn failed_insn(&self) -> Option<usize> {
+        let LoadError::Verifier { log, .. } = self else {
+            return None;
+        };
+        log.lines().rev().find_map(|line| {
+            let (index, rest) = line.split_once(": (")?;
+            index.trim().parse().ok().filter(|_| rest.len() > 2)
+        })
+    }
+
     /// The last `n` non-empty lines of the verifier log (where the verifier states its reason).
     pub fn verifier_tail(&self, n: usize) -> Option<String> {
         let LoadError::Verifier { log, .. } = self else {
@@ -273,6 +284,21 @@ fn log_text(buf: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn failed_insn_is_the_last_instruction_line_of_the_log() {
+        let log = "func#0 @0\n0: R1=ctx() R10=fp0\n0: (79) r2 = *(u64 *)(r1 +8)\n1: (15) if r2 == 0x0 goto pc+3\n2: (61) r3 = *(u32 *)(r2 +99999)\ninvalid access to memory\nprocessed 3 insns\n";
+        let err = LoadError::Verifier {
+            errno: 13,
+            log: log.to_string(),
+        };
+        assert_eq!(err.failed_insn(), Some(2));
+        let none = LoadError::Verifier {
+            errno: 13,
+            log: "nothing useful".to_string(),
+        };
+        assert_eq!(none.failed_insn(), None);
+    }
+
     use super::*;
 
     #[test]

@@ -6,6 +6,7 @@ use super::{
     args::{Common, Format, OutputArgs},
     compile_query, open_btf, Failure,
 };
+use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::bpf::insn::encode;
 use bpfq_runtime::format::{new_sink, FormatOptions, OutputFormat};
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError};
@@ -26,13 +27,13 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
         attach_btf_id: compiled.plan.target.attach_func.0,
     };
     let program = load_iter_program(&spec, common.verbose)
-        .map_err(|e| load_failure(e, query, common.verbose))?;
+        .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
     let link = program
         .attach(None)
-        .map_err(|e| load_failure(e, query, common.verbose))?;
+        .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
     let mut reader = link
         .open()
-        .map_err(|e| load_failure(e, query, common.verbose))?;
+        .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
 
     let stdout = io::stdout().lock();
     let out = io::BufWriter::with_capacity(64 * 1024, stdout);
@@ -61,7 +62,7 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
         .map_err(|err| Failure::Runtime(err.to_string()))
 }
 
-fn load_failure(err: LoadError, query: &str, verbose: bool) -> Failure {
+fn load_failure(err: LoadError, query: &str, program: &Program, verbose: bool) -> Failure {
     match &err {
         LoadError::Verifier { log, .. } => {
             let detail = if verbose {
@@ -69,13 +70,21 @@ fn load_failure(err: LoadError, query: &str, verbose: bool) -> Failure {
             } else {
                 err.verifier_tail(8).unwrap_or_default()
             };
+            let clause = err
+                .failed_insn()
+                .and_then(|at| {
+                    program
+                        .note_at(at)
+                        .map(|note| format!("\nit stopped at instruction {at}, from: {note}"))
+                })
+                .unwrap_or_default();
             let hint = if verbose {
                 ""
             } else {
                 "\n(run with --verbose for the full verifier log)"
             };
             Failure::Runtime(format!(
-                "the kernel's verifier refused the program compiled from:\n  {query}\nverifier says:\n{detail}{hint}\nthis is a bug in bpfq: please report it with `bpfq explain` output"
+                "the kernel's verifier refused the program compiled from:\n  {query}{clause}\nverifier says:\n{detail}{hint}\nthis is a bug in bpfq: please report it with the output of `bpfq explain`"
             ))
         }
         _ => Failure::Runtime(err.to_string()),

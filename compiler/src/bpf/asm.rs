@@ -32,6 +32,16 @@ impl Program {
     pub fn to_bytes(&self) -> Vec<u8> {
         super::insn::encode(&self.insns)
     }
+
+    /// The note in force at instruction `index`: the last one attached at or before it. It names
+    /// the query clause the instruction implements, so a verifier complaint can point at it.
+    pub fn note_at(&self, index: usize) -> Option<&str> {
+        self.notes
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= index)
+            .map(|(_, note)| note.as_str())
+    }
 }
 
 /// Why a program could not be assembled.
