@@ -18,6 +18,13 @@ struct Lowerer {
     b: FunctionBuilder,
     ctx: Value,
     ctx_fields: HashMap<u32, Value>,
+    /// Loads and constants already computed, with the block that computed them: reused where
+    /// that block dominates (kernel memory does not change under a running iterator program
+    /// in any way the program could observe consistently, so a repeated load adds nothing).
+    known: HashMap<Inst, (Value, Block)>,
+    /// While storing a nullable column: where to go when a loaded pointer is NULL (created on
+    /// the first check, so no unreachable block is ever emitted).
+    on_null: Option<Option<Block>>,
 }
 
 fn internal(msg: impl Into<String>) -> Diagnostic {
@@ -66,21 +73,14 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
 pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic> {
     let mut kinds = Vec::new();
     for column in &plan.kernel.columns {
-        kinds.push((
-            column.name.clone(),
-            column_kind(btf, &column.expr.ty)?,
-            false,
-        ));
+        let nullable = column.expr.ty != Ty::Bool && dereferences_loaded_pointer(&column.expr);
+        kinds.push((column.name.clone(), column_kind(btf, &column.expr.ty)?, nullable));
     }
     let layout = RowLayout::pack(kinds);
 
     let mut b = FunctionBuilder::new();
     let ctx = b.value(Inst::Context);
-    let mut l = Lowerer {
-        b,
-        ctx,
-        ctx_fields: HashMap::new(),
-    };
+    let mut l = Lowerer { b, ctx, ctx_fields: HashMap::new(), known: HashMap::new(), on_null: None };
     let exit = l.b.create_block();
 
     // Load every context pointer the query reads (and the main object, which marks the end of
@@ -99,7 +99,7 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
         plan.target.name
     ));
     for offset in offsets {
-        let value = l.b.value(Inst::Load {
+        let value = l.pure(Inst::Load {
             base: ctx,
             offset: offset as i32,
             width: Width::B8,
@@ -116,8 +116,11 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
         });
         l.b.switch_to(next);
     }
-    l.b.note("zero the row buffer");
-    l.b.effect(Inst::ZeroRow);
+    let words = words_to_zero(&layout, &plan.kernel.columns);
+    if !words.is_empty() {
+        l.b.note("zero the row bytes no column fully overwrites");
+        l.b.effect(Inst::ZeroRow { words });
+    }
 
     if let Some(filter) = &plan.kernel.filter {
         let body = l.b.create_block();
@@ -130,7 +133,7 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
     }
     for (column, placed) in plan.kernel.columns.iter().zip(&layout.columns) {
         l.b.note(format!("column {}", column.name));
-        l.store_column(&column.expr, placed.offset)?;
+        l.store_column(&column.expr, placed.offset, placed.null_flag)?;
     }
     l.b.note("emit the row");
     let meta = l.b.value(Inst::Load {
@@ -154,6 +157,32 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
     l.b.terminate(Terminator::Return(0));
     let _ = l.ctx;
     Ok((l.b.finish(layout.size), layout))
+}
+
+/// Whether reading `expr` follows a pointer that was itself loaded from kernel memory (which may
+/// be NULL; context pointers are checked once at entry).
+fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
+    match &expr.kind {
+        TKind::Load { ptr, .. } | TKind::Place { ptr, .. } => {
+            matches!(ptr.kind, TKind::Load { .. }) || dereferences_loaded_pointer(ptr)
+        }
+        TKind::Neg(e) | TKind::BitNot(e) => dereferences_loaded_pointer(e),
+        TKind::Arith { lhs, rhs, .. } => dereferences_loaded_pointer(lhs) || dereferences_loaded_pointer(rhs),
+        _ => false,
+    }
+}
+
+/// The 8-byte words of the row that must be zeroed: those not entirely covered by stores that
+/// always happen (booleans store only when true, nullable columns only when not NULL).
+fn words_to_zero(layout: &RowLayout, columns: &[crate::bind::OutputColumn]) -> Vec<u32> {
+    let mut covered = vec![false; layout.size as usize];
+    for (placed, column) in layout.columns.iter().zip(columns) {
+        if placed.null_flag.is_none() && column.expr.ty != Ty::Bool {
+            let end = (placed.offset + placed.kind.width()) as usize;
+            covered[placed.offset as usize..end].iter_mut().for_each(|b| *b = true);
+        }
+    }
+    (0..layout.size).step_by(8).filter(|&w| !covered[w as usize..w as usize + 8].iter().all(|b| *b)).collect()
 }
 
 fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
@@ -205,6 +234,37 @@ fn swapped(op: CmpOp) -> CmpOp {
 }
 
 impl Lowerer {
+    /// Emits a load or constant, or reuses an identical one whose block dominates this one.
+    fn pure(&mut self, inst: Inst) -> Value {
+        if let Some(&(value, block)) = self.known.get(&inst) {
+            if self.b.dominates_current(block) {
+                return value;
+            }
+        }
+        let value = self.b.value(inst.clone());
+        self.known.insert(inst, (value, self.b.current()));
+        value
+    }
+
+    /// A pointer to dereference. Inside a nullable column, a pointer loaded from memory is
+    /// tested first: NULL sends the column to its null path instead of reading 0s.
+    fn pointer(&mut self, ptr: &TExpr) -> Result<Value, Diagnostic> {
+        let value = self.value(ptr)?;
+        if let (Some(target), TKind::Load { .. }) = (&mut self.on_null, &ptr.kind) {
+            let null_block = *target.get_or_insert_with(|| self.b.create_block());
+            let next = self.b.create_block();
+            self.b.terminate(Terminator::Branch {
+                cmp: Cmp::Eq,
+                lhs: value,
+                rhs: Operand::Imm(0),
+                then_to: null_block,
+                else_to: next,
+            });
+            self.b.switch_to(next);
+        }
+        Ok(value)
+    }
+
     fn value(&mut self, expr: &TExpr) -> Result<Value, Diagnostic> {
         Ok(match &expr.kind {
             TKind::CtxField { offset, .. } => *self
@@ -218,12 +278,12 @@ impl Lowerer {
                 signed,
                 bitfield,
             } => {
-                let base = self.value(ptr)?;
+                let base = self.pointer(ptr)?;
                 let width = Width::from_bytes(u32::from(*bytes))
                     .ok_or_else(|| internal("bad load width"))?;
                 let offset = i32::try_from(*offset).map_err(|_| internal("offset too large"))?;
                 match bitfield {
-                    None => self.b.value(Inst::Load {
+                    None => self.pure(Inst::Load {
                         base,
                         offset,
                         width,
@@ -231,7 +291,7 @@ impl Lowerer {
                     }),
                     Some((bit, bits)) => {
                         // Move the field to the top of the register, then shift it down.
-                        let unit = self.b.value(Inst::Load {
+                        let unit = self.pure(Inst::Load {
                             base,
                             offset,
                             width,
@@ -252,7 +312,7 @@ impl Lowerer {
                     }
                 }
             }
-            TKind::Int(c) => self.b.value(Inst::Const(*c)),
+            TKind::Int(c) => self.pure(Inst::Const(*c)),
             TKind::Neg(e) => {
                 let arg = self.value(e)?;
                 self.b.value(Inst::Unary { op: UnOp::Neg, arg })
@@ -402,7 +462,7 @@ impl Lowerer {
             let width = Width::from_bytes(chunk as u32).ok_or_else(|| internal("bad chunk"))?;
             let at =
                 i32::try_from(*offset as usize + done).map_err(|_| internal("offset too large"))?;
-            let got = self.b.value(Inst::Load {
+            let got = self.pure(Inst::Load {
                 base,
                 offset: at,
                 width,
@@ -410,7 +470,7 @@ impl Lowerer {
             });
             let rhs = match as_imm(want) {
                 Some(imm) if imm >= 0 => Operand::Imm(imm),
-                _ => Operand::Value(self.b.value(Inst::Const(want))),
+                _ => Operand::Value(self.pure(Inst::Const(want))),
             };
             done += chunk;
             if done == compared {
@@ -436,10 +496,28 @@ impl Lowerer {
         Ok(())
     }
 
-    fn store_column(&mut self, expr: &TExpr, row_offset: u32) -> Result<(), Diagnostic> {
+    /// Stores a column; with a null flag, a NULL pointer on the way sets the flag instead.
+    fn store_column(&mut self, expr: &TExpr, row_offset: u32, null_flag: Option<u32>) -> Result<(), Diagnostic> {
+        let Some(flag) = null_flag else { return self.store_value(expr, row_offset) };
+        self.on_null = Some(None);
+        let stored = self.store_value(expr, row_offset);
+        let null_block = self.on_null.take().flatten();
+        stored?;
+        if let Some(null_block) = null_block {
+            let join = self.b.create_block();
+            self.b.terminate(Terminator::Jump(join));
+            self.b.switch_to(null_block);
+            self.b.effect(Inst::StoreRow { offset: flag, width: Width::B1, value: Operand::Imm(1) });
+            self.b.terminate(Terminator::Jump(join));
+            self.b.switch_to(join);
+        }
+        Ok(())
+    }
+
+    fn store_value(&mut self, expr: &TExpr, row_offset: u32) -> Result<(), Diagnostic> {
         match (&expr.kind, &expr.ty) {
             (TKind::Place { ptr, offset }, Ty::Chars { len }) => {
-                let base = self.value(ptr)?;
+                let base = self.pointer(ptr)?;
                 let src_offset =
                     i32::try_from(*offset).map_err(|_| internal("offset too large"))?;
                 self.b.effect(Inst::CopyToRow {

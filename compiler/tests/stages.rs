@@ -136,10 +136,16 @@ fn bpf_text_compare_with_wide_constant() {
     ));
 }
 
-/// `tid + (tid + (... + tid))`: every left operand stays live while the right side is computed,
-/// more values than registers, so some go to stack slots below the row.
+/// Twelve distinct int fields of task_struct.
+const FIELDS: [&str; 12] = [
+    "flags", "ptrace", "on_cpu", "recent_used_cpu", "wake_cpu", "on_rq", "prio", "static_prio", "normal_prio",
+    "rt_priority", "exit_code", "exit_signal",
+];
+
+/// `a + (b + (... + l))` over distinct fields: every left operand stays live while the right
+/// side is computed, more values than registers, so some go to stack slots below the row.
 pub fn deep_sum(depth: usize) -> String {
-    (0..depth).map(|_| "tid").collect::<Vec<_>>().join(" + (") + &")".repeat(depth - 1)
+    FIELDS[..depth].iter().map(|f| format!("task.{f}")).collect::<Vec<_>>().join(" + (") + &")".repeat(depth - 1)
 }
 
 #[test]
@@ -150,4 +156,9 @@ fn bpf_deep_expression_spills_to_the_stack() {
         "expected a spill store below the 8-byte row:\n{out}"
     );
     insta::assert_snapshot!(out);
+}
+
+#[test]
+fn ir_nullable_column_sets_its_null_flag() {
+    insta::assert_snapshot!(check_ir("from task select pid, task.mm.total_vm, task.real_parent.comm"));
 }

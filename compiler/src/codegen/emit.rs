@@ -256,8 +256,8 @@ impl Emitter<'_> {
                 }
                 self.write_back(v);
             }
-            Inst::ZeroRow => {
-                for chunk in (0..self.row_size).step_by(8) {
+            Inst::ZeroRow { words } => {
+                for &chunk in words {
                     let off = self.row_offset(chunk);
                     self.asm.emit(Insn::store_imm(Size::DW, Reg::R10, off, 0));
                 }

@@ -1,13 +1,19 @@
 //! Stage `lower`: a small builder that appends instructions to the current block and hands out
 //! fresh values and blocks. A block is laid out when it is first switched to, so a lowering that
-//! switches to a join block only after its arms keeps every jump forward.
+//! switches to a join block only after its arms keeps every jump forward. It also tracks
+//! dominators as blocks are laid out, so the lowering can reuse a value only where the block
+//! that defined it dominates the current one.
 
 use super::{Block, BlockData, Function, Inst, InstData, Terminator, Value};
-use cranelift_entity::{EntityRef, PrimaryMap};
+use cranelift_entity::{EntityRef, PrimaryMap, SecondaryMap};
 
 pub struct FunctionBuilder {
     blocks: PrimaryMap<Block, BlockData>,
     layout: Vec<Block>,
+    /// Position in `layout` (a topological order), for the dominator intersection.
+    position: SecondaryMap<Block, u32>,
+    preds: SecondaryMap<Block, Vec<Block>>,
+    idom: SecondaryMap<Block, Option<Block>>,
     current: Block,
     next_value: u32,
     note: Option<String>,
@@ -26,6 +32,9 @@ impl FunctionBuilder {
         FunctionBuilder {
             blocks,
             layout: vec![current],
+            position: SecondaryMap::new(),
+            preds: SecondaryMap::new(),
+            idom: SecondaryMap::new(),
             current,
             next_value: 0,
             note: None,
@@ -37,11 +46,46 @@ impl FunctionBuilder {
         self.blocks.push(empty_block())
     }
 
+    /// Continues in `block`. The first switch lays it out; all jumps into it must exist by
+    /// then (true of structured lowering: a join is entered after its arms).
     pub fn switch_to(&mut self, block: Block) {
         if !self.layout.contains(&block) {
+            self.position[block] = self.layout.len() as u32;
             self.layout.push(block);
+            self.idom[block] = self.preds[block].iter().copied().reduce(|a, b| self.intersect(a, b));
         }
         self.current = block;
+    }
+
+    /// The nearest common dominator of two laid-out blocks.
+    fn intersect(&self, mut a: Block, mut b: Block) -> Block {
+        while a != b {
+            while self.position[a] > self.position[b] {
+                match self.idom[a] {
+                    Some(up) => a = up,
+                    None => return a,
+                }
+            }
+            while self.position[b] > self.position[a] {
+                match self.idom[b] {
+                    Some(up) => b = up,
+                    None => return b,
+                }
+            }
+        }
+        a
+    }
+
+    /// Whether every path from the entry to the current block passes through `block`.
+    pub fn dominates_current(&self, block: Block) -> bool {
+        let mut at = Some(self.current);
+        while let Some(b) = at {
+            if b == block {
+                return true;
+            }
+            at = self.idom[b];
+        }
+        false
     }
 
     pub fn current(&self) -> Block {
@@ -67,6 +111,9 @@ impl FunctionBuilder {
     }
 
     pub fn terminate(&mut self, terminator: Terminator) {
+        for succ in terminator.successors() {
+            self.preds[succ].push(self.current);
+        }
         self.blocks[self.current].terminator = terminator;
     }
 

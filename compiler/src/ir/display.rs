@@ -71,7 +71,10 @@ impl fmt::Display for Inst {
                 op: UnOp::BitNot,
                 arg,
             } => write!(f, "not {arg}"),
-            Inst::ZeroRow => write!(f, "zero_row"),
+            Inst::ZeroRow { words } => {
+                let list: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+                write!(f, "zero_row [{}]", list.join(", "))
+            }
             Inst::StoreRow {
                 offset,
                 width,

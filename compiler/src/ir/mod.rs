@@ -21,7 +21,7 @@ pub struct Block(u32);
 entity_impl!(Block, "b");
 
 /// Width of a memory access.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Width {
     B1,
     B2,
@@ -51,7 +51,7 @@ impl Width {
 }
 
 /// Two-operand integer arithmetic on 64-bit values.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum BinOp {
     Add,
     Sub,
@@ -69,7 +69,7 @@ pub enum BinOp {
 }
 
 /// One-operand integer arithmetic.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum UnOp {
     Neg,
     BitNot,
@@ -109,21 +109,21 @@ impl Cmp {
 }
 
 /// A right-hand operand: a value or a 32-bit immediate (sign-extended to 64 bits).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Operand {
     Value(Value),
     Imm(i32),
 }
 
 /// A BPF helper called by the program; the backend knows each one's arguments.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Helper {
     /// `bpf_seq_write(seq, row, row_size)`: emit the row buffer.
     SeqWrite,
 }
 
 /// One instruction. Those with a result define exactly one value.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Inst {
     /// The iterator context pointer (R1 at entry). Must be the first instruction.
     Context,
@@ -140,8 +140,9 @@ pub enum Inst {
     Binary { op: BinOp, lhs: Value, rhs: Operand },
     /// `op arg`.
     Unary { op: UnOp, arg: Value },
-    /// Fill the whole row buffer with zeros (never write uninitialised stack).
-    ZeroRow,
+    /// Zero these 8-byte words of the row buffer (by offset): every word that the row's
+    /// unconditional stores do not fully overwrite, so no uninitialised stack is ever written out.
+    ZeroRow { words: Vec<u32> },
     /// Store the low `width` bytes of `value` at `offset` in the row buffer.
     StoreRow {
         offset: u32,
@@ -168,7 +169,7 @@ impl Inst {
             Operand::Imm(_) => None,
         };
         match self {
-            Inst::Context | Inst::Const(_) | Inst::ZeroRow => vec![],
+            Inst::Context | Inst::Const(_) | Inst::ZeroRow { .. } => vec![],
             Inst::Load { base, .. } | Inst::CopyToRow { base, .. } => vec![*base],
             Inst::Binary { lhs, rhs, .. } => std::iter::once(*lhs).chain(operand(rhs)).collect(),
             Inst::Unary { arg, .. } => vec![*arg],
