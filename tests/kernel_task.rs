@@ -136,16 +136,42 @@ fn spilled_values_compute_the_same_sum() {
     let _k = shared_kernel();
     let a = Named::spawn(&unique_name("s"));
     let fields = [
-        "flags", "ptrace", "on_cpu", "recent_used_cpu", "wake_cpu", "on_rq", "prio", "static_prio", "normal_prio",
-        "rt_priority", "exit_code", "exit_signal",
+        "flags",
+        "ptrace",
+        "on_cpu",
+        "recent_used_cpu",
+        "wake_cpu",
+        "on_rq",
+        "prio",
+        "static_prio",
+        "normal_prio",
+        "rt_priority",
+        "exit_code",
+        "exit_signal",
     ];
-    let sum = fields.iter().map(|f| format!("task.{f}")).collect::<Vec<_>>().join(" + (") + &")".repeat(fields.len() - 1);
-    let columns = fields.iter().map(|f| format!("task.{f}")).collect::<Vec<_>>().join(", ");
-    let query = format!("from task select {sum} as s, {columns} where pid == {}", a.pid());
+    let sum = fields
+        .iter()
+        .map(|f| format!("task.{f}"))
+        .collect::<Vec<_>>()
+        .join(" + (")
+        + &")".repeat(fields.len() - 1);
+    let columns = fields
+        .iter()
+        .map(|f| format!("task.{f}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let query = format!(
+        "from task select {sum} as s, {columns} where pid == {}",
+        a.pid()
+    );
     let out = bpfq(&[&query, "-o", "csv", "--no-header"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    let values: Vec<i64> = text.trim().split(',').map(|v| v.parse().expect("integer")).collect();
+    let values: Vec<i64> = text
+        .trim()
+        .split(',')
+        .map(|v| v.parse().expect("integer"))
+        .collect();
     assert_eq!(values.len(), 13, "{text}");
     assert_eq!(values[0], values[1..].iter().sum::<i64>(), "{text}");
     assert_eq!(values[7], 120, "static_prio of a nice-0 task");

@@ -68,6 +68,8 @@ pub const EXPECTED_CONDITION: &str = "E0204";
 pub const EXPECTED_INTEGER: &str = "E0205";
 /// Division or remainder by the constant zero.
 pub const DIVISION_BY_ZERO: &str = "E0206";
+/// A cast to something that is not an integer type (or a related struct).
+pub const BAD_CAST: &str = "E0207";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
 
@@ -184,6 +186,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         DIVISION_BY_ZERO,
         "division or remainder by the constant zero",
+    ),
+    (
+        BAD_CAST,
+        "casts go to integer types: u8 u16 u32 u64 s8 s16 s32 s64",
     ),
     (
         UNSUPPORTED,

@@ -74,13 +74,23 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
     let mut kinds = Vec::new();
     for column in &plan.kernel.columns {
         let nullable = column.expr.ty != Ty::Bool && dereferences_loaded_pointer(&column.expr);
-        kinds.push((column.name.clone(), column_kind(btf, &column.expr.ty)?, nullable));
+        kinds.push((
+            column.name.clone(),
+            column_kind(btf, &column.expr.ty)?,
+            nullable,
+        ));
     }
     let layout = RowLayout::pack(kinds);
 
     let mut b = FunctionBuilder::new();
     let ctx = b.value(Inst::Context);
-    let mut l = Lowerer { b, ctx, ctx_fields: HashMap::new(), known: HashMap::new(), on_null: None };
+    let mut l = Lowerer {
+        b,
+        ctx,
+        ctx_fields: HashMap::new(),
+        known: HashMap::new(),
+        on_null: None,
+    };
     let exit = l.b.create_block();
 
     // Load every context pointer the query reads (and the main object, which marks the end of
@@ -167,7 +177,10 @@ fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
             matches!(ptr.kind, TKind::Load { .. }) || dereferences_loaded_pointer(ptr)
         }
         TKind::Neg(e) | TKind::BitNot(e) => dereferences_loaded_pointer(e),
-        TKind::Arith { lhs, rhs, .. } => dereferences_loaded_pointer(lhs) || dereferences_loaded_pointer(rhs),
+        TKind::Cast { value, .. } => dereferences_loaded_pointer(value),
+        TKind::Arith { lhs, rhs, .. } => {
+            dereferences_loaded_pointer(lhs) || dereferences_loaded_pointer(rhs)
+        }
         _ => false,
     }
 }
@@ -179,10 +192,15 @@ fn words_to_zero(layout: &RowLayout, columns: &[crate::bind::OutputColumn]) -> V
     for (placed, column) in layout.columns.iter().zip(columns) {
         if placed.null_flag.is_none() && column.expr.ty != Ty::Bool {
             let end = (placed.offset + placed.kind.width()) as usize;
-            covered[placed.offset as usize..end].iter_mut().for_each(|b| *b = true);
+            covered[placed.offset as usize..end]
+                .iter_mut()
+                .for_each(|b| *b = true);
         }
     }
-    (0..layout.size).step_by(8).filter(|&w| !covered[w as usize..w as usize + 8].iter().all(|b| *b)).collect()
+    (0..layout.size)
+        .step_by(8)
+        .filter(|&w| !covered[w as usize..w as usize + 8].iter().all(|b| *b))
+        .collect()
 }
 
 fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
@@ -191,7 +209,8 @@ fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
         TKind::Place { ptr, .. } | TKind::Load { ptr, .. } => collect_ctx_fields(ptr, out),
         TKind::Int(_) | TKind::Str(_) => {}
         TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) => collect_ctx_fields(e, out),
-        TKind::TextEq { text, .. } => collect_ctx_fields(text, out),
+        TKind::TextEq { text, .. } | TKind::Like { text, .. } => collect_ctx_fields(text, out),
+        TKind::Cast { value, .. } => collect_ctx_fields(value, out),
         TKind::Arith { lhs, rhs, .. } | TKind::Compare { lhs, rhs, .. } => {
             collect_ctx_fields(lhs, out);
             collect_ctx_fields(rhs, out);
@@ -290,29 +309,25 @@ impl Lowerer {
                         signed: *signed,
                     }),
                     Some((bit, bits)) => {
-                        // Move the field to the top of the register, then shift it down.
                         let unit = self.pure(Inst::Load {
                             base,
                             offset,
                             width,
                             signed: false,
                         });
-                        let up = (64 - bit - bits) as i32;
-                        let raised = self.b.value(Inst::Binary {
-                            op: BinOp::Shl,
-                            lhs: unit,
-                            rhs: Operand::Imm(up),
-                        });
-                        let down = if *signed { BinOp::AShr } else { BinOp::LShr };
-                        self.b.value(Inst::Binary {
-                            op: down,
-                            lhs: raised,
-                            rhs: Operand::Imm(64 - *bits as i32),
-                        })
+                        self.extend(unit, *bits, *bit, *signed)
                     }
                 }
             }
             TKind::Int(c) => self.pure(Inst::Const(*c)),
+            TKind::Cast {
+                value,
+                bytes,
+                signed,
+            } => {
+                let v = self.value(value)?;
+                self.extend(v, u32::from(*bytes) * 8, 0, *signed)
+            }
             TKind::Neg(e) => {
                 let arg = self.value(e)?;
                 self.b.value(Inst::Unary { op: UnOp::Neg, arg })
@@ -414,6 +429,14 @@ impl Lowerer {
                 let (on_equal, on_differ) = if *negated { (no, yes) } else { (yes, no) };
                 self.text_eq(text, literal, on_equal, on_differ)
             }
+            TKind::Like {
+                text,
+                pattern,
+                negated,
+            } => {
+                let (on_match, on_miss) = if *negated { (no, yes) } else { (yes, no) };
+                self.like(text, pattern, on_match, on_miss)
+            }
             TKind::Load { .. } if expr.ty == Ty::Bool => {
                 let v = self.value(expr)?;
                 self.b.terminate(Terminator::Branch {
@@ -430,6 +453,159 @@ impl Lowerer {
                 expr.ty.describe()
             ))),
         }
+    }
+
+    /// Bits `[bit, bit + bits)` of `v`, zero- or sign-extended to 64 bits (two shifts).
+    fn extend(&mut self, v: Value, bits: u32, bit: u32, signed: bool) -> Value {
+        if bits >= 64 {
+            return v;
+        }
+        let up = (64 - bit - bits) as i32;
+        let raised = if up == 0 {
+            v
+        } else {
+            self.b.value(Inst::Binary {
+                op: BinOp::Shl,
+                lhs: v,
+                rhs: Operand::Imm(up),
+            })
+        };
+        let down = if signed { BinOp::AShr } else { BinOp::LShr };
+        self.b.value(Inst::Binary {
+            op: down,
+            lhs: raised,
+            rhs: Operand::Imm(64 - bits as i32),
+        })
+    }
+
+    /// Glob matching of a C string in a char array, unrolled at compile time into a forward-only
+    /// search: `%`-separated segments are placed leftmost-first (which is exact for globs whose
+    /// only wildcards are `%` and `_`), one block per (segment, start position).
+    fn like(
+        &mut self,
+        text: &TExpr,
+        pattern: &[u8],
+        on_match: Block,
+        on_miss: Block,
+    ) -> Result<(), Diagnostic> {
+        let (TKind::Place { ptr, offset }, Ty::Chars { len }) = (&text.kind, &text.ty) else {
+            return Err(internal("`like` on something other than a char array"));
+        };
+        let base = self.pointer(ptr)?;
+        let start = i32::try_from(*offset).map_err(|_| internal("offset too large"))?;
+        let len = *len as usize;
+        // `%%` is `%`: empty middle segments match anywhere and are dropped.
+        let pieces: Vec<&[u8]> = pattern.split(|b| *b == b'%').collect();
+        let final_piece = pieces.len() - 1;
+        let segments: Vec<&[u8]> = pieces
+            .iter()
+            .enumerate()
+            .filter(|(i, piece)| *i == 0 || *i == final_piece || !piece.is_empty())
+            .map(|(_, piece)| *piece)
+            .collect();
+        let last = segments.len() - 1;
+        // Tests byte `at` against a pattern byte; `_` means "any byte but the end of the string".
+        let byte_test = |this: &mut Self, at: usize, want: u8, ok: Block, fail: Block| {
+            let got = this.pure(Inst::Load {
+                base,
+                offset: start + at as i32,
+                width: Width::B1,
+                signed: false,
+            });
+            let (cmp, rhs) = if want == b'_' {
+                (Cmp::Ne, 0)
+            } else {
+                (Cmp::Eq, i32::from(want))
+            };
+            this.b.terminate(Terminator::Branch {
+                cmp,
+                lhs: got,
+                rhs: Operand::Imm(rhs),
+                then_to: ok,
+                else_to: fail,
+            });
+        };
+        // Matches `segment` at `at`, then continues in `then`; any mismatch goes to `fail`.
+        let segment_at = |this: &mut Self, segment: &[u8], at: usize, then: Block, fail: Block| {
+            if at + segment.len() > len {
+                this.b.terminate(Terminator::Jump(fail));
+                return;
+            }
+            for (i, &want) in segment.iter().enumerate() {
+                let next = if i + 1 == segment.len() {
+                    then
+                } else {
+                    this.b.create_block()
+                };
+                byte_test(this, at + i, want, next, fail);
+                if next != then {
+                    this.b.switch_to(next);
+                }
+            }
+            if segment.is_empty() {
+                this.b.terminate(Terminator::Jump(then));
+            }
+        };
+        // Ends at position `at`: the array ends there or holds the terminating NUL.
+        let ends_at = |this: &mut Self, at: usize, ok: Block, fail: Block| {
+            if at == len {
+                this.b.terminate(Terminator::Jump(ok));
+            } else {
+                byte_test(this, at, 0, ok, fail);
+            }
+        };
+
+        if last == 0 {
+            let tail = self.b.create_block();
+            segment_at(self, segments[0], 0, tail, on_miss);
+            if segments[0].len() <= len {
+                self.b.switch_to(tail);
+                ends_at(self, segments[0].len(), on_match, on_miss);
+            }
+            return Ok(());
+        }
+        // The prefix is anchored at 0; middle segments search forward; the suffix must end the string.
+        let mut reached: Vec<Vec<Option<Block>>> = vec![vec![None; len + 2]; last + 1];
+        let after_prefix = self.b.create_block();
+        reached[1][segments[0].len().min(len + 1)] = Some(after_prefix);
+        segment_at(self, segments[0], 0, after_prefix, on_miss);
+        for (index, segment) in segments.iter().enumerate().skip(1) {
+            for at in 0..=len {
+                let Some(here) = reached[index][at] else {
+                    continue;
+                };
+                self.b.switch_to(here);
+                if index == last && segment.is_empty() {
+                    self.b.terminate(Terminator::Jump(on_match));
+                    continue;
+                }
+                // Try the next start position when this one fails, unless the string ends here.
+                let retry = if at < len {
+                    let retry =
+                        *reached[index][at + 1].get_or_insert_with(|| self.b.create_block());
+                    let not_end = self.b.create_block();
+                    byte_test(self, at, 0, on_miss, not_end);
+                    self.b.switch_to(not_end);
+                    retry
+                } else {
+                    on_miss
+                };
+                if index == last {
+                    let tail = self.b.create_block();
+                    segment_at(self, segment, at, tail, retry);
+                    if at + segment.len() <= len {
+                        self.b.switch_to(tail);
+                        ends_at(self, at + segment.len(), on_match, retry);
+                    }
+                } else {
+                    let end = (at + segment.len()).min(len + 1);
+                    let found =
+                        *reached[index + 1][end].get_or_insert_with(|| self.b.create_block());
+                    segment_at(self, segment, at, found, retry);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// C-string equality of a char array with a literal: compares the literal's bytes and its
@@ -497,8 +673,15 @@ impl Lowerer {
     }
 
     /// Stores a column; with a null flag, a NULL pointer on the way sets the flag instead.
-    fn store_column(&mut self, expr: &TExpr, row_offset: u32, null_flag: Option<u32>) -> Result<(), Diagnostic> {
-        let Some(flag) = null_flag else { return self.store_value(expr, row_offset) };
+    fn store_column(
+        &mut self,
+        expr: &TExpr,
+        row_offset: u32,
+        null_flag: Option<u32>,
+    ) -> Result<(), Diagnostic> {
+        let Some(flag) = null_flag else {
+            return self.store_value(expr, row_offset);
+        };
         self.on_null = Some(None);
         let stored = self.store_value(expr, row_offset);
         let null_block = self.on_null.take().flatten();
@@ -507,7 +690,11 @@ impl Lowerer {
             let join = self.b.create_block();
             self.b.terminate(Terminator::Jump(join));
             self.b.switch_to(null_block);
-            self.b.effect(Inst::StoreRow { offset: flag, width: Width::B1, value: Operand::Imm(1) });
+            self.b.effect(Inst::StoreRow {
+                offset: flag,
+                width: Width::B1,
+                value: Operand::Imm(1),
+            });
             self.b.terminate(Terminator::Jump(join));
             self.b.switch_to(join);
         }

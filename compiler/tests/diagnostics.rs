@@ -62,8 +62,11 @@ const CASES: &[(&str, &str)] = &[
     ("E0204", "from task select pid where pid == 1 and tgid"),
     ("E0205", "from task select comm + 1"),
     ("E0206", "from task select pid / 0"),
+    ("E0201", "from task select pid where pid like \"1%\""),
+    ("E0201", "from task select pid where comm like 5"),
+    ("E0207", "from task select cast(pid as tcp_sock)"),
+    ("E0207", "from task select cast(pid as float)"),
     ("E0290", "from task select pid group by pid"),
-    ("E0290", "from task select pid where comm like \"k%\""),
     ("E0290", "from task(pid = 1) select pid"),
     ("E0301", "from task select comm as a, comm as b, comm as c, comm as d, comm as e, comm as f, comm as g, comm as h, comm as i, comm as j, comm as k, comm as l, comm as m, comm as n, comm as o, comm as p, comm as q, comm as r, comm as s, comm as t, comm as u, comm as v, comm as w, comm as x, comm as y, comm as z, comm as aa, comm as ab, comm as ac, comm as ad, comm as ae, comm as af, comm as ag"),
 ];

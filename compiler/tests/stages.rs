@@ -138,14 +138,29 @@ fn bpf_text_compare_with_wide_constant() {
 
 /// Twelve distinct int fields of task_struct.
 const FIELDS: [&str; 12] = [
-    "flags", "ptrace", "on_cpu", "recent_used_cpu", "wake_cpu", "on_rq", "prio", "static_prio", "normal_prio",
-    "rt_priority", "exit_code", "exit_signal",
+    "flags",
+    "ptrace",
+    "on_cpu",
+    "recent_used_cpu",
+    "wake_cpu",
+    "on_rq",
+    "prio",
+    "static_prio",
+    "normal_prio",
+    "rt_priority",
+    "exit_code",
+    "exit_signal",
 ];
 
 /// `a + (b + (... + l))` over distinct fields: every left operand stays live while the right
 /// side is computed, more values than registers, so some go to stack slots below the row.
 pub fn deep_sum(depth: usize) -> String {
-    FIELDS[..depth].iter().map(|f| format!("task.{f}")).collect::<Vec<_>>().join(" + (") + &")".repeat(depth - 1)
+    FIELDS[..depth]
+        .iter()
+        .map(|f| format!("task.{f}"))
+        .collect::<Vec<_>>()
+        .join(" + (")
+        + &")".repeat(depth - 1)
 }
 
 #[test]
@@ -160,5 +175,21 @@ fn bpf_deep_expression_spills_to_the_stack() {
 
 #[test]
 fn ir_nullable_column_sets_its_null_flag() {
-    insta::assert_snapshot!(check_ir("from task select pid, task.mm.total_vm, task.real_parent.comm"));
+    insta::assert_snapshot!(check_ir(
+        "from task select pid, task.mm.total_vm, task.real_parent.comm"
+    ));
+}
+
+#[test]
+fn ir_like_prefix_and_infix() {
+    insta::assert_snapshot!(check_ir(
+        "from task select pid where comm like \"kw%\" or comm like \"%d_\""
+    ));
+}
+
+#[test]
+fn bind_casts_and_enumerators() {
+    insta::assert_snapshot!(check_bind(
+        "from task select cast(pid as u8), cast(-1 as u32), cast(task.prio - 200 as s16) where task.__state == TCP_CLOSE or TCP_LISTEN == 10"
+    ));
 }

@@ -157,3 +157,19 @@ fn meta_layout_points_at_seq_and_seq_num() {
         );
     }
 }
+
+#[test]
+fn enumerators_are_found_by_name() {
+    let btf = common::fixture("6.18");
+    let (id, value) = btf
+        .find_enumerator("TCP_LISTEN")
+        .expect("TCP_LISTEN exists");
+    assert_eq!(value, 10);
+    match btf.get(id).expect("decodes") {
+        bpfq_kernel::BtfType::Enum { values, .. } => {
+            assert!(values.contains(&("TCP_ESTABLISHED", 1)))
+        }
+        other => panic!("not an enum: {other:?}"),
+    }
+    assert!(btf.find_enumerator("NO_SUCH_ENUMERATOR_X").is_none());
+}

@@ -149,3 +149,135 @@ pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
         .map(|l| l.split(',').map(str::to_string).collect())
         .collect()
 }
+
+/// Waits until `/proc/PID/comm` reads `name`, i.e. the exec of the new program has happened.
+pub fn wait_for_comm(pid: u32, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim() != name)
+        .unwrap_or(true)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} never became {name}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+impl Named {
+    /// Like `spawn`, but runs the sleep copy under `wrapper` (e.g. `["nice", "-n", "5"]`), which
+    /// must exec it; the process is the wrapper's, so its attributes (nice, uid...) carry over.
+    pub fn spawn_via(wrapper: &[&str], name: &str) -> Named {
+        Named::spawn_program(wrapper, "/bin/sleep", &["300"], name, Stdio::null())
+    }
+
+    /// A copy of `program` named `name`, run with `args` under `wrapper` (may be empty), with
+    /// the given stdin (a piped stdin stays open in `child.stdin` until the drop).
+    pub fn spawn_program(
+        wrapper: &[&str],
+        program: &str,
+        args: &[&str],
+        name: &str,
+        stdin: Stdio,
+    ) -> Named {
+        assert!(name.len() <= 15, "comm holds 15 bytes");
+        static INSTANCE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let instance = INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("bpfq-test-via-{}-{instance}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let exe = dir.join(name);
+        std::fs::copy(program, &exe).expect("copy program");
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut command = Command::new(first);
+                command.args(rest).arg(&exe);
+                command
+            }
+            None => Command::new(&exe),
+        };
+        let child = command
+            .args(args)
+            .stdin(stdin)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let named = Named {
+            child,
+            name: name.to_string(),
+            dir,
+        };
+        wait_for_comm(named.pid(), name);
+        named
+    }
+}
+
+/// Any child process of a test: killed and reaped when the guard goes out of scope.
+pub struct KillOnDrop(pub Child);
+
+impl KillOnDrop {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs bpfq with `args`, asserting success (the message carries bpfq's stderr), and returns
+/// stdout.
+pub fn bpfq_ok(args: &[&str]) -> String {
+    let out = bpfq(args);
+    assert!(
+        out.status.success(),
+        "bpfq {args:?} failed ({}):\n{}",
+        out.status,
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// Runs a query with `-o csv` (plus `extra` arguments) and returns (header, rows).
+pub fn query_csv(query: &str, extra: &[&str]) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut args = vec![query, "-o", "csv"];
+    args.extend_from_slice(extra);
+    let text = bpfq_ok(&args);
+    let header = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    (header, csv_rows(&text))
+}
+
+/// The first whitespace-separated value of `key:` in /proc/PID/status (e.g. `Uid` -> real uid).
+pub fn proc_status_first(pid: u32, key: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let prefix = format!("{key}:");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("/proc/{pid}/status has no {key}"))
+        .to_string()
+}
+
+/// Field `number` (1-based, as proc(5) numbers them) of /proc/PID/stat; the comm field (2) may
+/// hold spaces, so fields after it are counted from its closing parenthesis.
+pub fn proc_stat_field(pid: u32, number: usize) -> String {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    let after_comm = &stat[stat.rfind(')').expect("comm in stat") + 1..];
+    assert!(number >= 3, "fields 1 and 2 are pid and comm");
+    after_comm
+        .split_whitespace()
+        .nth(number - 3)
+        .unwrap_or_else(|| panic!("/proc/{pid}/stat has no field {number}"))
+        .to_string()
+}

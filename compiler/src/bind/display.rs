@@ -95,6 +95,28 @@ impl fmt::Display for TExpr {
                     String::from_utf8_lossy(literal)
                 )
             }
+            TKind::Like {
+                text,
+                pattern,
+                negated,
+            } => {
+                write!(
+                    f,
+                    "{}like({text}, {:?})",
+                    if *negated { "not_" } else { "" },
+                    String::from_utf8_lossy(pattern)
+                )
+            }
+            TKind::Cast {
+                value,
+                bytes,
+                signed,
+            } => write!(
+                f,
+                "cast({value} as {}{})",
+                if *signed { "s" } else { "u" },
+                bytes * 8
+            ),
             TKind::And(a, b) => write!(f, "({a} and {b})"),
             TKind::Or(a, b) => write!(f, "({a} or {b})"),
             TKind::Not(a) => write!(f, "not {a}"),

@@ -215,8 +215,12 @@ impl Binder<'_> {
                     span,
                 })
             }
-            ExprKind::Like { .. } => Err(unsupported("`like`", span, "the expressions issue (#3)")),
-            ExprKind::Cast { .. } => Err(unsupported("casts", span, "the expressions issue (#3)")),
+            ExprKind::Like {
+                expr: text,
+                pattern,
+                negated,
+            } => self.bind_like(text, pattern, *negated, span),
+            ExprKind::Cast { expr: value, ty } => self.bind_cast(value, ty, span),
             ExprKind::Call { func, .. } => Err(unsupported(
                 &format!("function `{}`", func.name),
                 span,
@@ -228,6 +232,91 @@ impl Binder<'_> {
                 "the relational-layer issue (#5)",
             )),
         }
+    }
+
+    fn bind_like(
+        &mut self,
+        text: &Expr,
+        pattern: &Expr,
+        negated: bool,
+        span: Span,
+    ) -> Result<TExpr, Diagnostic> {
+        let bound = self.bind_expr(text)?;
+        if !matches!(bound.ty, Ty::Chars { .. }) {
+            return Err(Diagnostic::error(
+                codes::TYPE_MISMATCH,
+                format!("`like` needs a char array, found {}", bound.ty.a()),
+            )
+            .with_primary(text.span, "not text"));
+        }
+        let pattern_bound = self.bind_expr(pattern)?;
+        let TKind::Str(bytes) = pattern_bound.kind else {
+            return Err(Diagnostic::error(
+                codes::TYPE_MISMATCH,
+                format!(
+                    "a `like` pattern is a string literal, found {}",
+                    pattern_bound.ty.a()
+                ),
+            )
+            .with_primary(pattern.span, "not a string"));
+        };
+        Ok(TExpr {
+            kind: TKind::Like {
+                text: Box::new(bound),
+                pattern: bytes,
+                negated,
+            },
+            ty: Ty::Bool,
+            span,
+        })
+    }
+
+    fn bind_cast(
+        &mut self,
+        value: &Expr,
+        ty: &crate::syntax::ast::TypeName,
+        span: Span,
+    ) -> Result<TExpr, Diagnostic> {
+        let target = match ty.name.as_str() {
+            _ if ty.is_struct => None,
+            "u8" => Some((1, false)),
+            "u16" => Some((2, false)),
+            "u32" => Some((4, false)),
+            "u64" => Some((8, false)),
+            "s8" | "i8" => Some((1, true)),
+            "s16" | "i16" => Some((2, true)),
+            "s32" | "i32" => Some((4, true)),
+            "s64" | "i64" => Some((8, true)),
+            _ => None,
+        };
+        let Some((bytes, signed)) = target else {
+            return Err(Diagnostic::error(codes::BAD_CAST, format!("cannot cast to `{}`", ty.name))
+                .with_primary(ty.span, "not an integer type")
+                .with_note("integer casts: u8 u16 u32 u64 s8 s16 s32 s64; casts between socket structs come with the socket targets"));
+        };
+        let inner = self.integer(value)?;
+        if let TKind::Int(v) = inner.kind {
+            let shift = 64 - 8 * u32::from(bytes);
+            let folded = if signed {
+                (((v << shift) as i64) >> shift) as u64
+            } else {
+                (v << shift) >> shift
+            };
+            return Ok(TExpr {
+                kind: TKind::Int(folded),
+                ty: Ty::Int { bytes, signed },
+                span,
+            });
+        }
+        Ok(TExpr {
+            kind: TKind::Cast {
+                value: Box::new(inner),
+                bytes,
+                signed,
+            },
+            ty: Ty::Int { bytes, signed },
+            span,
+        })
     }
 
     fn bind_param(&mut self, name: &str, span: Span) -> Result<TExpr, Diagnostic> {

@@ -53,6 +53,18 @@ impl Binder<'_> {
                 }
             }
         }
+        // Last: an enumerator of any kernel enum, e.g. `TCP_LISTEN`.
+        if let Some((id, value)) = self.env.btf.find_enumerator(name) {
+            let (bytes, signed) = match self.env.btf.get(id) {
+                Ok(BtfType::Enum { size, signed, .. }) => (size as u8, signed),
+                _ => (4, false),
+            };
+            return Ok(TExpr {
+                kind: TKind::Int(value as u64),
+                ty: Ty::Enum { id, bytes, signed },
+                span,
+            });
+        }
         Err(self.unknown_name(name, span))
     }
 

@@ -158,6 +158,18 @@ pub enum TKind {
         literal: Vec<u8>,
         negated: bool,
     },
+    /// A char array matched against a glob: `%` any run of bytes, `_` any one byte.
+    Like {
+        text: Box<TExpr>,
+        pattern: Vec<u8>,
+        negated: bool,
+    },
+    /// An integer truncated to `bytes` and sign- or zero-extended back to 64 bits.
+    Cast {
+        value: Box<TExpr>,
+        bytes: u8,
+        signed: bool,
+    },
     And(Box<TExpr>, Box<TExpr>),
     Or(Box<TExpr>, Box<TExpr>),
     Not(Box<TExpr>),

@@ -52,7 +52,10 @@ impl FunctionBuilder {
         if !self.layout.contains(&block) {
             self.position[block] = self.layout.len() as u32;
             self.layout.push(block);
-            self.idom[block] = self.preds[block].iter().copied().reduce(|a, b| self.intersect(a, b));
+            self.idom[block] = self.preds[block]
+                .iter()
+                .copied()
+                .reduce(|a, b| self.intersect(a, b));
         }
         self.current = block;
     }

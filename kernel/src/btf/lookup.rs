@@ -98,4 +98,23 @@ impl Btf {
         });
         found
     }
+
+    /// The enum type and value of the enumerator named `name` (e.g. `TCP_LISTEN`), first in id
+    /// order. Decodes only enum records; meant for names nothing else resolved.
+    pub fn find_enumerator(&self, name: &str) -> Option<(TypeId, i64)> {
+        let mut enums = Vec::new();
+        self.scan_records(|id, _, kind| {
+            if matches!(kind, Kind::Enum | Kind::Enum64) {
+                enums.push(id);
+            }
+            true
+        });
+        enums.into_iter().find_map(|id| match self.get(id) {
+            Ok(super::BtfType::Enum { values, .. }) => values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (id, *v)),
+            _ => None,
+        })
+    }
 }
