@@ -271,10 +271,11 @@ impl Generator<'_> {
     }
 
     fn column(&mut self) -> Column {
+        let depth = 1 + self.rng.below(5) as u32;
         match self.rng.below(20) {
             0 if self.text_tests => Column::Comm,
-            1..=3 => Column::Bool(self.condition(1 + self.rng.below(5) as u32)),
-            _ => Column::Int(self.int(1 + self.rng.below(5) as u32)),
+            1..=3 => Column::Bool(self.condition(depth)),
+            _ => Column::Int(self.int(depth)),
         }
     }
 

@@ -176,3 +176,30 @@ fn spilled_values_compute_the_same_sum() {
     assert_eq!(values[0], values[1..].iter().sum::<i64>(), "{text}");
     assert_eq!(values[7], 120, "static_prio of a nice-0 task");
 }
+
+#[test]
+fn rows_wider_than_the_stack_arrive_whole() {
+    let _k = shared_kernel();
+    let a = Named::spawn(&unique_name("r"));
+    // 40 x 16-byte comm + pid: 648 bytes, written in two seq_write calls per task.
+    let columns: Vec<String> = (0..40).map(|i| format!("comm as c{i}")).collect();
+    let query = format!("from task select {}, pid, tid", columns.join(", "));
+    let out = bpfq(&[&query, "-o", "csv", "--no-header"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() > 10);
+    let ours: Vec<&Vec<&str>> = rows
+        .iter()
+        .filter(|r| r[40] == a.pid().to_string())
+        .collect();
+    assert_eq!(ours.len(), 1, "{text}");
+    assert!(ours[0][..40].iter().all(|c| *c == a.name), "{:?}", ours[0]);
+    for row in &rows {
+        assert_eq!(row.len(), 42);
+        assert!(
+            row[..40].iter().all(|c| *c == row[0]),
+            "a torn row: {row:?}"
+        );
+    }
+}

@@ -77,6 +77,8 @@ pub const UNSUPPORTED: &str = "E0290";
 
 /// The row buffer and spilled values exceed the 512-byte BPF stack.
 pub const STACK_TOO_LARGE: &str = "E0301";
+/// A row over the iterator's per-object output limit, or one column wider than a row segment.
+pub const ROW_TOO_WIDE: &str = "E0302";
 
 // ---------------------------------------------------------------- E09xx: internal
 
@@ -194,6 +196,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         UNSUPPORTED,
         "the language has this construct but this version does not compile it yet",
+    ),
+    (
+        ROW_TOO_WIDE,
+        "one object's row must stay under 32 KiB, and one column under 384 bytes",
     ),
     (
         STACK_TOO_LARGE,

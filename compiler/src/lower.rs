@@ -126,12 +126,12 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
         });
         l.b.switch_to(next);
     }
-    let words = words_to_zero(&layout, &plan.kernel.columns);
-    if !words.is_empty() {
-        l.b.note("zero the row bytes no column fully overwrites");
-        l.b.effect(Inst::ZeroRow { words });
-    }
-
+    let segments = segments(&layout)?;
+    let buffer = segments
+        .iter()
+        .map(|seg| seg.end - seg.start)
+        .max()
+        .unwrap_or(8);
     if let Some(filter) = &plan.kernel.filter {
         let body = l.b.create_block();
         l.b.note(format!(
@@ -141,32 +141,48 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
         l.cond(filter, body, exit)?;
         l.b.switch_to(body);
     }
-    for (column, placed) in plan.kernel.columns.iter().zip(&layout.columns) {
-        l.b.note(format!("column {}", column.name));
-        l.store_column(&column.expr, placed.offset, placed.null_flag)?;
+    // A row wider than the stack buffer is written in segments, one seq_write each; together
+    // they are one object's output, so the reader sees the whole row.
+    for segment in &segments {
+        let words = words_to_zero(&layout, &plan.kernel.columns, segment);
+        if !words.is_empty() {
+            l.b.note("zero the row bytes no column fully overwrites");
+            l.b.effect(Inst::ZeroRow { words });
+        }
+        for index in segment.columns.clone() {
+            let (column, placed) = (&plan.kernel.columns[index], &layout.columns[index]);
+            l.b.note(format!("column {}", column.name));
+            let flag = placed.null_flag.map(|f| f - segment.start);
+            l.store_column(&column.expr, placed.offset - segment.start, flag)?;
+        }
+        l.b.note(if segments.len() == 1 {
+            "emit the row".to_string()
+        } else {
+            format!("emit row bytes {}..{}", segment.start, segment.end)
+        });
+        let meta = l.pure(Inst::Load {
+            base: ctx,
+            offset: plan.target.meta_offset as i32,
+            width: Width::B8,
+            signed: false,
+        });
+        let seq = l.pure(Inst::Load {
+            base: meta,
+            offset: plan.target.seq_offset as i32,
+            width: Width::B8,
+            signed: false,
+        });
+        l.b.effect(Inst::Call {
+            helper: Helper::SeqWrite,
+            seq,
+            len: segment.end - segment.start,
+        });
     }
-    l.b.note("emit the row");
-    let meta = l.b.value(Inst::Load {
-        base: ctx,
-        offset: plan.target.meta_offset as i32,
-        width: Width::B8,
-        signed: false,
-    });
-    let seq = l.b.value(Inst::Load {
-        base: meta,
-        offset: plan.target.seq_offset as i32,
-        width: Width::B8,
-        signed: false,
-    });
-    l.b.effect(Inst::Call {
-        helper: Helper::SeqWrite,
-        seq,
-    });
     l.b.terminate(Terminator::Jump(exit));
     l.b.switch_to(exit);
     l.b.terminate(Terminator::Return(0));
     let _ = l.ctx;
-    Ok((l.b.finish(layout.size), layout))
+    Ok((l.b.finish(buffer), layout))
 }
 
 /// Whether reading `expr` follows a pointer that was itself loaded from kernel memory (which may
@@ -185,19 +201,87 @@ fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
     }
 }
 
-/// The 8-byte words of the row that must be zeroed: those not entirely covered by stores that
-/// always happen (booleans store only when true, nullable columns only when not NULL).
-fn words_to_zero(layout: &RowLayout, columns: &[crate::bind::OutputColumn]) -> Vec<u32> {
-    let mut covered = vec![false; layout.size as usize];
-    for (placed, column) in layout.columns.iter().zip(columns) {
+/// The largest row segment written by one `bpf_seq_write` from the stack; the rest of the
+/// 512-byte stack is left for spilled values.
+pub const SEGMENT_MAX: u32 = 384;
+/// One object's output must stay below the kernel's 32 KiB seq buffer.
+pub const ROW_MAX: u32 = 32 * 1024 - 8;
+
+/// A run of whole columns written by one `seq_write`: row bytes `[start, end)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Segment {
+    start: u32,
+    end: u32,
+    columns: std::ops::Range<usize>,
+}
+
+/// Cuts the row at column boundaries into segments of at most `SEGMENT_MAX` bytes.
+fn segments(layout: &RowLayout) -> Result<Vec<Segment>, Diagnostic> {
+    if layout.size > ROW_MAX {
+        return Err(Diagnostic::error(
+            codes::ROW_TOO_WIDE,
+            format!(
+                "rows of {} bytes exceed the {ROW_MAX}-byte limit of one iterator object",
+                layout.size
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    let mut current = Segment {
+        start: 0,
+        end: 0,
+        columns: 0..0,
+    };
+    for (index, column) in layout.columns.iter().enumerate() {
+        let end = (column.offset + column.kind.width()).max(column.null_flag.map_or(0, |f| f + 1));
+        if end - column.offset > SEGMENT_MAX {
+            return Err(Diagnostic::error(
+                codes::ROW_TOO_WIDE,
+                format!(
+                    "column `{}` is {} bytes wide; at most {SEGMENT_MAX} fit one write",
+                    column.name,
+                    end - column.offset
+                ),
+            ));
+        }
+        if end - current.start > SEGMENT_MAX {
+            current.end = column.offset;
+            let start = column.offset;
+            out.push(std::mem::replace(
+                &mut current,
+                Segment {
+                    start,
+                    end: 0,
+                    columns: index..index,
+                },
+            ));
+        }
+        current.columns.end = index + 1;
+    }
+    current.end = layout.size;
+    out.push(current);
+    Ok(out)
+}
+
+/// The 8-byte words of a segment (offsets relative to it) that must be zeroed: those not
+/// entirely covered by stores that always happen (booleans store only when true, nullable
+/// columns only when not NULL).
+fn words_to_zero(
+    layout: &RowLayout,
+    columns: &[crate::bind::OutputColumn],
+    segment: &Segment,
+) -> Vec<u32> {
+    let len = segment.end - segment.start;
+    let mut covered = vec![false; len.next_multiple_of(8) as usize];
+    for index in segment.columns.clone() {
+        let (placed, column) = (&layout.columns[index], &columns[index]);
         if placed.null_flag.is_none() && column.expr.ty != Ty::Bool {
-            let end = (placed.offset + placed.kind.width()) as usize;
-            covered[placed.offset as usize..end]
-                .iter_mut()
-                .for_each(|b| *b = true);
+            let start = (placed.offset - segment.start) as usize;
+            let end = start + placed.kind.width() as usize;
+            covered[start..end].iter_mut().for_each(|b| *b = true);
         }
     }
-    (0..layout.size)
+    (0..len)
         .step_by(8)
         .filter(|&w| !covered[w as usize..w as usize + 8].iter().all(|b| *b))
         .collect()

@@ -54,10 +54,16 @@ const CASES: &[(&str, &str)] = &[
     ("E0108", "from task select pid where pid == $missing"),
     ("E0109", "from tcp select *"),
     ("E0201", "from task select pid where comm == 5"),
-    ("E0201", "from task select pid where comm == $name and pid == \"x\""),
+    (
+        "E0201",
+        "from task select pid where comm == $name and pid == \"x\"",
+    ),
     ("E0202", "from task select task.se"),
     ("E0202", "from task select task.cpus_mask.bits"),
-    ("E0203", "from task select pid where comm == \"a-name-longer-than-sixteen\""),
+    (
+        "E0203",
+        "from task select pid where comm == \"a-name-longer-than-sixteen\"",
+    ),
     ("E0204", "from task select pid where pid"),
     ("E0204", "from task select pid where pid == 1 and tgid"),
     ("E0205", "from task select comm + 1"),
@@ -68,8 +74,38 @@ const CASES: &[(&str, &str)] = &[
     ("E0207", "from task select cast(pid as float)"),
     ("E0290", "from task select pid group by pid"),
     ("E0290", "from task(pid = 1) select pid"),
-    ("E0301", "from task select comm as a, comm as b, comm as c, comm as d, comm as e, comm as f, comm as g, comm as h, comm as i, comm as j, comm as k, comm as l, comm as m, comm as n, comm as o, comm as p, comm as q, comm as r, comm as s, comm as t, comm as u, comm as v, comm as w, comm as x, comm as y, comm as z, comm as aa, comm as ab, comm as ac, comm as ad, comm as ae, comm as af, comm as ag"),
 ];
+
+/// Queries too long to write out: a row over 32 KiB, and an expression with more live values
+/// than the stack can hold.
+fn generated_cases() -> Vec<(&'static str, String)> {
+    let wide: Vec<String> = (0..2100).map(|i| format!("comm as c{i}")).collect();
+    // A full 384-byte row segment plus ~30 values live at once: more than the 512-byte stack.
+    let segment: Vec<String> = (0..24).map(|i| format!("comm as s{i}")).collect();
+    let deep = (1..=32)
+        .map(|k| format!("pid * {k}"))
+        .collect::<Vec<_>>()
+        .join(" + (")
+        + &")".repeat(31);
+    vec![
+        ("E0302", format!("from task select {}", wide.join(", "))),
+        (
+            "E0301",
+            format!("from task select {}, {deep}", segment.join(", ")),
+        ),
+    ]
+}
+
+#[test]
+fn generated_queries_hit_the_backend_limits() {
+    let btf = fixture();
+    for (code, query) in generated_cases() {
+        let (got, text) = check_diag(&btf, &query);
+        assert_eq!(got, code, "{text}");
+        let message = text.lines().next().unwrap_or_default().to_string();
+        insta::assert_snapshot!(code, message);
+    }
+}
 
 #[test]
 fn every_diagnostic_has_its_code_and_reads_well() {
@@ -86,7 +122,11 @@ fn every_diagnostic_has_its_code_and_reads_well() {
 
 #[test]
 fn every_code_is_documented() {
-    for (code, _) in CASES {
+    for code in CASES
+        .iter()
+        .map(|c| c.0)
+        .chain(generated_cases().iter().map(|c| c.0))
+    {
         assert!(
             bpfq_compiler::codes::explain(code).is_some(),
             "{code} has no explanation in codes::ALL"

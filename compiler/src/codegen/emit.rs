@@ -312,6 +312,7 @@ impl Emitter<'_> {
             Inst::Call {
                 helper: Helper::SeqWrite,
                 seq,
+                len,
             } => {
                 match self.location(*seq) {
                     Location::Reg(r) => self.mov(Reg::R1, r),
@@ -327,7 +328,7 @@ impl Emitter<'_> {
                     BpfOperand::Imm(-(self.row_size as i32)),
                 ));
                 self.asm
-                    .emit(Insn::mov64(Reg::R3, BpfOperand::Imm(self.row_size as i32)));
+                    .emit(Insn::mov64(Reg::R3, BpfOperand::Imm(*len as i32)));
                 self.asm.emit(Insn::call_helper(helpers::SEQ_WRITE));
             }
         }

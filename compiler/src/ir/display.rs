@@ -95,7 +95,8 @@ impl fmt::Display for Inst {
             Inst::Call {
                 helper: Helper::SeqWrite,
                 seq,
-            } => write!(f, "call seq_write({seq}, row)"),
+                len,
+            } => write!(f, "call seq_write({seq}, row, {len})"),
         }
     }
 }

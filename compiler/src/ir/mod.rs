@@ -118,7 +118,7 @@ pub enum Operand {
 /// A BPF helper called by the program; the backend knows each one's arguments.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Helper {
-    /// `bpf_seq_write(seq, row, row_size)`: emit the row buffer.
+    /// `bpf_seq_write(seq, row, len)`: emit the first `len` bytes of the row buffer.
     SeqWrite,
 }
 
@@ -157,8 +157,13 @@ pub enum Inst {
         src_offset: i32,
         len: u32,
     },
-    /// Call a helper; `seq` is the `struct seq_file *` from the iterator meta.
-    Call { helper: Helper, seq: Value },
+    /// Call a helper; `seq` is the `struct seq_file *` from the iterator meta, `len` the number
+    /// of row-buffer bytes to write.
+    Call {
+        helper: Helper,
+        seq: Value,
+        len: u32,
+    },
 }
 
 impl Inst {
@@ -287,6 +292,7 @@ impl Function {
                 let row_end = match inst.inst {
                     Inst::StoreRow { offset, width, .. } => Some(offset + width.bytes()),
                     Inst::CopyToRow { offset, len, .. } => Some(offset + len),
+                    Inst::Call { len, .. } => Some(len),
                     _ => None,
                 };
                 if row_end.is_some_and(|end| end > self.row_size) {
