@@ -13,8 +13,26 @@ use common::*;
 const VERIFIER_QUERIES: usize = 200;
 /// Queries whose values are checked against the Rust evaluator.
 const VALUE_QUERIES: usize = 50;
+/// Generated queries printed (with `--nocapture`) so a reader sees what is tested.
+const SAMPLES_SHOWN: usize = 2;
 /// Failures printed verbatim before the test fails.
 const SHOWN_FAILURES: usize = 10;
+
+/// The seed of a test: fixed, unless `BPFQ_RANDOM_SEED` asks for another run to explore.
+fn seed(fixed: u64) -> u64 {
+    std::env::var("BPFQ_RANDOM_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(fixed, |s| s ^ fixed)
+}
+
+/// How many queries a test runs: `default`, unless `BPFQ_RANDOM_COUNT` says otherwise.
+fn count(default: usize) -> usize {
+    std::env::var("BPFQ_RANDOM_COUNT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
 
 /// xorshift64*: small, deterministic, good enough to pick grammar productions.
 struct Rng(u64);
@@ -582,13 +600,13 @@ fn report(what: &str, passed: usize, failures: &[String]) {
 fn random_task_queries_pass_the_verifier() {
     let _k = shared_kernel();
     let mut generator = Generator {
-        rng: Rng::new(0x5eed_b9f0_0001),
+        rng: Rng::new(seed(0x5eed_b9f0_0001)),
         fields: ALL_FIELDS,
         text_tests: true,
     };
     let mut passed = 0;
     let mut failures = Vec::new();
-    for _ in 0..VERIFIER_QUERIES {
+    for _ in 0..count(VERIFIER_QUERIES) {
         let columns = generator.columns();
         let filter = if generator.rng.chance(70) {
             let depth = 1 + generator.rng.below(5) as u32;
@@ -597,6 +615,9 @@ fn random_task_queries_pass_the_verifier() {
             None
         };
         let query = render_query(&columns, filter.as_deref());
+        if passed + failures.len() < SAMPLES_SHOWN {
+            println!("sample: {query}");
+        }
         match run_csv(&query) {
             Ok(text) => {
                 let header = text.lines().next().unwrap_or("");
@@ -618,15 +639,18 @@ fn random_expressions_compute_what_rust_computes() {
     let me = ProcSelf::read();
     let filter = format!("pid == {} and tid == {}", me.get("pid"), me.get("tid"));
     let mut generator = Generator {
-        rng: Rng::new(0x5eed_b9f0_0002),
+        rng: Rng::new(seed(0x5eed_b9f0_0002)),
         fields: PROC_FIELDS,
         text_tests: false,
     };
     let mut passed = 0;
     let mut failures = Vec::new();
-    for _ in 0..VALUE_QUERIES {
+    for _ in 0..count(VALUE_QUERIES) {
         let columns = generator.columns();
         let query = render_query(&columns, Some(&filter));
+        if passed + failures.len() < SAMPLES_SHOWN {
+            println!("sample: {query}");
+        }
         let text = match run_csv(&query) {
             Ok(text) => text,
             Err(failure) => {

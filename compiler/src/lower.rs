@@ -14,7 +14,14 @@ use crate::plan::Plan;
 use bpfq_kernel::{Btf, BtfType};
 use std::collections::HashMap;
 
-struct Lowerer {
+struct Lowerer<'a> {
+    btf: &'a Btf,
+    /// The BTF type each kernel pointer value points to, to check loads through it against the
+    /// verifier's walk; pointers read with a probe are absent from `direct`.
+    pointee_of: HashMap<Value, bpfq_kernel::TypeId>,
+    /// Values the verifier sees as plain scalars (probe-read): memory behind them must be
+    /// probe-read too.
+    probed: std::collections::HashSet<Value>,
     b: FunctionBuilder,
     ctx: Value,
     ctx_fields: HashMap<u32, Value>,
@@ -85,6 +92,9 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
     let mut b = FunctionBuilder::new();
     let ctx = b.value(Inst::Context);
     let mut l = Lowerer {
+        btf,
+        pointee_of: HashMap::new(),
+        probed: Default::default(),
         b,
         ctx,
         ctx_fields: HashMap::new(),
@@ -336,7 +346,7 @@ fn swapped(op: CmpOp) -> CmpOp {
     }
 }
 
-impl Lowerer {
+impl Lowerer<'_> {
     /// Emits a load or constant, or reuses an identical one whose block dominates this one.
     fn pure(&mut self, inst: Inst) -> Value {
         if let Some(&(value, block)) = self.known.get(&inst) {
@@ -344,9 +354,43 @@ impl Lowerer {
                 return value;
             }
         }
-        let value = self.b.value(inst.clone());
-        self.known.insert(inst, (value, self.b.current()));
-        value
+        let emitted = match inst {
+            Inst::Load {
+                base,
+                offset,
+                width,
+                signed,
+            } if !self.direct(base, offset, width.bytes()) => {
+                let value = self.b.value(Inst::ProbeLoad {
+                    base,
+                    offset,
+                    width,
+                    signed,
+                });
+                self.probed.insert(value);
+                value
+            }
+            _ => self.b.value(inst.clone()),
+        };
+        self.known.insert(inst, (emitted, self.b.current()));
+        emitted
+    }
+
+    /// Whether `size` bytes at `base + offset` may be loaded directly: `base` is a BTF pointer
+    /// (not probe-read) and the verifier's walk of its type accepts the access.
+    fn direct(&self, base: Value, offset: i32, size: u32) -> bool {
+        if self.probed.contains(&base) {
+            return false;
+        }
+        match (self.pointee_of.get(&base), u32::try_from(offset)) {
+            (Some(&pointee), Ok(offset)) => self
+                .btf
+                .direct_load_allowed(pointee, offset, size)
+                .unwrap_or(false),
+            (Some(_), Err(_)) => false,
+            // Context and meta pointers: their fields are always loadable.
+            (None, _) => true,
+        }
     }
 
     /// A pointer to dereference. Inside a nullable column, a pointer loaded from memory is
@@ -369,6 +413,20 @@ impl Lowerer {
     }
 
     fn value(&mut self, expr: &TExpr) -> Result<Value, Diagnostic> {
+        let value = self.value_inner(expr)?;
+        if let Ty::Ptr { pointee } = expr.ty {
+            if self
+                .btf
+                .get(pointee)
+                .is_ok_and(|t| matches!(t, BtfType::Struct { .. } | BtfType::Union { .. }))
+            {
+                self.pointee_of.insert(value, pointee);
+            }
+        }
+        Ok(value)
+    }
+
+    fn value_inner(&mut self, expr: &TExpr) -> Result<Value, Diagnostic> {
         Ok(match &expr.kind {
             TKind::CtxField { offset, .. } => *self
                 .ctx_fields
@@ -791,12 +849,22 @@ impl Lowerer {
                 let base = self.pointer(ptr)?;
                 let src_offset =
                     i32::try_from(*offset).map_err(|_| internal("offset too large"))?;
-                self.b.effect(Inst::CopyToRow {
-                    offset: row_offset,
-                    base,
-                    src_offset,
-                    len: *len,
-                });
+                let (offset, len) = (row_offset, *len);
+                if self.direct(base, src_offset, len) {
+                    self.b.effect(Inst::CopyToRow {
+                        offset,
+                        base,
+                        src_offset,
+                        len,
+                    });
+                } else {
+                    self.b.effect(Inst::ProbeCopyToRow {
+                        offset,
+                        base,
+                        src_offset,
+                        len,
+                    });
+                }
             }
             (_, Ty::Bool) => {
                 // The row is zero-filled: only the true case stores.

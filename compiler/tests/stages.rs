@@ -193,3 +193,10 @@ fn bind_casts_and_enumerators() {
         "from task select cast(pid as u8), cast(-1 as u32), cast(task.prio - 200 as s16) where task.__state == TCP_CLOSE or TCP_LISTEN == 10"
     ));
 }
+
+#[test]
+fn bpf_union_member_shadowed_by_a_pointer_is_probe_read() {
+    insta::assert_snapshot!(check_bpf(
+        "from task select task.restart_block.nanosleep.type, task.restart_block.futex.val"
+    ));
+}

@@ -1,5 +1,6 @@
 //! Stage `emit`, step 3: instruction selection. Frame: the row buffer occupies
-//! `[r10 - row_size, r10)`, spill slot k sits at `r10 - row_size - 8(k+1)`. R0 and R5 are
+//! `[r10 - row_size, r10)`, then an 8-byte probe-read scratch slot when the program uses one,
+//! then spill slot k at `r10 - row_size - scratch - 8(k+1)`. R0 and R5 are
 //! scratch registers (never allocated), so reloading spilled operands never clobbers a value.
 
 use super::{regalloc::Location, CodegenError};
@@ -18,13 +19,20 @@ struct Emitter<'a> {
     asm: Assembler,
     locations: &'a [Location],
     row_size: u32,
+    /// Bytes between the row buffer and the spill slots (the probe-read scratch slot).
+    scratch: u32,
 }
 
-pub fn emit(func: &Function, locations: &[Location]) -> Result<Program, CodegenError> {
+pub fn emit(
+    func: &Function,
+    locations: &[Location],
+    scratch: u32,
+) -> Result<Program, CodegenError> {
     let mut e = Emitter {
         asm: Assembler::new(),
         locations,
         row_size: func.row_size,
+        scratch,
     };
     let mut labels: SecondaryMap<Block, Option<Label>> = SecondaryMap::new();
     for &block in &func.layout {
@@ -129,7 +137,7 @@ impl Emitter<'_> {
 
     fn slot_offset(&self, slot: u32) -> i16 {
         // Bounded by MAX_STACK, checked before emission.
-        -((self.row_size + 8 * (slot + 1)) as i16)
+        -((self.row_size + self.scratch + 8 * (slot + 1)) as i16)
     }
 
     fn row_offset(&self, offset: u32) -> i16 {
@@ -187,6 +195,31 @@ impl Emitter<'_> {
         self.asm
             .emit(Insn::alu64(AluOp::Add, SCRATCH2, BpfOperand::Imm(offset)));
         (SCRATCH2, 0)
+    }
+
+    /// `bpf_probe_read_kernel(r10 + dst_offset, len, base + offset)`. The source goes to R3
+    /// first: `base` may sit in R1 or R2, which are set next.
+    fn probe_read(&mut self, base: Value, offset: i32, dst_offset: i32, len: u32) {
+        match self.location(base) {
+            Location::Reg(r) => self.mov(Reg::R3, r),
+            Location::Spill(slot) => {
+                let off = self.slot_offset(slot);
+                self.asm.emit(Insn::load(Size::DW, Reg::R3, Reg::R10, off));
+            }
+        }
+        if offset != 0 {
+            self.asm
+                .emit(Insn::alu64(AluOp::Add, Reg::R3, BpfOperand::Imm(offset)));
+        }
+        self.mov(Reg::R1, Reg::R10);
+        self.asm.emit(Insn::alu64(
+            AluOp::Add,
+            Reg::R1,
+            BpfOperand::Imm(dst_offset),
+        ));
+        self.asm
+            .emit(Insn::mov64(Reg::R2, BpfOperand::Imm(len as i32)));
+        self.asm.emit(Insn::call_helper(helpers::PROBE_READ_KERNEL));
     }
 
     fn inst(&mut self, result: Option<Value>, inst: &Inst) -> Result<(), CodegenError> {
@@ -308,6 +341,33 @@ impl Emitter<'_> {
                         .emit(Insn::store(size(width), Reg::R10, dst_off, SCRATCH));
                     done += chunk;
                 }
+            }
+            Inst::ProbeLoad {
+                base,
+                offset,
+                width,
+                signed,
+            } => {
+                let v = need_result()?;
+                let scratch_off = -((self.row_size + 8) as i16);
+                self.probe_read(*base, *offset, i32::from(scratch_off), width.bytes());
+                let dst = self.target(v);
+                let insn = if *signed && *width != Width::B8 {
+                    Insn::load_signed(size(*width), dst, Reg::R10, scratch_off)
+                } else {
+                    Insn::load(size(*width), dst, Reg::R10, scratch_off)
+                };
+                self.asm.emit(insn);
+                self.write_back(v);
+            }
+            Inst::ProbeCopyToRow {
+                offset,
+                base,
+                src_offset,
+                len,
+            } => {
+                let dst = i32::from(self.row_offset(*offset));
+                self.probe_read(*base, *src_offset, dst, *len);
             }
             Inst::Call {
                 helper: Helper::SeqWrite,

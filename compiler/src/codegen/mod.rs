@@ -39,12 +39,13 @@ pub fn generate(func: &Function) -> Result<Program, CodegenError> {
     func.verify().map_err(|e| CodegenError::Internal(e.0))?;
     let liveness = liveness::Liveness::compute(func);
     let allocation = regalloc::allocate(&liveness);
-    let frame = func.row_size + 8 * allocation.spill_slots;
+    let scratch = if func.uses_probe_scratch() { 8 } else { 0 };
+    let frame = func.row_size + scratch + 8 * allocation.spill_slots;
     if frame > MAX_STACK {
         return Err(CodegenError::StackTooLarge {
             row_size: func.row_size,
             spill_slots: allocation.spill_slots,
         });
     }
-    emit::emit(func, &allocation.locations)
+    emit::emit(func, &allocation.locations, scratch)
 }

@@ -92,6 +92,27 @@ impl fmt::Display for Inst {
                     offset + len
                 )
             }
+            Inst::ProbeLoad {
+                base,
+                offset,
+                width,
+                signed,
+            } => {
+                let sign = if *signed { "s" } else { "u" };
+                write!(f, "probe_read.{sign}{width} [{base} + {offset}]")
+            }
+            Inst::ProbeCopyToRow {
+                offset,
+                base,
+                src_offset,
+                len,
+            } => {
+                write!(
+                    f,
+                    "probe_read row[{offset}..{}], [{base} + {src_offset}]",
+                    offset + len
+                )
+            }
             Inst::Call {
                 helper: Helper::SeqWrite,
                 seq,

@@ -157,6 +157,22 @@ pub enum Inst {
         src_offset: i32,
         len: u32,
     },
+    /// `width` bytes at `base + offset` read with `bpf_probe_read_kernel` (a helper call), for
+    /// memory the verifier's BTF walk refuses to load directly (a union member shadowed by a
+    /// pointer, or anything behind a pointer that was itself probe-read).
+    ProbeLoad {
+        base: Value,
+        offset: i32,
+        width: Width,
+        signed: bool,
+    },
+    /// `len` bytes at `base + src_offset` probe-read straight into the row at `offset`.
+    ProbeCopyToRow {
+        offset: u32,
+        base: Value,
+        src_offset: i32,
+        len: u32,
+    },
     /// Call a helper; `seq` is the `struct seq_file *` from the iterator meta, `len` the number
     /// of row-buffer bytes to write.
     Call {
@@ -175,7 +191,10 @@ impl Inst {
         };
         match self {
             Inst::Context | Inst::Const(_) | Inst::ZeroRow { .. } => vec![],
-            Inst::Load { base, .. } | Inst::CopyToRow { base, .. } => vec![*base],
+            Inst::Load { base, .. }
+            | Inst::CopyToRow { base, .. }
+            | Inst::ProbeLoad { base, .. }
+            | Inst::ProbeCopyToRow { base, .. } => vec![*base],
             Inst::Binary { lhs, rhs, .. } => std::iter::once(*lhs).chain(operand(rhs)).collect(),
             Inst::Unary { arg, .. } => vec![*arg],
             Inst::StoreRow { value, .. } => operand(value).into_iter().collect(),
@@ -185,7 +204,10 @@ impl Inst {
 
     /// Whether the instruction clobbers the caller-saved registers (R0-R5).
     pub fn is_call(&self) -> bool {
-        matches!(self, Inst::Call { .. })
+        matches!(
+            self,
+            Inst::Call { .. } | Inst::ProbeLoad { .. } | Inst::ProbeCopyToRow { .. }
+        )
     }
 }
 
@@ -257,6 +279,14 @@ pub struct Function {
 pub struct VerifyError(pub String);
 
 impl Function {
+    /// Whether some instruction probe-reads into the 8-byte scratch slot below the row.
+    pub fn uses_probe_scratch(&self) -> bool {
+        self.blocks
+            .values()
+            .flat_map(|b| &b.insts)
+            .any(|i| matches!(i.inst, Inst::ProbeLoad { .. }))
+    }
+
     /// Checks the invariants the backend relies on: forward-only jumps, every value defined once
     /// before use, `Context` first, row accesses inside the row.
     pub fn verify(&self) -> Result<(), VerifyError> {
@@ -291,7 +321,8 @@ impl Function {
                 }
                 let row_end = match inst.inst {
                     Inst::StoreRow { offset, width, .. } => Some(offset + width.bytes()),
-                    Inst::CopyToRow { offset, len, .. } => Some(offset + len),
+                    Inst::CopyToRow { offset, len, .. }
+                    | Inst::ProbeCopyToRow { offset, len, .. } => Some(offset + len),
                     Inst::Call { len, .. } => Some(len),
                     _ => None,
                 };

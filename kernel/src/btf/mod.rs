@@ -1,5 +1,6 @@
 //! BTF reader stage: opens a BTF blob (raw or xz) after checking only its header; type records are indexed on first need and decoded one at a time.
 
+mod access;
 mod decode;
 mod error;
 mod header;
