@@ -119,4 +119,21 @@ fn compile_only_commands_work_with_fixture_btf() {
     let out = bpfq(&["explain", "from task select pid, state", "--btf", fixture]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("== BPF"), "{}", stdout(&out));
+    let out = bpfq(&["describe", "task", "--btf", fixture]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let state_column = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("state "))
+        .expect("a state column");
+    assert!(
+        state_column.contains("s64"),
+        "5.10's task_struct.state is a long: {state_column}"
+    );
+    assert!(!text.contains("unavailable"), "{text}");
+    let out = bpfq(&["describe", "task.mm", "--btf", fixture]);
+    assert!(stdout(&out).contains("total_vm"), "{}", stdout(&out));
+    let out = bpfq(&["describe", "task.nosuch", "--btf", fixture]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("error[E0103]"), "{}", stderr(&out));
 }

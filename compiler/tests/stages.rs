@@ -200,3 +200,42 @@ fn bpf_union_member_shadowed_by_a_pointer_is_probe_read() {
         "from task select task.restart_block.nanosleep.type, task.restart_block.futex.val"
     ));
 }
+
+/// Every stdlib column of `task`, bound against a kernel's BTF: name, type (or why not).
+fn describe_columns(btf: &Btf) -> String {
+    let mut sources = Sources::new();
+    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
+    let params = HashMap::new();
+    let env = BindEnv {
+        btf,
+        stdlib: &stdlib,
+        sources: &sources,
+        params: &params,
+    };
+    bpfq_compiler::describe::columns(&env, "task")
+        .into_iter()
+        .map(|c| {
+            format!(
+                "{:<8} {}\n",
+                c.name,
+                c.ty.unwrap_or_else(|e| format!("unavailable: {e}"))
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn stdlib_task_columns_bind_on_every_fixture_kernel() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/btf");
+    let mut all = String::new();
+    for version in ["5.10", "6.1", "6.12", "6.18"] {
+        let btf = Btf::from_file(std::path::Path::new(&format!(
+            "{dir}/linux-{version}.btf.xz"
+        )))
+        .expect("fixture");
+        let text = describe_columns(&btf);
+        assert!(!text.contains("unavailable"), "{version}:\n{text}");
+        all.push_str(&format!("## Linux {version}\n{text}"));
+    }
+    insta::assert_snapshot!(all);
+}

@@ -68,6 +68,14 @@ pub enum Command {
         /// The query to explain.
         query: String,
     },
+    /// Show a target's stdlib columns and context fields, or the members behind a path.
+    #[command(
+        after_help = "Examples:\n  bpfq describe task\n  bpfq describe task.mm\n  bpfq describe task.real_parent.cred"
+    )]
+    Describe {
+        /// A target (`task`) or a path into it (`task.mm`).
+        what: String,
+    },
     /// List the BPF iterator targets this kernel offers, with their context structs.
     #[command(after_help = "Examples:\n  bpfq targets\n  bpfq targets --btf linux-5.10.btf.xz")]
     Targets,

@@ -66,10 +66,34 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     match (&cli.command, cli.query.as_ref().or(from_file.as_ref())) {
         (Some(Command::Explain { query }), _) => explain::explain(query, &cli.common),
         (Some(Command::Targets), _) => targets::targets(&cli.common, &cli.output),
+        (Some(Command::Describe { what }), _) => describe(what, &cli.common),
         (None, Some(query)) => run::run(query, &cli.common, &cli.output),
         (None, None) => Err(Failure::Usage(
             "no query given; try `bpfq 'from task select pid, comm'` or `bpfq --help`".into(),
         )),
+    }
+}
+
+/// `bpfq describe`: columns, context fields and struct members, from BTF and the stdlib.
+fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
+    let btf = open_btf(common.btf.as_deref())?;
+    let params = HashMap::new();
+    let mut sources = Sources::new();
+    let file = sources.add("<describe>", what);
+    let stdlib = Stdlib::load(&mut sources, &[])
+        .map_err(|d| Failure::Compile(Box::new(d), Box::new(Sources::new())))?;
+    let env = BindEnv {
+        btf: &btf,
+        stdlib: &stdlib,
+        sources: &sources,
+        params: &params,
+    };
+    match bpfq_compiler::describe::describe(&env, file) {
+        Ok(text) => {
+            print!("{text}");
+            Ok(())
+        }
+        Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     }
 }
 

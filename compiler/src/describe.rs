@@ -1,0 +1,174 @@
+//! Introspection for `bpfq describe`: a target's stdlib columns (bound against this BTF, with
+//! their docs and types), its context fields, and the members of the struct behind any path.
+//! Uses the same binder as queries, so what it lists is exactly what a query can use.
+
+use crate::bind::{bind, resolve_target, BindEnv, Ty};
+use crate::diagnostic::{Diagnostic, FileId, Sources, Span};
+use crate::syntax::ast::Ident;
+use crate::syntax::parse_query;
+use bpfq_kernel::catalogue::type_name;
+use bpfq_kernel::TypeId;
+use std::fmt::Write;
+
+/// A stdlib column as this kernel sees it.
+pub struct ColumnInfo {
+    pub name: String,
+    pub doc: String,
+    /// The type, or why the column cannot be computed on this kernel.
+    pub ty: Result<String, String>,
+}
+
+/// Binds `from <target> select <expr>` in a scratch source map and returns the expression's type.
+/// Diagnostics are moved onto `expr_at`: the file and offset where `expr` itself is written.
+fn type_of(
+    env: &BindEnv,
+    target: &str,
+    expr: &str,
+    expr_at: Option<Span>,
+) -> Result<Ty, Diagnostic> {
+    let mut sources = Sources::new();
+    let prefix = format!("from {target} select ");
+    let file = sources.add("<describe>", format!("{prefix}{expr}"));
+    let scoped = BindEnv {
+        btf: env.btf,
+        stdlib: env.stdlib,
+        sources: &sources,
+        params: env.params,
+    };
+    let typed = parse_query(sources.text(file), file)
+        .and_then(|query| bind(&query, &scoped))
+        .map_err(|mut diag| {
+            if let Some(at) = expr_at {
+                for label in &mut diag.labels {
+                    if label.span.file == file {
+                        let shift = |p: u32| at.start + p.saturating_sub(prefix.len() as u32);
+                        label.span = Span {
+                            file: at.file,
+                            start: shift(label.span.start),
+                            end: shift(label.span.end),
+                        };
+                    }
+                }
+            }
+            diag
+        })?;
+    Ok(typed.columns[0].expr.ty.clone())
+}
+
+pub fn columns(env: &BindEnv, target: &str) -> Vec<ColumnInfo> {
+    env.stdlib
+        .columns_of(target)
+        .map(|decl| ColumnInfo {
+            name: decl.name.name.clone(),
+            doc: decl.doc.trim().to_string(),
+            ty: type_of(env, target, &decl.name.name, None)
+                .map(|t| t.describe())
+                .map_err(|d| d.message),
+        })
+        .collect()
+}
+
+fn members_text(env: &BindEnv, id: TypeId) -> String {
+    let mut out = String::new();
+    match env.btf.members(id) {
+        Ok(members) => {
+            for m in members {
+                let bits = m.bitfield_size.map(|b| format!(":{b}")).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  {:<28} {:>6}  {}{bits}",
+                    m.name,
+                    m.bit_offset / 8,
+                    type_name(env.btf, m.type_id)
+                );
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "  ({e})");
+        }
+    }
+    out
+}
+
+/// The text of `bpfq describe SPEC`, where SPEC (a target name, or a path such as `task.mm`) is
+/// the whole text of source file `spec_file`.
+pub fn describe(env: &BindEnv, spec_file: FileId) -> Result<String, Diagnostic> {
+    let spec = env.sources.text(spec_file).trim();
+    let (target_name, path) = match spec.split_once('.') {
+        Some((t, p)) => (t, Some(p)),
+        None => (spec, None),
+    };
+    let whole = Span {
+        file: spec_file,
+        start: 0,
+        end: spec.len() as u32,
+    };
+    let ident = Ident {
+        name: target_name.to_string(),
+        span: Span {
+            end: target_name.len() as u32,
+            ..whole
+        },
+    };
+    let target = resolve_target(env.btf, &ident)?;
+    let mut out = String::new();
+    match path {
+        None => {
+            let _ = writeln!(
+                out,
+                "target {} (context struct bpf_iter__{})",
+                target.name, target.name
+            );
+            let columns = columns(env, &target.name);
+            if !columns.is_empty() {
+                let _ = writeln!(out, "\nstdlib columns:");
+                for c in columns {
+                    let ty = c.ty.unwrap_or_else(|why| format!("unavailable: {why}"));
+                    let _ = writeln!(
+                        out,
+                        "  {:<10} {:<10} {}",
+                        c.name,
+                        ty,
+                        c.doc.replace('\n', " ")
+                    );
+                }
+            }
+            if let Some(defaults) = env.stdlib.defaults(&target.name) {
+                let names: Vec<&str> = defaults.iter().map(|i| i.name.as_str()).collect();
+                let _ = writeln!(out, "  (select * shows: {})", names.join(", "));
+            }
+            let _ = writeln!(out, "\ncontext fields:");
+            for field in &target.context {
+                let main = if Some(field) == target.main_object.map(|i| &target.context[i]) {
+                    "  (main object)"
+                } else {
+                    ""
+                };
+                let _ = writeln!(out, "  {:<28} {}{main}", field.name, field.type_name);
+            }
+            if let Some(pointee) = target.main_object.and_then(|i| target.context[i].pointee) {
+                let _ = writeln!(
+                    out,
+                    "\nmembers of {} (usable directly, e.g. `{}.x` or `x`):",
+                    type_name(env.btf, pointee),
+                    target.context[target.main_object.unwrap_or(0)].name
+                );
+                out.push_str(&members_text(env, pointee));
+            }
+        }
+        Some(_) => {
+            let ty = type_of(env, target_name, spec, Some(whole))?;
+            let id = match ty {
+                Ty::Ptr { pointee } => pointee,
+                Ty::Struct { id } => id,
+                other => {
+                    let _ = writeln!(out, "{spec}: {}", other.describe());
+                    return Ok(out);
+                }
+            };
+            let _ = writeln!(out, "{spec}: {}", type_name(env.btf, id));
+            out.push_str(&members_text(env, id));
+        }
+    }
+    Ok(out)
+}
