@@ -60,24 +60,49 @@ pub struct RowLayout {
 }
 
 impl RowLayout {
-    /// Places columns in order, each at its natural alignment, and pads the row to 8 bytes.
+    /// Places columns in order, each at its natural alignment, then the null flags of nullable
+    /// columns together at the end, and pads the row to 8 bytes.
     pub fn pack(columns: impl IntoIterator<Item = (String, ColumnKind, bool)>) -> RowLayout {
+        Self::place(columns, false)
+    }
+
+    /// Like `pack`, but each null flag follows its column, so a column and its flag can be
+    /// written together when a wide row goes out in several pieces.
+    pub fn pack_inline(columns: impl IntoIterator<Item = (String, ColumnKind, bool)>) -> RowLayout {
+        Self::place(columns, true)
+    }
+
+    fn place(
+        columns: impl IntoIterator<Item = (String, ColumnKind, bool)>,
+        inline_flags: bool,
+    ) -> RowLayout {
         let mut size = 0u32;
         let mut placed = Vec::new();
+        let mut trailing = Vec::new();
         for (name, kind, nullable) in columns {
             let offset = size.next_multiple_of(kind.align());
             size = offset + kind.width();
-            let null_flag = nullable.then(|| {
-                let flag = size;
-                size += 1;
-                flag
-            });
+            let null_flag = match (nullable, inline_flags) {
+                (false, _) => None,
+                (true, true) => {
+                    size += 1;
+                    Some(size - 1)
+                }
+                (true, false) => {
+                    trailing.push(placed.len());
+                    None
+                }
+            };
             placed.push(ColumnLayout {
                 name,
                 offset,
                 kind,
                 null_flag,
             });
+        }
+        for index in trailing {
+            placed[index].null_flag = Some(size);
+            size += 1;
         }
         RowLayout {
             size: size.next_multiple_of(8).max(8),
@@ -114,7 +139,36 @@ mod tests {
         ]);
         let offsets: Vec<u32> = layout.columns.iter().map(|c| c.offset).collect();
         assert_eq!(offsets, vec![0, 8, 24, 32]);
-        assert_eq!(layout.columns[2].null_flag, Some(25));
-        assert_eq!(layout.size, 40);
+        assert_eq!(
+            layout.columns[2].null_flag,
+            Some(40),
+            "flags go after every column"
+        );
+        assert_eq!(layout.size, 48);
+    }
+
+    #[test]
+    fn pack_inline_puts_each_flag_after_its_column() {
+        let layout = RowLayout::pack_inline([
+            (
+                "a".to_string(),
+                ColumnKind::Int {
+                    bytes: 4,
+                    signed: true,
+                },
+                true,
+            ),
+            (
+                "b".to_string(),
+                ColumnKind::Int {
+                    bytes: 4,
+                    signed: true,
+                },
+                false,
+            ),
+        ]);
+        assert_eq!(layout.columns[0].null_flag, Some(4));
+        assert_eq!(layout.columns[1].offset, 8);
+        assert_eq!(layout.size, 16);
     }
 }

@@ -87,7 +87,14 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
             nullable,
         ));
     }
-    let layout = RowLayout::pack(kinds);
+    // Null flags go together at the end of the row, unless the row is written in several
+    // segments: then each flag follows its column so both are in the same segment.
+    let compact = RowLayout::pack(kinds.clone());
+    let layout = if compact.size <= SEGMENT_MAX {
+        compact
+    } else {
+        RowLayout::pack_inline(kinds)
+    };
 
     let mut b = FunctionBuilder::new();
     let ctx = b.value(Inst::Context);
@@ -903,8 +910,9 @@ impl Lowerer<'_> {
     }
 }
 
-/// A literal compared with a narrower unsigned field is converted to the field's width, as C does
-/// (`uid == -1` means 0xffffffff for a u32 uid).
+/// A negative literal compared with a narrower unsigned field is converted to the field's width,
+/// as C does (`uid == -1` means 0xffffffff for a u32 uid). Other literals are compared as they
+/// are: the field is zero-extended, so a literal beyond its range compares correctly in 64 bits.
 fn narrow_literal(literal: &TExpr, other: &Ty) -> TExpr {
     match (&literal.kind, other) {
         (
@@ -914,10 +922,16 @@ fn narrow_literal(literal: &TExpr, other: &Ty) -> TExpr {
                 signed: false,
             },
         ) if *bytes < 8 => {
-            let mask = (1u64 << (u32::from(*bytes) * 8)) - 1;
-            TExpr {
-                kind: TKind::Int(c & mask),
-                ..literal.clone()
+            let bits = u32::from(*bytes) * 8;
+            let value = *c as i64;
+            if value < 0 && value >= -(1i64 << (bits - 1)) {
+                let mask = (1u64 << bits) - 1;
+                TExpr {
+                    kind: TKind::Int(c & mask),
+                    ..literal.clone()
+                }
+            } else {
+                literal.clone()
             }
         }
         _ => literal.clone(),

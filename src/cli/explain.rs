@@ -42,9 +42,13 @@ fn helper_name(id: i32) -> Option<String> {
 pub fn describe_layout(layout: &RowLayout) -> String {
     let mut out = format!("{} bytes per row\n", layout.size);
     for column in &layout.columns {
+        let flag = column
+            .null_flag
+            .map(|f| format!(", NULL when byte {f} is 1"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  [{:>3}..{:>3}) {:<16} {:?}",
+            "  [{:>3}..{:>3}) {:<16} {:?}{flag}",
             column.offset,
             column.offset + column.kind.width(),
             column.name,

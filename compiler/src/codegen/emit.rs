@@ -51,6 +51,9 @@ pub fn emit(
             e.inst(inst.result, &inst.inst)?;
         }
         let next = func.layout.get(i + 1).copied();
+        if let Some(note) = &data.terminator_note {
+            e.asm.annotate(note.clone());
+        }
         match &data.terminator {
             Terminator::Return(code) => {
                 e.asm.emit(Insn::mov64(Reg::R0, BpfOperand::Imm(*code)));

@@ -2,7 +2,7 @@
 //! (see `ir::Function::verify`), a value is live exactly on the closed interval from its
 //! definition to its last use in layout order.
 
-use crate::ir::{Function, Value};
+use crate::ir::{Function, Inst, Value};
 use cranelift_entity::EntityRef;
 
 /// Closed interval `[start, end]` of linear positions where a value must stay in its location.
@@ -16,6 +16,9 @@ pub struct Liveness {
     pub intervals: Vec<Interval>,
     /// Positions of instructions that call a helper (they clobber R0-R5).
     pub calls: Vec<u32>,
+    /// For a value computed in place from an operand (`dst = lhs; dst op= rhs`): that operand,
+    /// whose register the value may take over when the operand dies there.
+    pub reuse: Vec<Option<Value>>,
 }
 
 impl Liveness {
@@ -28,6 +31,7 @@ impl Liveness {
             func.value_count as usize
         ];
         let mut calls = Vec::new();
+        let mut reuse = vec![None; func.value_count as usize];
         let mut pos = 0u32;
         let touch = |v: Value, pos: u32, intervals: &mut Vec<Interval>| {
             let iv = &mut intervals[v.index()];
@@ -41,6 +45,11 @@ impl Liveness {
                 }
                 if let Some(result) = inst.result {
                     touch(result, pos, &mut intervals);
+                    reuse[result.index()] = match inst.inst {
+                        Inst::Binary { lhs, .. } => Some(lhs),
+                        Inst::Unary { arg, .. } => Some(arg),
+                        _ => None,
+                    };
                 }
                 if inst.inst.is_call() {
                     calls.push(pos);
@@ -52,7 +61,11 @@ impl Liveness {
             }
             pos += 1;
         }
-        Liveness { intervals, calls }
+        Liveness {
+            intervals,
+            calls,
+            reuse,
+        }
     }
 
     /// Whether a helper call happens strictly inside the value's interval, so the value must

@@ -54,6 +54,23 @@ pub fn allocate(liveness: &Liveness) -> Allocation {
         } else {
             &ANY
         };
+        // Take over the register of an operand that dies here: `dst op= rhs` then needs no move.
+        let inherited = liveness.reuse[index].and_then(|operand| {
+            let operand = operand.index();
+            let dies_here = liveness.intervals[operand].end == here.start;
+            match locations[operand] {
+                Location::Reg(reg) if dies_here && candidates.contains(&reg) => {
+                    Some((operand, reg))
+                }
+                _ => None,
+            }
+        });
+        if let Some((operand, reg)) = inherited {
+            active.retain(|&(other, _)| other != operand);
+            locations[index] = Location::Reg(reg);
+            active.push((index, reg));
+            continue;
+        }
         if let Some(&reg) = candidates.iter().find(|&&r| !in_use(r, &active)) {
             locations[index] = Location::Reg(reg);
             active.push((index, reg));

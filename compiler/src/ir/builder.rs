@@ -117,7 +117,9 @@ impl FunctionBuilder {
         for succ in terminator.successors() {
             self.preds[succ].push(self.current);
         }
-        self.blocks[self.current].terminator = terminator;
+        let block = &mut self.blocks[self.current];
+        block.terminator = terminator;
+        block.terminator_note = self.note.take();
     }
 
     pub fn finish(self, row_size: u32) -> Function {
@@ -139,6 +141,7 @@ impl FunctionBuilder {
 
 fn empty_block() -> BlockData {
     BlockData {
+        terminator_note: None,
         insts: Vec::new(),
         terminator: Terminator::Return(0),
     }

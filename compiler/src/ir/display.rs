@@ -137,6 +137,9 @@ impl fmt::Display for Function {
                     None => writeln!(f, "    {}", inst.inst)?,
                 }
             }
+            if let Some(note) = &data.terminator_note {
+                writeln!(f, "    ; {note}")?;
+            }
             match &data.terminator {
                 Terminator::Jump(to) => writeln!(f, "    jump {to}")?,
                 Terminator::Branch {

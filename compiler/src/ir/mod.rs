@@ -261,6 +261,8 @@ impl Terminator {
 pub struct BlockData {
     pub insts: Vec<InstData>,
     pub terminator: Terminator,
+    /// The query clause the terminator implements, when it starts one (shown by `explain`).
+    pub terminator_note: Option<String>,
 }
 
 /// The whole iterator program.
