@@ -203,3 +203,16 @@ fn rows_wider_than_the_stack_arrive_whole() {
         );
     }
 }
+
+#[test]
+fn pointer_casts_read_through_the_new_type() {
+    let _k = shared_kernel();
+    let a = Named::spawn(&unique_name("c"));
+    let query = format!(
+        "from task select cast(task.real_parent as struct task_struct).tgid as pp, cast(task as struct task_struct).comm as name where pid == {}",
+        a.pid()
+    );
+    let out = bpfq(&[&query, "-o", "csv", "--no-header"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("{},{}", std::process::id(), a.name));
+}

@@ -211,6 +211,9 @@ fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
         }
         TKind::Neg(e) | TKind::BitNot(e) => dereferences_loaded_pointer(e),
         TKind::Cast { value, .. } => dereferences_loaded_pointer(value),
+        TKind::StructCast { value, .. } => {
+            matches!(value.kind, TKind::Load { .. }) || dereferences_loaded_pointer(value)
+        }
         TKind::Arith { lhs, rhs, .. } => {
             dereferences_loaded_pointer(lhs) || dereferences_loaded_pointer(rhs)
         }
@@ -311,7 +314,9 @@ fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
         TKind::Int(_) | TKind::Str(_) => {}
         TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) => collect_ctx_fields(e, out),
         TKind::TextEq { text, .. } | TKind::Like { text, .. } => collect_ctx_fields(text, out),
-        TKind::Cast { value, .. } => collect_ctx_fields(value, out),
+        TKind::Cast { value, .. } | TKind::StructCast { value, .. } => {
+            collect_ctx_fields(value, out)
+        }
         TKind::Arith { lhs, rhs, .. } | TKind::Compare { lhs, rhs, .. } => {
             collect_ctx_fields(lhs, out);
             collect_ctx_fields(rhs, out);
@@ -404,7 +409,9 @@ impl Lowerer<'_> {
     /// tested first: NULL sends the column to its null path instead of reading 0s.
     fn pointer(&mut self, ptr: &TExpr) -> Result<Value, Diagnostic> {
         let value = self.value(ptr)?;
-        if let (Some(target), TKind::Load { .. }) = (&mut self.on_null, &ptr.kind) {
+        if let (Some(target), TKind::Load { .. } | TKind::StructCast { .. }) =
+            (&mut self.on_null, &ptr.kind)
+        {
             let null_block = *target.get_or_insert_with(|| self.b.create_block());
             let next = self.b.create_block();
             self.b.terminate(Terminator::Branch {
@@ -469,6 +476,18 @@ impl Lowerer<'_> {
                 }
             }
             TKind::Int(c) => self.pure(Inst::Const(*c)),
+            TKind::StructCast { value, target } => {
+                let ptr = self.value(value)?;
+                let kfunc = self.btf.find(bpfq_kernel::Kind::Func, "bpf_rdonly_cast").ok_or_else(|| {
+                    Diagnostic::error(codes::UNSUPPORTED, "this kernel has no `bpf_rdonly_cast` (Linux 6.2+), which pointer casts need")
+                        .with_primary(expr.span, "cast here")
+                })?;
+                self.b.value(Inst::CastPointer {
+                    ptr,
+                    btf_type: target.0,
+                    kfunc: kfunc.0,
+                })
+            }
             TKind::Cast {
                 value,
                 bytes,

@@ -72,6 +72,7 @@ const CASES: &[(&str, &str)] = &[
     ("E0201", "from task select pid where comm like 5"),
     ("E0207", "from task select cast(pid as tcp_sock)"),
     ("E0207", "from task select cast(pid as float)"),
+    ("E0207", "from task select cast(task as struct no_such_struct)"),
     ("E0290", "from task select pid group by pid"),
     ("E0290", "from task(pid = 1) select pid"),
 ];

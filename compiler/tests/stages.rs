@@ -239,3 +239,8 @@ fn stdlib_task_columns_bind_on_every_fixture_kernel() {
     }
     insta::assert_snapshot!(all);
 }
+
+#[test]
+fn bpf_pointer_cast_calls_bpf_rdonly_cast() {
+    insta::assert_snapshot!(check_bpf("from task select cast(task.real_parent as struct task_struct).tgid"));
+}

@@ -117,6 +117,7 @@ impl fmt::Display for TExpr {
                 if *signed { "s" } else { "u" },
                 bytes * 8
             ),
+            TKind::StructCast { value, target } => write!(f, "cast({value} as {target})"),
             TKind::And(a, b) => write!(f, "({a} and {b})"),
             TKind::Or(a, b) => write!(f, "({a} or {b})"),
             TKind::Not(a) => write!(f, "not {a}"),

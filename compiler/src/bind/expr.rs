@@ -290,9 +290,7 @@ impl Binder<'_> {
             _ => None,
         };
         let Some((bytes, signed)) = target else {
-            return Err(Diagnostic::error(codes::BAD_CAST, format!("cannot cast to `{}`", ty.name))
-                .with_primary(ty.span, "not an integer type")
-                .with_note("integer casts: u8 u16 u32 u64 s8 s16 s32 s64; casts between socket structs come with the socket targets"));
+            return self.bind_struct_cast(value, ty, span);
         };
         let inner = self.integer(value)?;
         if let TKind::Int(v) = inner.kind {
@@ -315,6 +313,39 @@ impl Binder<'_> {
                 signed,
             },
             ty: Ty::Int { bytes, signed },
+            span,
+        })
+    }
+
+    /// `cast(p as [struct] T)`: a pointer seen as a pointer to struct or union `T`.
+    fn bind_struct_cast(
+        &mut self,
+        value: &Expr,
+        ty: &crate::syntax::ast::TypeName,
+        span: Span,
+    ) -> Result<TExpr, Diagnostic> {
+        use bpfq_kernel::Kind;
+        let btf = self.env.btf;
+        let found = btf.find_many(&[(Kind::Struct, &ty.name), (Kind::Union, &ty.name)]);
+        let Some(target) = found.into_iter().flatten().next() else {
+            return Err(Diagnostic::error(codes::BAD_CAST, format!("cannot cast to `{}`", ty.name))
+                .with_primary(ty.span, "neither an integer type nor a struct of this kernel")
+                .with_note("integer casts: u8 u16 u32 u64 s8 s16 s32 s64; pointer casts: `cast(p as struct NAME)`"));
+        };
+        let inner = self.bind_expr(value)?;
+        if !matches!(inner.ty, Ty::Ptr { .. }) {
+            return Err(Diagnostic::error(
+                codes::BAD_CAST,
+                format!("only pointers can be cast to `struct {}`", ty.name),
+            )
+            .with_primary(value.span, format!("this is {}", inner.ty.a())));
+        }
+        Ok(TExpr {
+            kind: TKind::StructCast {
+                value: Box::new(inner),
+                target,
+            },
+            ty: Ty::Ptr { pointee: target },
             span,
         })
     }

@@ -164,6 +164,11 @@ pub enum TKind {
         pattern: Vec<u8>,
         negated: bool,
     },
+    /// A pointer seen as a pointer to another struct (`cast(p as struct T)`).
+    StructCast {
+        value: Box<TExpr>,
+        target: TypeId,
+    },
     /// An integer truncated to `bytes` and sign- or zero-extended back to 64 bits.
     Cast {
         value: Box<TExpr>,

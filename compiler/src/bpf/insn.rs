@@ -283,6 +283,17 @@ impl Insn {
 
     /// Call of the kernel helper with this id (`enum bpf_func_id`, as in `bpfq_kernel::helpers`);
     /// arguments in r1..r5, result in r0. The id is stored bit for bit in the 32-bit `imm`.
+    /// A call of the kernel function whose BTF FUNC id in vmlinux is `btf_id` (a kfunc).
+    pub fn call_kfunc(btf_id: u32) -> Insn {
+        Insn {
+            code: CLASS_JMP | JMP_CALL,
+            dst: 0,
+            src: super::opcode::PSEUDO_KFUNC_CALL,
+            off: 0,
+            imm: i32::from_ne_bytes(btf_id.to_ne_bytes()),
+        }
+    }
+
     pub fn call_helper(id: u32) -> Insn {
         Insn {
             code: CLASS_JMP | JMP_CALL,

@@ -106,6 +106,15 @@ fn jmp_op(cmp: Cmp) -> JmpOp {
     }
 }
 
+/// A load of `width` bytes, sign-extending to 64 bits when `signed` (BPF_MEMSX).
+fn load_insn(width: Width, signed: bool, dst: Reg, base: Reg, off: i16) -> Insn {
+    if signed && width != Width::B8 {
+        Insn::load_signed(size(width), dst, base, off)
+    } else {
+        Insn::load(size(width), dst, base, off)
+    }
+}
+
 fn size(width: Width) -> Size {
     match width {
         Width::B1 => Size::B,
@@ -254,12 +263,7 @@ impl Emitter<'_> {
                 let base = self.read(*base, SCRATCH2);
                 let dst = self.target(v);
                 let (base, off) = self.address(base, *offset);
-                let insn = if *signed && *width != Width::B8 {
-                    Insn::load_signed(size(*width), dst, base, off)
-                } else {
-                    Insn::load(size(*width), dst, base, off)
-                };
-                self.asm.emit(insn);
+                self.asm.emit(load_insn(*width, *signed, dst, base, off));
                 self.write_back(v);
             }
             Inst::Binary { op, lhs, rhs } => {
@@ -345,6 +349,26 @@ impl Emitter<'_> {
                     done += chunk;
                 }
             }
+            Inst::CastPointer {
+                ptr,
+                btf_type,
+                kfunc,
+            } => {
+                let v = need_result()?;
+                match self.location(*ptr) {
+                    Location::Reg(r) => self.mov(Reg::R1, r),
+                    Location::Spill(slot) => {
+                        let off = self.slot_offset(slot);
+                        self.asm.emit(Insn::load(Size::DW, Reg::R1, Reg::R10, off));
+                    }
+                }
+                self.asm
+                    .emit(Insn::mov64(Reg::R2, BpfOperand::Imm(*btf_type as i32)));
+                self.asm.emit(Insn::call_kfunc(*kfunc));
+                let dst = self.target(v);
+                self.mov(dst, Reg::R0);
+                self.write_back(v);
+            }
             Inst::ProbeLoad {
                 base,
                 offset,
@@ -355,12 +379,8 @@ impl Emitter<'_> {
                 let scratch_off = -((self.row_size + 8) as i16);
                 self.probe_read(*base, *offset, i32::from(scratch_off), width.bytes());
                 let dst = self.target(v);
-                let insn = if *signed && *width != Width::B8 {
-                    Insn::load_signed(size(*width), dst, Reg::R10, scratch_off)
-                } else {
-                    Insn::load(size(*width), dst, Reg::R10, scratch_off)
-                };
-                self.asm.emit(insn);
+                self.asm
+                    .emit(load_insn(*width, *signed, dst, Reg::R10, scratch_off));
                 self.write_back(v);
             }
             Inst::ProbeCopyToRow {

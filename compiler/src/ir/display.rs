@@ -92,6 +92,9 @@ impl fmt::Display for Inst {
                     offset + len
                 )
             }
+            Inst::CastPointer { ptr, btf_type, .. } => {
+                write!(f, "rdonly_cast {ptr} to btf type [{btf_type}]")
+            }
             Inst::ProbeLoad {
                 base,
                 offset,

@@ -166,6 +166,13 @@ pub enum Inst {
         width: Width,
         signed: bool,
     },
+    /// `bpf_rdonly_cast(ptr, btf_type)`, the kfunc with BTF id `kfunc`: the same address seen
+    /// by the verifier as a read-only pointer to BTF type `btf_type`.
+    CastPointer {
+        ptr: Value,
+        btf_type: u32,
+        kfunc: u32,
+    },
     /// `len` bytes at `base + src_offset` probe-read straight into the row at `offset`.
     ProbeCopyToRow {
         offset: u32,
@@ -195,6 +202,7 @@ impl Inst {
             | Inst::CopyToRow { base, .. }
             | Inst::ProbeLoad { base, .. }
             | Inst::ProbeCopyToRow { base, .. } => vec![*base],
+            Inst::CastPointer { ptr, .. } => vec![*ptr],
             Inst::Binary { lhs, rhs, .. } => std::iter::once(*lhs).chain(operand(rhs)).collect(),
             Inst::Unary { arg, .. } => vec![*arg],
             Inst::StoreRow { value, .. } => operand(value).into_iter().collect(),
@@ -206,7 +214,10 @@ impl Inst {
     pub fn is_call(&self) -> bool {
         matches!(
             self,
-            Inst::Call { .. } | Inst::ProbeLoad { .. } | Inst::ProbeCopyToRow { .. }
+            Inst::Call { .. }
+                | Inst::ProbeLoad { .. }
+                | Inst::ProbeCopyToRow { .. }
+                | Inst::CastPointer { .. }
         )
     }
 }
@@ -276,6 +287,15 @@ pub struct Function {
     pub row_size: u32,
 }
 
+fn check_defined(defined: &[bool], used: Value, block: Block) -> Result<(), VerifyError> {
+    match defined.get(used.as_u32() as usize) {
+        Some(true) => Ok(()),
+        _ => Err(VerifyError(format!(
+            "{block}: {used} used before definition"
+        ))),
+    }
+}
+
 /// A malformed function: always a bug in the lowering, reported instead of miscompiled.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct VerifyError(pub String);
@@ -311,15 +331,7 @@ impl Function {
                 }
                 first = false;
                 for used in inst.inst.uses() {
-                    if !defined
-                        .get(used.as_u32() as usize)
-                        .copied()
-                        .unwrap_or(false)
-                    {
-                        return Err(VerifyError(format!(
-                            "{block}: {used} used before definition"
-                        )));
-                    }
+                    check_defined(&defined, used, block)?;
                 }
                 let row_end = match inst.inst {
                     Inst::StoreRow { offset, width, .. } => Some(offset + width.bytes()),
@@ -345,15 +357,7 @@ impl Function {
                 }
             }
             for used in data.terminator.uses() {
-                if !defined
-                    .get(used.as_u32() as usize)
-                    .copied()
-                    .unwrap_or(false)
-                {
-                    return Err(VerifyError(format!(
-                        "{block}: {used} used before definition"
-                    )));
-                }
+                check_defined(&defined, used, block)?;
             }
             for succ in data.terminator.successors() {
                 let forward = self.blocks.is_valid(succ) && position[succ] > position[block];
