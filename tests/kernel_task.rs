@@ -214,5 +214,8 @@ fn pointer_casts_read_through_the_new_type() {
     );
     let out = bpfq(&[&query, "-o", "csv", "--no-header"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), format!("{},{}", std::process::id(), a.name));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("{},{}", std::process::id(), a.name)
+    );
 }

@@ -20,6 +20,8 @@ pub enum ColumnKind {
     KernelPointer,
     /// Raw bytes rendered as hex.
     Bytes { len: u32 },
+    /// A `struct in6_addr`: 16 bytes in network order, rendered as an IPv6 address.
+    Ipv6,
 }
 
 impl ColumnKind {
@@ -30,13 +32,14 @@ impl ColumnKind {
             ColumnKind::Bool => 1,
             ColumnKind::Chars { len } | ColumnKind::Bytes { len } => *len,
             ColumnKind::KernelPointer => 8,
+            ColumnKind::Ipv6 => 16,
         }
     }
 
     /// Alignment of the column inside the row.
     pub fn align(&self) -> u32 {
         match self {
-            ColumnKind::Chars { .. } | ColumnKind::Bytes { .. } => 8,
+            ColumnKind::Chars { .. } | ColumnKind::Bytes { .. } | ColumnKind::Ipv6 => 8,
             other => other.width().min(8),
         }
     }

@@ -55,6 +55,13 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
         Ty::Bool => ColumnKind::Bool,
         Ty::Chars { len } => ColumnKind::Chars { len: *len },
         Ty::Ptr { .. } => ColumnKind::KernelPointer,
+        Ty::Struct { id } if btf.name_of(*id) == Some("in6_addr") => ColumnKind::Ipv6,
+        Ty::Struct { id } => ColumnKind::Bytes {
+            len: btf.size_of(*id).map_err(|e| internal(e.to_string()))?,
+        },
+        Ty::Array { elem, len } => ColumnKind::Bytes {
+            len: btf.size_of(*elem).map_err(|e| internal(e.to_string()))? * len,
+        },
         Ty::Enum { id, bytes, signed } => {
             let names = match btf.get(*id) {
                 Ok(BtfType::Enum { values, .. }) => {
@@ -871,7 +878,24 @@ impl Lowerer<'_> {
 
     fn store_value(&mut self, expr: &TExpr, row_offset: u32) -> Result<(), Diagnostic> {
         match (&expr.kind, &expr.ty) {
-            (TKind::Place { ptr, offset }, Ty::Chars { len }) => {
+            (
+                TKind::Place { ptr, offset },
+                Ty::Chars { .. } | Ty::Struct { .. } | Ty::Array { .. },
+            ) => {
+                let len = match &expr.ty {
+                    Ty::Chars { len } => *len,
+                    Ty::Struct { id } => {
+                        self.btf.size_of(*id).map_err(|e| internal(e.to_string()))?
+                    }
+                    Ty::Array { elem, len } => {
+                        self.btf
+                            .size_of(*elem)
+                            .map_err(|e| internal(e.to_string()))?
+                            * len
+                    }
+                    _ => 0,
+                };
+                let len = &len;
                 let base = self.pointer(ptr)?;
                 let src_offset =
                     i32::try_from(*offset).map_err(|_| internal("offset too large"))?;

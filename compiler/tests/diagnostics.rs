@@ -59,7 +59,7 @@ const CASES: &[(&str, &str)] = &[
         "from task select pid where comm == $name and pid == \"x\"",
     ),
     ("E0202", "from task select task.se"),
-    ("E0202", "from task select task.cpus_mask.bits"),
+    ("E0202", "from task select task.mm.saved_auxv"),
     (
         "E0203",
         "from task select pid where comm == \"a-name-longer-than-sixteen\"",
@@ -72,7 +72,10 @@ const CASES: &[(&str, &str)] = &[
     ("E0201", "from task select pid where comm like 5"),
     ("E0207", "from task select cast(pid as tcp_sock)"),
     ("E0207", "from task select cast(pid as float)"),
-    ("E0207", "from task select cast(task as struct no_such_struct)"),
+    (
+        "E0207",
+        "from task select cast(task as struct no_such_struct)",
+    ),
     ("E0290", "from task select pid group by pid"),
     ("E0290", "from task(pid = 1) select pid"),
 ];

@@ -242,5 +242,14 @@ fn stdlib_task_columns_bind_on_every_fixture_kernel() {
 
 #[test]
 fn bpf_pointer_cast_calls_bpf_rdonly_cast() {
-    insta::assert_snapshot!(check_bpf("from task select cast(task.real_parent as struct task_struct).tgid"));
+    insta::assert_snapshot!(check_bpf(
+        "from task select cast(task.real_parent as struct task_struct).tgid"
+    ));
+}
+
+#[test]
+fn bpf_small_structs_are_copied_whole() {
+    insta::assert_snapshot!(check_bpf(
+        "from ipv6_route select rt.fib6_dst.addr, rt.fib6_dst.plen"
+    ));
 }

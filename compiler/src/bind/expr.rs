@@ -7,6 +7,9 @@ use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 
+/// Structs and arrays up to this size can be selected whole, as bytes.
+pub const MAX_VALUE_BYTES: u32 = 64;
+
 impl Binder<'_> {
     /// A stdlib column of the target, bound now: the first alternative whose fields exist wins.
     /// `Ok(None)` when the stdlib has no column of that name.
@@ -61,7 +64,16 @@ impl Binder<'_> {
         }
     }
 
-    /// Rejects values that cannot be a column (structs, arrays, strings, literals).
+    /// The size of a struct small enough to be a column of raw bytes (e.g. `struct in6_addr`).
+    fn aggregate_bytes(&self, id: bpfq_kernel::TypeId) -> Option<u32> {
+        self.env
+            .btf
+            .size_of(id)
+            .ok()
+            .filter(|size| *size <= MAX_VALUE_BYTES)
+    }
+
+    /// Rejects values that cannot be a column (large structs and arrays, strings).
     pub(super) fn check_selectable(&self, expr: &TExpr) -> Result<(), Diagnostic> {
         match &expr.ty {
             Ty::Int { .. }
@@ -70,6 +82,7 @@ impl Binder<'_> {
             | Ty::Ptr { .. }
             | Ty::Enum { .. }
             | Ty::Literal => Ok(()),
+            Ty::Struct { id } if self.aggregate_bytes(*id).is_some() => Ok(()),
             Ty::Struct { id } => {
                 let members = self
                     .env
@@ -77,24 +90,34 @@ impl Binder<'_> {
                     .members(*id)
                     .map_err(|e| internal(expr.span, e))?;
                 let names: Vec<&str> = members.iter().take(8).map(|m| m.name).collect();
-                Err(
-                    Diagnostic::error(codes::NOT_A_VALUE, "a struct cannot be a column")
-                        .with_primary(
-                            expr.span,
-                            format!(
-                                "this is `{}`",
-                                bpfq_kernel::catalogue::type_name(self.env.btf, *id)
-                            ),
-                        )
-                        .with_note(format!(
-                            "select one of its members, e.g. {}",
-                            names.join(", ")
-                        )),
+                Err(Diagnostic::error(
+                    codes::NOT_A_VALUE,
+                    format!("a struct of more than {MAX_VALUE_BYTES} bytes cannot be a column"),
                 )
+                .with_primary(
+                    expr.span,
+                    format!(
+                        "this is `{}`",
+                        bpfq_kernel::catalogue::type_name(self.env.btf, *id)
+                    ),
+                )
+                .with_note(format!(
+                    "select one of its members, e.g. {}",
+                    names.join(", ")
+                )))
+            }
+            Ty::Array { elem, len }
+                if self
+                    .env
+                    .btf
+                    .size_of(*elem)
+                    .is_ok_and(|s| s * len <= MAX_VALUE_BYTES) =>
+            {
+                Ok(())
             }
             Ty::Array { len, .. } => Err(Diagnostic::error(
                 codes::NOT_A_VALUE,
-                "an array cannot be a column",
+                format!("an array of more than {MAX_VALUE_BYTES} bytes cannot be a column"),
             )
             .with_primary(expr.span, format!("an array of {len} elements"))
             .with_note("select one element with `[index]`")),

@@ -1,0 +1,72 @@
+//! Kernel tests of whole small structs and arrays as column values: `struct in6_addr` rendered as
+//! an IPv6 address (checked against /proc/net/ipv6_route) and a bitmap array as bytes (checked
+//! against /proc/PID/status).
+
+mod common;
+
+use common::*;
+use std::net::Ipv6Addr;
+
+#[test]
+fn in6_addr_columns_match_proc_net_ipv6_route() {
+    let _k = shared_kernel();
+    let out = bpfq(&[
+        "from ipv6_route select rt.fib6_dst.addr, rt.fib6_dst.plen, rt.fib6_metric",
+        "-o",
+        "csv",
+        "--no-header",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut ours: Vec<(Ipv6Addr, u32, u32)> = stdout(&out)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].parse().expect("an IPv6 address"),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
+        })
+        .collect();
+    let proc_routes = std::fs::read_to_string("/proc/net/ipv6_route").unwrap();
+    let mut theirs: Vec<(Ipv6Addr, u32, u32)> = proc_routes
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let addr = u128::from_str_radix(f[0], 16).unwrap();
+            (
+                Ipv6Addr::from(addr),
+                u32::from_str_radix(f[1], 16).unwrap(),
+                u32::from_str_radix(f[5], 16).unwrap(),
+            )
+        })
+        .collect();
+    ours.sort();
+    theirs.sort();
+    assert!(!theirs.is_empty(), "the loopback route at least");
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn small_arrays_are_bytes() {
+    let _k = shared_kernel();
+    let me = std::process::id();
+    let query = format!("from task select task.cpus_mask.bits where tid == {me}");
+    let out = bpfq(&[&query, "-o", "csv", "--no-header"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hex = stdout(&out).trim().to_string();
+    // Cpus_allowed is the same mask printed big-endian in 32-bit groups.
+    let status = std::fs::read_to_string(format!("/proc/{me}/status")).unwrap();
+    let allowed = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed:"))
+        .unwrap()
+        .trim()
+        .replace(',', "");
+    let low_word = u64::from_str_radix(&allowed[allowed.len().saturating_sub(16)..], 16).unwrap();
+    let first_eight = u64::from_str_radix(&hex[..16], 16).unwrap().swap_bytes();
+    assert_eq!(
+        first_eight, low_word,
+        "row bytes {hex} vs Cpus_allowed {allowed}"
+    );
+}
