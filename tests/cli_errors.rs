@@ -137,3 +137,40 @@ fn compile_only_commands_work_with_fixture_btf() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("error[E0103]"), "{}", stderr(&out));
 }
+
+#[test]
+fn without_privilege_the_load_is_refused_clearly_and_explain_still_works() {
+    let _k = shared_kernel();
+    // A copy anyone can execute: the build directory may sit under a private home.
+    let dir = std::env::temp_dir().join(format!("bpfq-unpriv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("bpfq");
+    std::fs::copy(bpfq_path(), &exe).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&exe)
+            .args(args)
+            .output()
+            .expect("setpriv (util-linux)")
+    };
+    let out = as_nobody(&["from task select pid, comm"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("CAP_BPF") && err.contains("CAP_PERFMON"),
+        "names the missing capabilities: {err}"
+    );
+    assert!(out.stdout.is_empty());
+    let out = as_nobody(&["explain", "from task select pid where comm == \"x\""]);
+    assert!(
+        out.status.success(),
+        "compile-only commands work unprivileged: {}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("== BPF"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
