@@ -219,3 +219,58 @@ fn pointer_casts_read_through_the_new_type() {
         format!("{},{}", std::process::id(), a.name)
     );
 }
+
+/// `task(pid = N)` visits one process's threads, `task(tid = N)` one thread, and `where pid == N`
+/// becomes the same parameter (shown by explain) without changing the result.
+#[test]
+fn iterator_parameters_visit_one_process_or_thread() {
+    let _k = shared_kernel();
+    let script = "import threading,time,sys\nfor _ in range(3): threading.Thread(target=time.sleep,args=(60,),daemon=True).start()\nprint('ready',flush=True)\ntime.sleep(60)";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let pid = child.id();
+    let mut tids: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    tids.sort();
+    assert_eq!(tids.len(), 4);
+    let listed = |query: &str| -> Vec<String> {
+        let out = bpfq(&[query, "-o", "csv", "--no-header"]);
+        assert!(out.status.success(), "{query}: {}", stderr(&out));
+        let mut rows: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(listed(&format!("from task(pid = {pid}) select tid")), tids);
+    assert_eq!(
+        listed(&format!("from task(tid = {}) select tid", tids[1])),
+        vec![tids[1].clone()]
+    );
+    let pushed = format!("from task select tid where pid == {pid}");
+    assert_eq!(listed(&pushed), tids);
+    assert_eq!(
+        listed(&format!("from task select tid where pid + 0 == {pid}")),
+        tids,
+        "same rows without push-down"
+    );
+    let explain = bpfq(&["explain", &pushed]);
+    assert!(
+        stdout(&explain).contains(&format!(
+            "pid = {pid}: only this process's threads (from the where clause)"
+        )),
+        "{}",
+        stdout(&explain)
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

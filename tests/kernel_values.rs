@@ -70,3 +70,42 @@ fn small_arrays_are_bytes() {
         "row bytes {hex} vs Cpus_allowed {allowed}"
     );
 }
+
+/// task_file: one row per open file of the process, with the fd from the context and the inode
+/// behind the file, as /proc/PID/fd shows them.
+#[test]
+fn task_file_lists_this_process_open_files() {
+    let _k = shared_kernel();
+    use std::os::unix::fs::MetadataExt;
+    let me = std::process::id();
+    let kept = std::fs::File::open("/proc/self/status").unwrap();
+    let out = bpfq(&[
+        &format!("from task_file(pid = {me}) select fd, file.f_inode.i_ino"),
+        "-o",
+        "csv",
+        "--no-header",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut ours: Vec<(u32, u64)> = stdout(&out)
+        .lines()
+        .map(|l| {
+            let (fd, ino) = l.split_once(',').unwrap();
+            (fd.parse().unwrap(), ino.parse().unwrap())
+        })
+        .collect();
+    ours.sort();
+    ours.dedup(); // one row per thread sharing the table
+    use std::os::fd::AsRawFd;
+    let kept_fd = kept.as_raw_fd() as u32;
+    let kept_ino = kept.metadata().unwrap().ino();
+    assert!(
+        ours.contains(&(kept_fd, kept_ino)),
+        "fd {kept_fd} (inode {kept_ino}) missing from {ours:?}"
+    );
+    for (fd, ino) in &ours {
+        if let Ok(meta) = std::fs::metadata(format!("/proc/{me}/fd/{fd}")) {
+            // Sockets and pipes stat to their own inodes too; every fd still open must agree.
+            assert_eq!(meta.ino(), *ino, "fd {fd}");
+        }
+    }
+}

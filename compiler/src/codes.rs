@@ -51,6 +51,8 @@ pub const BAD_INDEX: &str = "E0106";
 pub const STDLIB_COLUMN_UNAVAILABLE: &str = "E0107";
 /// `$name` with no `--param name=...`.
 pub const UNKNOWN_PARAM: &str = "E0108";
+/// An iterator parameter the target does not take, or a value it cannot take.
+pub const BAD_PARAMETER: &str = "E0110";
 /// `select *` (or no select) on a target without stdlib default columns.
 pub const NO_DEFAULT_COLUMNS: &str = "E0109";
 
@@ -167,6 +169,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         NO_DEFAULT_COLUMNS,
         "the target has no default columns: name the columns to select",
+    ),
+    (
+        BAD_PARAMETER,
+        "task, task_file and task_vma take one parameter: `pid` or `tid`, a positive integer",
     ),
     (
         TYPE_MISMATCH,

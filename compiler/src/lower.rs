@@ -318,7 +318,7 @@ fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
     match &expr.kind {
         TKind::CtxField { offset, .. } => out.push(*offset),
         TKind::Place { ptr, .. } | TKind::Load { ptr, .. } => collect_ctx_fields(ptr, out),
-        TKind::Int(_) | TKind::Str(_) => {}
+        TKind::Int(_) | TKind::Str(_) | TKind::CtxValue { .. } => {}
         TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) => collect_ctx_fields(e, out),
         TKind::TextEq { text, .. } | TKind::Like { text, .. } => collect_ctx_fields(text, out),
         TKind::Cast { value, .. } | TKind::StructCast { value, .. } => {
@@ -483,6 +483,22 @@ impl Lowerer<'_> {
                 }
             }
             TKind::Int(c) => self.pure(Inst::Const(*c)),
+            TKind::CtxValue {
+                offset,
+                bytes,
+                signed,
+                ..
+            } => {
+                let width = Width::from_bytes(u32::from(*bytes))
+                    .ok_or_else(|| internal("bad context field width"))?;
+                let offset = i32::try_from(*offset).map_err(|_| internal("offset too large"))?;
+                self.pure(Inst::Load {
+                    base: self.ctx,
+                    offset,
+                    width,
+                    signed: *signed,
+                })
+            }
             TKind::StructCast { value, target } => {
                 let ptr = self.value(value)?;
                 let kfunc = self.btf.find(bpfq_kernel::Kind::Func, "bpf_rdonly_cast").ok_or_else(|| {

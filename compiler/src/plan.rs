@@ -2,7 +2,7 @@
 //! and projection) and the part user space runs over the rows (sort, limit, hiding sort-only
 //! columns). Guarantees: the kernel part alone decides which objects produce rows.
 
-use crate::bind::{BoundTarget, OutputColumn, SortKey, TExpr, TypedQuery};
+use crate::bind::{BoundTarget, IterParams, OutputColumn, SortKey, TExpr, TypedQuery};
 use crate::diagnostic::{Sources, Span};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub struct UserPart {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub target: BoundTarget,
+    /// Which objects the kernel visits (iterator link parameters).
+    pub iter_params: Option<IterParams>,
     pub kernel: KernelPart,
     pub user: UserPart,
 }
@@ -47,6 +49,7 @@ pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
     let filter_text = query.filter.as_ref().map(|f| text(sources, f.span));
     Plan {
         target: query.target,
+        iter_params: query.iter_params,
         kernel: KernelPart {
             filter: query.filter,
             filter_text,
@@ -68,6 +71,10 @@ impl Plan {
             "target:      {} (context struct {})\n",
             self.target.name, self.target.ctx_struct_name
         ));
+        match &self.iter_params {
+            Some(params) => out.push_str(&format!("visit:       {}\n", params.describe())),
+            None => out.push_str("visit:       every object\n"),
+        }
         out.push_str("in kernel:   ");
         match &self.kernel.filter_text {
             Some(f) => out.push_str(&format!("filter `{f}`, ")),

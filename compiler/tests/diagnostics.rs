@@ -77,7 +77,12 @@ const CASES: &[(&str, &str)] = &[
         "from task select cast(task as struct no_such_struct)",
     ),
     ("E0290", "from task select pid group by pid"),
-    ("E0290", "from task(pid = 1) select pid"),
+    ("E0290", "from tcp(pid = 1) select sk_common"),
+    ("E0110", "from task(pdi = 3) select pid"),
+    ("E0110", "from task(pid = 1, tid = 2) select pid"),
+    ("E0110", "from task_file(pid = comm) select fd"),
+    ("E0110", "from task_vma(pid = -3) select task"),
+    ("E0110", "from task(pid = 0) select pid"),
 ];
 
 /// Queries too long to write out: a row over 32 KiB, and an expression with more live values

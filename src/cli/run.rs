@@ -28,8 +28,9 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
     };
     let program = load_iter_program(&spec, common.verbose)
         .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
+    let link_info = compiled.plan.iter_params.as_ref().map(|p| p.link_info());
     let link = program
-        .attach(None)
+        .attach(link_info.as_deref())
         .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
     let mut reader = link
         .open()

@@ -34,6 +34,7 @@ impl fmt::Display for TExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             TKind::CtxField { name, offset } => write!(f, "ctx.{name}@{offset}"),
+            TKind::CtxValue { name, offset, .. } => write!(f, "ctx.{name}@{offset}"),
             TKind::Place { ptr, offset } => write!(f, "&[{ptr} + {offset}]"),
             TKind::Load {
                 ptr,

@@ -4,9 +4,11 @@
 
 mod display;
 mod expr;
+mod params;
 mod path;
 pub mod typed;
 
+pub use params::IterParams;
 pub use typed::*;
 
 use crate::codes;
@@ -110,13 +112,6 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
             "`having`",
             having.span,
             "the relational-layer issue (#5)",
-        ));
-    }
-    if let Some((name, _)) = query.from.params.first() {
-        return Err(unsupported(
-            "target parameters",
-            name.span,
-            "the iterator-targets issue (#4)",
         ));
     }
     let target = resolve_target(env.btf, &query.from.target)?;
@@ -242,11 +237,17 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
         });
     }
 
+    let mut iter_params = binder.bind_params(&query.from.params, query.from.span)?;
+    if let (None, Some(filter)) = (&iter_params, &filter) {
+        iter_params = binder.push_down(filter)?;
+    }
+
     Ok(TypedQuery {
         target: bound_target,
         columns,
         filter,
         order_by,
         limit: query.limit.as_ref().map(|l| l.count),
+        iter_params,
     })
 }

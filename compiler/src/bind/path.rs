@@ -91,9 +91,16 @@ impl Binder<'_> {
                 let pointee = btf.resolve(target).map_err(|e| internal(span, e))?;
                 Ok(TExpr { kind: TKind::CtxField { name, offset }, ty: Ty::Ptr { pointee }, span })
             }
+            BtfType::Int { size, signed, .. } | BtfType::Enum { size, signed, .. } if matches!(size, 1 | 2 | 4 | 8) => {
+                let ty = match btf.get(resolved) {
+                    Ok(BtfType::Enum { .. }) => Ty::Enum { id: resolved, bytes: size as u8, signed },
+                    _ => Ty::Int { bytes: size as u8, signed },
+                };
+                Ok(TExpr { kind: TKind::CtxValue { name, offset, bytes: size as u8, signed }, ty, span })
+            }
             _ => Err(Diagnostic::error(
                 codes::UNSUPPORTED,
-                format!("context field `{name}` is not a pointer; only pointer context fields are supported yet"),
+                format!("context field `{name}` is neither a pointer nor an integer; it cannot be read yet"),
             )
             .with_primary(span, "here")),
         }

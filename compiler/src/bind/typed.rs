@@ -123,6 +123,13 @@ pub enum TKind {
         name: String,
         offset: u32,
     },
+    /// A scalar member of the iterator context (`ctx->fd` of task_file), loaded from the context.
+    CtxValue {
+        name: String,
+        offset: u32,
+        bytes: u8,
+        signed: bool,
+    },
     /// Memory at `ptr + offset` of a struct, union, array or char array type (not loaded).
     Place {
         ptr: Box<TExpr>,
@@ -217,4 +224,6 @@ pub struct TypedQuery {
     pub filter: Option<TExpr>,
     pub order_by: Vec<SortKey>,
     pub limit: Option<u64>,
+    /// Iterator link parameters: given in `from`, or pushed down from `where`.
+    pub iter_params: Option<super::IterParams>,
 }
