@@ -33,7 +33,7 @@ const MALFORMED: &[&str] = &[
     "from task select task.sched_class.enqueue_task.x",
     "from task select task.cpus_mask.bits[9]",
     "from task select pid where pid == $missing",
-    "from tcp select *",
+    "from sockmap select *",
     "from task select pid where comm == 5",
     "from task select task.se",
     "from task select pid where comm == \"a-name-longer-than-sixteen\"",

@@ -22,6 +22,8 @@ pub enum ColumnKind {
     Bytes { len: u32 },
     /// A `struct in6_addr`: 16 bytes in network order, rendered as an IPv6 address.
     Ipv6,
+    /// An IPv4 address: 4 bytes in network order, rendered as a dotted quad.
+    Ipv4,
 }
 
 impl ColumnKind {
@@ -33,6 +35,7 @@ impl ColumnKind {
             ColumnKind::Chars { len } | ColumnKind::Bytes { len } => *len,
             ColumnKind::KernelPointer => 8,
             ColumnKind::Ipv6 => 16,
+            ColumnKind::Ipv4 => 4,
         }
     }
 

@@ -55,6 +55,7 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
         Ty::Bool => ColumnKind::Bool,
         Ty::Chars { len } => ColumnKind::Chars { len: *len },
         Ty::Ptr { .. } => ColumnKind::KernelPointer,
+        Ty::Ipv4 => ColumnKind::Ipv4,
         Ty::Struct { id } if btf.name_of(*id) == Some("in6_addr") => ColumnKind::Ipv6,
         Ty::Struct { id } => ColumnKind::Bytes {
             len: btf.size_of(*id).map_err(|e| internal(e.to_string()))?,
@@ -217,7 +218,9 @@ fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
             matches!(ptr.kind, TKind::Load { .. }) || dereferences_loaded_pointer(ptr)
         }
         TKind::Neg(e) | TKind::BitNot(e) => dereferences_loaded_pointer(e),
-        TKind::Cast { value, .. } => dereferences_loaded_pointer(value),
+        TKind::Cast { value, .. } | TKind::ByteSwap { value, .. } => {
+            dereferences_loaded_pointer(value)
+        }
         TKind::StructCast { value, .. } => {
             matches!(value.kind, TKind::Load { .. }) || dereferences_loaded_pointer(value)
         }
@@ -321,9 +324,9 @@ fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
         TKind::Int(_) | TKind::Str(_) | TKind::CtxValue { .. } => {}
         TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) => collect_ctx_fields(e, out),
         TKind::TextEq { text, .. } | TKind::Like { text, .. } => collect_ctx_fields(text, out),
-        TKind::Cast { value, .. } | TKind::StructCast { value, .. } => {
-            collect_ctx_fields(value, out)
-        }
+        TKind::Cast { value, .. }
+        | TKind::StructCast { value, .. }
+        | TKind::ByteSwap { value, .. } => collect_ctx_fields(value, out),
         TKind::Arith { lhs, rhs, .. } | TKind::Compare { lhs, rhs, .. } => {
             collect_ctx_fields(lhs, out);
             collect_ctx_fields(rhs, out);
@@ -483,6 +486,13 @@ impl Lowerer<'_> {
                 }
             }
             TKind::Int(c) => self.pure(Inst::Const(*c)),
+            TKind::ByteSwap { value, bytes } => {
+                let arg = self.value(value)?;
+                self.b.value(Inst::Unary {
+                    op: UnOp::ByteSwap(*bytes),
+                    arg,
+                })
+            }
             TKind::CtxValue {
                 offset,
                 bytes,
@@ -952,6 +962,7 @@ impl Lowerer<'_> {
                         Width::from_bytes(u32::from(*bytes))
                     }
                     Ty::Ptr { .. } | Ty::Literal => Some(Width::B8),
+                    Ty::Ipv4 => Some(Width::B4),
                     _ => None,
                 }
                 .ok_or_else(|| {

@@ -6,9 +6,8 @@ use crate::diagnostic::{Diagnostic, FileId, Sources, Span};
 use crate::syntax::ast::{ColumnDecl, Ident, Item};
 use crate::syntax::parse_module;
 
-/// The stdlib files compiled into bpfq: (display path, text).
-pub const EMBEDDED: &[(&str, &str)] =
-    &[("stdlib/task.bpfq", include_str!("../../stdlib/task.bpfq"))];
+// `EMBEDDED`: every stdlib/*.bpfq file, listed by build.rs.
+include!(concat!(env!("OUT_DIR"), "/stdlib_files.rs"));
 
 /// Column definitions and default column lists, by target.
 #[derive(Debug, Default)]

@@ -52,7 +52,7 @@ const CASES: &[(&str, &str)] = &[
     ("E0106", "from task select task.pid[0]"),
     ("E0107", "from task select bogus"),
     ("E0108", "from task select pid where pid == $missing"),
-    ("E0109", "from tcp select *"),
+    ("E0109", "from sockmap select *"),
     ("E0201", "from task select pid where comm == 5"),
     (
         "E0201",

@@ -68,6 +68,10 @@ fn decode_column(column: &ColumnLayout, row: &[u8]) -> Value {
         }
         ColumnKind::KernelPointer => Value::Pointer(unsigned(bytes)),
         ColumnKind::Bytes { .. } => Value::Bytes(bytes.to_vec()),
+        ColumnKind::Ipv4 => match <[u8; 4]>::try_from(bytes) {
+            Ok(octets) => Value::Text(std::net::Ipv4Addr::from(octets).to_string()),
+            Err(_) => Value::Null,
+        },
         ColumnKind::Ipv6 => match <[u8; 16]>::try_from(bytes) {
             Ok(octets) => Value::Text(std::net::Ipv6Addr::from(octets).to_string()),
             Err(_) => Value::Null,

@@ -118,6 +118,9 @@ impl fmt::Display for TExpr {
                 if *signed { "s" } else { "u" },
                 bytes * 8
             ),
+            TKind::ByteSwap { value, bytes } => {
+                write!(f, "bswap{}({value})", u32::from(*bytes) * 8)
+            }
             TKind::StructCast { value, target } => write!(f, "cast({value} as {target})"),
             TKind::And(a, b) => write!(f, "({a} and {b})"),
             TKind::Or(a, b) => write!(f, "({a} or {b})"),

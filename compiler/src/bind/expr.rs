@@ -43,6 +43,9 @@ impl Binder<'_> {
         self.in_progress.pop();
         match bound {
             Some(mut expr) => {
+                if let Some(view) = &decl.ty {
+                    expr = self.apply_view(expr, view)?;
+                }
                 expr.span = use_span;
                 Ok(Some(expr))
             }
@@ -73,6 +76,83 @@ impl Binder<'_> {
             .filter(|size| *size <= MAX_VALUE_BYTES)
     }
 
+    /// A stdlib column's declared type: how its bits are meant. `port` (a network-order u16,
+    /// swapped to host order in the kernel), `ipv4` (a network-order u32, shown as a dotted
+    /// quad), `tcp_state` (the kernel's anonymous TCP state enum), or the name of a BTF enum.
+    fn apply_view(
+        &mut self,
+        expr: TExpr,
+        view: &crate::syntax::ast::TypeName,
+    ) -> Result<TExpr, Diagnostic> {
+        let btf = self.env.btf;
+        let width = match expr.ty {
+            Ty::Int { bytes, .. } | Ty::Enum { bytes, .. } => bytes,
+            _ => 0,
+        };
+        let wrong = |want: &str| {
+            Diagnostic::error(
+                codes::BAD_CAST,
+                format!(
+                    "a `{}` column needs {want}, found {}",
+                    view.name,
+                    expr.ty.a()
+                ),
+            )
+            .with_primary(view.span, "declared here")
+            .with_secondary(expr.span, "this value")
+        };
+        let span = expr.span;
+        match view.name.as_str() {
+            "port" if width == 2 => Ok(TExpr {
+                kind: TKind::ByteSwap {
+                    value: Box::new(expr),
+                    bytes: 2,
+                },
+                ty: Ty::Int {
+                    bytes: 2,
+                    signed: false,
+                },
+                span,
+            }),
+            "port" => Err(wrong("a 2-byte integer")),
+            "ipv4" if width == 4 => Ok(TExpr {
+                ty: Ty::Ipv4,
+                ..expr
+            }),
+            "ipv4" => Err(wrong("a 4-byte integer")),
+            name => {
+                let id = match name {
+                    "tcp_state" => btf.find_enumerator("TCP_ESTABLISHED").map(|(id, _)| id),
+                    _ => btf
+                        .find(bpfq_kernel::Kind::Enum, name)
+                        .or_else(|| btf.find(bpfq_kernel::Kind::Enum64, name)),
+                };
+                let Some(id) = id else {
+                    return Err(Diagnostic::error(
+                        codes::BAD_CAST,
+                        format!("unknown column type `{name}`"),
+                    )
+                    .with_primary(
+                        view.span,
+                        "not port, ipv4, tcp_state or an enum of this kernel",
+                    ));
+                };
+                if width == 0 {
+                    return Err(wrong("an integer"));
+                }
+                let signed = expr.ty.is_signed();
+                Ok(TExpr {
+                    ty: Ty::Enum {
+                        id,
+                        bytes: width,
+                        signed,
+                    },
+                    ..expr
+                })
+            }
+        }
+    }
+
     /// Rejects values that cannot be a column (large structs and arrays, strings).
     pub(super) fn check_selectable(&self, expr: &TExpr) -> Result<(), Diagnostic> {
         match &expr.ty {
@@ -81,7 +161,8 @@ impl Binder<'_> {
             | Ty::Chars { .. }
             | Ty::Ptr { .. }
             | Ty::Enum { .. }
-            | Ty::Literal => Ok(()),
+            | Ty::Literal
+            | Ty::Ipv4 => Ok(()),
             Ty::Struct { id } if self.aggregate_bytes(*id).is_some() => Ok(()),
             Ty::Struct { id } => {
                 let members = self
@@ -518,6 +599,51 @@ impl Binder<'_> {
         })
     }
 
+    /// When `value` is enum-typed and `name` is a bare identifier naming one of that enum's
+    /// members, exactly or after a common prefix (`LISTEN` for `TCP_LISTEN`): both, bound.
+    fn enum_shorthand(
+        &mut self,
+        value: &Expr,
+        name: &Expr,
+    ) -> Result<Option<(TExpr, TExpr)>, Diagnostic> {
+        let ExprKind::Path(segments) = &name.kind else {
+            return Ok(None);
+        };
+        let [crate::syntax::ast::PathSegment::Field(ident)] = segments.as_slice() else {
+            return Ok(None);
+        };
+        // A name that is a column or context field keeps that meaning.
+        if self
+            .env
+            .stdlib
+            .column(&self.target.name, &ident.name)
+            .is_some()
+            || self.target.context.iter().any(|f| f.name == ident.name)
+        {
+            return Ok(None);
+        }
+        let bound = self.bind_expr(value)?;
+        let Ty::Enum { id, .. } = bound.ty else {
+            return Ok(None);
+        };
+        let Ok(bpfq_kernel::BtfType::Enum { values, .. }) = self.env.btf.get(id) else {
+            return Ok(None);
+        };
+        let suffix = format!("_{}", ident.name);
+        let found = values
+            .iter()
+            .find(|(n, _)| *n == ident.name)
+            .or_else(|| values.iter().find(|(n, _)| n.ends_with(&suffix)));
+        Ok(found.map(|(_, v)| {
+            let member = TExpr {
+                kind: TKind::Int(*v as u64),
+                ty: bound.ty.clone(),
+                span: name.span,
+            };
+            (bound, member)
+        }))
+    }
+
     fn compare(
         &mut self,
         op: CmpOp,
@@ -525,8 +651,15 @@ impl Binder<'_> {
         rhs: &Expr,
         span: Span,
     ) -> Result<TExpr, Diagnostic> {
-        let l = self.bind_expr(lhs)?;
-        let r = self.bind_expr(rhs)?;
+        // `state == LISTEN`: a bare name next to an enum value may name one of its members.
+        let (l, r) = match (
+            self.enum_shorthand(lhs, rhs)?,
+            self.enum_shorthand(rhs, lhs)?,
+        ) {
+            (Some((value, member)), _) => (value, member),
+            (_, Some((value, member))) => (member, value),
+            _ => (self.bind_expr(lhs)?, self.bind_expr(rhs)?),
+        };
         let pointer_vs_zero =
             |a: &TExpr, b: &TExpr| matches!(a.ty, Ty::Ptr { .. }) && b.kind == TKind::Int(0);
         match (l.ty.clone(), r.ty.clone()) {
@@ -553,6 +686,56 @@ impl Binder<'_> {
                 ty: Ty::Bool,
                 span,
             }),
+            (Ty::Ipv4, Ty::Str) | (Ty::Str, Ty::Ipv4) | (Ty::Ipv4, Ty::Ipv4) => {
+                let as_address = |e: TExpr| -> Result<TExpr, Diagnostic> {
+                    let TKind::Str(text) = &e.kind else {
+                        return Ok(e);
+                    };
+                    let parsed: Option<std::net::Ipv4Addr> =
+                        std::str::from_utf8(text).ok().and_then(|t| t.parse().ok());
+                    let address = parsed.ok_or_else(|| {
+                        Diagnostic::error(codes::TYPE_MISMATCH, "not an IPv4 address")
+                            .with_primary(e.span, "expected a dotted quad such as \"127.0.0.1\"")
+                    })?;
+                    // The field holds network order; loaded little-endian it is this number.
+                    Ok(TExpr {
+                        kind: TKind::Int(u64::from(u32::from_le_bytes(address.octets()))),
+                        ty: Ty::Literal,
+                        span: e.span,
+                    })
+                };
+                if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
+                    return Err(Diagnostic::error(
+                        codes::TYPE_MISMATCH,
+                        "addresses can only be compared with `==` or `!=`",
+                    )
+                    .with_primary(span, "ordering comparison on addresses"));
+                }
+                let (l, r) = (as_address(l)?, as_address(r)?);
+                let strip = |e: TExpr| {
+                    if e.ty == Ty::Ipv4 {
+                        TExpr {
+                            ty: Ty::Int {
+                                bytes: 4,
+                                signed: false,
+                            },
+                            ..e
+                        }
+                    } else {
+                        e
+                    }
+                };
+                Ok(TExpr {
+                    kind: TKind::Compare {
+                        op,
+                        lhs: Box::new(strip(l)),
+                        rhs: Box::new(strip(r)),
+                        signed: false,
+                    },
+                    ty: Ty::Bool,
+                    span,
+                })
+            }
             (Ty::Chars { len }, Ty::Str) | (Ty::Str, Ty::Chars { len }) => {
                 let len = &len;
                 let (text, literal) = if matches!(l.ty, Ty::Chars { .. }) {

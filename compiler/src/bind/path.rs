@@ -34,8 +34,12 @@ impl Binder<'_> {
     }
 
     fn bind_head(&mut self, name: &str, span: Span) -> Result<TExpr, Diagnostic> {
-        if let Some(expr) = self.bind_column_by_name(name, span)? {
-            return Ok(expr);
+        // Inside the definition of stdlib column X, `X` means the field X (`column tcp.uid = uid`).
+        let defining = self.in_progress.iter().any(|n| n == name);
+        if !defining {
+            if let Some(expr) = self.bind_column_by_name(name, span)? {
+                return Ok(expr);
+            }
         }
         if let Some(field) = self.target.context.iter().find(|f| f.name == name) {
             return self.ctx_field(field.name.clone(), field.byte_offset, field.type_id, span);

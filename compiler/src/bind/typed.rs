@@ -40,6 +40,8 @@ pub enum Ty {
     },
     /// A string literal.
     Str,
+    /// An IPv4 address held as 4 bytes in network order (a stdlib `ipv4` column).
+    Ipv4,
 }
 
 impl Ty {
@@ -80,6 +82,7 @@ impl Ty {
             Ty::Array { len, .. } => format!("array[{len}]"),
             Ty::Enum { .. } => "enum".into(),
             Ty::Str => "string".into(),
+            Ty::Ipv4 => "ipv4".into(),
         }
     }
 }
@@ -175,6 +178,11 @@ pub enum TKind {
     StructCast {
         value: Box<TExpr>,
         target: TypeId,
+    },
+    /// The low `bytes` bytes of an integer in reverse order (a network-order `port`).
+    ByteSwap {
+        value: Box<TExpr>,
+        bytes: u8,
     },
     /// An integer truncated to `bytes` and sign- or zero-extended back to 64 bits.
     Cast {

@@ -5,7 +5,7 @@
 
 use super::{regalloc::Location, CodegenError};
 use crate::bpf::asm::{Assembler, Label, Program};
-use crate::bpf::insn::{AluOp, Insn, JmpOp, Operand as BpfOperand, Reg, Size};
+use crate::bpf::insn::{AluOp, Insn, JmpOp, Operand as BpfOperand, Reg, Size, SwapWidth};
 use crate::ir::{
     BinOp, Block, Cmp, Function, Helper, Inst, Operand, Terminator, UnOp, Value, Width,
 };
@@ -292,6 +292,15 @@ impl Emitter<'_> {
                     UnOp::BitNot => {
                         self.asm
                             .emit(Insn::alu64(AluOp::Xor, dst, BpfOperand::Imm(-1)))
+                    }
+                    UnOp::ByteSwap(bytes) => {
+                        let width = match bytes {
+                            2 => SwapWidth::Bits16,
+                            4 => SwapWidth::Bits32,
+                            _ => SwapWidth::Bits64,
+                        };
+                        // BPF_END to big-endian: a swap on this little-endian CPU.
+                        self.asm.emit(Insn::to_be(dst, width));
                     }
                 }
                 self.write_back(v);

@@ -71,6 +71,10 @@ impl fmt::Display for Inst {
                 op: UnOp::BitNot,
                 arg,
             } => write!(f, "not {arg}"),
+            Inst::Unary {
+                op: UnOp::ByteSwap(bytes),
+                arg,
+            } => write!(f, "bswap{} {arg}", u32::from(*bytes) * 8),
             Inst::ZeroRow { words } => {
                 let list: Vec<String> = words.iter().map(|w| w.to_string()).collect();
                 write!(f, "zero_row [{}]", list.join(", "))

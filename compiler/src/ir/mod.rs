@@ -73,6 +73,9 @@ pub enum BinOp {
 pub enum UnOp {
     Neg,
     BitNot,
+    /// Reverse the low 2, 4 or 8 bytes (network <-> host order on little-endian CPUs),
+    /// zero-extending the result.
+    ByteSwap(u8),
 }
 
 /// Comparison used by conditional branches (64-bit operands).
