@@ -326,7 +326,8 @@ fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
         TKind::TextEq { text, .. } | TKind::Like { text, .. } => collect_ctx_fields(text, out),
         TKind::Cast { value, .. }
         | TKind::StructCast { value, .. }
-        | TKind::ByteSwap { value, .. } => collect_ctx_fields(value, out),
+        | TKind::ByteSwap { value, .. }
+        | TKind::CString { ptr: value, .. } => collect_ctx_fields(value, out),
         TKind::Arith { lhs, rhs, .. } | TKind::Compare { lhs, rhs, .. } => {
             collect_ctx_fields(lhs, out);
             collect_ctx_fields(rhs, out);
@@ -904,6 +905,14 @@ impl Lowerer<'_> {
 
     fn store_value(&mut self, expr: &TExpr, row_offset: u32) -> Result<(), Diagnostic> {
         match (&expr.kind, &expr.ty) {
+            (TKind::CString { ptr, max }, _) => {
+                let base = self.pointer(ptr)?;
+                self.b.effect(Inst::ProbeStrToRow {
+                    offset: row_offset,
+                    base,
+                    len: *max,
+                });
+            }
             (
                 TKind::Place { ptr, offset },
                 Ty::Chars { .. } | Ty::Struct { .. } | Ty::Array { .. },

@@ -118,6 +118,7 @@ impl fmt::Display for TExpr {
                 if *signed { "s" } else { "u" },
                 bytes * 8
             ),
+            TKind::CString { ptr, max } => write!(f, "string({ptr}, {max})"),
             TKind::ByteSwap { value, bytes } => {
                 write!(f, "bswap{}({value})", u32::from(*bytes) * 8)
             }

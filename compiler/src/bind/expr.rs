@@ -7,6 +7,9 @@ use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 
+/// The longest C string a `string` column reads (bytes, with the NUL).
+pub const STRING_MAX: u32 = 64;
+
 /// Structs and arrays up to this size can be selected whole, as bytes.
 pub const MAX_VALUE_BYTES: u32 = 64;
 
@@ -120,6 +123,24 @@ impl Binder<'_> {
                 ..expr
             }),
             "ipv4" => Err(wrong("a 4-byte integer")),
+            "string" => match expr.ty {
+                Ty::Ptr { pointee }
+                    if matches!(
+                        btf.get(pointee),
+                        Ok(bpfq_kernel::BtfType::Int { size: 1, .. })
+                    ) =>
+                {
+                    Ok(TExpr {
+                        kind: TKind::CString {
+                            ptr: Box::new(expr),
+                            max: STRING_MAX,
+                        },
+                        ty: Ty::Chars { len: STRING_MAX },
+                        span,
+                    })
+                }
+                _ => Err(wrong("a `char *`")),
+            },
             name => {
                 let id = match name {
                     "tcp_state" => btf.find_enumerator("TCP_ESTABLISHED").map(|(id, _)| id),
@@ -752,6 +773,13 @@ impl Binder<'_> {
                         "text can only be compared with `==` or `!=`",
                     )
                     .with_primary(span, "ordering comparison on text"));
+                }
+                if matches!(text.kind, TKind::CString { .. }) {
+                    return Err(super::unsupported(
+                        "comparing a string read through a pointer",
+                        text.span,
+                        "a later issue",
+                    ));
                 }
                 if bytes.len() > *len as usize {
                     return Err(Diagnostic::error(

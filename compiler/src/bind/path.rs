@@ -179,7 +179,9 @@ impl Binder<'_> {
                         .with_primary(*span, "only arrays can be indexed"))
                     }
                 };
-                if value >= u64::from(len) {
+                // A flexible array member (`fib6_nh[]`, length 0 in BTF) has as many elements as
+                // the object was allocated with; reads past the struct go through probe reads.
+                if len > 0 && value >= u64::from(len) {
                     return Err(Diagnostic::error(
                         codes::BAD_INDEX,
                         format!("index {value} is out of bounds"),

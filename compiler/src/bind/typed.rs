@@ -179,6 +179,12 @@ pub enum TKind {
         value: Box<TExpr>,
         target: TypeId,
     },
+    /// The C string a `char *` points to, read with `bpf_probe_read_kernel_str`, at most `max`
+    /// bytes including its NUL (a stdlib `string` column).
+    CString {
+        ptr: Box<TExpr>,
+        max: u32,
+    },
     /// The low `bytes` bytes of an integer in reverse order (a network-order `port`).
     ByteSwap {
         value: Box<TExpr>,

@@ -212,6 +212,11 @@ impl Emitter<'_> {
     /// `bpf_probe_read_kernel(r10 + dst_offset, len, base + offset)`. The source goes to R3
     /// first: `base` may sit in R1 or R2, which are set next.
     fn probe_read(&mut self, base: Value, offset: i32, dst_offset: i32, len: u32) {
+        self.probe_call(helpers::PROBE_READ_KERNEL, base, offset, dst_offset, len);
+    }
+
+    /// `helper(r10 + dst_offset, len, base + offset)` for the probe-read helpers.
+    fn probe_call(&mut self, helper: u32, base: Value, offset: i32, dst_offset: i32, len: u32) {
         match self.location(base) {
             Location::Reg(r) => self.mov(Reg::R3, r),
             Location::Spill(slot) => {
@@ -231,7 +236,7 @@ impl Emitter<'_> {
         ));
         self.asm
             .emit(Insn::mov64(Reg::R2, BpfOperand::Imm(len as i32)));
-        self.asm.emit(Insn::call_helper(helpers::PROBE_READ_KERNEL));
+        self.asm.emit(Insn::call_helper(helper));
     }
 
     fn inst(&mut self, result: Option<Value>, inst: &Inst) -> Result<(), CodegenError> {
@@ -357,6 +362,10 @@ impl Emitter<'_> {
                         .emit(Insn::store(size(width), Reg::R10, dst_off, SCRATCH));
                     done += chunk;
                 }
+            }
+            Inst::ProbeStrToRow { offset, base, len } => {
+                let dst = i32::from(self.row_offset(*offset));
+                self.probe_call(helpers::PROBE_READ_KERNEL_STR, *base, 0, dst, *len);
             }
             Inst::CastPointer {
                 ptr,

@@ -96,6 +96,11 @@ impl fmt::Display for Inst {
                     offset + len
                 )
             }
+            Inst::ProbeStrToRow { offset, base, len } => write!(
+                f,
+                "probe_read_str row[{offset}..{}], [{base}]",
+                offset + len
+            ),
             Inst::CastPointer { ptr, btf_type, .. } => {
                 write!(f, "rdonly_cast {ptr} to btf type [{btf_type}]")
             }

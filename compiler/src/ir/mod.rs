@@ -176,6 +176,9 @@ pub enum Inst {
         btf_type: u32,
         kfunc: u32,
     },
+    /// The C string at `base` read with `bpf_probe_read_kernel_str` into the row at `offset`,
+    /// at most `len` bytes with its NUL.
+    ProbeStrToRow { offset: u32, base: Value, len: u32 },
     /// `len` bytes at `base + src_offset` probe-read straight into the row at `offset`.
     ProbeCopyToRow {
         offset: u32,
@@ -206,6 +209,7 @@ impl Inst {
             | Inst::ProbeLoad { base, .. }
             | Inst::ProbeCopyToRow { base, .. } => vec![*base],
             Inst::CastPointer { ptr, .. } => vec![*ptr],
+            Inst::ProbeStrToRow { base, .. } => vec![*base],
             Inst::Binary { lhs, rhs, .. } => std::iter::once(*lhs).chain(operand(rhs)).collect(),
             Inst::Unary { arg, .. } => vec![*arg],
             Inst::StoreRow { value, .. } => operand(value).into_iter().collect(),
@@ -221,6 +225,7 @@ impl Inst {
                 | Inst::ProbeLoad { .. }
                 | Inst::ProbeCopyToRow { .. }
                 | Inst::CastPointer { .. }
+                | Inst::ProbeStrToRow { .. }
         )
     }
 }
@@ -339,7 +344,8 @@ impl Function {
                 let row_end = match inst.inst {
                     Inst::StoreRow { offset, width, .. } => Some(offset + width.bytes()),
                     Inst::CopyToRow { offset, len, .. }
-                    | Inst::ProbeCopyToRow { offset, len, .. } => Some(offset + len),
+                    | Inst::ProbeCopyToRow { offset, len, .. }
+                    | Inst::ProbeStrToRow { offset, len, .. } => Some(offset + len),
                     Inst::Call { len, .. } => Some(len),
                     _ => None,
                 };
