@@ -2,6 +2,10 @@
 //! object before touching it (the last call has it NULL), zero-fills the row before writing it,
 //! evaluates the filter with short-circuit branches, and writes exactly one row per match.
 
+mod segments;
+
+pub use segments::ROW_MAX;
+
 use crate::bind::{ArithOp, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::Diagnostic;
@@ -12,6 +16,7 @@ use crate::ir::{
 use crate::layout::{ColumnKind, RowLayout};
 use crate::plan::Plan;
 use bpfq_kernel::{Btf, BtfType};
+use segments::{segments, words_to_zero, SEGMENT_MAX};
 use std::collections::HashMap;
 
 struct Lowerer<'a> {
@@ -151,7 +156,7 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
         });
         l.b.switch_to(next);
     }
-    let segments = segments(&layout)?;
+    let segments = segments(&layout, &plan.kernel.columns)?;
     let buffer = segments
         .iter()
         .map(|seg| seg.end - seg.start)
@@ -174,11 +179,23 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
             l.b.note("zero the row bytes no column fully overwrites");
             l.b.effect(Inst::ZeroRow { words });
         }
-        for index in segment.columns.clone() {
-            let (column, placed) = (&plan.kernel.columns[index], &layout.columns[index]);
+        for part in &segment.parts {
+            let (column, placed) = (
+                &plan.kernel.columns[part.column],
+                &layout.columns[part.column],
+            );
             l.b.note(format!("column {}", column.name));
             let flag = placed.null_flag.map(|f| f - segment.start);
-            l.store_column(&column.expr, placed.offset - segment.start, flag)?;
+            if part.from == 0 && part.to == placed.kind.width() {
+                l.store_column(&column.expr, placed.offset - segment.start, flag)?;
+            } else {
+                l.copy_part(
+                    &column.expr,
+                    placed.offset + part.from - segment.start,
+                    part.from,
+                    part.to - part.from,
+                )?;
+            }
         }
         l.b.note(if segments.len() == 1 {
             "emit the row".to_string()
@@ -229,92 +246,6 @@ fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
         }
         _ => false,
     }
-}
-
-/// The largest row segment written by one `bpf_seq_write` from the stack; the rest of the
-/// 512-byte stack is left for spilled values.
-pub const SEGMENT_MAX: u32 = 384;
-/// One object's output must stay below the kernel's 32 KiB seq buffer.
-pub const ROW_MAX: u32 = 32 * 1024 - 8;
-
-/// A run of whole columns written by one `seq_write`: row bytes `[start, end)`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Segment {
-    start: u32,
-    end: u32,
-    columns: std::ops::Range<usize>,
-}
-
-/// Cuts the row at column boundaries into segments of at most `SEGMENT_MAX` bytes.
-fn segments(layout: &RowLayout) -> Result<Vec<Segment>, Diagnostic> {
-    if layout.size > ROW_MAX {
-        return Err(Diagnostic::error(
-            codes::ROW_TOO_WIDE,
-            format!(
-                "rows of {} bytes exceed the {ROW_MAX}-byte limit of one iterator object",
-                layout.size
-            ),
-        ));
-    }
-    let mut out = Vec::new();
-    let mut current = Segment {
-        start: 0,
-        end: 0,
-        columns: 0..0,
-    };
-    for (index, column) in layout.columns.iter().enumerate() {
-        let end = (column.offset + column.kind.width()).max(column.null_flag.map_or(0, |f| f + 1));
-        if end - column.offset > SEGMENT_MAX {
-            return Err(Diagnostic::error(
-                codes::ROW_TOO_WIDE,
-                format!(
-                    "column `{}` is {} bytes wide; at most {SEGMENT_MAX} fit one write",
-                    column.name,
-                    end - column.offset
-                ),
-            ));
-        }
-        if end - current.start > SEGMENT_MAX {
-            current.end = column.offset;
-            let start = column.offset;
-            out.push(std::mem::replace(
-                &mut current,
-                Segment {
-                    start,
-                    end: 0,
-                    columns: index..index,
-                },
-            ));
-        }
-        current.columns.end = index + 1;
-    }
-    current.end = layout.size;
-    out.push(current);
-    Ok(out)
-}
-
-/// The 8-byte words of a segment (offsets relative to it) that must be zeroed: those not
-/// entirely covered by stores that always happen (booleans store only when true, nullable
-/// columns only when not NULL).
-fn words_to_zero(
-    layout: &RowLayout,
-    columns: &[crate::bind::OutputColumn],
-    segment: &Segment,
-) -> Vec<u32> {
-    let len = segment.end - segment.start;
-    let mut covered = vec![false; len.next_multiple_of(8) as usize];
-    for index in segment.columns.clone() {
-        let (placed, column) = (&layout.columns[index], &columns[index]);
-        if placed.null_flag.is_none() && column.expr.ty != Ty::Bool {
-            let start = (placed.offset - segment.start) as usize;
-            let end = start + placed.kind.width() as usize;
-            covered[start..end].iter_mut().for_each(|b| *b = true);
-        }
-    }
-    (0..len)
-        .step_by(8)
-        .filter(|&w| !covered[w as usize..w as usize + 8].iter().all(|b| *b))
-        .collect()
 }
 
 fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
@@ -899,6 +830,38 @@ impl Lowerer<'_> {
             });
             self.b.terminate(Terminator::Jump(join));
             self.b.switch_to(join);
+        }
+        Ok(())
+    }
+
+    /// Bytes `[from, from + len)` of a column that is a plain copy from memory, into the row at
+    /// `row_offset` (a piece of a column split across segments).
+    fn copy_part(
+        &mut self,
+        expr: &TExpr,
+        row_offset: u32,
+        from: u32,
+        len: u32,
+    ) -> Result<(), Diagnostic> {
+        let TKind::Place { ptr, offset } = &expr.kind else {
+            return Err(internal("only byte copies are split across segments"));
+        };
+        let base = self.pointer(ptr)?;
+        let src_offset = i32::try_from(offset + from).map_err(|_| internal("offset too large"))?;
+        if self.direct(base, src_offset, len) {
+            self.b.effect(Inst::CopyToRow {
+                offset: row_offset,
+                base,
+                src_offset,
+                len,
+            });
+        } else {
+            self.b.effect(Inst::ProbeCopyToRow {
+                offset: row_offset,
+                base,
+                src_offset,
+                len,
+            });
         }
         Ok(())
     }
