@@ -174,3 +174,41 @@ fn without_privilege_the_load_is_refused_clearly_and_explain_still_works() {
     assert!(stdout(&out).contains("== BPF"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn user_stdlib_files_add_and_override_columns() {
+    let _k = shared_kernel();
+    let dir = std::env::temp_dir().join(format!("bpfq-userlib-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("mine.bpfq"), "--- Twice the thread id.\ncolumn task.double_tid = task.pid * 2;\ncolumn task.comm = task.pid;\n").unwrap();
+    let me = std::process::id();
+    let out = std::process::Command::new(bpfq_path())
+        .args([
+            &format!("from task select tid, double_tid, comm where tid == {me}"),
+            "-o",
+            "csv",
+            "--no-header",
+        ])
+        .env("BPFQ_PATH", &dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("{me},{},{me}", me * 2),
+        "user columns win over the embedded ones"
+    );
+    std::fs::write(dir.join("broken.bpfq"), "column task.x = ;\n").unwrap();
+    let out = std::process::Command::new(bpfq_path())
+        .args(["from task select tid"])
+        .env("BPFQ_PATH", &dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("broken.bpfq"),
+        "the error points into the user's file: {}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -24,7 +24,10 @@ fn every_example_runs() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if name.ends_with(".bpfq") {
             let text = run_example(&name, &["--param", &format!("pid={me}")]);
-            assert!(text.lines().count() >= 1, "{name} printed no header:\n{text}");
+            assert!(
+                text.lines().count() >= 1,
+                "{name} printed no header:\n{text}"
+            );
             ran += 1;
         }
     }

@@ -5,6 +5,7 @@ pub mod args;
 mod explain;
 mod run;
 mod targets;
+mod userlib;
 
 use args::{Cli, Command};
 use bpfq_compiler::bind::BindEnv;
@@ -80,7 +81,7 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
     let params = HashMap::new();
     let mut sources = Sources::new();
     let file = sources.add("<describe>", what);
-    let stdlib = Stdlib::load(&mut sources, &[])
+    let stdlib = Stdlib::load(&mut sources, &userlib::user_files()?)
         .map_err(|d| Failure::Compile(Box::new(d), Box::new(Sources::new())))?;
     let env = BindEnv {
         btf: &btf,
@@ -139,7 +140,7 @@ pub fn compile_query(
     let params = parse_params(&common.params)?;
     let mut sources = Sources::new();
     let file: FileId = sources.add("<query>", query);
-    let stdlib = match Stdlib::load(&mut sources, &[]) {
+    let stdlib = match Stdlib::load(&mut sources, &userlib::user_files()?) {
         Ok(lib) => lib,
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
