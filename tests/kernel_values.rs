@@ -109,3 +109,32 @@ fn task_file_lists_this_process_open_files() {
         }
     }
 }
+
+/// ksym lists exactly /proc/kallsyms: without the iterator's repeated last row and without the
+/// symbol of bpfq's own program (BPF program symbols of concurrent runs are left out of the
+/// comparison: they come and go).
+#[test]
+fn ksym_rows_are_exactly_kallsyms() {
+    let _k = shared_kernel();
+    let out = bpfq(&["from ksym select ksym.name", "-o", "csv", "--no-header"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        !text.lines().any(|l| l.ends_with("_bpfq_ksym")),
+        "bpfq's own program is hidden"
+    );
+    let mut ours: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("bpf_prog_"))
+        .collect();
+    let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap();
+    let mut theirs: Vec<&str> = kallsyms
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .filter(|n| !n.starts_with("bpf_prog_"))
+        .collect();
+    ours.sort_unstable();
+    theirs.sort_unstable();
+    assert_eq!(ours.len(), theirs.len());
+    assert!(ours == theirs, "symbol lists differ");
+}

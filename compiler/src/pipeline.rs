@@ -30,8 +30,7 @@ pub fn compile(file: FileId, env: &BindEnv) -> Result<Compiled, Diagnostic> {
     let plan = plan(typed, env.sources);
     let (ir, layout) = crate::lower::lower(&plan, env.btf)?;
     let program = generate(&ir).map_err(|err| codegen_diagnostic(err, ast.span))?;
-    let mut prog_name = format!("bpfq_{}", plan.target.name);
-    prog_name.truncate(15);
+    let prog_name = crate::bind::program_name(&plan.target.name);
     Ok(Compiled {
         plan,
         ir,

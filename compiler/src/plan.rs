@@ -2,7 +2,7 @@
 //! and projection) and the part user space runs over the rows (sort, limit, hiding sort-only
 //! columns). Guarantees: the kernel part alone decides which objects produce rows.
 
-use crate::bind::{BoundTarget, IterParams, OutputColumn, SortKey, TExpr, TypedQuery};
+use crate::bind::{BoundTarget, IterParams, OutputColumn, SortKey, TExpr, TKind, TypedQuery};
 use crate::diagnostic::{Sources, Span};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub struct UserPart {
     pub limit: Option<u64>,
     /// Indices of the columns that are printed, in order.
     pub visible: Vec<usize>,
+    /// Drop a last row equal to the one before it (iter/ksym shows its last symbol twice).
+    pub drop_repeated_last: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,7 +48,23 @@ pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
         .filter(|(_, c)| !c.hidden)
         .map(|(i, _)| i)
         .collect();
-    let filter_text = query.filter.as_ref().map(|f| text(sources, f.span));
+    let ksym = query.target.name == "ksym";
+    // The ksym quirk filter is ANDed after the user's (see bind::quirks); name it in words.
+    let filter_text = match (&query.filter, ksym) {
+        (
+            Some(TExpr {
+                kind: TKind::And(user, _),
+                ..
+            }),
+            true,
+        ) => Some(format!(
+            "{} and not bpfq's own program symbol",
+            text(sources, user.span)
+        )),
+        (Some(_), true) => Some("not bpfq's own program symbol".to_string()),
+        (filter, false) => filter.as_ref().map(|f| text(sources, f.span)),
+        (None, true) => None,
+    };
     Plan {
         target: query.target,
         iter_params: query.iter_params,
@@ -59,6 +77,7 @@ pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
             order_by: query.order_by,
             limit: query.limit,
             visible,
+            drop_repeated_last: ksym,
         },
     }
 }

@@ -90,33 +90,39 @@ pub fn stream_rows(
     let mut write_error = None;
     if user.order_by.is_empty() {
         if limit > 0 {
-            reader
-                .read_rows(layout.size as usize, |row| {
-                    match sink.row(&pick(decode_row(layout, row))) {
-                        Ok(()) => {
-                            rows += 1;
-                            if rows >= limit {
-                                ControlFlow::Break(())
-                            } else {
-                                ControlFlow::Continue(())
-                            }
-                        }
-                        Err(err) => {
-                            write_error = Some(err);
+            each_row(
+                reader,
+                layout.size as usize,
+                user.drop_repeated_last,
+                |row| match sink.row(&pick(decode_row(layout, row))) {
+                    Ok(()) => {
+                        rows += 1;
+                        if rows >= limit {
                             ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
                         }
                     }
-                })
-                .map_err(StreamError::Read)?;
+                    Err(err) => {
+                        write_error = Some(err);
+                        ControlFlow::Break(())
+                    }
+                },
+            )
+            .map_err(StreamError::Read)?;
         }
     } else {
         let mut all = Vec::new();
-        reader
-            .read_rows(layout.size as usize, |row| {
+        each_row(
+            reader,
+            layout.size as usize,
+            user.drop_repeated_last,
+            |row| {
                 all.push(decode_row(layout, row));
                 ControlFlow::Continue(())
-            })
-            .map_err(StreamError::Read)?;
+            },
+        )
+        .map_err(StreamError::Read)?;
         sort_rows(&mut all, &user.order_by);
         for row in all.into_iter().take(limit) {
             if let Err(err) = sink.row(&pick(row)) {
@@ -138,6 +144,41 @@ pub fn stream_rows(
         Err(err) if is_closed_output(&err) => closed(rows),
         Err(err) => Err(StreamError::Write(err)),
     }
+}
+
+/// Calls `on_row` for each row read; with `drop_repeated_last`, a final row equal to the one
+/// before it is dropped (iter/ksym repeats its last symbol). Rows are then held back by one.
+fn each_row(
+    reader: &mut IterReader,
+    row_size: usize,
+    drop_repeated_last: bool,
+    mut on_row: impl FnMut(&[u8]) -> ControlFlow<()>,
+) -> Result<(), ReadError> {
+    if !drop_repeated_last {
+        return reader.read_rows(row_size, on_row);
+    }
+    let mut previous: Option<Vec<u8>> = None;
+    let mut pending: Option<Vec<u8>> = None;
+    let mut stopped = false;
+    reader.read_rows(row_size, |row| {
+        let flow = match pending.take() {
+            Some(held) => {
+                let flow = on_row(&held);
+                previous = Some(held);
+                flow
+            }
+            None => ControlFlow::Continue(()),
+        };
+        pending = Some(row.to_vec());
+        stopped = flow.is_break();
+        flow
+    })?;
+    if let (false, Some(last)) = (stopped, pending) {
+        if previous.as_deref() != Some(last.as_slice()) {
+            let _ = on_row(&last);
+        }
+    }
+    Ok(())
 }
 
 /// Stable sort by the keys in order; NULL sorts first.
@@ -233,7 +274,31 @@ mod tests {
             order_by: vec![],
             limit: None,
             visible: vec![0],
+            drop_repeated_last: false,
         }
+    }
+    #[test]
+    fn a_repeated_last_row_is_dropped_when_asked() {
+        let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
+        let user = UserPart {
+            drop_repeated_last: true,
+            ..all_rows()
+        };
+        stream_rows(
+            &mut reader_of(&[1, 2, 2, 3, 3]),
+            &layout(),
+            &user,
+            &mut sink,
+        )
+        .expect("stream");
+        let got: Vec<Value> = sink.rows.into_iter().flatten().collect();
+        let expected = vec![
+            Value::UInt(1),
+            Value::UInt(2),
+            Value::UInt(2),
+            Value::UInt(3),
+        ];
+        assert_eq!(got, expected, "only the final repeat goes");
     }
 
     #[test]
@@ -246,6 +311,7 @@ mod tests {
             }],
             limit: Some(2),
             visible: vec![0],
+            drop_repeated_last: false,
         };
         let summary = stream_rows(&mut reader_of(&[3, 1, 5, 2]), &layout(), &user, &mut sink)
             .expect("stream");
@@ -260,6 +326,7 @@ mod tests {
             order_by: vec![],
             limit: Some(1),
             visible: vec![0],
+            drop_repeated_last: false,
         };
         let summary =
             stream_rows(&mut reader_of(&[3, 1, 2]), &layout(), &user, &mut sink).expect("stream");
@@ -296,6 +363,7 @@ mod tests {
             }],
             limit: None,
             visible: vec![0],
+            drop_repeated_last: false,
         };
         stream_rows(&mut reader_of(&[10, 2, 20, 1]), &two, &user, &mut sink).expect("stream");
         assert_eq!(

@@ -123,6 +123,14 @@ impl Binder<'_> {
                 ..expr
             }),
             "ipv4" => Err(wrong("a 4-byte integer")),
+            // A kernel address kept in an integer: hidden in output unless --show-kptrs.
+            "kptr" if width == 8 => Ok(TExpr {
+                ty: Ty::Ptr {
+                    pointee: bpfq_kernel::TypeId(0),
+                },
+                ..expr
+            }),
+            "kptr" => Err(wrong("an 8-byte integer")),
             "string" => match expr.ty {
                 Ty::Ptr { pointee }
                     if matches!(

@@ -6,6 +6,7 @@ mod display;
 mod expr;
 mod params;
 mod path;
+mod quirks;
 pub mod typed;
 
 pub use params::IterParams;
@@ -48,6 +49,13 @@ fn internal(span: Span, err: impl std::fmt::Display) -> Diagnostic {
         format!("internal error (this is a bug in bpfq): {err}"),
     )
     .with_primary(span, "while compiling this")
+}
+
+/// The kernel's name for the program of a query on `target` (at most 15 bytes).
+pub fn program_name(target: &str) -> String {
+    let mut name = format!("bpfq_{target}");
+    name.truncate(15);
+    name
 }
 
 /// Finds the iterator target named in `from`, or explains which targets exist.
@@ -202,9 +210,24 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
         }
     }
 
-    let filter = match &query.filter {
+    let user_filter = match &query.filter {
         Some(expr) => Some(binder.bind_condition(expr)?),
         None => None,
+    };
+    let prog_name = program_name(&bound_target.name);
+    let filter = match (
+        user_filter,
+        binder.quirk_filter(&prog_name, query.from.span)?,
+    ) {
+        (Some(user), Some(quirk)) => {
+            let span = user.span;
+            Some(TExpr {
+                kind: TKind::And(Box::new(user), Box::new(quirk)),
+                ty: Ty::Bool,
+                span,
+            })
+        }
+        (user, quirk) => user.or(quirk),
     };
 
     let mut order_by = Vec::new();

@@ -1,0 +1,83 @@
+//! Stage `bind`: corrections for iterators whose raw output is not what a user should see.
+//! ksym lists the kernel symbol of the very program that is dumping it
+//! (`bpf_prog_<tag>_bpfq_ksym`); the filter added here skips it in the kernel.
+
+use super::{Binder, TExpr, TKind, Ty};
+use crate::diagnostic::{Diagnostic, Span};
+
+impl Binder<'_> {
+    /// An extra condition for targets that need one, ANDed into the user's filter.
+    pub(super) fn quirk_filter(
+        &mut self,
+        prog_name: &str,
+        span: Span,
+    ) -> Result<Option<TExpr>, Diagnostic> {
+        if self.target.name != "ksym" {
+            return Ok(None);
+        }
+        // `bpf_prog_` + 16 hex digits of the tag + `_` + program name: fixed offsets.
+        let name = self.member_of_main("name", span)?;
+        let (TKind::Place { ptr, offset }, Ty::Chars { len }) = (&name.kind, &name.ty) else {
+            return Ok(None);
+        };
+        let prefix = TExpr {
+            kind: TKind::Like {
+                text: Box::new(name.clone()),
+                pattern: b"bpf_prog_%".to_vec(),
+                negated: false,
+            },
+            ty: Ty::Bool,
+            span,
+        };
+        let tail_offset = 9 + 16;
+        let suffix = format!("_{prog_name}").into_bytes();
+        let tail = TExpr {
+            kind: TKind::Place {
+                ptr: ptr.clone(),
+                offset: offset + tail_offset,
+            },
+            ty: Ty::Chars {
+                len: len - tail_offset,
+            },
+            span,
+        };
+        let own = TExpr {
+            kind: TKind::TextEq {
+                text: Box::new(tail),
+                literal: suffix,
+                negated: false,
+            },
+            ty: Ty::Bool,
+            span,
+        };
+        let both = TExpr {
+            kind: TKind::And(Box::new(prefix), Box::new(own)),
+            ty: Ty::Bool,
+            span,
+        };
+        Ok(Some(TExpr {
+            kind: TKind::Not(Box::new(both)),
+            ty: Ty::Bool,
+            span,
+        }))
+    }
+
+    fn member_of_main(&mut self, member: &str, span: Span) -> Result<TExpr, Diagnostic> {
+        let index = self
+            .target
+            .main_object
+            .ok_or_else(|| super::internal(span, "ksym without an object"))?;
+        let field = self.target.context[index].clone();
+        let object = TExpr {
+            kind: TKind::CtxField {
+                name: field.name.clone(),
+                offset: field.byte_offset,
+            },
+            ty: Ty::Ptr {
+                pointee: field.pointee.unwrap_or(bpfq_kernel::TypeId(0)),
+            },
+            span,
+        };
+        self.member(object, member, span)
+    }
+}

@@ -1,0 +1,92 @@
+//! Stdlib stage check for the BPF object targets (`bpf_map`, `bpf_prog`, `bpf_link`): every
+//! column binds against the BTF of each fixture kernel that offers the target, and the
+//! `name type` listing per kernel is snapshotted so a kernel change shows up in review.
+
+use bpfq_compiler::bind::BindEnv;
+use bpfq_compiler::diagnostic::Sources;
+use bpfq_compiler::stdlib::Stdlib;
+use bpfq_kernel::Btf;
+use std::collections::HashMap;
+use std::path::Path;
+
+const KERNELS: [&str; 4] = ["5.10", "6.1", "6.12", "6.18"];
+
+/// (target, kernels without that iterator): the bpf_link iterator arrived in Linux 5.19.
+const TARGETS: [(&str, &[&str]); 3] = [
+    ("bpf_map", &[]),
+    ("bpf_prog", &[]),
+    ("bpf_link", &["5.10"]),
+];
+
+fn fixture(version: &str) -> Btf {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/btf");
+    Btf::from_file(Path::new(&format!("{dir}/linux-{version}.btf.xz"))).expect("fixture BTF")
+}
+
+/// Every stdlib column of `target` bound against `btf`: `name type`, or why it cannot bind.
+fn describe_columns(btf: &Btf, target: &str) -> String {
+    let mut sources = Sources::new();
+    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
+    let params = HashMap::new();
+    let env = BindEnv {
+        btf,
+        stdlib: &stdlib,
+        sources: &sources,
+        params: &params,
+    };
+    bpfq_compiler::describe::columns(&env, target)
+        .into_iter()
+        .map(|c| {
+            format!(
+                "{:<13} {}\n",
+                c.name,
+                c.ty.unwrap_or_else(|e| format!("unavailable: {e}"))
+            )
+        })
+        .collect()
+}
+
+/// Whether this kernel's BTF has the iterator: its context struct `bpf_iter__<target>`.
+fn has_target(btf: &Btf, target: &str) -> bool {
+    let mut sources = Sources::new();
+    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
+    let params = HashMap::new();
+    let env = BindEnv {
+        btf,
+        stdlib: &stdlib,
+        sources: &sources,
+        params: &params,
+    };
+    let file = sources.add("<probe>", format!("from {target} select 1"));
+    bpfq_compiler::syntax::parse_query(sources.text(file), file)
+        .and_then(|query| bpfq_compiler::bind::bind(&query, &env))
+        .is_ok()
+}
+
+#[test]
+fn stdlib_bpf_object_columns_bind_on_every_fixture_kernel() {
+    let mut all = String::new();
+    for version in KERNELS {
+        let btf = fixture(version);
+        for (target, missing_in) in TARGETS {
+            let expected_missing = missing_in.contains(&version);
+            assert_eq!(
+                has_target(&btf, target),
+                !expected_missing,
+                "Linux {version}: the skip list of `{target}` is out of date"
+            );
+            if expected_missing {
+                all.push_str(&format!("## Linux {version} {target}: no such iterator\n"));
+                continue;
+            }
+            let text = describe_columns(&btf, target);
+            assert!(!text.is_empty(), "{target} has no stdlib columns");
+            assert!(
+                !text.contains("unavailable"),
+                "Linux {version} {target}:\n{text}"
+            );
+            all.push_str(&format!("## Linux {version} {target}\n{text}"));
+        }
+    }
+    insta::assert_snapshot!(all);
+}

@@ -1,0 +1,88 @@
+//! Stage: bind. Every stdlib column of the system targets (task_vma, task_file, ksym,
+//! kmem_cache, ipv6_route, cgroup) binds against each committed BTF fixture that offers the
+//! target; the `name type` listing per kernel is snapshotted for a reviewer.
+
+use bpfq_compiler::bind::BindEnv;
+use bpfq_compiler::diagnostic::Sources;
+use bpfq_compiler::stdlib::Stdlib;
+use bpfq_kernel::catalogue::find_target;
+use bpfq_kernel::Btf;
+use std::collections::HashMap;
+
+const KERNELS: [&str; 4] = ["5.10", "6.1", "6.12", "6.18"];
+const TARGETS: [&str; 6] = [
+    "task_vma",
+    "task_file",
+    "ksym",
+    "kmem_cache",
+    "ipv6_route",
+    "cgroup",
+];
+
+/// Targets that older kernels do not offer (iterators added later: task_vma, ksym and cgroup
+/// in 5.12-6.1, kmem_cache in 6.13). The test checks that each really is missing.
+fn missing_in(version: &str) -> &'static [&'static str] {
+    match version {
+        "5.10" => &["task_vma", "ksym", "kmem_cache", "cgroup"],
+        "6.1" | "6.12" => &["kmem_cache"],
+        _ => &[],
+    }
+}
+
+fn fixture(version: &str) -> Btf {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/btf");
+    Btf::from_file(std::path::Path::new(&format!(
+        "{dir}/linux-{version}.btf.xz"
+    )))
+    .expect("fixture BTF")
+}
+
+/// `name type` of every stdlib column of `target` bound against `btf` (or why it cannot be).
+fn describe_columns(btf: &Btf, target: &str) -> String {
+    let mut sources = Sources::new();
+    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
+    let params = HashMap::new();
+    let env = BindEnv {
+        btf,
+        stdlib: &stdlib,
+        sources: &sources,
+        params: &params,
+    };
+    let columns = bpfq_compiler::describe::columns(&env, target);
+    assert!(!columns.is_empty(), "stdlib has columns for {target}");
+    columns
+        .into_iter()
+        .map(|c| {
+            format!(
+                "  {:<17} {}\n",
+                c.name,
+                c.ty.unwrap_or_else(|e| format!("unavailable: {e}"))
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn stdlib_system_columns_bind_on_every_fixture_kernel() {
+    let mut all = String::new();
+    for version in KERNELS {
+        let btf = fixture(version);
+        all.push_str(&format!("## Linux {version}\n"));
+        for target in TARGETS {
+            let offered = find_target(&btf, target).expect("BTF readable").is_some();
+            let skipped = missing_in(version).contains(&target);
+            assert_eq!(
+                offered, !skipped,
+                "Linux {version}: {target} offered = {offered}, skip list says {skipped}"
+            );
+            if skipped {
+                all.push_str(&format!("{target}: not offered by this kernel\n"));
+                continue;
+            }
+            let text = describe_columns(&btf, target);
+            assert!(!text.contains("unavailable"), "{version} {target}:\n{text}");
+            all.push_str(&format!("{target}:\n{text}"));
+        }
+    }
+    insta::assert_snapshot!(all);
+}
