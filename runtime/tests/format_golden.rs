@@ -215,6 +215,27 @@ fn json() {
 }
 
 #[test]
+fn tsv() {
+    let text = render(OutputFormat::Tsv, true, false);
+    assert!(
+        text.lines()
+            .all(|l| l.split('\t').count() == text.lines().next().unwrap().split('\t').count()),
+        "one line, same field count, per row:\n{text}"
+    );
+    insta::assert_snapshot!("tsv", text);
+}
+
+#[test]
+fn jsonl() {
+    let text = render(OutputFormat::JsonLines, true, false);
+    assert!(
+        text.lines().all(|l| l.starts_with('{') && l.ends_with('}')),
+        "one object per line:\n{text}"
+    );
+    insta::assert_snapshot!("jsonl", text);
+}
+
+#[test]
 fn empty_outputs() {
     let layout = layout();
     let options = FormatOptions {
@@ -223,7 +244,13 @@ fn empty_outputs() {
         pointer_key: PointerKey::fixed(1, 2),
     };
     let mut outputs = Vec::new();
-    for format in [OutputFormat::Table, OutputFormat::Csv, OutputFormat::Json] {
+    for format in [
+        OutputFormat::Table,
+        OutputFormat::Csv,
+        OutputFormat::Tsv,
+        OutputFormat::Json,
+        OutputFormat::JsonLines,
+    ] {
         let mut out = Vec::new();
         {
             let mut sink = new_sink(format, &mut out, options);
@@ -232,7 +259,12 @@ fn empty_outputs() {
         }
         outputs.push(String::from_utf8(out).expect("utf-8"));
     }
-    assert_eq!(outputs[2], "[]\n");
+    assert_eq!(outputs[3], "[]\n");
+    assert_eq!(outputs[4], "", "JSON Lines of no rows is empty");
+    assert_eq!(
+        outputs[2],
+        "pid\tcomm\tdelta\tstate\ttask\ton_cpu\traw\ttotal_vm\n"
+    );
     assert_eq!(
         outputs[1],
         "pid,comm,delta,state,task,on_cpu,raw,total_vm\n"
@@ -245,7 +277,13 @@ fn empty_outputs() {
 
 #[test]
 fn hidden_pointers_never_show_the_address() {
-    for format in [OutputFormat::Table, OutputFormat::Csv, OutputFormat::Json] {
+    for format in [
+        OutputFormat::Table,
+        OutputFormat::Csv,
+        OutputFormat::Tsv,
+        OutputFormat::Json,
+        OutputFormat::JsonLines,
+    ] {
         let text = render(format, true, false);
         assert!(
             !text.contains("ffff8880"),

@@ -55,7 +55,9 @@ pub struct OutputArgs {
 pub enum Format {
     Table,
     Csv,
+    Tsv,
     Json,
+    Jsonl,
 }
 
 #[derive(Subcommand, Debug)]

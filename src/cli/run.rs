@@ -47,6 +47,8 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
         Format::Table => OutputFormat::Table,
         Format::Csv => OutputFormat::Csv,
         Format::Json => OutputFormat::Json,
+        Format::Jsonl => OutputFormat::JsonLines,
+        Format::Tsv => OutputFormat::Tsv,
     };
     let mut sink = new_sink(format, out, options);
     let result = stream_rows(

@@ -1,6 +1,7 @@
 //! Stage `format`: rows as one JSON array of objects (keys = column names). Guarantees valid
 //! JSON for any text (own escaper: quotes, backslashes, control characters), numbers as JSON
-//! numbers, NULL as `null`; pointers and bytes as strings. Streams one object per line.
+//! numbers, NULL as `null`; pointers and bytes as strings. Streams one object per line; in
+//! JSON Lines mode (`-o jsonl`) each line is a complete document and there is no array.
 
 use std::io;
 
@@ -15,6 +16,8 @@ pub struct JsonSink<W: io::Write> {
     /// Column names, already escaped and quoted.
     keys: Vec<String>,
     rows_written: usize,
+    /// JSON Lines: one object per line, no enclosing array.
+    lines: bool,
 }
 
 impl<W: io::Write> JsonSink<W> {
@@ -24,6 +27,15 @@ impl<W: io::Write> JsonSink<W> {
             options,
             keys: Vec::new(),
             rows_written: 0,
+            lines: false,
+        }
+    }
+
+    /// A sink writing JSON Lines.
+    pub fn lines(out: W, options: FormatOptions) -> JsonSink<W> {
+        JsonSink {
+            lines: true,
+            ..JsonSink::new(out, options)
         }
     }
 
@@ -72,6 +84,9 @@ impl<W: io::Write> RowSink for JsonSink<W> {
     fn begin(&mut self, layout: &RowLayout) -> io::Result<()> {
         self.keys = layout.columns.iter().map(|c| string(&c.name)).collect();
         self.rows_written = 0;
+        if self.lines {
+            return Ok(());
+        }
         self.out.write_all(b"[")
     }
 
@@ -82,12 +97,19 @@ impl<W: io::Write> RowSink for JsonSink<W> {
             .zip(values)
             .map(|(key, value)| format!("{key}:{}", self.value_json(value)))
             .collect();
+        if self.lines {
+            self.rows_written += 1;
+            return writeln!(self.out, "{{{}}}", members.join(","));
+        }
         let separator = if self.rows_written == 0 { "\n" } else { ",\n" };
         self.rows_written += 1;
         write!(self.out, "{separator}{{{}}}", members.join(","))
     }
 
     fn end(&mut self) -> io::Result<()> {
+        if self.lines {
+            return self.out.flush();
+        }
         let closing = if self.rows_written == 0 {
             "]\n"
         } else {

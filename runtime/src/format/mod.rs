@@ -23,7 +23,9 @@ pub use self::table::TableSink;
 pub enum OutputFormat {
     Table,
     Csv,
+    Tsv,
     Json,
+    JsonLines,
 }
 
 /// Choices shared by every format.
@@ -64,5 +66,7 @@ pub fn new_sink<'w, W: io::Write + 'w>(
         OutputFormat::Table => Box::new(TableSink::new(out, options)),
         OutputFormat::Csv => Box::new(CsvSink::new(out, options)),
         OutputFormat::Json => Box::new(JsonSink::new(out, options)),
+        OutputFormat::JsonLines => Box::new(JsonSink::lines(out, options)),
+        OutputFormat::Tsv => Box::new(CsvSink::tsv(out, options)),
     }
 }
