@@ -116,6 +116,18 @@ pub fn open_btf(btf: Option<&Path>) -> Result<Btf, Failure> {
     }
 }
 
+/// The runtime's output format for `-o`.
+pub fn output_format(output: &args::OutputArgs) -> bpfq_runtime::format::OutputFormat {
+    use bpfq_runtime::format::OutputFormat;
+    match output.output {
+        args::Format::Table => OutputFormat::Table,
+        args::Format::Csv => OutputFormat::Csv,
+        args::Format::Tsv => OutputFormat::Tsv,
+        args::Format::Json => OutputFormat::Json,
+        args::Format::Jsonl => OutputFormat::JsonLines,
+    }
+}
+
 /// `--param name=value` pairs.
 pub fn parse_params(params: &[String]) -> Result<HashMap<String, String>, Failure> {
     params

@@ -3,12 +3,12 @@
 //! exit (limit, closed pipe) and signals (the kernel closes the fds of a dying process).
 
 use super::{
-    args::{Common, Format, OutputArgs},
+    args::{Common, OutputArgs},
     compile_query, open_btf, Failure,
 };
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::bpf::insn::encode;
-use bpfq_runtime::format::{new_sink, FormatOptions, OutputFormat};
+use bpfq_runtime::format::{new_sink, FormatOptions};
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError};
 use bpfq_runtime::pipeline::stream_rows;
 use std::io;
@@ -43,13 +43,7 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
         show_kptrs: output.show_kptrs,
         ..FormatOptions::default()
     };
-    let format = match output.output {
-        Format::Table => OutputFormat::Table,
-        Format::Csv => OutputFormat::Csv,
-        Format::Json => OutputFormat::Json,
-        Format::Jsonl => OutputFormat::JsonLines,
-        Format::Tsv => OutputFormat::Tsv,
-    };
+    let format = super::output_format(output);
     let mut sink = new_sink(format, out, options);
     let result = stream_rows(
         &mut reader,

@@ -1,56 +1,49 @@
-//! `bpfq targets`: the iterator targets found in BTF, with their context struct and main object.
+//! `bpfq targets`: the iterator targets found in BTF, with their context struct and main
+//! object, in any output format.
 
 use super::{
     args::{Common, OutputArgs},
-    open_btf, Failure,
+    open_btf, output_format, Failure,
 };
+use bpfq_compiler::layout::{ColumnKind, RowLayout};
 use bpfq_kernel::catalogue::{discover, type_name};
+use bpfq_runtime::decode::Value;
+use bpfq_runtime::format::{new_sink, FormatOptions};
+use std::io::{self, Write};
 
-pub fn targets(common: &Common, _output: &OutputArgs) -> Result<(), Failure> {
+pub fn targets(common: &Common, output: &OutputArgs) -> Result<(), Failure> {
     let btf = open_btf(common.btf.as_deref())?;
     let targets = discover(&btf)
         .map_err(|e| Failure::Runtime(format!("cannot list iterator targets: {e}")))?;
-    let rows: Vec<[String; 3]> = targets
-        .iter()
-        .map(|t| {
+    let text = |name: &str| (name.to_string(), ColumnKind::Chars { len: 64 }, false);
+    let layout = RowLayout::pack([text("target"), text("context"), text("object")]);
+    let options = FormatOptions {
+        header: !output.no_header,
+        ..FormatOptions::default()
+    };
+    let stdout = io::stdout().lock();
+    let mut out = io::BufWriter::new(stdout);
+    let written = (|| -> io::Result<()> {
+        let mut sink = new_sink(output_format(output), &mut out, options);
+        sink.begin(&layout)?;
+        for t in &targets {
             let object = t
                 .main_object
                 .map(|i| format!("{} ({})", t.context[i].name, t.context[i].type_name))
                 .unwrap_or_else(|| "-".into());
-            [
-                t.name.clone(),
-                format!(
-                    "struct {}",
-                    type_name(&btf, t.ctx_struct).trim_start_matches("struct ")
-                ),
-                object,
-            ]
-        })
-        .collect();
-    let header = ["TARGET", "CONTEXT", "OBJECT"];
-    let widths: Vec<usize> = (0..3)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].len())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: [&str; 3]| {
-        format!(
-            "{:<w0$}  {:<w1$}  {}",
-            cells[0],
-            cells[1],
-            cells[2],
-            w0 = widths[0],
-            w1 = widths[1]
-        )
-    };
-    let mut out = line(header) + "\n";
-    for r in &rows {
-        out += &(line([&r[0], &r[1], &r[2]]) + "\n");
+            let context = type_name(&btf, t.ctx_struct);
+            sink.row(&[
+                Value::Text(t.name.clone()),
+                Value::Text(context),
+                Value::Text(object),
+            ])?;
+        }
+        sink.end()
+    })();
+    match written.and_then(|()| out.flush()) {
+        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
+            Err(Failure::Runtime(format!("writing output failed: {err}")))
+        }
+        _ => Ok(()),
     }
-    print!("{out}");
-    Ok(())
 }
