@@ -52,7 +52,7 @@ fn main() {
     let compile_once = time(201, || {
         let mut sources = Sources::new();
         let file = sources.add("<query>", query);
-        let stdlib = Stdlib::load(&mut sources, &[]).unwrap();
+        let stdlib = Stdlib::load_for(&mut sources, Some("task"), &[]).unwrap();
         let env = BindEnv {
             btf: &btf,
             stdlib: &stdlib,

@@ -20,8 +20,23 @@ impl Stdlib {
     /// Parses the embedded files, then `extra` files (a user's search path) which may add columns
     /// or override embedded ones of the same target and name.
     pub fn load(sources: &mut Sources, extra: &[(String, String)]) -> Result<Stdlib, Diagnostic> {
+        Self::load_for(sources, None, extra)
+    }
+
+    /// Like `load`, but of the embedded files parses only `stdlib/<target>.bpfq` — the one that
+    /// holds that target's columns — so start-up does not grow with the stdlib. User files are
+    /// always parsed whole.
+    pub fn load_for(
+        sources: &mut Sources,
+        target: Option<&str>,
+        extra: &[(String, String)],
+    ) -> Result<Stdlib, Diagnostic> {
         let mut lib = Stdlib::default();
-        let embedded = EMBEDDED.iter().map(|(n, t)| (n.to_string(), t.to_string()));
+        let wanted = target.map(|t| format!("stdlib/{t}.bpfq"));
+        let embedded = EMBEDDED
+            .iter()
+            .filter(|(n, _)| wanted.as_deref().is_none_or(|w| w == *n))
+            .map(|(n, t)| (n.to_string(), t.to_string()));
         for (name, text) in embedded.chain(extra.iter().cloned()) {
             let file: FileId = sources.add(name, text);
             let module = parse_module(sources.text(file), file)?;

@@ -5,6 +5,7 @@
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::stdlib::Stdlib;
+use bpfq_kernel::catalogue::find_target;
 use bpfq_kernel::Btf;
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,11 +13,8 @@ use std::path::Path;
 const KERNELS: [&str; 4] = ["5.10", "6.1", "6.12", "6.18"];
 
 /// (target, kernels without that iterator): the bpf_link iterator arrived in Linux 5.19.
-const TARGETS: [(&str, &[&str]); 3] = [
-    ("bpf_map", &[]),
-    ("bpf_prog", &[]),
-    ("bpf_link", &["5.10"]),
-];
+const TARGETS: [(&str, &[&str]); 3] =
+    [("bpf_map", &[]), ("bpf_prog", &[]), ("bpf_link", &["5.10"])];
 
 fn fixture(version: &str) -> Btf {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/btf");
@@ -46,21 +44,11 @@ fn describe_columns(btf: &Btf, target: &str) -> String {
         .collect()
 }
 
-/// Whether this kernel's BTF has the iterator: its context struct `bpf_iter__<target>`.
+/// Whether this kernel offers the iterator, as `bpfq targets` finds it.
 fn has_target(btf: &Btf, target: &str) -> bool {
-    let mut sources = Sources::new();
-    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let params = HashMap::new();
-    let env = BindEnv {
-        btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-    };
-    let file = sources.add("<probe>", format!("from {target} select 1"));
-    bpfq_compiler::syntax::parse_query(sources.text(file), file)
-        .and_then(|query| bpfq_compiler::bind::bind(&query, &env))
-        .is_ok()
+    find_target(btf, target)
+        .expect("fixture BTF reads")
+        .is_some()
 }
 
 #[test]

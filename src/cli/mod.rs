@@ -81,8 +81,11 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
     let params = HashMap::new();
     let mut sources = Sources::new();
     let file = sources.add("<describe>", what);
-    let stdlib = Stdlib::load(&mut sources, &userlib::user_files()?)
-        .map_err(|d| Failure::Compile(Box::new(d), Box::new(Sources::new())))?;
+    let target = what.split('.').next().unwrap_or(what).trim();
+    let stdlib = match Stdlib::load_for(&mut sources, Some(target), &userlib::user_files()?) {
+        Ok(lib) => lib,
+        Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
+    };
     let env = BindEnv {
         btf: &btf,
         stdlib: &stdlib,
@@ -152,7 +155,12 @@ pub fn compile_query(
     let params = parse_params(&common.params)?;
     let mut sources = Sources::new();
     let file: FileId = sources.add("<query>", query);
-    let stdlib = match Stdlib::load(&mut sources, &userlib::user_files()?) {
+    // Only the target's stdlib file is parsed; a query that does not parse gets its error here.
+    let target = match bpfq_compiler::syntax::parse_query(query, file) {
+        Ok(ast) => ast.from.target.name,
+        Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
+    };
+    let stdlib = match Stdlib::load_for(&mut sources, Some(&target), &userlib::user_files()?) {
         Ok(lib) => lib,
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
