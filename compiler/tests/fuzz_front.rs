@@ -143,7 +143,7 @@ fn check(front: &mut Front, query: &str) {
     let result = catch_unwind(AssertUnwindSafe(|| {
         compile(file, &env)
             .map(|_| ())
-            .map_err(|d| (d.code, d.render(&sources)))
+            .map_err(|d| (d.code, d.render(sources)))
     }));
     match result {
         Err(_) => panic!("the compiler panicked on {query:?}"),
