@@ -138,3 +138,71 @@ fn ksym_rows_are_exactly_kallsyms() {
     assert_eq!(ours.len(), theirs.len());
     assert!(ours == theirs, "symbol lists differ");
 }
+
+/// The cgroup2 mount point, from /proc/mounts.
+fn cgroup2_mount() -> std::path::PathBuf {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    let line = mounts
+        .lines()
+        .find(|l| l.split_whitespace().nth(2) == Some("cgroup2"))
+        .expect("a cgroup2 mount");
+    std::path::PathBuf::from(line.split_whitespace().nth(1).unwrap())
+}
+
+/// cgroup walks start where `path` says and go in `order`; ids are the directories' inodes.
+#[test]
+fn cgroup_walks_follow_the_hierarchy() {
+    let _k = shared_kernel();
+    use std::os::unix::fs::MetadataExt;
+    struct Remove(std::path::PathBuf, std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.1);
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let top = cgroup2_mount().join(format!("bq_cg_{}", std::process::id()));
+    let child = top.join("inner");
+    std::fs::create_dir_all(&child).unwrap();
+    let _cleanup = Remove(top.clone(), child.clone());
+    let (top_id, child_id) = (
+        std::fs::metadata(&top).unwrap().ino(),
+        std::fs::metadata(&child).unwrap().ino(),
+    );
+    let rows = |query: String| -> Vec<String> {
+        let out = bpfq(&[&query, "-o", "csv", "--no-header"]);
+        assert!(out.status.success(), "{query}: {}", stderr(&out));
+        stdout(&out).lines().map(str::to_string).collect()
+    };
+    let top_name = top.file_name().unwrap().to_str().unwrap().to_string();
+    let down = rows(format!(
+        "from cgroup(path = {:?}, order = descendants_pre) select id, name",
+        top.to_str().unwrap()
+    ));
+    assert_eq!(
+        down,
+        vec![format!("{top_id},{top_name}"), format!("{child_id},inner")]
+    );
+    let up = rows(format!(
+        "from cgroup(path = {:?}, order = ancestors_up) select id, level",
+        child.to_str().unwrap()
+    ));
+    let root_id = std::fs::metadata(cgroup2_mount()).unwrap().ino();
+    assert_eq!(
+        up,
+        vec![
+            format!("{child_id},2"),
+            format!("{top_id},1"),
+            format!("{root_id},0")
+        ]
+    );
+    let all = rows("from cgroup select id".to_string());
+    assert!(
+        all.contains(&top_id.to_string()) && all.contains(&child_id.to_string()),
+        "the default walk covers the hierarchy"
+    );
+    let only = rows(format!(
+        "from cgroup(id = {child_id}, order = self_only) select name"
+    ));
+    assert_eq!(only, vec!["inner".to_string()]);
+}

@@ -83,6 +83,9 @@ const CASES: &[(&str, &str)] = &[
     ("E0110", "from task_file(pid = comm) select fd"),
     ("E0110", "from task_vma(pid = -3) select task"),
     ("E0110", "from task(pid = 0) select pid"),
+    ("E0110", "from cgroup(order = upward) select id"),
+    ("E0110", "from cgroup(path = 3) select id"),
+    ("E0110", "from cgroup(root = 1) select id"),
 ];
 
 /// Queries too long to write out: a row over 32 KiB, and an expression with more live values

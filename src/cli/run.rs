@@ -28,7 +28,10 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
     };
     let program = load_iter_program(&spec, common.verbose)
         .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
-    let link_info = compiled.plan.iter_params.as_ref().map(|p| p.link_info());
+    let link_info = match &compiled.plan.iter_params {
+        Some(params) => Some(params.link_info(&cgroup_id_of).map_err(Failure::Runtime)?),
+        None => None,
+    };
     let link = program
         .attach(link_info.as_deref())
         .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
@@ -57,6 +60,18 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
     result
         .map(|_| ())
         .map_err(|err| Failure::Runtime(err.to_string()))
+}
+
+/// A cgroup's id: the inode number of its directory in the cgroup2 hierarchy.
+fn cgroup_id_of(path: &str) -> Result<u64, String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot use cgroup {path}: {e}"))?;
+    if !meta.is_dir() {
+        return Err(format!(
+            "cannot use cgroup {path}: not a directory of the cgroup2 hierarchy"
+        ));
+    }
+    Ok(meta.ino())
 }
 
 fn load_failure(err: LoadError, query: &str, program: &Program, verbose: bool) -> Failure {

@@ -15,15 +15,67 @@ pub enum IterParams {
     TaskPid { pid: u32, pushed_down: bool },
     /// Only thread `tid`.
     TaskTid { tid: u32, pushed_down: bool },
+    /// The cgroups reached from `start` in `order` (cgroup).
+    Cgroup {
+        start: CgroupStart,
+        order: CgroupOrder,
+    },
 }
 
+/// Where a cgroup walk starts: a path under the cgroup2 mount (resolved to its id, the
+/// directory's inode number, when the link is created) or an id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CgroupStart {
+    Path(String),
+    Id(u64),
+}
+
+/// `enum bpf_cgroup_iter_order`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CgroupOrder {
+    SelfOnly = 1,
+    DescendantsPre = 2,
+    DescendantsPost = 3,
+    AncestorsUp = 4,
+}
+
+const CGROUP_ORDERS: [(&str, CgroupOrder); 4] = [
+    ("self_only", CgroupOrder::SelfOnly),
+    ("descendants_pre", CgroupOrder::DescendantsPre),
+    ("descendants_post", CgroupOrder::DescendantsPost),
+    ("ancestors_up", CgroupOrder::AncestorsUp),
+];
+
+/// The id of the cgroup2 hierarchy's root (its kernfs root node): where a walk starts by default.
+pub const CGROUP2_ROOT_ID: u64 = 1;
+
 impl IterParams {
-    /// The bytes of `union bpf_iter_link_info` for the link-create call.
-    pub fn link_info(&self) -> Vec<u8> {
+    /// The bytes of `union bpf_iter_link_info` for the link-create call; `cgroup_id_of` turns a
+    /// cgroup path into its id (I/O, done by the caller).
+    pub fn link_info(
+        &self,
+        cgroup_id_of: &dyn Fn(&str) -> Result<u64, String>,
+    ) -> Result<Vec<u8>, String> {
+        if let IterParams::Cgroup { start, order } = self {
+            // struct { __u32 order; __u32 cgroup_fd; __u64 cgroup_id; } cgroup;
+            let id = match start {
+                CgroupStart::Id(id) => *id,
+                CgroupStart::Path(path) => cgroup_id_of(path)?,
+            };
+            let mut bytes = (*order as u32).to_ne_bytes().to_vec();
+            bytes.extend_from_slice(&0u32.to_ne_bytes());
+            bytes.extend_from_slice(&id.to_ne_bytes());
+            return Ok(bytes);
+        }
+        Ok(self.task_link_info())
+    }
+
+    fn task_link_info(&self) -> Vec<u8> {
         // struct { __u32 tid; __u32 pid; __u32 pid_fd; } task;
         let (tid, pid) = match self {
             IterParams::TaskPid { pid, .. } => (0, *pid),
             IterParams::TaskTid { tid, .. } => (*tid, 0),
+            IterParams::Cgroup { .. } => (0, 0),
         };
         [tid, pid, 0].iter().flat_map(|v| v.to_ne_bytes()).collect()
     }
@@ -37,6 +89,17 @@ impl IterParams {
             ),
             IterParams::TaskTid { tid, pushed_down } => {
                 (format!("tid = {tid}: only this thread"), *pushed_down)
+            }
+            IterParams::Cgroup { start, order } => {
+                let order = CGROUP_ORDERS
+                    .iter()
+                    .find(|(_, o)| o == order)
+                    .map_or("?", |(n, _)| *n);
+                let start = match start {
+                    CgroupStart::Path(p) => format!("path = {p:?}"),
+                    CgroupStart::Id(id) => format!("id = {id}"),
+                };
+                (format!("cgroups from {start}, order = {order}"), false)
             }
         };
         if source {
@@ -53,20 +116,95 @@ fn is_task_target(target: &str) -> bool {
 }
 
 impl Binder<'_> {
+    /// `from cgroup(path = "...", id = N, order = descendants_pre)`; without parameters the
+    /// whole cgroup2 hierarchy from its root, parents first.
+    pub(super) fn bind_cgroup_params(
+        &mut self,
+        params: &[(Ident, Expr)],
+    ) -> Result<IterParams, Diagnostic> {
+        let mut start = CgroupStart::Id(CGROUP2_ROOT_ID);
+        let mut order = CgroupOrder::DescendantsPre;
+        for (name, value) in params {
+            match name.name.as_str() {
+                "path" => {
+                    let bound = self.bind_expr(value)?;
+                    let TKind::Str(text) = bound.kind else {
+                        return Err(Diagnostic::error(
+                            codes::BAD_PARAMETER,
+                            "`path` is a string: a directory of the cgroup2 hierarchy",
+                        )
+                        .with_primary(value.span, format!("this is {}", bound.ty.a())));
+                    };
+                    start = CgroupStart::Path(String::from_utf8_lossy(&text).into_owned());
+                }
+                "id" => {
+                    let bound = self.bind_expr(value)?;
+                    let TKind::Int(id) = bound.kind else {
+                        return Err(Diagnostic::error(
+                            codes::BAD_PARAMETER,
+                            "`id` is a cgroup id (an integer constant)",
+                        )
+                        .with_primary(value.span, format!("this is {}", bound.ty.a())));
+                    };
+                    start = CgroupStart::Id(id);
+                }
+                "order" => {
+                    let word = match &value.kind {
+                        crate::syntax::ast::ExprKind::Path(segments) => match segments.as_slice() {
+                            [crate::syntax::ast::PathSegment::Field(ident)] => {
+                                Some(ident.name.clone())
+                            }
+                            _ => None,
+                        },
+                        crate::syntax::ast::ExprKind::Str(text) => Some(text.clone()),
+                        _ => None,
+                    };
+                    let names: Vec<&str> = CGROUP_ORDERS.iter().map(|(n, _)| *n).collect();
+                    order = word
+                        .as_deref()
+                        .and_then(|w| CGROUP_ORDERS.iter().find(|(n, _)| *n == w))
+                        .map(|(_, o)| *o)
+                        .ok_or_else(|| {
+                            Diagnostic::error(codes::BAD_PARAMETER, "unknown cgroup walk order")
+                                .with_primary(value.span, "not an order")
+                                .with_note(format!("one of {}", quote_list(&names)))
+                        })?;
+                }
+                other => {
+                    let near = nearest_names(other, ["path", "id", "order"], 2);
+                    let mut diag = Diagnostic::error(
+                        codes::BAD_PARAMETER,
+                        format!("target `cgroup` has no parameter `{other}`"),
+                    )
+                    .with_primary(name.span, "unknown parameter")
+                    .with_note("it takes `path`, `id` and `order`");
+                    if !near.is_empty() {
+                        diag = diag.with_note(format!("did you mean {}?", quote_list(&near)));
+                    }
+                    return Err(diag);
+                }
+            }
+        }
+        Ok(IterParams::Cgroup { start, order })
+    }
+
     /// Checks `from target(name = value, ...)`.
     pub(super) fn bind_params(
         &mut self,
         params: &[(Ident, Expr)],
         span: Span,
     ) -> Result<Option<IterParams>, Diagnostic> {
+        let target = self.target.name.clone();
+        if target == "cgroup" {
+            return self.bind_cgroup_params(params).map(Some);
+        }
         let Some((first, _)) = params.first() else {
             return Ok(None);
         };
-        let target = self.target.name.clone();
         if !is_task_target(&target) {
             return Err(Diagnostic::error(codes::UNSUPPORTED, format!("parameters of target `{target}` are not supported yet"))
                 .with_primary(first.span, "not supported yet")
-                .with_note("task, task_file and task_vma take `pid` or `tid`; other targets' parameters are planned in the iterator-targets issue (#4)"));
+                .with_note("task, task_file and task_vma take `pid` or `tid`, cgroup takes `path`, `id` and `order`; other targets' parameters are planned in the iterator-targets issue (#4)"));
         }
         if params.len() > 1 {
             return Err(Diagnostic::error(
