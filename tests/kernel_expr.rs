@@ -425,3 +425,27 @@ fn enum_member_renders_by_name() {
     let json = bpfq_ok(&[&query, "-o", "json"]);
     assert!(json.contains("\"t\":\"TT_NATIVE\""), "{json}");
 }
+
+/// `cast(condition as u8)` and `if(condition, a, b)` compute values from conditions in the kernel.
+#[test]
+fn conditions_as_values() {
+    let _k = shared_kernel();
+    let child = Named::spawn(&unique_name("i"));
+    let query = format!(
+        "from task select pid, cast(comm == \"{}\" as u8) as named, if(task.mm is null, 0, task.mm.total_vm) as vm, if(pid > 1 and tid == pid, 1, -1) as leader where pid == {} or pid == 2",
+        child.name,
+        child.pid()
+    );
+    let out = bpfq(&[&query, "-o", "csv", "--no-header"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort();
+    let vm_kb: u64 = proc_status_first(child.pid(), "VmSize").parse().unwrap();
+    let mut expected = vec![
+        "2,0,0,1".to_string(),
+        format!("{},1,{},1", child.pid(), vm_kb / 4),
+    ];
+    expected.sort();
+    assert_eq!(lines, expected);
+}

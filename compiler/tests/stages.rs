@@ -253,3 +253,10 @@ fn bpf_small_structs_are_copied_whole() {
         "from ipv6_route select rt.fib6_dst.addr, rt.fib6_dst.plen"
     ));
 }
+
+#[test]
+fn ir_conditions_as_values_go_through_a_stack_slot() {
+    insta::assert_snapshot!(check_ir(
+        "from task select cast(comm == \"bash\" as u8), if(task.mm is null, 0, task.mm.total_vm)"
+    ));
+}

@@ -119,6 +119,12 @@ impl fmt::Display for TExpr {
                 bytes * 8
             ),
             TKind::CString { ptr, max } => write!(f, "string({ptr}, {max})"),
+            TKind::BoolToInt { cond } => write!(f, "int({cond})"),
+            TKind::IfElse {
+                cond,
+                then,
+                otherwise,
+            } => write!(f, "if({cond}, {then}, {otherwise})"),
             TKind::ByteSwap { value, bytes } => {
                 write!(f, "bswap{}({value})", u32::from(*bytes) * 8)
             }

@@ -354,6 +354,7 @@ impl Binder<'_> {
                 negated,
             } => self.bind_like(text, pattern, *negated, span),
             ExprKind::Cast { expr: value, ty } => self.bind_cast(value, ty, span),
+            ExprKind::Call { func, args, .. } if func.name == "if" => self.bind_if(args, span),
             ExprKind::Call { func, .. } => Err(unsupported(
                 &format!("function `{}`", func.name),
                 span,
@@ -425,7 +426,36 @@ impl Binder<'_> {
         let Some((bytes, signed)) = target else {
             return self.bind_struct_cast(value, ty, span);
         };
-        let inner = self.integer(value)?;
+        let inner = self.bind_expr(value)?;
+        // A condition becomes 0 or 1.
+        let inner = if inner.ty == Ty::Bool {
+            TExpr {
+                kind: TKind::BoolToInt {
+                    cond: Box::new(inner),
+                },
+                ty: Ty::Int {
+                    bytes: 1,
+                    signed: false,
+                },
+                span,
+            }
+        } else if inner.ty.is_integer() {
+            inner
+        } else {
+            return Err(Diagnostic::error(
+                codes::EXPECTED_INTEGER,
+                format!("expected an integer or a condition, found {}", inner.ty.a()),
+            )
+            .with_primary(value.span, "cannot be cast to an integer"));
+        };
+        // 0 or 1 fits every width: no truncation needed.
+        if matches!(inner.kind, TKind::BoolToInt { .. }) {
+            return Ok(TExpr {
+                ty: Ty::Int { bytes, signed },
+                span,
+                ..inner
+            });
+        }
         if let TKind::Int(v) = inner.kind {
             let shift = 64 - 8 * u32::from(bytes);
             let folded = if signed {
@@ -479,6 +509,38 @@ impl Binder<'_> {
                 target,
             },
             ty: Ty::Ptr { pointee: target },
+            span,
+        })
+    }
+
+    /// `if(cond, a, b)`: `a` when the condition holds, else `b`; both integers.
+    fn bind_if(&mut self, args: &[Expr], span: Span) -> Result<TExpr, Diagnostic> {
+        let [cond, then, otherwise] = args else {
+            return Err(Diagnostic::error(
+                codes::TYPE_MISMATCH,
+                format!(
+                    "`if` takes 3 arguments (condition, then, else), not {}",
+                    args.len()
+                ),
+            )
+            .with_primary(span, "here"));
+        };
+        let cond = self.bind_condition(cond)?;
+        let then = self.integer(then)?;
+        let otherwise = self.integer(otherwise)?;
+        // Signed when an arm is, or is a negative literal (`if(c, 1, -1)`).
+        let negative = |e: &TExpr| matches!(e.kind, TKind::Int(v) if (v as i64) < 0);
+        let signed = then.ty.is_signed()
+            || otherwise.ty.is_signed()
+            || negative(&then)
+            || negative(&otherwise);
+        Ok(TExpr {
+            kind: TKind::IfElse {
+                cond: Box::new(cond),
+                then: Box::new(then),
+                otherwise: Box::new(otherwise),
+            },
+            ty: Ty::Int { bytes: 8, signed },
             span,
         })
     }

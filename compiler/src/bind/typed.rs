@@ -185,6 +185,16 @@ pub enum TKind {
         ptr: Box<TExpr>,
         max: u32,
     },
+    /// A condition as an integer: 1 when it holds, else 0.
+    BoolToInt {
+        cond: Box<TExpr>,
+    },
+    /// `if(cond, then, otherwise)`: an integer chosen by a condition.
+    IfElse {
+        cond: Box<TExpr>,
+        then: Box<TExpr>,
+        otherwise: Box<TExpr>,
+    },
     /// The low `bytes` bytes of an integer in reverse order (a network-order `port`).
     ByteSwap {
         value: Box<TExpr>,

@@ -19,8 +19,9 @@ struct Emitter<'a> {
     asm: Assembler,
     locations: &'a [Location],
     row_size: u32,
-    /// Bytes between the row buffer and the spill slots (the probe-read scratch slot).
+    /// Bytes between the row buffer and the spill slots (probe scratch slot and IR slots).
     scratch: u32,
+    uses_probe: bool,
 }
 
 pub fn emit(
@@ -33,6 +34,7 @@ pub fn emit(
         locations,
         row_size: func.row_size,
         scratch,
+        uses_probe: func.uses_probe_scratch(),
     };
     let mut labels: SecondaryMap<Block, Option<Label>> = SecondaryMap::new();
     for &block in &func.layout {
@@ -150,6 +152,12 @@ impl Emitter<'_> {
     fn slot_offset(&self, slot: u32) -> i16 {
         // Bounded by MAX_STACK, checked before emission.
         -((self.row_size + self.scratch + 8 * (slot + 1)) as i16)
+    }
+
+    /// IR slot k sits right below the probe scratch slot (if any) under the row.
+    fn ir_slot_offset(&self, slot: u32) -> i16 {
+        let probe = if self.uses_probe { 8 } else { 0 };
+        -((self.row_size + probe + 8 * (slot + 1)) as i16)
     }
 
     fn row_offset(&self, offset: u32) -> i16 {
@@ -362,6 +370,26 @@ impl Emitter<'_> {
                         .emit(Insn::store(size(width), Reg::R10, dst_off, SCRATCH));
                     done += chunk;
                 }
+            }
+            Inst::SlotStore { slot, value } => {
+                let off = self.ir_slot_offset(*slot);
+                match value {
+                    Operand::Imm(imm) => {
+                        self.asm
+                            .emit(Insn::store_imm(Size::DW, Reg::R10, off, *imm))
+                    }
+                    Operand::Value(v) => {
+                        let src = self.read(*v, SCRATCH);
+                        self.asm.emit(Insn::store(Size::DW, Reg::R10, off, src));
+                    }
+                }
+            }
+            Inst::SlotLoad { slot } => {
+                let v = need_result()?;
+                let dst = self.target(v);
+                let off = self.ir_slot_offset(*slot);
+                self.asm.emit(Insn::load(Size::DW, dst, Reg::R10, off));
+                self.write_back(v);
             }
             Inst::ProbeStrToRow { offset, base, len } => {
                 let dst = i32::from(self.row_offset(*offset));

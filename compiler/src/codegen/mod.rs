@@ -40,12 +40,14 @@ pub fn generate(func: &Function) -> Result<Program, CodegenError> {
     let liveness = liveness::Liveness::compute(func);
     let allocation = regalloc::allocate(&liveness);
     let scratch = if func.uses_probe_scratch() { 8 } else { 0 };
-    let frame = func.row_size + scratch + 8 * allocation.spill_slots;
+    // Frame: row buffer, probe scratch, IR slots, then spill slots.
+    let below_row = scratch + 8 * func.slots;
+    let frame = func.row_size + below_row + 8 * allocation.spill_slots;
     if frame > MAX_STACK {
         return Err(CodegenError::StackTooLarge {
             row_size: func.row_size,
             spill_slots: allocation.spill_slots,
         });
     }
-    emit::emit(func, &allocation.locations, scratch)
+    emit::emit(func, &allocation.locations, below_row)
 }

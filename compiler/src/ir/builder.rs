@@ -16,6 +16,7 @@ pub struct FunctionBuilder {
     idom: SecondaryMap<Block, Option<Block>>,
     current: Block,
     next_value: u32,
+    slots: u32,
     note: Option<String>,
 }
 
@@ -37,6 +38,7 @@ impl FunctionBuilder {
             idom: SecondaryMap::new(),
             current,
             next_value: 0,
+            slots: 0,
             note: None,
         }
     }
@@ -95,6 +97,12 @@ impl FunctionBuilder {
         self.current
     }
 
+    /// A fresh 8-byte stack slot for a value that crosses a join.
+    pub fn new_slot(&mut self) -> u32 {
+        self.slots += 1;
+        self.slots - 1
+    }
+
     /// Sets the source note attached to the next instruction emitted (shown by `explain`).
     pub fn note(&mut self, note: impl Into<String>) {
         self.note = Some(note.into());
@@ -127,6 +135,7 @@ impl FunctionBuilder {
             blocks: self.blocks,
             layout: self.layout,
             value_count: self.next_value,
+            slots: self.slots,
             row_size,
         }
     }

@@ -75,6 +75,8 @@ impl fmt::Display for Inst {
                 op: UnOp::ByteSwap(bytes),
                 arg,
             } => write!(f, "bswap{} {arg}", u32::from(*bytes) * 8),
+            Inst::SlotStore { slot, value } => write!(f, "store slot{slot}, {value}"),
+            Inst::SlotLoad { slot } => write!(f, "load slot{slot}"),
             Inst::ZeroRow { words } => {
                 let list: Vec<String> = words.iter().map(|w| w.to_string()).collect();
                 write!(f, "zero_row [{}]", list.join(", "))

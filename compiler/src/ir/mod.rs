@@ -179,6 +179,10 @@ pub enum Inst {
     /// The C string at `base` read with `bpf_probe_read_kernel_str` into the row at `offset`,
     /// at most `len` bytes with its NUL.
     ProbeStrToRow { offset: u32, base: Value, len: u32 },
+    /// Store into 8-byte stack slot `slot`: how a value crosses a join (there are no phis).
+    SlotStore { slot: u32, value: Operand },
+    /// Load 8-byte stack slot `slot`, stored on every path that reaches here.
+    SlotLoad { slot: u32 },
     /// `len` bytes at `base + src_offset` probe-read straight into the row at `offset`.
     ProbeCopyToRow {
         offset: u32,
@@ -203,7 +207,8 @@ impl Inst {
             Operand::Imm(_) => None,
         };
         match self {
-            Inst::Context | Inst::Const(_) | Inst::ZeroRow { .. } => vec![],
+            Inst::Context | Inst::Const(_) | Inst::ZeroRow { .. } | Inst::SlotLoad { .. } => vec![],
+            Inst::SlotStore { value, .. } => operand(value).into_iter().collect(),
             Inst::Load { base, .. }
             | Inst::CopyToRow { base, .. }
             | Inst::ProbeLoad { base, .. }
@@ -291,6 +296,8 @@ pub struct Function {
     /// Blocks in emission order; every jump goes to a later block in this order.
     pub layout: Vec<Block>,
     pub value_count: u32,
+    /// 8-byte stack slots used by `SlotStore`/`SlotLoad`.
+    pub slots: u32,
     /// Bytes of the row buffer on the stack (a multiple of 8).
     pub row_size: u32,
 }

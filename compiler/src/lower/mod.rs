@@ -255,6 +255,16 @@ fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
         TKind::Int(_) | TKind::Str(_) | TKind::CtxValue { .. } => {}
         TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) => collect_ctx_fields(e, out),
         TKind::TextEq { text, .. } | TKind::Like { text, .. } => collect_ctx_fields(text, out),
+        TKind::BoolToInt { cond } => collect_ctx_fields(cond, out),
+        TKind::IfElse {
+            cond,
+            then,
+            otherwise,
+        } => {
+            collect_ctx_fields(cond, out);
+            collect_ctx_fields(then, out);
+            collect_ctx_fields(otherwise, out);
+        }
         TKind::Cast { value, .. }
         | TKind::StructCast { value, .. }
         | TKind::ByteSwap { value, .. }
@@ -418,6 +428,45 @@ impl Lowerer<'_> {
                 }
             }
             TKind::Int(c) => self.pure(Inst::Const(*c)),
+            TKind::BoolToInt { cond } => {
+                // 0 in a slot, 1 stored only when the condition holds; read at the join.
+                let slot = self.b.new_slot();
+                self.b.effect(Inst::SlotStore {
+                    slot,
+                    value: Operand::Imm(0),
+                });
+                let (set, join) = (self.b.create_block(), self.b.create_block());
+                self.cond(cond, set, join)?;
+                self.b.switch_to(set);
+                self.b.effect(Inst::SlotStore {
+                    slot,
+                    value: Operand::Imm(1),
+                });
+                self.b.terminate(Terminator::Jump(join));
+                self.b.switch_to(join);
+                self.b.value(Inst::SlotLoad { slot })
+            }
+            TKind::IfElse {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let slot = self.b.new_slot();
+                let (yes, no, join) = (
+                    self.b.create_block(),
+                    self.b.create_block(),
+                    self.b.create_block(),
+                );
+                self.cond(cond, yes, no)?;
+                for (block, arm) in [(yes, then), (no, otherwise)] {
+                    self.b.switch_to(block);
+                    let value = self.operand(arm)?;
+                    self.b.effect(Inst::SlotStore { slot, value });
+                    self.b.terminate(Terminator::Jump(join));
+                }
+                self.b.switch_to(join);
+                self.b.value(Inst::SlotLoad { slot })
+            }
             TKind::ByteSwap { value, bytes } => {
                 let arg = self.value(value)?;
                 self.b.value(Inst::Unary {
