@@ -212,3 +212,52 @@ fn user_stdlib_files_add_and_override_columns() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `bpfq check` compiles every example against each kernel's BTF: all of them on Linux 6.18; on
+/// older kernels a query fails only with a message naming what that kernel lacks (the target:
+/// E0101, or a column's fields: E0107).
+#[test]
+fn examples_check_against_every_fixture_kernel() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut examples: Vec<String> = std::fs::read_dir(format!("{root}/examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".bpfq"))
+        .collect();
+    examples.sort();
+    for version in ["5.10", "6.1", "6.12", "6.18"] {
+        let fixture = format!("{root}/tests/fixtures/btf/linux-{version}.btf.xz");
+        let mut args = vec!["check", "--btf", &fixture, "--param", "pid=1"];
+        args.extend(examples.iter().map(String::as_str));
+        let out = bpfq(&args);
+        let (text, err) = (stdout(&out), stderr(&out));
+        assert_eq!(
+            text.lines().count(),
+            examples.len(),
+            "one verdict line per file:\n{text}"
+        );
+        if version == "6.18" {
+            assert!(
+                out.status.success(),
+                "every example compiles on {version}:\n{text}{err}"
+            );
+            continue;
+        }
+        assert!(
+            !err.contains("panicked") && !err.contains("error[E09"),
+            "{err}"
+        );
+        for code in err.lines().filter_map(|l| l.strip_prefix("error[")) {
+            assert!(
+                code.starts_with("E0101]") || code.starts_with("E0107]"),
+                "Linux {version}: {code}\n{err}"
+            );
+        }
+        let failed = text.lines().filter(|l| l.starts_with("FAILED")).count();
+        assert_eq!(
+            failed,
+            err.matches("error[E").count(),
+            "one diagnostic per failed file"
+        );
+    }
+}

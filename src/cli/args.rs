@@ -78,6 +78,15 @@ pub enum Command {
         /// A target (`task`) or a path into it (`task.mm`).
         what: String,
     },
+    /// Compile query files without running them (non-zero exit on any error): CI for queries in git.
+    #[command(
+        after_help = "Examples:\n  bpfq check examples/*.bpfq\n  bpfq check --btf linux-5.10.btf.xz examples/*.bpfq"
+    )]
+    Check {
+        /// Query files (one query each).
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
     /// List the BPF iterator targets this kernel offers, with their context structs.
     #[command(after_help = "Examples:\n  bpfq targets\n  bpfq targets --btf linux-5.10.btf.xz")]
     Targets,

@@ -68,10 +68,43 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         (Some(Command::Explain { query }), _) => explain::explain(query, &cli.common),
         (Some(Command::Targets), _) => targets::targets(&cli.common, &cli.output),
         (Some(Command::Describe { what }), _) => describe(what, &cli.common),
+        (Some(Command::Check { files }), _) => check(files, &cli.common),
         (None, Some(query)) => run::run(query, &cli.common, &cli.output),
         (None, None) => Err(Failure::Usage(
             "no query given; try `bpfq 'from task select pid, comm'` or `bpfq --help`".into(),
         )),
+    }
+}
+
+/// `bpfq check`: compiles each file against the BTF; reports every error, fails if any.
+fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Failure> {
+    let btf = open_btf(common.btf.as_deref())?;
+    let mut failed = 0;
+    for path in files {
+        let query = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("bpfq: cannot read {}: {e}", path.display());
+                failed += 1;
+                continue;
+            }
+        };
+        match compile_query(&query, &btf, common) {
+            Ok(_) => println!("ok      {}", path.display()),
+            Err(failure) => {
+                println!("FAILED  {}", path.display());
+                failure.report();
+                failed += 1;
+            }
+        }
+    }
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(Failure::Usage(format!(
+            "{failed} of {} query files did not compile",
+            files.len()
+        )))
     }
 }
 

@@ -489,8 +489,25 @@ impl Binder<'_> {
     ) -> Result<TExpr, Diagnostic> {
         use bpfq_kernel::Kind;
         let btf = self.env.btf;
-        let found = btf.find_many(&[(Kind::Struct, &ty.name), (Kind::Union, &ty.name)]);
-        let Some(target) = found.into_iter().flatten().next() else {
+        // One BTF pass finds the struct and, the first time, the kfunc that casts need.
+        if !self.cast_types.contains_key(&ty.name) {
+            let found = btf.find_many(&[
+                (Kind::Struct, &ty.name),
+                (Kind::Union, &ty.name),
+                (Kind::Func, "bpf_rdonly_cast"),
+            ]);
+            self.cast_types
+                .insert(ty.name.clone(), found[0].or(found[1]));
+            self.rdonly_cast.get_or_insert(found[2]);
+        }
+        let Some(kfunc) = self.rdonly_cast.flatten() else {
+            return Err(Diagnostic::error(
+                codes::UNSUPPORTED,
+                "this kernel has no `bpf_rdonly_cast` (Linux 6.2+), which pointer casts need",
+            )
+            .with_primary(span, "a pointer cast"));
+        };
+        let Some(target) = self.cast_types.get(&ty.name).copied().flatten() else {
             return Err(Diagnostic::error(codes::BAD_CAST, format!("cannot cast to `{}`", ty.name))
                 .with_primary(ty.span, "neither an integer type nor a struct of this kernel")
                 .with_note("integer casts: u8 u16 u32 u64 s8 s16 s32 s64; pointer casts: `cast(p as struct NAME)`"));
@@ -507,6 +524,7 @@ impl Binder<'_> {
             kind: TKind::StructCast {
                 value: Box::new(inner),
                 target,
+                kfunc,
             },
             ty: Ty::Ptr { pointee: target },
             span,

@@ -35,6 +35,10 @@ pub(crate) struct Binder<'a> {
     alias: Option<String>,
     /// Stdlib columns being bound, to report cycles instead of recursing forever.
     in_progress: Vec<String>,
+    /// Struct names already looked up for pointer casts (each lookup scans the BTF).
+    cast_types: HashMap<String, Option<bpfq_kernel::TypeId>>,
+    /// The `bpf_rdonly_cast` kfunc, once looked up (None inside: this kernel lacks it).
+    rdonly_cast: Option<Option<bpfq_kernel::TypeId>>,
 }
 
 fn unsupported(what: &str, span: Span, issue: &str) -> Diagnostic {
@@ -156,6 +160,8 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
         target,
         alias: query.from.alias.as_ref().map(|a| a.name.clone()),
         in_progress: Vec::new(),
+        cast_types: HashMap::new(),
+        rdonly_cast: None,
     };
 
     let mut columns = Vec::new();

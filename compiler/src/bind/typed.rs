@@ -178,6 +178,8 @@ pub enum TKind {
     StructCast {
         value: Box<TExpr>,
         target: TypeId,
+        /// BTF id of the `bpf_rdonly_cast` kfunc.
+        kfunc: TypeId,
     },
     /// The C string a `char *` points to, read with `bpf_probe_read_kernel_str`, at most `max`
     /// bytes including its NUL (a stdlib `string` column).

@@ -490,12 +490,12 @@ impl Lowerer<'_> {
                     signed: *signed,
                 })
             }
-            TKind::StructCast { value, target } => {
+            TKind::StructCast {
+                value,
+                target,
+                kfunc,
+            } => {
                 let ptr = self.value(value)?;
-                let kfunc = self.btf.find(bpfq_kernel::Kind::Func, "bpf_rdonly_cast").ok_or_else(|| {
-                    Diagnostic::error(codes::UNSUPPORTED, "this kernel has no `bpf_rdonly_cast` (Linux 6.2+), which pointer casts need")
-                        .with_primary(expr.span, "cast here")
-                })?;
                 self.b.value(Inst::CastPointer {
                     ptr,
                     btf_type: target.0,
