@@ -122,15 +122,22 @@ pub fn describe(env: &BindEnv, spec_file: FileId) -> Result<String, Diagnostic> 
             let columns = columns(env, &target.name);
             if !columns.is_empty() {
                 let _ = writeln!(out, "\nstdlib columns:");
-                for c in columns {
-                    let ty = c.ty.unwrap_or_else(|why| format!("unavailable: {why}"));
-                    let _ = writeln!(
-                        out,
-                        "  {:<10} {:<10} {}",
-                        c.name,
-                        ty,
-                        c.doc.replace('\n', " ")
-                    );
+                let rows: Vec<(String, String, String)> = columns
+                    .into_iter()
+                    .map(|c| {
+                        let ty = c.ty.unwrap_or_else(|why| format!("unavailable: {why}"));
+                        (c.name, ty, c.doc.replace('\n', " "))
+                    })
+                    .collect();
+                let name_width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+                let type_width = rows
+                    .iter()
+                    .map(|r| r.1.len())
+                    .filter(|w| *w <= 12)
+                    .max()
+                    .unwrap_or(0);
+                for (name, ty, doc) in rows {
+                    let _ = writeln!(out, "  {name:<name_width$} {ty:<type_width$} {doc}");
                 }
             }
             if let Some(defaults) = env.stdlib.defaults(&target.name) {
