@@ -30,8 +30,10 @@ impl Btf {
                 }
                 _ => return Ok(false),
             }
+            let members = self.raw_layout(id)?;
+            let is_union = matches!(self.get(id)?, BtfType::Union { .. });
             let mut next = None;
-            for member in self.raw_members(id)? {
+            for (index, (_, member)) in members.iter().enumerate() {
                 let moff = member.bit_offset / 8;
                 if let Some(bits) = member.bitfield_size {
                     // A load of whole bytes that covers the bitfield is a scalar read.
@@ -42,6 +44,17 @@ impl Btf {
                     continue;
                 }
                 if off < moff {
+                    continue;
+                }
+                // In a struct a later member that starts at or before `off` rules this one out
+                // without computing its size (the walk's cost is in sizes).
+                if !is_union
+                    && members.get(index + 1).is_some_and(|(_, m)| {
+                        m.bitfield_size.is_none()
+                            && m.bit_offset / 8 <= off
+                            && m.bit_offset / 8 > moff
+                    })
+                {
                     continue;
                 }
                 let member_type = self.resolve(member.type_id)?;

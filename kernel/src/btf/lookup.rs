@@ -5,7 +5,7 @@ use super::kind::Info;
 use super::{index, Btf, Kind, TypeId};
 
 /// Whether the NUL-terminated string at `offset` is exactly `wanted`, without decoding or allocating.
-fn str_is(strings: &[u8], offset: u32, wanted: &[u8]) -> bool {
+pub(super) fn str_is(strings: &[u8], offset: u32, wanted: &[u8]) -> bool {
     let start = offset as usize;
     let end = start + wanted.len();
     // Most names differ in the first byte; checking it inline skips a memcmp call per type.

@@ -19,6 +19,20 @@ impl Btf {
     /// Members exactly as recorded in the struct/union behind `id` (after resolve): anonymous ones
     /// included, offsets relative to that struct, bitfield size only from the kind_flag encoding.
     pub fn raw_members(&self, id: TypeId) -> Result<Vec<Member<'_>>, BtfError> {
+        self.raw_layout(id)?
+            .into_iter()
+            .map(|(name_off, member)| {
+                Ok(Member {
+                    name: self.str_at(name_off)?,
+                    ..member
+                })
+            })
+            .collect()
+    }
+
+    /// `raw_members` without decoding names: (name offset, member with an empty name). For walks
+    /// that look at types and offsets only.
+    pub(crate) fn raw_layout(&self, id: TypeId) -> Result<Vec<(u32, Member<'static>)>, BtfError> {
         let resolved = self.resolve(id)?;
         let ty = self.get(resolved)?;
         if !matches!(ty, BtfType::Struct { .. } | BtfType::Union { .. }) {
@@ -44,12 +58,15 @@ impl Btf {
             } else {
                 (offset, None)
             };
-            members.push(Member {
-                name: self.str_at(name_off)?,
-                type_id,
-                bit_offset,
-                bitfield_size,
-            });
+            members.push((
+                name_off,
+                Member {
+                    name: "",
+                    type_id,
+                    bit_offset,
+                    bitfield_size,
+                },
+            ));
         }
         Ok(members)
     }
@@ -63,12 +80,67 @@ impl Btf {
         Ok(flat)
     }
 
-    /// The named member `name` among the flattened members of `id`.
+    /// The named member `name` among the flattened members of `id`. Compares names in place and
+    /// decodes only the member found (the binder asks this once per path step).
     pub fn member(&self, id: TypeId, name: &str) -> Result<Option<Member<'_>>, BtfError> {
-        Ok(self
-            .members(id)?
-            .into_iter()
-            .find(|member| member.name == name))
+        self.find_member(id, name.as_bytes(), 0, 0)
+    }
+
+    fn find_member(
+        &self,
+        id: TypeId,
+        name: &[u8],
+        base_bits: u32,
+        depth: usize,
+    ) -> Result<Option<Member<'_>>, BtfError> {
+        if depth >= MAX_DEPTH {
+            return Err(BtfError::TypeLoop { id });
+        }
+        let strings = self.string_section();
+        for (name_off, raw) in self.raw_layout(id)? {
+            let bit_offset = base_bits
+                .checked_add(raw.bit_offset)
+                .ok_or(BtfError::SizeOverflow { id })?;
+            let anonymous = strings.get(name_off as usize).is_none_or(|b| *b == 0);
+            if anonymous {
+                let resolved = self.resolve(raw.type_id)?;
+                if matches!(self.kind_of(resolved)?, Some(Kind::Struct | Kind::Union)) {
+                    if let Some(found) = self.find_member(resolved, name, bit_offset, depth + 1)? {
+                        return Ok(Some(found));
+                    }
+                }
+                continue;
+            }
+            if super::lookup::str_is(strings, name_off, name) {
+                let member = Member {
+                    name: self.str_at(name_off)?,
+                    bit_offset,
+                    ..raw
+                };
+                return Ok(Some(self.with_int_bitfield(member)?));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reports an old-style bitfield (encoded in the int type, not the member) as a bitfield.
+    fn with_int_bitfield<'a>(&self, mut member: Member<'a>) -> Result<Member<'a>, BtfError> {
+        if member.bitfield_size.is_none() {
+            let resolved = self.resolve(member.type_id)?;
+            if let BtfType::Int {
+                size,
+                bits,
+                bit_offset: int_offset,
+                ..
+            } = self.get(resolved)?
+            {
+                if int_offset != 0 || bits != size.saturating_mul(8) {
+                    member.bit_offset = member.bit_offset.saturating_add(int_offset);
+                    member.bitfield_size = Some(bits);
+                }
+            }
+        }
+        Ok(member)
     }
 
     fn flatten_into<'a>(
@@ -93,21 +165,7 @@ impl Btf {
                 }
                 continue;
             }
-            let mut member = Member { bit_offset, ..raw };
-            if member.bitfield_size.is_none() {
-                if let BtfType::Int {
-                    size,
-                    bits,
-                    bit_offset: int_offset,
-                    ..
-                } = self.get(resolved)?
-                {
-                    if int_offset != 0 || bits != size.saturating_mul(8) {
-                        member.bit_offset = bit_offset.saturating_add(int_offset);
-                        member.bitfield_size = Some(bits);
-                    }
-                }
-            }
+            let member = self.with_int_bitfield(Member { bit_offset, ..raw })?;
             flat.push(member);
         }
         Ok(())
