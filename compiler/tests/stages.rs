@@ -1,6 +1,8 @@
 //! Golden tests of every compiler stage boundary against the Linux 6.18 BTF fixture kept in the
 //! repo (never the host's BTF): bind output, IR, BPF listing and row layout for small queries.
 
+mod common;
+
 use bpfq_compiler::bind::{bind, BindEnv};
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::diagnostic::Sources;
@@ -203,16 +205,7 @@ fn bpf_union_member_shadowed_by_a_pointer_is_probe_read() {
 
 /// Every stdlib column of `task`, bound against a kernel's BTF: name, type (or why not).
 fn describe_columns(btf: &Btf) -> String {
-    let mut sources = Sources::new();
-    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let params = HashMap::new();
-    let env = BindEnv {
-        btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-    };
-    bpfq_compiler::describe::columns(&env, "task")
+    common::stdlib_columns(btf, "task")
         .into_iter()
         .map(|c| {
             format!(
@@ -226,13 +219,9 @@ fn describe_columns(btf: &Btf) -> String {
 
 #[test]
 fn stdlib_task_columns_bind_on_every_fixture_kernel() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/btf");
     let mut all = String::new();
-    for version in ["5.10", "6.1", "6.12", "6.18"] {
-        let btf = Btf::from_file(std::path::Path::new(&format!(
-            "{dir}/linux-{version}.btf.xz"
-        )))
-        .expect("fixture");
+    for version in common::VERSIONS {
+        let btf = common::fixture(version);
         let text = describe_columns(&btf);
         assert!(!text.contains("unavailable"), "{version}:\n{text}");
         all.push_str(&format!("## Linux {version}\n{text}"));

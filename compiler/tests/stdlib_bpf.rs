@@ -2,13 +2,10 @@
 //! column binds against the BTF of each fixture kernel that offers the target, and the
 //! `name type` listing per kernel is snapshotted so a kernel change shows up in review.
 
-use bpfq_compiler::bind::BindEnv;
-use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::stdlib::Stdlib;
+mod common;
+
 use bpfq_kernel::catalogue::find_target;
 use bpfq_kernel::Btf;
-use std::collections::HashMap;
-use std::path::Path;
 
 const KERNELS: [&str; 4] = ["5.10", "6.1", "6.12", "6.18"];
 
@@ -16,23 +13,11 @@ const KERNELS: [&str; 4] = ["5.10", "6.1", "6.12", "6.18"];
 const TARGETS: [(&str, &[&str]); 3] =
     [("bpf_map", &[]), ("bpf_prog", &[]), ("bpf_link", &["5.10"])];
 
-fn fixture(version: &str) -> Btf {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/btf");
-    Btf::from_file(Path::new(&format!("{dir}/linux-{version}.btf.xz"))).expect("fixture BTF")
-}
+use common::fixture;
 
 /// Every stdlib column of `target` bound against `btf`: `name type`, or why it cannot bind.
 fn describe_columns(btf: &Btf, target: &str) -> String {
-    let mut sources = Sources::new();
-    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let params = HashMap::new();
-    let env = BindEnv {
-        btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-    };
-    bpfq_compiler::describe::columns(&env, target)
+    common::stdlib_columns(btf, target)
         .into_iter()
         .map(|c| {
             format!(

@@ -2,12 +2,10 @@
 //! kmem_cache, ipv6_route, cgroup) binds against each committed BTF fixture that offers the
 //! target; the `name type` listing per kernel is snapshotted for a reviewer.
 
-use bpfq_compiler::bind::BindEnv;
-use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::stdlib::Stdlib;
+mod common;
+
 use bpfq_kernel::catalogue::find_target;
 use bpfq_kernel::Btf;
-use std::collections::HashMap;
 
 const KERNELS: [&str; 4] = ["5.10", "6.1", "6.12", "6.18"];
 const TARGETS: [&str; 6] = [
@@ -29,26 +27,11 @@ fn missing_in(version: &str) -> &'static [&'static str] {
     }
 }
 
-fn fixture(version: &str) -> Btf {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/btf");
-    Btf::from_file(std::path::Path::new(&format!(
-        "{dir}/linux-{version}.btf.xz"
-    )))
-    .expect("fixture BTF")
-}
+use common::fixture;
 
 /// `name type` of every stdlib column of `target` bound against `btf` (or why it cannot be).
 fn describe_columns(btf: &Btf, target: &str) -> String {
-    let mut sources = Sources::new();
-    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let params = HashMap::new();
-    let env = BindEnv {
-        btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-    };
-    let columns = bpfq_compiler::describe::columns(&env, target);
+    let columns = common::stdlib_columns(btf, target);
     assert!(!columns.is_empty(), "stdlib has columns for {target}");
     columns
         .into_iter()
