@@ -77,7 +77,7 @@ const CASES: &[(&str, &str)] = &[
         "from task select cast(task as struct no_such_struct)",
     ),
     ("E0290", "from task select pid group by pid"),
-    ("E0290", "from tcp(pid = 1) select sk_common"),
+    ("E0290", "from ksym(pid = 1) select ksym"),
     ("E0110", "from task(pdi = 3) select pid"),
     ("E0110", "from task(pid = 1, tid = 2) select pid"),
     ("E0110", "from task_file(pid = comm) select fd"),
@@ -86,6 +86,8 @@ const CASES: &[(&str, &str)] = &[
     ("E0110", "from cgroup(order = upward) select id"),
     ("E0110", "from cgroup(path = 3) select id"),
     ("E0110", "from cgroup(root = 1) select id"),
+    ("E0110", "from tcp(nets = 1) select sport"),
+    ("E0110", "from udp(netns = -1) select sport"),
 ];
 
 /// Queries too long to write out: a row over 32 KiB, and an expression with more live values

@@ -148,6 +148,17 @@ pub fn iter_create(link: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     owned_fd(bpf(bpf_cmd::BPF_ITER_CREATE, &mut attr)?)
 }
 
+/// `setns(2)` of the calling thread into the network namespace `ns` (an open namespace file).
+pub fn enter_net_namespace(ns: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: setns only reads the fd number and flag; the fd is open for the borrow's lifetime.
+    let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// One `read(2)`; errors such as EINTR are returned as they are for the caller to decide.
 pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `buf` is a live, exclusively borrowed buffer of `buf.len()` bytes.

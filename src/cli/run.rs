@@ -6,6 +6,7 @@ use super::{
     args::{Common, OutputArgs},
     compile_query, open_btf, Failure,
 };
+use bpfq_compiler::bind::IterParams;
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::bpf::insn::encode;
 use bpfq_runtime::format::{new_sink, FormatOptions};
@@ -29,15 +30,18 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
     let program = load_iter_program(&spec, common.verbose)
         .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
     let link_info = match &compiled.plan.iter_params {
-        Some(params) => Some(params.link_info(&cgroup_id_of).map_err(Failure::Runtime)?),
+        Some(params) => params.link_info(&cgroup_id_of).map_err(Failure::Runtime)?,
         None => None,
     };
     let link = program
         .attach(link_info.as_deref())
         .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
-    let mut reader = link
-        .open()
-        .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
+    let opened = match &compiled.plan.iter_params {
+        Some(IterParams::Netns(ns)) => link.open_in_netns(std::path::Path::new(&ns.path())),
+        _ => link.open(),
+    };
+    let mut reader =
+        opened.map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
 
     let stdout = io::stdout().lock();
     let out = io::BufWriter::with_capacity(64 * 1024, stdout);

@@ -9,7 +9,7 @@ mod path;
 mod quirks;
 pub mod typed;
 
-pub use params::{CgroupOrder, CgroupStart, IterParams, CGROUP2_ROOT_ID};
+pub use params::{CgroupOrder, CgroupStart, IterParams, NetnsRef, CGROUP2_ROOT_ID};
 pub use typed::*;
 
 use crate::codes;

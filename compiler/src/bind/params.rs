@@ -20,6 +20,31 @@ pub enum IterParams {
         start: CgroupStart,
         order: CgroupOrder,
     },
+    /// A network target read in another network namespace (no link info: the namespace is the
+    /// one current when the iterator is created).
+    Netns(NetnsRef),
+}
+
+/// A network namespace: that of a process, or a namespace file (`/run/netns/NAME`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetnsRef {
+    Pid(u32),
+    Path(String),
+}
+
+impl NetnsRef {
+    /// The file that names the namespace.
+    pub fn path(&self) -> String {
+        match self {
+            NetnsRef::Pid(pid) => format!("/proc/{pid}/ns/net"),
+            NetnsRef::Path(path) => path.clone(),
+        }
+    }
+}
+
+/// Targets that show one network namespace.
+fn is_net_target(target: &str) -> bool {
+    matches!(target, "tcp" | "udp" | "unix" | "netlink" | "ipv6_route")
 }
 
 /// Where a cgroup walk starts: a path under the cgroup2 mount (resolved to its id, the
@@ -55,7 +80,10 @@ impl IterParams {
     pub fn link_info(
         &self,
         cgroup_id_of: &dyn Fn(&str) -> Result<u64, String>,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Option<Vec<u8>>, String> {
+        if matches!(self, IterParams::Netns(_)) {
+            return Ok(None);
+        }
         if let IterParams::Cgroup { start, order } = self {
             // struct { __u32 order; __u32 cgroup_fd; __u64 cgroup_id; } cgroup;
             let id = match start {
@@ -65,9 +93,9 @@ impl IterParams {
             let mut bytes = (*order as u32).to_ne_bytes().to_vec();
             bytes.extend_from_slice(&0u32.to_ne_bytes());
             bytes.extend_from_slice(&id.to_ne_bytes());
-            return Ok(bytes);
+            return Ok(Some(bytes));
         }
-        Ok(self.task_link_info())
+        Ok(Some(self.task_link_info()))
     }
 
     fn task_link_info(&self) -> Vec<u8> {
@@ -75,7 +103,7 @@ impl IterParams {
         let (tid, pid) = match self {
             IterParams::TaskPid { pid, .. } => (0, *pid),
             IterParams::TaskTid { tid, .. } => (*tid, 0),
-            IterParams::Cgroup { .. } => (0, 0),
+            IterParams::Cgroup { .. } | IterParams::Netns(_) => (0, 0),
         };
         [tid, pid, 0].iter().flat_map(|v| v.to_ne_bytes()).collect()
     }
@@ -101,6 +129,7 @@ impl IterParams {
                 };
                 (format!("cgroups from {start}, order = {order}"), false)
             }
+            IterParams::Netns(ns) => (format!("the network namespace of {}", ns.path()), false),
         };
         if source {
             format!("{what} (from the where clause)")
@@ -188,6 +217,38 @@ impl Binder<'_> {
         Ok(IterParams::Cgroup { start, order })
     }
 
+    /// `from tcp(netns = PID | "/run/netns/NAME")`.
+    fn bind_netns_param(&mut self, params: &[(Ident, Expr)]) -> Result<IterParams, Diagnostic> {
+        let (name, value) = &params[0];
+        if name.name != "netns" || params.len() > 1 {
+            let at = if name.name != "netns" {
+                name.span
+            } else {
+                params[1].0.span
+            };
+            return Err(Diagnostic::error(
+                codes::BAD_PARAMETER,
+                format!("target `{}` takes one parameter, `netns`", self.target.name),
+            )
+            .with_primary(at, "not a parameter of this target")
+            .with_note("netns = PID (that process's namespace) or netns = \"/run/netns/NAME\""));
+        }
+        let bound = self.bind_expr(value)?;
+        match bound.kind {
+            TKind::Int(pid) if pid > 0 && pid <= u64::from(u32::MAX) => {
+                Ok(IterParams::Netns(NetnsRef::Pid(pid as u32)))
+            }
+            TKind::Str(path) => Ok(IterParams::Netns(NetnsRef::Path(
+                String::from_utf8_lossy(&path).into_owned(),
+            ))),
+            _ => Err(Diagnostic::error(
+                codes::BAD_PARAMETER,
+                "`netns` is a process id or a namespace file path",
+            )
+            .with_primary(value.span, format!("this is {}", bound.ty.a()))),
+        }
+    }
+
     /// Checks `from target(name = value, ...)`.
     pub(super) fn bind_params(
         &mut self,
@@ -198,13 +259,16 @@ impl Binder<'_> {
         if target == "cgroup" {
             return self.bind_cgroup_params(params).map(Some);
         }
+        if is_net_target(&target) && !params.is_empty() {
+            return self.bind_netns_param(params).map(Some);
+        }
         let Some((first, _)) = params.first() else {
             return Ok(None);
         };
         if !is_task_target(&target) {
             return Err(Diagnostic::error(codes::UNSUPPORTED, format!("parameters of target `{target}` are not supported yet"))
                 .with_primary(first.span, "not supported yet")
-                .with_note("task, task_file and task_vma take `pid` or `tid`, cgroup takes `path`, `id` and `order`; other targets' parameters are planned in the iterator-targets issue (#4)"));
+                .with_note("task, task_file and task_vma take `pid` or `tid`, cgroup takes `path`, `id` and `order`, network targets take `netns`; other targets' parameters are planned in the iterator-targets issue (#4)"));
         }
         if params.len() > 1 {
             return Err(Diagnostic::error(

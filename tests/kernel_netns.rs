@@ -1,0 +1,121 @@
+//! Kernel tests of `netns = ...` on network targets: a namespace this test creates, read from
+//! outside it by path and by the pid of a process inside it, compared with what the namespace
+//! holds (a route the test adds, a socket the test opens) and with the host's view.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+/// A network namespace of this test, deleted on drop.
+struct Namespace(String);
+
+impl Namespace {
+    fn create() -> Namespace {
+        let name = format!("bq_ns_{}", std::process::id());
+        let ok = |args: &[&str]| {
+            assert!(
+                Command::new("ip")
+                    .args(args)
+                    .status()
+                    .expect("ip (iproute2)")
+                    .success(),
+                "ip {args:?}"
+            )
+        };
+        ok(&["netns", "add", &name]);
+        let ns = Namespace(name);
+        ok(&["-n", &ns.0, "link", "set", "lo", "up"]);
+        ns
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn network_targets_read_another_namespace() {
+    let _k = shared_kernel();
+    let ns = Namespace::create();
+    assert!(Command::new("ip")
+        .args([
+            "-n",
+            &ns.0,
+            "-6",
+            "route",
+            "add",
+            "2001:db8:77::/64",
+            "dev",
+            "lo",
+            "metric",
+            "321"
+        ])
+        .status()
+        .unwrap()
+        .success());
+    let by_path = format!(
+        "from ipv6_route(netns = \"/run/netns/{}\") select dst, dst_len, metric",
+        ns.0
+    );
+    let out = bpfq(&[&by_path, "-o", "csv", "--no-header"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).lines().any(|l| l == "2001:db8:77::,64,321"),
+        "{}",
+        stdout(&out)
+    );
+    let host = bpfq(&["from ipv6_route select dst", "-o", "csv", "--no-header"]);
+    assert!(
+        !stdout(&host).contains("2001:db8:77::"),
+        "the host namespace does not have the route"
+    );
+
+    // A listener inside the namespace, seen through the pid of the process that holds it.
+    let port = 40000 + (std::process::id() % 20000) as u16;
+    let script = format!("import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',{port}))\ns.listen()\nprint('ready',flush=True)\ntime.sleep(60)");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "python3", "-c", &script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let by_pid = format!(
+        "from tcp(netns = {}) select sport, state where sport == {port}",
+        child.id()
+    );
+    let out = bpfq(&[&by_pid, "-o", "csv", "--no-header"]);
+    let host = bpfq(&[
+        &format!("from tcp select sport where sport == {port}"),
+        "-o",
+        "csv",
+        "--no-header",
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("{port},TCP_LISTEN"));
+    assert_eq!(
+        stdout(&host).trim(),
+        "",
+        "the host namespace has no such listener"
+    );
+}
+
+#[test]
+fn a_missing_namespace_is_a_clear_error() {
+    let _k = shared_kernel();
+    let out = bpfq(&["from tcp(netns = \"/run/netns/bq_no_such_ns\") select sport"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("network namespace"),
+        "{}",
+        stderr(&out)
+    );
+}
