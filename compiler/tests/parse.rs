@@ -214,7 +214,7 @@ const MALFORMED: &[&str] = &[
     "from task select ,pid",
     "from task select pid,",
     "from task select pid comm",
-    "from task select * , pid",
+    "from task select pid, *",
     "from task where",
     "from task where pid ==",
     "from task where == 1",

@@ -249,3 +249,8 @@ fn ir_conditions_as_values_go_through_a_stack_slot() {
         "from task select cast(comm == \"bash\" as u8), if(task.mm is null, 0, task.mm.total_vm)"
     ));
 }
+
+#[test]
+fn bind_star_and_more_columns() {
+    insta::assert_snapshot!(check_bind("from task select *, tgid as process, state"));
+}

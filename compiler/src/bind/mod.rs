@@ -164,56 +164,55 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
         rdonly_cast: None,
     };
 
+    // `select *` (or no select) starts with the target's default columns; items follow.
+    let (star, items): (Option<Span>, &[ast::SelectItem]) = match &query.select {
+        None => (Some(query.from.span), &[]),
+        Some(Select::Star(span)) => (Some(*span), &[]),
+        Some(Select::StarAnd(span, items)) => (Some(*span), items),
+        Some(Select::Items(items)) => (None, items),
+    };
     let mut columns = Vec::new();
-    match &query.select {
-        None | Some(Select::Star(_)) => {
-            let span = match &query.select {
-                Some(Select::Star(span)) => *span,
-                _ => query.from.span,
-            };
-            let defaults = env.stdlib.defaults(&bound_target.name).ok_or_else(|| {
-                Diagnostic::error(
-                    codes::NO_DEFAULT_COLUMNS,
-                    format!("target `{}` has no default columns", bound_target.name),
-                )
-                .with_primary(span, "name the columns to select")
-                .with_note(format!(
-                    "`bpfq describe {}` lists its fields",
-                    bound_target.name
-                ))
-            })?;
-            for ident in defaults {
-                let expr = binder
-                    .bind_column_by_name(&ident.name, ident.span)?
-                    .ok_or_else(|| {
-                        internal(
-                            ident.span,
-                            format!("default column `{}` is not defined", ident.name),
-                        )
-                    })?;
-                binder.check_selectable(&expr)?;
-                columns.push(OutputColumn {
-                    name: ident.name.clone(),
-                    expr,
-                    hidden: false,
-                });
-            }
+    if let Some(span) = star {
+        let defaults = env.stdlib.defaults(&bound_target.name).ok_or_else(|| {
+            Diagnostic::error(
+                codes::NO_DEFAULT_COLUMNS,
+                format!("target `{}` has no default columns", bound_target.name),
+            )
+            .with_primary(span, "name the columns to select")
+            .with_note(format!(
+                "`bpfq describe {}` lists its fields",
+                bound_target.name
+            ))
+        })?;
+        for ident in defaults {
+            let expr = binder
+                .bind_column_by_name(&ident.name, ident.span)?
+                .ok_or_else(|| {
+                    internal(
+                        ident.span,
+                        format!("default column `{}` is not defined", ident.name),
+                    )
+                })?;
+            binder.check_selectable(&expr)?;
+            columns.push(OutputColumn {
+                name: ident.name.clone(),
+                expr,
+                hidden: false,
+            });
         }
-        Some(Select::Items(items)) => {
-            for item in items {
-                let expr = binder.bind_expr(&item.expr)?;
-                binder.check_selectable(&expr)?;
-                let name = match &item.alias {
-                    Some(alias) => alias.name.clone(),
-                    None => source_text(env.sources, item.expr.span),
-                };
-                columns.push(OutputColumn {
-                    name,
-                    expr,
-                    hidden: false,
-                });
-            }
-        }
+    }
+    for item in items {
+        let expr = binder.bind_expr(&item.expr)?;
+        binder.check_selectable(&expr)?;
+        let name = match &item.alias {
+            Some(alias) => alias.name.clone(),
+            None => source_text(env.sources, item.expr.span),
+        };
+        columns.push(OutputColumn {
+            name,
+            expr,
+            hidden: false,
+        });
     }
 
     let user_filter = match &query.filter {

@@ -42,6 +42,8 @@ pub struct Join {
 pub enum Select {
     Star(Span),
     Items(Vec<SelectItem>),
+    /// `select *, expr, ...`: the default columns, then more.
+    StarAnd(Span, Vec<SelectItem>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

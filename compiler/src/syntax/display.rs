@@ -226,20 +226,17 @@ fn write_query(out: &mut String, query: &Query, indent: usize) {
         Some(Select::Star(span)) => {
             line(out, indent, format_args!("select * {}", span_text(*span)))
         }
+        Some(Select::StarAnd(span, items)) => {
+            line(
+                out,
+                indent,
+                format_args!("select * {}, and", span_text(*span)),
+            );
+            write_items(out, items, indent);
+        }
         Some(Select::Items(items)) => {
             line(out, indent, "select");
-            for item in items {
-                let alias = item
-                    .alias
-                    .as_ref()
-                    .map(|alias| format!(" as {}", alias.name))
-                    .unwrap_or_default();
-                line(
-                    out,
-                    indent + 1,
-                    format_args!("{}{alias} {}", item.expr, span_text(item.span)),
-                );
-            }
+            write_items(out, items, indent);
         }
     }
     if let Some(filter) = &query.filter {
@@ -264,6 +261,22 @@ fn write_query(out: &mut String, query: &Query, indent: usize) {
             out,
             indent,
             format_args!("limit {} {}", limit.count, span_text(limit.span)),
+        );
+    }
+}
+
+/// The items of a select list, one per line.
+fn write_items(out: &mut String, items: &[crate::syntax::ast::SelectItem], indent: usize) {
+    for item in items {
+        let alias = item
+            .alias
+            .as_ref()
+            .map(|alias| format!(" as {}", alias.name))
+            .unwrap_or_default();
+        line(
+            out,
+            indent + 1,
+            format_args!("{}{alias} {}", item.expr, span_text(item.span)),
         );
     }
 }

@@ -142,10 +142,11 @@ fn join(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Join, Diagnostic> {
 
 fn select(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Select, Diagnostic> {
     let mut items = Vec::new();
+    let mut star = None;
     for child in significant(pair) {
         match child.as_rule() {
             Rule::kw_select => {}
-            Rule::star => return Ok(Select::Star(ctx.span(&child))),
+            Rule::star => star = Some(ctx.span(&child)),
             Rule::select_item => {
                 let span = ctx.span(&child);
                 let mut item_expr = None;
@@ -165,7 +166,11 @@ fn select(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Select, Diagnostic> {
             _ => return Err(ctx.internal(&child, "unexpected part of select")),
         }
     }
-    Ok(Select::Items(items))
+    Ok(match star {
+        Some(span) if items.is_empty() => Select::Star(span),
+        Some(span) => Select::StarAnd(span, items),
+        None => Select::Items(items),
+    })
 }
 
 /// The one expression of `where`/`having`.
