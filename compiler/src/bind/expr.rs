@@ -708,49 +708,45 @@ impl Binder<'_> {
         })
     }
 
-    /// When `value` is enum-typed and `name` is a bare identifier naming one of that enum's
-    /// members, exactly or after a common prefix (`LISTEN` for `TCP_LISTEN`): both, bound.
-    fn enum_shorthand(
-        &mut self,
-        value: &Expr,
-        name: &Expr,
-    ) -> Result<Option<(TExpr, TExpr)>, Diagnostic> {
-        let ExprKind::Path(segments) = &name.kind else {
-            return Ok(None);
+    /// The bare identifier of `expr` when it is not a column or context field name: maybe a
+    /// member of the enum on the other side of a comparison (`state == LISTEN`).
+    fn bare_name<'e>(&self, expr: &'e Expr) -> Option<&'e str> {
+        let ExprKind::Path(segments) = &expr.kind else {
+            return None;
         };
         let [crate::syntax::ast::PathSegment::Field(ident)] = segments.as_slice() else {
-            return Ok(None);
+            return None;
         };
-        // A name that is a column or context field keeps that meaning.
-        if self
+        let taken = self
             .env
             .stdlib
             .column(&self.target.name, &ident.name)
             .is_some()
-            || self.target.context.iter().any(|f| f.name == ident.name)
-        {
-            return Ok(None);
+            || self.target.context.iter().any(|f| f.name == ident.name);
+        (!taken).then_some(ident.name.as_str())
+    }
+
+    /// Binds `other`, the operand compared with the already bound `value`: a bare name that is a
+    /// member of `value`'s enum, exactly or after a common prefix (`LISTEN` for `TCP_LISTEN`),
+    /// becomes that member; anything else binds as usual.
+    fn bind_against(&mut self, value: &TExpr, other: &Expr) -> Result<TExpr, Diagnostic> {
+        if let (Some(name), Ty::Enum { id, .. }) = (self.bare_name(other), &value.ty) {
+            if let Ok(bpfq_kernel::BtfType::Enum { values, .. }) = self.env.btf.get(*id) {
+                let suffix = format!("_{name}");
+                let found = values
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .or_else(|| values.iter().find(|(n, _)| n.ends_with(&suffix)));
+                if let Some((_, v)) = found {
+                    return Ok(TExpr {
+                        kind: TKind::Int(*v as u64),
+                        ty: value.ty.clone(),
+                        span: other.span,
+                    });
+                }
+            }
         }
-        let bound = self.bind_expr(value)?;
-        let Ty::Enum { id, .. } = bound.ty else {
-            return Ok(None);
-        };
-        let Ok(bpfq_kernel::BtfType::Enum { values, .. }) = self.env.btf.get(id) else {
-            return Ok(None);
-        };
-        let suffix = format!("_{}", ident.name);
-        let found = values
-            .iter()
-            .find(|(n, _)| *n == ident.name)
-            .or_else(|| values.iter().find(|(n, _)| n.ends_with(&suffix)));
-        Ok(found.map(|(_, v)| {
-            let member = TExpr {
-                kind: TKind::Int(*v as u64),
-                ty: bound.ty.clone(),
-                span: name.span,
-            };
-            (bound, member)
-        }))
+        self.bind_expr(other)
     }
 
     fn compare(
@@ -760,14 +756,15 @@ impl Binder<'_> {
         rhs: &Expr,
         span: Span,
     ) -> Result<TExpr, Diagnostic> {
-        // `state == LISTEN`: a bare name next to an enum value may name one of its members.
-        let (l, r) = match (
-            self.enum_shorthand(lhs, rhs)?,
-            self.enum_shorthand(rhs, lhs)?,
-        ) {
-            (Some((value, member)), _) => (value, member),
-            (_, Some((value, member))) => (member, value),
-            _ => (self.bind_expr(lhs)?, self.bind_expr(rhs)?),
+        // `state == LISTEN`: a bare name is bound after the other side, so it can be looked up
+        // among that side's enum members. Each operand is bound once.
+        let (l, r) = if self.bare_name(lhs).is_some() {
+            let r = self.bind_expr(rhs)?;
+            (self.bind_against(&r, lhs)?, r)
+        } else {
+            let l = self.bind_expr(lhs)?;
+            let r = self.bind_against(&l, rhs)?;
+            (l, r)
         };
         let pointer_vs_zero =
             |a: &TExpr, b: &TExpr| matches!(a.ty, Ty::Ptr { .. }) && b.kind == TKind::Int(0);

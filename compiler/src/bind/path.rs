@@ -72,7 +72,7 @@ impl Binder<'_> {
         Err(self.unknown_name(name, span))
     }
 
-    fn main_object(&self, span: Span) -> Result<Option<TExpr>, Diagnostic> {
+    pub(super) fn main_object(&self, span: Span) -> Result<Option<TExpr>, Diagnostic> {
         let Some(index) = self.target.main_object else {
             return Ok(None);
         };

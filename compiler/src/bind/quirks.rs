@@ -63,21 +63,9 @@ impl Binder<'_> {
     }
 
     fn member_of_main(&mut self, member: &str, span: Span) -> Result<TExpr, Diagnostic> {
-        let index = self
-            .target
-            .main_object
+        let object = self
+            .main_object(span)?
             .ok_or_else(|| super::internal(span, "ksym without an object"))?;
-        let field = self.target.context[index].clone();
-        let object = TExpr {
-            kind: TKind::CtxField {
-                name: field.name.clone(),
-                offset: field.byte_offset,
-            },
-            ty: Ty::Ptr {
-                pointee: field.pointee.unwrap_or(bpfq_kernel::TypeId(0)),
-            },
-            span,
-        };
         self.member(object, member, span)
     }
 }
