@@ -1,6 +1,7 @@
 //! Kernel tests of `netns = ...` on network targets: a namespace this test creates, read from
 //! outside it by path and by the pid of a process inside it, compared with what the namespace
-//! holds (a route the test adds, a socket the test opens) and with the host's view.
+//! holds (a route the test adds, a socket the test opens) and with the host's view; and
+//! `netns = all`, compared with the namespaces' inode numbers as stat(2) gives them.
 
 mod common;
 
@@ -12,8 +13,8 @@ use std::process::{Command, Stdio};
 struct Namespace(String);
 
 impl Namespace {
-    fn create() -> Namespace {
-        let name = format!("bq_ns_{}", std::process::id());
+    fn create(tag: &str) -> Namespace {
+        let name = format!("bq_ns{tag}_{}", std::process::id());
         let ok = |args: &[&str]| {
             assert!(
                 Command::new("ip")
@@ -40,7 +41,7 @@ impl Drop for Namespace {
 #[test]
 fn network_targets_read_another_namespace() {
     let _k = shared_kernel();
-    let ns = Namespace::create();
+    let ns = Namespace::create("");
     assert!(Command::new("ip")
         .args([
             "-n",
@@ -117,5 +118,120 @@ fn a_missing_namespace_is_a_clear_error() {
         stderr(&out).contains("network namespace"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// A TCP listener on 127.0.0.1:`port` in namespace `ns` (the host's when `None`), killed on drop.
+struct Listener(std::process::Child);
+
+impl Listener {
+    fn start(ns: Option<&str>, port: u16) -> Listener {
+        let script = format!("import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',{port}))\ns.listen()\nprint('ready',flush=True)\ntime.sleep(60)");
+        let mut command = match ns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "python3"]);
+                c
+            }
+            None => Command::new("python3"),
+        };
+        let mut child = command
+            .args(["-c", &script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "listener on port {port}");
+        Listener(child)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The inode number of a namespace file, as `stat -L -c %i` prints it.
+fn inode_of(path: &str) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).expect(path).ino()
+}
+
+#[test]
+fn netns_all_reads_every_namespace_once() {
+    let _k = shared_kernel();
+    let one = Namespace::create("a");
+    let two = Namespace::create("b");
+    // The same port in all three namespaces: only the netns column tells the rows apart.
+    let port = 30000 + (std::process::id() % 10000) as u16;
+    let _l1 = Listener::start(Some(&one.0), port);
+    let _l2 = Listener::start(Some(&two.0), port);
+    let _host = Listener::start(None, port);
+    let expected = [
+        inode_of(&format!("/run/netns/{}", one.0)),
+        inode_of(&format!("/run/netns/{}", two.0)),
+        inode_of("/proc/self/ns/net"),
+    ];
+    assert!(
+        expected[0] != expected[1] && expected[1] != expected[2],
+        "{expected:?}"
+    );
+
+    let query = format!("from tcp(netns = all) select netns, sport, state where sport == {port}");
+    let out = bpfq(&[&query, "-o", "csv", "--no-header"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut got: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
+    got.sort();
+    let mut want: Vec<String> = expected
+        .iter()
+        .map(|ino| format!("{ino},{port},TCP_LISTEN"))
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "each listener once, in its own namespace");
+
+    // `select *` shows the netns column; sort and limit apply to all namespaces' rows at once.
+    let star = format!("from tcp(netns = all) where sport == {port} order by netns desc limit 2");
+    let out = bpfq(&[&star, "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let mut sorted = expected;
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    let netns_values: Vec<u64> = text
+        .split("\"netns\":")
+        .skip(1)
+        .map(|rest| {
+            rest.trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(netns_values, sorted[..2].to_vec(), "{text}");
+
+    // Every namespace the rows name is one a process or /run/netns holds (no garbage inode).
+    let out = bpfq(&[
+        "from netlink(netns = all) select netns",
+        "-o",
+        "csv",
+        "--no-header",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seen: std::collections::BTreeSet<u64> =
+        stdout(&out).lines().map(|l| l.parse().unwrap()).collect();
+    for ino in expected {
+        assert!(seen.contains(&ino), "netlink sockets of {ino}: {seen:?}");
+    }
+    let explain = bpfq(&["explain", "from udp(netns = all) select sport"]);
+    assert!(
+        stdout(&explain).contains("every network namespace"),
+        "{}",
+        stdout(&explain)
     );
 }

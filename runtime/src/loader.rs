@@ -168,11 +168,16 @@ impl IterLink {
     /// Creates the iterator while this thread is in the network namespace named by `ns_path`
     /// (network iterators show the namespace current at creation), then returns to its own.
     pub fn open_in_netns(&self, ns_path: &std::path::Path) -> Result<IterReader, LoadError> {
-        let own = std::fs::File::open("/proc/thread-self/ns/net")
-            .map_err(|err| sys_error("opening this thread's network namespace", err))?;
         let target = std::fs::File::open(ns_path)
             .map_err(|err| sys_error("opening the network namespace", err))?;
-        sys::enter_net_namespace(target.as_fd())
+        self.open_in_net_namespace(target.as_fd())
+    }
+
+    /// As `open_in_netns`, with the namespace given as an open namespace file.
+    pub fn open_in_net_namespace(&self, target: BorrowedFd<'_>) -> Result<IterReader, LoadError> {
+        let own = std::fs::File::open("/proc/thread-self/ns/net")
+            .map_err(|err| sys_error("opening this thread's network namespace", err))?;
+        sys::enter_net_namespace(target)
             .map_err(|err| sys_error("entering the network namespace (setns)", err))?;
         let opened = self.open();
         // Always come back, whatever the iterator creation did.

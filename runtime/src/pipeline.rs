@@ -67,6 +67,17 @@ pub fn stream_rows(
     user: &UserPart,
     sink: &mut dyn RowSink,
 ) -> Result<StreamSummary, StreamError> {
+    stream_rows_of(std::slice::from_mut(reader), layout, user, sink)
+}
+
+/// As `stream_rows`, over the rows of several iterators read one after the other (the same
+/// program in several network namespaces): one sort and one limit over all of them.
+pub fn stream_rows_of(
+    readers: &mut [IterReader],
+    layout: &RowLayout,
+    user: &UserPart,
+    sink: &mut dyn RowSink,
+) -> Result<StreamSummary, StreamError> {
     let closed = |rows| {
         Ok(StreamSummary {
             rows,
@@ -91,7 +102,7 @@ pub fn stream_rows(
     if user.order_by.is_empty() {
         if limit > 0 {
             each_row(
-                reader,
+                readers,
                 layout.size as usize,
                 user.drop_repeated_last,
                 |row| match sink.row(&pick(decode_row(layout, row))) {
@@ -114,7 +125,7 @@ pub fn stream_rows(
     } else {
         let mut all = Vec::new();
         each_row(
-            reader,
+            readers,
             layout.size as usize,
             user.drop_repeated_last,
             |row| {
@@ -146,9 +157,30 @@ pub fn stream_rows(
     }
 }
 
+/// Calls `on_row` for each row of each reader in turn, until one call breaks.
+fn each_row(
+    readers: &mut [IterReader],
+    row_size: usize,
+    drop_repeated_last: bool,
+    mut on_row: impl FnMut(&[u8]) -> ControlFlow<()>,
+) -> Result<(), ReadError> {
+    for reader in readers {
+        let mut stopped = false;
+        each_row_of(reader, row_size, drop_repeated_last, |row| {
+            let flow = on_row(row);
+            stopped = flow.is_break();
+            flow
+        })?;
+        if stopped {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Calls `on_row` for each row read; with `drop_repeated_last`, a final row equal to the one
 /// before it is dropped (iter/ksym repeats its last symbol). Rows are then held back by one.
-fn each_row(
+fn each_row_of(
     reader: &mut IterReader,
     row_size: usize,
     drop_repeated_last: bool,
@@ -317,6 +349,34 @@ mod tests {
             .expect("stream");
         assert_eq!(summary.rows, 2);
         assert_eq!(sink.rows, vec![vec![Value::UInt(5)], vec![Value::UInt(3)]]);
+    }
+
+    #[test]
+    fn several_readers_are_one_stream_for_sort_and_limit() {
+        let user = UserPart {
+            order_by: vec![SortKey {
+                column: 0,
+                descending: false,
+            }],
+            limit: Some(3),
+            visible: vec![0],
+            drop_repeated_last: false,
+        };
+        let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
+        let mut readers = [reader_of(&[7, 2]), reader_of(&[5, 1, 9])];
+        stream_rows_of(&mut readers, &layout(), &user, &mut sink).expect("stream");
+        let got: Vec<Value> = sink.rows.into_iter().flatten().collect();
+        assert_eq!(got, vec![Value::UInt(1), Value::UInt(2), Value::UInt(5)]);
+
+        let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
+        let mut readers = [reader_of(&[7, 2]), reader_of(&[5, 1, 9])];
+        let first_three = UserPart {
+            order_by: vec![],
+            ..user
+        };
+        stream_rows_of(&mut readers, &layout(), &first_three, &mut sink).expect("stream");
+        let got: Vec<Value> = sink.rows.into_iter().flatten().collect();
+        assert_eq!(got, vec![Value::UInt(7), Value::UInt(2), Value::UInt(5)]);
     }
 
     #[test]

@@ -10,8 +10,11 @@ use bpfq_compiler::bind::IterParams;
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::bpf::insn::encode;
 use bpfq_runtime::format::{new_sink, FormatOptions};
+use bpfq_runtime::loader::IterLink;
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError};
-use bpfq_runtime::pipeline::stream_rows;
+use bpfq_runtime::netns::all_network_namespaces;
+use bpfq_runtime::pipeline::stream_rows_of;
+use bpfq_runtime::IterReader;
 use std::io;
 
 pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Failure> {
@@ -36,12 +39,13 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
     let link = program
         .attach(link_info.as_deref())
         .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
-    let opened = match &compiled.plan.iter_params {
-        Some(IterParams::Netns(ns)) => link.open_in_netns(std::path::Path::new(&ns.path())),
-        _ => link.open(),
-    };
-    let mut reader =
-        opened.map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
+    let mut readers =
+        open_iterators(&link, compiled.plan.iter_params.as_ref()).map_err(|e| match e {
+            Opening::Load(e) => load_failure(e, query, &compiled.program, common.verbose),
+            Opening::Namespaces(e) => {
+                Failure::Runtime(format!("listing the network namespaces failed: {e}"))
+            }
+        })?;
 
     let stdout = io::stdout().lock();
     let out = io::BufWriter::with_capacity(64 * 1024, stdout);
@@ -52,18 +56,49 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
     };
     let format = super::output_format(output);
     let mut sink = new_sink(format, out, options);
-    let result = stream_rows(
-        &mut reader,
+    let result = stream_rows_of(
+        &mut readers,
         &compiled.layout,
         &compiled.plan.user,
         sink.as_mut(),
     );
-    drop(reader);
+    drop(readers);
     drop(link);
     drop(program);
     result
         .map(|_| ())
         .map_err(|err| Failure::Runtime(err.to_string()))
+}
+
+enum Opening {
+    Load(LoadError),
+    Namespaces(io::Error),
+}
+
+/// The iterators to read: one, created in this process's network namespace or the one
+/// `netns = ...` names, or with `netns = all` one in each namespace of the machine.
+fn open_iterators(
+    link: &IterLink,
+    params: Option<&IterParams>,
+) -> Result<Vec<IterReader>, Opening> {
+    let Some(IterParams::Netns(ns)) = params else {
+        return link.open().map(|r| vec![r]).map_err(Opening::Load);
+    };
+    if let Some(path) = ns.path() {
+        let reader = link
+            .open_in_netns(std::path::Path::new(&path))
+            .map_err(Opening::Load)?;
+        return Ok(vec![reader]);
+    }
+    let mut readers = Vec::new();
+    for namespace in all_network_namespaces().map_err(Opening::Namespaces)? {
+        use std::os::fd::AsFd;
+        readers.push(
+            link.open_in_net_namespace(namespace.file.as_fd())
+                .map_err(Opening::Load)?,
+        );
+    }
+    Ok(readers)
 }
 
 /// A cgroup's id: the inode number of its directory in the cgroup2 hierarchy.

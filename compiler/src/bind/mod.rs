@@ -164,6 +164,9 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
         rdonly_cast: None,
     };
 
+    // Parameters first: `netns = all` adds the `netns` column to the defaults.
+    let mut iter_params = binder.bind_params(&query.from.params, query.from.span)?;
+
     // `select *` (or no select) starts with the target's default columns; items follow.
     let (star, items): (Option<Span>, &[ast::SelectItem]) = match &query.select {
         None => (Some(query.from.span), &[]),
@@ -184,7 +187,17 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
                 bound_target.name
             ))
         })?;
-        for ident in defaults {
+        let mut defaults: Vec<ast::Ident> = defaults.to_vec();
+        if matches!(iter_params, Some(IterParams::Netns(NetnsRef::All)))
+            && !defaults.iter().any(|d| d.name == "netns")
+        {
+            // Rows of several namespaces: say which one each row comes from.
+            defaults.push(ast::Ident {
+                name: "netns".to_string(),
+                span,
+            });
+        }
+        for ident in &defaults {
             let expr = binder
                 .bind_column_by_name(&ident.name, ident.span)?
                 .ok_or_else(|| {
@@ -265,7 +278,6 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
         });
     }
 
-    let mut iter_params = binder.bind_params(&query.from.params, query.from.span)?;
     if let (None, Some(filter)) = (&iter_params, &filter) {
         iter_params = binder.push_down(filter)?;
     }

@@ -25,19 +25,22 @@ pub enum IterParams {
     Netns(NetnsRef),
 }
 
-/// A network namespace: that of a process, or a namespace file (`/run/netns/NAME`).
+/// A network namespace: that of a process, or a namespace file (`/run/netns/NAME`); or all of
+/// them (`netns = all`: one iterator in each namespace of the machine, rows concatenated).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NetnsRef {
     Pid(u32),
     Path(String),
+    All,
 }
 
 impl NetnsRef {
-    /// The file that names the namespace.
-    pub fn path(&self) -> String {
+    /// The file that names the namespace; `None` for `All`, which the runtime enumerates.
+    pub fn path(&self) -> Option<String> {
         match self {
-            NetnsRef::Pid(pid) => format!("/proc/{pid}/ns/net"),
-            NetnsRef::Path(path) => path.clone(),
+            NetnsRef::Pid(pid) => Some(format!("/proc/{pid}/ns/net")),
+            NetnsRef::Path(path) => Some(path.clone()),
+            NetnsRef::All => None,
         }
     }
 }
@@ -129,7 +132,15 @@ impl IterParams {
                 };
                 (format!("cgroups from {start}, order = {order}"), false)
             }
-            IterParams::Netns(ns) => (format!("the network namespace of {}", ns.path()), false),
+            IterParams::Netns(ns) => match ns.path() {
+                Some(path) => (format!("the network namespace of {path}"), false),
+                None => (
+                    "every network namespace (/proc/*/ns/net and /run/netns/*, each once by \
+                     inode): one iterator created in each, rows concatenated"
+                        .to_string(),
+                    false,
+                ),
+            },
         };
         if source {
             format!("{what} (from the where clause)")
@@ -217,7 +228,7 @@ impl Binder<'_> {
         Ok(IterParams::Cgroup { start, order })
     }
 
-    /// `from tcp(netns = PID | "/run/netns/NAME")`.
+    /// `from tcp(netns = PID | "/run/netns/NAME" | all)`.
     fn bind_netns_param(&mut self, params: &[(Ident, Expr)]) -> Result<IterParams, Diagnostic> {
         let (name, value) = &params[0];
         if name.name != "netns" || params.len() > 1 {
@@ -231,7 +242,10 @@ impl Binder<'_> {
                 format!("target `{}` takes one parameter, `netns`", self.target.name),
             )
             .with_primary(at, "not a parameter of this target")
-            .with_note("netns = PID (that process's namespace) or netns = \"/run/netns/NAME\""));
+            .with_note("netns = PID (that process's namespace), netns = \"/run/netns/NAME\" or netns = all"));
+        }
+        if is_word(value, "all") {
+            return Ok(IterParams::Netns(NetnsRef::All));
         }
         let bound = self.bind_expr(value)?;
         match bound.kind {
@@ -243,7 +257,7 @@ impl Binder<'_> {
             ))),
             _ => Err(Diagnostic::error(
                 codes::BAD_PARAMETER,
-                "`netns` is a process id or a namespace file path",
+                "`netns` is a process id, a namespace file path or `all`",
             )
             .with_primary(value.span, format!("this is {}", bound.ty.a()))),
         }
@@ -366,6 +380,13 @@ impl Binder<'_> {
         }
         Ok(None)
     }
+}
+
+/// Whether `expr` is the bare name `word` (a keyword-like parameter value such as `all`).
+fn is_word(expr: &Expr, word: &str) -> bool {
+    use crate::syntax::ast::{ExprKind, PathSegment};
+    matches!(&expr.kind, ExprKind::Path(segments)
+        if matches!(segments.as_slice(), [PathSegment::Field(ident)] if ident.name == word))
 }
 
 /// The conjuncts of an `and` chain.
