@@ -72,6 +72,13 @@ const CASES: &[(&str, &str)] = &[
     ("E0201", "from task select pid where comm like 5"),
     ("E0207", "from task select cast(pid as tcp_sock)"),
     ("E0207", "from task select cast(pid as float)"),
+    ("E0201", "from task_file select d_path(file)"),
+    ("E0201", "from task select d_path(task.thread)"),
+    (
+        "E0201",
+        "from task_vma select d_path(vma.vm_file.f_path, 1)",
+    ),
+    ("E0290", "from task_file select fd where path == \"/x\""),
     (
         "E0207",
         "from task select cast(task as struct no_such_struct)",

@@ -254,3 +254,10 @@ fn ir_conditions_as_values_go_through_a_stack_slot() {
 fn bind_star_and_more_columns() {
     insta::assert_snapshot!(check_bind("from task select *, tgid as process, state"));
 }
+
+#[test]
+fn bpf_d_path_gets_the_address_of_the_struct_path_and_a_null_flag() {
+    insta::assert_snapshot!(check_bpf(
+        "from task_vma select d_path(vma.vm_file.f_path) as path"
+    ));
+}

@@ -119,6 +119,7 @@ impl fmt::Display for TExpr {
                 bytes * 8
             ),
             TKind::CString { ptr, max } => write!(f, "string({ptr}, {max})"),
+            TKind::DPath { path, max } => write!(f, "d_path({path}, {max})"),
             TKind::BoolToInt { cond } => write!(f, "int({cond})"),
             TKind::IfElse {
                 cond,

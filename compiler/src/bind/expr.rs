@@ -355,6 +355,9 @@ impl Binder<'_> {
             } => self.bind_like(text, pattern, *negated, span),
             ExprKind::Cast { expr: value, ty } => self.bind_cast(value, ty, span),
             ExprKind::Call { func, args, .. } if func.name == "if" => self.bind_if(args, span),
+            ExprKind::Call { func, args, .. } if func.name == "d_path" => {
+                self.bind_d_path(args, span)
+            }
             ExprKind::Call { func, .. } => Err(unsupported(
                 &format!("function `{}`", func.name),
                 span,
@@ -382,6 +385,13 @@ impl Binder<'_> {
                 format!("`like` needs a char array, found {}", bound.ty.a()),
             )
             .with_primary(text.span, "not text"));
+        }
+        if matches!(bound.kind, TKind::CString { .. } | TKind::DPath { .. }) {
+            return Err(super::unsupported(
+                "matching a string read through a pointer or a path",
+                text.span,
+                "a later issue",
+            ));
         }
         let pattern_bound = self.bind_expr(pattern)?;
         let TKind::Str(bytes) = pattern_bound.kind else {
@@ -859,9 +869,9 @@ impl Binder<'_> {
                     )
                     .with_primary(span, "ordering comparison on text"));
                 }
-                if matches!(text.kind, TKind::CString { .. }) {
+                if matches!(text.kind, TKind::CString { .. } | TKind::DPath { .. }) {
                     return Err(super::unsupported(
-                        "comparing a string read through a pointer",
+                        "comparing a string read through a pointer or a path",
                         text.span,
                         "a later issue",
                     ));

@@ -2,6 +2,7 @@
 //! resolved to a BTF location and every expression is typed; any failure is a coded diagnostic
 //! pointing at the source (or stdlib) span that caused it.
 
+mod d_path;
 mod display;
 mod expr;
 mod params;
@@ -9,6 +10,7 @@ mod path;
 mod quirks;
 pub mod typed;
 
+pub use d_path::D_PATH_MAX;
 pub use params::{CgroupOrder, CgroupStart, IterParams, NetnsRef, CGROUP2_ROOT_ID};
 pub use typed::*;
 

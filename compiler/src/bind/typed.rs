@@ -187,6 +187,12 @@ pub enum TKind {
         ptr: Box<TExpr>,
         max: u32,
     },
+    /// The path of `path` (a `struct path` place) as `bpf_d_path` writes it, at most `max` bytes
+    /// with its NUL; NULL when the helper fails (a longer path: -ENAMETOOLONG).
+    DPath {
+        path: Box<TExpr>,
+        max: u32,
+    },
     /// A condition as an integer: 1 when it holds, else 0.
     BoolToInt {
         cond: Box<TExpr>,

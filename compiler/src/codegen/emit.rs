@@ -395,6 +395,40 @@ impl Emitter<'_> {
                 let dst = i32::from(self.row_offset(*offset));
                 self.probe_call(helpers::PROBE_READ_KERNEL_STR, *base, 0, dst, *len);
             }
+            Inst::DPathToRow {
+                offset,
+                base,
+                src_offset,
+                len,
+            } => {
+                let v = need_result()?;
+                // bpf_d_path(struct path *path, char *buf, u32 sz); the path pointer keeps the
+                // BTF type of its struct for the verifier, which finds `struct path` at the offset.
+                match self.location(*base) {
+                    Location::Reg(r) => self.mov(Reg::R1, r),
+                    Location::Spill(slot) => {
+                        let off = self.slot_offset(slot);
+                        self.asm.emit(Insn::load(Size::DW, Reg::R1, Reg::R10, off));
+                    }
+                }
+                if *src_offset != 0 {
+                    self.asm.emit(Insn::alu64(
+                        AluOp::Add,
+                        Reg::R1,
+                        BpfOperand::Imm(*src_offset),
+                    ));
+                }
+                let dst = i32::from(self.row_offset(*offset));
+                self.mov(Reg::R2, Reg::R10);
+                self.asm
+                    .emit(Insn::alu64(AluOp::Add, Reg::R2, BpfOperand::Imm(dst)));
+                self.asm
+                    .emit(Insn::mov64(Reg::R3, BpfOperand::Imm(*len as i32)));
+                self.asm.emit(Insn::call_helper(helpers::D_PATH));
+                let result = self.target(v);
+                self.mov(result, Reg::R0);
+                self.write_back(v);
+            }
             Inst::CastPointer {
                 ptr,
                 btf_type,

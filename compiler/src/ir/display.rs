@@ -103,6 +103,16 @@ impl fmt::Display for Inst {
                 "probe_read_str row[{offset}..{}], [{base}]",
                 offset + len
             ),
+            Inst::DPathToRow {
+                offset,
+                base,
+                src_offset,
+                len,
+            } => write!(
+                f,
+                "d_path row[{offset}..{}], [{base} + {src_offset}]",
+                offset + len
+            ),
             Inst::CastPointer { ptr, btf_type, .. } => {
                 write!(f, "rdonly_cast {ptr} to btf type [{btf_type}]")
             }

@@ -179,6 +179,15 @@ pub enum Inst {
     /// The C string at `base` read with `bpf_probe_read_kernel_str` into the row at `offset`,
     /// at most `len` bytes with its NUL.
     ProbeStrToRow { offset: u32, base: Value, len: u32 },
+    /// `bpf_d_path(base + src_offset, row + offset, len)`: the path of the `struct path` at
+    /// `base + src_offset` into the row; the result is the helper's return (the length with
+    /// the NUL, or a negative errno).
+    DPathToRow {
+        offset: u32,
+        base: Value,
+        src_offset: i32,
+        len: u32,
+    },
     /// Store into 8-byte stack slot `slot`: how a value crosses a join (there are no phis).
     SlotStore { slot: u32, value: Operand },
     /// Load 8-byte stack slot `slot`, stored on every path that reaches here.
@@ -214,7 +223,7 @@ impl Inst {
             | Inst::ProbeLoad { base, .. }
             | Inst::ProbeCopyToRow { base, .. } => vec![*base],
             Inst::CastPointer { ptr, .. } => vec![*ptr],
-            Inst::ProbeStrToRow { base, .. } => vec![*base],
+            Inst::ProbeStrToRow { base, .. } | Inst::DPathToRow { base, .. } => vec![*base],
             Inst::Binary { lhs, rhs, .. } => std::iter::once(*lhs).chain(operand(rhs)).collect(),
             Inst::Unary { arg, .. } => vec![*arg],
             Inst::StoreRow { value, .. } => operand(value).into_iter().collect(),
@@ -231,6 +240,7 @@ impl Inst {
                 | Inst::ProbeCopyToRow { .. }
                 | Inst::CastPointer { .. }
                 | Inst::ProbeStrToRow { .. }
+                | Inst::DPathToRow { .. }
         )
     }
 }
@@ -352,7 +362,8 @@ impl Function {
                     Inst::StoreRow { offset, width, .. } => Some(offset + width.bytes()),
                     Inst::CopyToRow { offset, len, .. }
                     | Inst::ProbeCopyToRow { offset, len, .. }
-                    | Inst::ProbeStrToRow { offset, len, .. } => Some(offset + len),
+                    | Inst::ProbeStrToRow { offset, len, .. }
+                    | Inst::DPathToRow { offset, len, .. } => Some(offset + len),
                     Inst::Call { len, .. } => Some(len),
                     _ => None,
                 };

@@ -2,6 +2,7 @@
 //! object before touching it (the last call has it NULL), zero-fills the row before writing it,
 //! evaluates the filter with short-circuit branches, and writes exactly one row per match.
 
+mod d_path;
 mod segments;
 
 pub use segments::ROW_MAX;
@@ -241,6 +242,8 @@ fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
         TKind::StructCast { value, .. } => {
             matches!(value.kind, TKind::Load { .. }) || dereferences_loaded_pointer(value)
         }
+        // The helper can fail (a path longer than the column): NULL then.
+        TKind::DPath { .. } => true,
         TKind::Arith { lhs, rhs, .. } => {
             dereferences_loaded_pointer(lhs) || dereferences_loaded_pointer(rhs)
         }
@@ -268,7 +271,8 @@ fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
         TKind::Cast { value, .. }
         | TKind::StructCast { value, .. }
         | TKind::ByteSwap { value, .. }
-        | TKind::CString { ptr: value, .. } => collect_ctx_fields(value, out),
+        | TKind::CString { ptr: value, .. }
+        | TKind::DPath { path: value, .. } => collect_ctx_fields(value, out),
         TKind::Arith { lhs, rhs, .. } | TKind::Compare { lhs, rhs, .. } => {
             collect_ctx_fields(lhs, out);
             collect_ctx_fields(rhs, out);
@@ -917,6 +921,7 @@ impl Lowerer<'_> {
 
     fn store_value(&mut self, expr: &TExpr, row_offset: u32) -> Result<(), Diagnostic> {
         match (&expr.kind, &expr.ty) {
+            (TKind::DPath { path, max }, _) => self.store_d_path(path, row_offset, *max)?,
             (TKind::CString { ptr, max }, _) => {
                 let base = self.pointer(ptr)?;
                 self.b.effect(Inst::ProbeStrToRow {
