@@ -1,5 +1,5 @@
 //! Stage: bind. Every stdlib column of the system targets (task_vma, task_file, ksym,
-//! kmem_cache, ipv6_route, cgroup) binds against each committed BTF fixture that offers the
+//! kmem_cache, ipv6_route, cgroup, dmabuf) binds against each committed BTF fixture that offers the
 //! target; the `name type` listing per kernel is snapshotted for a reviewer.
 
 mod common;
@@ -8,21 +8,22 @@ use bpfq_kernel::catalogue::find_target;
 use bpfq_kernel::Btf;
 
 const KERNELS: [&str; 4] = ["5.10", "6.1", "6.12", "6.18"];
-const TARGETS: [&str; 6] = [
+const TARGETS: [&str; 7] = [
     "task_vma",
     "task_file",
     "ksym",
     "kmem_cache",
     "ipv6_route",
     "cgroup",
+    "dmabuf",
 ];
 
 /// Targets that older kernels do not offer (iterators added later: task_vma, ksym and cgroup
-/// in 5.12-6.1, kmem_cache in 6.13). The test checks that each really is missing.
+/// in 5.12-6.1, kmem_cache in 6.13, dmabuf in 6.16). The test checks that each really is missing.
 fn missing_in(version: &str) -> &'static [&'static str] {
     match version {
-        "5.10" => &["task_vma", "ksym", "kmem_cache", "cgroup"],
-        "6.1" | "6.12" => &["kmem_cache"],
+        "5.10" => &["task_vma", "ksym", "kmem_cache", "cgroup", "dmabuf"],
+        "6.1" | "6.12" => &["kmem_cache", "dmabuf"],
         _ => &[],
     }
 }
