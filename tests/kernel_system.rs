@@ -201,11 +201,11 @@ fn ksym_rows_match_proc_kallsyms() {
     let mut got: BTreeMap<Symbol, usize> = BTreeMap::new();
     for row in &rows {
         assert_eq!(row.len(), 4, "{row:?}");
-        let code: u8 = row[1].parse().expect("type is a character code");
+        assert_eq!(row[1].len(), 1, "type is one letter: {row:?}");
         let address = row[3].strip_prefix("0x").expect("address in hex");
         let key = (
             row[0].clone(),
-            (code as char).to_string(),
+            row[1].clone(),
             row[2].clone(),
             u64::from_str_radix(address, 16).expect("hex address"),
         );
@@ -222,6 +222,26 @@ fn ksym_rows_match_proc_kallsyms() {
     );
     assert!(expected.len() > 100, "{} tcp symbols", expected.len());
     assert_eq!(got, expected, "bpfq rows vs /proc/kallsyms");
+
+    // The letter compares as text in the kernel-side filter: the global text symbols only.
+    let (_, global_text) = query_csv(
+        "from ksym select name, type, module where name like \"tcp%\" and type == \"T\"",
+        &[],
+    );
+    let mut got: Vec<String> = global_text.iter().map(|r| r.join(" ")).collect();
+    got.sort();
+    let mut want: Vec<String> = expected
+        .iter()
+        .flat_map(|((name, kind, module, _), n)| {
+            std::iter::repeat_n(format!("{name} {kind} {module}"), *n)
+        })
+        .filter(|line| line.split(' ').nth(1) == Some("T"))
+        .collect();
+    want.sort();
+    assert_eq!(
+        got, want,
+        "type == \"T\" vs the T symbols of /proc/kallsyms"
+    );
 }
 
 /// name -> (num_objs, objsize, objperslab, pagesperslab, num_slabs) rows of /proc/slabinfo.

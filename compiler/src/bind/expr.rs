@@ -81,7 +81,8 @@ impl Binder<'_> {
 
     /// A stdlib column's declared type: how its bits are meant. `port` (a network-order u16,
     /// swapped to host order in the kernel), `ipv4` (a network-order u32, shown as a dotted
-    /// quad), `tcp_state` (the kernel's anonymous TCP state enum), or the name of a BTF enum.
+    /// quad), `tcp_state` (the kernel's anonymous TCP state enum), `char` (a one-byte integer
+    /// in memory shown as the character it holds), or the name of a BTF enum.
     fn apply_view(
         &mut self,
         expr: TExpr,
@@ -123,6 +124,21 @@ impl Binder<'_> {
                 ..expr
             }),
             "ipv4" => Err(wrong("a 4-byte integer")),
+            // The byte itself, copied as a one-character text column (`T`, not 84).
+            "char" => match expr.kind {
+                TKind::Load {
+                    ptr,
+                    offset,
+                    bytes: 1,
+                    bitfield: None,
+                    ..
+                } => Ok(TExpr {
+                    kind: TKind::Place { ptr, offset },
+                    ty: Ty::Chars { len: 1 },
+                    span,
+                }),
+                _ => Err(wrong("a one-byte integer field")),
+            },
             // A kernel address kept in an integer: hidden in output unless --show-kptrs.
             "kptr" if width == 8 => Ok(TExpr {
                 ty: Ty::Ptr {
@@ -163,7 +179,7 @@ impl Binder<'_> {
                     )
                     .with_primary(
                         view.span,
-                        "not port, ipv4, tcp_state or an enum of this kernel",
+                        "not port, ipv4, char, string, kptr, tcp_state or an enum of this kernel",
                     ));
                 };
                 if width == 0 {
