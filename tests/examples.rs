@@ -79,3 +79,104 @@ fn kernel_threads_have_no_mm() {
         "a Linux system always has kernel threads (kthreadd)"
     );
 }
+
+/// `PPid` of /proc/PID/status and the process's comm.
+fn parent_and_comm(pid: u32) -> (u32, String) {
+    let ppid = proc_status_first(pid, "PPid").parse().unwrap();
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    (ppid, comm.trim().to_string())
+}
+
+#[test]
+fn ancestors_follow_the_ppid_chain_of_proc() {
+    let _k = shared_kernel();
+    let child = Named::spawn(&unique_name("anc"));
+    let pid = child.pid();
+    let text = run_example("ancestors.bpfq", &["--param", &format!("pid={pid}")]);
+    let rows = csv_rows(&text);
+    let mut want = vec![pid.to_string(), child.name.clone()];
+    let mut at = pid;
+    for _ in 0..3 {
+        // pid 0 (the idle task) has no /proc entry and is its own parent.
+        let parent = if at == 0 { 0 } else { parent_and_comm(at).0 };
+        let comm = if parent == 0 {
+            "swapper/0".to_string()
+        } else {
+            parent_and_comm(parent).1
+        };
+        want.extend([parent.to_string(), comm]);
+        at = parent;
+    }
+    assert_eq!(rows, vec![want], "{text}");
+}
+
+#[test]
+fn ps_ef_shows_processes_not_threads_as_proc_does() {
+    let _k = shared_kernel();
+    let child = Named::spawn(&unique_name("psef"));
+    let pid = child.pid();
+    let text = run_example("ps_ef.bpfq", &[]);
+    let rows = csv_rows(&text);
+    let pids: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    let mut unique = pids.clone();
+    unique.dedup();
+    assert_eq!(pids, unique, "one row per process, ordered by pid");
+    // This test binary runs threads; only its main thread (tid == pid) is a row.
+    let me = std::process::id().to_string();
+    assert_eq!(pids.iter().filter(|p| **p == me).count(), 1);
+    let row = rows
+        .iter()
+        .find(|r| r[1] == pid.to_string())
+        .unwrap_or_else(|| panic!("{pid} listed:\n{text}"));
+    // /proc/PID/stat: 4 ppid, 7 tty_nr, 22 starttime in clock ticks (USER_HZ = 100).
+    let start_ticks: u64 = proc_stat_field(pid, 22).parse().unwrap();
+    let tty_nr = proc_stat_field(pid, 7);
+    assert_eq!(
+        row,
+        &vec![
+            proc_status_first(pid, "Uid"),
+            pid.to_string(),
+            proc_stat_field(pid, 4),
+            (start_ticks / 100).to_string(),
+            if tty_nr == "0" {
+                String::new()
+            } else {
+                row[4].clone()
+            },
+            child.name.clone(),
+        ]
+    );
+}
+
+#[test]
+fn open_files_paths_are_the_fd_links() {
+    let _k = shared_kernel();
+    let child = Named::spawn_program(
+        &["sh", "-c", "exec 3</etc/passwd 4</etc; exec \"$0\" \"$@\""],
+        "/bin/sleep",
+        &["300"],
+        &unique_name("lsof"),
+        std::process::Stdio::null(),
+    );
+    let pid = child.pid();
+    let text = run_example("open_files.bpfq", &["--param", &format!("pid={pid}")]);
+    let got: Vec<(String, String)> = csv_rows(&text)
+        .into_iter()
+        .map(|r| (r[2].clone(), r[7].clone()))
+        .collect();
+    let mut fds: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
+        .collect();
+    fds.sort();
+    let want: Vec<(String, String)> = fds
+        .iter()
+        .map(|fd| {
+            let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap();
+            (fd.to_string(), link.display().to_string())
+        })
+        .collect();
+    assert!(want.contains(&("3".to_string(), "/etc/passwd".to_string())));
+    assert!(want.contains(&("4".to_string(), "/etc".to_string())));
+    assert_eq!(got, want, "{text}");
+}
