@@ -228,6 +228,36 @@ fn netns_all_reads_every_namespace_once() {
     for ino in expected {
         assert!(seen.contains(&ino), "netlink sockets of {ino}: {seen:?}");
     }
+    // A route only namespace `one` has: its row carries `one`'s inode (ipv6_route's netns
+    // comes from the route's device).
+    assert!(Command::new("ip")
+        .args([
+            "-n",
+            &one.0,
+            "-6",
+            "route",
+            "add",
+            "2001:db8:78::/64",
+            "dev",
+            "lo"
+        ])
+        .status()
+        .unwrap()
+        .success());
+    let out = bpfq(&[
+        "from ipv6_route(netns = all) select netns, dst where dst_len == 64",
+        "-o",
+        "csv",
+        "--no-header",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let routes: Vec<&str> = text
+        .lines()
+        .filter(|l| l.ends_with(",2001:db8:78::"))
+        .collect();
+    assert_eq!(routes, [format!("{},2001:db8:78::", expected[0])], "{text}");
+
     let explain = bpfq(&["explain", "from udp(netns = all) select sport"]);
     assert!(
         stdout(&explain).contains("every network namespace"),
