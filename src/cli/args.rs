@@ -49,6 +49,9 @@ pub struct OutputArgs {
     /// Print kernel addresses as they are (hidden by default, like %p).
     #[arg(long, global = true)]
     pub show_kptrs: bool,
+    /// On a terminal, never cut long text to fit its width (piped output is never cut).
+    #[arg(long, global = true)]
+    pub wide: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

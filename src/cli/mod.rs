@@ -5,6 +5,7 @@ pub mod args;
 mod explain;
 mod run;
 mod targets;
+mod terminal;
 mod userlib;
 
 use args::{Cli, Command};

@@ -48,6 +48,7 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
     let options = FormatOptions {
         header: !output.no_header,
         show_kptrs: output.show_kptrs,
+        max_width: super::terminal::table_width(output),
         ..FormatOptions::default()
     };
     let format = super::output_format(output);
