@@ -23,6 +23,33 @@ pub struct Cli {
     pub common: Common,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// How a query is run: once, or again and again.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// Print to stderr how long each stage took: BTF open, stdlib, compile stages, load
+    /// (verifier), attach, iterator create, read, format.
+    #[arg(long)]
+    pub timings: bool,
+    /// Run the query again every SECS seconds (the program stays loaded); on a terminal the
+    /// screen is redrawn, piped result sets are separated by an empty line.
+    #[arg(long, value_name = "SECS", value_parser = parse_interval)]
+    pub watch: Option<f64>,
+    /// Stop after N runs (with --watch; alone it runs every 2 seconds).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+}
+
+fn parse_interval(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => Ok(secs),
+        _ => Err(format!(
+            "expected a number of seconds above 0 (at most 86400), e.g. 2 or 0.5; got `{text}`"
+        )),
+    }
 }
 
 #[derive(clap::Args, Debug, Clone, Default)]

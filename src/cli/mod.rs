@@ -6,12 +6,14 @@ mod explain;
 mod run;
 mod targets;
 mod terminal;
+mod timings;
 mod userlib;
+mod watch;
 
 use args::{Cli, Command};
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::{Diagnostic, FileId, Sources};
-use bpfq_compiler::pipeline::{compile, Compiled};
+use bpfq_compiler::pipeline::{compile_timed, Compiled, StageTimes};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
@@ -70,7 +72,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         (Some(Command::Targets), _) => targets::targets(&cli.common, &cli.output),
         (Some(Command::Describe { what }), _) => describe(what, &cli.common),
         (Some(Command::Check { files }), _) => check(files, &cli.common),
-        (None, Some(query)) => run::run(query, &cli.common, &cli.output),
+        (None, Some(query)) => run::run(query, &cli.common, &cli.output, &cli.run),
         (None, None) => Err(Failure::Usage(
             "no query given; try `bpfq 'from task select pid, comm'` or `bpfq --help`".into(),
         )),
@@ -186,6 +188,16 @@ pub fn compile_query(
     btf: &Btf,
     common: &args::Common,
 ) -> Result<(Compiled, Sources), Failure> {
+    compile_query_timed(query, btf, common, &mut timings::Timings::new(false))
+}
+
+/// `compile_query`, recording the stdlib load and each compiler stage in `timings`.
+pub fn compile_query_timed(
+    query: &str,
+    btf: &Btf,
+    common: &args::Common,
+    timings: &mut timings::Timings,
+) -> Result<(Compiled, Sources), Failure> {
     let params = parse_params(&common.params)?;
     let mut sources = Sources::new();
     let file: FileId = sources.add("<query>", query);
@@ -194,7 +206,10 @@ pub fn compile_query(
         Ok(ast) => ast.from.target.name,
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
-    let stdlib = match Stdlib::load_for(&mut sources, Some(&target), &userlib::user_files()?) {
+    let user_files = userlib::user_files()?;
+    let stdlib = match timings.time("stdlib", || {
+        Stdlib::load_for(&mut sources, Some(&target), &user_files)
+    }) {
         Ok(lib) => lib,
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
@@ -204,7 +219,10 @@ pub fn compile_query(
         sources: &sources,
         params: &params,
     };
-    match compile(file, &env) {
+    let mut stage_times = StageTimes::default();
+    let compiled = compile_timed(file, &env, &mut stage_times);
+    timings.record_compile(&stage_times);
+    match compiled {
         Ok(compiled) => Ok((compiled, sources)),
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     }
