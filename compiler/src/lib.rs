@@ -6,6 +6,7 @@ pub mod bind;
 pub mod bpf;
 pub mod codegen;
 pub mod codes;
+pub mod complete;
 pub mod describe;
 pub mod diagnostic;
 pub mod ir;

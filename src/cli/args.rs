@@ -14,8 +14,9 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// The query to run, e.g. 'from task select pid, comm where comm == "bash"'.
-    pub query: Option<String>,
+    /// The query to run, e.g. 'from task select pid, comm where comm == "bash"' (several words
+    /// are joined with spaces, so simple queries need no quotes).
+    pub query: Vec<String>,
     /// Read the query from a file (`--` comments allowed).
     #[arg(long, short = 'f', value_name = "FILE", conflicts_with = "query")]
     pub file: Option<PathBuf>,
@@ -120,4 +121,22 @@ pub enum Command {
     /// List the BPF iterator targets this kernel offers, with their context structs.
     #[command(after_help = "Examples:\n  bpfq targets\n  bpfq targets --btf linux-5.10.btf.xz")]
     Targets,
+    /// Print a shell completion script: targets, columns and field paths complete from the
+    /// running kernel's BTF (bash, zsh, fish; elvish and powershell get options only).
+    #[command(
+        after_help = "Examples:\n  source <(bpfq completions bash)      # in ~/.bashrc\n  bpfq completions zsh > ~/.zfunc/_bpfq\n  bpfq completions fish | source"
+    )]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// The completion engine the scripts call: candidates for word CWORD of WORDS, one a line.
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        /// Index in WORDS of the word being completed.
+        cword: usize,
+        /// The command line's words, the program name first.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
 }

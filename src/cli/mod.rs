@@ -2,6 +2,7 @@
 //! query, and turning every failure into a message plus an exit code.
 
 pub mod args;
+mod complete;
 mod explain;
 mod run;
 mod targets;
@@ -67,11 +68,14 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         })?),
         None => None,
     };
-    match (&cli.command, cli.query.as_ref().or(from_file.as_ref())) {
+    let joined = (!cli.query.is_empty()).then(|| cli.query.join(" "));
+    match (&cli.command, joined.as_ref().or(from_file.as_ref())) {
         (Some(Command::Explain { query }), _) => explain::explain(query, &cli.common),
         (Some(Command::Targets), _) => targets::targets(&cli.common, &cli.output),
         (Some(Command::Describe { what }), _) => describe(what, &cli.common),
         (Some(Command::Check { files }), _) => check(files, &cli.common),
+        (Some(Command::Completions { shell }), _) => complete::print_script(*shell),
+        (Some(Command::Complete { cword, words }), _) => complete::complete(*cword, words),
         (None, Some(query)) => run::run(query, &cli.common, &cli.output, &cli.run),
         (None, None) => Err(Failure::Usage(
             "no query given; try `bpfq 'from task select pid, comm'` or `bpfq --help`".into(),
