@@ -9,7 +9,7 @@ use std::path::PathBuf;
     version,
     about = "Query live Linux kernel data structures; each query compiles to a BPF iterator program",
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  bpfq 'from task select pid, tgid, comm'\n  bpfq 'from task select pid, comm where pid == 1234' -o json\n  bpfq explain 'from task select pid, comm where tgid == 42'\n  bpfq targets"
+    after_help = "Examples:\n  bpfq 'from task select pid, tgid, comm'\n  bpfq 'from task select pid, comm where pid == 1234' -o json\n  bpfq --watch 2 --count 5 'from tcp select src, sport, dst, dport, state'\n  bpfq --timings 'from task select pid, comm'\n  bpfq explain 'from task select pid, comm where tgid == 42'\n  bpfq targets\n  source <(bpfq completions bash)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -129,6 +129,14 @@ pub enum Command {
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): of bpfq, or of one subcommand (`bpfq-explain(1)`).
+    #[command(
+        after_help = "Examples:\n  bpfq man > bpfq.1 && man -l bpfq.1\n  bpfq man explain | man -l -"
+    )]
+    Man {
+        /// A subcommand whose page to print instead.
+        subcommand: Option<String>,
     },
     /// The completion engine the scripts call: candidates for word CWORD of WORDS, one a line.
     #[command(name = "__complete", hide = true)]

@@ -4,6 +4,7 @@
 pub mod args;
 mod complete;
 mod explain;
+mod man;
 mod run;
 mod targets;
 mod terminal;
@@ -75,6 +76,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         (Some(Command::Describe { what }), _) => describe(what, &cli.common),
         (Some(Command::Check { files }), _) => check(files, &cli.common),
         (Some(Command::Completions { shell }), _) => complete::print_script(*shell),
+        (Some(Command::Man { subcommand }), _) => man::print_page(subcommand.as_deref()),
         (Some(Command::Complete { cword, words }), _) => complete::complete(*cword, words),
         (None, Some(query)) => run::run(query, &cli.common, &cli.output, &cli.run),
         (None, None) => Err(Failure::Usage(
