@@ -14,5 +14,6 @@ pub mod layout;
 pub mod lower;
 pub mod pipeline;
 pub mod plan;
+pub mod queryfile;
 pub mod stdlib;
 pub mod syntax;

@@ -93,6 +93,18 @@ pub enum Format {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run a query kept in a file; a file may hold several named queries and typed parameters.
+    #[command(
+        after_help = "A query file:\n  -- listeners.bpfq\n  param port: u16 = 22;\n  query listening = from tcp select src, sport where state == LISTEN;\n  query on_port = from tcp select src, sport, dst, dport where sport == $port;\n\nExamples:\n  bpfq run listeners.bpfq listening\n  bpfq run listeners.bpfq on_port --param port=443 -o json\n  bpfq run examples/ps.bpfq"
+    )]
+    Run {
+        /// The query file.
+        file: PathBuf,
+        /// Which `query NAME = ...` to run; may be left out when the file holds one query.
+        name: Option<String>,
+        #[command(flatten)]
+        how: RunArgs,
+    },
     /// Show how a query runs: plan, IR, BPF listing and row layout (nothing is loaded).
     #[command(
         after_help = "Example:\n  bpfq explain 'from task select pid, comm where tgid == 42'"

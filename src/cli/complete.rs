@@ -9,7 +9,9 @@ use super::{open_btf, userlib, Failure};
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::complete::{complete as complete_query, unfinished_word};
 use bpfq_compiler::diagnostic::Sources;
+use bpfq_compiler::queryfile::query_names;
 use bpfq_compiler::stdlib::Stdlib;
+use bpfq_compiler::syntax::parse_module;
 use clap::CommandFactory;
 use clap_complete::Shell;
 use std::collections::HashMap;
@@ -166,6 +168,7 @@ fn candidates(cword: usize, words: &[String]) -> Vec<String> {
                 Some((target, _)) => in_query(&line, &format!("from {target} select {current}")),
                 None => in_query(&line, &format!("from {current}")),
             },
+            Some("run") if line.positionals.len() == 1 => query_names_in(&line.positionals[0]),
             Some("completions") => ["bash", "zsh", "fish", "elvish", "powershell"]
                 .map(String::from)
                 .to_vec(),
@@ -188,6 +191,18 @@ fn candidates(cword: usize, words: &[String]) -> Vec<String> {
         found
     } else {
         found.into_iter().map(|c| format!("{kept}{c}")).collect()
+    }
+}
+
+/// The named queries of the file `bpfq run FILE` was given.
+fn query_names_in(path: &str) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let file = Sources::new().add(path, text.clone());
+    match parse_module(&text, file) {
+        Ok(module) => query_names(&module).into_iter().map(String::from).collect(),
+        Err(_) => Vec::new(),
     }
 }
 

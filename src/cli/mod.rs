@@ -5,6 +5,7 @@ pub mod args;
 mod complete;
 mod explain;
 mod man;
+mod queryfile;
 mod run;
 mod targets;
 mod terminal;
@@ -63,14 +64,15 @@ impl Failure {
 }
 
 pub fn dispatch(cli: Cli) -> Result<(), Failure> {
-    let from_file = match &cli.file {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-            Failure::Usage(format!("cannot read query file {}: {e}", path.display()))
-        })?),
-        None => None,
-    };
     let joined = (!cli.query.is_empty()).then(|| cli.query.join(" "));
-    match (&cli.command, joined.as_ref().or(from_file.as_ref())) {
+    match (&cli.command, joined.as_ref()) {
+        (None, _) if cli.file.is_some() => {
+            let path = cli.file.as_deref().unwrap_or(Path::new(""));
+            queryfile::run_file(path, None, &cli.common, &cli.output, &cli.run)
+        }
+        (Some(Command::Run { file, name, how }), _) => {
+            queryfile::run_file(file, name.as_deref(), &cli.common, &cli.output, how)
+        }
         (Some(Command::Explain { query }), _) => explain::explain(query, &cli.common),
         (Some(Command::Targets), _) => targets::targets(&cli.common, &cli.output),
         (Some(Command::Describe { what }), _) => describe(what, &cli.common),
@@ -85,25 +87,37 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// `bpfq check`: compiles each file against the BTF; reports every error, fails if any.
+/// `bpfq check`: compiles every query of each file (each named query, or its only one)
+/// against the BTF; reports every error, fails if any.
 fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Failure> {
     let btf = open_btf(common.btf.as_deref())?;
     let mut failed = 0;
+    let mut checked = 0;
     for path in files {
-        let query = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) => {
-                eprintln!("bpfq: cannot read {}: {e}", path.display());
-                failed += 1;
-                continue;
-            }
-        };
-        match compile_query(&query, &btf, common) {
-            Ok(_) => println!("ok      {}", path.display()),
+        let names = match queryfile::names_to_check(path) {
+            Ok(names) => names,
             Err(failure) => {
                 println!("FAILED  {}", path.display());
                 failure.report();
                 failed += 1;
+                checked += 1;
+                continue;
+            }
+        };
+        for name in names {
+            checked += 1;
+            let shown = match &name {
+                Some(name) => format!("{} {name}", path.display()),
+                None => path.display().to_string(),
+            };
+            let mut timings = timings::Timings::new(false);
+            match queryfile::compile_from_file(path, name.as_deref(), common, &btf, &mut timings) {
+                Ok(_) => println!("ok      {shown}"),
+                Err(failure) => {
+                    println!("FAILED  {shown}");
+                    failure.report();
+                    failed += 1;
+                }
             }
         }
     }
@@ -111,8 +125,7 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
         Ok(())
     } else {
         Err(Failure::Usage(format!(
-            "{failed} of {} query files did not compile",
-            files.len()
+            "{failed} of {checked} queries did not compile"
         )))
     }
 }

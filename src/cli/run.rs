@@ -11,6 +11,7 @@ use super::{
 use bpfq_compiler::bind::IterParams;
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::bpf::insn::encode;
+use bpfq_compiler::pipeline::Compiled;
 use bpfq_runtime::format::{new_sink, FormatOptions};
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError};
 use bpfq_runtime::pipeline::{stream_rows, StreamSummary};
@@ -41,6 +42,19 @@ fn run_timed(
     }
     let btf = timings.time("open BTF", || open_btf(None))?;
     let (compiled, _sources) = compile_query_timed(query, &btf, common, timings)?;
+    execute(&compiled, query, common, output, how, timings)
+}
+
+/// Loads `compiled` (from the source text `query`), reads it once or on the `--watch`
+/// schedule, and formats its rows.
+pub fn execute(
+    compiled: &Compiled,
+    query: &str,
+    common: &Common,
+    output: &OutputArgs,
+    how: &RunArgs,
+    timings: &mut Timings,
+) -> Result<(), Failure> {
     let insns = encode(&compiled.program.insns);
     let spec = IterProgramSpec {
         name: &compiled.prog_name,
