@@ -153,3 +153,46 @@ fn each_watch_run_sees_the_kernel_anew() {
         "an empty line, then the second result set"
     );
 }
+
+/// Output of `bpfq ARGS` on a terminal `columns` wide: a pseudo-terminal from script(1)
+/// (util-linux), sized with stty, so bpfq's TIOCGWINSZ sees a real terminal.
+fn on_terminal(columns: u32, args: &[&str]) -> String {
+    let quoted: Vec<String> = std::iter::once(bpfq_path().display().to_string())
+        .chain(args.iter().map(|a| a.to_string()))
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect();
+    let command = format!("stty cols {columns} rows 50; {}", quoted.join(" "));
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("COLUMNS")
+        .output()
+        .expect("script(1) runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).replace('\r', "")
+}
+
+#[test]
+fn terminal_tables_fit_the_terminal_width() {
+    let _k = shared_kernel();
+    let child = Named::spawn(&unique_name("termwidth"));
+    let query = format!(
+        "from task select pid, comm, comm as c2, comm as c3, comm as c4 where pid == {}",
+        child.pid()
+    );
+    let cut = on_terminal(50, &[&query]);
+    let lines: Vec<&str> = cut.lines().collect();
+    assert_eq!(lines.len(), 2, "header and one row:\n{cut}");
+    for line in &lines {
+        assert!(line.chars().count() <= 50, "wider than 50:\n{cut}");
+    }
+    assert!(lines[1].starts_with(&child.pid().to_string()), "{cut}");
+    let prefix: String = child.name.chars().take(4).collect();
+    assert_eq!(lines[1].matches('…').count(), 4, "every name cut:\n{cut}");
+    assert!(lines[1].contains(&prefix), "{cut}");
+    let wide = on_terminal(50, &["--wide", &query]);
+    assert_eq!(
+        wide.matches(&child.name).count(),
+        4,
+        "--wide keeps names whole:\n{wide}"
+    );
+}
