@@ -1,7 +1,8 @@
 //! Shell completion in a real bash: the script `bpfq completions bash` prints is sourced, the
 //! function it registers for `bpfq` is called as bash's programmable completion calls it
 //! (COMP_WORDS, COMP_CWORD), and COMPREPLY is checked against the running kernel's BTF as
-//! bpftool and /sys/kernel/btf show it. zsh and fish scripts are checked for their hook.
+//! bpftool and /sys/kernel/btf show it. fish is driven with its own `complete -C`; the zsh
+//! script is loaded by zsh (its completion needs a terminal to drive).
 
 mod common;
 
@@ -144,10 +145,51 @@ fn columns_subcommands_options_and_formats_complete() {
     assert_eq!(bash_complete(&["bpfq", "--wa"]), ["--watch"]);
 }
 
+/// Candidates fish offers for the command line `line` (fish's own `complete -C`).
+fn fish_complete(line: &str) -> Vec<String> {
+    let bin_dir = bpfq_path().parent().expect("bin dir").to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("fish")
+        .args([
+            "--no-config",
+            "-c",
+            "bpfq completions fish | source; complete -C $argv[1]",
+        ])
+        .arg(line)
+        .env("PATH", path)
+        .output()
+        .expect("fish runs (apt-get install fish)");
+    assert!(out.status.success(), "fish: {}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or(l).to_string())
+        .collect()
+}
+
 #[test]
-fn zsh_and_fish_scripts_call_the_engine() {
+fn fish_completes_from_the_same_engine() {
+    assert_eq!(
+        fish_complete("bpfq from ta"),
+        bash_complete(&["bpfq", "from", "ta"])
+    );
+    assert_eq!(
+        fish_complete("bpfq from task select task.mm.total_"),
+        ["task.mm.total_vm"]
+    );
+}
+
+#[test]
+fn the_zsh_script_parses_and_registers_its_function() {
     let zsh = bpfq_ok(&["completions", "zsh"]);
     assert!(zsh.starts_with("#compdef bpfq") && zsh.contains("__complete"));
-    let fish = bpfq_ok(&["completions", "fish"]);
-    assert!(fish.contains("complete -c bpfq") && fish.contains("__complete"));
+    let out = Command::new("zsh")
+        .args(["-f", "-c", r#"eval "$1" && whence -w _bpfq"#, "zsh", &zsh])
+        .output()
+        .expect("zsh runs (apt-get install zsh)");
+    assert!(out.status.success(), "zsh: {}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "_bpfq: function");
 }
