@@ -14,6 +14,65 @@ fn run_example(name: &str, extra: &[&str]) -> String {
     stdout(&out)
 }
 
+/// The `query NAME =` items of an example file, read off its lines; `[None]` for a file that
+/// is a single query.
+fn query_names(file: &str) -> Vec<Option<String>> {
+    let text = std::fs::read_to_string(format!("{}/examples/{file}", env!("CARGO_MANIFEST_DIR")))
+        .expect("example readable");
+    let names: Vec<Option<String>> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("query "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(|name| Some(name.to_string()))
+        .collect();
+    if names.is_empty() {
+        vec![None]
+    } else {
+        names
+    }
+}
+
+fn run_named(file: &str, query: &str) -> String {
+    let path = format!("{}/examples/{file}", env!("CARGO_MANIFEST_DIR"));
+    let out = bpfq(&["run", &path, query, "-o", "csv"]);
+    assert!(out.status.success(), "{file} {query}: {}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn named_queries_of_a_file_find_this_tests_listener() {
+    let _k = shared_kernel();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().unwrap().port();
+    let path = format!("{}/examples/sockets.bpfq", env!("CARGO_MANIFEST_DIR"));
+    let on_port = bpfq_ok(&[
+        "run",
+        &path,
+        "on_port",
+        "--param",
+        &format!("port={port}"),
+        "-o",
+        "csv",
+    ]);
+    assert_eq!(
+        csv_rows(&on_port),
+        vec![vec![
+            "2".to_string(), // AF_INET
+            "127.0.0.1".to_string(),
+            port.to_string(),
+            "0.0.0.0".to_string(),
+            "0".to_string(),
+            "TCP_LISTEN".to_string()
+        ]]
+    );
+    let listeners = bpfq_ok(&["run", &path, "listeners", "-o", "csv"]);
+    let ours = listeners
+        .lines()
+        .filter(|l| l.starts_with(&format!("127.0.0.1,{port},")))
+        .count();
+    assert_eq!(ours, 1, "{listeners}");
+}
+
 #[test]
 fn every_example_runs() {
     let _k = shared_kernel();
@@ -22,11 +81,19 @@ fn every_example_runs() {
     let mut ran = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
-        if name.ends_with(".bpfq") {
-            let text = run_example(&name, &["--param", &format!("pid={me}")]);
+        if !name.ends_with(".bpfq") {
+            continue;
+        }
+        let param = format!("pid={me}");
+        for query in query_names(&name) {
+            let text = match &query {
+                // A file of named queries runs each by name through `bpfq run`.
+                Some(query) => run_named(&name, query),
+                None => run_example(&name, &["--param", &param]),
+            };
             assert!(
                 text.lines().count() >= 1,
-                "{name} printed no header:\n{text}"
+                "{name} {query:?} printed no header:\n{text}"
             );
             ran += 1;
         }

@@ -9,6 +9,9 @@ need=()
 command -v bpftool >/dev/null || need+=(bpftool)
 command -v llvm-mc >/dev/null || need+=(llvm)          # independent oracle for the BPF encoder
 command -v python3 >/dev/null || need+=(python3)       # spawns many-threaded processes
+command -v man >/dev/null || need+=(man-db)            # renders `bpfq man` (tests/cli_man.rs)
+command -v fish >/dev/null || need+=(fish)             # shell completion tests
+command -v zsh >/dev/null || need+=(zsh)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "tests/run.sh: missing ${need[*]}; install them (apt-get install ${need[*]})" >&2

@@ -55,6 +55,14 @@ pub const UNKNOWN_PARAM: &str = "E0108";
 pub const BAD_PARAMETER: &str = "E0110";
 /// `select *` (or no select) on a target without stdlib default columns.
 pub const NO_DEFAULT_COLUMNS: &str = "E0109";
+/// `bpfq run FILE NAME` where FILE has no `query NAME = ...`.
+pub const UNKNOWN_QUERY: &str = "E0111";
+/// `bpfq run FILE` without a name, where FILE holds several queries.
+pub const QUERY_NOT_CHOSEN: &str = "E0112";
+/// A query file with declarations but no query.
+pub const NO_QUERY_IN_FILE: &str = "E0113";
+/// A `param` declared without a default and not given with `--param`.
+pub const MISSING_PARAM: &str = "E0114";
 
 // ---------------------------------------------------------------- E02xx: types
 
@@ -72,6 +80,10 @@ pub const EXPECTED_INTEGER: &str = "E0205";
 pub const DIVISION_BY_ZERO: &str = "E0206";
 /// A cast to something that is not an integer type (or a related struct).
 pub const BAD_CAST: &str = "E0207";
+/// A parameter value (given or default) that is not of the parameter's declared type.
+pub const PARAM_TYPE: &str = "E0208";
+/// `param x: T` where T is no parameter type.
+pub const BAD_PARAM_TYPE: &str = "E0209";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
 
@@ -175,6 +187,22 @@ pub const ALL: &[(&str, &str)] = &[
         "task, task_file and task_vma take one parameter: `pid` or `tid`, a positive integer",
     ),
     (
+        UNKNOWN_QUERY,
+        "the query file has no query of that name: `query NAME = from ...;` declares one",
+    ),
+    (
+        QUERY_NOT_CHOSEN,
+        "the query file holds several queries: name one after the file",
+    ),
+    (
+        NO_QUERY_IN_FILE,
+        "the query file declares things but holds no query to run",
+    ),
+    (
+        MISSING_PARAM,
+        "a parameter declared without a default needs `--param name=value`",
+    ),
+    (
         TYPE_MISMATCH,
         "the operands have types that cannot be compared",
     ),
@@ -198,6 +226,14 @@ pub const ALL: &[(&str, &str)] = &[
     (
         BAD_CAST,
         "casts go to integer types: u8 u16 u32 u64 s8 s16 s32 s64",
+    ),
+    (
+        PARAM_TYPE,
+        "a parameter's value does not fit its declared type (range, integer, bool)",
+    ),
+    (
+        BAD_PARAM_TYPE,
+        "parameter types are u8 u16 u32 u64 s8 s16 s32 s64 bool string",
     ),
     (
         UNSUPPORTED,

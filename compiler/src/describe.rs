@@ -20,7 +20,7 @@ pub struct ColumnInfo {
 
 /// Binds `from <target> select <expr>` in a scratch source map and returns the expression's type.
 /// Diagnostics are moved onto `expr_at`: the file and offset where `expr` itself is written.
-fn type_of(
+pub(crate) fn type_of(
     env: &BindEnv,
     target: &str,
     expr: &str,

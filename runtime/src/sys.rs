@@ -57,6 +57,27 @@ fn fd_u32(fd: BorrowedFd<'_>) -> u32 {
     fd.as_raw_fd() as u32
 }
 
+/// The width in columns of the terminal on `fd`, or `None` when `fd` is not a terminal (or
+/// reports no size, as a serial console may).
+pub fn terminal_columns(fd: BorrowedFd<'_>) -> Option<u16> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` through the pointer, which points at `size`, a
+    // live local of exactly that type, for the whole call.
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TIOCGWINSZ,
+            &mut size as *mut libc::winsize,
+        )
+    };
+    (rc == 0 && size.ws_col > 0).then_some(size.ws_col)
+}
+
 /// Where the verifier writes its log, and how much it wanted to write.
 pub struct VerifierLog<'a> {
     /// 1 = the verifier's decisions; 2 = every instruction's state (very large).

@@ -152,12 +152,19 @@ fn rows(layout: &RowLayout) -> Vec<Vec<u8>> {
 }
 
 fn render(format: OutputFormat, header: bool, show_kptrs: bool) -> String {
+    render_with(
+        format,
+        FormatOptions {
+            header,
+            show_kptrs,
+            pointer_key: PointerKey::fixed(1, 2),
+            max_width: None,
+        },
+    )
+}
+
+fn render_with(format: OutputFormat, options: FormatOptions) -> String {
     let layout = layout();
-    let options = FormatOptions {
-        header,
-        show_kptrs,
-        pointer_key: PointerKey::fixed(1, 2),
-    };
     let mut out = Vec::new();
     {
         let mut sink = new_sink(format, &mut out, options);
@@ -204,6 +211,56 @@ fn table_without_header_showing_pointers() {
     );
 }
 
+/// The table as a terminal `width` columns wide would show it.
+fn table_at_width(width: usize) -> String {
+    render_with(
+        OutputFormat::Table,
+        FormatOptions {
+            header: true,
+            show_kptrs: false,
+            pointer_key: PointerKey::fixed(1, 2),
+            max_width: Some(width),
+        },
+    )
+}
+
+#[test]
+fn table_fits_a_terminal_width() {
+    let natural = render(OutputFormat::Table, true, false);
+    let natural_width = natural.lines().map(|l| l.chars().count()).max().unwrap();
+    assert_eq!(
+        table_at_width(natural_width),
+        natural,
+        "a table that fits is not cut"
+    );
+    let width = natural_width - 6;
+    let text = table_at_width(width);
+    assert_eq!(
+        text.lines().map(|l| l.chars().count()).max(),
+        Some(width),
+        "cut to exactly the width:\n{text}"
+    );
+    assert!(
+        text.contains("kworker/u…"),
+        "long text cells are marked as cut"
+    );
+    insta::assert_snapshot!("table_six_columns_narrower", text);
+}
+
+#[test]
+fn table_narrower_than_its_numbers_cuts_only_text() {
+    let text = table_at_width(40);
+    for (line, natural) in text
+        .lines()
+        .zip(render(OutputFormat::Table, true, false).lines())
+    {
+        let first = |l: &str| l.split_whitespace().next().map(str::to_string);
+        assert_eq!(first(line), first(natural), "integers stay whole");
+    }
+    assert!(text.contains("9223372036854775808"), "{text}");
+    insta::assert_snapshot!("table_width_40", text);
+}
+
 #[test]
 fn csv() {
     insta::assert_snapshot!("csv", render(OutputFormat::Csv, true, false));
@@ -242,6 +299,7 @@ fn empty_outputs() {
         header: true,
         show_kptrs: false,
         pointer_key: PointerKey::fixed(1, 2),
+        max_width: None,
     };
     let mut outputs = Vec::new();
     for format in [

@@ -2,15 +2,21 @@
 //! query, and turning every failure into a message plus an exit code.
 
 pub mod args;
+mod complete;
 mod explain;
+mod man;
+mod queryfile;
 mod run;
 mod targets;
+mod terminal;
+mod timings;
 mod userlib;
+mod watch;
 
 use args::{Cli, Command};
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::{Diagnostic, FileId, Sources};
-use bpfq_compiler::pipeline::{compile, Compiled};
+use bpfq_compiler::pipeline::{compile_timed, Compiled, StageTimes};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
@@ -58,43 +64,60 @@ impl Failure {
 }
 
 pub fn dispatch(cli: Cli) -> Result<(), Failure> {
-    let from_file = match &cli.file {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-            Failure::Usage(format!("cannot read query file {}: {e}", path.display()))
-        })?),
-        None => None,
-    };
-    match (&cli.command, cli.query.as_ref().or(from_file.as_ref())) {
+    let joined = (!cli.query.is_empty()).then(|| cli.query.join(" "));
+    match (&cli.command, joined.as_ref()) {
+        (None, _) if cli.file.is_some() => {
+            let path = cli.file.as_deref().unwrap_or(Path::new(""));
+            queryfile::run_file(path, None, &cli.common, &cli.output, &cli.run)
+        }
+        (Some(Command::Run { file, name, how }), _) => {
+            queryfile::run_file(file, name.as_deref(), &cli.common, &cli.output, how)
+        }
         (Some(Command::Explain { query }), _) => explain::explain(query, &cli.common),
         (Some(Command::Targets), _) => targets::targets(&cli.common, &cli.output),
         (Some(Command::Describe { what }), _) => describe(what, &cli.common),
         (Some(Command::Check { files }), _) => check(files, &cli.common),
-        (None, Some(query)) => run::run(query, &cli.common, &cli.output),
+        (Some(Command::Completions { shell }), _) => complete::print_script(*shell),
+        (Some(Command::Man { subcommand }), _) => man::print_page(subcommand.as_deref()),
+        (Some(Command::Complete { cword, words }), _) => complete::complete(*cword, words),
+        (None, Some(query)) => run::run(query, &cli.common, &cli.output, &cli.run),
         (None, None) => Err(Failure::Usage(
             "no query given; try `bpfq 'from task select pid, comm'` or `bpfq --help`".into(),
         )),
     }
 }
 
-/// `bpfq check`: compiles each file against the BTF; reports every error, fails if any.
+/// `bpfq check`: compiles every query of each file (each named query, or its only one)
+/// against the BTF; reports every error, fails if any.
 fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Failure> {
     let btf = open_btf(common.btf.as_deref())?;
     let mut failed = 0;
+    let mut checked = 0;
     for path in files {
-        let query = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) => {
-                eprintln!("bpfq: cannot read {}: {e}", path.display());
-                failed += 1;
-                continue;
-            }
-        };
-        match compile_query(&query, &btf, common) {
-            Ok(_) => println!("ok      {}", path.display()),
+        let names = match queryfile::names_to_check(path) {
+            Ok(names) => names,
             Err(failure) => {
                 println!("FAILED  {}", path.display());
                 failure.report();
                 failed += 1;
+                checked += 1;
+                continue;
+            }
+        };
+        for name in names {
+            checked += 1;
+            let shown = match &name {
+                Some(name) => format!("{} {name}", path.display()),
+                None => path.display().to_string(),
+            };
+            let mut timings = timings::Timings::new(false);
+            match queryfile::compile_from_file(path, name.as_deref(), common, &btf, &mut timings) {
+                Ok(_) => println!("ok      {shown}"),
+                Err(failure) => {
+                    println!("FAILED  {shown}");
+                    failure.report();
+                    failed += 1;
+                }
             }
         }
     }
@@ -102,8 +125,7 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
         Ok(())
     } else {
         Err(Failure::Usage(format!(
-            "{failed} of {} query files did not compile",
-            files.len()
+            "{failed} of {checked} queries did not compile"
         )))
     }
 }
@@ -185,6 +207,16 @@ pub fn compile_query(
     btf: &Btf,
     common: &args::Common,
 ) -> Result<(Compiled, Sources), Failure> {
+    compile_query_timed(query, btf, common, &mut timings::Timings::new(false))
+}
+
+/// `compile_query`, recording the stdlib load and each compiler stage in `timings`.
+pub fn compile_query_timed(
+    query: &str,
+    btf: &Btf,
+    common: &args::Common,
+    timings: &mut timings::Timings,
+) -> Result<(Compiled, Sources), Failure> {
     let params = parse_params(&common.params)?;
     let mut sources = Sources::new();
     let file: FileId = sources.add("<query>", query);
@@ -193,7 +225,10 @@ pub fn compile_query(
         Ok(ast) => ast.from.target.name,
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
-    let stdlib = match Stdlib::load_for(&mut sources, Some(&target), &userlib::user_files()?) {
+    let user_files = userlib::user_files()?;
+    let stdlib = match timings.time("stdlib", || {
+        Stdlib::load_for(&mut sources, Some(&target), &user_files)
+    }) {
         Ok(lib) => lib,
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
@@ -203,7 +238,10 @@ pub fn compile_query(
         sources: &sources,
         params: &params,
     };
-    match compile(file, &env) {
+    let mut stage_times = StageTimes::default();
+    let compiled = compile_timed(file, &env, &mut stage_times);
+    timings.record_compile(&stage_times);
+    match compiled {
         Ok(compiled) => Ok((compiled, sources)),
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     }

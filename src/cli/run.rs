@@ -2,27 +2,62 @@
 //! kernel object is held by an fd owned here, so it is released on every path, including early
 //! exit (limit, closed pipe) and signals (the kernel closes the fds of a dying process).
 
+use super::timings::{TimedSink, Timings};
+use super::watch::{self, Repeat};
 use super::{
-    args::{Common, OutputArgs},
-    compile_query, open_btf, Failure,
+    args::{Common, OutputArgs, RunArgs},
+    compile_query_timed, open_btf, Failure,
 };
 use bpfq_compiler::bind::IterParams;
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::bpf::insn::encode;
+use bpfq_compiler::pipeline::Compiled;
 use bpfq_runtime::format::{new_sink, FormatOptions};
 use bpfq_runtime::loader::IterLink;
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError};
 use bpfq_runtime::netns::all_network_namespaces;
-use bpfq_runtime::pipeline::stream_rows_of;
+use bpfq_runtime::pipeline::{stream_rows_of, StreamSummary};
 use bpfq_runtime::IterReader;
 use std::io;
+use std::time::{Duration, Instant};
 
-pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Failure> {
+pub fn run(
+    query: &str,
+    common: &Common,
+    output: &OutputArgs,
+    how: &RunArgs,
+) -> Result<(), Failure> {
+    let mut timings = Timings::new(how.timings);
+    let result = run_timed(query, common, output, how, &mut timings);
+    timings.report();
+    result
+}
+
+fn run_timed(
+    query: &str,
+    common: &Common,
+    output: &OutputArgs,
+    how: &RunArgs,
+    timings: &mut Timings,
+) -> Result<(), Failure> {
     if common.btf.is_some() {
         return Err(Failure::Usage("--btf is for compile-only commands (explain, targets); a query runs against the running kernel".into()));
     }
-    let btf = open_btf(None)?;
-    let (compiled, _sources) = compile_query(query, &btf, common)?;
+    let btf = timings.time("open BTF", || open_btf(None))?;
+    let (compiled, _sources) = compile_query_timed(query, &btf, common, timings)?;
+    execute(&compiled, query, common, output, how, timings)
+}
+
+/// Loads `compiled` (from the source text `query`), reads it once or on the `--watch`
+/// schedule, and formats its rows.
+pub fn execute(
+    compiled: &Compiled,
+    query: &str,
+    common: &Common,
+    output: &OutputArgs,
+    how: &RunArgs,
+    timings: &mut Timings,
+) -> Result<(), Failure> {
     let insns = encode(&compiled.program.insns);
     let spec = IterProgramSpec {
         name: &compiled.prog_name,
@@ -30,44 +65,60 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
         license: "GPL",
         attach_btf_id: compiled.plan.target.attach_func.0,
     };
-    let program = load_iter_program(&spec, common.verbose)
-        .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
+    let failed = |e| load_failure(e, query, &compiled.program, common.verbose);
+    let program = timings
+        .time("load (verifier)", || {
+            load_iter_program(&spec, common.verbose)
+        })
+        .map_err(failed)?;
     let link_info = match &compiled.plan.iter_params {
         Some(params) => params.link_info(&cgroup_id_of).map_err(Failure::Runtime)?,
         None => None,
     };
-    let link = program
-        .attach(link_info.as_deref())
-        .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
-    let mut readers =
-        open_iterators(&link, compiled.plan.iter_params.as_ref()).map_err(|e| match e {
-            Opening::Load(e) => load_failure(e, query, &compiled.program, common.verbose),
+    let link = timings
+        .time("attach (link)", || program.attach(link_info.as_deref()))
+        .map_err(failed)?;
+    let options = FormatOptions {
+        header: !output.no_header,
+        show_kptrs: output.show_kptrs,
+        max_width: super::terminal::table_width(output),
+        ..FormatOptions::default()
+    };
+    let mut once = || -> Result<StreamSummary, Failure> {
+        // Each run reads a new iterator of the same link: the program is loaded only once.
+        let opened = timings.time("iterator create", || {
+            open_iterators(&link, compiled.plan.iter_params.as_ref())
+        });
+        let mut readers = opened.map_err(|e| match e {
+            Opening::Load(e) => failed(e),
             Opening::Namespaces(e) => {
                 Failure::Runtime(format!("listing the network namespaces failed: {e}"))
             }
         })?;
-
-    let stdout = io::stdout().lock();
-    let out = io::BufWriter::with_capacity(64 * 1024, stdout);
-    let options = FormatOptions {
-        header: !output.no_header,
-        show_kptrs: output.show_kptrs,
-        ..FormatOptions::default()
+        let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+        let mut sink = new_sink(super::output_format(output), out, options);
+        let mut timed = TimedSink {
+            inner: sink.as_mut(),
+            spent: Duration::ZERO,
+        };
+        let started = Instant::now();
+        let result = stream_rows_of(
+            &mut readers,
+            &compiled.layout,
+            &compiled.plan.user,
+            &mut timed,
+        );
+        let format_time = timed.spent;
+        timings.record("read", started.elapsed().saturating_sub(format_time));
+        timings.record("format", format_time);
+        timings.count_run();
+        result.map_err(|err| Failure::Runtime(err.to_string()))
     };
-    let format = super::output_format(output);
-    let mut sink = new_sink(format, out, options);
-    let result = stream_rows_of(
-        &mut readers,
-        &compiled.layout,
-        &compiled.plan.user,
-        sink.as_mut(),
-    );
-    drop(readers);
-    drop(link);
-    drop(program);
-    result
-        .map(|_| ())
-        .map_err(|err| Failure::Runtime(err.to_string()))
+    match Repeat::from_args(how) {
+        None => once().map(|_| ()),
+        Some(repeat) => watch::repeat(&repeat, query, &mut once),
+    }
+    // `link` and `program` are dropped here, after every reader: every fd closes on every path.
 }
 
 enum Opening {

@@ -2,6 +2,7 @@
 //! writes only through its `io::Write` and renders kernel pointers hidden unless asked.
 
 mod csv;
+mod fit;
 mod json;
 pub mod pointer;
 mod table;
@@ -37,6 +38,9 @@ pub struct FormatOptions {
     pub show_kptrs: bool,
     /// Key for hashing hidden pointers; random per run unless fixed for reproducible output.
     pub pointer_key: PointerKey,
+    /// Fit the table into this many columns by cutting long text cells (a terminal's width);
+    /// `None` never cuts (pipes, files, `--wide`). Other formats ignore it.
+    pub max_width: Option<usize>,
 }
 
 impl Default for FormatOptions {
@@ -45,6 +49,7 @@ impl Default for FormatOptions {
             header: true,
             show_kptrs: false,
             pointer_key: PointerKey::random(),
+            max_width: None,
         }
     }
 }

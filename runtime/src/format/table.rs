@@ -1,12 +1,13 @@
 //! Stage `format`: rows as an aligned text table. Guarantees one line per row (control
 //! characters in text are shown escaped), integers right-aligned, everything else left-aligned,
-//! no trailing spaces. Buffers all rows, since column widths depend on every value.
+//! no trailing spaces; with `max_width` (a terminal), long text and hex cells are cut with `…`
+//! so lines fit when they can. Buffers all rows, since column widths depend on every value.
 
 use std::io;
 
 use bpfq_compiler::layout::{ColumnKind, RowLayout};
 
-use super::{text, FormatOptions, RowSink};
+use super::{fit, text, FormatOptions, RowSink};
 use crate::decode::Value;
 
 const NULL_TEXT: &str = "NULL";
@@ -17,6 +18,8 @@ pub struct TableSink<W: io::Write> {
     options: FormatOptions,
     names: Vec<String>,
     right_aligned: Vec<bool>,
+    /// Text and hex columns, which may be cut to fit; numbers, names and addresses never are.
+    cuttable: Vec<bool>,
     cells: Vec<Vec<String>>,
 }
 
@@ -27,6 +30,7 @@ impl<W: io::Write> TableSink<W> {
             options,
             names: Vec::new(),
             right_aligned: Vec::new(),
+            cuttable: Vec::new(),
             cells: Vec::new(),
         }
     }
@@ -35,8 +39,12 @@ impl<W: io::Write> TableSink<W> {
         let mut line = String::new();
         let last = cells.len().saturating_sub(1);
         for (index, cell) in cells.iter().enumerate() {
-            let width = widths.get(index).copied().unwrap_or(0);
+            let width = widths
+                .get(index)
+                .copied()
+                .unwrap_or_else(|| display_width(cell));
             let right = self.right_aligned.get(index).copied().unwrap_or(false);
+            let cell = &fit::cut(cell, width);
             let padding = " ".repeat(width.saturating_sub(display_width(cell)));
             if index > 0 {
                 line.push_str(COLUMN_GAP);
@@ -87,6 +95,11 @@ impl<W: io::Write> RowSink for TableSink<W> {
             .iter()
             .map(|c| matches!(c.kind, ColumnKind::Int { .. }))
             .collect();
+        self.cuttable = layout
+            .columns
+            .iter()
+            .map(|c| matches!(c.kind, ColumnKind::Chars { .. } | ColumnKind::Bytes { .. }))
+            .collect();
         self.cells.clear();
         Ok(())
     }
@@ -114,6 +127,20 @@ impl<W: io::Write> RowSink for TableSink<W> {
                     *width = (*width).max(display_width(cell));
                 }
             }
+        }
+        if let Some(max_width) = self.options.max_width {
+            let header: Vec<usize> = if self.options.header {
+                self.names.iter().map(|n| display_width(n)).collect()
+            } else {
+                vec![0; self.names.len()]
+            };
+            widths = fit::fit_widths(
+                &widths,
+                &header,
+                &self.cuttable,
+                COLUMN_GAP.len(),
+                max_width,
+            );
         }
         if self.options.header {
             let names = self.names.clone();

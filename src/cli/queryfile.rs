@@ -1,0 +1,150 @@
+//! `bpfq run FILE [NAME]` and `bpfq -f FILE`: a query kept in a file. The file is parsed as a
+//! module (named queries, typed `param`s with defaults, columns of its own, comments); one
+//! query is chosen and its parameters settled by `compiler/src/queryfile.rs`, then it runs as a
+//! command-line query does. Command-line text (NAME, `--param` values) is added to the
+//! diagnostic sources so errors can point at what was typed.
+
+use super::args::{Common, OutputArgs, RunArgs};
+use super::timings::Timings;
+use super::{open_btf, run, userlib, Failure};
+use bpfq_compiler::bind::BindEnv;
+use bpfq_compiler::diagnostic::{Sources, Span};
+use bpfq_compiler::pipeline::{compile_parsed, Compiled, StageTimes};
+use bpfq_compiler::queryfile::{choose, query_names, GivenParam};
+use bpfq_compiler::stdlib::Stdlib;
+use bpfq_compiler::syntax::ast::Ident;
+use bpfq_compiler::syntax::parse_module;
+use bpfq_kernel::Btf;
+use std::path::Path;
+
+pub fn run_file(
+    path: &Path,
+    name: Option<&str>,
+    common: &Common,
+    output: &OutputArgs,
+    how: &RunArgs,
+) -> Result<(), Failure> {
+    let mut timings = Timings::new(how.timings);
+    let result = run_file_timed(path, name, common, output, how, &mut timings);
+    timings.report();
+    result
+}
+
+fn run_file_timed(
+    path: &Path,
+    name: Option<&str>,
+    common: &Common,
+    output: &OutputArgs,
+    how: &RunArgs,
+    timings: &mut Timings,
+) -> Result<(), Failure> {
+    if common.btf.is_some() {
+        return Err(Failure::Usage(
+            "--btf is for compile-only commands (check, explain, targets); a query runs against the running kernel".into(),
+        ));
+    }
+    let btf = timings.time("open BTF", || open_btf(None))?;
+    let (compiled, query_text) = compile_from_file(path, name, common, &btf, timings)?;
+    run::execute(&compiled, &query_text, common, output, how, timings)
+}
+
+/// The names `bpfq check` compiles in a file: each named query, or `None` for its only query.
+pub fn names_to_check(path: &Path) -> Result<Vec<Option<String>>, Failure> {
+    let text = read(path)?;
+    let mut sources = Sources::new();
+    let file = sources.add(path.display().to_string(), text.clone());
+    match parse_module(&text, file) {
+        Ok(module) => {
+            let names = query_names(&module);
+            Ok(if names.is_empty() {
+                vec![None]
+            } else {
+                names.into_iter().map(|n| Some(n.to_string())).collect()
+            })
+        }
+        Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
+    }
+}
+
+fn read(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::Usage(format!("cannot read query file {}: {e}", path.display())))
+}
+
+/// Compiles query `name` of the file at `path` (or its only query) against `btf`; returns it
+/// with its source text (for the verifier's messages).
+pub fn compile_from_file(
+    path: &Path,
+    name: Option<&str>,
+    common: &Common,
+    btf: &Btf,
+    timings: &mut Timings,
+) -> Result<(Compiled, String), Failure> {
+    let text = read(path)?;
+    let display = path.display().to_string();
+    let mut sources = Sources::new();
+    let file = sources.add(display.clone(), text.clone());
+    let wanted = name.map(|name| Ident {
+        name: name.to_string(),
+        span: Span::new(sources.add("<query name>", name), 0, name.len()),
+    });
+    let given = given_params(&common.params, &mut sources)?;
+    let compile_error = |diag, sources| Failure::Compile(Box::new(diag), Box::new(sources));
+    let parse_started = std::time::Instant::now();
+    let module = match parse_module(&text, file) {
+        Ok(module) => module,
+        Err(diag) => return Err(compile_error(diag, sources)),
+    };
+    let parse_time = parse_started.elapsed();
+    let whole = Span::new(file, 0, text.len());
+    let chosen = match choose(&module, whole, wanted.as_ref(), &given) {
+        Ok(chosen) => chosen,
+        Err(diag) => return Err(compile_error(diag, sources)),
+    };
+    // The file's own `column` and `defaults` items extend the stdlib for its queries.
+    let mut extra = userlib::user_files()?;
+    extra.push((display, text.clone()));
+    let target = chosen.query.from.target.name.clone();
+    let stdlib = match timings.time("stdlib", || {
+        Stdlib::load_for(&mut sources, Some(&target), &extra)
+    }) {
+        Ok(lib) => lib,
+        Err(diag) => return Err(compile_error(diag, sources)),
+    };
+    let env = BindEnv {
+        btf,
+        stdlib: &stdlib,
+        sources: &sources,
+        params: &chosen.params,
+    };
+    let mut stage_times = StageTimes {
+        parse: parse_time,
+        ..StageTimes::default()
+    };
+    let compiled = compile_parsed(chosen.query, &env, &mut stage_times);
+    timings.record_compile(&stage_times);
+    match compiled {
+        Ok(compiled) => Ok((compiled, text[chosen.query.span.range()].to_string())),
+        Err(diag) => Err(compile_error(diag, sources)),
+    }
+}
+
+/// `--param NAME=VALUE` options, each added to `sources` so a bad value can be pointed at.
+fn given_params(params: &[String], sources: &mut Sources) -> Result<Vec<GivenParam>, Failure> {
+    params
+        .iter()
+        .map(|option| match option.split_once('=') {
+            Some((name, value)) if !name.is_empty() => {
+                let file = sources.add("--param", option.clone());
+                Ok(GivenParam {
+                    name: name.trim_start_matches('$').to_string(),
+                    value: value.to_string(),
+                    value_span: Span::new(file, name.len() + 1, option.len()),
+                })
+            }
+            _ => Err(Failure::Usage(format!(
+                "--param expects NAME=VALUE, got `{option}`"
+            ))),
+        })
+        .collect()
+}

@@ -1,0 +1,103 @@
+//! CLI: `--timings`, where the time of a run went. Guarantees the report goes to stderr only
+//! (stdout stays exactly the query's output) and lists the stages in the order they ran.
+
+use bpfq_compiler::layout::RowLayout;
+use bpfq_compiler::pipeline::StageTimes;
+use bpfq_runtime::decode::Value;
+use bpfq_runtime::format::RowSink;
+use std::io;
+use std::time::{Duration, Instant};
+
+/// Durations per stage, summed over repeated runs (`--watch`).
+pub struct Timings {
+    enabled: bool,
+    stages: Vec<(&'static str, Duration)>,
+    runs: u64,
+}
+
+impl Timings {
+    pub fn new(enabled: bool) -> Timings {
+        Timings {
+            enabled,
+            stages: Vec::new(),
+            runs: 0,
+        }
+    }
+
+    /// Adds `elapsed` to `stage` (a stage seen again, as on each `--watch` tick, accumulates).
+    pub fn record(&mut self, stage: &'static str, elapsed: Duration) {
+        match self.stages.iter_mut().find(|(name, _)| *name == stage) {
+            Some((_, total)) => *total += elapsed,
+            None => self.stages.push((stage, elapsed)),
+        }
+    }
+
+    /// Runs `work`, recording its duration under `stage`.
+    pub fn time<T>(&mut self, stage: &'static str, work: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let result = work();
+        self.record(stage, start.elapsed());
+        result
+    }
+
+    pub fn record_compile(&mut self, times: &StageTimes) {
+        self.record("compile: parse", times.parse);
+        self.record("compile: bind", times.bind);
+        self.record("compile: plan", times.plan);
+        self.record("compile: lower", times.lower);
+        self.record("compile: emit", times.emit);
+    }
+
+    /// Counts one read of the iterator (the read and format lines are sums over runs).
+    pub fn count_run(&mut self) {
+        self.runs += 1;
+    }
+
+    /// Writes the report to stderr, if `--timings` asked for one.
+    pub fn report(&self) {
+        if !self.enabled || self.stages.is_empty() {
+            return;
+        }
+        let total: Duration = self.stages.iter().map(|(_, d)| *d).sum();
+        let mut text = String::from("timings (ms):\n");
+        for (stage, elapsed) in &self.stages {
+            text.push_str(&format!("  {stage:<18}{:>10.3}\n", millis(*elapsed)));
+        }
+        text.push_str(&format!("  {:<18}{:>10.3}", "total", millis(total)));
+        if self.runs > 1 {
+            text.push_str(&format!("  (read and format over {} runs)", self.runs));
+        }
+        eprintln!("{text}");
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A sink that measures the time spent formatting, so reading can be told apart from it.
+pub struct TimedSink<'s> {
+    pub inner: &'s mut dyn RowSink,
+    pub spent: Duration,
+}
+
+impl TimedSink<'_> {
+    fn timed<T>(&mut self, work: impl FnOnce(&mut dyn RowSink) -> T) -> T {
+        let start = Instant::now();
+        let result = work(&mut *self.inner);
+        self.spent += start.elapsed();
+        result
+    }
+}
+
+impl RowSink for TimedSink<'_> {
+    fn begin(&mut self, layout: &RowLayout) -> io::Result<()> {
+        self.timed(|sink| sink.begin(layout))
+    }
+    fn row(&mut self, values: &[Value]) -> io::Result<()> {
+        self.timed(|sink| sink.row(values))
+    }
+    fn end(&mut self) -> io::Result<()> {
+        self.timed(|sink| sink.end())
+    }
+}

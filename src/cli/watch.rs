@@ -1,0 +1,84 @@
+//! CLI: `--watch SECS` / `--count N`, the same loaded program read again on a schedule.
+//! Guarantees each run is a complete result set: on a terminal the screen is cleared and
+//! redrawn under a title line, piped result sets are separated by one empty line; it stops
+//! after `count` runs, or when the reader of a pipe goes away.
+
+use super::args::RunArgs;
+use super::Failure;
+use bpfq_runtime::pipeline::StreamSummary;
+use std::io::Write;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The interval of `--count` without `--watch`, as watch(1) has it.
+const DEFAULT_INTERVAL_SECS: f64 = 2.0;
+
+/// How often and how many times to run.
+pub struct Repeat {
+    pub interval: Duration,
+    /// `None`: until interrupted.
+    pub count: Option<u64>,
+}
+
+impl Repeat {
+    /// `None` when the query runs once (neither `--watch` nor `--count`).
+    pub fn from_args(how: &RunArgs) -> Option<Repeat> {
+        if how.watch.is_none() && how.count.is_none() {
+            return None;
+        }
+        let secs = how.watch.unwrap_or(DEFAULT_INTERVAL_SECS);
+        Some(Repeat {
+            interval: Duration::from_secs_f64(secs),
+            count: how.count,
+        })
+    }
+}
+
+/// Calls `run_once` on the schedule of `repeat`, with the screen handling around each run.
+pub fn repeat(
+    repeat: &Repeat,
+    query: &str,
+    run_once: &mut dyn FnMut() -> Result<StreamSummary, Failure>,
+) -> Result<(), Failure> {
+    let on_terminal = super::terminal::stdout_is_terminal();
+    let mut runs = 0u64;
+    loop {
+        let started = Instant::now();
+        let mut stdout = std::io::stdout();
+        let separated = if on_terminal {
+            // Home the cursor and clear the screen, then a title line as watch(1) prints.
+            write!(
+                stdout,
+                "\x1b[H\x1b[2JEvery {:.1}s: {query}    {}\n\n",
+                repeat.interval.as_secs_f64(),
+                utc_clock()
+            )
+        } else if runs > 0 {
+            writeln!(stdout)
+        } else {
+            Ok(())
+        };
+        if separated.and_then(|()| stdout.flush()).is_err() {
+            return Ok(()); // the reader went away: nothing more to show
+        }
+        let summary = run_once()?;
+        runs += 1;
+        if summary.output_closed || repeat.count.is_some_and(|count| runs >= count) {
+            return Ok(());
+        }
+        std::thread::sleep(repeat.interval.saturating_sub(started.elapsed()));
+    }
+}
+
+/// The time of day in UTC, `HH:MM:SS UTC` (bpfq has no time-zone database).
+fn utc_clock() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let day = secs % 86_400;
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        day / 3600,
+        day % 3600 / 60,
+        day % 60
+    )
+}
