@@ -55,6 +55,12 @@ pub const UNKNOWN_PARAM: &str = "E0108";
 pub const BAD_PARAMETER: &str = "E0110";
 /// `select *` (or no select) on a target without stdlib default columns.
 pub const NO_DEFAULT_COLUMNS: &str = "E0109";
+/// A map-element target (bpf_map_elem, bpf_sk_storage_map, sockmap) without `map = ...`.
+pub const MAP_REQUIRED: &str = "E0111";
+/// `map = ...` names no map of this machine (or it cannot be opened).
+pub const UNKNOWN_MAP: &str = "E0112";
+/// `map = ...` names a map of a type the target cannot walk.
+pub const WRONG_MAP_TYPE: &str = "E0113";
 
 // ---------------------------------------------------------------- E02xx: types
 
@@ -72,6 +78,8 @@ pub const EXPECTED_INTEGER: &str = "E0205";
 pub const DIVISION_BY_ZERO: &str = "E0206";
 /// A cast to something that is not an integer type (or a related struct).
 pub const BAD_CAST: &str = "E0207";
+/// A map key or value bpfq cannot show (a per-CPU non-integer value, or too many bytes).
+pub const MAP_ELEMENT_UNREADABLE: &str = "E0208";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
 
@@ -175,6 +183,18 @@ pub const ALL: &[(&str, &str)] = &[
         "task, task_file and task_vma take one parameter: `pid` or `tid`, a positive integer",
     ),
     (
+        MAP_REQUIRED,
+        "bpf_map_elem, bpf_sk_storage_map and sockmap walk one map: name it with `map = \"NAME\"`, `map = ID` or `map = \"/sys/fs/bpf/PINNED\"`",
+    ),
+    (
+        UNKNOWN_MAP,
+        "no BPF map of that name or id exists on this machine, or it cannot be opened",
+    ),
+    (
+        WRONG_MAP_TYPE,
+        "the target cannot walk maps of this type (bpf_map_elem: hash, array and their per-CPU and LRU kinds; bpf_sk_storage_map: sk_storage; sockmap: sockmap and sockhash)",
+    ),
+    (
         TYPE_MISMATCH,
         "the operands have types that cannot be compared",
     ),
@@ -198,6 +218,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         BAD_CAST,
         "casts go to integer types: u8 u16 u32 u64 s8 s16 s32 s64",
+    ),
+    (
+        MAP_ELEMENT_UNREADABLE,
+        "map keys and values are shown up to 1024 bytes; per-CPU values are summed, so they must be integers of 1, 2, 4 or 8 bytes",
     ),
     (
         UNSUPPORTED,

@@ -35,6 +35,7 @@ fn check_diag(btf: &Btf, query: &str) -> (String, String) {
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
+        maps: None,
     };
     match compile(file, &env) {
         Ok(_) => panic!("expected an error for {query}"),

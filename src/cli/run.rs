@@ -6,17 +6,21 @@ use super::{
     args::{Common, OutputArgs},
     compile_query, open_btf, Failure,
 };
-use bpfq_compiler::bind::IterParams;
+use bpfq_compiler::bind::{IterParams, MapParam};
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::bpf::insn::encode;
 use bpfq_runtime::format::{new_sink, FormatOptions};
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError};
 use bpfq_runtime::pipeline::stream_rows;
 use std::io;
+use std::os::fd::AsRawFd;
 
 pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Failure> {
     if common.btf.is_some() {
         return Err(Failure::Usage("--btf is for compile-only commands (explain, targets); a query runs against the running kernel".into()));
+    }
+    if common.map_shape.is_some() {
+        return Err(Failure::Usage("--map-shape is for compile-only commands (explain, check); a query runs on a real map".into()));
     }
     let btf = open_btf(None)?;
     let (compiled, _sources) = compile_query(query, &btf, common)?;
@@ -29,13 +33,20 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
     };
     let program = load_iter_program(&spec, common.verbose)
         .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
-    let link_info = match &compiled.plan.iter_params {
-        Some(params) => params.link_info(&cgroup_id_of).map_err(Failure::Runtime)?,
-        None => None,
+    // A map-element query's link info is an fd of its map, open until the link exists.
+    let map_fd = match &compiled.plan.iter_params {
+        Some(IterParams::Map(param)) => Some(super::map_run::open_for_link(param)?),
+        _ => None,
+    };
+    let link_info = match (&compiled.plan.iter_params, &map_fd) {
+        (_, Some(fd)) => Some(MapParam::link_info(fd.as_raw_fd() as u32)),
+        (Some(params), None) => params.link_info(&cgroup_id_of).map_err(Failure::Runtime)?,
+        (None, None) => None,
     };
     let link = program
         .attach(link_info.as_deref())
         .map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
+    drop(map_fd);
     let opened = match &compiled.plan.iter_params {
         Some(IterParams::Netns(ns)) => link.open_in_netns(std::path::Path::new(&ns.path())),
         _ => link.open(),

@@ -42,6 +42,8 @@ pub enum Ty {
     Str,
     /// An IPv4 address held as 4 bytes in network order (a stdlib `ipv4` column).
     Ipv4,
+    /// `len` bytes of memory with no BTF type (a map key or value), shown as hex.
+    Bytes { len: u32 },
 }
 
 impl Ty {
@@ -83,6 +85,7 @@ impl Ty {
             Ty::Enum { .. } => "enum".into(),
             Ty::Str => "string".into(),
             Ty::Ipv4 => "ipv4".into(),
+            Ty::Bytes { len } => format!("bytes[{len}]"),
         }
     }
 }

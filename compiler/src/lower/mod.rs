@@ -61,6 +61,7 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
         Ty::Chars { len } => ColumnKind::Chars { len: *len },
         Ty::Ptr { .. } => ColumnKind::KernelPointer,
         Ty::Ipv4 => ColumnKind::Ipv4,
+        Ty::Bytes { len } => ColumnKind::Bytes { len: *len },
         Ty::Struct { id } if btf.name_of(*id) == Some("in6_addr") => ColumnKind::Ipv6,
         Ty::Struct { id } => ColumnKind::Bytes {
             len: btf.size_of(*id).map_err(|e| internal(e.to_string()))?,
@@ -927,10 +928,10 @@ impl Lowerer<'_> {
             }
             (
                 TKind::Place { ptr, offset },
-                Ty::Chars { .. } | Ty::Struct { .. } | Ty::Array { .. },
+                Ty::Chars { .. } | Ty::Struct { .. } | Ty::Array { .. } | Ty::Bytes { .. },
             ) => {
                 let len = match &expr.ty {
-                    Ty::Chars { len } => *len,
+                    Ty::Chars { len } | Ty::Bytes { len } => *len,
                     Ty::Struct { id } => {
                         self.btf.size_of(*id).map_err(|e| internal(e.to_string()))?
                     }
