@@ -2,6 +2,8 @@
 //! and count the kernel's BPF programs and links with bpftool (an independent oracle).
 #![allow(dead_code)]
 
+pub mod socket_maps;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};

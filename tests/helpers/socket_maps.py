@@ -1,16 +1,15 @@
 #!/usr/bin/env python3
 """Test helper for tests/kernel_map_elem.rs: fills a socket map that bpftool cannot fill
-(its values are socket fds of this process), pins it, prints what it put there as one JSON line,
-and keeps the sockets open until stdin closes; then it unpins the map and exits.
+(its values are socket fds of this process), pins it, prints what it put there, one line per
+socket then `ready`, and keeps the sockets open until stdin closes; then it unpins the map.
 
     socket_maps.py sockmap PIN COUNT      BPF_MAP_TYPE_SOCKMAP, slot i = client socket i
     socket_maps.py sk_storage PIN COUNT   BPF_MAP_TYPE_SK_STORAGE, socket i -> u64 1000 + i
 
-Each socket is one end of a loopback TCP connection; the JSON line lists, per socket, the key
-(slot) or value, the local and remote ports and the socket's inode (fstat of its fd).
+Each socket is one end of a loopback TCP connection; its line holds the key (slot) or value, the
+local and remote ports and the socket's inode (fstat of its fd), separated by spaces.
 """
 import ctypes
-import json
 import os
 import socket
 import struct
@@ -90,21 +89,22 @@ def main():
         map_fd = map_create(MAP_SOCKMAP, 4, 4, count + 2, 0, name)
         for i, c in enumerate(clients):
             update(map_fd, struct.pack("<I", i), struct.pack("<I", c.fileno()))
-            rows.append({"key": i, "sport": c.getsockname()[1], "dport": c.getpeername()[1],
-                         "inode": os.fstat(c.fileno()).st_ino})
+            rows.append((i, c))
     elif kind == "sk_storage":
         btf_fd = btf_two_ints()
         map_fd = map_create(MAP_SK_STORAGE, 4, 8, 0, BPF_F_NO_PREALLOC, name, (btf_fd, 1, 2))
         for i, c in enumerate(clients):
             value = 1000 + i
             update(map_fd, struct.pack("<i", c.fileno()), struct.pack("<Q", value))
-            rows.append({"value": value, "sport": c.getsockname()[1],
-                         "dport": c.getpeername()[1], "inode": os.fstat(c.fileno()).st_ino})
+            rows.append((value, c))
     else:
         sys.exit(f"unknown kind {kind}")
     pin(map_fd, path)
     try:
-        print(json.dumps(rows), flush=True)
+        for first, c in rows:
+            inode = os.fstat(c.fileno()).st_ino
+            print(first, c.getsockname()[1], c.getpeername()[1], inode)
+        print("ready", flush=True)
         sys.stdin.read()
     finally:
         os.unlink(path)
