@@ -33,6 +33,7 @@ const MALFORMED: &[&str] = &[
     "from task select task.sched_class.enqueue_task.x",
     "from task select task.cpus_mask.bits[9]",
     "from task select pid where pid == $missing",
+    "from dmabuf select *",
     "from sockmap select *",
     "from task select pid where comm == 5",
     "from task select task.se",
@@ -227,7 +228,18 @@ fn examples_check_against_every_fixture_kernel() {
     examples.sort();
     for version in ["5.10", "6.1", "6.12", "6.18"] {
         let fixture = format!("{root}/tests/fixtures/btf/linux-{version}.btf.xz");
-        let mut args = vec!["check", "--btf", &fixture, "--param", "pid=1"];
+        // sk_storage.bpfq names its map with $map: its shape is given, no map is looked up.
+        let mut args = vec![
+            "check",
+            "--btf",
+            &fixture,
+            "--param",
+            "pid=1",
+            "--param",
+            "map=storage",
+            "--map-shape",
+            "sk_storage:4:8",
+        ];
         args.extend(examples.iter().map(String::as_str));
         let out = bpfq(&args);
         let (text, err) = (stdout(&out), stderr(&out));

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::socket_maps::SocketMap;
 use common::*;
 
 fn run_example(name: &str, extra: &[&str]) -> String {
@@ -19,11 +20,25 @@ fn every_example_runs() {
     let _k = shared_kernel();
     let dir = format!("{}/examples", env!("CARGO_MANIFEST_DIR"));
     let me = std::process::id().to_string();
+    // Map-parametrised examples (sk_storage.bpfq) get a socket-local storage map of their own.
+    let storage = SocketMap::create(
+        "sk_storage",
+        &format!("/sys/fs/bpf/{}", unique_name("exs")),
+        1,
+    );
     let mut ran = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if name.ends_with(".bpfq") {
-            let text = run_example(&name, &["--param", &format!("pid={me}")]);
+            let text = run_example(
+                &name,
+                &[
+                    "--param",
+                    &format!("pid={me}"),
+                    "--param",
+                    &format!("map={}", storage.path),
+                ],
+            );
             assert!(
                 text.lines().count() >= 1,
                 "{name} printed no header:\n{text}"
@@ -78,4 +93,38 @@ fn kernel_threads_have_no_mm() {
         checked > 0,
         "a Linux system always has kernel threads (kthreadd)"
     );
+}
+
+#[test]
+fn sk_storage_lists_the_sockets_holding_a_value() {
+    let _k = shared_kernel();
+    let storage = SocketMap::create(
+        "sk_storage",
+        &format!("/sys/fs/bpf/{}", unique_name("exk")),
+        2,
+    );
+    let text = run_example(
+        "sk_storage.bpfq",
+        &["--param", &format!("map={}", storage.path)],
+    );
+    // family, src, sport, dst, dport, state, inode, value; ordered by inode.
+    let rows: Vec<Vec<String>> = csv_rows(&text);
+    let mut expected: Vec<Vec<String>> = storage
+        .sockets
+        .iter()
+        .map(|s| {
+            vec![
+                "2".to_string(),
+                "127.0.0.1".to_string(),
+                s.sport.to_string(),
+                "127.0.0.1".to_string(),
+                s.dport.to_string(),
+                "TCP_ESTABLISHED".to_string(),
+                s.inode.to_string(),
+                s.first.to_string(),
+            ]
+        })
+        .collect();
+    expected.sort_by_key(|row| row[6].parse::<u64>().unwrap());
+    assert_eq!(rows, expected);
 }

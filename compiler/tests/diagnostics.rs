@@ -53,7 +53,10 @@ const CASES: &[(&str, &str)] = &[
     ("E0106", "from task select task.pid[0]"),
     ("E0107", "from task select bogus"),
     ("E0108", "from task select pid where pid == $missing"),
-    ("E0109", "from sockmap select *"),
+    ("E0109", "from dmabuf select *"),
+    ("E0111", "from sockmap select *"),
+    ("E0111", "from bpf_map_elem select map_id"),
+    ("E0112", "from bpf_map_elem(map = \"counts\") select key"),
     ("E0201", "from task select pid where comm == 5"),
     (
         "E0201",

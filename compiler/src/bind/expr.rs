@@ -41,7 +41,10 @@ impl Binder<'_> {
                     break;
                 }
                 // Not a kernel difference: the map decides, so no alternative can help.
-                Err(diag) if diag.code == codes::MAP_REQUIRED => {
+                Err(diag)
+                    if diag.code == codes::MAP_REQUIRED
+                        || diag.code == codes::MAP_ELEMENT_UNREADABLE =>
+                {
                     self.in_progress.pop();
                     return Err(diag);
                 }
