@@ -17,11 +17,7 @@ fn bpftool(args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("bpftool runs (install bpftool)");
-    assert!(
-        out.status.success(),
-        "bpftool {args:?}: {}",
-        stderr(&out)
-    );
+    assert!(out.status.success(), "bpftool {args:?}: {}", stderr(&out));
     stdout(&out)
 }
 
@@ -128,9 +124,7 @@ fn hash_map_by_name_id_and_path_matches_bpftool() {
         format!("map = \"{}\"", map.path),
     ];
     for reference in by {
-        let rows = sorted_rows(&format!(
-            "from bpf_map_elem({reference}) select key, value"
-        ));
+        let rows = sorted_rows(&format!("from bpf_map_elem({reference}) select key, value"));
         assert_eq!(rows, expected, "{reference}");
     }
     let (_, rows) = query_csv(
@@ -251,7 +245,10 @@ fn bad_maps_are_coded_errors_before_loading() {
     let map = PinnedMap::create("mer", "type ringbuf key 0 value 0 entries 4096");
     let hash = PinnedMap::create("mehx", "type hash key 4 value 4 entries 4");
     let cases = [
-        (format!("from bpf_map_elem(map = \"{}\")", map.name), "E0113"),
+        (
+            format!("from bpf_map_elem(map = \"{}\")", map.name),
+            "E0113",
+        ),
         (format!("from sockmap(map = \"{}\")", hash.name), "E0113"),
         // A near miss of an existing name: the suggestion names the real map.
         (

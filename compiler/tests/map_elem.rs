@@ -93,15 +93,18 @@ fn compiled(query: &str) -> Result<String, String> {
 
 #[test]
 fn integer_key_and_value_are_direct_loads_after_the_key_check() {
-    let text = compiled("from bpf_map_elem(map = \"counts\") select key, value where value > 10")
-        .unwrap();
+    let text =
+        compiled("from bpf_map_elem(map = \"counts\") select key, value where value > 10").unwrap();
     insta::assert_snapshot!(text);
 }
 
 #[test]
 fn id_and_pinned_path_name_the_same_map() {
     let by_name = compiled("from bpf_map_elem(map = \"counts\")").unwrap();
-    assert_eq!(compiled("from bpf_map_elem(map = 42)").unwrap(), by_name.replace("map \"counts\"", "map id 42"));
+    assert_eq!(
+        compiled("from bpf_map_elem(map = 42)").unwrap(),
+        by_name.replace("map \"counts\"", "map id 42")
+    );
     assert_eq!(
         compiled("from bpf_map_elem(map = \"/sys/fs/bpf/counts\")").unwrap(),
         by_name.replace("map \"counts\"", "map pinned at /sys/fs/bpf/counts")
@@ -137,8 +140,14 @@ fn bad_maps_are_coded_diagnostics() {
         ("E0112", "from bpf_map_elem(map = 7) select key"),
         ("E0113", "from bpf_map_elem(map = \"events\") select key"),
         ("E0113", "from sockmap(map = \"counts\") select key"),
-        ("E0113", "from bpf_sk_storage_map(map = \"socks\") select value"),
-        ("E0208", "from bpf_map_elem(map = \"percpu_wide\") select value"),
+        (
+            "E0113",
+            "from bpf_sk_storage_map(map = \"socks\") select value",
+        ),
+        (
+            "E0208",
+            "from bpf_map_elem(map = \"percpu_wide\") select value",
+        ),
         ("E0208", "from bpf_map_elem(map = \"huge\") select value"),
         ("E0110", "from bpf_map_elem(mpa = \"counts\") select key"),
         ("E0110", "from bpf_map_elem(map = -1) select key"),

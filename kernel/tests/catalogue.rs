@@ -152,9 +152,17 @@ fn map_element_targets_end_on_a_null_element_not_map() {
             (name_of(target.main_object), name_of(target.final_null))
         };
         let both = |main: &str, last: &str| (Some(main.to_string()), Some(last.to_string()));
-        assert_eq!(fields("bpf_map_elem"), both("map", "key"), "linux {version}");
+        assert_eq!(
+            fields("bpf_map_elem"),
+            both("map", "key"),
+            "linux {version}"
+        );
         assert_eq!(fields("sockmap"), both("sk", "sk"), "linux {version}");
-        assert_eq!(fields("bpf_sk_storage_map"), both("sk", "sk"), "linux {version}");
+        assert_eq!(
+            fields("bpf_sk_storage_map"),
+            both("sk", "sk"),
+            "linux {version}"
+        );
         assert_eq!(fields("task"), both("task", "task"), "linux {version}");
     }
 }

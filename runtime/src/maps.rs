@@ -26,9 +26,8 @@ impl MapLookup for LiveMaps {
             value_size: info.value_size,
             name: info.name,
             id: info.id,
-            possible_cpus: possible_cpus().map_err(|e| {
-                MapLookupError::Failed(format!("cannot read {POSSIBLE_CPUS}: {e}"))
-            })?,
+            possible_cpus: possible_cpus()
+                .map_err(|e| MapLookupError::Failed(format!("cannot read {POSSIBLE_CPUS}: {e}")))?,
         })
     }
 }

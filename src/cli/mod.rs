@@ -214,9 +214,7 @@ pub fn compile_query(
 }
 
 /// Where map-element queries find their map: `--map-shape`, else the running kernel.
-fn map_lookup(
-    common: &args::Common,
-) -> Result<Box<dyn bpfq_compiler::maps::MapLookup>, Failure> {
+fn map_lookup(common: &args::Common) -> Result<Box<dyn bpfq_compiler::maps::MapLookup>, Failure> {
     use bpfq_compiler::maps::{map_type_by_name, FixedMap, MapShape};
     let Some(text) = &common.map_shape else {
         return Ok(Box::new(bpfq_runtime::maps::LiveMaps));

@@ -20,7 +20,10 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
         return Err(Failure::Usage("--btf is for compile-only commands (explain, targets); a query runs against the running kernel".into()));
     }
     if common.map_shape.is_some() {
-        return Err(Failure::Usage("--map-shape is for compile-only commands (explain, check); a query runs on a real map".into()));
+        return Err(Failure::Usage(
+            "--map-shape is for compile-only commands (explain, check); a query runs on a real map"
+                .into(),
+        ));
     }
     let btf = open_btf(None)?;
     let (compiled, _sources) = compile_query(query, &btf, common)?;

@@ -144,10 +144,7 @@ impl Binder<'_> {
             )
             .with_primary(
                 value.span,
-                format!(
-                    "{map} is a {} map",
-                    maps::map_type_name(shape.map_type)
-                ),
+                format!("{map} is a {} map", maps::map_type_name(shape.map_type)),
             )
             .with_note(format!("`{target}` walks {} maps", quote_list(&names))));
         }

@@ -43,7 +43,9 @@ pub enum Ty {
     /// An IPv4 address held as 4 bytes in network order (a stdlib `ipv4` column).
     Ipv4,
     /// `len` bytes of memory with no BTF type (a map key or value), shown as hex.
-    Bytes { len: u32 },
+    Bytes {
+        len: u32,
+    },
 }
 
 impl Ty {
