@@ -229,6 +229,18 @@ fn sockmap_rows_are_the_sockets_put_in_it() {
 }
 
 #[test]
+fn sockhash_rows_are_the_sockets_put_in_it() {
+    let _k = shared_kernel();
+    let path = format!("{BPFFS}/{}", unique_name("meq"));
+    let map = SocketMap::create("sockhash", &path, 2);
+    assert!(map.sockets.iter().all(|s| s.first >= 100));
+    let rows = sorted_rows(&format!(
+        "from sockmap(map = \"{path}\") select key, family, src, sport, dst, dport, state, inode"
+    ));
+    assert_eq!(rows, socket_rows(&map.sockets));
+}
+
+#[test]
 fn sk_storage_rows_are_the_sockets_holding_a_value() {
     let _k = shared_kernel();
     let path = format!("{BPFFS}/{}", unique_name("mek"));

@@ -4,6 +4,7 @@
 socket then `ready`, and keeps the sockets open until stdin closes; then it unpins the map.
 
     socket_maps.py sockmap PIN COUNT      BPF_MAP_TYPE_SOCKMAP, slot i = client socket i
+    socket_maps.py sockhash PIN COUNT     BPF_MAP_TYPE_SOCKHASH, key 100 + i = client socket i
     socket_maps.py sk_storage PIN COUNT   BPF_MAP_TYPE_SK_STORAGE, socket i -> u64 1000 + i
 
 Each socket is one end of a loopback TCP connection; its line holds the key (slot) or value, the
@@ -17,7 +18,7 @@ import sys
 
 SYS_BPF = 321  # x86_64
 BPF_MAP_CREATE, BPF_MAP_UPDATE_ELEM, BPF_OBJ_PIN, BPF_BTF_LOAD = 0, 2, 6, 18
-MAP_SOCKMAP, MAP_SK_STORAGE = 15, 24
+MAP_SOCKMAP, MAP_SOCKHASH, MAP_SK_STORAGE = 15, 18, 24
 BPF_F_NO_PREALLOC = 1
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -90,6 +91,11 @@ def main():
         for i, c in enumerate(clients):
             update(map_fd, struct.pack("<I", i), struct.pack("<I", c.fileno()))
             rows.append((i, c))
+    elif kind == "sockhash":
+        map_fd = map_create(MAP_SOCKHASH, 4, 4, count + 2, 0, name)
+        for i, c in enumerate(clients):
+            update(map_fd, struct.pack("<I", 100 + i), struct.pack("<I", c.fileno()))
+            rows.append((100 + i, c))
     elif kind == "sk_storage":
         btf_fd = btf_two_ints()
         map_fd = map_create(MAP_SK_STORAGE, 4, 8, 0, BPF_F_NO_PREALLOC, name, (btf_fd, 1, 2))

@@ -46,7 +46,7 @@ impl Binder<'_> {
                         || diag.code == codes::MAP_ELEMENT_UNREADABLE =>
                 {
                     self.in_progress.pop();
-                    return Err(diag);
+                    return Err(diag.with_secondary(use_span, "used here"));
                 }
                 Err(diag) => failures.push((alternative.span, diag.message)),
             }

@@ -138,15 +138,18 @@ impl Binder<'_> {
             return Err(Diagnostic::error(
                 codes::WRONG_MAP_TYPE,
                 format!(
-                    "target `{target}` cannot walk a {} map",
+                    "target `{target}` cannot walk maps of type {}",
                     maps::map_type_name(shape.map_type)
                 ),
             )
             .with_primary(
                 value.span,
-                format!("{map} is a {} map", maps::map_type_name(shape.map_type)),
+                format!("{map} has type {}", maps::map_type_name(shape.map_type)),
             )
-            .with_note(format!("`{target}` walks {} maps", quote_list(&names))));
+            .with_note(format!(
+                "`{target}` walks maps of type {}",
+                quote_list(&names)
+            )));
         }
         self.map_shape = Some(shape.clone());
         Ok(Some(MapParam { map, shape }))
