@@ -154,9 +154,14 @@ fn bind_query(
     let attach_func = target
         .attach_func
         .ok_or_else(|| internal(query.from.span, "target without attach function"))?;
-    let object_offset = target
+    let (object_offset, object_field) = target
         .final_null
-        .map(|i| target.context[i].byte_offset)
+        .map(|i| {
+            (
+                target.context[i].byte_offset,
+                target.context[i].name.clone(),
+            )
+        })
         .ok_or_else(|| {
             Diagnostic::error(
                 codes::UNSUPPORTED,
@@ -175,6 +180,7 @@ fn bind_query(
         meta_offset: meta.meta_offset,
         seq_offset: meta.seq_offset,
         object_offset,
+        object_field,
     };
     let mut binder = Binder {
         env,

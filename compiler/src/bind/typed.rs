@@ -231,6 +231,8 @@ pub struct BoundTarget {
     pub seq_offset: u32,
     /// Byte offset in the context of the object pointer that is NULL on the final call.
     pub object_offset: u32,
+    /// The name of that context field (`task`; `key` for bpf_map_elem, whose `map` is never NULL).
+    pub object_field: String,
 }
 
 /// One output column.

@@ -137,7 +137,7 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
     offsets.dedup();
     l.b.note(format!(
         "skip the object when a context pointer is NULL (the final call has {} = NULL)",
-        plan.target.name
+        plan.target.object_field
     ));
     for offset in offsets {
         let value = l.pure(Inst::Load {
