@@ -58,6 +58,7 @@ fn main() {
             stdlib: &stdlib,
             sources: &sources,
             params: &params,
+            maps: None,
         };
         let compiled = compile(file, &env).unwrap();
         assert!(!compiled.program.insns.is_empty());

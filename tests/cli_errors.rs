@@ -238,7 +238,18 @@ fn examples_check_against_every_fixture_kernel() {
         .sum();
     for version in ["5.10", "6.1", "6.12", "6.18"] {
         let fixture = format!("{root}/tests/fixtures/btf/linux-{version}.btf.xz");
-        let mut args = vec!["check", "--btf", &fixture, "--param", "pid=1"];
+        // sk_storage.bpfq names its map with $map: its shape is given, no map is looked up.
+        let mut args = vec![
+            "check",
+            "--btf",
+            &fixture,
+            "--param",
+            "pid=1",
+            "--param",
+            "map=storage",
+            "--map-shape",
+            "sk_storage:4:8",
+        ];
         args.extend(examples.iter().map(String::as_str));
         let out = bpfq(&args);
         let (text, err) = (stdout(&out), stderr(&out));

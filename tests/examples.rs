@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::socket_maps::SocketMap;
 use common::*;
 
 fn run_example(name: &str, extra: &[&str]) -> String {
@@ -78,18 +79,25 @@ fn every_example_runs() {
     let _k = shared_kernel();
     let dir = format!("{}/examples", env!("CARGO_MANIFEST_DIR"));
     let me = std::process::id().to_string();
+    // Map-parametrised examples (sk_storage.bpfq) get a socket-local storage map of their own.
+    let storage = SocketMap::create(
+        "sk_storage",
+        &format!("/sys/fs/bpf/{}", unique_name("exs")),
+        1,
+    );
     let mut ran = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if !name.ends_with(".bpfq") {
             continue;
         }
-        let param = format!("pid={me}");
+        let pid = format!("pid={me}");
+        let map = format!("map={}", storage.path);
         for query in query_names(&name) {
             let text = match &query {
                 // A file of named queries runs each by name through `bpfq run`.
                 Some(query) => run_named(&name, query),
-                None => run_example(&name, &["--param", &param]),
+                None => run_example(&name, &["--param", &pid, "--param", &map]),
             };
             assert!(
                 text.lines().count() >= 1,

@@ -63,6 +63,12 @@ pub const QUERY_NOT_CHOSEN: &str = "E0112";
 pub const NO_QUERY_IN_FILE: &str = "E0113";
 /// A `param` declared without a default and not given with `--param`.
 pub const MISSING_PARAM: &str = "E0114";
+/// A map-element target (bpf_map_elem, bpf_sk_storage_map, sockmap) without `map = ...`.
+pub const MAP_REQUIRED: &str = "E0115";
+/// `map = ...` names no map of this machine (or it cannot be opened).
+pub const UNKNOWN_MAP: &str = "E0116";
+/// `map = ...` names a map of a type the target cannot walk.
+pub const WRONG_MAP_TYPE: &str = "E0117";
 
 // ---------------------------------------------------------------- E02xx: types
 
@@ -84,6 +90,8 @@ pub const BAD_CAST: &str = "E0207";
 pub const PARAM_TYPE: &str = "E0208";
 /// `param x: T` where T is no parameter type.
 pub const BAD_PARAM_TYPE: &str = "E0209";
+/// A map key or value bpfq cannot show (a per-CPU non-integer value, or too many bytes).
+pub const MAP_ELEMENT_UNREADABLE: &str = "E0210";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
 
@@ -203,6 +211,18 @@ pub const ALL: &[(&str, &str)] = &[
         "a parameter declared without a default needs `--param name=value`",
     ),
     (
+        MAP_REQUIRED,
+        "bpf_map_elem, bpf_sk_storage_map and sockmap walk one map: name it with `map = \"NAME\"`, `map = ID` or `map = \"/sys/fs/bpf/PINNED\"`",
+    ),
+    (
+        UNKNOWN_MAP,
+        "no BPF map of that name or id exists on this machine, or it cannot be opened",
+    ),
+    (
+        WRONG_MAP_TYPE,
+        "the target cannot walk maps of this type (bpf_map_elem: hash, array and their per-CPU and LRU kinds; bpf_sk_storage_map: sk_storage; sockmap: sockmap and sockhash)",
+    ),
+    (
         TYPE_MISMATCH,
         "the operands have types that cannot be compared",
     ),
@@ -234,6 +254,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         BAD_PARAM_TYPE,
         "parameter types are u8 u16 u32 u64 s8 s16 s32 s64 bool string",
+    ),
+    (
+        MAP_ELEMENT_UNREADABLE,
+        "map keys and values are shown up to 1024 bytes; per-CPU values are summed, so they must be integers of 1, 2, 4 or 8 bytes",
     ),
     (
         UNSUPPORTED,

@@ -2,13 +2,16 @@
 //! their docs and types), its context fields, and the members of the struct behind any path.
 //! Uses the same binder as queries, so what it lists is exactly what a query can use.
 
-use crate::bind::{bind, resolve_target, BindEnv, Ty};
+use crate::bind::{bind_without_map, resolve_target, BindEnv, Ty};
 use crate::diagnostic::{Diagnostic, FileId, Sources, Span};
 use crate::syntax::ast::Ident;
 use crate::syntax::parse_query;
 use bpfq_kernel::catalogue::type_name;
 use bpfq_kernel::TypeId;
 use std::fmt::Write;
+
+/// The type shown for a map key or value column, which the map decides.
+pub const MAP_TYPED: &str = "per map";
 
 /// A stdlib column as this kernel sees it.
 pub struct ColumnInfo {
@@ -34,9 +37,10 @@ pub(crate) fn type_of(
         stdlib: env.stdlib,
         sources: &sources,
         params: env.params,
+        maps: env.maps,
     };
     let typed = parse_query(sources.text(file), file)
-        .and_then(|query| bind(&query, &scoped))
+        .and_then(|query| bind_without_map(&query, &scoped))
         .map_err(|mut diag| {
             if let Some(at) = expr_at {
                 for label in &mut diag.labels {
@@ -63,7 +67,14 @@ pub fn columns(env: &BindEnv, target: &str) -> Vec<ColumnInfo> {
             doc: decl.doc.trim().to_string(),
             ty: type_of(env, target, &decl.name.name, None)
                 .map(|t| t.describe())
-                .map_err(|d| d.message),
+                .or_else(|d| {
+                    // A map key or value: typed by the map the query names.
+                    if d.code == crate::codes::MAP_REQUIRED {
+                        Ok(MAP_TYPED.to_string())
+                    } else {
+                        Err(d.message)
+                    }
+                }),
         })
         .collect()
 }

@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod ir;
 pub mod layout;
 pub mod lower;
+pub mod maps;
 pub mod pipeline;
 pub mod plan;
 pub mod queryfile;

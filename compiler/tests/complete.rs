@@ -20,6 +20,7 @@ fn candidates(btf: &Btf, text: &str) -> Vec<String> {
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
+        maps: None,
     };
     complete(&env, text)
 }

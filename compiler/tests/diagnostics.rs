@@ -35,6 +35,7 @@ fn check_diag(btf: &Btf, query: &str) -> (String, String) {
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
+        maps: None,
     };
     match compile(file, &env) {
         Ok(_) => panic!("expected an error for {query}"),
@@ -52,7 +53,9 @@ const CASES: &[(&str, &str)] = &[
     ("E0106", "from task select task.pid[0]"),
     ("E0107", "from task select bogus"),
     ("E0108", "from task select pid where pid == $missing"),
-    ("E0109", "from sockmap select *"),
+    ("E0115", "from sockmap select *"),
+    ("E0115", "from bpf_map_elem select map_id"),
+    ("E0116", "from bpf_map_elem(map = \"counts\") select key"),
     ("E0201", "from task select pid where comm == 5"),
     (
         "E0201",
@@ -153,4 +156,25 @@ fn every_code_is_documented() {
             "{code} has no explanation in codes::ALL"
         );
     }
+}
+
+/// Every target of this kernel has stdlib defaults, so E0109 is met with a stdlib that holds
+/// another target's file only (as `Stdlib::load_for` loads it), like a kernel's new target.
+#[test]
+fn select_star_without_defaults_is_e0109() {
+    let btf = fixture();
+    let mut sources = Sources::new();
+    let file = sources.add("<query>", "from dmabuf select *");
+    let stdlib = Stdlib::load_for(&mut sources, Some("task"), &[]).expect("stdlib");
+    let params = HashMap::new();
+    let env = BindEnv {
+        btf: &btf,
+        stdlib: &stdlib,
+        sources: &sources,
+        params: &params,
+        maps: None,
+    };
+    let diag = compile(file, &env).expect_err("no defaults for dmabuf");
+    assert_eq!(diag.code, "E0109");
+    insta::assert_snapshot!(diag.render(&sources));
 }

@@ -139,6 +139,7 @@ fn check(front: &mut Front, query: &str) {
         stdlib,
         sources,
         params: &params,
+        maps: None,
     };
     let result = catch_unwind(AssertUnwindSafe(|| {
         compile(file, &env)

@@ -39,6 +39,7 @@ fn with_env<T>(
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
+        maps: None,
     };
     match stage(file, &env) {
         Ok(value) => show(value),

@@ -48,6 +48,7 @@ fn with_env<T>(btf: &Btf, query: &str, use_env: impl FnOnce(usize, &BindEnv) -> 
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
+        maps: None,
     };
     use_env(file, &env)
 }

@@ -143,6 +143,31 @@ fn main_objects_are_the_iterated_structs() {
 }
 
 #[test]
+fn map_element_targets_end_on_a_null_element_not_map() {
+    for version in common::VERSIONS {
+        let btf = common::fixture(version);
+        let fields = |name: &str| {
+            let target = find_target(btf, name).unwrap().unwrap();
+            let name_of = |index: Option<usize>| index.map(|i| target.context[i].name.clone());
+            (name_of(target.main_object), name_of(target.final_null))
+        };
+        let both = |main: &str, last: &str| (Some(main.to_string()), Some(last.to_string()));
+        assert_eq!(
+            fields("bpf_map_elem"),
+            both("map", "key"),
+            "linux {version}"
+        );
+        assert_eq!(fields("sockmap"), both("sk", "sk"), "linux {version}");
+        assert_eq!(
+            fields("bpf_sk_storage_map"),
+            both("sk", "sk"),
+            "linux {version}"
+        );
+        assert_eq!(fields("task"), both("task", "task"), "linux {version}");
+    }
+}
+
+#[test]
 fn meta_layout_points_at_seq_and_seq_num() {
     for version in common::VERSIONS {
         let layout = meta_layout(common::fixture(version)).unwrap();

@@ -5,6 +5,7 @@ pub mod caps;
 pub mod decode;
 pub mod format;
 pub mod loader;
+pub mod maps;
 pub mod netns;
 pub mod pipeline;
 pub mod reader;

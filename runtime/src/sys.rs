@@ -360,3 +360,66 @@ pub fn mmap_readonly(path: &Path) -> io::Result<Mmap> {
         backing: Backing::Mapped { addr, len },
     })
 }
+
+// ------------------------------------------------------------------ maps (map-element targets)
+
+/// Ids of every BPF map in the system.
+pub fn map_ids() -> io::Result<Vec<u32>> {
+    all_ids(bpf_cmd::BPF_MAP_GET_NEXT_ID)
+}
+
+/// `BPF_MAP_GET_FD_BY_ID`: an fd for a map someone else may own.
+pub fn map_fd_by_id(id: u32) -> io::Result<OwnedFd> {
+    let mut attr = zeroed_attr();
+    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+    let mut by_id = unsafe { attr.__bindgen_anon_6 };
+    by_id.__bindgen_anon_1.map_id = id;
+    attr.__bindgen_anon_6 = by_id;
+    owned_fd(bpf(bpf_cmd::BPF_MAP_GET_FD_BY_ID, &mut attr)?)
+}
+
+/// `BPF_OBJ_GET`: an fd for the BPF object pinned at `path` (in a bpffs mount).
+pub fn obj_get(path: &Path) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    let mut attr = zeroed_attr();
+    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+    let mut get = unsafe { attr.__bindgen_anon_4 };
+    // `c_path` lives until the end of this function, after the call.
+    get.pathname = c_path.as_ptr() as u64;
+    attr.__bindgen_anon_4 = get;
+    owned_fd(bpf(bpf_cmd::BPF_OBJ_GET, &mut attr)?)
+}
+
+/// What a map is: its identity and the sizes of its keys and values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapInfo {
+    pub id: u32,
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub name: String,
+}
+
+/// Identity and shape of the map behind `fd` (EINVAL when `fd` is no map).
+pub fn map_info(fd: BorrowedFd<'_>) -> io::Result<MapInfo> {
+    // SAFETY: `bpf_map_info` is a bindgen POD struct; all-zero is valid.
+    let mut info: aya_obj::generated::bpf_map_info = unsafe { zeroed() };
+    obj_info(fd, &mut info)?;
+    let name_bytes: Vec<u8> = info
+        .name
+        .iter()
+        .map(|&c| c as u8)
+        .take_while(|&b| b != 0)
+        .collect();
+    Ok(MapInfo {
+        id: info.id,
+        map_type: info.type_,
+        key_size: info.key_size,
+        value_size: info.value_size,
+        max_entries: info.max_entries,
+        name: String::from_utf8_lossy(&name_bytes).into_owned(),
+    })
+}

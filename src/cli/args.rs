@@ -61,6 +61,10 @@ pub struct Common {
     /// Use this BTF file (raw or .xz) instead of the running kernel's; compile-only commands.
     #[arg(long, value_name = "FILE", global = true)]
     pub btf: Option<PathBuf>,
+    /// The shape of the map a map-element query names, instead of looking it up on this machine
+    /// (compile-only commands): TYPE:KEY_SIZE:VALUE_SIZE, e.g. hash:4:8.
+    #[arg(long, value_name = "TYPE:KEY:VALUE", global = true)]
+    pub map_shape: Option<String>,
     /// Show the full verifier log when the kernel refuses a program.
     #[arg(long, short, global = true)]
     pub verbose: bool,

@@ -230,6 +230,8 @@ fn in_query(line: &Line, text: &str) -> Vec<String> {
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
+        // Completion never opens maps: key/value columns of map targets are offered untyped.
+        maps: None,
     };
     complete_query(&env, text)
 }

@@ -5,6 +5,7 @@ pub mod args;
 mod complete;
 mod explain;
 mod man;
+mod map_run;
 mod queryfile;
 mod run;
 mod targets;
@@ -146,6 +147,7 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
+        maps: None,
     };
     match bpfq_compiler::describe::describe(&env, file) {
         Ok(text) => {
@@ -232,11 +234,13 @@ pub fn compile_query_timed(
         Ok(lib) => lib,
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
+    let maps = map_lookup(common)?;
     let env = BindEnv {
         btf,
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
+        maps: Some(maps.as_ref()),
     };
     let mut stage_times = StageTimes::default();
     let compiled = compile_timed(file, &env, &mut stage_times);
@@ -245,4 +249,31 @@ pub fn compile_query_timed(
         Ok(compiled) => Ok((compiled, sources)),
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     }
+}
+
+/// Where map-element queries find their map: `--map-shape`, else the running kernel.
+pub(super) fn map_lookup(
+    common: &args::Common,
+) -> Result<Box<dyn bpfq_compiler::maps::MapLookup>, Failure> {
+    use bpfq_compiler::maps::{map_type_by_name, FixedMap, MapShape};
+    let Some(text) = &common.map_shape else {
+        return Ok(Box::new(bpfq_runtime::maps::LiveMaps));
+    };
+    let bad = || {
+        Failure::Usage(format!(
+            "--map-shape expects TYPE:KEY_SIZE:VALUE_SIZE (e.g. hash:4:8), got `{text}`"
+        ))
+    };
+    let parts: Vec<&str> = text.split(':').collect();
+    let [kind, key, value] = parts.as_slice() else {
+        return Err(bad());
+    };
+    Ok(Box::new(FixedMap(MapShape {
+        map_type: map_type_by_name(kind).ok_or_else(bad)?,
+        key_size: key.parse().map_err(|_| bad())?,
+        value_size: value.parse().map_err(|_| bad())?,
+        name: String::new(),
+        id: 0,
+        possible_cpus: bpfq_runtime::maps::possible_cpus().unwrap_or(1),
+    })))
 }

@@ -111,11 +111,13 @@ pub fn compile_from_file(
         Ok(lib) => lib,
         Err(diag) => return Err(compile_error(diag, sources)),
     };
+    let maps = super::map_lookup(common)?;
     let env = BindEnv {
         btf,
         stdlib: &stdlib,
         sources: &sources,
         params: &chosen.params,
+        maps: Some(maps.as_ref()),
     };
     let mut stage_times = StageTimes {
         parse: parse_time,

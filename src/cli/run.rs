@@ -8,7 +8,7 @@ use super::{
     args::{Common, OutputArgs, RunArgs},
     compile_query_timed, open_btf, Failure,
 };
-use bpfq_compiler::bind::IterParams;
+use bpfq_compiler::bind::{IterParams, MapParam};
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::bpf::insn::encode;
 use bpfq_compiler::pipeline::Compiled;
@@ -19,6 +19,7 @@ use bpfq_runtime::netns::all_network_namespaces;
 use bpfq_runtime::pipeline::{stream_rows_of, StreamSummary};
 use bpfq_runtime::IterReader;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 pub fn run(
@@ -42,6 +43,12 @@ fn run_timed(
 ) -> Result<(), Failure> {
     if common.btf.is_some() {
         return Err(Failure::Usage("--btf is for compile-only commands (explain, targets); a query runs against the running kernel".into()));
+    }
+    if common.map_shape.is_some() {
+        return Err(Failure::Usage(
+            "--map-shape is for compile-only commands (explain, check); a query runs on a real map"
+                .into(),
+        ));
     }
     let btf = timings.time("open BTF", || open_btf(None))?;
     let (compiled, _sources) = compile_query_timed(query, &btf, common, timings)?;
@@ -71,13 +78,20 @@ pub fn execute(
             load_iter_program(&spec, common.verbose)
         })
         .map_err(failed)?;
-    let link_info = match &compiled.plan.iter_params {
-        Some(params) => params.link_info(&cgroup_id_of).map_err(Failure::Runtime)?,
-        None => None,
+    // A map-element query's link info is an fd of its map, open until the link exists.
+    let map_fd = match &compiled.plan.iter_params {
+        Some(IterParams::Map(param)) => Some(super::map_run::open_for_link(param)?),
+        _ => None,
+    };
+    let link_info = match (&compiled.plan.iter_params, &map_fd) {
+        (_, Some(fd)) => Some(MapParam::link_info(fd.as_raw_fd() as u32)),
+        (Some(params), None) => params.link_info(&cgroup_id_of).map_err(Failure::Runtime)?,
+        (None, None) => None,
     };
     let link = timings
         .time("attach (link)", || program.attach(link_info.as_deref()))
         .map_err(failed)?;
+    drop(map_fd);
     let options = FormatOptions {
         header: !output.no_header,
         show_kptrs: output.show_kptrs,

@@ -2,6 +2,8 @@
 //! and count the kernel's BPF programs and links with bpftool (an independent oracle).
 #![allow(dead_code)]
 
+pub mod socket_maps;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -54,11 +56,7 @@ impl Named {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let exe = dir.join(name);
         std::fs::copy("/bin/sleep", &exe).expect("copy sleep");
-        let child = Command::new(&exe)
-            .arg("300")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn");
+        let child = spawn_fresh_copy(Command::new(&exe).arg("300").stdout(Stdio::null()));
         // Wait until the exec has happened so the kernel's comm is the new name.
         let deadline = Instant::now() + Duration::from_secs(5);
         while std::fs::read_to_string(format!("/proc/{}/comm", child.id()))
@@ -197,12 +195,7 @@ impl Named {
             }
             None => Command::new(&exe),
         };
-        let child = command
-            .args(args)
-            .stdin(stdin)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn");
+        let child = spawn_fresh_copy(command.args(args).stdin(stdin).stdout(Stdio::null()));
         let named = Named {
             child,
             name: name.to_string(),
@@ -280,4 +273,21 @@ pub fn proc_stat_field(pid: u32, number: usize) -> String {
         .nth(number - 3)
         .unwrap_or_else(|| panic!("/proc/{pid}/stat has no field {number}"))
         .to_string()
+}
+
+/// Spawns a program the test has just copied. While the copy is being written, another test
+/// thread may fork and hold the write fd until its exec: exec then fails with ETXTBSY, which
+/// goes away as soon as that exec happens, so it is retried.
+pub fn spawn_fresh_copy(command: &mut Command) -> Child {
+    const ETXTBSY: i32 = 26;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match command.spawn() {
+            Ok(child) => return child,
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("spawn {command:?}: {e}"),
+        }
+    }
 }

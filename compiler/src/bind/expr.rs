@@ -40,6 +40,14 @@ impl Binder<'_> {
                     bound = Some(expr);
                     break;
                 }
+                // Not a kernel difference: the map decides, so no alternative can help.
+                Err(diag)
+                    if diag.code == codes::MAP_REQUIRED
+                        || diag.code == codes::MAP_ELEMENT_UNREADABLE =>
+                {
+                    self.in_progress.pop();
+                    return Err(diag.with_secondary(use_span, "used here"));
+                }
                 Err(diag) => failures.push((alternative.span, diag.message)),
             }
         }
@@ -207,7 +215,8 @@ impl Binder<'_> {
             | Ty::Ptr { .. }
             | Ty::Enum { .. }
             | Ty::Literal
-            | Ty::Ipv4 => Ok(()),
+            | Ty::Ipv4
+            | Ty::Bytes { .. } => Ok(()),
             Ty::Struct { id } if self.aggregate_bytes(*id).is_some() => Ok(()),
             Ty::Struct { id } => {
                 let members = self

@@ -5,12 +5,14 @@
 mod d_path;
 mod display;
 mod expr;
+mod map_elem;
 mod params;
 mod path;
 mod quirks;
 pub mod typed;
 
 pub use d_path::D_PATH_MAX;
+pub use map_elem::{MapParam, ELEMENT_BYTES_MAX};
 pub use params::{CgroupOrder, CgroupStart, IterParams, NetnsRef, CGROUP2_ROOT_ID};
 pub use typed::*;
 
@@ -29,6 +31,9 @@ pub struct BindEnv<'a> {
     pub sources: &'a Sources,
     /// `--param name=value` pairs, typed when a query uses `$name`.
     pub params: &'a HashMap<String, String>,
+    /// Looks up the map of a map-element query (`from bpf_map_elem(map = ...)`); None where no
+    /// map can be looked up.
+    pub maps: Option<&'a dyn crate::maps::MapLookup>,
 }
 
 pub(crate) struct Binder<'a> {
@@ -41,6 +46,8 @@ pub(crate) struct Binder<'a> {
     cast_types: HashMap<String, Option<bpfq_kernel::TypeId>>,
     /// The `bpf_rdonly_cast` kfunc, once looked up (None inside: this kernel lacks it).
     rdonly_cast: Option<Option<bpfq_kernel::TypeId>>,
+    /// The map a map-element query walks, once its `map` parameter is looked up.
+    map_shape: Option<crate::maps::MapShape>,
 }
 
 fn unsupported(what: &str, span: Span, issue: &str) -> Diagnostic {
@@ -107,6 +114,20 @@ pub(crate) fn quote_list(names: &[&str]) -> String {
 
 /// Binds a parsed query against the kernel's BTF and the stdlib.
 pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic> {
+    bind_query(query, env, true)
+}
+
+/// Like `bind`, but a map-element target may go without its `map` (for `describe`, which types
+/// the columns that do not depend on the map).
+pub fn bind_without_map(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic> {
+    bind_query(query, env, false)
+}
+
+fn bind_query(
+    query: &ast::Query,
+    env: &BindEnv,
+    map_required: bool,
+) -> Result<TypedQuery, Diagnostic> {
     if let Some(join) = query.joins.first() {
         return Err(unsupported(
             "`join`",
@@ -135,9 +156,14 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
     let attach_func = target
         .attach_func
         .ok_or_else(|| internal(query.from.span, "target without attach function"))?;
-    let object_offset = target
-        .main_object
-        .map(|i| target.context[i].byte_offset)
+    let (object_offset, object_field) = target
+        .final_null
+        .map(|i| {
+            (
+                target.context[i].byte_offset,
+                target.context[i].name.clone(),
+            )
+        })
         .ok_or_else(|| {
             Diagnostic::error(
                 codes::UNSUPPORTED,
@@ -156,6 +182,7 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
         meta_offset: meta.meta_offset,
         seq_offset: meta.seq_offset,
         object_offset,
+        object_field,
     };
     let mut binder = Binder {
         env,
@@ -164,10 +191,17 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
         in_progress: Vec::new(),
         cast_types: HashMap::new(),
         rdonly_cast: None,
+        map_shape: None,
     };
+    // A map's key and value types come from the map: look it up before any column.
+    let map_param = binder.bind_map_param(&query.from, map_required)?;
 
     // Parameters first: `netns = all` adds the `netns` column to the defaults.
-    let mut iter_params = binder.bind_params(&query.from.params, query.from.span)?;
+    let mut iter_params = match map_param {
+        Some(map) => Some(IterParams::Map(map)),
+        None if maps_target(&bound_target.name) => None,
+        None => binder.bind_params(&query.from.params, query.from.span)?,
+    };
 
     // `select *` (or no select) starts with the target's default columns; items follow.
     let (star, items): (Option<Span>, &[ast::SelectItem]) = match &query.select {
@@ -292,4 +326,9 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
         limit: query.limit.as_ref().map(|l| l.count),
         iter_params,
     })
+}
+
+/// The map-element targets, whose only parameter is `map`.
+fn maps_target(target: &str) -> bool {
+    crate::maps::accepted_types(target).is_some()
 }

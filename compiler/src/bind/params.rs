@@ -23,6 +23,9 @@ pub enum IterParams {
     /// A network target read in another network namespace (no link info: the namespace is the
     /// one current when the iterator is created).
     Netns(NetnsRef),
+    /// The elements of one map (bpf_map_elem, bpf_sk_storage_map, sockmap): the link info is
+    /// the fd of the map, opened by the caller (`MapParam::link_info`).
+    Map(super::MapParam),
 }
 
 /// A network namespace: that of a process, or a namespace file (`/run/netns/NAME`); or all of
@@ -87,6 +90,12 @@ impl IterParams {
         if matches!(self, IterParams::Netns(_)) {
             return Ok(None);
         }
+        if let IterParams::Map(param) = self {
+            return Err(format!(
+                "{} must be opened first: its link info is an open fd",
+                param.map
+            ));
+        }
         if let IterParams::Cgroup { start, order } = self {
             // struct { __u32 order; __u32 cgroup_fd; __u64 cgroup_id; } cgroup;
             let id = match start {
@@ -106,7 +115,7 @@ impl IterParams {
         let (tid, pid) = match self {
             IterParams::TaskPid { pid, .. } => (0, *pid),
             IterParams::TaskTid { tid, .. } => (*tid, 0),
-            IterParams::Cgroup { .. } | IterParams::Netns(_) => (0, 0),
+            IterParams::Cgroup { .. } | IterParams::Netns(_) | IterParams::Map(_) => (0, 0),
         };
         [tid, pid, 0].iter().flat_map(|v| v.to_ne_bytes()).collect()
     }
@@ -141,6 +150,7 @@ impl IterParams {
                     false,
                 ),
             },
+            IterParams::Map(param) => (param.describe(), false),
         };
         if source {
             format!("{what} (from the where clause)")

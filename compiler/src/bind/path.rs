@@ -41,6 +41,9 @@ impl Binder<'_> {
                 return Ok(expr);
             }
         }
+        if let Some(element) = self.map_element_field(name, span)? {
+            return Ok(element);
+        }
         if let Some(field) = self.target.context.iter().find(|f| f.name == name) {
             return self.ctx_field(field.name.clone(), field.byte_offset, field.type_id, span);
         }

@@ -42,6 +42,10 @@ pub enum Ty {
     Str,
     /// An IPv4 address held as 4 bytes in network order (a stdlib `ipv4` column).
     Ipv4,
+    /// `len` bytes of memory with no BTF type (a map key or value), shown as hex.
+    Bytes {
+        len: u32,
+    },
 }
 
 impl Ty {
@@ -83,6 +87,7 @@ impl Ty {
             Ty::Enum { .. } => "enum".into(),
             Ty::Str => "string".into(),
             Ty::Ipv4 => "ipv4".into(),
+            Ty::Bytes { len } => format!("bytes[{len}]"),
         }
     }
 }
@@ -232,6 +237,8 @@ pub struct BoundTarget {
     pub seq_offset: u32,
     /// Byte offset in the context of the object pointer that is NULL on the final call.
     pub object_offset: u32,
+    /// The name of that context field (`task`; `key` for bpf_map_elem, whose `map` is never NULL).
+    pub object_field: String,
 }
 
 /// One output column.

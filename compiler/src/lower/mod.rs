@@ -62,6 +62,7 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
         Ty::Chars { len } => ColumnKind::Chars { len: *len },
         Ty::Ptr { .. } => ColumnKind::KernelPointer,
         Ty::Ipv4 => ColumnKind::Ipv4,
+        Ty::Bytes { len } => ColumnKind::Bytes { len: *len },
         Ty::Struct { id } if btf.name_of(*id) == Some("in6_addr") => ColumnKind::Ipv6,
         Ty::Struct { id } => ColumnKind::Bytes {
             len: btf.size_of(*id).map_err(|e| internal(e.to_string()))?,
@@ -137,7 +138,7 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
     offsets.dedup();
     l.b.note(format!(
         "skip the object when a context pointer is NULL (the final call has {} = NULL)",
-        plan.target.name
+        plan.target.object_field
     ));
     for offset in offsets {
         let value = l.pure(Inst::Load {
@@ -932,10 +933,10 @@ impl Lowerer<'_> {
             }
             (
                 TKind::Place { ptr, offset },
-                Ty::Chars { .. } | Ty::Struct { .. } | Ty::Array { .. },
+                Ty::Chars { .. } | Ty::Struct { .. } | Ty::Array { .. } | Ty::Bytes { .. },
             ) => {
                 let len = match &expr.ty {
-                    Ty::Chars { len } => *len,
+                    Ty::Chars { len } | Ty::Bytes { len } => *len,
                     Ty::Struct { id } => {
                         self.btf.size_of(*id).map_err(|e| internal(e.to_string()))?
                     }

@@ -37,7 +37,7 @@ fn splittable(column: &OutputColumn, has_flag: bool) -> bool {
         && matches!(column.expr.kind, TKind::Place { .. })
         && matches!(
             column.expr.ty,
-            Ty::Chars { .. } | Ty::Struct { .. } | Ty::Array { .. }
+            Ty::Chars { .. } | Ty::Struct { .. } | Ty::Array { .. } | Ty::Bytes { .. }
         )
 }
 

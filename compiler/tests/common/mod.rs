@@ -32,6 +32,7 @@ pub fn stdlib_columns(btf: &Btf, target: &str) -> Vec<ColumnInfo> {
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
+        maps: None,
     };
     bpfq_compiler::describe::columns(&env, target)
 }

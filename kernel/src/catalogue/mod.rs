@@ -1,5 +1,6 @@
 //! Iterator catalogue stage: lists the BPF iterator targets a kernel's BTF offers (context struct, attach function, context fields, main object).
 
+mod elements;
 mod meta;
 mod type_name;
 
@@ -23,8 +24,12 @@ pub struct IterTarget {
     pub attach_func: Option<TypeId>,
     /// Context members after `meta`, in offset order.
     pub context: Vec<CtxField>,
-    /// Index into `context` of the first pointer-to-struct field: the object iterated over.
+    /// Index into `context` of the object iterated over: the first pointer-to-struct field, or
+    /// for the map-element targets the element's socket (`sk`) when it has one.
     pub main_object: Option<usize>,
+    /// Index into `context` of the pointer that is NULL on the final call: the main object,
+    /// except for the map-element targets (whose `map` is set on every call).
+    pub final_null: Option<usize>,
     /// Where `ctx->meta->seq` and `seq_num` are; None if the context has no `meta` pointer.
     pub meta: Option<MetaLayout>,
 }
@@ -108,17 +113,24 @@ fn build_target(
             type_name: type_name(btf, member.type_id),
         });
     }
-    let main_object = context.iter().position(|field| {
+    let is_struct_pointer = |field: &CtxField| {
         field
             .pointee
             .is_some_and(|pointee| matches!(btf.kind_of(pointee), Ok(Some(Kind::Struct))))
-    });
+    };
+    let element = elements::element_field(name)
+        .and_then(|wanted| context.iter().position(|field| field.name == wanted));
+    let main_object = element
+        .filter(|&index| is_struct_pointer(&context[index]))
+        .or_else(|| context.iter().position(is_struct_pointer));
+    let final_null = element.or(main_object);
     Ok(IterTarget {
         name: name.to_string(),
         ctx_struct: ctx,
         attach_func,
         context,
         main_object,
+        final_null,
         meta,
     })
 }

@@ -1,0 +1,34 @@
+//! `bpfq QUERY` on a map-element target: reopens the map the compiler was given the shape of,
+//! for the link. Guarantees: the map opened is the one compiled for (by id when the lookup gave
+//! one) and still has the key and value sizes the program's reads were checked against.
+
+use super::Failure;
+use bpfq_compiler::bind::MapParam;
+use bpfq_compiler::maps::{MapLookupError, MapRef};
+use std::os::fd::OwnedFd;
+
+/// An fd of the map of `param`, to pass in the link info.
+pub fn open_for_link(param: &MapParam) -> Result<OwnedFd, Failure> {
+    let by_id = MapRef::Id(param.shape.id);
+    let map = if param.shape.id != 0 {
+        &by_id
+    } else {
+        &param.map
+    };
+    let (fd, info) = bpfq_runtime::maps::open_map(map).map_err(|err| {
+        Failure::Runtime(match err {
+            MapLookupError::NotFound { .. } => format!("{} went away", param.map),
+            MapLookupError::Failed(why) => format!("cannot open {}: {why}", param.map),
+        })
+    })?;
+    let shape = &param.shape;
+    if (info.map_type, info.key_size, info.value_size)
+        != (shape.map_type, shape.key_size, shape.value_size)
+    {
+        return Err(Failure::Runtime(format!(
+            "{} changed while the query was compiled (now key {} B, value {} B)",
+            param.map, info.key_size, info.value_size
+        )));
+    }
+    Ok(fd)
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Test helper for tests/kernel_map_elem.rs: fills a socket map that bpftool cannot fill
+(its values are socket fds of this process), pins it, prints what it put there, one line per
+socket then `ready`, and keeps the sockets open until stdin closes; then it unpins the map.
+
+    socket_maps.py sockmap PIN COUNT      BPF_MAP_TYPE_SOCKMAP, slot i = client socket i
+    socket_maps.py sockhash PIN COUNT     BPF_MAP_TYPE_SOCKHASH, key 100 + i = client socket i
+    socket_maps.py sk_storage PIN COUNT   BPF_MAP_TYPE_SK_STORAGE, socket i -> u64 1000 + i
+
+Each socket is one end of a loopback TCP connection; its line holds the key (slot) or value, the
+local and remote ports and the socket's inode (fstat of its fd), separated by spaces.
+"""
+import ctypes
+import os
+import socket
+import struct
+import sys
+
+SYS_BPF = 321  # x86_64
+BPF_MAP_CREATE, BPF_MAP_UPDATE_ELEM, BPF_OBJ_PIN, BPF_BTF_LOAD = 0, 2, 6, 18
+MAP_SOCKMAP, MAP_SOCKHASH, MAP_SK_STORAGE = 15, 18, 24
+BPF_F_NO_PREALLOC = 1
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+
+def bpf(cmd, attr: bytes) -> int:
+    buf = ctypes.create_string_buffer(attr, 128)
+    ret = libc.syscall(SYS_BPF, cmd, buf, 128)
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"bpf cmd {cmd}: {os.strerror(err)}")
+    return ret
+
+
+def ptr(buf) -> int:
+    return ctypes.addressof(buf)
+
+
+def btf_two_ints() -> int:
+    """Loads a BTF blob with [1] int (4 bytes, signed) and [2] a u64: sk_storage maps need BTF
+    ids for their key (int, the socket fd) and value."""
+    strings = b"\0int\0u64\0"
+    int_kind = 1 << 24
+    types = struct.pack("<IIII", 1, int_kind, 4, (1 << 24) | 32)
+    types += struct.pack("<IIII", 5, int_kind, 8, 64)
+    header = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types), len(strings))
+    blob = ctypes.create_string_buffer(header + types + strings)
+    keep.append(blob)
+    log = ctypes.create_string_buffer(4096)
+    keep.append(log)
+    attr = struct.pack("<QQIII", ptr(blob), ptr(log), len(blob.raw) - 1, 4096, 1)
+    return bpf(BPF_BTF_LOAD, attr)
+
+
+def map_create(map_type, key_size, value_size, entries, flags, name, btf=(0, 0, 0)) -> int:
+    attr = struct.pack("<IIIIIII16sIIII", map_type, key_size, value_size, entries, flags, 0, 0,
+                       name.encode(), 0, btf[0], btf[1], btf[2])
+    return bpf(BPF_MAP_CREATE, attr)
+
+
+def update(map_fd, key: bytes, value: bytes):
+    k, v = ctypes.create_string_buffer(key), ctypes.create_string_buffer(value)
+    bpf(BPF_MAP_UPDATE_ELEM, struct.pack("<IIQQQ", map_fd, 0, ptr(k), ptr(v), 0))
+
+
+def pin(fd, path):
+    p = ctypes.create_string_buffer(path.encode())
+    bpf(BPF_OBJ_PIN, struct.pack("<QII", ptr(p), fd, 0))
+
+
+keep = []
+
+
+def main():
+    kind, path, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(count)
+    clients, servers = [], []
+    for _ in range(count):
+        c = socket.create_connection(listener.getsockname())
+        s, _ = listener.accept()
+        clients.append(c)
+        servers.append(s)
+    name = os.path.basename(path)[:15]
+    rows = []
+    if kind == "sockmap":
+        map_fd = map_create(MAP_SOCKMAP, 4, 4, count + 2, 0, name)
+        for i, c in enumerate(clients):
+            update(map_fd, struct.pack("<I", i), struct.pack("<I", c.fileno()))
+            rows.append((i, c))
+    elif kind == "sockhash":
+        map_fd = map_create(MAP_SOCKHASH, 4, 4, count + 2, 0, name)
+        for i, c in enumerate(clients):
+            update(map_fd, struct.pack("<I", 100 + i), struct.pack("<I", c.fileno()))
+            rows.append((100 + i, c))
+    elif kind == "sk_storage":
+        btf_fd = btf_two_ints()
+        map_fd = map_create(MAP_SK_STORAGE, 4, 8, 0, BPF_F_NO_PREALLOC, name, (btf_fd, 1, 2))
+        for i, c in enumerate(clients):
+            value = 1000 + i
+            update(map_fd, struct.pack("<i", c.fileno()), struct.pack("<Q", value))
+            rows.append((value, c))
+    else:
+        sys.exit(f"unknown kind {kind}")
+    pin(map_fd, path)
+    try:
+        for first, c in rows:
+            inode = os.fstat(c.fileno()).st_ino
+            print(first, c.getsockname()[1], c.getpeername()[1], inode)
+        print("ready", flush=True)
+        sys.stdin.read()
+    finally:
+        os.unlink(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+//! Kernel tests of the map-element targets: `bpf_map_elem` rows for maps the test creates and
+//! fills with bpftool are compared with `bpftool map dump -j` (by name, id and pinned path; hash,
+//! array and per-CPU maps); `sockmap` and `bpf_sk_storage_map` rows with the loopback sockets
+//! tests/helpers/socket_maps.py put in them (ports from getsockname, inodes from fstat).
+
+mod common;
+
+use common::socket_maps::{HeldSocket, SocketMap};
+use common::*;
+use std::process::Command;
+
+const BPFFS: &str = "/sys/fs/bpf";
+
+/// Runs bpftool with `args`, asserting success, and returns stdout.
+fn bpftool(args: &[&str]) -> String {
+    let out = Command::new("bpftool")
+        .args(args)
+        .output()
+        .expect("bpftool runs (install bpftool)");
+    assert!(out.status.success(), "bpftool {args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+/// A map created and pinned by bpftool; removing the pin frees it.
+struct PinnedMap {
+    path: String,
+    name: String,
+}
+
+impl PinnedMap {
+    fn create(tag: &str, spec: &str) -> PinnedMap {
+        let name = unique_name(tag);
+        let path = format!("{BPFFS}/{name}");
+        let _ = std::fs::remove_file(&path);
+        let map = PinnedMap {
+            path: path.clone(),
+            name: name.clone(),
+        };
+        let mut args = vec!["map", "create", path.as_str()];
+        args.extend(spec.split_whitespace());
+        args.extend_from_slice(&["name", &name]);
+        bpftool(&args);
+        map
+    }
+
+    /// `bpftool map update` of one element; `kv` is "key B B .. value B B ..".
+    fn update(&self, kv: &str) {
+        let mut args = vec!["map", "update", "pinned", self.path.as_str()];
+        args.extend(kv.split_whitespace());
+        bpftool(&args);
+    }
+
+    fn id(&self) -> String {
+        let show = bpftool(&["-j", "map", "show", "pinned", &self.path]);
+        let start = show.find("\"id\":").expect("id in bpftool JSON") + 5;
+        show[start..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect()
+    }
+
+    /// Each element of `bpftool map dump -j` as (key bytes, value bytes); for a per-CPU map
+    /// the value bytes of every CPU follow each other.
+    fn dump(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let json = bpftool(&["-j", "map", "dump", "pinned", &self.path]);
+        json.split("{\"key\":")
+            .skip(1)
+            .map(|element| {
+                let (key, rest) = element.split_once(']').expect("key array");
+                (hex_tokens(key), hex_tokens(rest))
+            })
+            .collect()
+    }
+}
+
+impl Drop for PinnedMap {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The bytes of every `"0xNN"` token in `text`, in order.
+fn hex_tokens(text: &str) -> Vec<u8> {
+    text.split("\"0x")
+        .skip(1)
+        .map(|t| u8::from_str_radix(&t[..2], 16).expect("hex byte"))
+        .collect()
+}
+
+fn le_int(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .rev()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sorted_rows(query: &str) -> Vec<Vec<String>> {
+    let (_, mut rows) = query_csv(query, &[]);
+    rows.sort();
+    rows
+}
+
+#[test]
+fn hash_map_by_name_id_and_path_matches_bpftool() {
+    let _k = shared_kernel();
+    let map = PinnedMap::create("meh", "type hash key 4 value 8 entries 16");
+    map.update("key 1 0 0 0 value 0x2a 0 0 0 0 0 0 1");
+    map.update("key 7 0 0 0 value 3 0 0 0 0 0 0 0");
+    map.update("key 0xff 0xff 0xff 0xff value 0xff 0xff 0xff 0xff 0xff 0xff 0xff 0xff");
+    let mut expected: Vec<Vec<String>> = map
+        .dump()
+        .iter()
+        .map(|(k, v)| vec![le_int(k).to_string(), le_int(v).to_string()])
+        .collect();
+    expected.sort();
+    assert_eq!(expected.len(), 3);
+    let by = [
+        format!("map = \"{}\"", map.name),
+        format!("map = {}", map.id()),
+        format!("map = \"{}\"", map.path),
+    ];
+    for reference in by {
+        let rows = sorted_rows(&format!("from bpf_map_elem({reference}) select key, value"));
+        assert_eq!(rows, expected, "{reference}");
+    }
+    let (_, rows) = query_csv(
+        &format!(
+            "from bpf_map_elem(map = \"{}\") select map_name where value == 3",
+            map.name
+        ),
+        &[],
+    );
+    assert_eq!(rows, vec![vec![map.name.clone()]]);
+}
+
+#[test]
+fn odd_sizes_are_bytes_and_narrow_ints() {
+    let _k = shared_kernel();
+    let map = PinnedMap::create("meo", "type hash key 2 value 3 entries 4");
+    map.update("key 0x34 0x12 value 1 2 3");
+    map.update("key 0 1 value 0xaa 0xbb 0xcc");
+    let mut expected: Vec<Vec<String>> = map
+        .dump()
+        .iter()
+        .map(|(k, v)| vec![le_int(k).to_string(), hex(v)])
+        .collect();
+    expected.sort();
+    assert_eq!(
+        sorted_rows(&format!("from bpf_map_elem(map = \"{}\")", map.name)),
+        expected
+    );
+}
+
+#[test]
+fn array_map_lists_every_index() {
+    let _k = shared_kernel();
+    let map = PinnedMap::create("mea", "type array key 4 value 12 entries 4");
+    map.update("key 2 0 0 0 value 1 2 3 4 5 6 7 8 9 10 11 12");
+    let mut expected: Vec<Vec<String>> = map
+        .dump()
+        .iter()
+        .map(|(k, v)| vec![le_int(k).to_string(), hex(v)])
+        .collect();
+    expected.sort();
+    assert_eq!(expected.len(), 4, "an array dumps every index");
+    assert_eq!(
+        sorted_rows(&format!("from bpf_map_elem(map = \"{}\")", map.path)),
+        expected
+    );
+}
+
+#[test]
+fn percpu_values_are_summed_over_cpus() {
+    let _k = shared_kernel();
+    let map = PinnedMap::create("mep", "type percpu_hash key 6 value 4 entries 4");
+    map.update("key 1 2 3 4 5 6 value 5 0 0 0");
+    map.update("key 9 9 9 9 9 9 value 0xff 0xff 0xff 0xff");
+    let mut expected: Vec<Vec<String>> = map
+        .dump()
+        .iter()
+        .map(|(k, values)| {
+            let sum: u64 = values.chunks(4).map(le_int).sum();
+            vec![hex(k), sum.to_string()]
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(expected.len(), 2);
+    assert_eq!(
+        sorted_rows(&format!("from bpf_map_elem(map = \"{}\")", map.name)),
+        expected
+    );
+}
+
+fn socket_rows(held: &[HeldSocket]) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = held
+        .iter()
+        .map(|s| {
+            vec![
+                s.first.to_string(),
+                "2".to_string(),
+                "127.0.0.1".to_string(),
+                s.sport.to_string(),
+                "127.0.0.1".to_string(),
+                s.dport.to_string(),
+                "TCP_ESTABLISHED".to_string(),
+                s.inode.to_string(),
+            ]
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn sockmap_rows_are_the_sockets_put_in_it() {
+    let _k = shared_kernel();
+    let path = format!("{BPFFS}/{}", unique_name("mes"));
+    // 3 sockets in a 5-slot sockmap: the empty slots are not rows.
+    let map = SocketMap::create("sockmap", &path, 3);
+    assert_eq!(map.sockets.len(), 3);
+    let rows = sorted_rows(&format!(
+        "from sockmap(map = \"{path}\") select key, family, src, sport, dst, dport, state, inode"
+    ));
+    assert_eq!(rows, socket_rows(&map.sockets));
+}
+
+#[test]
+fn sockhash_rows_are_the_sockets_put_in_it() {
+    let _k = shared_kernel();
+    let path = format!("{BPFFS}/{}", unique_name("meq"));
+    let map = SocketMap::create("sockhash", &path, 2);
+    assert!(map.sockets.iter().all(|s| s.first >= 100));
+    let rows = sorted_rows(&format!(
+        "from sockmap(map = \"{path}\") select key, family, src, sport, dst, dport, state, inode"
+    ));
+    assert_eq!(rows, socket_rows(&map.sockets));
+}
+
+#[test]
+fn sk_storage_rows_are_the_sockets_holding_a_value() {
+    let _k = shared_kernel();
+    let path = format!("{BPFFS}/{}", unique_name("mek"));
+    let map = SocketMap::create("sk_storage", &path, 2);
+    let rows = sorted_rows(&format!(
+        "from bpf_sk_storage_map(map = \"{path}\") select value, family, src, sport, dst, dport, state, inode"
+    ));
+    assert_eq!(rows, socket_rows(&map.sockets));
+}
+
+#[test]
+fn bad_maps_are_coded_errors_before_loading() {
+    let _k = shared_kernel();
+    let map = PinnedMap::create("mer", "type ringbuf key 0 value 0 entries 4096");
+    let hash = PinnedMap::create("mehx", "type hash key 4 value 4 entries 4");
+    let cases = [
+        (
+            format!("from bpf_map_elem(map = \"{}\")", map.name),
+            "E0117",
+        ),
+        (format!("from sockmap(map = \"{}\")", hash.name), "E0117"),
+        // A near miss of an existing name: the suggestion names the real map.
+        (
+            format!("from bpf_map_elem(map = \"{}x\")", hash.name),
+            "E0116",
+        ),
+        ("from bpf_map_elem select key".to_string(), "E0115"),
+        ("from bpf_map_elem(map = 4294967295)".to_string(), "E0116"),
+    ];
+    for (query, code) in cases {
+        let out = bpfq(&[&query]);
+        assert_eq!(out.status.code(), Some(2), "{query}");
+        let err = stderr(&out);
+        assert!(err.contains(&format!("error[{code}]")), "{query}: {err}");
+        if code == "E0116" && query.contains(&hash.name) {
+            assert!(err.contains(&format!("`{}`", hash.name)), "{err}");
+        }
+    }
+}
