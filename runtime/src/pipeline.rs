@@ -13,7 +13,8 @@ use std::cmp::Ordering;
 
 use crate::decode::{decode_row, Value};
 use crate::format::RowSink;
-use crate::reader::{IterReader, ReadError};
+use crate::reader::ReadError;
+use crate::row_source::RowSource;
 
 /// Why streaming rows to the output failed.
 #[derive(Debug)]
@@ -62,7 +63,7 @@ pub fn visible_layout(layout: &RowLayout, user: &UserPart) -> RowLayout {
 /// first row and `end` after the last. Without a sort, rows stream and reading stops at the
 /// limit; with one, all rows are read first.
 pub fn stream_rows(
-    reader: &mut IterReader,
+    reader: &mut impl RowSource,
     layout: &RowLayout,
     user: &UserPart,
     sink: &mut dyn RowSink,
@@ -149,7 +150,7 @@ pub fn stream_rows(
 /// Calls `on_row` for each row read; with `drop_repeated_last`, a final row equal to the one
 /// before it is dropped (iter/ksym repeats its last symbol). Rows are then held back by one.
 fn each_row(
-    reader: &mut IterReader,
+    reader: &mut impl RowSource,
     row_size: usize,
     drop_repeated_last: bool,
     mut on_row: impl FnMut(&[u8]) -> ControlFlow<()>,
@@ -221,6 +222,7 @@ fn compare_values(a: &Value, b: &Value) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reader::IterReader;
     use bpfq_compiler::layout::ColumnKind;
     use std::os::fd::OwnedFd;
     use std::os::unix::net::UnixDatagram;

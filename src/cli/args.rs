@@ -33,9 +33,13 @@ pub struct Common {
     /// Use this BTF file (raw or .xz) instead of the running kernel's; compile-only commands.
     #[arg(long, value_name = "FILE", global = true)]
     pub btf: Option<PathBuf>,
-    /// Show the full verifier log when the kernel refuses a program.
+    /// Show the full verifier log when the kernel refuses a program, and how rows were read.
     #[arg(long, short, global = true)]
     pub verbose: bool,
+    /// First ring buffer size for targets read through one (unix); doubled while it fills up.
+    /// Default: estimated from the kernel's count of the target's objects.
+    #[arg(long, value_name = "BYTES", global = true)]
+    pub ring_size: Option<u64>,
 }
 
 #[derive(clap::Args, Debug, Clone)]

@@ -4,6 +4,7 @@
 pub mod args;
 mod explain;
 mod run;
+mod run_ring;
 mod targets;
 mod userlib;
 

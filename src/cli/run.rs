@@ -9,6 +9,7 @@ use super::{
 use bpfq_compiler::bind::IterParams;
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::bpf::insn::encode;
+use bpfq_kernel::catalogue::RowTransport;
 use bpfq_runtime::format::{new_sink, FormatOptions};
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError};
 use bpfq_runtime::pipeline::stream_rows;
@@ -20,6 +21,9 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
     }
     let btf = open_btf(None)?;
     let (compiled, _sources) = compile_query(query, &btf, common)?;
+    if compiled.plan.target.transport == RowTransport::RingBuf {
+        return super::run_ring::run_ring(query, &compiled, common, output);
+    }
     let insns = encode(&compiled.program.insns);
     let spec = IterProgramSpec {
         name: &compiled.prog_name,
@@ -67,7 +71,7 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
 }
 
 /// A cgroup's id: the inode number of its directory in the cgroup2 hierarchy.
-fn cgroup_id_of(path: &str) -> Result<u64, String> {
+pub(super) fn cgroup_id_of(path: &str) -> Result<u64, String> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot use cgroup {path}: {e}"))?;
     if !meta.is_dir() {
@@ -78,7 +82,12 @@ fn cgroup_id_of(path: &str) -> Result<u64, String> {
     Ok(meta.ino())
 }
 
-fn load_failure(err: LoadError, query: &str, program: &Program, verbose: bool) -> Failure {
+pub(super) fn load_failure(
+    err: LoadError,
+    query: &str,
+    program: &Program,
+    verbose: bool,
+) -> Failure {
     match &err {
         LoadError::Verifier { log, .. } => {
             let detail = if verbose {

@@ -154,6 +154,7 @@ pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic>
         meta_offset: meta.meta_offset,
         seq_offset: meta.seq_offset,
         object_offset,
+        transport: target.transport,
     };
     let mut binder = Binder {
         env,

@@ -226,6 +226,9 @@ pub struct BoundTarget {
     pub seq_offset: u32,
     /// Byte offset in the context of the object pointer that is NULL on the final call.
     pub object_offset: u32,
+    /// How rows reach user space: the seq buffer, or a ring buffer map for targets whose
+    /// seq output loses objects (catalogue fact).
+    pub transport: bpfq_kernel::catalogue::RowTransport,
 }
 
 /// One output column.

@@ -1,9 +1,11 @@
 //! Iterator catalogue stage: lists the BPF iterator targets a kernel's BTF offers (context struct, attach function, context fields, main object).
 
 mod meta;
+mod transport;
 mod type_name;
 
 pub use meta::{meta_layout, MetaLayout};
+pub use transport::{row_transport, RowTransport};
 pub use type_name::type_name;
 
 use crate::btf::{Btf, BtfError, BtfType, Kind, TypeId};
@@ -27,6 +29,8 @@ pub struct IterTarget {
     pub main_object: Option<usize>,
     /// Where `ctx->meta->seq` and `seq_num` are; None if the context has no `meta` pointer.
     pub meta: Option<MetaLayout>,
+    /// How rows of this target reach user space (see [`row_transport`]).
+    pub transport: RowTransport,
 }
 
 /// One member of an iterator context struct.
@@ -120,5 +124,6 @@ fn build_target(
         context,
         main_object,
         meta,
+        transport: row_transport(name),
     })
 }
