@@ -298,11 +298,18 @@ fn ring_relocations_are_patched_with_the_map_fd_and_explained_in_the_plan() {
         compiled.program.clone(),
         compiled.plan.describe(),
     );
-    let [MapRelocation { slot, map: MapRef::RowRing }] = relocations[..] else {
+    let [MapRelocation {
+        slot,
+        map: MapRef::RowRing,
+    }] = relocations[..]
+    else {
         panic!("one ring reference: {relocations:?}");
     };
     let placeholder = program.insns[slot];
-    assert!(placeholder.is_ld_imm64() && placeholder.src == 1, "BPF_PSEUDO_MAP_FD");
+    assert!(
+        placeholder.is_ld_imm64() && placeholder.src == 1,
+        "BPF_PSEUDO_MAP_FD"
+    );
     assert_eq!(placeholder.imm, MAP_FD_PLACEHOLDER);
     let patched: Vec<Insn> = decode(&program.to_bytes_with_maps(|_| 42)).expect("whole slots");
     assert_eq!(patched[slot].imm, 42);

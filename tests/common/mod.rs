@@ -289,6 +289,12 @@ pub struct UnixPairs {
 
 impl UnixPairs {
     pub fn spawn(pairs: usize) -> UnixPairs {
+        UnixPairs::spawn_via(&[], pairs)
+    }
+
+    /// Like `spawn`, with python3 run by `wrapper` (e.g. `["ip", "netns", "exec", NAME]`),
+    /// which must exec it.
+    pub fn spawn_via(wrapper: &[&str], pairs: usize) -> UnixPairs {
         use std::io::{BufRead, BufReader};
         let script = format!(
             "import os,resource,socket,sys,time\n\
@@ -300,7 +306,15 @@ impl UnixPairs {
              sys.stdin.read()\n",
             need = 2 * pairs + 64
         );
-        let mut child = Command::new("python3")
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut command = Command::new(first);
+                command.args(rest).arg("python3");
+                command
+            }
+            None => Command::new("python3"),
+        };
+        let mut child = command
             .args(["-c", &script])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -325,8 +339,13 @@ impl UnixPairs {
 
 /// Inode numbers of every socket /proc/net/unix lists (column 7).
 pub fn proc_net_unix_inodes() -> Vec<String> {
-    std::fs::read_to_string("/proc/net/unix")
-        .expect("read /proc/net/unix")
+    unix_inodes_in("/proc/net/unix")
+}
+
+/// Inode numbers of every socket a /proc/.../net/unix file lists (column 7).
+pub fn unix_inodes_in(file: &str) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap_or_else(|e| panic!("read {file}: {e}"))
         .lines()
         .skip(1)
         .filter_map(|line| line.split_whitespace().nth(6).map(str::to_string))
