@@ -1,14 +1,15 @@
 //! Stage `read` (ring transport): a BPF ring buffer map that the program fills during one walk,
 //! and its records read back afterwards. Guarantees: the map and its mappings live exactly as
-//! long as the `RowRing`; only the pages the walk filled are mapped (ring pages are mapped
-//! eagerly, so mapping all of a large ring would cost resident memory for nothing); every
-//! committed record is handed over once, in order, and a record still being written is an error.
+//! long as the `RowRing`; only the pages the walk filled are mapped, one window at a time (the
+//! kernel maps ring pages eagerly, so a whole ring would count fully in bpfq's resident memory);
+//! every committed record is handed over once, in order, and a record still being written is an
+//! error.
 
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use crate::sys::{self, SharedMapping};
+use crate::sys;
 
 /// The kernel name of bpfq's ring buffers (tests count maps by this prefix).
 pub const RING_NAME: &str = "bpfq_rows";
@@ -18,6 +19,8 @@ const BUSY: u32 = 1 << 31;
 const DISCARD: u32 = 1 << 30;
 /// Each record starts with an 8-byte header (length with flags, page offset).
 const HEADER: usize = 8;
+/// Bytes of ring data mapped at once while reading (records are at most a few hundred bytes).
+const WINDOW: usize = 1 << 20;
 
 /// Why a ring could not be created or read.
 #[derive(Debug)]
@@ -81,11 +84,11 @@ impl RowRing {
         self.size
     }
 
-    /// Maps what the producer published. Call only after the walk, with the program closed:
-    /// the data is then final.
+    /// The records the walk left. Call only after the walk, with the program closed: the data
+    /// is then final.
     pub fn records(self) -> Result<RingRecords, RingError> {
         let page = sys::page_size();
-        // Offsets of the map's mmap layout: consumer page, producer page, then the data.
+        // The map's mmap layout: consumer page, producer page, then the data (mapped twice).
         let producer =
             sys::mmap_map_readonly(self.fd.as_fd(), page, page).map_err(RingError::Map)?;
         let published = producer
@@ -95,18 +98,10 @@ impl RowRing {
         // never wraps: the records are the first `published` data bytes, contiguous.
         let used = usize::try_from(published.min(u64::from(self.size)))
             .map_err(|_| RingError::Malformed { at: 0 })?;
-        let data = match used {
-            0 => None,
-            used => Some(
-                sys::mmap_map_readonly(self.fd.as_fd(), 2 * page, used.next_multiple_of(page))
-                    .map_err(RingError::Map)?,
-            ),
-        };
-        drop(producer);
         Ok(RingRecords {
-            _fd: self.fd,
-            data,
+            fd: self.fd,
             used,
+            page,
         })
     }
 }
@@ -119,10 +114,9 @@ impl AsFd for RowRing {
 
 /// The records a finished walk left in a ring.
 pub struct RingRecords {
-    /// Held so the map outlives its mapping (a mapping also holds it; this keeps it explicit).
-    _fd: OwnedFd,
-    data: Option<SharedMapping>,
+    fd: OwnedFd,
     used: usize,
+    page: usize,
 }
 
 impl RingRecords {
@@ -132,36 +126,84 @@ impl RingRecords {
     }
 
     /// Calls `on_payload` with each committed, non-discarded record's bytes, in order; stops
-    /// early when it returns `false`.
-    pub fn for_each(&self, on_payload: impl FnMut(&[u8]) -> bool) -> Result<(), RingError> {
-        match &self.data {
-            Some(mapping) => walk_records(&mapping.bytes()[..self.used], on_payload),
-            None => Ok(()),
+    /// early when it returns `false`. The data is mapped `WINDOW` bytes at a time; a record cut
+    /// by the end of a window is read again from the next one, which starts at its page.
+    pub fn for_each(&self, mut on_payload: impl FnMut(&[u8]) -> bool) -> Result<(), RingError> {
+        let mut at = 0usize;
+        while at < self.used {
+            let base = at - at % self.page;
+            let len = (self.used - base).min(WINDOW);
+            let offset = 2 * self.page + base;
+            let window =
+                sys::mmap_map_readonly(self.fd.as_fd(), offset, len.next_multiple_of(self.page))
+                    .map_err(RingError::Map)?;
+            let last = base + len == self.used;
+            let walked = walk_records(&window.bytes()[at - base..len], last, &mut on_payload)
+                .map_err(|err| err.shifted(at))?;
+            match walked {
+                Walked::Stopped => return Ok(()),
+                Walked::Consumed(0) => return Err(RingError::Malformed { at }),
+                Walked::Consumed(consumed) => at += consumed,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RingError {
+    /// The same error with its position counted from `start` bytes earlier.
+    fn shifted(self, start: usize) -> RingError {
+        match self {
+            RingError::Busy { at } => RingError::Busy { at: start + at },
+            RingError::Malformed { at } => RingError::Malformed { at: start + at },
+            other => other,
         }
     }
 }
 
-/// The record walk over `data` (the published bytes from position 0).
-fn walk_records(data: &[u8], mut on_payload: impl FnMut(&[u8]) -> bool) -> Result<(), RingError> {
+/// How far a walk over part of the data got.
+#[derive(Debug, PartialEq, Eq)]
+enum Walked {
+    /// Every whole record was handed over; this many bytes (whole records) were consumed.
+    Consumed(usize),
+    /// The callback asked to stop.
+    Stopped,
+}
+
+/// The record walk over `data`, which starts at a record. A record cut by the end of `data` is
+/// left for the next window, unless `data` ends the published bytes (`last`): then it is
+/// malformed.
+fn walk_records(
+    data: &[u8],
+    last: bool,
+    on_payload: &mut impl FnMut(&[u8]) -> bool,
+) -> Result<Walked, RingError> {
     let mut at = 0usize;
     while at < data.len() {
-        let header = data
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .ok_or(RingError::Malformed { at })?;
+        let cut = |at| {
+            if last {
+                Err(RingError::Malformed { at })
+            } else {
+                Ok(Walked::Consumed(at))
+            }
+        };
+        let Some(header) = data.get(at..at + 4) else {
+            return cut(at);
+        };
+        let header = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
         if header & BUSY != 0 {
             return Err(RingError::Busy { at });
         }
         let len = (header & !(BUSY | DISCARD)) as usize;
-        let payload = data
-            .get(at + HEADER..at + HEADER + len)
-            .ok_or(RingError::Malformed { at })?;
+        let Some(payload) = data.get(at + HEADER..at + HEADER + len) else {
+            return cut(at);
+        };
         if header & DISCARD == 0 && !on_payload(payload) {
-            return Ok(());
+            return Ok(Walked::Stopped);
         }
         at += (HEADER + len).next_multiple_of(8);
     }
-    Ok(())
+    Ok(Walked::Consumed(data.len()))
 }
 
 #[cfg(test)]
@@ -178,7 +220,7 @@ mod tests {
 
     fn payloads(data: &[u8]) -> Result<Vec<Vec<u8>>, RingError> {
         let mut seen = Vec::new();
-        walk_records(data, |p| {
+        walk_records(data, true, &mut |p: &[u8]| {
             seen.push(p.to_vec());
             true
         })?;
@@ -205,6 +247,19 @@ mod tests {
             payloads(&cut),
             Err(RingError::Malformed { at: 0 })
         ));
+    }
+
+    #[test]
+    fn a_record_cut_by_the_window_waits_for_the_next_window() {
+        let mut data = record(&[1; 8], 0);
+        data.extend(record(&[2; 24], 0));
+        let mut seen = Vec::new();
+        let walked = walk_records(&data[..24], false, &mut |p: &[u8]| {
+            seen.push(p.to_vec());
+            true
+        });
+        assert_eq!(walked.ok(), Some(Walked::Consumed(16)));
+        assert_eq!(seen, vec![vec![1; 8]]);
     }
 
     #[test]
