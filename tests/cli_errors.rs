@@ -283,3 +283,28 @@ fn examples_check_against_every_fixture_kernel() {
         );
     }
 }
+
+#[test]
+fn explain_names_the_row_transport_and_the_ring_map() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/btf/linux-6.18.btf.xz"
+    );
+    let out = bpfq(&["explain", "from unix select inode", "--btf", fixture]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("rows via:    ring buffer map"), "{text}");
+    assert!(
+        text.contains("maps: bpfq_rows (BPF_MAP_TYPE_RINGBUF"),
+        "{text}"
+    );
+    assert!(text.contains("r1 = map[fd:-1]"), "{text}");
+    assert!(text.contains("call bpf_ringbuf_output#130"), "{text}");
+    let out = bpfq(&["explain", "from task select pid", "--btf", fixture]);
+    let text = stdout(&out);
+    assert!(text.contains("rows via:    seq_file"), "{text}");
+    assert!(
+        !text.contains("maps:") && !text.contains("ringbuf"),
+        "{text}"
+    );
+}

@@ -1,5 +1,6 @@
-//! Kernel tests: no BPF program or link outlives a bpfq run — after success, a compile error,
-//! an output pipe closed early (`| head -1`) and SIGINT — counted with bpftool before and after.
+//! Kernel tests: no BPF program, link or map outlives a bpfq run — after success, a compile
+//! error, an output pipe closed early (`| head -1`) and SIGINT, for the seq transport (task) and
+//! the ring buffer transport (unix) — counted with bpftool before and after.
 
 mod common;
 
@@ -40,7 +41,7 @@ impl Drop for ManyThreads {
 
 /// Starts a csv dump whose stdout nobody reads, and waits until it is blocked with its program
 /// loaded (seen by bpftool).
-fn blocked_dump(baseline: (usize, usize)) -> Child {
+fn blocked_dump(baseline: (usize, usize, usize)) -> Child {
     let child = Command::new(bpfq_path())
         .args(["from task select pid, tid, tgid, comm", "-o", "csv"])
         .stdout(Stdio::piped())
@@ -48,7 +49,7 @@ fn blocked_dump(baseline: (usize, usize)) -> Child {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while bpf_objects() != (baseline.0 + 1, baseline.1 + 1) {
+    while bpf_objects() != (baseline.0 + 1, baseline.1 + 1, baseline.2) {
         assert!(
             Instant::now() < deadline,
             "bpfq never showed its program and link: {:?}",
@@ -102,4 +103,76 @@ fn sigint_tears_down() {
     let status = child.wait().unwrap();
     assert!(!status.success(), "SIGINT ends the run: {status:?}");
     assert_objects_return_to(baseline, "after SIGINT");
+}
+
+/// Starts a unix dump whose stdout nobody reads (thousands of rows: more than a pipe holds) and
+/// waits until it is blocked writing rows: its walk is over (program and link closed) and only
+/// its ring buffer map is alive.
+fn blocked_unix_dump(baseline: (usize, usize, usize)) -> Child {
+    let child = Command::new(bpfq_path())
+        .args(["from unix select inode, type, state, path", "-o", "csv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bpf_objects() != (baseline.0, baseline.1, baseline.2 + 1) {
+        assert!(
+            Instant::now() < deadline,
+            "bpfq never showed its ring buffer alone: {:?}",
+            bpf_objects()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+#[test]
+fn ring_transport_runs_leave_nothing() {
+    let _k = exclusive_kernel();
+    let baseline = bpf_objects();
+    let out = bpfq(&["from unix select inode", "-o", "csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_objects_return_to(baseline, "after a unix run");
+    // A first ring far too small: several walks, each with its own map.
+    let out = bpfq(&["from unix select inode", "--ring-size", "4096", "-o", "csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_objects_return_to(baseline, "after a unix run that grew its ring");
+    // Fails after the ring, program and link exist: the namespace cannot be entered.
+    let out = bpfq(&[r#"from unix(netns = "/run/netns/bpfq-no-such-ns") select inode"#]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_objects_return_to(baseline, "after a unix run that failed");
+}
+
+#[test]
+fn ring_transport_closed_pipe_tears_down() {
+    let _k = exclusive_kernel();
+    let _pairs = UnixPairs::spawn(3000);
+    let baseline = bpf_objects();
+    let mut child = blocked_unix_dump(baseline);
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut header = String::new();
+    reader.read_line(&mut header).unwrap();
+    assert_eq!(header.trim(), "inode,type,state,path");
+    drop(reader); // like `| head -1`
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "a closed pipe is a normal end: {status:?}"
+    );
+    assert_objects_return_to(baseline, "after the reader of a unix dump closed the pipe");
+}
+
+#[test]
+fn ring_transport_sigint_tears_down() {
+    let _k = exclusive_kernel();
+    let _pairs = UnixPairs::spawn(3000);
+    let baseline = bpf_objects();
+    let mut child = blocked_unix_dump(baseline);
+    // SAFETY: plain kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "SIGINT ends the run: {status:?}");
+    assert_objects_return_to(baseline, "after SIGINT during a unix dump");
 }

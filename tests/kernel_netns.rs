@@ -14,7 +14,10 @@ struct Namespace(String);
 
 impl Namespace {
     fn create(tag: &str) -> Namespace {
-        let name = format!("bq_ns{tag}_{}", std::process::id());
+        // Unique per test of this binary: tests run in parallel.
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("bq_ns{tag}_{}_{n}", std::process::id());
         let ok = |args: &[&str]| {
             assert!(
                 Command::new("ip")
@@ -263,5 +266,43 @@ fn netns_all_reads_every_namespace_once() {
         stdout(&explain).contains("every network namespace"),
         "{}",
         stdout(&explain)
+    );
+}
+
+#[test]
+fn unix_sockets_of_another_namespace_come_through_the_ring() {
+    let _k = shared_kernel();
+    let ns = Namespace::create("");
+    let pairs = UnixPairs::spawn_via(&["ip", "netns", "exec", &ns.0], 2000);
+    let oracle: std::collections::BTreeSet<String> =
+        unix_inodes_in(&format!("/proc/{}/net/unix", pairs.pid()))
+            .into_iter()
+            .collect();
+    let ours: std::collections::BTreeSet<String> = pairs.inodes.iter().cloned().collect();
+    assert!(
+        oracle.is_superset(&ours),
+        "/proc/PID/net/unix lists the namespace's sockets"
+    );
+    // By path (no socket count to size the ring from: the default ring) and by pid (the
+    // ring is sized from /proc/PID/net/protocols); both must list exactly the namespace's sockets.
+    for netns in [format!("\"/run/netns/{}\"", ns.0), pairs.pid().to_string()] {
+        let query = format!("from unix(netns = {netns}) select inode");
+        let out = bpfq(&[&query, "-o", "csv", "--no-header"]);
+        assert!(out.status.success(), "{query}: {}", stderr(&out));
+        let listed: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
+        let set: std::collections::BTreeSet<String> = listed.iter().cloned().collect();
+        assert_eq!(set.len(), listed.len(), "{query}: no socket twice");
+        assert_eq!(
+            set, oracle,
+            "{query}: bpfq (left) vs /proc/PID/net/unix (right)"
+        );
+    }
+    let host: Vec<String> = bpfq_ok(&["from unix select inode", "-o", "csv", "--no-header"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(
+        !host.iter().any(|inode| ours.contains(inode)),
+        "the host namespace does not list them"
     );
 }

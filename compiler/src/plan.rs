@@ -106,6 +106,10 @@ impl Plan {
             .map(|c| c.name.as_str())
             .collect();
         out.push_str(&format!("write row ({})\n", names.join(", ")));
+        out.push_str(&format!(
+            "rows via:    {}\n",
+            self.target.transport.describe()
+        ));
         out.push_str("user space:  ");
         let mut steps = Vec::new();
         if !self.user.order_by.is_empty() {

@@ -147,6 +147,7 @@ fn invalid_and_truncated_slots_still_give_lines() {
         ])
         .expect("whole slots"),
         notes: vec![(9, "note past the end".to_string())],
+        relocations: Vec::new(),
     };
     insta::assert_snapshot!(disassemble(&program, &helper_name));
 }
@@ -169,6 +170,7 @@ fn any_bytes_disassemble_without_panicking() {
     let program = Program {
         insns: decode(&bytes).expect("whole slots"),
         notes: Vec::new(),
+        relocations: Vec::new(),
     };
     let listing = disassemble(&program, &helper_name);
     assert!(

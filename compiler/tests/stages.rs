@@ -47,6 +47,22 @@ fn with_env<T>(
     }
 }
 
+/// A query that must compile against the fixture.
+fn compile_ok(query: &str) -> bpfq_compiler::pipeline::Compiled {
+    let mut sources = Sources::new();
+    let file = sources.add("<query>", query);
+    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
+    let params = HashMap::new();
+    let env = BindEnv {
+        btf: fixture(),
+        stdlib: &stdlib,
+        sources: &sources,
+                params: &params,
+        maps: None,
+    };
+    compile(file, &env).unwrap_or_else(|d| panic!("{}", d.render(&sources)))
+}
+
 /// `bind` boundary: the typed query.
 fn check_bind(query: &str) -> String {
     with_env(
@@ -72,8 +88,11 @@ fn check_bpf(query: &str) -> String {
             .collect();
         format!(
             "{}\nrow {} bytes: {}\n",
-            disassemble(&c.program, &|id| (id == 127)
-                .then(|| "bpf_seq_write".to_string())),
+            disassemble(&c.program, &|id| match id {
+                127 => Some("bpf_seq_write".to_string()),
+                130 => Some("bpf_ringbuf_output".to_string()),
+                _ => None,
+            }),
             c.layout.size,
             layout.join("; ")
         )
@@ -261,4 +280,53 @@ fn bpf_d_path_gets_the_address_of_the_struct_path_and_a_null_flag() {
     insta::assert_snapshot!(check_bpf(
         "from task_vma select d_path(vma.vm_file.f_path) as path"
     ));
+}
+
+#[test]
+fn ir_unix_rows_go_to_the_ring_buffer_in_segments() {
+    // Four nullable 108-byte paths: 436 bytes, two segments, two ring records, one shared
+    // ring-full block that writes the 1-byte marker to the seq buffer.
+    insta::assert_snapshot!(check_ir(
+        "from unix select path, path as p2, path as p3, path as p4 where type == SOCK_STREAM"
+    ));
+}
+
+#[test]
+fn bpf_unix_ring_output_references_the_map_through_a_relocation() {
+    insta::assert_snapshot!(check_bpf("from unix select inode"));
+}
+
+#[test]
+fn ring_relocations_are_patched_with_the_map_fd_and_explained_in_the_plan() {
+    use bpfq_compiler::bpf::asm::{MapRelocation, MAP_FD_PLACEHOLDER};
+    use bpfq_compiler::bpf::insn::{decode, Insn};
+    use bpfq_compiler::ir::MapRef;
+    let compiled = compile_ok("from unix select inode");
+    let (relocations, program, plan) = (
+        compiled.program.relocations.clone(),
+        compiled.program.clone(),
+        compiled.plan.describe(),
+    );
+    let [MapRelocation {
+        slot,
+        map: MapRef::RowRing,
+    }] = relocations[..]
+    else {
+        panic!("one ring reference: {relocations:?}");
+    };
+    let placeholder = program.insns[slot];
+    assert!(
+        placeholder.is_ld_imm64() && placeholder.src == 1,
+        "BPF_PSEUDO_MAP_FD"
+    );
+    assert_eq!(placeholder.imm, MAP_FD_PLACEHOLDER);
+    let patched: Vec<Insn> = decode(&program.to_bytes_with_maps(|_| 42)).expect("whole slots");
+    assert_eq!(patched[slot].imm, 42);
+    let changed: Vec<usize> = (0..patched.len())
+        .filter(|&i| patched[i] != program.insns[i])
+        .collect();
+    assert_eq!(changed, vec![slot], "only the map reference changes");
+    assert!(plan.contains("rows via:    ring buffer map"), "{plan}");
+    let seq_plan = compile_ok("from task select pid").plan.describe();
+    assert!(seq_plan.contains("rows via:    seq_file"), "{seq_plan}");
 }

@@ -8,6 +8,7 @@ pub const PROBE_READ_KERNEL: u32 = 113;
 pub const PROBE_READ_KERNEL_STR: u32 = 115;
 pub const SEQ_PRINTF: u32 = 126;
 pub const SEQ_WRITE: u32 = 127;
+pub const RINGBUF_OUTPUT: u32 = 130;
 pub const SKC_TO_TCP6_SOCK: u32 = 136;
 pub const SKC_TO_TCP_SOCK: u32 = 137;
 pub const SKC_TO_UDP6_SOCK: u32 = 140;
@@ -24,6 +25,7 @@ pub const ALL: &[(&str, u32)] = &[
     ("probe_read_kernel_str", PROBE_READ_KERNEL_STR),
     ("seq_printf", SEQ_PRINTF),
     ("seq_write", SEQ_WRITE),
+    ("ringbuf_output", RINGBUF_OUTPUT),
     ("skc_to_tcp6_sock", SKC_TO_TCP6_SOCK),
     ("skc_to_tcp_sock", SKC_TO_TCP_SOCK),
     ("skc_to_udp6_sock", SKC_TO_UDP6_SOCK),

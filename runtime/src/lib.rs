@@ -9,10 +9,14 @@ pub mod maps;
 pub mod netns;
 pub mod pipeline;
 pub mod reader;
+pub mod ring_walk;
+pub mod ringbuf;
+pub mod row_source;
 pub mod sys;
 
 pub use decode::{decode_row, Value};
 pub use format::{new_sink, FormatOptions, OutputFormat, RowSink};
 pub use loader::{load_iter_program, IterLink, IterProgramSpec, LoadError, LoadedProgram};
 pub use pipeline::{stream_rows, stream_rows_of, StreamError, StreamSummary};
-pub use reader::{IterReader, ReadError};
+pub use reader::{IterReader, ReadError, SilentWalk};
+pub use row_source::RowSource;

@@ -13,7 +13,8 @@ use std::cmp::Ordering;
 
 use crate::decode::{decode_row, Value};
 use crate::format::RowSink;
-use crate::reader::{IterReader, ReadError};
+use crate::reader::ReadError;
+use crate::row_source::RowSource;
 
 /// Why streaming rows to the output failed.
 #[derive(Debug)]
@@ -62,7 +63,7 @@ pub fn visible_layout(layout: &RowLayout, user: &UserPart) -> RowLayout {
 /// first row and `end` after the last. Without a sort, rows stream and reading stops at the
 /// limit; with one, all rows are read first.
 pub fn stream_rows(
-    reader: &mut IterReader,
+    reader: &mut impl RowSource,
     layout: &RowLayout,
     user: &UserPart,
     sink: &mut dyn RowSink,
@@ -72,8 +73,8 @@ pub fn stream_rows(
 
 /// As `stream_rows`, over the rows of several iterators read one after the other (the same
 /// program in several network namespaces): one sort and one limit over all of them.
-pub fn stream_rows_of(
-    readers: &mut [IterReader],
+pub fn stream_rows_of<R: RowSource>(
+    readers: &mut [R],
     layout: &RowLayout,
     user: &UserPart,
     sink: &mut dyn RowSink,
@@ -158,8 +159,8 @@ pub fn stream_rows_of(
 }
 
 /// Calls `on_row` for each row of each reader in turn, until one call breaks.
-fn each_row(
-    readers: &mut [IterReader],
+fn each_row<R: RowSource>(
+    readers: &mut [R],
     row_size: usize,
     drop_repeated_last: bool,
     mut on_row: impl FnMut(&[u8]) -> ControlFlow<()>,
@@ -181,7 +182,7 @@ fn each_row(
 /// Calls `on_row` for each row read; with `drop_repeated_last`, a final row equal to the one
 /// before it is dropped (iter/ksym repeats its last symbol). Rows are then held back by one.
 fn each_row_of(
-    reader: &mut IterReader,
+    reader: &mut impl RowSource,
     row_size: usize,
     drop_repeated_last: bool,
     mut on_row: impl FnMut(&[u8]) -> ControlFlow<()>,
@@ -253,6 +254,7 @@ fn compare_values(a: &Value, b: &Value) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reader::IterReader;
     use bpfq_compiler::layout::ColumnKind;
     use std::os::fd::OwnedFd;
     use std::os::unix::net::UnixDatagram;

@@ -59,6 +59,17 @@ pub struct IterReader {
     fd: OwnedFd,
 }
 
+/// How a walk whose program writes nothing to the seq buffer (ring transport) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SilentWalk {
+    /// The program wrote to the seq buffer: its marker that the ring buffer was full.
+    pub overflowed: bool,
+    /// Times the kernel paused the walk with EAGAIN: a read that visits 1,000,000 objects
+    /// without output stops there, and the next read resumes (iter/unix resumes at the next
+    /// hash bucket, so the rest of the bucket it paused in is missing).
+    pub pauses: u32,
+}
+
 /// Bytes to ask for per read: below 32 KiB by at least one row, so the kernel never has to stop
 /// in the middle of an object and run the program on it again, and a whole number of rows.
 fn read_size(row_size: usize) -> usize {
@@ -69,6 +80,29 @@ fn read_size(row_size: usize) -> usize {
 impl IterReader {
     pub(crate) fn new(fd: OwnedFd) -> IterReader {
         IterReader { fd }
+    }
+
+    /// Runs a program that writes nothing to the seq buffer over every object: one read
+    /// walks them all (unless the kernel pauses it). Stops at the first byte, which can only be
+    /// the ring-full marker: that walk's rows are dropped anyway.
+    pub fn walk_silent(&mut self) -> Result<SilentWalk, ReadError> {
+        let mut walk = SilentWalk::default();
+        let mut buf = [0u8; 64];
+        loop {
+            match sys::read(self.fd.as_fd(), &mut buf) {
+                Ok(0) => return Ok(walk),
+                Ok(_) => {
+                    walk.overflowed = true;
+                    return Ok(walk);
+                }
+                Err(err) => match err.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::EAGAIN) => walk.pauses += 1,
+                    Some(libc::E2BIG) => return Err(ReadError::ObjectTooLarge),
+                    _ => return Err(ReadError::Io(err)),
+                },
+            }
+        }
     }
 
     /// Reads until the iterator ends (or `on_row` breaks), calling `on_row` with each complete

@@ -8,6 +8,7 @@ use std::io::{self, Read};
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aya_obj::generated::{
     bpf_attach_type, bpf_attr, bpf_attr__bindgen_ty_14__bindgen_ty_3__bindgen_ty_1, bpf_cmd,
@@ -422,4 +423,100 @@ pub fn map_info(fd: BorrowedFd<'_>) -> io::Result<MapInfo> {
         max_entries: info.max_entries,
         name: String::from_utf8_lossy(&name_bytes).into_owned(),
     })
+}
+
+// ---- BPF ring buffer maps (row transport of targets whose seq output is lossy) ----
+
+/// `BPF_MAP_CREATE` of a `BPF_MAP_TYPE_RINGBUF` with `size` data bytes (a power of two and a
+/// multiple of the page size, or the kernel says EINVAL), named `name` (at most 15 bytes).
+pub fn ringbuf_create(name: &str, size: u32) -> io::Result<OwnedFd> {
+    let mut attr = zeroed_attr();
+    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+    let mut create = unsafe { attr.__bindgen_anon_1 };
+    create.map_type = aya_obj::generated::bpf_map_type::BPF_MAP_TYPE_RINGBUF as u32;
+    create.max_entries = size;
+    for (slot, byte) in create.map_name.iter_mut().zip(name.bytes().take(15)) {
+        *slot = byte as libc::c_char;
+    }
+    attr.__bindgen_anon_1 = create;
+    owned_fd(bpf(bpf_cmd::BPF_MAP_CREATE, &mut attr)?)
+}
+
+/// The size of a memory page, the unit of ring buffer sizes and mapping offsets.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf only reads a system constant.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size)
+        .ok()
+        .filter(|&s| s > 0)
+        .unwrap_or(4096)
+}
+
+/// A read-only `MAP_SHARED` view of part of a BPF map (ring buffer pages); unmapped on drop.
+/// The map stays alive while the mapping exists, even after its fd is closed.
+pub struct SharedMapping {
+    addr: *mut libc::c_void,
+    len: usize,
+}
+
+/// Maps `len` bytes (a multiple of the page size, non-zero) of the map behind `fd`, starting at
+/// byte `offset` (a multiple of the page size), read-only and shared with the kernel.
+pub fn mmap_map_readonly(
+    fd: BorrowedFd<'_>,
+    offset: usize,
+    len: usize,
+) -> io::Result<SharedMapping> {
+    let offset = libc::off_t::try_from(offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "mapping offset too large"))?;
+    if len == 0 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty mapping"));
+    }
+    // SAFETY: a fresh shared read-only mapping of an fd we hold open; the kernel picks the
+    // address, so no existing memory is affected.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            offset,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(SharedMapping { addr, len })
+}
+
+impl SharedMapping {
+    /// The little-endian u64 at byte `offset` (8-aligned), read with acquire ordering, as the
+    /// kernel publishes ring positions with release stores.
+    pub fn load_u64_acquire(&self, offset: usize) -> Option<u64> {
+        if !offset.is_multiple_of(8) || offset.checked_add(8)? > self.len {
+            return None;
+        }
+        // SAFETY: `addr + offset` is 8-aligned (page-aligned mapping, aligned offset) and inside
+        // the live mapping; an AtomicU64 may alias memory another agent writes.
+        let atomic = unsafe { &*(self.addr.cast::<u8>().add(offset) as *const AtomicU64) };
+        Some(atomic.load(Ordering::Acquire))
+    }
+
+    /// The mapped bytes. Only for memory nobody writes while the borrow lives: bpfq reads a
+    /// ring's data after the walk, when the only producer (its own program, which runs only
+    /// inside `read(2)` of its own iterator fd) has been closed.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `addr..addr+len` is a live PROT_READ mapping owned by `self`, unmapped only in
+        // Drop, so it outlives the borrow; per the contract above nothing writes it meanwhile.
+        unsafe { std::slice::from_raw_parts(self.addr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for SharedMapping {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping we created; no borrow of it can outlive `self`.
+        unsafe {
+            libc::munmap(self.addr, self.len);
+        }
+    }
 }

@@ -65,9 +65,13 @@ pub struct Common {
     /// (compile-only commands): TYPE:KEY_SIZE:VALUE_SIZE, e.g. hash:4:8.
     #[arg(long, value_name = "TYPE:KEY:VALUE", global = true)]
     pub map_shape: Option<String>,
-    /// Show the full verifier log when the kernel refuses a program.
+    /// Show the full verifier log when the kernel refuses a program, and how rows were read.
     #[arg(long, short, global = true)]
     pub verbose: bool,
+    /// First ring buffer size for targets read through one (unix); doubled while it fills up.
+    /// Default: estimated from the kernel's count of the target's objects.
+    #[arg(long, value_name = "BYTES", global = true)]
+    pub ring_size: Option<u64>,
 }
 
 #[derive(clap::Args, Debug, Clone)]

@@ -14,13 +14,27 @@ pub fn explain(query: &str, common: &Common) -> Result<(), Failure> {
     let _ = writeln!(out, "== plan\n{}", compiled.plan.describe());
     let _ = writeln!(
         out,
-        "== program\nname {}, attach to BTF FUNC bpf_iter_{} {}, license GPL, {} instructions\n",
+        "== program\nname {}, attach to BTF FUNC bpf_iter_{} {}, license GPL, {} instructions",
         compiled.prog_name,
         compiled.plan.target.name,
         compiled.plan.target.attach_func,
         compiled.program.insns.len()
     );
-    let _ = writeln!(out, "== IR\n{}", compiled.ir);
+    if !compiled.program.relocations.is_empty() {
+        let _ = writeln!(
+            out,
+            "maps: {} (BPF_MAP_TYPE_RINGBUF, created at run time; its fd replaces map[fd:-1] at {})",
+            bpfq_runtime::ringbuf::RING_NAME,
+            compiled
+                .program
+                .relocations
+                .iter()
+                .map(|r| format!("instruction {}", r.slot))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let _ = writeln!(out, "\n== IR\n{}", compiled.ir);
     let _ = writeln!(
         out,
         "== BPF\n{}",

@@ -8,6 +8,7 @@ mod man;
 mod map_run;
 mod queryfile;
 mod run;
+mod run_ring;
 mod targets;
 mod terminal;
 mod timings;

@@ -12,6 +12,7 @@ use bpfq_compiler::bind::{IterParams, MapParam};
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::bpf::insn::encode;
 use bpfq_compiler::pipeline::Compiled;
+use bpfq_kernel::catalogue::RowTransport;
 use bpfq_runtime::format::{new_sink, FormatOptions};
 use bpfq_runtime::loader::IterLink;
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError};
@@ -65,6 +66,14 @@ pub fn execute(
     how: &RunArgs,
     timings: &mut Timings,
 ) -> Result<(), Failure> {
+    if compiled.plan.target.transport == RowTransport::RingBuf {
+        // Each run walks into a ring of its own (`run_ring.rs`); --timings shows compile only.
+        let mut once = || super::run_ring::run_ring(query, compiled, common, output);
+        return match Repeat::from_args(how) {
+            None => once().map(|_| ()),
+            Some(repeat) => watch::repeat(&repeat, query, &mut once),
+        };
+    }
     let insns = encode(&compiled.program.insns);
     let spec = IterProgramSpec {
         name: &compiled.prog_name,
@@ -167,7 +176,7 @@ fn open_iterators(
 }
 
 /// A cgroup's id: the inode number of its directory in the cgroup2 hierarchy.
-fn cgroup_id_of(path: &str) -> Result<u64, String> {
+pub(super) fn cgroup_id_of(path: &str) -> Result<u64, String> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot use cgroup {path}: {e}"))?;
     if !meta.is_dir() {
@@ -178,7 +187,12 @@ fn cgroup_id_of(path: &str) -> Result<u64, String> {
     Ok(meta.ino())
 }
 
-fn load_failure(err: LoadError, query: &str, program: &Program, verbose: bool) -> Failure {
+pub(super) fn load_failure(
+    err: LoadError,
+    query: &str,
+    program: &Program,
+    verbose: bool,
+) -> Failure {
     match &err {
         LoadError::Verifier { log, .. } => {
             let detail = if verbose {

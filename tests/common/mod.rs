@@ -93,39 +93,37 @@ pub fn unique_name(tag: &str) -> String {
     name
 }
 
-/// (programs named bpfq_*, iterator links) as bpftool lists them.
-pub fn bpf_objects() -> (usize, usize) {
-    let progs = Command::new("bpftool")
-        .args(["prog", "show"])
-        .output()
-        .expect("bpftool prog show (install bpftool)");
-    assert!(
-        progs.status.success(),
-        "bpftool prog show failed: {}",
-        stderr(&progs)
-    );
-    let links = Command::new("bpftool")
-        .args(["link", "show"])
-        .output()
-        .expect("bpftool link show");
-    assert!(
-        links.status.success(),
-        "bpftool link show failed: {}",
-        stderr(&links)
-    );
-    let prog_count = stdout(&progs)
+/// (programs named bpfq_*, iterator links, maps named bpfq_*) as bpftool lists them.
+pub fn bpf_objects() -> (usize, usize, usize) {
+    let listing = |what: &str| {
+        let out = Command::new("bpftool")
+            .args([what, "show"])
+            .output()
+            .unwrap_or_else(|e| panic!("bpftool {what} show (install bpftool): {e}"));
+        assert!(
+            out.status.success(),
+            "bpftool {what} show failed: {}",
+            stderr(&out)
+        );
+        stdout(&out)
+    };
+    let prog_count = listing("prog")
         .lines()
         .filter(|l| l.contains(" name bpfq_"))
         .count();
-    let link_count = stdout(&links)
+    let link_count = listing("link")
         .lines()
         .filter(|l| l.contains(": iter "))
         .count();
-    (prog_count, link_count)
+    let map_count = listing("map")
+        .lines()
+        .filter(|l| l.contains(" name bpfq_"))
+        .count();
+    (prog_count, link_count, map_count)
 }
 
 /// Waits (program release is RCU-deferred) until the counts return to `baseline`.
-pub fn assert_objects_return_to(baseline: (usize, usize), what: &str) {
+pub fn assert_objects_return_to(baseline: (usize, usize, usize), what: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let now = bpf_objects();
@@ -290,4 +288,76 @@ pub fn spawn_fresh_copy(command: &mut Command) -> Child {
             Err(e) => panic!("spawn {command:?}: {e}"),
         }
     }
+}
+
+/// A python3 child holding `pairs` unix socket pairs (raising its open-file limit as needed);
+/// it prints their inode numbers and holds them until dropped.
+pub struct UnixPairs {
+    child: KillOnDrop,
+    pub inodes: Vec<String>,
+}
+
+impl UnixPairs {
+    pub fn spawn(pairs: usize) -> UnixPairs {
+        UnixPairs::spawn_via(&[], pairs)
+    }
+
+    /// Like `spawn`, with python3 run by `wrapper` (e.g. `["ip", "netns", "exec", NAME]`),
+    /// which must exec it.
+    pub fn spawn_via(wrapper: &[&str], pairs: usize) -> UnixPairs {
+        use std::io::{BufRead, BufReader};
+        let script = format!(
+            "import os,resource,socket,sys,time\n\
+             need={need}\n\
+             soft,hard=resource.getrlimit(resource.RLIMIT_NOFILE)\n\
+             if soft<need: resource.setrlimit(resource.RLIMIT_NOFILE,(need,max(hard,need)))\n\
+             pairs=[socket.socketpair() for _ in range({pairs})]\n\
+             print(' '.join(str(os.fstat(s.fileno()).st_ino) for p in pairs for s in p),flush=True)\n\
+             sys.stdin.read()\n",
+            need = 2 * pairs + 64
+        );
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut command = Command::new(first);
+                command.args(rest).arg("python3");
+                command
+            }
+            None => Command::new("python3"),
+        };
+        let mut child = command
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("inodes");
+        let inodes: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        assert_eq!(inodes.len(), 2 * pairs, "python3 opened every pair");
+        UnixPairs {
+            child: KillOnDrop(child),
+            inodes,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.pid()
+    }
+}
+
+/// Inode numbers of every socket /proc/net/unix lists (column 7).
+pub fn proc_net_unix_inodes() -> Vec<String> {
+    unix_inodes_in("/proc/net/unix")
+}
+
+/// Inode numbers of every socket a /proc/.../net/unix file lists (column 7).
+pub fn unix_inodes_in(file: &str) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap_or_else(|e| panic!("read {file}: {e}"))
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().nth(6).map(str::to_string))
+        .collect()
 }

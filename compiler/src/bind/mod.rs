@@ -183,6 +183,7 @@ fn bind_query(
         seq_offset: meta.seq_offset,
         object_offset,
         object_field,
+        transport: target.transport,
     };
     let mut binder = Binder {
         env,

@@ -239,6 +239,9 @@ pub struct BoundTarget {
     pub object_offset: u32,
     /// The name of that context field (`task`; `key` for bpf_map_elem, whose `map` is never NULL).
     pub object_field: String,
+    /// How rows reach user space: the seq buffer, or a ring buffer map for targets whose
+    /// seq output loses objects (catalogue fact).
+    pub transport: bpfq_kernel::catalogue::RowTransport,
 }
 
 /// One output column.

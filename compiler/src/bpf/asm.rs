@@ -1,10 +1,12 @@
 //! Stage `emit`, assembler: instructions with symbolic jump targets, resolved last.
 //! Guarantees: `finish` returns a program only if every jump lands on a bound label inside the
-//! program with an offset that fits the 16-bit field; `ld_imm64` counts as two slots in distances.
+//! program with an offset that fits the 16-bit field; `ld_imm64` counts as two slots in distances;
+//! every map reference is listed as a relocation, so the loader can patch in the real map fd.
 
 use std::fmt;
 
 use super::insn::{Insn, JmpOp, Operand, Reg};
+use crate::ir::MapRef;
 
 /// A jump target; bind it with [`Assembler::bind`] before or after the jumps that use it.
 /// Labels are numbered per assembler: one from another assembler is caught only when its number
@@ -25,12 +27,37 @@ pub struct Program {
     /// `(slot index, note)`, in emission order. A note whose index equals `insns.len()` was
     /// attached after the last instruction.
     pub notes: Vec<(usize, String)>,
+    /// Map references whose fd is only known at load time.
+    pub relocations: Vec<MapRelocation>,
 }
+
+/// The `ld_imm64` at slot `slot` loads map `map`: its `imm` holds a placeholder until the
+/// loader writes the fd of the map it created there.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MapRelocation {
+    pub slot: usize,
+    pub map: MapRef,
+}
+
+/// The placeholder fd the compiler writes into a map reference (shown as `map[fd:-1]` by the
+/// disassembler); a load that forgot to patch it fails with EBADF instead of using another fd.
+pub const MAP_FD_PLACEHOLDER: i32 = -1;
 
 impl Program {
     /// The wire form of the instructions.
     pub fn to_bytes(&self) -> Vec<u8> {
         super::insn::encode(&self.insns)
+    }
+
+    /// The wire form with each map reference patched to the fd `fd_of` gives for its map.
+    pub fn to_bytes_with_maps(&self, fd_of: impl Fn(MapRef) -> i32) -> Vec<u8> {
+        let mut insns = self.insns.clone();
+        for relocation in &self.relocations {
+            if let Some(insn) = insns.get_mut(relocation.slot) {
+                insn.imm = fd_of(relocation.map);
+            }
+        }
+        super::insn::encode(&insns)
     }
 
     /// The note in force at instruction `index`: the last one attached at or before it. It names
@@ -120,6 +147,7 @@ pub struct Assembler {
     fixups: Vec<(usize, Label)>,
     /// Errors found while emitting, reported by `finish` (bind cannot return one).
     deferred_errors: Vec<AsmError>,
+    relocations: Vec<MapRelocation>,
 }
 
 impl Assembler {
@@ -165,6 +193,15 @@ impl Assembler {
     /// Emits both slots of `dst = <map fd>`.
     pub fn emit_ld_map_fd(&mut self, dst: Reg, fd: i32) {
         self.insns.extend(Insn::ld_map_fd(dst, fd));
+    }
+
+    /// Emits both slots of `dst = <map>` with a placeholder fd, recording the relocation.
+    pub fn emit_ld_map(&mut self, dst: Reg, map: MapRef) {
+        self.relocations.push(MapRelocation {
+            slot: self.insns.len(),
+            map,
+        });
+        self.emit_ld_map_fd(dst, MAP_FD_PLACEHOLDER);
     }
 
     /// `if dst op src goto target` on 64-bit values.
@@ -222,6 +259,7 @@ impl Assembler {
         Ok(Program {
             insns: self.insns,
             notes: self.notes,
+            relocations: self.relocations,
         })
     }
 }

@@ -472,6 +472,24 @@ impl Emitter<'_> {
                 let dst = i32::from(self.row_offset(*offset));
                 self.probe_read(*base, *src_offset, dst, *len);
             }
+            Inst::RingOutput { map, len } => {
+                let v = need_result()?;
+                // No operand lives in R1-R4 (the instruction reads none), so they are free.
+                self.asm.emit_ld_map(Reg::R1, *map);
+                self.mov(Reg::R2, Reg::R10);
+                self.asm.emit(Insn::alu64(
+                    AluOp::Add,
+                    Reg::R2,
+                    BpfOperand::Imm(-(self.row_size as i32)),
+                ));
+                self.asm
+                    .emit(Insn::mov64(Reg::R3, BpfOperand::Imm(*len as i32)));
+                self.asm.emit(Insn::mov64(Reg::R4, BpfOperand::Imm(0)));
+                self.asm.emit(Insn::call_helper(helpers::RINGBUF_OUTPUT));
+                let dst = self.target(v);
+                self.mov(dst, Reg::R0);
+                self.write_back(v);
+            }
             Inst::Call {
                 helper: Helper::SeqWrite,
                 seq,

@@ -1,6 +1,6 @@
 //! Stage `lower` output, for people: a textual IR listing used by `bpfq explain` and snapshots.
 
-use super::{BinOp, Cmp, Function, Helper, Inst, Operand, Terminator, UnOp, Width};
+use super::{BinOp, Cmp, Function, Helper, Inst, MapRef, Operand, Terminator, UnOp, Width};
 use std::fmt;
 
 impl fmt::Display for Operand {
@@ -142,6 +142,10 @@ impl fmt::Display for Inst {
                 seq,
                 len,
             } => write!(f, "call seq_write({seq}, row, {len})"),
+            Inst::RingOutput {
+                map: MapRef::RowRing,
+                len,
+            } => write!(f, "call ringbuf_output(row_ring, row, {len}, 0)"),
         }
     }
 }

@@ -118,6 +118,14 @@ pub enum Operand {
     Imm(i32),
 }
 
+/// A BPF map the program references; the loader creates it and patches its fd into the
+/// `ld_imm64` that loads it (see `bpf::asm::MapRelocation`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum MapRef {
+    /// The ring buffer the rows go to (`RowTransport::RingBuf`).
+    RowRing,
+}
+
 /// A BPF helper called by the program; the backend knows each one's arguments.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Helper {
@@ -206,6 +214,10 @@ pub enum Inst {
         seq: Value,
         len: u32,
     },
+    /// `bpf_ringbuf_output(map, row, len, 0)`: copy the first `len` bytes of the row buffer into
+    /// the ring buffer `map` as one record. The result is 0, or a negative errno when the ring
+    /// is full.
+    RingOutput { map: MapRef, len: u32 },
 }
 
 impl Inst {
@@ -216,7 +228,11 @@ impl Inst {
             Operand::Imm(_) => None,
         };
         match self {
-            Inst::Context | Inst::Const(_) | Inst::ZeroRow { .. } | Inst::SlotLoad { .. } => vec![],
+            Inst::Context
+            | Inst::Const(_)
+            | Inst::ZeroRow { .. }
+            | Inst::SlotLoad { .. }
+            | Inst::RingOutput { .. } => vec![],
             Inst::SlotStore { value, .. } => operand(value).into_iter().collect(),
             Inst::Load { base, .. }
             | Inst::CopyToRow { base, .. }
@@ -236,6 +252,7 @@ impl Inst {
         matches!(
             self,
             Inst::Call { .. }
+                | Inst::RingOutput { .. }
                 | Inst::ProbeLoad { .. }
                 | Inst::ProbeCopyToRow { .. }
                 | Inst::CastPointer { .. }
@@ -364,7 +381,7 @@ impl Function {
                     | Inst::ProbeCopyToRow { offset, len, .. }
                     | Inst::ProbeStrToRow { offset, len, .. }
                     | Inst::DPathToRow { offset, len, .. } => Some(offset + len),
-                    Inst::Call { len, .. } => Some(len),
+                    Inst::Call { len, .. } | Inst::RingOutput { len, .. } => Some(len),
                     _ => None,
                 };
                 if row_end.is_some_and(|end| end > self.row_size) {

@@ -5,19 +5,20 @@
 mod d_path;
 mod segments;
 
-pub use segments::ROW_MAX;
+pub use segments::{ROW_MAX, SEGMENT_MAX};
 
 use crate::bind::{ArithOp, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::Diagnostic;
 use crate::ir::{
-    BinOp, Block, Cmp, Function, FunctionBuilder, Helper, Inst, Operand, Terminator, UnOp, Value,
-    Width,
+    BinOp, Block, Cmp, Function, FunctionBuilder, Helper, Inst, MapRef, Operand, Terminator, UnOp,
+    Value, Width,
 };
 use crate::layout::{ColumnKind, RowLayout};
 use crate::plan::Plan;
+use bpfq_kernel::catalogue::RowTransport;
 use bpfq_kernel::{Btf, BtfType};
-use segments::{segments, words_to_zero, SEGMENT_MAX};
+use segments::{segments, words_to_zero};
 use std::collections::HashMap;
 
 struct Lowerer<'a> {
@@ -173,9 +174,12 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
         l.cond(filter, body, exit)?;
         l.b.switch_to(body);
     }
-    // A row wider than the stack buffer is written in segments, one seq_write each; together
-    // they are one object's output, so the reader sees the whole row.
-    for segment in &segments {
+    // A row wider than the stack buffer is written in segments, one seq_write (or ring record)
+    // each; together they are one object's output, so the reader sees the whole row.
+    let ring = plan.target.transport == RowTransport::RingBuf;
+    // Ring transport: where a failed ring write goes (created on first use).
+    let mut ring_full: Option<Block> = None;
+    for (index, segment) in segments.iter().enumerate() {
         let words = words_to_zero(&layout, &plan.kernel.columns, segment);
         if !words.is_empty() {
             l.b.note("zero the row bytes no column fully overwrites");
@@ -199,33 +203,49 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
                 )?;
             }
         }
-        l.b.note(if segments.len() == 1 {
+        let what = if segments.len() == 1 {
             "emit the row".to_string()
         } else {
             format!("emit row bytes {}..{}", segment.start, segment.end)
-        });
-        let meta = l.pure(Inst::Load {
-            base: ctx,
-            offset: plan.target.meta_offset as i32,
-            width: Width::B8,
-            signed: false,
-        });
-        let seq = l.pure(Inst::Load {
-            base: meta,
-            offset: plan.target.seq_offset as i32,
-            width: Width::B8,
-            signed: false,
-        });
-        l.b.effect(Inst::Call {
-            helper: Helper::SeqWrite,
-            seq,
-            len: segment.end - segment.start,
-        });
+        };
+        let len = segment.end - segment.start;
+        if ring {
+            l.b.note(format!("{what} into the ring buffer"));
+            let status = l.b.value(Inst::RingOutput {
+                map: MapRef::RowRing,
+                len,
+            });
+            let full = *ring_full.get_or_insert_with(|| l.b.create_block());
+            let last = index + 1 == segments.len();
+            let next = if last { exit } else { l.b.create_block() };
+            l.b.terminate(Terminator::Branch {
+                cmp: Cmp::Ne,
+                lhs: status,
+                rhs: Operand::Imm(0),
+                then_to: full,
+                else_to: next,
+            });
+            if !last {
+                l.b.switch_to(next);
+            }
+        } else {
+            l.b.note(what);
+            l.seq_write(plan, len);
+        }
     }
-    l.b.terminate(Terminator::Jump(exit));
+    if !ring {
+        l.b.terminate(Terminator::Jump(exit));
+    }
+    if let Some(full) = ring_full {
+        // The only bytes this program ever writes to the seq buffer: user space sees them,
+        // drops what the ring holds and runs the walk again with a bigger ring.
+        l.b.switch_to(full);
+        l.b.note("the ring buffer is full: write a 1-byte marker to the seq buffer");
+        l.seq_write(plan, 1);
+        l.b.terminate(Terminator::Jump(exit));
+    }
     l.b.switch_to(exit);
     l.b.terminate(Terminator::Return(0));
-    let _ = l.ctx;
     Ok((l.b.finish(buffer), layout))
 }
 
@@ -316,6 +336,27 @@ fn swapped(op: CmpOp) -> CmpOp {
 }
 
 impl Lowerer<'_> {
+    /// `bpf_seq_write(ctx->meta->seq, row, len)`.
+    fn seq_write(&mut self, plan: &Plan, len: u32) {
+        let meta = self.pure(Inst::Load {
+            base: self.ctx,
+            offset: plan.target.meta_offset as i32,
+            width: Width::B8,
+            signed: false,
+        });
+        let seq = self.pure(Inst::Load {
+            base: meta,
+            offset: plan.target.seq_offset as i32,
+            width: Width::B8,
+            signed: false,
+        });
+        self.b.effect(Inst::Call {
+            helper: Helper::SeqWrite,
+            seq,
+            len,
+        });
+    }
+
     /// Emits a load or constant, or reuses an identical one whose block dominates this one.
     fn pure(&mut self, inst: Inst) -> Value {
         if let Some(&(value, block)) = self.known.get(&inst) {

@@ -2,9 +2,11 @@
 
 mod elements;
 mod meta;
+mod transport;
 mod type_name;
 
 pub use meta::{meta_layout, MetaLayout};
+pub use transport::{row_transport, RowTransport};
 pub use type_name::type_name;
 
 use crate::btf::{Btf, BtfError, BtfType, Kind, TypeId};
@@ -32,6 +34,8 @@ pub struct IterTarget {
     pub final_null: Option<usize>,
     /// Where `ctx->meta->seq` and `seq_num` are; None if the context has no `meta` pointer.
     pub meta: Option<MetaLayout>,
+    /// How rows of this target reach user space (see [`row_transport`]).
+    pub transport: RowTransport,
 }
 
 /// One member of an iterator context struct.
@@ -132,5 +136,6 @@ fn build_target(
         main_object,
         final_null,
         meta,
+        transport: row_transport(name),
     })
 }
