@@ -9,8 +9,10 @@ use common::*;
 fn task_rows_match_proc_for_spawned_processes() {
     let _k = shared_kernel();
     let a = Named::spawn(&unique_name("a"));
-    let b = Named::spawn(&unique_name("b"));
+        let b = Named::spawn(&unique_name("b"));
+    let before = proc_comms();
     let out = bpfq(&["from task select pid, tid, tgid, comm", "-o", "csv"]);
+    let after = proc_comms();
     assert!(out.status.success(), "{}", stderr(&out));
     let rows = csv_rows(&stdout(&out));
     assert!(
@@ -32,14 +34,18 @@ fn task_rows_match_proc_for_spawned_processes() {
         assert_eq!(matching[0][2], pid, "tgid");
         assert_eq!(matching[0][3], named.name, "comm");
     }
-    // Every thread still alive agrees with /proc on its process and name.
+        // Every thread whose name /proc showed unchanged before and after the run agrees with it
+    // (other tests' threads exec and change their names meanwhile).
     let mut checked = 0;
     for row in &rows {
-        let path = format!("/proc/{}/task/{}/comm", row[2], row[1]);
-        if let Ok(comm) = std::fs::read_to_string(&path) {
+        let key = (row[2].clone(), row[1].clone());
+        if let (Some(comm), Some(later)) = (before.get(&key), after.get(&key)) {
+            if comm != later {
+                continue;
+            }
             assert!(
-                comm.trim_end().starts_with(&row[3]),
-                "{path}: /proc says {comm:?}, bpfq says {:?}",
+                comm.starts_with(&row[3]),
+                "task {key:?}: /proc says {comm:?}, bpfq says {:?}",
                 row[3]
             );
             checked += 1;
@@ -275,4 +281,25 @@ fn iterator_parameters_visit_one_process_or_thread() {
     );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// (tgid, tid) -> comm of every thread /proc lists now.
+fn proc_comms() -> std::collections::HashMap<(String, String), String> {
+    let mut comms = std::collections::HashMap::new();
+    for process in std::fs::read_dir("/proc").unwrap().flatten() {
+        let tgid = process.file_name().to_string_lossy().into_owned();
+        if tgid.parse::<u32>().is_err() {
+            continue;
+        }
+        let Ok(threads) = std::fs::read_dir(process.path().join("task")) else {
+            continue;
+        };
+        for thread in threads.flatten() {
+            let tid = thread.file_name().to_string_lossy().into_owned();
+            if let Ok(comm) = std::fs::read_to_string(thread.path().join("comm")) {
+                comms.insert((tgid.clone(), tid), comm.trim_end().to_string());
+            }
+        }
+    }
+    comms
 }
