@@ -14,7 +14,7 @@ fn main() {
                 .filter(|n| n.ends_with(".bpfq"))
                 .collect()
         })
-                .unwrap_or_else(|e| panic!("bpfq's stdlib directory {}: {e}", dir.display()));
+        .unwrap_or_else(|e| panic!("bpfq's stdlib directory {}: {e}", dir.display()));
     // An empty stdlib would build a bpfq without any column names; refuse it here.
     assert!(!names.is_empty(), "no .bpfq files in {}", dir.display());
     names.sort();

@@ -72,6 +72,15 @@ pub const EXPECTED_INTEGER: &str = "E0205";
 pub const DIVISION_BY_ZERO: &str = "E0206";
 /// A cast to something that is not an integer type (or a related struct).
 pub const BAD_CAST: &str = "E0207";
+/// An aggregate in `where`, in `group by` or inside another aggregate.
+pub const AGGREGATE_MISPLACED: &str = "E0220";
+/// A selected, `having` or `order by` value of a grouped query that is neither a `group by` key
+/// nor inside an aggregate.
+pub const NOT_GROUPED: &str = "E0221";
+/// An aggregate of a type it cannot take (`sum(comm)`), or with the wrong number of arguments.
+pub const AGGREGATE_ARGUMENT: &str = "E0222";
+/// `having` in a query with neither `group by` nor aggregates.
+pub const HAVING_WITHOUT_GROUPING: &str = "E0223";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
 
@@ -198,6 +207,22 @@ pub const ALL: &[(&str, &str)] = &[
     (
         BAD_CAST,
         "casts go to integer types: u8 u16 u32 u64 s8 s16 s32 s64",
+    ),
+    (
+        AGGREGATE_MISPLACED,
+        "aggregates (count, sum, min, max, avg) go in select, having and order by; not in where, group by or another aggregate",
+    ),
+    (
+        NOT_GROUPED,
+        "in a grouped query every value must be a group by key or inside an aggregate",
+    ),
+    (
+        AGGREGATE_ARGUMENT,
+        "sum and avg take one integer; min and max one integer, enum, boolean or text; count any value",
+    ),
+    (
+        HAVING_WITHOUT_GROUPING,
+        "having filters groups: the query needs group by or an aggregate; use where to filter rows",
     ),
     (
         UNSUPPORTED,

@@ -254,3 +254,69 @@ fn ir_conditions_as_values_go_through_a_stack_slot() {
 fn bind_star_and_more_columns() {
     insta::assert_snapshot!(check_bind("from task select *, tgid as process, state"));
 }
+
+/// `plan` boundary of a grouped query: what the kernel writes (filter, key and argument
+/// columns) and what user space computes (groups, aggregates, having, sort, limit).
+fn check_plan(query: &str) -> String {
+    with_env(query, compile, |c| {
+        let layout: Vec<String> = c
+            .layout
+            .columns
+            .iter()
+            .map(|col| format!("{} {:?}", col.name, col.kind))
+            .collect();
+        let result: Vec<String> = c
+            .plan
+            .user
+            .grouping
+            .as_ref()
+            .map(|g| {
+                g.result_layout(&c.layout)
+                    .columns
+                    .iter()
+                    .map(|col| format!("{} {:?}", col.name, col.kind))
+                    .collect()
+            })
+            .unwrap_or_default();
+        format!(
+            "{}\nkernel row: {}\nresult: {}\nvisible: {:?}\n\n{}",
+            c.plan.describe(),
+            layout.join("; "),
+            result.join("; "),
+            c.plan.user.visible,
+            with_env(
+                query,
+                |file, env| bind(&parse_query(env.sources.text(file), file)?, env),
+                |t| t.to_string()
+            )
+        )
+    })
+}
+
+#[test]
+fn plan_group_by_key_with_count_having_and_order() {
+    insta::assert_snapshot!(check_plan(
+        "from task select tgid, count(*) where comm == \"bash\" group by tgid having count(*) > 1 order by count(*) desc limit 3"
+    ));
+}
+
+#[test]
+fn plan_aggregates_alone_make_one_group() {
+    insta::assert_snapshot!(check_plan(
+        "from task select count(*), sum(vsize), avg(nice), min(comm), max(state), count(distinct uid)"
+    ));
+}
+
+#[test]
+fn plan_expression_keys_shared_columns_and_hidden_sort() {
+    insta::assert_snapshot!(check_plan(
+        "from task select uid / 1000 as band, comm, sum(vsize) / count(*) as mean where vsize > 0 group by band, comm order by max(vsize) desc, band"
+    ));
+}
+
+#[test]
+fn plan_group_by_enum_view_keeps_its_names() {
+    insta::assert_snapshot!(check_plan(
+        "from tcp select state, count(*) as sockets group by state"
+    ));
+}

@@ -4,6 +4,7 @@
 pub mod caps;
 pub mod decode;
 pub mod format;
+pub mod group;
 pub mod loader;
 pub mod pipeline;
 pub mod reader;

@@ -13,6 +13,7 @@ use std::cmp::Ordering;
 
 use crate::decode::{decode_row, Value};
 use crate::format::RowSink;
+use crate::group::{compare_values, Grouper};
 use crate::reader::{IterReader, ReadError};
 
 /// Why streaming rows to the output failed.
@@ -45,8 +46,16 @@ fn is_closed_output(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::BrokenPipe
 }
 
-/// The columns of `layout` that are printed, in order.
+/// The columns of the result rows that are printed, in order (`layout`: the kernel's rows).
 pub fn visible_layout(layout: &RowLayout, user: &UserPart) -> RowLayout {
+    let grouped;
+    let layout = match &user.grouping {
+        Some(grouping) => {
+            grouped = grouping.result_layout(layout);
+            &grouped
+        }
+        None => layout,
+    };
     RowLayout {
         size: layout.size,
         columns: user
@@ -58,9 +67,9 @@ pub fn visible_layout(layout: &RowLayout, user: &UserPart) -> RowLayout {
 }
 
 /// Reads the rows of `reader`, decodes them by `layout`, applies the user-space part of the plan
-/// (sort, limit, hiding sort-only columns) and hands them to `sink`, with `begin` before the
-/// first row and `end` after the last. Without a sort, rows stream and reading stops at the
-/// limit; with one, all rows are read first.
+/// (grouping, having, sort, limit, hiding sort-only columns) and hands them to `sink`, with
+/// `begin` before the first row and `end` after the last. Without a sort or grouping, rows
+/// stream and reading stops at the limit; with one, all rows are read first.
 pub fn stream_rows(
     reader: &mut IterReader,
     layout: &RowLayout,
@@ -88,7 +97,7 @@ pub fn stream_rows(
         .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
     let mut rows = 0usize;
     let mut write_error = None;
-    if user.order_by.is_empty() {
+    if user.order_by.is_empty() && user.grouping.is_none() {
         if limit > 0 {
             each_row(
                 reader,
@@ -113,16 +122,23 @@ pub fn stream_rows(
         }
     } else {
         let mut all = Vec::new();
+        let mut grouper = user.grouping.as_ref().map(|g| Grouper::new(g, layout));
         each_row(
             reader,
             layout.size as usize,
             user.drop_repeated_last,
             |row| {
-                all.push(decode_row(layout, row));
+                match grouper.as_mut() {
+                    Some(grouper) => grouper.add(row),
+                    None => all.push(decode_row(layout, row)),
+                }
                 ControlFlow::Continue(())
             },
         )
         .map_err(StreamError::Read)?;
+        if let Some(grouper) = grouper {
+            all = grouper.finish();
+        }
         sort_rows(&mut all, &user.order_by);
         for row in all.into_iter().take(limit) {
             if let Err(err) = sink.row(&pick(row)) {
@@ -198,26 +214,6 @@ fn sort_rows(rows: &mut [Vec<Value>], keys: &[SortKey]) {
     });
 }
 
-fn compare_values(a: &Value, b: &Value) -> Ordering {
-    use Value::*;
-    match (a, b) {
-        (Null, Null) => Ordering::Equal,
-        (Null, _) => Ordering::Less,
-        (_, Null) => Ordering::Greater,
-        (Int(x), Int(y)) => x.cmp(y),
-        (UInt(x), UInt(y)) => x.cmp(y),
-        (Int(x), UInt(y)) => i128::from(*x).cmp(&i128::from(*y)),
-        (UInt(x), Int(y)) => i128::from(*x).cmp(&i128::from(*y)),
-        (Bool(x), Bool(y)) => x.cmp(y),
-        (Text(x), Text(y)) => x.cmp(y),
-        (Enum { value: x, .. }, Enum { value: y, .. }) => x.cmp(y),
-        (Pointer(x), Pointer(y)) => x.cmp(y),
-        (Bytes(x), Bytes(y)) => x.cmp(y),
-        // Columns hold one kind of value; mixed kinds only meet in a malformed layout.
-        _ => Ordering::Equal,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +267,7 @@ mod tests {
 
     fn all_rows() -> UserPart {
         UserPart {
+            grouping: None,
             order_by: vec![],
             limit: None,
             visible: vec![0],
@@ -305,6 +302,7 @@ mod tests {
     fn sort_and_limit_apply_in_user_space() {
         let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
         let user = UserPart {
+            grouping: None,
             order_by: vec![SortKey {
                 column: 0,
                 descending: true,
@@ -323,6 +321,7 @@ mod tests {
     fn limit_without_sort_stops_reading_early() {
         let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
         let user = UserPart {
+            grouping: None,
             order_by: vec![],
             limit: Some(1),
             visible: vec![0],
@@ -357,6 +356,7 @@ mod tests {
         ]);
         let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
         let user = UserPart {
+            grouping: None,
             order_by: vec![SortKey {
                 column: 1,
                 descending: false,

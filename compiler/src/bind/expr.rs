@@ -355,15 +355,24 @@ impl Binder<'_> {
             } => self.bind_like(text, pattern, *negated, span),
             ExprKind::Cast { expr: value, ty } => self.bind_cast(value, ty, span),
             ExprKind::Call { func, args, .. } if func.name == "if" => self.bind_if(args, span),
+            ExprKind::Call { func, .. }
+                if super::grouping::AggFunc::from_name(&func.name).is_some() =>
+            {
+                Err(super::aggregate::misplaced_aggregate(
+                    span,
+                    "here",
+                    "aggregates go in `select`, `having` and `order by`",
+                ))
+            }
             ExprKind::Call { func, .. } => Err(unsupported(
                 &format!("function `{}`", func.name),
                 span,
                 "the expressions issue (#3)",
             )),
-            ExprKind::CountStar => Err(unsupported(
-                "aggregates",
+            ExprKind::CountStar => Err(super::aggregate::misplaced_aggregate(
                 span,
-                "the relational-layer issue (#5)",
+                "here",
+                "aggregates go in `select`, `having` and `order by`",
             )),
         }
     }

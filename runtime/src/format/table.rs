@@ -1,5 +1,5 @@
 //! Stage `format`: rows as an aligned text table. Guarantees one line per row (control
-//! characters in text are shown escaped), integers right-aligned, everything else left-aligned,
+//! characters in text are shown escaped), numbers right-aligned, everything else left-aligned,
 //! no trailing spaces. Buffers all rows, since column widths depend on every value.
 
 use std::io;
@@ -85,7 +85,7 @@ impl<W: io::Write> RowSink for TableSink<W> {
         self.right_aligned = layout
             .columns
             .iter()
-            .map(|c| matches!(c.kind, ColumnKind::Int { .. }))
+            .map(|c| matches!(c.kind, ColumnKind::Int { .. } | ColumnKind::Float))
             .collect();
         self.cells.clear();
         Ok(())
