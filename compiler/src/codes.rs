@@ -81,6 +81,10 @@ pub const NOT_GROUPED: &str = "E0221";
 pub const AGGREGATE_ARGUMENT: &str = "E0222";
 /// `having` in a query with neither `group by` nor aggregates.
 pub const HAVING_WITHOUT_GROUPING: &str = "E0223";
+/// A join `on` condition that is not `==` between the two sources (several joined with `and`).
+pub const JOIN_CONDITION: &str = "E0224";
+/// In a join: a name both sources have, a value using both sources, or two sources of one name.
+pub const JOIN_AMBIGUOUS: &str = "E0225";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
 
@@ -223,6 +227,14 @@ pub const ALL: &[(&str, &str)] = &[
     (
         HAVING_WITHOUT_GROUPING,
         "having filters groups: the query needs group by or an aggregate; use where to filter rows",
+    ),
+    (
+        JOIN_CONDITION,
+        "a join's on condition is `a.x == b.y`, or several such equalities joined with and",
+    ),
+    (
+        JOIN_AMBIGUOUS,
+        "in a join each value comes from one source: qualify names with the source's name or alias",
     ),
     (
         UNSUPPORTED,

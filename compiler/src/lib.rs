@@ -9,6 +9,7 @@ pub mod codes;
 pub mod describe;
 pub mod diagnostic;
 pub mod ir;
+pub mod join;
 pub mod layout;
 pub mod lower;
 pub mod pipeline;

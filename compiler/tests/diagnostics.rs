@@ -3,7 +3,7 @@
 
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::pipeline::compile;
+use bpfq_compiler::pipeline::compile_query;
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
 use std::collections::HashMap;
@@ -36,7 +36,7 @@ fn check_diag(btf: &Btf, query: &str) -> (String, String) {
         sources: &sources,
         params: &params,
     };
-    match compile(file, &env) {
+    match compile_query(file, &env) {
         Ok(_) => panic!("expected an error for {query}"),
         Err(diag) => (diag.code.to_string(), diag.render(&sources)),
     }
@@ -94,8 +94,36 @@ const CASES: &[(&str, &str)] = &[
         "from task select tgid group by tgid having count(*)",
     ),
     (
+        "E0224",
+        "from task_file join tcp on task_file.inode > tcp.inode select fd",
+    ),
+    (
+        "E0224",
+        "from task_file join tcp on task_file.inode == 3 select fd",
+    ),
+    (
+        "E0225",
+        "from task_file join tcp on task_file.inode == tcp.inode select inode",
+    ),
+    (
+        "E0225",
+        "from task_file join tcp on task_file.inode == tcp.inode select task_file.fd + tcp.sport",
+    ),
+    (
+        "E0225",
+        "from tcp join tcp on tcp.inode == tcp.inode select sport",
+    ),
+    (
+        "E0201",
+        "from task_file join tcp on task_file.comm == tcp.inode select fd",
+    ),
+    (
         "E0290",
-        "from task join tcp on task.pid == tcp.sport select pid",
+        "from task_file join tcp on task_file.inode == tcp.inode select *",
+    ),
+    (
+        "E0290",
+        "from task_file join tcp on task_file.inode == tcp.inode select count(*)",
     ),
     ("E0290", "from ksym(pid = 1) select ksym"),
     ("E0110", "from task(pdi = 3) select pid"),

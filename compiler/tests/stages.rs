@@ -6,7 +6,7 @@ mod common;
 use bpfq_compiler::bind::{bind, BindEnv};
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::pipeline::compile;
+use bpfq_compiler::pipeline::{compile, compile_query, CompiledQuery};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::syntax::parse_query;
 use bpfq_kernel::Btf;
@@ -318,5 +318,37 @@ fn plan_expression_keys_shared_columns_and_hidden_sort() {
 fn plan_group_by_enum_view_keeps_its_names() {
     insta::assert_snapshot!(check_plan(
         "from tcp select state, count(*) as sockets group by state"
+    ));
+}
+
+/// A join: one program per source (its columns, keys and `where` conditions) and the user-space
+/// hash join.
+fn check_join(query: &str) -> String {
+    with_env(query, compile_query, |c| {
+        let CompiledQuery::Join(join) = c else {
+            return "not a join".to_string();
+        };
+        let mut out = format!("{:#?}\n{}", join.join, join.join.describe());
+        for (name, side) in join.join.names.iter().zip(&join.sides) {
+            let layout: Vec<String> = side
+                .layout
+                .columns
+                .iter()
+                .map(|col| format!("{} {:?}", col.name, col.kind))
+                .collect();
+            out.push_str(&format!(
+                "\n-- source {name}\n{}kernel row: {}\n",
+                side.plan.describe(),
+                layout.join("; ")
+            ));
+        }
+        out
+    })
+}
+
+#[test]
+fn plan_join_sockets_with_their_processes() {
+    insta::assert_snapshot!(check_join(
+        "from task_file as f join tcp on f.inode == tcp.inode select f.pid, comm, tcp.sport, state where f.pid == 42 and tcp.state == LISTEN and fd > 2 order by sport desc, tcp.dport limit 5"
     ));
 }

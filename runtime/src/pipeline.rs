@@ -162,6 +162,65 @@ pub fn stream_rows(
     }
 }
 
+/// Every row of `reader`, decoded (a join reads each source whole before joining).
+pub fn read_all(
+    reader: &mut IterReader,
+    layout: &RowLayout,
+    drop_repeated_last: bool,
+) -> Result<Vec<Vec<Value>>, ReadError> {
+    let mut all = Vec::new();
+    each_row(reader, layout.size as usize, drop_repeated_last, |row| {
+        all.push(decode_row(layout, row));
+        ControlFlow::Continue(())
+    })?;
+    Ok(all)
+}
+
+/// Writes result rows already in memory (a join's): sorted by `order_by`, cut at `limit`, the
+/// `visible` columns of `layout` (the result layout) only.
+pub fn write_rows(
+    mut rows: Vec<Vec<Value>>,
+    layout: &RowLayout,
+    order_by: &[SortKey],
+    limit: Option<u64>,
+    visible: &[usize],
+    sink: &mut dyn RowSink,
+) -> Result<StreamSummary, StreamError> {
+    let shown = RowLayout {
+        size: layout.size,
+        columns: visible
+            .iter()
+            .filter_map(|&i| layout.columns.get(i).cloned())
+            .collect(),
+    };
+    let mut written = 0usize;
+    let result = (|| {
+        sink.begin(&shown)?;
+        sort_rows(&mut rows, order_by);
+        let limit = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        for row in rows.into_iter().take(limit) {
+            let picked: Vec<Value> = visible
+                .iter()
+                .filter_map(|&i| row.get(i).cloned())
+                .collect();
+            sink.row(&picked)?;
+            written += 1;
+        }
+        sink.end()
+    })();
+    match result {
+        Ok(()) => Ok(StreamSummary {
+            rows: written,
+            output_closed: false,
+        }),
+        Err(err) if is_closed_output(&err) => Ok(StreamSummary {
+            rows: written,
+            output_closed: true,
+        }),
+        Err(err) => Err(StreamError::Write(err)),
+    }
+}
+
 /// Calls `on_row` for each row read; with `drop_repeated_last`, a final row equal to the one
 /// before it is dropped (iter/ksym repeats its last symbol). Rows are then held back by one.
 fn each_row(

@@ -10,7 +10,7 @@ mod userlib;
 use args::{Cli, Command};
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::{Diagnostic, FileId, Sources};
-use bpfq_compiler::pipeline::{compile, Compiled};
+use bpfq_compiler::pipeline::{compile_query as compile_any, CompiledQuery};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
@@ -184,16 +184,18 @@ pub fn compile_query(
     query: &str,
     btf: &Btf,
     common: &args::Common,
-) -> Result<(Compiled, Sources), Failure> {
+) -> Result<(CompiledQuery, Sources), Failure> {
     let params = parse_params(&common.params)?;
     let mut sources = Sources::new();
     let file: FileId = sources.add("<query>", query);
-    // Only the target's stdlib file is parsed; a query that does not parse gets its error here.
+    // Only the target's stdlib file is parsed (every file for a join); a query that does not
+    // parse gets its error here.
     let target = match bpfq_compiler::syntax::parse_query(query, file) {
-        Ok(ast) => ast.from.target.name,
+        Ok(ast) if ast.joins.is_empty() => Some(ast.from.target.name),
+        Ok(_) => None,
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
-    let stdlib = match Stdlib::load_for(&mut sources, Some(&target), &userlib::user_files()?) {
+    let stdlib = match Stdlib::load_for(&mut sources, target.as_deref(), &userlib::user_files()?) {
         Ok(lib) => lib,
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
@@ -203,7 +205,7 @@ pub fn compile_query(
         sources: &sources,
         params: &params,
     };
-    match compile(file, &env) {
+    match compile_any(file, &env) {
         Ok(compiled) => Ok((compiled, sources)),
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     }

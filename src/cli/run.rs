@@ -9,17 +9,26 @@ use super::{
 use bpfq_compiler::bind::IterParams;
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::bpf::insn::encode;
+use bpfq_compiler::layout::RowLayout;
+use bpfq_compiler::pipeline::{Compiled, CompiledQuery};
 use bpfq_runtime::format::{new_sink, FormatOptions};
+use bpfq_runtime::join::{hash_join, result_layout};
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError};
+use bpfq_runtime::loader::{IterLink, LoadedProgram};
 use bpfq_runtime::pipeline::stream_rows;
+use bpfq_runtime::pipeline::{read_all, write_rows};
+use bpfq_runtime::reader::IterReader;
 use std::io;
 
-pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Failure> {
-    if common.btf.is_some() {
-        return Err(Failure::Usage("--btf is for compile-only commands (explain, targets); a query runs against the running kernel".into()));
-    }
-    let btf = open_btf(None)?;
-    let (compiled, _sources) = compile_query(query, &btf, common)?;
+/// One source's program, loaded and attached, with its iterator open. Fields drop in order:
+/// the iterator, then the link, then the program.
+struct Opened {
+    reader: IterReader,
+    _link: IterLink,
+    _program: LoadedProgram,
+}
+
+fn open(compiled: &Compiled, query: &str, common: &Common) -> Result<Opened, Failure> {
     let insns = encode(&compiled.program.insns);
     let spec = IterProgramSpec {
         name: &compiled.prog_name,
@@ -40,8 +49,20 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
         Some(IterParams::Netns(ns)) => link.open_in_netns(std::path::Path::new(&ns.path())),
         _ => link.open(),
     };
-    let mut reader =
-        opened.map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
+    let reader = opened.map_err(|e| load_failure(e, query, &compiled.program, common.verbose))?;
+    Ok(Opened {
+        reader,
+        _link: link,
+        _program: program,
+    })
+}
+
+pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Failure> {
+    if common.btf.is_some() {
+        return Err(Failure::Usage("--btf is for compile-only commands (explain, targets); a query runs against the running kernel".into()));
+    }
+    let btf = open_btf(None)?;
+    let (compiled, _sources) = compile_query(query, &btf, common)?;
 
     let stdout = io::stdout().lock();
     let out = io::BufWriter::with_capacity(64 * 1024, stdout);
@@ -52,15 +73,42 @@ pub fn run(query: &str, common: &Common, output: &OutputArgs) -> Result<(), Fail
     };
     let format = super::output_format(output);
     let mut sink = new_sink(format, out, options);
-    let result = stream_rows(
-        &mut reader,
-        &compiled.layout,
-        &compiled.plan.user,
-        sink.as_mut(),
-    );
-    drop(reader);
-    drop(link);
-    drop(program);
+    let result = match &compiled {
+        CompiledQuery::Single(compiled) => {
+            let mut opened = open(compiled, query, common)?;
+            stream_rows(
+                &mut opened.reader,
+                &compiled.layout,
+                &compiled.plan.user,
+                sink.as_mut(),
+            )
+        }
+        CompiledQuery::Join(join) => {
+            // One source after the other: each program is unloaded before the next loads.
+            let mut rows = Vec::new();
+            for side in &join.sides {
+                let mut opened = open(side, query, common)?;
+                rows.push(
+                    read_all(
+                        &mut opened.reader,
+                        &side.layout,
+                        side.plan.user.drop_repeated_last,
+                    )
+                    .map_err(|err| Failure::Runtime(err.to_string()))?,
+                );
+            }
+            let layouts: Vec<&RowLayout> = join.sides.iter().map(|s| &s.layout).collect();
+            let joined = hash_join(&join.join, &rows[0], &rows[1]);
+            write_rows(
+                joined,
+                &result_layout(&join.join, &layouts),
+                &join.join.order_by,
+                join.join.limit,
+                &join.join.visible,
+                sink.as_mut(),
+            )
+        }
+    };
     result
         .map(|_| ())
         .map_err(|err| Failure::Runtime(err.to_string()))

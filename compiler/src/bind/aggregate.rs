@@ -10,7 +10,7 @@ use crate::diagnostic::{Diagnostic, Span};
 use crate::syntax::ast::{self, BinaryOp, Expr, ExprKind, PathSegment, UnaryOp};
 
 /// The span of the first aggregate call inside `expr`, if any.
-pub(super) fn find_aggregate(expr: &Expr) -> Option<Span> {
+pub fn find_aggregate(expr: &Expr) -> Option<Span> {
     let any = |list: &[Expr]| list.iter().find_map(find_aggregate);
     let in_path = |path: &[PathSegment]| {
         path.iter().find_map(|seg| match seg {

@@ -11,6 +11,7 @@ mod path;
 mod quirks;
 pub mod typed;
 
+pub use aggregate::find_aggregate;
 pub use grouping::{AggFunc, Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
 pub use params::{CgroupOrder, CgroupStart, IterParams, NetnsRef, CGROUP2_ROOT_ID};
 pub use typed::*;
@@ -48,6 +49,11 @@ fn unsupported(what: &str, span: Span, issue: &str) -> Diagnostic {
     Diagnostic::error(codes::UNSUPPORTED, format!("{what} is not supported yet"))
         .with_primary(span, "not supported yet")
         .with_note(format!("planned in {issue}"))
+}
+
+/// An internal error (a bug in bpfq) at `span`.
+pub fn internal_error(span: Span, err: impl std::fmt::Display) -> Diagnostic {
+    internal(span, err)
 }
 
 fn internal(span: Span, err: impl std::fmt::Display) -> Diagnostic {
@@ -109,11 +115,11 @@ pub(crate) fn quote_list(names: &[&str]) -> String {
 /// Binds a parsed query against the kernel's BTF and the stdlib.
 pub fn bind(query: &ast::Query, env: &BindEnv) -> Result<TypedQuery, Diagnostic> {
     if let Some(join) = query.joins.first() {
-        return Err(unsupported(
-            "`join`",
-            join.span,
-            "the relational-layer issue (#5)",
-        ));
+        return Err(Diagnostic::error(
+            codes::INTERNAL,
+            "internal error (this is a bug in bpfq): a join reached the single-source binder",
+        )
+        .with_primary(join.span, "planned by `join::plan_join`"));
     }
     let grouped = aggregate::is_grouped(query);
     if let (Some(having), false) = (&query.having, grouped) {
