@@ -5,20 +5,33 @@ mod common;
 
 use common::*;
 use std::process::Stdio;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// Held around every fork of this test binary. A copied executable is exec'd right after the
+/// copy; a fork in another test thread meanwhile would hold the copy's write descriptor until
+/// its own exec, and the exec of the copy fails with ETXTBSY.
+static FORKS: Mutex<()> = Mutex::new(());
+
+fn forking() -> MutexGuard<'static, ()> {
+    FORKS.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A python3 copy named `name` running `threads` extra threads (all with the same comm).
 fn threaded(name: &str, threads: usize) -> Named {
     let script = format!(
         "import threading, time\nfor _ in range({threads}):\n    threading.Thread(target=time.sleep, args=(300,), daemon=True).start()\ntime.sleep(300)\n"
     );
-    let named = Named::spawn_program(
-        &[],
-        "/usr/bin/python3",
-        &["-c", &script],
-        name,
-        Stdio::null(),
-    );
+    let named = {
+        let _fork = forking();
+        Named::spawn_program(
+            &[],
+            "/usr/bin/python3",
+            &["-c", &script],
+            name,
+            Stdio::null(),
+        )
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
     while tids(named.pid()).len() != threads + 1 {
         assert!(
@@ -43,7 +56,10 @@ fn tids(pid: u32) -> Vec<u64> {
 }
 
 fn run_csv(query: &str) -> Vec<Vec<String>> {
-    let out = bpfq(&[query, "-o", "csv"]);
+    let out = {
+        let _fork = forking();
+        bpfq(&[query, "-o", "csv"])
+    };
     assert!(out.status.success(), "{query}\n{}", stderr(&out));
     csv_rows(&stdout(&out))
 }
@@ -155,7 +171,10 @@ fn grouped_json_output_types() {
     let query = format!(
         "from task select comm, count(*) as n, avg(tid) as mean where comm == \"{name}\" group by comm"
     );
-    let out = bpfq(&[&query, "-o", "json"]);
+    let out = {
+        let _fork = forking();
+        bpfq(&[&query, "-o", "json"])
+    };
     assert!(out.status.success(), "{}", stderr(&out));
     let tids = tids(process.pid());
     let mean = tids.iter().sum::<u64>() as f64 / tids.len() as f64;
@@ -164,4 +183,44 @@ fn grouped_json_output_types() {
         text.contains(&format!("\"comm\":\"{name}\",\"n\":2,\"mean\":{mean:?}")),
         "{text}"
     );
+}
+
+#[test]
+fn group_by_socket_state_matches_ss() {
+    let _k = shared_kernel();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().unwrap().port();
+    let clients: Vec<_> = (0..3)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+        .collect();
+    let accepted: Vec<_> = (0..3).map(|_| listener.accept().expect("accept")).collect();
+    let rows = run_csv(&format!(
+        "from tcp select state, count(*) as n where sport == {port} or dport == {port} group by state having state != CLOSE order by state"
+    ));
+    let _fork = forking();
+    let ss = std::process::Command::new("ss")
+        .args(["-Htan", &format!("( sport = :{port} or dport = :{port} )")])
+        .output()
+        .expect("ss runs");
+    let mut by_state = std::collections::BTreeMap::<String, usize>::new();
+    for line in String::from_utf8_lossy(&ss.stdout).lines() {
+        let state = match line.split_whitespace().next() {
+            Some("LISTEN") => "TCP_LISTEN",
+            Some("ESTAB") => "TCP_ESTABLISHED",
+            Some(other) => panic!("unexpected state {other} in {line}"),
+            None => continue,
+        };
+        *by_state.entry(state.to_string()).or_default() += 1;
+    }
+    let got: std::collections::BTreeMap<String, usize> = rows
+        .iter()
+        .map(|r| (r[0].clone(), r[1].parse().unwrap()))
+        .collect();
+    assert_eq!(got, by_state, "bpfq {rows:?} vs ss");
+    assert_eq!(
+        got.get("TCP_ESTABLISHED"),
+        Some(&6),
+        "3 clients + 3 accepted"
+    );
+    drop((clients, accepted));
 }

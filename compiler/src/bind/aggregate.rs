@@ -382,8 +382,16 @@ impl Binder<'_> {
             BinaryOp::Ge => CmpOp::Ge,
             other => return self.group_arith(g, other, lhs, rhs, span),
         };
-        let l = self.group_expr(g, lhs)?;
-        let r = self.group_expr(g, rhs)?;
+        let (l, r) = match (self.group_expr(g, lhs), self.group_expr(g, rhs)) {
+            (Ok(l), Ok(r)) => (l, r),
+            // `state == LISTEN`: a bare name is looked up among the other side's enum members.
+            (Ok(l), Err(err)) => {
+                let r = self.enum_member(&l, rhs).ok_or(err)?;
+                (l, r)
+            }
+            (Err(err), Ok(r)) => (self.enum_member(&r, lhs).ok_or(err)?, r),
+            (Err(err), Err(_)) => return Err(err),
+        };
         let text = |t: &GTy| matches!(t, GTy::Kernel(Ty::Chars { .. } | Ty::Str));
         let comparable = (l.ty.is_numeric() && r.ty.is_numeric())
             || (text(&l.ty) && text(&r.ty))
@@ -407,6 +415,31 @@ impl Binder<'_> {
             },
             span,
         ))
+    }
+
+    /// `name` as a member of `value`'s enum, when `value` is an enum and `name` one of its
+    /// members (exactly or after a common prefix, as in `where`).
+    fn enum_member(&mut self, value: &GExpr, name: &Expr) -> Option<GExpr> {
+        let GTy::Kernel(ty @ Ty::Enum { .. }) = &value.ty else {
+            return None;
+        };
+        let probe = TExpr {
+            kind: TKind::Int(0),
+            ty: ty.clone(),
+            span: value.span,
+        };
+        match self.bind_against(&probe, name) {
+            Ok(TExpr {
+                kind: TKind::Int(v),
+                ty,
+                span,
+            }) => Some(GExpr {
+                kind: GKind::Int(v),
+                ty: GTy::Kernel(ty),
+                span,
+            }),
+            _ => None,
+        }
     }
 
     fn group_arith(

@@ -738,7 +738,11 @@ impl Binder<'_> {
     /// Binds `other`, the operand compared with the already bound `value`: a bare name that is a
     /// member of `value`'s enum, exactly or after a common prefix (`LISTEN` for `TCP_LISTEN`),
     /// becomes that member; anything else binds as usual.
-    fn bind_against(&mut self, value: &TExpr, other: &Expr) -> Result<TExpr, Diagnostic> {
+    pub(super) fn bind_against(
+        &mut self,
+        value: &TExpr,
+        other: &Expr,
+    ) -> Result<TExpr, Diagnostic> {
         if let (Some(name), Ty::Enum { id, .. }) = (self.bare_name(other), &value.ty) {
             if let Ok(bpfq_kernel::BtfType::Enum { values, .. }) = self.env.btf.get(*id) {
                 let suffix = format!("_{name}");
