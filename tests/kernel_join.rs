@@ -150,3 +150,27 @@ fn join_examples_show_this_process_sockets() {
     assert_eq!(client[6], port, "client's dport is the listener's port");
     assert_eq!(client[7], "TCP_ESTABLISHED");
 }
+
+#[test]
+fn joins_and_groups_leave_no_bpf_object() {
+    let _k = exclusive_kernel();
+    let baseline = bpf_objects();
+    for query in [
+        "from task_file as f join tcp on f.inode == tcp.inode select f.pid, tcp.sport",
+        "from task select comm, count(*) group by comm",
+    ] {
+        let out = bpfq(&[query]);
+        assert!(out.status.success(), "{query}: {}", stderr(&out));
+        assert_objects_return_to(baseline, query);
+    }
+    // Output closed after the first line.
+    let mut child = std::process::Command::new(bpfq_path())
+        .arg("from task_file as f join tcp on f.inode == tcp.inode select f.pid, tcp.sport")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn bpfq");
+    drop(child.stdout.take());
+    let status = child.wait().expect("wait");
+    assert!(status.code().is_some(), "bpfq ended by a signal: {status}");
+    assert_objects_return_to(baseline, "join with a closed pipe");
+}
