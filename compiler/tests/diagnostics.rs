@@ -126,6 +126,7 @@ const CASES: &[(&str, &str)] = &[
         "from task_file join tcp on task_file.inode == tcp.inode select count(*)",
     ),
     ("E0290", "from ksym(pid = 1) select ksym"),
+    ("E0290", "from task select cast(count(*) as u8)"),
     ("E0110", "from task(pdi = 3) select pid"),
     ("E0110", "from task(pid = 1, tid = 2) select pid"),
     ("E0110", "from task_file(pid = comm) select fd"),

@@ -321,6 +321,14 @@ impl Binder<'_> {
 
     fn not_grouped(&self, expr: &Expr) -> Diagnostic {
         let text = source_text(self.env.sources, expr.span);
+        if find_aggregate(expr).is_some() {
+            return Diagnostic::error(
+                codes::UNSUPPORTED,
+                format!("`{text}` is not supported on aggregates yet"),
+            )
+            .with_primary(expr.span, "computed over groups in user space")
+            .with_note("aggregates combine with arithmetic, comparisons, `and`, `or` and `not`");
+        }
         Diagnostic::error(
             codes::NOT_GROUPED,
             format!("`{text}` is neither grouped nor aggregated"),
