@@ -174,3 +174,21 @@ fn joins_and_groups_leave_no_bpf_object() {
     assert!(status.code().is_some(), "bpfq ended by a signal: {status}");
     assert_objects_return_to(baseline, "join with a closed pipe");
 }
+
+#[test]
+fn where_comparing_both_sources_applies_after_the_join() {
+    let _k = shared_kernel();
+    let sockets = open_sockets();
+    let me = std::process::id();
+    let port = sockets.listener.local_addr().unwrap().port();
+    // The listener's dport is 0, below any fd; the accepted socket's is the client's port.
+    let query = format!(
+        "from task_file as f join tcp on f.inode == tcp.inode select f.fd where f.pid == {me} and tcp.sport == {port} and tcp.dport > f.fd"
+    );
+    let out = bpfq(&[&query, "-o", "csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        csv_rows(&stdout(&out)),
+        vec![vec![sockets.accepted.as_raw_fd().to_string()]]
+    );
+}

@@ -5,7 +5,7 @@
 //! exactly one source (qualified by the source's name or alias, or unambiguous), and the `on`
 //! condition is a conjunction of equalities between the two sources (E0224 otherwise).
 
-use crate::bind::{bind, BindEnv, SortKey, Ty, TypedQuery};
+use crate::bind::{bind, BindEnv, CmpOp, SortKey, Ty, TypedQuery};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::syntax::ast::{self, BinaryOp, Expr, ExprKind, PathSegment};
@@ -20,6 +20,17 @@ pub struct JoinColumn {
     pub hidden: bool,
 }
 
+/// A `where` condition comparing a value of each source: checked on each joined pair.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinFilter {
+    pub op: CmpOp,
+    /// (source, column) of each operand.
+    pub lhs: (usize, usize),
+    pub rhs: (usize, usize),
+    /// As written, for `explain`.
+    pub text: String,
+}
+
 /// What user space does with the rows of the sources' programs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JoinPlan {
@@ -29,6 +40,8 @@ pub struct JoinPlan {
     pub keys: Vec<(usize, usize)>,
     /// Source text of the `on` condition, for `explain`.
     pub on_text: String,
+    /// `where` conditions that use both sources, checked after joining.
+    pub after: Vec<JoinFilter>,
     pub columns: Vec<JoinColumn>,
     pub order_by: Vec<SortKey>,
     pub limit: Option<u64>,
@@ -145,60 +158,96 @@ impl Sides<'_> {
             .filter_map(|h| self.names.iter().position(|n| *n == h.name))
             .collect();
         named.dedup();
+        let uses_both = || {
+            Diagnostic::error(
+                codes::JOIN_AMBIGUOUS,
+                format!(
+                    "`{}` uses both `{}` and `{}`",
+                    text(env, expr.span),
+                    self.names[0],
+                    self.names[1]
+                ),
+            )
+            .with_primary(expr.span, "one value must come from one source")
+            .with_note("compute each value from one source; compare two sources' values with `==` in `on`, or `a.x < b.y` in `where`")
+        };
         match named.as_slice() {
             [side] => return Ok(*side),
-            [_, _, ..] => {
-                return Err(Diagnostic::error(
-                    codes::JOIN_AMBIGUOUS,
-                    format!(
-                        "`{}` uses both `{}` and `{}`",
-                        text(env, expr.span),
-                        self.names[0],
-                        self.names[1]
-                    ),
-                )
-                .with_primary(expr.span, "one value must come from one source")
-                .with_note("select each source's columns separately; relate them in `on`"))
-            }
+            [_, _, ..] => return Err(uses_both()),
             // A constant: any source computes it.
             [] if heads.is_empty() => return Ok(0),
             [] => {}
         }
-        let item = ast::SelectItem {
-            expr: expr.clone(),
-            alias: None,
-            span: expr.span,
+        let binds_in = |e: &Expr| -> Vec<usize> {
+            let item = ast::SelectItem {
+                expr: e.clone(),
+                alias: None,
+                span: e.span,
+            };
+            (0..self.sources.len())
+                .filter(|&side| bind(&self.query(side, vec![item.clone()], &[]), env).is_ok())
+                .collect()
         };
-        let mut bound = Vec::new();
-        let mut first_error = None;
-        for side in 0..self.sources.len() {
-            match bind(&self.query(side, vec![item.clone()], &[]), env) {
-                Ok(_) => bound.push(side),
-                Err(diag) => {
-                    first_error.get_or_insert(diag);
+        let bound = binds_in(expr);
+        if bound.len() == 1 {
+            return Ok(bound[0]);
+        }
+        if bound.is_empty() {
+            // Names that each belong to a different source: say so rather than "unknown".
+            let mut only = Vec::new();
+            for head in &heads {
+                let name = Expr {
+                    kind: ExprKind::Path(vec![PathSegment::Field((*head).clone())]),
+                    span: head.span,
+                };
+                if let [side] = binds_in(&name).as_slice() {
+                    only.push(*side);
                 }
             }
-        }
-        match (bound.as_slice(), first_error) {
-            ([side], _) => Ok(*side),
-            ([], Some(diag)) => Err(diag),
-            _ => {
-                let written = text(env, expr.span);
-                Err(Diagnostic::error(
-                    codes::JOIN_AMBIGUOUS,
-                    format!(
-                        "`{written}` means something in both `{}` and `{}`",
-                        self.names[0], self.names[1]
-                    ),
-                )
-                .with_primary(expr.span, "ambiguous in a join")
-                .with_note(format!(
-                    "qualify it with the source: `{}.{written}` or `{}.{written}`",
-                    self.names[0], self.names[1]
-                )))
+            if only.contains(&0) && only.contains(&1) {
+                return Err(uses_both());
             }
+            let item = ast::SelectItem {
+                expr: expr.clone(),
+                alias: None,
+                span: expr.span,
+            };
+            return Err(match bind(&self.query(0, vec![item], &[]), env) {
+                Err(diag) => diag,
+                Ok(_) => crate::bind::internal_error(expr.span, "binds after all"),
+            });
         }
+        let written = text(env, expr.span);
+        Err(Diagnostic::error(
+            codes::JOIN_AMBIGUOUS,
+            format!(
+                "`{written}` means something in both `{}` and `{}`",
+                self.names[0], self.names[1]
+            ),
+        )
+        .with_primary(expr.span, "ambiguous in a join")
+        .with_note(format!(
+            "qualify it with the source: `{}.{written}` or `{}.{written}`",
+            self.names[0], self.names[1]
+        )))
     }
+}
+
+/// `lhs <op> rhs` for a comparison operator.
+fn cross_comparison(expr: &Expr) -> Option<(CmpOp, &Expr, &Expr)> {
+    let ExprKind::Binary(op, lhs, rhs) = &expr.kind else {
+        return None;
+    };
+    let op = match op {
+        BinaryOp::Eq => CmpOp::Eq,
+        BinaryOp::Ne => CmpOp::Ne,
+        BinaryOp::Lt => CmpOp::Lt,
+        BinaryOp::Le => CmpOp::Le,
+        BinaryOp::Gt => CmpOp::Gt,
+        BinaryOp::Ge => CmpOp::Ge,
+        _ => return None,
+    };
+    Some((op, lhs, rhs))
 }
 
 /// One source of a join: its typed query and the source text of its `where` conditions (not
@@ -311,13 +360,36 @@ pub fn plan_join(
     }
 
     let mut filters: Vec<Vec<&Expr>> = vec![Vec::new(), Vec::new()];
+    let mut after = Vec::new();
+    let mut after_spans = Vec::new();
     if let Some(filter) = &query.filter {
         for condition in conjuncts(filter) {
             if let Some(span) = crate::bind::find_aggregate(condition) {
                 return Err(unsupported("an aggregate", span));
             }
-            let side = sides.side_of(condition, env)?;
-            filters[side].push(condition);
+            match sides.side_of(condition, env) {
+                Ok(side) => filters[side].push(condition),
+                Err(err) => match cross_comparison(condition) {
+                    // `a.x < b.y`: each operand from one source, compared after the join.
+                    Some((op, lhs, rhs)) => {
+                        let (Ok(l), Ok(r)) = (sides.side_of(lhs, env), sides.side_of(rhs, env))
+                        else {
+                            return Err(err);
+                        };
+                        if l == r {
+                            return Err(err);
+                        }
+                        after.push(JoinFilter {
+                            op,
+                            lhs: (l, add(l, lhs)),
+                            rhs: (r, add(r, rhs)),
+                            text: text(env, condition.span),
+                        });
+                        after_spans.push(condition.span);
+                    }
+                    _ => return Err(err),
+                },
+            }
         }
     }
 
@@ -351,10 +423,15 @@ pub fn plan_join(
             filter_text: (!texts.is_empty()).then(|| texts.join(" and ")),
         });
     }
-    for (&(a, b), span) in keys.iter().zip(key_spans) {
+    let pairs = keys
+        .iter()
+        .map(|&(a, b)| ((0, a), (1, b)))
+        .zip(key_spans)
+        .chain(after.iter().map(|f| (f.lhs, f.rhs)).zip(after_spans));
+    for ((a, b), span) in pairs {
         let (ta, tb) = (
-            &typed[0].query.columns[a].expr.ty,
-            &typed[1].query.columns[b].expr.ty,
+            &typed[a.0].query.columns[a.1].expr.ty,
+            &typed[b.0].query.columns[b.1].expr.ty,
         );
         let comparable = (ta.is_integer() && tb.is_integer())
             || matches!((ta, tb), (Ty::Chars { .. }, Ty::Chars { .. }))
@@ -379,6 +456,7 @@ pub fn plan_join(
             names: sides.names,
             keys,
             on_text: text(env, join.on.span),
+            after,
             columns,
             order_by,
             limit: query.limit.as_ref().map(|l| l.count),
@@ -394,6 +472,9 @@ impl JoinPlan {
             "hash join of {} rows with {} rows on `{}`",
             self.names[0], self.names[1], self.on_text
         )];
+        for filter in &self.after {
+            steps.push(format!("keep pairs where `{}`", filter.text));
+        }
         if !self.order_by.is_empty() {
             let keys: Vec<String> = self
                 .order_by

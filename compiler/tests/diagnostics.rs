@@ -125,6 +125,10 @@ const CASES: &[(&str, &str)] = &[
         "E0290",
         "from task_file join tcp on task_file.inode == tcp.inode select count(*)",
     ),
+    (
+        "E0225",
+        "from task_file join tcp on task_file.inode == tcp.inode select fd where fd + sport > 3",
+    ),
     ("E0290", "from ksym(pid = 1) select ksym"),
     ("E0290", "from task select cast(count(*) as u8)"),
     ("E0110", "from task(pdi = 3) select pid"),

@@ -349,6 +349,6 @@ fn check_join(query: &str) -> String {
 #[test]
 fn plan_join_sockets_with_their_processes() {
     insta::assert_snapshot!(check_join(
-        "from task_file as f join tcp on f.inode == tcp.inode select f.pid, comm, tcp.sport, state where f.pid == 42 and tcp.state == LISTEN and fd > 2 order by sport desc, tcp.dport limit 5"
+        "from task_file as f join tcp on f.inode == tcp.inode select f.pid, comm, tcp.sport, state where f.pid == 42 and tcp.state == LISTEN and fd > 2 and tcp.uid != f.fd order by sport desc, tcp.dport limit 5"
     ));
 }

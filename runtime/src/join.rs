@@ -2,12 +2,15 @@
 //! keys. Guarantees: output in the order of the first source's rows (then the second's), NULL
 //! keys never match (as in SQL), and integers of different widths or signedness match by value.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use bpfq_compiler::join::JoinPlan;
+use bpfq_compiler::bind::CmpOp;
+use bpfq_compiler::join::{JoinFilter, JoinPlan};
 use bpfq_compiler::layout::{ColumnLayout, RowLayout};
 
 use crate::decode::Value;
+use crate::group::compare_values;
 
 /// A join key part that hashes and compares by value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -50,6 +53,9 @@ pub fn hash_join(join: &JoinPlan, left: &[Vec<Value>], right: &[Vec<Value>]) -> 
         };
         for &index in table.get(&k).map(Vec::as_slice).unwrap_or_default() {
             let sides = [row, &right[index]];
+            if !join.after.iter().all(|f| holds(f, &sides)) {
+                continue;
+            }
             out.push(
                 join.columns
                     .iter()
@@ -59,6 +65,25 @@ pub fn hash_join(join: &JoinPlan, left: &[Vec<Value>], right: &[Vec<Value>]) -> 
         }
     }
     out
+}
+
+/// Whether a pair passes a `where` condition comparing both sources (NULL never does).
+fn holds(filter: &JoinFilter, sides: &[&Vec<Value>; 2]) -> bool {
+    let value =
+        |(side, column): (usize, usize)| sides[side].get(column).cloned().unwrap_or(Value::Null);
+    let (l, r) = (value(filter.lhs), value(filter.rhs));
+    if l == Value::Null || r == Value::Null {
+        return false;
+    }
+    let ord = compare_values(&l, &r);
+    match filter.op {
+        CmpOp::Eq => ord == Ordering::Equal,
+        CmpOp::Ne => ord != Ordering::Equal,
+        CmpOp::Lt => ord == Ordering::Less,
+        CmpOp::Le => ord != Ordering::Greater,
+        CmpOp::Gt => ord == Ordering::Greater,
+        CmpOp::Ge => ord != Ordering::Less,
+    }
 }
 
 /// The layout of the join's result rows (names and kinds; offsets mean nothing).
@@ -99,6 +124,7 @@ mod tests {
             names: vec!["a".into(), "b".into()],
             keys: vec![(0, 1)],
             on_text: String::new(),
+            after: vec![],
             columns: vec![column(0, 1), column(1, 0)],
             order_by: vec![],
             limit: None,
