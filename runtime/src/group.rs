@@ -1,8 +1,8 @@
 //! Stage `user part`: grouping and aggregates over the kernel's binary rows, then `having`.
 //! Guarantees: groups come out in the order their first row was read (deterministic without
 //! `order by`); a query with no group keys gives exactly one group, even over zero rows; NULL
-//! arguments (and NULL pointers) are skipped by every aggregate but `count(*)`; integer sums wrap around in 64 bits
-//! like the language's integer arithmetic.
+//! arguments (and NULL pointers) are skipped by every aggregate but `count(*)`; integer sums
+//! wrap around in 64 bits like the language's integer arithmetic.
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
