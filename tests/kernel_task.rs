@@ -9,7 +9,7 @@ use common::*;
 fn task_rows_match_proc_for_spawned_processes() {
     let _k = shared_kernel();
     let a = Named::spawn(&unique_name("a"));
-        let b = Named::spawn(&unique_name("b"));
+    let b = Named::spawn(&unique_name("b"));
     let before = proc_comms();
     let out = bpfq(&["from task select pid, tid, tgid, comm", "-o", "csv"]);
     let after = proc_comms();
@@ -34,7 +34,7 @@ fn task_rows_match_proc_for_spawned_processes() {
         assert_eq!(matching[0][2], pid, "tgid");
         assert_eq!(matching[0][3], named.name, "comm");
     }
-        // Every thread whose name /proc showed unchanged before and after the run agrees with it
+    // Every thread whose name /proc showed unchanged before and after the run agrees with it
     // (other tests' threads exec and change their names meanwhile).
     let mut checked = 0;
     for row in &rows {

@@ -71,7 +71,9 @@ fn assert_every_socket_once(listed: &[String], pairs: &UnixPairs, what: &str) {
 
 #[test]
 fn twelve_thousand_unix_sockets_all_come_back_once() {
-    let _k = shared_kernel();
+    // Exclusive: thousands of sockets opened and closed by a parallel test would make
+    // /proc/net/unix (which resumes each read by position) skip some of ours.
+    let _k = exclusive_kernel();
     let pairs = UnixPairs::spawn(6000);
     let before: BTreeSet<String> = proc_net_unix_inodes().into_iter().collect();
     let (listed, _) = bpfq_inodes(&[]);
@@ -94,7 +96,9 @@ fn twelve_thousand_unix_sockets_all_come_back_once() {
 
 #[test]
 fn a_ring_that_fills_up_is_grown_and_the_walk_repeated() {
-    let _k = shared_kernel();
+    // Exclusive: thousands of sockets opened and closed by a parallel test would make
+    // /proc/net/unix (which resumes each read by position) skip some of ours.
+    let _k = exclusive_kernel();
     let pairs = UnixPairs::spawn(6000);
     // 12,000 rows of 120 bytes need 1.5 MB of records: a 4 KiB ring fills up nine times.
     let (listed, log) = bpfq_inodes(&["--ring-size", "4096", "--verbose"]);
@@ -107,7 +111,9 @@ fn a_ring_that_fills_up_is_grown_and_the_walk_repeated() {
 
 #[test]
 fn order_and_limit_apply_to_ring_rows() {
-    let _k = shared_kernel();
+    // Exclusive: thousands of sockets opened and closed by a parallel test would make
+    // /proc/net/unix (which resumes each read by position) skip some of ours.
+    let _k = exclusive_kernel();
     let pairs = UnixPairs::spawn(3000);
     let numbers: Vec<u64> = pairs
         .inodes

@@ -92,6 +92,19 @@ pub const PARAM_TYPE: &str = "E0208";
 pub const BAD_PARAM_TYPE: &str = "E0209";
 /// A map key or value bpfq cannot show (a per-CPU non-integer value, or too many bytes).
 pub const MAP_ELEMENT_UNREADABLE: &str = "E0210";
+/// An aggregate in `where`, in `group by` or inside another aggregate.
+pub const AGGREGATE_MISPLACED: &str = "E0220";
+/// A selected, `having` or `order by` value of a grouped query that is neither a `group by` key
+/// nor inside an aggregate.
+pub const NOT_GROUPED: &str = "E0221";
+/// An aggregate of a type it cannot take (`sum(comm)`), or with the wrong number of arguments.
+pub const AGGREGATE_ARGUMENT: &str = "E0222";
+/// `having` in a query with neither `group by` nor aggregates.
+pub const HAVING_WITHOUT_GROUPING: &str = "E0223";
+/// A join `on` condition that is not `==` between the two sources (several joined with `and`).
+pub const JOIN_CONDITION: &str = "E0224";
+/// In a join: a name both sources have, a value using both sources, or two sources of one name.
+pub const JOIN_AMBIGUOUS: &str = "E0225";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
 
@@ -258,6 +271,30 @@ pub const ALL: &[(&str, &str)] = &[
     (
         MAP_ELEMENT_UNREADABLE,
         "map keys and values are shown up to 1024 bytes; per-CPU values are summed, so they must be integers of 1, 2, 4 or 8 bytes",
+    ),
+    (
+        AGGREGATE_MISPLACED,
+        "aggregates (count, sum, min, max, avg) go in select, having and order by; not in where, group by or another aggregate",
+    ),
+    (
+        NOT_GROUPED,
+        "in a grouped query every value must be a group by key or inside an aggregate",
+    ),
+    (
+        AGGREGATE_ARGUMENT,
+        "sum and avg take one integer; min and max one integer, enum, boolean or text; count any value",
+    ),
+    (
+        HAVING_WITHOUT_GROUPING,
+        "having filters groups: the query needs group by or an aggregate; use where to filter rows",
+    ),
+    (
+        JOIN_CONDITION,
+        "a join's on condition is `a.x == b.y`, or several such equalities joined with and",
+    ),
+    (
+        JOIN_AMBIGUOUS,
+        "in a join each value comes from one source: qualify names with the source's name or alias",
     ),
     (
         UNSUPPORTED,

@@ -24,6 +24,8 @@ pub enum ColumnKind {
     Ipv6,
     /// An IPv4 address: 4 bytes in network order, rendered as a dotted quad.
     Ipv4,
+    /// A 64-bit IEEE float (`avg`); computed in user space, never written by a BPF program.
+    Float,
 }
 
 impl ColumnKind {
@@ -33,7 +35,7 @@ impl ColumnKind {
             ColumnKind::Int { bytes, .. } | ColumnKind::Enum { bytes, .. } => u32::from(*bytes),
             ColumnKind::Bool => 1,
             ColumnKind::Chars { len } | ColumnKind::Bytes { len } => *len,
-            ColumnKind::KernelPointer => 8,
+            ColumnKind::KernelPointer | ColumnKind::Float => 8,
             ColumnKind::Ipv6 => 16,
             ColumnKind::Ipv4 => 4,
         }

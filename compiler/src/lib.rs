@@ -10,6 +10,7 @@ pub mod complete;
 pub mod describe;
 pub mod diagnostic;
 pub mod ir;
+pub mod join;
 pub mod layout;
 pub mod lower;
 pub mod maps;

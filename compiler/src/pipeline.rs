@@ -1,5 +1,6 @@
 //! All compiler stages in order: parse -> bind -> plan -> lower -> emit. Guarantees: either a
-//! complete program with its row layout, or one coded diagnostic; never a panic.
+//! complete program with its row layout (one per source of a join), or one coded diagnostic;
+//! never a panic.
 
 use crate::bind::{bind, BindEnv};
 use crate::bpf::asm::Program;
@@ -7,9 +8,10 @@ use crate::codegen::{generate, CodegenError};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, FileId, Span};
 use crate::ir::Function;
+use crate::join::{plan_join, JoinPlan};
 use crate::layout::RowLayout;
 use crate::plan::{plan, Plan};
-use crate::syntax::ast::Query;
+use crate::syntax::ast;
 use crate::syntax::parse_query;
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,21 @@ pub struct Compiled {
     pub prog_name: String,
 }
 
-/// How long each stage of one compile took (`bpfq --timings`).
+/// A join: one program per source, run one after the other, and the user-space join.
+#[derive(Debug)]
+pub struct CompiledJoin {
+    pub sides: Vec<Compiled>,
+    pub join: JoinPlan,
+}
+
+/// A query of one source, or a join.
+#[derive(Debug)]
+pub enum CompiledQuery {
+    Single(Box<Compiled>),
+    Join(CompiledJoin),
+}
+
+/// How long each stage of one compile took (`bpfq --timings`; a join's sides add up).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StageTimes {
     pub parse: Duration,
@@ -34,7 +50,49 @@ pub struct StageTimes {
     pub emit: Duration,
 }
 
-/// Compiles the query in source file `file` of `env.sources`.
+/// Compiles the query in source file `file` of `env.sources`: a single source or a join.
+pub fn compile_query(file: FileId, env: &BindEnv) -> Result<CompiledQuery, Diagnostic> {
+    compile_query_timed(file, env, &mut StageTimes::default())
+}
+
+/// `compile_query`, recording in `times` how long each stage took.
+pub fn compile_query_timed(
+    file: FileId,
+    env: &BindEnv,
+    times: &mut StageTimes,
+) -> Result<CompiledQuery, Diagnostic> {
+    let ast = parse_timed(file, env, times)?;
+    compile_query_parsed(&ast, env, times)
+}
+
+/// Stages bind -> emit of a query already parsed (one query of a query file): a single source
+/// or a join.
+pub fn compile_query_parsed(
+    ast: &ast::Query,
+    env: &BindEnv,
+    times: &mut StageTimes,
+) -> Result<CompiledQuery, Diagnostic> {
+    if ast.joins.is_empty() {
+        return compile_parsed(ast, env, times).map(|c| CompiledQuery::Single(Box::new(c)));
+    }
+    let clock = Instant::now();
+    let (typed, join) = plan_join(ast, env)?;
+    times.bind += clock.elapsed();
+    let mut sides = Vec::new();
+    for side in typed {
+        let clock = Instant::now();
+        let mut plan = plan(side.query, env.sources);
+        if plan.target.name != "ksym" {
+            plan.kernel.filter_text = side.filter_text;
+        }
+        times.plan += clock.elapsed();
+        sides.push(finish(plan, env, ast.span, times)?);
+    }
+    Ok(CompiledQuery::Join(CompiledJoin { sides, join }))
+}
+
+/// Compiles the single-source query in source file `file` of `env.sources` (a join is an error:
+/// use `compile_query`).
 pub fn compile(file: FileId, env: &BindEnv) -> Result<Compiled, Diagnostic> {
     compile_timed(file, env, &mut StageTimes::default())
 }
@@ -45,34 +103,57 @@ pub fn compile_timed(
     env: &BindEnv,
     times: &mut StageTimes,
 ) -> Result<Compiled, Diagnostic> {
-    let text = env.sources.text(file);
-    let clock = Instant::now();
-    let ast = parse_query(text, file)?;
-    times.parse = clock.elapsed();
+    let ast = parse_timed(file, env, times)?;
     compile_parsed(&ast, env, times)
 }
 
-/// Stages bind -> emit of a query already parsed (one query of a query file), recording their
-/// durations in `times`.
+/// Stages bind -> emit of a single-source query already parsed, recording their durations in
+/// `times`.
 pub fn compile_parsed(
-    ast: &Query,
+    ast: &ast::Query,
     env: &BindEnv,
     times: &mut StageTimes,
 ) -> Result<Compiled, Diagnostic> {
-    let mut clock = Instant::now();
-    let mut lap = |slot: &mut Duration| {
-        let now = Instant::now();
-        *slot = now - clock;
-        clock = now;
-    };
+    if let Some(join) = ast.joins.first() {
+        return Err(
+            Diagnostic::error(codes::UNSUPPORTED, "a join compiles to several programs")
+                .with_primary(join.span, "here")
+                .with_note("this caller takes single-source queries only"),
+        );
+    }
+    let clock = Instant::now();
     let typed = bind(ast, env)?;
-    lap(&mut times.bind);
+    times.bind = clock.elapsed();
+    let clock = Instant::now();
     let plan = plan(typed, env.sources);
-    lap(&mut times.plan);
+    times.plan = clock.elapsed();
+    finish(plan, env, ast.span, times)
+}
+
+fn parse_timed(
+    file: FileId,
+    env: &BindEnv,
+    times: &mut StageTimes,
+) -> Result<ast::Query, Diagnostic> {
+    let clock = Instant::now();
+    let ast = parse_query(env.sources.text(file), file)?;
+    times.parse = clock.elapsed();
+    Ok(ast)
+}
+
+/// lower + emit of one source's plan.
+fn finish(
+    plan: Plan,
+    env: &BindEnv,
+    span: Span,
+    times: &mut StageTimes,
+) -> Result<Compiled, Diagnostic> {
+    let clock = Instant::now();
     let (ir, layout) = crate::lower::lower(&plan, env.btf)?;
-    lap(&mut times.lower);
-    let program = generate(&ir).map_err(|err| codegen_diagnostic(err, ast.span))?;
-    lap(&mut times.emit);
+    times.lower += clock.elapsed();
+    let clock = Instant::now();
+    let program = generate(&ir).map_err(|err| codegen_diagnostic(err, span))?;
+    times.emit += clock.elapsed();
     let prog_name = crate::bind::program_name(&plan.target.name);
     Ok(Compiled {
         plan,

@@ -1,8 +1,11 @@
 //! Stage `plan`: splits a typed query into the part the BPF program runs in the kernel (filter
-//! and projection) and the part user space runs over the rows (sort, limit, hiding sort-only
-//! columns). Guarantees: the kernel part alone decides which objects produce rows.
+//! and projection) and the part user space runs over the rows (grouping and aggregates, having,
+//! sort, limit, hiding sort-only columns). Guarantees: the kernel part alone decides which
+//! objects produce rows.
 
-use crate::bind::{BoundTarget, IterParams, OutputColumn, SortKey, TExpr, TKind, TypedQuery};
+use crate::bind::{
+    BoundTarget, Grouping, IterParams, OutputColumn, SortKey, TExpr, TKind, TypedQuery,
+};
 use crate::diagnostic::{Sources, Span};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,9 +18,13 @@ pub struct KernelPart {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserPart {
+    /// Group the kernel's rows and compute aggregates first; the result columns are then the
+    /// grouping's columns, which `order_by` and `visible` index. (Moving grouping into the
+    /// kernel, with a BPF hash map, would move this field to `KernelPart` and leave the rest.)
+    pub grouping: Option<Grouping>,
     pub order_by: Vec<SortKey>,
     pub limit: Option<u64>,
-    /// Indices of the columns that are printed, in order.
+    /// Indices of the result columns that are printed, in order.
     pub visible: Vec<usize>,
     /// Drop a last row equal to the one before it (iter/ksym shows its last symbol twice).
     pub drop_repeated_last: bool,
@@ -41,13 +48,22 @@ fn text(sources: &Sources, span: Span) -> String {
 }
 
 pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
-    let visible = query
-        .columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !c.hidden)
-        .map(|(i, _)| i)
-        .collect();
+    let visible = match &query.grouping {
+        Some(grouping) => grouping
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.hidden)
+            .map(|(i, _)| i)
+            .collect(),
+        None => query
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.hidden)
+            .map(|(i, _)| i)
+            .collect(),
+    };
     let ksym = query.target.name == "ksym";
     // The ksym quirk filter is ANDed after the user's (see bind::quirks); name it in words.
     let filter_text = match (&query.filter, ksym) {
@@ -74,6 +90,7 @@ pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
             columns: query.columns,
         },
         user: UserPart {
+            grouping: query.grouping,
             order_by: query.order_by,
             limit: query.limit,
             visible,
@@ -112,6 +129,13 @@ impl Plan {
         ));
         out.push_str("user space:  ");
         let mut steps = Vec::new();
+        let result_names: Vec<&str> = match &self.user.grouping {
+            Some(grouping) => {
+                steps.extend(grouping.describe_steps(&self.kernel.columns));
+                grouping.columns.iter().map(|c| c.name.as_str()).collect()
+            }
+            None => names,
+        };
         if !self.user.order_by.is_empty() {
             let keys: Vec<String> = self
                 .user
@@ -120,7 +144,7 @@ impl Plan {
                 .map(|k| {
                     format!(
                         "{}{}",
-                        self.kernel.columns[k.column].name,
+                        result_names.get(k.column).copied().unwrap_or("?"),
                         if k.descending { " desc" } else { "" }
                     )
                 })

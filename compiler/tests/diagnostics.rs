@@ -3,7 +3,7 @@
 
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::pipeline::compile;
+use bpfq_compiler::pipeline::compile_query;
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
 use std::collections::HashMap;
@@ -37,7 +37,7 @@ fn check_diag(btf: &Btf, query: &str) -> (String, String) {
         params: &params,
         maps: None,
     };
-    match compile(file, &env) {
+    match compile_query(file, &env) {
         Ok(_) => panic!("expected an error for {query}"),
         Err(diag) => (diag.code.to_string(), diag.render(&sources)),
     }
@@ -86,8 +86,61 @@ const CASES: &[(&str, &str)] = &[
         "E0207",
         "from task select cast(task as struct no_such_struct)",
     ),
-    ("E0290", "from task select pid group by pid"),
+    ("E0220", "from task select pid where count(*) > 1"),
+    ("E0220", "from task select sum(count(*))"),
+    ("E0220", "from task select count(*) group by sum(pid)"),
+    ("E0221", "from task select comm, count(*) group by pid"),
+    (
+        "E0221",
+        "from task select tgid, count(*) group by tgid having nice > 0",
+    ),
+    ("E0221", "from task select * group by pid"),
+    ("E0222", "from task select sum(comm)"),
+    ("E0222", "from task select avg(task.mm)"),
+    ("E0222", "from task select count(pid, tid)"),
+    ("E0223", "from task select pid having pid > 1"),
+    (
+        "E0204",
+        "from task select tgid group by tgid having count(*)",
+    ),
+    (
+        "E0224",
+        "from task_file join tcp on task_file.inode > tcp.inode select fd",
+    ),
+    (
+        "E0224",
+        "from task_file join tcp on task_file.inode == 3 select fd",
+    ),
+    (
+        "E0225",
+        "from task_file join tcp on task_file.inode == tcp.inode select inode",
+    ),
+    (
+        "E0225",
+        "from task_file join tcp on task_file.inode == tcp.inode select task_file.fd + tcp.sport",
+    ),
+    (
+        "E0225",
+        "from tcp join tcp on tcp.inode == tcp.inode select sport",
+    ),
+    (
+        "E0201",
+        "from task_file join tcp on task_file.comm == tcp.inode select fd",
+    ),
+    (
+        "E0290",
+        "from task_file join tcp on task_file.inode == tcp.inode select *",
+    ),
+    (
+        "E0290",
+        "from task_file join tcp on task_file.inode == tcp.inode select count(*)",
+    ),
+    (
+        "E0225",
+        "from task_file join tcp on task_file.inode == tcp.inode select fd where fd + sport > 3",
+    ),
     ("E0290", "from ksym(pid = 1) select ksym"),
+    ("E0290", "from task select cast(count(*) as u8)"),
     ("E0110", "from task(pdi = 3) select pid"),
     ("E0110", "from task(pid = 1, tid = 2) select pid"),
     ("E0110", "from task_file(pid = comm) select fd"),
@@ -174,7 +227,7 @@ fn select_star_without_defaults_is_e0109() {
         params: &params,
         maps: None,
     };
-    let diag = compile(file, &env).expect_err("no defaults for dmabuf");
+    let diag = compile_query(file, &env).expect_err("no defaults for dmabuf");
     assert_eq!(diag.code, "E0109");
     insta::assert_snapshot!(diag.render(&sources));
 }

@@ -6,7 +6,7 @@ mod common;
 use bpfq_compiler::bind::{bind, BindEnv};
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::pipeline::compile;
+use bpfq_compiler::pipeline::{compile, compile_query, CompiledQuery};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::syntax::parse_query;
 use bpfq_kernel::Btf;
@@ -57,7 +57,7 @@ fn compile_ok(query: &str) -> bpfq_compiler::pipeline::Compiled {
         btf: fixture(),
         stdlib: &stdlib,
         sources: &sources,
-                params: &params,
+        params: &params,
         maps: None,
     };
     compile(file, &env).unwrap_or_else(|d| panic!("{}", d.render(&sources)))
@@ -329,4 +329,102 @@ fn ring_relocations_are_patched_with_the_map_fd_and_explained_in_the_plan() {
     assert!(plan.contains("rows via:    ring buffer map"), "{plan}");
     let seq_plan = compile_ok("from task select pid").plan.describe();
     assert!(seq_plan.contains("rows via:    seq_file"), "{seq_plan}");
+}
+
+/// `plan` boundary of a grouped query: what the kernel writes (filter, key and argument
+/// columns) and what user space computes (groups, aggregates, having, sort, limit).
+fn check_plan(query: &str) -> String {
+    with_env(query, compile, |c| {
+        let layout: Vec<String> = c
+            .layout
+            .columns
+            .iter()
+            .map(|col| format!("{} {:?}", col.name, col.kind))
+            .collect();
+        let result: Vec<String> = c
+            .plan
+            .user
+            .grouping
+            .as_ref()
+            .map(|g| {
+                g.result_layout(&c.layout)
+                    .columns
+                    .iter()
+                    .map(|col| format!("{} {:?}", col.name, col.kind))
+                    .collect()
+            })
+            .unwrap_or_default();
+        format!(
+            "{}\nkernel row: {}\nresult: {}\nvisible: {:?}\n\n{}",
+            c.plan.describe(),
+            layout.join("; "),
+            result.join("; "),
+            c.plan.user.visible,
+            with_env(
+                query,
+                |file, env| bind(&parse_query(env.sources.text(file), file)?, env),
+                |t| t.to_string()
+            )
+        )
+    })
+}
+
+#[test]
+fn plan_group_by_key_with_count_having_and_order() {
+    insta::assert_snapshot!(check_plan(
+        "from task select tgid, count(*) where comm == \"bash\" group by tgid having count(*) > 1 order by count(*) desc limit 3"
+    ));
+}
+
+#[test]
+fn plan_aggregates_alone_make_one_group() {
+    insta::assert_snapshot!(check_plan(
+        "from task select count(*), sum(vsize), avg(nice), min(comm), max(state), count(distinct uid)"
+    ));
+}
+
+#[test]
+fn plan_expression_keys_shared_columns_and_hidden_sort() {
+    insta::assert_snapshot!(check_plan(
+        "from task select uid / 1000 as band, comm, sum(vsize) / count(*) as mean where vsize > 0 group by band, comm order by max(vsize) desc, band"
+    ));
+}
+
+#[test]
+fn plan_group_by_enum_view_keeps_its_names() {
+    insta::assert_snapshot!(check_plan(
+        "from tcp select state, count(*) as sockets group by state having state != LISTEN"
+    ));
+}
+
+/// A join: one program per source (its columns, keys and `where` conditions) and the user-space
+/// hash join.
+fn check_join(query: &str) -> String {
+    with_env(query, compile_query, |c| {
+        let CompiledQuery::Join(join) = c else {
+            return "not a join".to_string();
+        };
+        let mut out = format!("{:#?}\n{}", join.join, join.join.describe());
+        for (name, side) in join.join.names.iter().zip(&join.sides) {
+            let layout: Vec<String> = side
+                .layout
+                .columns
+                .iter()
+                .map(|col| format!("{} {:?}", col.name, col.kind))
+                .collect();
+            out.push_str(&format!(
+                "\n-- source {name}\n{}kernel row: {}\n",
+                side.plan.describe(),
+                layout.join("; ")
+            ));
+        }
+        out
+    })
+}
+
+#[test]
+fn plan_join_sockets_with_their_processes() {
+    insta::assert_snapshot!(check_join(
+        "from task_file as f join tcp on f.inode == tcp.inode select f.pid, comm, tcp.sport, state where f.pid == 42 and tcp.state == LISTEN and fd > 2 and tcp.uid != f.fd order by sport desc, tcp.dport limit 5"
+    ));
 }

@@ -5,11 +5,13 @@
 use bpfq_compiler::layout::{ColumnKind, ColumnLayout, RowLayout};
 
 /// One decoded column value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Null,
     Int(i64),
     UInt(u64),
+    /// A value computed in user space (`avg`); BPF programs never write floats.
+    Float(f64),
     Bool(bool),
     Text(String),
     /// An enum value and the name of the enumerator it matches, if any.
@@ -67,6 +69,7 @@ fn decode_column(column: &ColumnLayout, row: &[u8]) -> Value {
             Value::Enum { value, name }
         }
         ColumnKind::KernelPointer => Value::Pointer(unsigned(bytes)),
+        ColumnKind::Float => Value::Float(f64::from_bits(unsigned(bytes))),
         ColumnKind::Bytes { .. } => Value::Bytes(bytes.to_vec()),
         ColumnKind::Ipv4 => match <[u8; 4]>::try_from(bytes) {
             Ok(octets) => Value::Text(std::net::Ipv4Addr::from(octets).to_string()),

@@ -4,6 +4,8 @@
 pub mod caps;
 pub mod decode;
 pub mod format;
+pub mod group;
+pub mod join;
 pub mod loader;
 pub mod maps;
 pub mod netns;

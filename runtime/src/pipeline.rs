@@ -13,6 +13,7 @@ use std::cmp::Ordering;
 
 use crate::decode::{decode_row, Value};
 use crate::format::RowSink;
+use crate::group::{compare_values, Grouper};
 use crate::reader::ReadError;
 use crate::row_source::RowSource;
 
@@ -46,8 +47,16 @@ fn is_closed_output(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::BrokenPipe
 }
 
-/// The columns of `layout` that are printed, in order.
+/// The columns of the result rows that are printed, in order (`layout`: the kernel's rows).
 pub fn visible_layout(layout: &RowLayout, user: &UserPart) -> RowLayout {
+    let grouped;
+    let layout = match &user.grouping {
+        Some(grouping) => {
+            grouped = grouping.result_layout(layout);
+            &grouped
+        }
+        None => layout,
+    };
     RowLayout {
         size: layout.size,
         columns: user
@@ -59,9 +68,9 @@ pub fn visible_layout(layout: &RowLayout, user: &UserPart) -> RowLayout {
 }
 
 /// Reads the rows of `reader`, decodes them by `layout`, applies the user-space part of the plan
-/// (sort, limit, hiding sort-only columns) and hands them to `sink`, with `begin` before the
-/// first row and `end` after the last. Without a sort, rows stream and reading stops at the
-/// limit; with one, all rows are read first.
+/// (grouping, having, sort, limit, hiding sort-only columns) and hands them to `sink`, with
+/// `begin` before the first row and `end` after the last. Without a sort or grouping, rows
+/// stream and reading stops at the limit; with one, all rows are read first.
 pub fn stream_rows(
     reader: &mut impl RowSource,
     layout: &RowLayout,
@@ -100,7 +109,7 @@ pub fn stream_rows_of<R: RowSource>(
         .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
     let mut rows = 0usize;
     let mut write_error = None;
-    if user.order_by.is_empty() {
+    if user.order_by.is_empty() && user.grouping.is_none() {
         if limit > 0 {
             each_row(
                 readers,
@@ -125,16 +134,23 @@ pub fn stream_rows_of<R: RowSource>(
         }
     } else {
         let mut all = Vec::new();
+        let mut grouper = user.grouping.as_ref().map(|g| Grouper::new(g, layout));
         each_row(
             readers,
             layout.size as usize,
             user.drop_repeated_last,
             |row| {
-                all.push(decode_row(layout, row));
+                match grouper.as_mut() {
+                    Some(grouper) => grouper.add(row),
+                    None => all.push(decode_row(layout, row)),
+                }
                 ControlFlow::Continue(())
             },
         )
         .map_err(StreamError::Read)?;
+        if let Some(grouper) = grouper {
+            all = grouper.finish();
+        }
         sort_rows(&mut all, &user.order_by);
         for row in all.into_iter().take(limit) {
             if let Err(err) = sink.row(&pick(row)) {
@@ -177,6 +193,65 @@ fn each_row<R: RowSource>(
         }
     }
     Ok(())
+}
+
+/// Every row of `readers`, decoded (a join reads each source whole before joining).
+pub fn read_all<R: RowSource>(
+    readers: &mut [R],
+    layout: &RowLayout,
+    drop_repeated_last: bool,
+) -> Result<Vec<Vec<Value>>, ReadError> {
+    let mut all = Vec::new();
+    each_row(readers, layout.size as usize, drop_repeated_last, |row| {
+        all.push(decode_row(layout, row));
+        ControlFlow::Continue(())
+    })?;
+    Ok(all)
+}
+
+/// Writes result rows already in memory (a join's): sorted by `order_by`, cut at `limit`, the
+/// `visible` columns of `layout` (the result layout) only.
+pub fn write_rows(
+    mut rows: Vec<Vec<Value>>,
+    layout: &RowLayout,
+    order_by: &[SortKey],
+    limit: Option<u64>,
+    visible: &[usize],
+    sink: &mut dyn RowSink,
+) -> Result<StreamSummary, StreamError> {
+    let shown = RowLayout {
+        size: layout.size,
+        columns: visible
+            .iter()
+            .filter_map(|&i| layout.columns.get(i).cloned())
+            .collect(),
+    };
+    let mut written = 0usize;
+    let result = (|| {
+        sink.begin(&shown)?;
+        sort_rows(&mut rows, order_by);
+        let limit = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        for row in rows.into_iter().take(limit) {
+            let picked: Vec<Value> = visible
+                .iter()
+                .filter_map(|&i| row.get(i).cloned())
+                .collect();
+            sink.row(&picked)?;
+            written += 1;
+        }
+        sink.end()
+    })();
+    match result {
+        Ok(()) => Ok(StreamSummary {
+            rows: written,
+            output_closed: false,
+        }),
+        Err(err) if is_closed_output(&err) => Ok(StreamSummary {
+            rows: written,
+            output_closed: true,
+        }),
+        Err(err) => Err(StreamError::Write(err)),
+    }
 }
 
 /// Calls `on_row` for each row read; with `drop_repeated_last`, a final row equal to the one
@@ -229,26 +304,6 @@ fn sort_rows(rows: &mut [Vec<Value>], keys: &[SortKey]) {
             .find(|o| *o != Ordering::Equal)
             .unwrap_or(Ordering::Equal)
     });
-}
-
-fn compare_values(a: &Value, b: &Value) -> Ordering {
-    use Value::*;
-    match (a, b) {
-        (Null, Null) => Ordering::Equal,
-        (Null, _) => Ordering::Less,
-        (_, Null) => Ordering::Greater,
-        (Int(x), Int(y)) => x.cmp(y),
-        (UInt(x), UInt(y)) => x.cmp(y),
-        (Int(x), UInt(y)) => i128::from(*x).cmp(&i128::from(*y)),
-        (UInt(x), Int(y)) => i128::from(*x).cmp(&i128::from(*y)),
-        (Bool(x), Bool(y)) => x.cmp(y),
-        (Text(x), Text(y)) => x.cmp(y),
-        (Enum { value: x, .. }, Enum { value: y, .. }) => x.cmp(y),
-        (Pointer(x), Pointer(y)) => x.cmp(y),
-        (Bytes(x), Bytes(y)) => x.cmp(y),
-        // Columns hold one kind of value; mixed kinds only meet in a malformed layout.
-        _ => Ordering::Equal,
-    }
 }
 
 #[cfg(test)]
@@ -305,6 +360,7 @@ mod tests {
 
     fn all_rows() -> UserPart {
         UserPart {
+            grouping: None,
             order_by: vec![],
             limit: None,
             visible: vec![0],
@@ -339,6 +395,7 @@ mod tests {
     fn sort_and_limit_apply_in_user_space() {
         let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
         let user = UserPart {
+            grouping: None,
             order_by: vec![SortKey {
                 column: 0,
                 descending: true,
@@ -363,6 +420,7 @@ mod tests {
             limit: Some(3),
             visible: vec![0],
             drop_repeated_last: false,
+            grouping: None,
         };
         let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
         let mut readers = [reader_of(&[7, 2]), reader_of(&[5, 1, 9])];
@@ -385,6 +443,7 @@ mod tests {
     fn limit_without_sort_stops_reading_early() {
         let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
         let user = UserPart {
+            grouping: None,
             order_by: vec![],
             limit: Some(1),
             visible: vec![0],
@@ -419,6 +478,7 @@ mod tests {
         ]);
         let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
         let user = UserPart {
+            grouping: None,
             order_by: vec![SortKey {
                 column: 1,
                 descending: false,

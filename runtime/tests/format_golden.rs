@@ -354,3 +354,64 @@ fn hidden_pointers_never_show_the_address() {
         );
     }
 }
+
+/// Averages as user space computes them, through the same decode path as kernel rows.
+fn render_floats(format: OutputFormat) -> String {
+    let layout = RowLayout::pack([
+        ("comm".to_string(), ColumnKind::Chars { len: 8 }, false),
+        ("avg(vsize)".to_string(), ColumnKind::Float, true),
+    ]);
+    let values: [(&[u8], Option<f64>); 6] = [
+        (b"half", Some(2.5)),
+        (b"whole", Some(3.0)),
+        (b"neg", Some(-0.125)),
+        (b"third", Some(1.0 / 3.0)),
+        (b"huge", Some(1e21)),
+        (b"none", None),
+    ];
+    let options = FormatOptions {
+        header: true,
+        show_kptrs: false,
+        pointer_key: PointerKey::fixed(1, 2),
+        max_width: None,
+    };
+    let mut out = Vec::new();
+    {
+        let mut sink = new_sink(format, &mut out, options);
+        sink.begin(&layout).expect("begin");
+        for (comm, avg) in values {
+            let mut row = vec![0u8; layout.size as usize];
+            let [text, float] = &layout.columns[..] else {
+                panic!("two columns")
+            };
+            let at = text.offset as usize;
+            row[at..at + comm.len()].copy_from_slice(comm);
+            let at = float.offset as usize;
+            row[at..at + 8].copy_from_slice(&avg.unwrap_or(0.0).to_bits().to_le_bytes());
+            row[float.null_flag.expect("nullable") as usize] = u8::from(avg.is_none());
+            sink.row(&decode_row(&layout, &row)).expect("row");
+        }
+        sink.end().expect("end");
+    }
+    String::from_utf8(out).expect("utf-8 output")
+}
+
+#[test]
+fn floats_in_every_format() {
+    let mut all = String::new();
+    for (name, format) in [
+        ("table", OutputFormat::Table),
+        ("csv", OutputFormat::Csv),
+        ("tsv", OutputFormat::Tsv),
+        ("json", OutputFormat::Json),
+        ("jsonl", OutputFormat::JsonLines),
+    ] {
+        let text = render_floats(format);
+        if matches!(format, OutputFormat::Json | OutputFormat::JsonLines) {
+            assert!(text.contains("\"avg(vsize)\":2.5"), "{text}");
+            assert!(text.contains("\"avg(vsize)\":null"), "{text}");
+        }
+        all.push_str(&format!("== {name}\n{text}"));
+    }
+    insta::assert_snapshot!("floats", all);
+}

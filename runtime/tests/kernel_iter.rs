@@ -250,6 +250,7 @@ fn rows_stream_through_decoder_and_csv_sink() {
     let summary = {
         let mut sink = new_sink(OutputFormat::Csv, &mut out, FormatOptions::default());
         let everything = bpfq_compiler::plan::UserPart {
+            grouping: None,
             order_by: vec![],
             limit: None,
             visible: vec![0, 1],

@@ -4,6 +4,7 @@
 use super::{args::Common, compile_query, open_btf, Failure};
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::layout::RowLayout;
+use bpfq_compiler::pipeline::{Compiled, CompiledQuery};
 use bpfq_kernel::helpers;
 use std::fmt::Write;
 
@@ -11,6 +12,26 @@ pub fn explain(query: &str, common: &Common) -> Result<(), Failure> {
     let btf = open_btf(common.btf.as_deref())?;
     let (compiled, _sources) = compile_query(query, &btf, common)?;
     let mut out = String::new();
+    match &compiled {
+        CompiledQuery::Single(compiled) => explain_one(&mut out, compiled),
+        CompiledQuery::Join(join) => {
+            let _ = writeln!(
+                out,
+                "== join ({} programs, run one after the other, then joined in user space)\n{}",
+                join.sides.len(),
+                join.join.describe()
+            );
+            for (name, side) in join.join.names.iter().zip(&join.sides) {
+                let _ = writeln!(out, "==== source `{name}`");
+                explain_one(&mut out, side);
+            }
+        }
+    }
+    print!("{out}");
+    Ok(())
+}
+
+fn explain_one(out: &mut String, compiled: &Compiled) {
     let _ = writeln!(out, "== plan\n{}", compiled.plan.describe());
     let _ = writeln!(
         out,
@@ -41,8 +62,6 @@ pub fn explain(query: &str, common: &Common) -> Result<(), Failure> {
         disassemble(&compiled.program, &helper_name)
     );
     let _ = write!(out, "== row layout\n{}", describe_layout(&compiled.layout));
-    print!("{out}");
-    Ok(())
 }
 
 /// `bpf_<name>` for the helpers bpfq calls, for the listing.

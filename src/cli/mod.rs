@@ -8,6 +8,7 @@ mod man;
 mod map_run;
 mod queryfile;
 mod run;
+mod run_join;
 mod run_ring;
 mod targets;
 mod terminal;
@@ -18,7 +19,7 @@ mod watch;
 use args::{Cli, Command};
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::{Diagnostic, FileId, Sources};
-use bpfq_compiler::pipeline::{compile_timed, Compiled, StageTimes};
+use bpfq_compiler::pipeline::{compile_query_timed as compile_any, CompiledQuery, StageTimes};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
@@ -209,7 +210,7 @@ pub fn compile_query(
     query: &str,
     btf: &Btf,
     common: &args::Common,
-) -> Result<(Compiled, Sources), Failure> {
+) -> Result<(CompiledQuery, Sources), Failure> {
     compile_query_timed(query, btf, common, &mut timings::Timings::new(false))
 }
 
@@ -219,18 +220,20 @@ pub fn compile_query_timed(
     btf: &Btf,
     common: &args::Common,
     timings: &mut timings::Timings,
-) -> Result<(Compiled, Sources), Failure> {
+) -> Result<(CompiledQuery, Sources), Failure> {
     let params = parse_params(&common.params)?;
     let mut sources = Sources::new();
     let file: FileId = sources.add("<query>", query);
-    // Only the target's stdlib file is parsed; a query that does not parse gets its error here.
+    // Only the target's stdlib file is parsed (every file for a join); a query that does not
+    // parse gets its error here.
     let target = match bpfq_compiler::syntax::parse_query(query, file) {
-        Ok(ast) => ast.from.target.name,
+        Ok(ast) if ast.joins.is_empty() => Some(ast.from.target.name),
+        Ok(_) => None,
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
     let user_files = userlib::user_files()?;
     let stdlib = match timings.time("stdlib", || {
-        Stdlib::load_for(&mut sources, Some(&target), &user_files)
+        Stdlib::load_for(&mut sources, target.as_deref(), &user_files)
     }) {
         Ok(lib) => lib,
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
@@ -244,7 +247,7 @@ pub fn compile_query_timed(
         maps: Some(maps.as_ref()),
     };
     let mut stage_times = StageTimes::default();
-    let compiled = compile_timed(file, &env, &mut stage_times);
+    let compiled = compile_any(file, &env, &mut stage_times);
     timings.record_compile(&stage_times);
     match compiled {
         Ok(compiled) => Ok((compiled, sources)),

@@ -9,7 +9,7 @@ use super::timings::Timings;
 use super::{open_btf, run, userlib, Failure};
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::{Sources, Span};
-use bpfq_compiler::pipeline::{compile_parsed, Compiled, StageTimes};
+use bpfq_compiler::pipeline::{compile_query_parsed, CompiledQuery, StageTimes};
 use bpfq_compiler::queryfile::{choose, query_names, GivenParam};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::syntax::ast::Ident;
@@ -45,7 +45,7 @@ fn run_file_timed(
     }
     let btf = timings.time("open BTF", || open_btf(None))?;
     let (compiled, query_text) = compile_from_file(path, name, common, &btf, timings)?;
-    run::execute(&compiled, &query_text, common, output, how, timings)
+    run::execute_query(&compiled, &query_text, common, output, how, timings)
 }
 
 /// The names `bpfq check` compiles in a file: each named query, or `None` for its only query.
@@ -79,7 +79,7 @@ pub fn compile_from_file(
     common: &Common,
     btf: &Btf,
     timings: &mut Timings,
-) -> Result<(Compiled, String), Failure> {
+) -> Result<(CompiledQuery, String), Failure> {
     let text = read(path)?;
     let display = path.display().to_string();
     let mut sources = Sources::new();
@@ -104,9 +104,14 @@ pub fn compile_from_file(
     // The file's own `column` and `defaults` items extend the stdlib for its queries.
     let mut extra = userlib::user_files()?;
     extra.push((display, text.clone()));
-    let target = chosen.query.from.target.name.clone();
+    // Only the target's stdlib file is parsed (every file for a join).
+    let target = chosen
+        .query
+        .joins
+        .is_empty()
+        .then(|| chosen.query.from.target.name.clone());
     let stdlib = match timings.time("stdlib", || {
-        Stdlib::load_for(&mut sources, Some(&target), &extra)
+        Stdlib::load_for(&mut sources, target.as_deref(), &extra)
     }) {
         Ok(lib) => lib,
         Err(diag) => return Err(compile_error(diag, sources)),
@@ -123,7 +128,7 @@ pub fn compile_from_file(
         parse: parse_time,
         ..StageTimes::default()
     };
-    let compiled = compile_parsed(chosen.query, &env, &mut stage_times);
+    let compiled = compile_query_parsed(chosen.query, &env, &mut stage_times);
     timings.record_compile(&stage_times);
     match compiled {
         Ok(compiled) => Ok((compiled, text[chosen.query.span.range()].to_string())),

@@ -11,11 +11,11 @@ use super::{
 use bpfq_compiler::bind::{IterParams, MapParam};
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::bpf::insn::encode;
-use bpfq_compiler::pipeline::Compiled;
+use bpfq_compiler::pipeline::{Compiled, CompiledQuery};
 use bpfq_kernel::catalogue::RowTransport;
 use bpfq_runtime::format::{new_sink, FormatOptions};
-use bpfq_runtime::loader::IterLink;
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError};
+use bpfq_runtime::loader::{IterLink, LoadedProgram};
 use bpfq_runtime::netns::all_network_namespaces;
 use bpfq_runtime::pipeline::{stream_rows_of, StreamSummary};
 use bpfq_runtime::IterReader;
@@ -53,7 +53,27 @@ fn run_timed(
     }
     let btf = timings.time("open BTF", || open_btf(None))?;
     let (compiled, _sources) = compile_query_timed(query, &btf, common, timings)?;
-    execute(&compiled, query, common, output, how, timings)
+    execute_query(&compiled, query, common, output, how, timings)
+}
+
+/// Runs a compiled query: one program (`execute`) or a join (`run_join.rs`).
+pub fn execute_query(
+    compiled: &CompiledQuery,
+    query: &str,
+    common: &Common,
+    output: &OutputArgs,
+    how: &RunArgs,
+    timings: &mut Timings,
+) -> Result<(), Failure> {
+    match compiled {
+        CompiledQuery::Single(compiled) => execute(compiled, query, common, output, how, timings),
+        CompiledQuery::Join(join) => {
+            if Repeat::from_args(how).is_some() {
+                return Err(Failure::Usage("--watch and --count run single-source queries; a join loads one program per source".into()));
+            }
+            super::run_join::run_join(join, query, common, output)
+        }
+    }
 }
 
 /// Loads `compiled` (from the source text `query`), reads it once or on the `--watch`
@@ -74,6 +94,54 @@ pub fn execute(
             Some(repeat) => watch::repeat(&repeat, query, &mut once),
         };
     }
+    let (_program, link) = load_and_attach(compiled, query, common, timings)?;
+    let failed = |e| load_failure(e, query, &compiled.program, common.verbose);
+    let options = FormatOptions {
+        header: !output.no_header,
+        show_kptrs: output.show_kptrs,
+        max_width: super::terminal::table_width(output),
+        ..FormatOptions::default()
+    };
+    let mut once = || -> Result<StreamSummary, Failure> {
+        // Each run reads a new iterator of the same link: the program is loaded only once.
+        let opened = timings.time("iterator create", || {
+            open_iterators(&link, compiled.plan.iter_params.as_ref())
+        });
+        let mut readers = opened.map_err(|e| opening_failure(e, &failed))?;
+        let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+        let mut sink = new_sink(super::output_format(output), out, options);
+        let mut timed = TimedSink {
+            inner: sink.as_mut(),
+            spent: Duration::ZERO,
+        };
+        let started = Instant::now();
+        let result = stream_rows_of(
+            &mut readers,
+            &compiled.layout,
+            &compiled.plan.user,
+            &mut timed,
+        );
+        let format_time = timed.spent;
+        timings.record("read", started.elapsed().saturating_sub(format_time));
+        timings.record("format", format_time);
+        timings.count_run();
+        result.map_err(|err| Failure::Runtime(err.to_string()))
+    };
+    match Repeat::from_args(how) {
+        None => once().map(|_| ()),
+        Some(repeat) => watch::repeat(&repeat, query, &mut once),
+    }
+    // `link` and `program` are dropped here, after every reader: every fd closes on every path.
+}
+
+/// Loads `compiled`'s program (seq transport) and creates its link, with the link info of its
+/// parameters; a map's fd stays open until the link exists. Drop the link before the program.
+pub(super) fn load_and_attach(
+    compiled: &Compiled,
+    query: &str,
+    common: &Common,
+    timings: &mut Timings,
+) -> Result<(LoadedProgram, IterLink), Failure> {
     let insns = encode(&compiled.program.insns);
     let spec = IterProgramSpec {
         name: &compiled.prog_name,
@@ -101,57 +169,26 @@ pub fn execute(
         .time("attach (link)", || program.attach(link_info.as_deref()))
         .map_err(failed)?;
     drop(map_fd);
-    let options = FormatOptions {
-        header: !output.no_header,
-        show_kptrs: output.show_kptrs,
-        max_width: super::terminal::table_width(output),
-        ..FormatOptions::default()
-    };
-    let mut once = || -> Result<StreamSummary, Failure> {
-        // Each run reads a new iterator of the same link: the program is loaded only once.
-        let opened = timings.time("iterator create", || {
-            open_iterators(&link, compiled.plan.iter_params.as_ref())
-        });
-        let mut readers = opened.map_err(|e| match e {
-            Opening::Load(e) => failed(e),
-            Opening::Namespaces(e) => {
-                Failure::Runtime(format!("listing the network namespaces failed: {e}"))
-            }
-        })?;
-        let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-        let mut sink = new_sink(super::output_format(output), out, options);
-        let mut timed = TimedSink {
-            inner: sink.as_mut(),
-            spent: Duration::ZERO,
-        };
-        let started = Instant::now();
-        let result = stream_rows_of(
-            &mut readers,
-            &compiled.layout,
-            &compiled.plan.user,
-            &mut timed,
-        );
-        let format_time = timed.spent;
-        timings.record("read", started.elapsed().saturating_sub(format_time));
-        timings.record("format", format_time);
-        timings.count_run();
-        result.map_err(|err| Failure::Runtime(err.to_string()))
-    };
-    match Repeat::from_args(how) {
-        None => once().map(|_| ()),
-        Some(repeat) => watch::repeat(&repeat, query, &mut once),
-    }
-    // `link` and `program` are dropped here, after every reader: every fd closes on every path.
+    Ok((program, link))
 }
 
-enum Opening {
+pub(super) fn opening_failure(e: Opening, failed: &dyn Fn(LoadError) -> Failure) -> Failure {
+    match e {
+        Opening::Load(e) => failed(e),
+        Opening::Namespaces(e) => {
+            Failure::Runtime(format!("listing the network namespaces failed: {e}"))
+        }
+    }
+}
+
+pub(super) enum Opening {
     Load(LoadError),
     Namespaces(io::Error),
 }
 
 /// The iterators to read: one, created in this process's network namespace or the one
 /// `netns = ...` names, or with `netns = all` one in each namespace of the machine.
-fn open_iterators(
+pub(super) fn open_iterators(
     link: &IterLink,
     params: Option<&IterParams>,
 ) -> Result<Vec<IterReader>, Opening> {

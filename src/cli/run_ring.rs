@@ -35,6 +35,31 @@ pub fn run_ring(
     common: &Common,
     output: &OutputArgs,
 ) -> Result<StreamSummary, Failure> {
+    let mut rows = ring_rows(query, compiled, common)?;
+    let stdout = io::stdout().lock();
+    let out = io::BufWriter::with_capacity(64 * 1024, stdout);
+    let options = FormatOptions {
+        header: !output.no_header,
+        show_kptrs: output.show_kptrs,
+        max_width: super::terminal::table_width(output),
+        ..FormatOptions::default()
+    };
+    let mut sink = new_sink(super::output_format(output), out, options);
+    stream_rows_of(
+        &mut rows,
+        &compiled.layout,
+        &compiled.plan.user,
+        sink.as_mut(),
+    )
+    .map_err(|err| Failure::Runtime(err.to_string()))
+}
+
+/// The rows of every namespace the query reads, each in a ring of its own.
+pub(super) fn ring_rows(
+    query: &str,
+    compiled: &Compiled,
+    common: &Common,
+) -> Result<Vec<RingRows>, Failure> {
     let namespaces: Vec<Option<File>> = match &compiled.plan.iter_params {
         Some(IterParams::Netns(NetnsRef::All)) => all_network_namespaces()
             .map_err(|e| Failure::Runtime(format!("listing the network namespaces failed: {e}")))?
@@ -54,22 +79,7 @@ pub fn run_ring(
     for namespace in &namespaces {
         rows.push(walk_namespace(query, compiled, common, namespace.as_ref())?);
     }
-    let stdout = io::stdout().lock();
-    let out = io::BufWriter::with_capacity(64 * 1024, stdout);
-    let options = FormatOptions {
-        header: !output.no_header,
-        show_kptrs: output.show_kptrs,
-        max_width: super::terminal::table_width(output),
-        ..FormatOptions::default()
-    };
-    let mut sink = new_sink(super::output_format(output), out, options);
-    stream_rows_of(
-        &mut rows,
-        &compiled.layout,
-        &compiled.plan.user,
-        sink.as_mut(),
-    )
-    .map_err(|err| Failure::Runtime(err.to_string()))
+    Ok(rows)
 }
 
 /// The rows of one namespace (`None`: this process's) in a ring, grown until they fit.

@@ -157,6 +157,9 @@ impl fmt::Display for TypedQuery {
         if let Some(filter) = &self.filter {
             writeln!(f, "where {filter}")?;
         }
+        if let Some(grouping) = &self.grouping {
+            write!(f, "{grouping}")?;
+        }
         for key in &self.order_by {
             writeln!(
                 f,

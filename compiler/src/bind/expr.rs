@@ -383,15 +383,24 @@ impl Binder<'_> {
             ExprKind::Call { func, args, .. } if func.name == "d_path" => {
                 self.bind_d_path(args, span)
             }
+            ExprKind::Call { func, .. }
+                if super::grouping::AggFunc::from_name(&func.name).is_some() =>
+            {
+                Err(super::aggregate::misplaced_aggregate(
+                    span,
+                    "here",
+                    "aggregates go in `select`, `having` and `order by`",
+                ))
+            }
             ExprKind::Call { func, .. } => Err(unsupported(
                 &format!("function `{}`", func.name),
                 span,
                 "the expressions issue (#3)",
             )),
-            ExprKind::CountStar => Err(unsupported(
-                "aggregates",
+            ExprKind::CountStar => Err(super::aggregate::misplaced_aggregate(
                 span,
-                "the relational-layer issue (#5)",
+                "here",
+                "aggregates go in `select`, `having` and `order by`",
             )),
         }
     }
@@ -764,7 +773,11 @@ impl Binder<'_> {
     /// Binds `other`, the operand compared with the already bound `value`: a bare name that is a
     /// member of `value`'s enum, exactly or after a common prefix (`LISTEN` for `TCP_LISTEN`),
     /// becomes that member; anything else binds as usual.
-    fn bind_against(&mut self, value: &TExpr, other: &Expr) -> Result<TExpr, Diagnostic> {
+    pub(super) fn bind_against(
+        &mut self,
+        value: &TExpr,
+        other: &Expr,
+    ) -> Result<TExpr, Diagnostic> {
         if let (Some(name), Ty::Enum { id, .. }) = (self.bare_name(other), &value.ty) {
             if let Ok(bpfq_kernel::BtfType::Enum { values, .. }) = self.env.btf.get(*id) {
                 let suffix = format!("_{name}");

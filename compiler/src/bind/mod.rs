@@ -2,16 +2,20 @@
 //! resolved to a BTF location and every expression is typed; any failure is a coded diagnostic
 //! pointing at the source (or stdlib) span that caused it.
 
+mod aggregate;
 mod d_path;
 mod display;
 mod expr;
+mod grouping;
 mod map_elem;
 mod params;
 mod path;
 mod quirks;
 pub mod typed;
 
+pub use aggregate::find_aggregate;
 pub use d_path::D_PATH_MAX;
+pub use grouping::{AggFunc, Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
 pub use map_elem::{MapParam, ELEMENT_BYTES_MAX};
 pub use params::{CgroupOrder, CgroupStart, IterParams, NetnsRef, CGROUP2_ROOT_ID};
 pub use typed::*;
@@ -54,6 +58,11 @@ fn unsupported(what: &str, span: Span, issue: &str) -> Diagnostic {
     Diagnostic::error(codes::UNSUPPORTED, format!("{what} is not supported yet"))
         .with_primary(span, "not supported yet")
         .with_note(format!("planned in {issue}"))
+}
+
+/// An internal error (a bug in bpfq) at `span`.
+pub fn internal_error(span: Span, err: impl std::fmt::Display) -> Diagnostic {
+    internal(span, err)
 }
 
 fn internal(span: Span, err: impl std::fmt::Display) -> Diagnostic {
@@ -129,25 +138,20 @@ fn bind_query(
     map_required: bool,
 ) -> Result<TypedQuery, Diagnostic> {
     if let Some(join) = query.joins.first() {
-        return Err(unsupported(
-            "`join`",
-            join.span,
-            "the relational-layer issue (#5)",
-        ));
+        return Err(Diagnostic::error(
+            codes::INTERNAL,
+            "internal error (this is a bug in bpfq): a join reached the single-source binder",
+        )
+        .with_primary(join.span, "planned by `join::plan_join`"));
     }
-    if let Some(first) = query.group_by.first() {
-        return Err(unsupported(
-            "`group by`",
-            first.span,
-            "the relational-layer issue (#5)",
-        ));
-    }
-    if let Some(having) = &query.having {
-        return Err(unsupported(
-            "`having`",
-            having.span,
-            "the relational-layer issue (#5)",
-        ));
+    let grouped = aggregate::is_grouped(query);
+    if let (Some(having), false) = (&query.having, grouped) {
+        return Err(Diagnostic::error(
+            codes::HAVING_WITHOUT_GROUPING,
+            "`having` without `group by` or an aggregate",
+        )
+        .with_primary(having.span, "there are no groups to filter")
+        .with_note("filter rows with `where`, or add `group by`"));
     }
     let target = resolve_target(env.btf, &query.from.target)?;
     let meta = target
@@ -211,20 +215,26 @@ fn bind_query(
         Some(Select::StarAnd(span, items)) => (Some(*span), items),
         Some(Select::Items(items)) => (None, items),
     };
+    let mut defaults: Vec<ast::Ident> = match star {
+        Some(span) => env
+            .stdlib
+            .defaults(&bound_target.name)
+            .ok_or_else(|| {
+                Diagnostic::error(
+                    codes::NO_DEFAULT_COLUMNS,
+                    format!("target `{}` has no default columns", bound_target.name),
+                )
+                .with_primary(span, "name the columns to select")
+                .with_note(format!(
+                    "`bpfq describe {}` lists its fields",
+                    bound_target.name
+                ))
+            })?
+            .to_vec(),
+        None => Vec::new(),
+    };
     let mut columns = Vec::new();
     if let Some(span) = star {
-        let defaults = env.stdlib.defaults(&bound_target.name).ok_or_else(|| {
-            Diagnostic::error(
-                codes::NO_DEFAULT_COLUMNS,
-                format!("target `{}` has no default columns", bound_target.name),
-            )
-            .with_primary(span, "name the columns to select")
-            .with_note(format!(
-                "`bpfq describe {}` lists its fields",
-                bound_target.name
-            ))
-        })?;
-        let mut defaults: Vec<ast::Ident> = defaults.to_vec();
         if matches!(iter_params, Some(IterParams::Netns(NetnsRef::All)))
             && !defaults.iter().any(|d| d.name == "netns")
         {
@@ -234,6 +244,15 @@ fn bind_query(
                 span,
             });
         }
+    }
+    let mut order_by = Vec::new();
+    let mut grouping = None;
+    if grouped {
+        let bound = binder.bind_grouped(query, &defaults, items)?;
+        columns = bound.columns;
+        order_by = bound.order_by;
+        grouping = Some(bound.grouping);
+    } else {
         for ident in &defaults {
             let expr = binder
                 .bind_column_by_name(&ident.name, ident.span)?
@@ -250,21 +269,28 @@ fn bind_query(
                 hidden: false,
             });
         }
-    }
-    for item in items {
-        let expr = binder.bind_expr(&item.expr)?;
-        binder.check_selectable(&expr)?;
-        let name = match &item.alias {
-            Some(alias) => alias.name.clone(),
-            None => source_text(env.sources, item.expr.span),
-        };
-        columns.push(OutputColumn {
-            name,
-            expr,
-            hidden: false,
-        });
+        for item in items {
+            let expr = binder.bind_expr(&item.expr)?;
+            binder.check_selectable(&expr)?;
+            let name = match &item.alias {
+                Some(alias) => alias.name.clone(),
+                None => source_text(env.sources, item.expr.span),
+            };
+            columns.push(OutputColumn {
+                name,
+                expr,
+                hidden: false,
+            });
+        }
     }
 
+    if let Some(span) = query.filter.as_ref().and_then(aggregate::find_aggregate) {
+        return Err(aggregate::misplaced_aggregate(
+            span,
+            "in `where`",
+            "`where` picks rows before grouping; filter groups with `having`",
+        ));
+    }
     let user_filter = match &query.filter {
         Some(expr) => Some(binder.bind_condition(expr)?),
         None => None,
@@ -285,8 +311,7 @@ fn bind_query(
         (user, quirk) => user.or(quirk),
     };
 
-    let mut order_by = Vec::new();
-    for key in &query.order_by {
+    for key in query.order_by.iter().filter(|_| !grouped) {
         let by_name = match &key.expr.kind {
             ast::ExprKind::Path(segs) if segs.len() == 1 => match &segs[0] {
                 ast::PathSegment::Field(ident) => columns
@@ -326,6 +351,7 @@ fn bind_query(
         order_by,
         limit: query.limit.as_ref().map(|l| l.count),
         iter_params,
+        grouping,
     })
 }
 

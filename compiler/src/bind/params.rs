@@ -3,7 +3,7 @@
 //! parameter so the kernel visits only that process (the filter still runs, so results are the
 //! same either way).
 
-use super::{internal, quote_list, Binder, CmpOp, TExpr, TKind, Ty};
+use super::{quote_list, Binder, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{nearest_names, Diagnostic, Span};
 use crate::syntax::ast::{Expr, Ident};
@@ -346,12 +346,9 @@ impl Binder<'_> {
             return Ok(None);
         }
         let span = filter.span;
-        let tgid = self
-            .bind_column_by_name("pid", span)?
-            .ok_or_else(|| internal(span, "stdlib column pid"))?;
-        let pid = self
-            .bind_column_by_name("tid", span)?
-            .ok_or_else(|| internal(span, "stdlib column tid"))?;
+        // task_file and task_vma have no `tid` column: only `pid` pushes down there.
+        let tgid = self.bind_column_by_name("pid", span)?;
+        let pid = self.bind_column_by_name("tid", span)?;
         let mut conjuncts = Vec::new();
         conjuncts_of(filter, &mut conjuncts);
         for conjunct in conjuncts {
@@ -375,13 +372,13 @@ impl Binder<'_> {
             if value == 0 {
                 continue;
             }
-            if same_load(field, &tgid) {
+            if tgid.as_ref().is_some_and(|tgid| same_load(field, tgid)) {
                 return Ok(Some(IterParams::TaskPid {
                     pid: value,
                     pushed_down: true,
                 }));
             }
-            if same_load(field, &pid) {
+            if pid.as_ref().is_some_and(|pid| same_load(field, pid)) {
                 return Ok(Some(IterParams::TaskTid {
                     tid: value,
                     pushed_down: true,

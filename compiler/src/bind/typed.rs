@@ -253,6 +253,8 @@ pub struct OutputColumn {
     pub hidden: bool,
 }
 
+/// A sort key: an index into the result columns (the kernel columns, or the grouping's
+/// columns in a grouped query).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SortKey {
     pub column: usize,
@@ -268,4 +270,7 @@ pub struct TypedQuery {
     pub limit: Option<u64>,
     /// Iterator link parameters: given in `from`, or pushed down from `where`.
     pub iter_params: Option<super::IterParams>,
+    /// Grouping and aggregates computed over the kernel's rows (`columns` are then the group
+    /// keys and aggregate arguments); `order_by` and `limit` then apply to the groups.
+    pub grouping: Option<super::Grouping>,
 }

@@ -44,6 +44,9 @@ impl<W: io::Write> JsonSink<W> {
             Value::Null => "null".to_string(),
             Value::Int(n) => n.to_string(),
             Value::UInt(n) => n.to_string(),
+            // JSON has no NaN or infinity.
+            Value::Float(x) if !x.is_finite() => "null".to_string(),
+            Value::Float(x) => text::float(*x),
             Value::Bool(b) => b.to_string(),
             Value::Text(text) => string(text),
             Value::Enum {

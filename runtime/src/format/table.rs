@@ -1,5 +1,5 @@
 //! Stage `format`: rows as an aligned text table. Guarantees one line per row (control
-//! characters in text are shown escaped), integers right-aligned, everything else left-aligned,
+//! characters in text are shown escaped), numbers right-aligned, everything else left-aligned,
 //! no trailing spaces; with `max_width` (a terminal), long text and hex cells are cut with `…`
 //! so lines fit when they can. Buffers all rows, since column widths depend on every value.
 
@@ -93,7 +93,7 @@ impl<W: io::Write> RowSink for TableSink<W> {
         self.right_aligned = layout
             .columns
             .iter()
-            .map(|c| matches!(c.kind, ColumnKind::Int { .. }))
+            .map(|c| matches!(c.kind, ColumnKind::Int { .. } | ColumnKind::Float))
             .collect();
         self.cuttable = layout
             .columns

@@ -12,6 +12,7 @@ pub(super) fn plain(value: &Value, options: &FormatOptions) -> Option<String> {
         Value::Null => return None,
         Value::Int(n) => n.to_string(),
         Value::UInt(n) => n.to_string(),
+        Value::Float(x) => float(*x),
         Value::Bool(b) => b.to_string(),
         Value::Text(text) => text.clone(),
         Value::Enum {
@@ -21,6 +22,20 @@ pub(super) fn plain(value: &Value, options: &FormatOptions) -> Option<String> {
         Value::Pointer(address) => pointer_text(*address, options),
         Value::Bytes(bytes) => hex(bytes),
     })
+}
+
+/// A float as the shortest text that reads back to the same value, always with a decimal
+/// point when finite (`2.0`, `0.5`, `1234.5678`), so it never looks like an integer column.
+pub(super) fn float(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    let text = x.to_string();
+    if text.contains('.') {
+        text
+    } else {
+        format!("{text}.0")
+    }
 }
 
 pub(super) fn pointer_text(address: u64, options: &FormatOptions) -> String {

@@ -1,0 +1,556 @@
+//! Stage `user part`: grouping and aggregates over the kernel's binary rows, then `having`.
+//! Guarantees: groups come out in the order their first row was read (deterministic without
+//! `order by`); a query with no group keys gives exactly one group, even over zero rows; NULL
+//! arguments (and NULL pointers) are skipped by every aggregate but `count(*)`; integer sums
+//! wrap around in 64 bits like the language's integer arithmetic.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+
+use bpfq_compiler::bind::{AggFunc, ArithOp, CmpOp, GExpr, GKind, Grouping};
+use bpfq_compiler::layout::{ColumnKind, ColumnLayout, RowLayout};
+
+use crate::decode::{decode_row, Value};
+
+/// One aggregate's running state.
+#[derive(Debug, Clone)]
+enum Acc {
+    Count(u64),
+    /// The sum's bit pattern (signedness is applied at the end) and whether any value came.
+    Sum {
+        bits: u64,
+        any: bool,
+    },
+    /// Exact sum and count: the mean is computed once, at the end.
+    Avg {
+        sum: i128,
+        count: u64,
+    },
+    Min(Option<Value>),
+    Max(Option<Value>),
+}
+
+struct Group {
+    keys: Vec<Value>,
+    accs: Vec<Acc>,
+    /// Per aggregate with `distinct`: the argument bytes already counted.
+    seen: Vec<HashSet<Vec<u8>>>,
+}
+
+/// Groups rows as they are read; `finish` gives the result rows.
+pub struct Grouper<'a> {
+    grouping: &'a Grouping,
+    layout: &'a RowLayout,
+    index: HashMap<Vec<u8>, usize>,
+    groups: Vec<Group>,
+}
+
+/// The bytes of a column in `row`, or None when it is NULL. Text stops at its NUL: bytes after
+/// it are not part of the value and must not split a group.
+fn column_bytes<'r>(column: &ColumnLayout, row: &'r [u8]) -> Option<&'r [u8]> {
+    if let Some(flag) = column.null_flag {
+        if row.get(flag as usize) == Some(&1) {
+            return None;
+        }
+    }
+    let start = column.offset as usize;
+    let bytes = row.get(start..start + column.kind.width() as usize)?;
+    Some(match column.kind {
+        ColumnKind::Chars { .. } => {
+            let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+            &bytes[..end]
+        }
+        _ => bytes,
+    })
+}
+
+impl<'a> Grouper<'a> {
+    pub fn new(grouping: &'a Grouping, layout: &'a RowLayout) -> Grouper<'a> {
+        let mut grouper = Grouper {
+            grouping,
+            layout,
+            index: HashMap::new(),
+            groups: Vec::new(),
+        };
+        if grouping.keys.is_empty() {
+            grouper.new_group(Vec::new(), Vec::new());
+        }
+        grouper
+    }
+
+    fn new_group(&mut self, key: Vec<u8>, keys: Vec<Value>) -> usize {
+        let accs = self
+            .grouping
+            .aggregates
+            .iter()
+            .map(|a| match a.func {
+                AggFunc::Count => Acc::Count(0),
+                AggFunc::Sum => Acc::Sum {
+                    bits: 0,
+                    any: false,
+                },
+                AggFunc::Avg => Acc::Avg { sum: 0, count: 0 },
+                AggFunc::Min => Acc::Min(None),
+                AggFunc::Max => Acc::Max(None),
+            })
+            .collect();
+        let seen = vec![HashSet::new(); self.grouping.aggregates.len()];
+        self.groups.push(Group { keys, accs, seen });
+        self.index.insert(key, self.groups.len() - 1);
+        self.groups.len() - 1
+    }
+
+    /// Adds one kernel row to its group.
+    pub fn add(&mut self, row: &[u8]) {
+        let mut key = Vec::new();
+        for &k in &self.grouping.keys {
+            match self
+                .layout
+                .columns
+                .get(k)
+                .and_then(|c| column_bytes(c, row))
+            {
+                None => key.push(0),
+                Some(bytes) => {
+                    key.push(1);
+                    key.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                    key.extend_from_slice(bytes);
+                }
+            }
+        }
+        let values = decode_row(self.layout, row);
+        let group = match self.index.get(&key) {
+            Some(&g) => g,
+            None => {
+                let keys = self
+                    .grouping
+                    .keys
+                    .iter()
+                    .map(|&k| values.get(k).cloned().unwrap_or(Value::Null))
+                    .collect();
+                self.new_group(key, keys)
+            }
+        };
+        let group = &mut self.groups[group];
+        for (i, agg) in self.grouping.aggregates.iter().enumerate() {
+            let value = match agg.arg {
+                None => Value::UInt(1),
+                // A NULL pointer is a missing value too (JSON shows it as null).
+                Some(arg) => match values.get(arg) {
+                    Some(Value::Null | Value::Pointer(0)) | None => continue,
+                    Some(v) => v.clone(),
+                },
+            };
+            if agg.distinct {
+                let bytes = agg
+                    .arg
+                    .and_then(|a| self.layout.columns.get(a))
+                    .and_then(|c| column_bytes(c, row))
+                    .unwrap_or_default();
+                if !group.seen[i].insert(bytes.to_vec()) {
+                    continue;
+                }
+            }
+            accumulate(&mut group.accs[i], value);
+        }
+    }
+
+    /// Every group that `having` keeps, as the values of the grouping's result columns.
+    pub fn finish(self) -> Vec<Vec<Value>> {
+        let grouping = self.grouping;
+        self.groups
+            .into_iter()
+            .filter_map(|group| {
+                let aggs: Vec<Value> = group
+                    .accs
+                    .into_iter()
+                    .zip(&grouping.aggregates)
+                    .map(|(acc, agg)| result(acc, agg.signed))
+                    .collect();
+                let ctx = Ctx {
+                    keys: &group.keys,
+                    aggs: &aggs,
+                };
+                if let Some(having) = &grouping.having {
+                    if ctx.eval(having) != Value::Bool(true) {
+                        return None;
+                    }
+                }
+                Some(grouping.columns.iter().map(|c| ctx.eval(&c.expr)).collect())
+            })
+            .collect()
+    }
+}
+
+fn accumulate(acc: &mut Acc, value: Value) {
+    match acc {
+        Acc::Count(n) => *n += 1,
+        Acc::Sum { bits, any } => {
+            *bits = bits.wrapping_add(integer(&value).unwrap_or(0) as u64);
+            *any = true;
+        }
+        Acc::Avg { sum, count } => {
+            *sum += integer(&value).unwrap_or(0);
+            *count += 1;
+        }
+        Acc::Min(best) => {
+            if best
+                .as_ref()
+                .is_none_or(|b| compare_values(&value, b) == Ordering::Less)
+            {
+                *best = Some(value);
+            }
+        }
+        Acc::Max(best) => {
+            if best
+                .as_ref()
+                .is_none_or(|b| compare_values(&value, b) == Ordering::Greater)
+            {
+                *best = Some(value);
+            }
+        }
+    }
+}
+
+/// The final value of an aggregate: NULL for sum, avg, min and max of no values (as in SQL).
+fn result(acc: Acc, signed: bool) -> Value {
+    match acc {
+        Acc::Count(n) => Value::UInt(n),
+        Acc::Sum { any: false, .. } => Value::Null,
+        Acc::Sum { bits, .. } if signed => Value::Int(bits as i64),
+        Acc::Sum { bits, .. } => Value::UInt(bits),
+        Acc::Avg { count: 0, .. } => Value::Null,
+        Acc::Avg { sum, count } => Value::Float(sum as f64 / count as f64),
+        Acc::Min(v) | Acc::Max(v) => v.unwrap_or(Value::Null),
+    }
+}
+
+/// A value as an integer when it is one (enums and booleans included).
+fn integer(value: &Value) -> Option<i128> {
+    match value {
+        Value::Int(i) => Some(i128::from(*i)),
+        Value::UInt(u) => Some(i128::from(*u)),
+        Value::Bool(b) => Some(i128::from(*b)),
+        Value::Enum { value, .. } => Some(i128::from(*value)),
+        _ => None,
+    }
+}
+
+fn float(value: &Value) -> Option<f64> {
+    match value {
+        Value::Float(x) => Some(*x),
+        other => integer(other).map(|i| i as f64),
+    }
+}
+
+/// Order of two values of one column (or a value and a constant); NULL first. Numbers compare
+/// by value whatever their kind.
+pub fn compare_values(a: &Value, b: &Value) -> Ordering {
+    use Value::*;
+    match (a, b) {
+        (Null, Null) => Ordering::Equal,
+        (Null, _) => Ordering::Less,
+        (_, Null) => Ordering::Greater,
+        (Float(_), _) | (_, Float(_)) => match (float(a), float(b)) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            _ => Ordering::Equal,
+        },
+        (Text(x), Text(y)) => x.cmp(y),
+        (Pointer(x), Pointer(y)) => x.cmp(y),
+        (Bytes(x), Bytes(y)) => x.cmp(y),
+        _ => match (integer(a), integer(b)) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            // Columns hold one kind of value; mixed kinds only meet in a malformed layout.
+            _ => Ordering::Equal,
+        },
+    }
+}
+
+/// The values one group's expressions are computed from.
+struct Ctx<'v> {
+    keys: &'v [Value],
+    aggs: &'v [Value],
+}
+
+fn truth(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        _ => None,
+    }
+}
+
+fn from_truth(b: Option<bool>) -> Value {
+    b.map_or(Value::Null, Value::Bool)
+}
+
+impl Ctx<'_> {
+    /// The value of `expr` for this group; NULL in, NULL out (a NULL condition fails `having`).
+    fn eval(&self, expr: &GExpr) -> Value {
+        match &expr.kind {
+            GKind::Key(k) => self.keys.get(*k).cloned().unwrap_or(Value::Null),
+            GKind::Agg(a) => self.aggs.get(*a).cloned().unwrap_or(Value::Null),
+            GKind::Int(v) => match i64::try_from(*v) {
+                Ok(i) => Value::Int(i),
+                Err(_) => Value::UInt(*v),
+            },
+            GKind::Str(s) => Value::Text(String::from_utf8_lossy(s).into_owned()),
+            GKind::Neg(inner) => match self.eval(inner) {
+                Value::Float(x) => Value::Float(-x),
+                other => match integer(&other) {
+                    Some(i) => Value::Int((i as i64).wrapping_neg()),
+                    None => Value::Null,
+                },
+            },
+            GKind::Not(inner) => from_truth(truth(&self.eval(inner)).map(|b| !b)),
+            GKind::And(a, b) => {
+                let (a, b) = (truth(&self.eval(a)), truth(&self.eval(b)));
+                from_truth(match (a, b) {
+                    (Some(false), _) | (_, Some(false)) => Some(false),
+                    (Some(true), Some(true)) => Some(true),
+                    _ => None,
+                })
+            }
+            GKind::Or(a, b) => {
+                let (a, b) = (truth(&self.eval(a)), truth(&self.eval(b)));
+                from_truth(match (a, b) {
+                    (Some(true), _) | (_, Some(true)) => Some(true),
+                    (Some(false), Some(false)) => Some(false),
+                    _ => None,
+                })
+            }
+            GKind::Compare { op, lhs, rhs } => {
+                let (l, r) = (self.eval(lhs), self.eval(rhs));
+                if l == Value::Null || r == Value::Null {
+                    return Value::Null;
+                }
+                let ord = compare_values(&l, &r);
+                Value::Bool(match op {
+                    CmpOp::Eq => ord == Ordering::Equal,
+                    CmpOp::Ne => ord != Ordering::Equal,
+                    CmpOp::Lt => ord == Ordering::Less,
+                    CmpOp::Le => ord != Ordering::Greater,
+                    CmpOp::Gt => ord == Ordering::Greater,
+                    CmpOp::Ge => ord != Ordering::Less,
+                })
+            }
+            GKind::Arith {
+                op,
+                lhs,
+                rhs,
+                signed,
+            } => arith(*op, self.eval(lhs), self.eval(rhs), *signed),
+        }
+    }
+}
+
+/// Arithmetic on group values: floats when an operand is one, else 64-bit integers with the
+/// BPF program's semantics (wrap around; `x / 0 = 0`, `x % 0 = x`).
+fn arith(op: ArithOp, l: Value, r: Value, signed: bool) -> Value {
+    if matches!(l, Value::Float(_)) || matches!(r, Value::Float(_)) {
+        let (Some(x), Some(y)) = (float(&l), float(&r)) else {
+            return Value::Null;
+        };
+        return Value::Float(match op {
+            ArithOp::Add => x + y,
+            ArithOp::Sub => x - y,
+            ArithOp::Mul => x * y,
+            ArithOp::Div => x / y,
+            // The binder accepts only + - * / with floats.
+            _ => return Value::Null,
+        });
+    }
+    let (Some(a), Some(b)) = (integer(&l), integer(&r)) else {
+        return Value::Null;
+    };
+    let (a, b) = (a as u64, b as u64);
+    let bits = match op {
+        ArithOp::Add => a.wrapping_add(b),
+        ArithOp::Sub => a.wrapping_sub(b),
+        ArithOp::Mul => a.wrapping_mul(b),
+        ArithOp::Div if b == 0 => 0,
+        ArithOp::Div if signed => (a as i64).wrapping_div(b as i64) as u64,
+        ArithOp::Div => a / b,
+        ArithOp::Rem if b == 0 => a,
+        ArithOp::Rem if signed => (a as i64).wrapping_rem(b as i64) as u64,
+        ArithOp::Rem => a % b,
+        ArithOp::BitAnd => a & b,
+        ArithOp::BitOr => a | b,
+        ArithOp::BitXor => a ^ b,
+        ArithOp::Shl => a.wrapping_shl(b as u32),
+        ArithOp::Shr if signed => (a as i64).wrapping_shr(b as u32) as u64,
+        ArithOp::Shr => a.wrapping_shr(b as u32),
+    };
+    if signed {
+        Value::Int(bits as i64)
+    } else {
+        Value::UInt(bits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfq_compiler::bind::{Aggregate, GTy, GroupColumn, Ty};
+    use bpfq_compiler::diagnostic::Span;
+
+    fn span() -> Span {
+        Span {
+            file: 0,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    fn column(name: &str, kind: GKind) -> GroupColumn {
+        GroupColumn {
+            name: name.into(),
+            expr: GExpr {
+                kind,
+                ty: GTy::Kernel(Ty::Literal),
+                span: span(),
+            },
+            hidden: false,
+        }
+    }
+
+    fn aggregate(func: AggFunc, arg: Option<usize>, distinct: bool, signed: bool) -> Aggregate {
+        Aggregate {
+            func,
+            arg,
+            distinct,
+            signed,
+            text: String::new(),
+        }
+    }
+
+    /// Rows of (name: char[8], n: u64 nullable).
+    fn layout() -> RowLayout {
+        RowLayout::pack([
+            ("name".to_string(), ColumnKind::Chars { len: 8 }, false),
+            (
+                "n".to_string(),
+                ColumnKind::Int {
+                    bytes: 8,
+                    signed: false,
+                },
+                true,
+            ),
+        ])
+    }
+
+    fn row(layout: &RowLayout, name: &[u8], n: Option<u64>) -> Vec<u8> {
+        let mut row = vec![0u8; layout.size as usize];
+        let [text, number] = &layout.columns[..] else {
+            panic!("two columns")
+        };
+        row[text.offset as usize..][..name.len()].copy_from_slice(name);
+        row[number.offset as usize..][..8].copy_from_slice(&n.unwrap_or(0).to_le_bytes());
+        row[number.null_flag.unwrap() as usize] = u8::from(n.is_none());
+        row
+    }
+
+    #[test]
+    fn groups_in_first_seen_order_with_nulls_skipped_and_sums_wrapping() {
+        let layout = layout();
+        let grouping = Grouping {
+            keys: vec![0],
+            aggregates: vec![
+                aggregate(AggFunc::Count, None, false, false),
+                aggregate(AggFunc::Count, Some(1), false, false),
+                aggregate(AggFunc::Sum, Some(1), false, false),
+                aggregate(AggFunc::Count, Some(1), true, false),
+            ],
+            columns: vec![
+                column("name", GKind::Key(0)),
+                column("rows", GKind::Agg(0)),
+                column("values", GKind::Agg(1)),
+                column("sum", GKind::Agg(2)),
+                column("distinct", GKind::Agg(3)),
+            ],
+            having: None,
+            having_text: None,
+        };
+        let mut grouper = Grouper::new(&grouping, &layout);
+        // Bytes after a NUL differ but do not split the group.
+        grouper.add(&row(&layout, b"b\0junk", Some(u64::MAX)));
+        grouper.add(&row(&layout, b"a", None));
+        grouper.add(&row(&layout, b"b\0other", Some(2)));
+        grouper.add(&row(&layout, b"b", Some(2)));
+        let text = |s: &str| Value::Text(s.into());
+        assert_eq!(
+            grouper.finish(),
+            vec![
+                vec![
+                    text("b"),
+                    Value::UInt(3),
+                    Value::UInt(3),
+                    Value::UInt(3),
+                    Value::UInt(2)
+                ],
+                vec![
+                    text("a"),
+                    Value::UInt(1),
+                    Value::UInt(0),
+                    Value::Null,
+                    Value::UInt(0)
+                ],
+            ]
+        );
+    }
+
+    #[test]
+    fn having_keeps_only_true_groups_and_no_keys_means_one_group() {
+        let layout = layout();
+        let count = GExpr {
+            kind: GKind::Agg(0),
+            ty: GTy::Kernel(Ty::Literal),
+            span: span(),
+        };
+        let one = GExpr {
+            kind: GKind::Int(1),
+            ty: GTy::Kernel(Ty::Literal),
+            span: span(),
+        };
+        let grouping = Grouping {
+            keys: vec![],
+            aggregates: vec![aggregate(AggFunc::Count, None, false, false)],
+            columns: vec![column("n", GKind::Agg(0))],
+            having: Some(GExpr {
+                kind: GKind::Compare {
+                    op: CmpOp::Gt,
+                    lhs: Box::new(count),
+                    rhs: Box::new(one),
+                },
+                ty: GTy::Kernel(Ty::Bool),
+                span: span(),
+            }),
+            having_text: None,
+        };
+        let empty = Grouper::new(&grouping, &layout);
+        assert_eq!(empty.finish(), Vec::<Vec<Value>>::new(), "0 > 1 fails");
+        let mut two = Grouper::new(&grouping, &layout);
+        two.add(&row(&layout, b"x", Some(1)));
+        two.add(&row(&layout, b"y", None));
+        assert_eq!(two.finish(), vec![vec![Value::UInt(2)]]);
+    }
+
+    #[test]
+    fn integer_arithmetic_follows_the_bpf_program() {
+        assert_eq!(
+            arith(ArithOp::Div, Value::UInt(7), Value::UInt(0), false),
+            Value::UInt(0)
+        );
+        assert_eq!(
+            arith(ArithOp::Rem, Value::UInt(7), Value::UInt(0), false),
+            Value::UInt(7)
+        );
+        assert_eq!(
+            arith(ArithOp::Div, Value::Int(-7), Value::Int(2), true),
+            Value::Int(-3)
+        );
+        assert_eq!(
+            arith(ArithOp::Mul, Value::Float(1.5), Value::UInt(2), false),
+            Value::Float(3.0)
+        );
+    }
+}
