@@ -1,6 +1,8 @@
 //! The `bpfq` command: parses arguments and dispatches to one subcommand. Exit codes: 0 success,
 //! 1 runtime error (kernel refused, read failed), 2 usage or compile error.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 
 use clap::Parser;

@@ -1,6 +1,8 @@
 //! bpfq runtime: stages `load` (bpf(2) loader), `read` (iterator rows), `decode` and `format`.
 //! `sys` holds the only `unsafe` code of the project.
 
+#![deny(unsafe_code)]
+
 pub mod caps;
 pub mod decode;
 pub mod format;
@@ -14,6 +16,7 @@ pub mod reader;
 pub mod ring_walk;
 pub mod ringbuf;
 pub mod row_source;
+#[allow(unsafe_code)]
 pub mod sys;
 
 pub use decode::{decode_row, Value};
