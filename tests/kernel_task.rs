@@ -338,14 +338,26 @@ fn rss_and_start_time_match_proc_stat() {
         assert_eq!(row[1], (rss_pages * 4096).to_string(), "rss of {pid}");
         let start_ns: u64 = row[2].parse().expect("start_time");
         let start_ticks: u64 = proc_stat_field(pid, 22).parse().expect("starttime");
-        assert_eq!(start_ns / (1_000_000_000 / ticks), start_ticks, "start of {pid}");
+        assert_eq!(
+            start_ns / (1_000_000_000 / ticks),
+            start_ticks,
+            "start of {pid}"
+        );
         assert_eq!(row[3], (start_ns / 1_000_000_000).to_string(), "start in s");
     }
     // /proc/PID/statm's resident count adds the per-CPU parts (Linux 6.16+): the kernel itself
     // lets the two differ by at most a counter batch per CPU and counter (3 counters here).
     let statm = std::fs::read_to_string(format!("/proc/{pa}/statm")).expect("statm");
-    let exact: i64 = statm.split_whitespace().nth(1).expect("resident").parse().expect("pages");
-    let row_a = rows.iter().find(|r| r[0] == pa.to_string()).expect("row of a");
+    let exact: i64 = statm
+        .split_whitespace()
+        .nth(1)
+        .expect("resident")
+        .parse()
+        .expect("pages");
+    let row_a = rows
+        .iter()
+        .find(|r| r[0] == pa.to_string())
+        .expect("row of a");
     let shown = row_a[1].parse::<i64>().expect("rss") / 4096;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
     let batch = (2 * cpus).max(32);
