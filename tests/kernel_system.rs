@@ -503,7 +503,7 @@ fn ipv6_route_rows_match_proc_net_ipv6_route_in_own_namespace() {
     let text = ns.exec(
         bpfq_path.to_str().expect("utf-8 path"),
         &[
-            "from ipv6_route select dst, dst_len, src, src_len, gateway, metric, refcnt, flags, dev",
+            "from ipv6_route select dst, dst_len, src, src_len, gateway, metric, refcnt, use, flags, dev",
             "-o",
             "csv",
         ],
@@ -522,6 +522,7 @@ fn ipv6_route_rows_match_proc_net_ipv6_route_in_own_namespace() {
                 ipv6_from_hex(f[4]),
                 hex(f[5]),
                 hex(f[6]),
+                hex(f[7]),
                 hex(f[8]),
                 f.get(9).unwrap_or(&"").to_string(),
             ]
@@ -536,7 +537,7 @@ fn ipv6_route_rows_match_proc_net_ipv6_route_in_own_namespace() {
             .cloned()
             .unwrap_or_default()
     };
-    assert_eq!(ours("2001:db8::", "77")[8], "v0", "{got:?}");
+    assert_eq!(ours("2001:db8::", "77")[9], "v0", "{got:?}");
     assert_eq!(ours("2001:db8:1::", "88")[4], "2001:db8::1", "{got:?}");
     assert!(!ours("2001:db8:2::", "99").is_empty(), "{got:?}");
     assert_eq!(got, expected, "bpfq rows vs /proc/net/ipv6_route in {n}");
