@@ -95,6 +95,80 @@ fn task_vma_rows_match_proc_maps_of_a_spawned_process() {
     assert_eq!(got, expected, "bpfq rows vs /proc/{pid}/maps:\n{maps}");
 }
 
+/// Maps a file shared read-write (`rw-s`), shared read-only (`r--s`), anonymous memory with
+/// no access (`---p`, prot 0) and executable (`r-xp`), then prints its pid and waits until
+/// stdin closes.
+const MAPPINGS_SCRIPT: &str = "\
+import mmap, os, sys
+f = open(sys.argv[1], 'r+b'); f.truncate(3 * 4096)
+shared = mmap.mmap(f.fileno(), 4096, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+readonly = mmap.mmap(f.fileno(), 4096, mmap.MAP_SHARED, mmap.PROT_READ, offset=4096)
+none = mmap.mmap(-1, 3 * 4096, mmap.MAP_PRIVATE, 0)
+code = mmap.mmap(-1, 2 * 4096, mmap.MAP_PRIVATE, mmap.PROT_READ | mmap.PROT_EXEC)
+print(os.getpid(), flush=True)
+sys.stdin.read()
+";
+
+#[test]
+fn task_vma_perms_match_proc_maps_and_filter_as_text() {
+    use std::io::BufRead;
+    let _k = shared_kernel();
+    let file = std::env::temp_dir().join(unique_name("perms"));
+    std::fs::write(&file, b"").expect("scratch file");
+    let mut child = KillOnDrop(
+        Command::new("python3")
+            .args(["-c", MAPPINGS_SCRIPT])
+            .arg(&file)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs"),
+    );
+    let mut ready = String::new();
+    std::io::BufReader::new(child.0.stdout.as_mut().expect("stdout"))
+        .read_line(&mut ready)
+        .expect("python3 reports its pid");
+    // The pid python reports (`python3` may be a wrapper script that runs it as a child; the
+    // closed stdin ends it either way).
+    let pid: u32 = ready.trim().parse().expect("python3 reports its pid");
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("read maps");
+    let (_, rows) = query_csv(
+        &format!("from task_vma(pid = {pid}) select start, perms"),
+        &[],
+    );
+    let got: BTreeMap<u64, String> = rows
+        .iter()
+        .map(|r| (r[0].parse().expect("start"), r[1].clone()))
+        .collect();
+    let mut expected = BTreeMap::new();
+    for line in maps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(5) == Some(&"[vsyscall]") {
+            continue;
+        }
+        let start = u64::from_str_radix(fields[0].split_once('-').expect("range").0, 16);
+        expected.insert(start.expect("hex start"), fields[1].to_string());
+    }
+    assert_eq!(got, expected, "bpfq perms vs /proc/{pid}/maps:\n{maps}");
+    for perms in ["rw-s", "r--s", "---p", "r-xp"] {
+        assert!(maps.contains(&format!(" {perms} ")), "{perms} in:\n{maps}");
+        // The filter runs in the kernel on the bits the text stands for.
+        let (_, matching) = query_csv(
+            &format!("from task_vma(pid = {pid}) select start where perms == \"{perms}\""),
+            &[],
+        );
+        let want: Vec<String> = expected
+            .iter()
+            .filter(|(_, p)| *p == perms)
+            .map(|(start, _)| start.to_string())
+            .collect();
+        let matching: Vec<String> = matching.into_iter().map(|r| r[0].clone()).collect();
+        assert_eq!(matching, want, "where perms == {perms:?}");
+    }
+    drop(child);
+    let _ = std::fs::remove_file(&file);
+}
+
 #[test]
 fn task_file_rows_match_proc_fdinfo_of_a_spawned_process() {
     let _k = shared_kernel();
@@ -429,7 +503,7 @@ fn ipv6_route_rows_match_proc_net_ipv6_route_in_own_namespace() {
     let text = ns.exec(
         bpfq_path.to_str().expect("utf-8 path"),
         &[
-            "from ipv6_route select dst, dst_len, src, src_len, gateway, metric, refcnt, flags, dev",
+            "from ipv6_route select dst, dst_len, src, src_len, gateway, metric, refcnt, use, flags, dev",
             "-o",
             "csv",
         ],
@@ -448,6 +522,7 @@ fn ipv6_route_rows_match_proc_net_ipv6_route_in_own_namespace() {
                 ipv6_from_hex(f[4]),
                 hex(f[5]),
                 hex(f[6]),
+                hex(f[7]),
                 hex(f[8]),
                 f.get(9).unwrap_or(&"").to_string(),
             ]
@@ -462,7 +537,7 @@ fn ipv6_route_rows_match_proc_net_ipv6_route_in_own_namespace() {
             .cloned()
             .unwrap_or_default()
     };
-    assert_eq!(ours("2001:db8::", "77")[8], "v0", "{got:?}");
+    assert_eq!(ours("2001:db8::", "77")[9], "v0", "{got:?}");
     assert_eq!(ours("2001:db8:1::", "88")[4], "2001:db8::1", "{got:?}");
     assert!(!ours("2001:db8:2::", "99").is_empty(), "{got:?}");
     assert_eq!(got, expected, "bpfq rows vs /proc/net/ipv6_route in {n}");

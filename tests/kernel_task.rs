@@ -303,3 +303,66 @@ fn proc_comms() -> std::collections::HashMap<(String, String), String> {
     }
     comms
 }
+
+/// `rss`, `start_time` and `start` of spawned (sleeping, so unchanging) processes against
+/// /proc/PID/stat: rss (field 24, pages) is the same per-mm counters the column reads, and
+/// starttime (field 22) is start_boottime in clock ticks.
+#[test]
+fn rss_and_start_time_match_proc_stat() {
+    let _k = shared_kernel();
+    let a = Named::spawn(&unique_name("rs"));
+    let b = Named::spawn(&unique_name("rt"));
+    let (pa, pb) = (a.pid(), b.pid());
+    let (header, rows) = query_csv(
+        &format!("from task select pid, rss, start_time, start where pid in ({pa}, {pb})"),
+        &[],
+    );
+    assert_eq!(header, ["pid", "rss", "start_time", "start"]);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    // Clock ticks per second, from getconf (sysconf), not assumed.
+    let ticks: u64 = String::from_utf8(
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .expect("getconf runs")
+            .stdout,
+    )
+    .expect("utf-8")
+    .trim()
+    .parse()
+    .expect("CLK_TCK is a number");
+    for row in &rows {
+        let pid: u32 = row[0].parse().expect("pid");
+        let rss_pages: u64 = proc_stat_field(pid, 24).parse().expect("rss");
+        assert!(rss_pages > 0, "a running sleep has resident pages");
+        assert_eq!(row[1], (rss_pages * 4096).to_string(), "rss of {pid}");
+        let start_ns: u64 = row[2].parse().expect("start_time");
+        let start_ticks: u64 = proc_stat_field(pid, 22).parse().expect("starttime");
+        assert_eq!(
+            start_ns / (1_000_000_000 / ticks),
+            start_ticks,
+            "start of {pid}"
+        );
+        assert_eq!(row[3], (start_ns / 1_000_000_000).to_string(), "start in s");
+    }
+    // /proc/PID/statm's resident count adds the per-CPU parts (Linux 6.16+): the kernel itself
+    // lets the two differ by at most a counter batch per CPU and counter (3 counters here).
+    let statm = std::fs::read_to_string(format!("/proc/{pa}/statm")).expect("statm");
+    let exact: i64 = statm
+        .split_whitespace()
+        .nth(1)
+        .expect("resident")
+        .parse()
+        .expect("pages");
+    let row_a = rows
+        .iter()
+        .find(|r| r[0] == pa.to_string())
+        .expect("row of a");
+    let shown = row_a[1].parse::<i64>().expect("rss") / 4096;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+    let batch = (2 * cpus).max(32);
+    assert!(
+        (exact - shown).abs() <= 3 * batch * cpus,
+        "statm {exact} vs bpfq {shown} pages"
+    );
+}

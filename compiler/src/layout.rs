@@ -24,6 +24,8 @@ pub enum ColumnKind {
     Ipv6,
     /// An IPv4 address: 4 bytes in network order, rendered as a dotted quad.
     Ipv4,
+    /// One byte of VMA permission bits (`Ty::VmaPerms`), rendered as `rwxp`/`rwxs` text.
+    VmaPerms,
     /// A 64-bit IEEE float (`avg`); computed in user space, never written by a BPF program.
     Float,
 }
@@ -33,7 +35,7 @@ impl ColumnKind {
     pub fn width(&self) -> u32 {
         match self {
             ColumnKind::Int { bytes, .. } | ColumnKind::Enum { bytes, .. } => u32::from(*bytes),
-            ColumnKind::Bool => 1,
+            ColumnKind::Bool | ColumnKind::VmaPerms => 1,
             ColumnKind::Chars { len } | ColumnKind::Bytes { len } => *len,
             ColumnKind::KernelPointer | ColumnKind::Float => 8,
             ColumnKind::Ipv6 => 16,

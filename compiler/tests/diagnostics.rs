@@ -73,6 +73,8 @@ const CASES: &[(&str, &str)] = &[
     ("E0206", "from task select pid / 0"),
     ("E0201", "from task select pid where pid like \"1%\""),
     ("E0201", "from task select pid where comm like 5"),
+    ("E0201", "from task_vma select start where perms == \"rwz\""),
+    ("E0201", "from task_vma select start where perms < \"r-xp\""),
     ("E0207", "from task select cast(pid as tcp_sock)"),
     ("E0207", "from task select cast(pid as float)"),
     ("E0201", "from task_file select d_path(file)"),

@@ -131,7 +131,7 @@ fn stdlib_task_parses_with_docs_on_every_item() {
                     column.name.name
                 );
                 columns.push(column.name.name.as_str());
-                if column.name.name == "state" {
+                if matches!(column.name.name.as_str(), "state" | "rss") {
                     assert_eq!(column.alternatives.len(), 2);
                 }
             }
@@ -143,8 +143,21 @@ fn stdlib_task_parses_with_docs_on_every_item() {
         }
     }
     let expected = [
-        "pid", "tid", "tgid", "ppid", "comm", "uid", "gid", "state", "prio", "nice", "threads",
+        "pid",
+        "tid",
+        "tgid",
+        "ppid",
+        "comm",
+        "uid",
+        "gid",
+        "state",
+        "prio",
+        "nice",
+        "threads",
         "vsize",
+        "rss",
+        "start_time",
+        "start",
     ];
     assert_eq!(columns, expected);
     snap!("stdlib_task", &format!("module:\n{text}"));

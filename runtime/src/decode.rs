@@ -71,6 +71,7 @@ fn decode_column(column: &ColumnLayout, row: &[u8]) -> Value {
         ColumnKind::KernelPointer => Value::Pointer(unsigned(bytes)),
         ColumnKind::Float => Value::Float(f64::from_bits(unsigned(bytes))),
         ColumnKind::Bytes { .. } => Value::Bytes(bytes.to_vec()),
+        ColumnKind::VmaPerms => Value::Text(vma_perms_text(unsigned(bytes))),
         ColumnKind::Ipv4 => match <[u8; 4]>::try_from(bytes) {
             Ok(octets) => Value::Text(std::net::Ipv4Addr::from(octets).to_string()),
             Err(_) => Value::Null,
@@ -80,6 +81,20 @@ fn decode_column(column: &ColumnLayout, row: &[u8]) -> Value {
             Err(_) => Value::Null,
         },
     }
+}
+
+/// The permission column of /proc/PID/maps from VM_READ, VM_WRITE, VM_EXEC and VM_MAYSHARE
+/// (0x80; `s` for shared, `p` for private).
+fn vma_perms_text(bits: u64) -> String {
+    let flag = |bit: u64, set: char, clear: char| if bits & bit != 0 { set } else { clear };
+    [
+        flag(1, 'r', '-'),
+        flag(2, 'w', '-'),
+        flag(4, 'x', '-'),
+        flag(0x80, 's', 'p'),
+    ]
+    .iter()
+    .collect()
 }
 
 /// Little-endian unsigned value of 1 to 8 bytes (longer input: the first 8 bytes).

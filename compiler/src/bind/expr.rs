@@ -2,6 +2,7 @@
 //! into comparisons and char-array comparisons into text equality; rejects ill-typed input with a
 //! coded diagnostic at the operator or operand that is wrong.
 
+use super::vma_perms::{self, VMA_PERMS_BITS};
 use super::{internal, unsupported, ArithOp, Binder, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
@@ -132,6 +133,22 @@ impl Binder<'_> {
                 ..expr
             }),
             "ipv4" => Err(wrong("a 4-byte integer")),
+            // Only the bits /proc/PID/maps shows, so equal text is equal bits (and one group).
+            "vma_perms" if width > 0 => Ok(TExpr {
+                kind: TKind::Arith {
+                    op: ArithOp::BitAnd,
+                    lhs: Box::new(expr),
+                    rhs: Box::new(TExpr {
+                        kind: TKind::Int(VMA_PERMS_BITS),
+                        ty: Ty::Literal,
+                        span,
+                    }),
+                    signed: false,
+                },
+                ty: Ty::VmaPerms,
+                span,
+            }),
+            "vma_perms" => Err(wrong("an integer (a VMA's vm_flags)")),
             // The byte itself, copied as a one-character text column (`T`, not 84).
             "char" => match expr.kind {
                 TKind::Load {
@@ -187,7 +204,7 @@ impl Binder<'_> {
                     )
                     .with_primary(
                         view.span,
-                        "not port, ipv4, char, string, kptr, tcp_state or an enum of this kernel",
+                        "not port, ipv4, char, string, kptr, vma_perms, tcp_state or an enum of this kernel",
                     ));
                 };
                 if width == 0 {
@@ -216,6 +233,7 @@ impl Binder<'_> {
             | Ty::Enum { .. }
             | Ty::Literal
             | Ty::Ipv4
+            | Ty::VmaPerms
             | Ty::Bytes { .. } => Ok(()),
             Ty::Struct { id } if self.aggregate_bytes(*id).is_some() => Ok(()),
             Ty::Struct { id } => {
@@ -840,6 +858,9 @@ impl Binder<'_> {
                 ty: Ty::Bool,
                 span,
             }),
+            (Ty::VmaPerms, Ty::Str) | (Ty::Str, Ty::VmaPerms) | (Ty::VmaPerms, Ty::VmaPerms) => {
+                vma_perms::compare(op, l, r, span)
+            }
             (Ty::Ipv4, Ty::Str) | (Ty::Str, Ty::Ipv4) | (Ty::Ipv4, Ty::Ipv4) => {
                 let as_address = |e: TExpr| -> Result<TExpr, Diagnostic> {
                     let TKind::Str(text) = &e.kind else {

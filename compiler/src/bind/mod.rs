@@ -12,6 +12,7 @@ mod params;
 mod path;
 mod quirks;
 pub mod typed;
+mod vma_perms;
 
 pub use aggregate::find_aggregate;
 pub use d_path::D_PATH_MAX;

@@ -42,6 +42,9 @@ pub enum Ty {
     Str,
     /// An IPv4 address held as 4 bytes in network order (a stdlib `ipv4` column).
     Ipv4,
+    /// The VM_READ (1), VM_WRITE (2), VM_EXEC (4) and VM_MAYSHARE (0x80) bits of a VMA's
+    /// flags (a stdlib `vma_perms` column), shown and compared as /proc/PID/maps' `rwxp` text.
+    VmaPerms,
     /// `len` bytes of memory with no BTF type (a map key or value), shown as hex.
     Bytes {
         len: u32,
@@ -87,6 +90,7 @@ impl Ty {
             Ty::Enum { .. } => "enum".into(),
             Ty::Str => "string".into(),
             Ty::Ipv4 => "ipv4".into(),
+            Ty::VmaPerms => "vma_perms".into(),
             Ty::Bytes { len } => format!("bytes[{len}]"),
         }
     }

@@ -63,6 +63,7 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
         Ty::Chars { len } => ColumnKind::Chars { len: *len },
         Ty::Ptr { .. } => ColumnKind::KernelPointer,
         Ty::Ipv4 => ColumnKind::Ipv4,
+        Ty::VmaPerms => ColumnKind::VmaPerms,
         Ty::Bytes { len } => ColumnKind::Bytes { len: *len },
         Ty::Struct { id } if btf.name_of(*id) == Some("in6_addr") => ColumnKind::Ipv6,
         Ty::Struct { id } => ColumnKind::Bytes {
@@ -1031,6 +1032,8 @@ impl Lowerer<'_> {
                     }
                     Ty::Ptr { .. } | Ty::Literal => Some(Width::B8),
                     Ty::Ipv4 => Some(Width::B4),
+                    // The bits were masked to 0x87 by the view: the low byte holds them all.
+                    Ty::VmaPerms => Some(Width::B1),
                     _ => None,
                 }
                 .ok_or_else(|| {
