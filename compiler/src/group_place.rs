@@ -125,6 +125,10 @@ fn kernel_grouping(
         // The kernel shows ksym's last symbol twice; only the row stream can drop the repeat.
         return Err("iter/ksym repeats its last row".into());
     }
+    if target == "bpf_map" {
+        // The group map itself would be one of the maps counted.
+        return Err("iter/bpf_map would see bpfq's own group map".into());
+    }
     if layout.size > SEGMENT_MAX {
         return Err(format!("the row is wider than {SEGMENT_MAX} bytes"));
     }

@@ -468,6 +468,7 @@ fn plan_grouping_falls_back_to_user_space_with_a_reason() {
         "from task select tgid, min(comm) group by tgid",
         "from task_file select d_path(file.f_path) as p, count(*) group by p",
         "from ksym select type, count(*) group by type",
+        "from bpf_map select type, count(*) group by type",
         "from task select tgid, sum(vsize) group by tgid",
     ]
     .iter()
