@@ -1,5 +1,7 @@
 //! Kernel tests of grouped queries: processes the test spawns with known thread counts, grouped
-//! and aggregated by bpfq, compared with what /proc/PID/task says about the same threads.
+//! and aggregated by bpfq, compared with what /proc/PID/task says about the same threads; and
+//! the kernel's grouping (a BPF hash map) compared with user space's (`--group-in user`) on the
+//! same objects.
 
 mod common;
 
@@ -56,12 +58,36 @@ fn tids(pid: u32) -> Vec<u64> {
 }
 
 fn run_csv(query: &str) -> Vec<Vec<String>> {
+    run_csv_with(query, &[])
+}
+
+fn run_csv_with(query: &str, extra: &[&str]) -> Vec<Vec<String>> {
     let out = {
         let _fork = forking();
-        bpfq(&[query, "-o", "csv"])
+        let mut args = vec![query, "-o", "csv"];
+        args.extend_from_slice(extra);
+        bpfq(&args)
     };
     assert!(out.status.success(), "{query}\n{}", stderr(&out));
     csv_rows(&stdout(&out))
+}
+
+/// The rows of `query` grouped in the kernel (which `explain` must say it does), after checking
+/// that grouping in user space gives exactly the same rows.
+fn grouped_both_ways(query: &str) -> Vec<Vec<String>> {
+    let explain = {
+        let _fork = forking();
+        bpfq(&["explain", query])
+    };
+    assert!(
+        stdout(&explain).contains("grouping:    kernel (BPF hash map"),
+        "{query}\n{}",
+        stdout(&explain)
+    );
+    let kernel = run_csv(query);
+    let user = run_csv_with(query, &["--group-in", "user"]);
+    assert_eq!(kernel, user, "{query}: kernel vs user-space grouping");
+    kernel
 }
 
 #[test]
@@ -223,4 +249,85 @@ fn group_by_socket_state_matches_ss() {
         "3 clients + 3 accepted"
     );
     drop((clients, accepted));
+}
+
+#[test]
+fn kernel_grouping_matches_proc_and_user_space_grouping() {
+    let _k = shared_kernel();
+    let name = unique_name("gk");
+    let processes = [threaded(&name, 0), threaded(&name, 2), threaded(&name, 5)];
+    let rows = grouped_both_ways(&format!(
+        "from task select tgid, count(*), count(tid), sum(tid), min(tid), max(tid), avg(tid), \
+         sum(0 - tid), min(0 - tid), max(0 - tid), avg(0 - tid) \
+         where comm == \"{name}\" group by tgid order by tgid"
+    ));
+    let mut pids: Vec<u32> = processes.iter().map(|p| p.pid()).collect();
+    pids.sort_unstable();
+    assert_eq!(rows.len(), pids.len(), "{rows:?}");
+    for (row, pid) in rows.iter().zip(pids) {
+        let tids = tids(pid);
+        let (n, sum) = (tids.len() as i64, tids.iter().sum::<u64>() as i64);
+        let (min, max) = (tids[0] as i64, tids[tids.len() - 1] as i64);
+        let expected = [pid as i64, n, n, sum, min, max, 0, -sum, -max, -min, 0];
+        for (i, want) in expected.iter().enumerate() {
+            if i == 6 || i == 10 {
+                continue;
+            }
+            assert_eq!(row[i], want.to_string(), "column {i} of {row:?}");
+        }
+        let mean = sum as f64 / n as f64;
+        let got: f64 = row[6].parse().unwrap();
+        assert!((got - mean).abs() < 1e-9, "avg(tid) {got} vs {mean}");
+        let got: f64 = row[10].parse().unwrap();
+        assert!((got + mean).abs() < 1e-9, "avg(0 - tid) {got} vs {}", -mean);
+    }
+}
+
+#[test]
+fn a_full_group_map_grows_and_nothing_is_left_behind() {
+    let _k = shared_kernel();
+    let name = unique_name("gg");
+    let process = threaded(&name, 9);
+    let baseline = bpf_objects();
+    let query = format!(
+        "from task select tid, count(*) where comm == \"{name}\" group by tid order by tid"
+    );
+    let out = {
+        let _fork = forking();
+        bpfq(&[&query, "-o", "csv", "-v", "--group-entries", "2"])
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("group map of 2 entries filled up"),
+        "{}",
+        stderr(&out)
+    );
+    let rows = csv_rows(&stdout(&out));
+    let expected: Vec<Vec<String>> = tids(process.pid())
+        .iter()
+        .map(|t| vec![t.to_string(), "1".to_string()])
+        .collect();
+    assert_eq!(
+        rows, expected,
+        "one group per thread, as /proc/PID/task lists them"
+    );
+    assert_objects_return_to(baseline, "kernel grouping with a growing map");
+}
+
+#[test]
+fn null_keys_and_null_sums_are_the_same_in_both_paths() {
+    let _k = shared_kernel();
+    let name = unique_name("gn");
+    let process = threaded(&name, 2);
+    // kthreadd (pid 2) has no mm: its key and its sum are NULL.
+    let rows = grouped_both_ways(&format!(
+        "from task select cast(task.mm.total_vm > 0 as u8) as has_vm, task.mm.map_count as maps, \
+         count(*), sum(vsize), count(vsize) where tgid == 2 or comm == \"{name}\" group by maps, has_vm order by maps"
+    ));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0][..5], ["0", "", "1", "", "0"], "kthreadd: {rows:?}");
+    let threads = tids(process.pid()).len().to_string();
+    assert_eq!(rows[1][0], "1");
+    assert_eq!(rows[1][2], threads);
+    assert_eq!(rows[1][4], threads);
 }

@@ -7,6 +7,7 @@ use crate::bpf::asm::Program;
 use crate::codegen::{generate, CodegenError};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, FileId, Span};
+use crate::group_place::{place, GroupPlace};
 use crate::ir::Function;
 use crate::join::{plan_join, JoinPlan};
 use crate::layout::RowLayout;
@@ -149,6 +150,11 @@ fn finish(
     times: &mut StageTimes,
 ) -> Result<Compiled, Diagnostic> {
     let clock = Instant::now();
+    let mut plan = plan;
+    if let (Some(grouping), None) = (&plan.user.grouping, &plan.group_place) {
+        let layout = crate::lower::row_layout(&plan, env.btf)?;
+        plan.group_place = Some(place(grouping, &layout, &plan.target.name));
+    }
     let (ir, layout) = crate::lower::lower(&plan, env.btf)?;
     times.lower += clock.elapsed();
     let clock = Instant::now();
@@ -162,6 +168,24 @@ fn finish(
         layout,
         prog_name,
     })
+}
+
+/// `compiled` again with its grouping in user space, whatever the planner chose (the hidden
+/// `--group-in user`, to compare both paths). A query grouped in user space already, or not
+/// grouped at all, comes back unchanged.
+pub fn group_in_user_space(
+    compiled: Compiled,
+    env: &BindEnv,
+    span: Span,
+) -> Result<Compiled, Diagnostic> {
+    if !matches!(compiled.plan.group_place, Some(GroupPlace::Kernel(_))) {
+        return Ok(compiled);
+    }
+    let mut plan = compiled.plan;
+    plan.group_place = Some(GroupPlace::User {
+        reason: "asked for with --group-in user".into(),
+    });
+    finish(plan, env, span, &mut StageTimes::default())
 }
 
 fn codegen_diagnostic(err: CodegenError, span: Span) -> Diagnostic {

@@ -7,6 +7,7 @@ use crate::bind::{
     BoundTarget, Grouping, IterParams, OutputColumn, SortKey, TExpr, TKind, TypedQuery,
 };
 use crate::diagnostic::{Sources, Span};
+use crate::group_place::GroupPlace;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelPart {
@@ -37,6 +38,11 @@ pub struct Plan {
     pub iter_params: Option<IterParams>,
     pub kernel: KernelPart,
     pub user: UserPart,
+    /// Where a grouped query groups (`group_place::place`, set by the pipeline once the row
+    /// layout is known): in the kernel, the program updates a BPF hash map instead of writing
+    /// rows and user space reads the groups from it; `user.grouping` still says what the
+    /// groups mean. None for an ungrouped query.
+    pub group_place: Option<GroupPlace>,
 }
 
 fn text(sources: &Sources, span: Span) -> String {
@@ -96,6 +102,7 @@ pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
             visible,
             drop_repeated_last: ksym,
         },
+        group_place: None,
     }
 }
 
@@ -122,15 +129,30 @@ impl Plan {
             .iter()
             .map(|c| c.name.as_str())
             .collect();
-        out.push_str(&format!("write row ({})\n", names.join(", ")));
-        out.push_str(&format!(
-            "rows via:    {}\n",
-            self.target.transport.describe()
-        ));
+        let kernel_grouping = matches!(self.group_place, Some(GroupPlace::Kernel(_)));
+        if kernel_grouping {
+            out.push_str(&format!(
+                "update the group of ({}) in a BPF hash map, write no rows\n",
+                names.join(", ")
+            ));
+            out.push_str("rows via:    none (user space reads the groups from the map)\n");
+        } else {
+            out.push_str(&format!("write row ({})\n", names.join(", ")));
+            out.push_str(&format!(
+                "rows via:    {}\n",
+                self.target.transport.describe()
+            ));
+        }
+        if let Some(place) = &self.group_place {
+            out.push_str(&format!("grouping:    {}\n", place.describe()));
+        }
         out.push_str("user space:  ");
         let mut steps = Vec::new();
         let result_names: Vec<&str> = match &self.user.grouping {
             Some(grouping) => {
+                if kernel_grouping {
+                    steps.push("read the groups from the map".to_string());
+                }
                 steps.extend(grouping.describe_steps(&self.kernel.columns));
                 grouping.columns.iter().map(|c| c.name.as_str()).collect()
             }

@@ -89,6 +89,8 @@ fn check_bpf(query: &str) -> String {
         format!(
             "{}\nrow {} bytes: {}\n",
             disassemble(&c.program, &|id| match id {
+                1 => Some("bpf_map_lookup_elem".to_string()),
+                2 => Some("bpf_map_update_elem".to_string()),
                 127 => Some("bpf_seq_write".to_string()),
                 130 => Some("bpf_ringbuf_output".to_string()),
                 _ => None,
@@ -427,4 +429,54 @@ fn plan_join_sockets_with_their_processes() {
     insta::assert_snapshot!(check_join(
         "from task_file as f join tcp on f.inode == tcp.inode select f.pid, comm, tcp.sport, state where f.pid == 42 and tcp.state == LISTEN and fd > 2 and tcp.uid != f.fd order by sport desc, tcp.dport limit 5"
     ));
+}
+
+#[test]
+fn ir_kernel_grouping_updates_the_group_map_instead_of_writing_rows() {
+    insta::assert_snapshot!(check_ir(
+        "from task select tgid, count(*), sum(vsize), min(nice), max(tid), avg(nice) group by tgid"
+    ));
+}
+
+#[test]
+fn bpf_kernel_grouping_by_comm_with_a_nullable_argument() {
+    let compiled = compile_ok("from task select comm, count(vsize), sum(vsize) group by comm");
+    assert!(
+        matches!(
+            compiled.plan.group_place,
+            Some(bpfq_compiler::group_place::GroupPlace::Kernel(_))
+        ),
+        "{}",
+        compiled.plan.describe()
+    );
+    assert!(compiled
+        .program
+        .relocations
+        .iter()
+        .all(|r| r.map == bpfq_compiler::ir::MapRef::Groups));
+    insta::assert_snapshot!(format!(
+        "{}\n{}",
+        compiled.plan.describe(),
+        check_bpf("from task select comm, count(vsize), sum(vsize) group by comm")
+    ));
+}
+
+#[test]
+fn plan_grouping_falls_back_to_user_space_with_a_reason() {
+    let reasons: Vec<String> = [
+        "from task select comm, count(distinct tid) group by comm",
+        "from task select tgid, min(comm) group by tgid",
+        "from task_file select d_path(file.f_path) as p, count(*) group by p",
+        "from ksym select type, count(*) group by type",
+        "from bpf_map select type, count(*) group by type",
+        "from task select tgid, sum(vsize) group by tgid",
+    ]
+    .iter()
+    .map(|query| {
+        let plan = compile_ok(query).plan;
+        let place = plan.group_place.expect("a grouped query is placed");
+        format!("{query}\n  grouping: {}", place.describe())
+    })
+    .collect();
+    insta::assert_snapshot!(reasons.join("\n"));
 }

@@ -30,6 +30,19 @@ enum Acc {
     Max(Option<Value>),
 }
 
+/// One aggregate's state for one group as the kernel's group map holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Partial {
+    /// `count(*)`: objects; `count(x)`: non-NULL values.
+    Count(u64),
+    /// The wrapped sum and how many values it adds.
+    Sum { bits: u64, count: u64 },
+    /// The exact sum and how many values it adds.
+    Avg { sum: i128, count: u64 },
+    /// `min`/`max`: the best value, None when the group had no non-NULL value.
+    Best(Option<Value>),
+}
+
 struct Group {
     keys: Vec<Value>,
     accs: Vec<Acc>,
@@ -102,6 +115,66 @@ impl<'a> Grouper<'a> {
 
     /// Adds one kernel row to its group.
     pub fn add(&mut self, row: &[u8]) {
+        let (group, values) = self.group_of(row);
+        let group = &mut self.groups[group];
+        for (i, agg) in self.grouping.aggregates.iter().enumerate() {
+            let value = match agg.arg {
+                None => Value::UInt(1),
+                // A NULL pointer is a missing value too (JSON shows it as null).
+                Some(arg) => match values.get(arg) {
+                    Some(Value::Null | Value::Pointer(0)) | None => continue,
+                    Some(v) => v.clone(),
+                },
+            };
+            if agg.distinct {
+                let bytes = agg
+                    .arg
+                    .and_then(|a| self.layout.columns.get(a))
+                    .and_then(|c| column_bytes(c, row))
+                    .unwrap_or_default();
+                if !group.seen[i].insert(bytes.to_vec()) {
+                    continue;
+                }
+            }
+            accumulate(&mut group.accs[i], value);
+        }
+    }
+
+    /// Merges accumulators the kernel computed for a group (`group_map.rs`) into the group of
+    /// `row`, a row holding that group's key columns: the same state `add` reaches from the
+    /// group's rows. Groups whose keys differ only in bytes after a NUL merge here.
+    pub fn add_partial(&mut self, row: &[u8], partials: Vec<Partial>) {
+        let (group, _) = self.group_of(row);
+        let group = &mut self.groups[group];
+        for (acc, partial) in group.accs.iter_mut().zip(partials) {
+            match (acc, partial) {
+                (Acc::Count(n), Partial::Count(more)) => *n = n.wrapping_add(more),
+                (Acc::Sum { bits, any }, Partial::Sum { bits: more, count }) => {
+                    *bits = bits.wrapping_add(more);
+                    *any |= count > 0;
+                }
+                (
+                    Acc::Avg { sum, count },
+                    Partial::Avg {
+                        sum: more,
+                        count: n,
+                    },
+                ) => {
+                    *sum += more;
+                    *count += n;
+                }
+                (acc @ (Acc::Min(_) | Acc::Max(_)), Partial::Best(Some(value))) => {
+                    accumulate(acc, value)
+                }
+                // No value yet in the kernel's group, or a partial of another aggregate (the
+                // reader builds them in the grouping's order, so never).
+                _ => {}
+            }
+        }
+    }
+
+    /// The index of `row`'s group (created when new) and the row's decoded values.
+    fn group_of(&mut self, row: &[u8]) -> (usize, Vec<Value>) {
         let mut key = Vec::new();
         for &k in &self.grouping.keys {
             match self
@@ -131,28 +204,7 @@ impl<'a> Grouper<'a> {
                 self.new_group(key, keys)
             }
         };
-        let group = &mut self.groups[group];
-        for (i, agg) in self.grouping.aggregates.iter().enumerate() {
-            let value = match agg.arg {
-                None => Value::UInt(1),
-                // A NULL pointer is a missing value too (JSON shows it as null).
-                Some(arg) => match values.get(arg) {
-                    Some(Value::Null | Value::Pointer(0)) | None => continue,
-                    Some(v) => v.clone(),
-                },
-            };
-            if agg.distinct {
-                let bytes = agg
-                    .arg
-                    .and_then(|a| self.layout.columns.get(a))
-                    .and_then(|c| column_bytes(c, row))
-                    .unwrap_or_default();
-                if !group.seen[i].insert(bytes.to_vec()) {
-                    continue;
-                }
-            }
-            accumulate(&mut group.accs[i], value);
-        }
+        (group, values)
     }
 
     /// Every group that `having` keeps, as the values of the grouping's result columns.
@@ -532,6 +584,77 @@ mod tests {
         two.add(&row(&layout, b"x", Some(1)));
         two.add(&row(&layout, b"y", None));
         assert_eq!(two.finish(), vec![vec![Value::UInt(2)]]);
+    }
+
+    #[test]
+    fn kernel_partials_give_the_same_groups_as_rows() {
+        let layout = layout();
+        let grouping = Grouping {
+            keys: vec![0],
+            aggregates: vec![
+                aggregate(AggFunc::Count, None, false, false),
+                aggregate(AggFunc::Sum, Some(1), false, false),
+                aggregate(AggFunc::Min, Some(1), false, false),
+                aggregate(AggFunc::Avg, Some(1), false, false),
+            ],
+            columns: vec![
+                column("name", GKind::Key(0)),
+                column("rows", GKind::Agg(0)),
+                column("sum", GKind::Agg(1)),
+                column("min", GKind::Agg(2)),
+                column("avg", GKind::Agg(3)),
+            ],
+            having: None,
+            having_text: None,
+        };
+        let mut rows = Grouper::new(&grouping, &layout);
+        rows.add(&row(&layout, b"a", Some(4)));
+        rows.add(&row(&layout, b"a", Some(u64::MAX)));
+        rows.add(&row(&layout, b"b", None));
+        // The same groups as a kernel map holds them; "a" split in two elements whose keys
+        // differ after the NUL, as a kernel key copied from a char array may.
+        let mut partials = Grouper::new(&grouping, &layout);
+        partials.add_partial(
+            &row(&layout, b"a", None),
+            vec![
+                Partial::Count(1),
+                Partial::Sum { bits: 4, count: 1 },
+                Partial::Best(Some(Value::UInt(4))),
+                Partial::Avg { sum: 4, count: 1 },
+            ],
+        );
+        partials.add_partial(
+            &row(&layout, b"b", None),
+            vec![
+                Partial::Count(1),
+                Partial::Sum { bits: 0, count: 0 },
+                Partial::Best(None),
+                Partial::Avg { sum: 0, count: 0 },
+            ],
+        );
+        partials.add_partial(
+            &row(&layout, b"a\0x", None),
+            vec![
+                Partial::Count(1),
+                Partial::Sum {
+                    bits: u64::MAX,
+                    count: 1,
+                },
+                Partial::Best(Some(Value::UInt(u64::MAX))),
+                Partial::Avg {
+                    sum: i128::from(u64::MAX),
+                    count: 1,
+                },
+            ],
+        );
+        let mut expected = rows.finish();
+        let mut got = partials.finish();
+        let by_name = |a: &Vec<Value>, b: &Vec<Value>| compare_values(&a[0], &b[0]);
+        expected.sort_by(by_name);
+        got.sort_by(by_name);
+        assert_eq!(got, expected);
+        assert_eq!(got[0][2], Value::UInt(3), "the sum wraps around");
+        assert_eq!(got[1][2], Value::Null, "a sum of no values is NULL");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod caps;
 pub mod decode;
 pub mod format;
 pub mod group;
+pub mod group_map;
 pub mod join;
 pub mod loader;
 pub mod maps;

@@ -174,6 +174,53 @@ pub fn stream_rows_of<R: RowSource>(
     }
 }
 
+/// The groups of `grouper` (filled from a kernel group map) through `having`, sort and limit
+/// to `sink`, like `stream_rows_of` does with the groups it builds from rows.
+pub fn write_groups(
+    grouper: Grouper<'_>,
+    layout: &RowLayout,
+    user: &UserPart,
+    sink: &mut dyn RowSink,
+) -> Result<StreamSummary, StreamError> {
+    let closed = |rows| {
+        Ok(StreamSummary {
+            rows,
+            output_closed: true,
+        })
+    };
+    match sink.begin(&visible_layout(layout, user)) {
+        Err(err) if is_closed_output(&err) => return closed(0),
+        other => other.map_err(StreamError::Write)?,
+    }
+    let limit = user
+        .limit
+        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    let mut all = grouper.finish();
+    sort_rows(&mut all, &user.order_by);
+    let mut rows = 0;
+    let mut finished = Ok(());
+    for row in all.into_iter().take(limit) {
+        let picked: Vec<Value> = user
+            .visible
+            .iter()
+            .filter_map(|&i| row.get(i).cloned())
+            .collect();
+        if let Err(err) = sink.row(&picked) {
+            finished = Err(err);
+            break;
+        }
+        rows += 1;
+    }
+    match finished.and_then(|()| sink.end()) {
+        Ok(()) => Ok(StreamSummary {
+            rows,
+            output_closed: false,
+        }),
+        Err(err) if is_closed_output(&err) => closed(rows),
+        Err(err) => Err(StreamError::Write(err)),
+    }
+}
+
 /// Calls `on_row` for each row of each reader in turn, until one call breaks.
 fn each_row<R: RowSource>(
     readers: &mut [R],

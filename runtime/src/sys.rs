@@ -442,6 +442,100 @@ pub fn ringbuf_create(name: &str, size: u32) -> io::Result<OwnedFd> {
     owned_fd(bpf(bpf_cmd::BPF_MAP_CREATE, &mut attr)?)
 }
 
+/// A `BPF_MAP_TYPE_HASH` this process created, with the key and value sizes the kernel fixed
+/// then: element reads check their buffers against them, so the kernel never writes past one.
+pub struct HashMapFd {
+    fd: OwnedFd,
+    key_size: u32,
+    value_size: u32,
+}
+
+impl HashMapFd {
+    /// Creates a hash map named `name` (at most 15 bytes kept) with room for `max_entries`
+    /// elements, preallocated: an update from the iterator program never allocates, and fails
+    /// with E2BIG only when the map is full.
+    pub fn create(
+        name: &str,
+        key_size: u32,
+        value_size: u32,
+        max_entries: u32,
+    ) -> io::Result<HashMapFd> {
+        let mut attr = zeroed_attr();
+        // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+        let mut create = unsafe { attr.__bindgen_anon_1 };
+        create.map_type = aya_obj::generated::bpf_map_type::BPF_MAP_TYPE_HASH as u32;
+        create.key_size = key_size;
+        create.value_size = value_size;
+        create.max_entries = max_entries;
+        for (slot, byte) in create.map_name.iter_mut().zip(name.bytes().take(15)) {
+            *slot = byte as libc::c_char;
+        }
+        attr.__bindgen_anon_1 = create;
+        let fd = owned_fd(bpf(bpf_cmd::BPF_MAP_CREATE, &mut attr)?)?;
+        Ok(HashMapFd {
+            fd,
+            key_size,
+            value_size,
+        })
+    }
+
+    fn check(&self, buffer: &[u8], size: u32) -> io::Result<()> {
+        if buffer.len() == size as usize {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "map element buffer of the wrong size",
+            ))
+        }
+    }
+
+    /// The key after `key` (the first key when `key` is None) into `next`; false when there is
+    /// none. Both buffers must be exactly the key size.
+    pub fn next_key(&self, key: Option<&[u8]>, next: &mut [u8]) -> io::Result<bool> {
+        if let Some(key) = key {
+            self.check(key, self.key_size)?;
+        }
+        self.check(next, self.key_size)?;
+        let mut attr = zeroed_attr();
+        // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+        let mut elem = unsafe { attr.__bindgen_anon_2 };
+        elem.map_fd = self.fd.as_raw_fd() as u32;
+        elem.key = key.map_or(0, |k| k.as_ptr() as u64);
+        elem.__bindgen_anon_1.next_key = next.as_mut_ptr() as u64;
+        attr.__bindgen_anon_2 = elem;
+        match bpf(bpf_cmd::BPF_MAP_GET_NEXT_KEY, &mut attr) {
+            Ok(_) => Ok(true),
+            Err(err) if err.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The value of `key` into `value` (exactly the value size); false when the key is absent.
+    pub fn lookup(&self, key: &[u8], value: &mut [u8]) -> io::Result<bool> {
+        self.check(key, self.key_size)?;
+        self.check(value, self.value_size)?;
+        let mut attr = zeroed_attr();
+        // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+        let mut elem = unsafe { attr.__bindgen_anon_2 };
+        elem.map_fd = self.fd.as_raw_fd() as u32;
+        elem.key = key.as_ptr() as u64;
+        elem.__bindgen_anon_1.value = value.as_mut_ptr() as u64;
+        attr.__bindgen_anon_2 = elem;
+        match bpf(bpf_cmd::BPF_MAP_LOOKUP_ELEM, &mut attr) {
+            Ok(_) => Ok(true),
+            Err(err) if err.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+impl std::os::fd::AsFd for HashMapFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 /// The size of a memory page, the unit of ring buffer sizes and mapping offsets.
 pub fn page_size() -> usize {
     // SAFETY: sysconf only reads a system constant.

@@ -72,6 +72,22 @@ pub struct Common {
     /// Default: estimated from the kernel's count of the target's objects.
     #[arg(long, value_name = "BYTES", global = true)]
     pub ring_size: Option<u64>,
+    /// Where a grouped query groups: `auto` (in the kernel when the keys and aggregates allow
+    /// it) or `user` (always in user space). Hidden: for comparing both paths.
+    #[arg(long, value_enum, default_value_t = GroupIn::Auto, global = true, hide = true)]
+    pub group_in: GroupIn,
+    /// Entries of the first kernel group map (doubled while it fills up). Hidden: for tests.
+    #[arg(long, value_name = "N", global = true, hide = true,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub group_entries: Option<u32>,
+}
+
+/// Where a grouped query groups (`--group-in`).
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GroupIn {
+    #[default]
+    Auto,
+    User,
 }
 
 #[derive(clap::Args, Debug, Clone)]

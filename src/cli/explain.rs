@@ -3,6 +3,7 @@
 
 use super::{args::Common, compile_query, open_btf, Failure};
 use bpfq_compiler::bpf::disasm::disassemble;
+use bpfq_compiler::ir::MapRef;
 use bpfq_compiler::layout::RowLayout;
 use bpfq_compiler::pipeline::{Compiled, CompiledQuery};
 use bpfq_kernel::helpers;
@@ -41,11 +42,14 @@ fn explain_one(out: &mut String, compiled: &Compiled) {
         compiled.plan.target.attach_func,
         compiled.program.insns.len()
     );
-    if !compiled.program.relocations.is_empty() {
+    if let Some(first) = compiled.program.relocations.first() {
+        let (name, kind) = match first.map {
+            MapRef::RowRing => (bpfq_runtime::ringbuf::RING_NAME, "BPF_MAP_TYPE_RINGBUF"),
+            MapRef::Groups => (super::run_groups::MAP_NAME, "BPF_MAP_TYPE_HASH"),
+        };
         let _ = writeln!(
             out,
-            "maps: {} (BPF_MAP_TYPE_RINGBUF, created at run time; its fd replaces map[fd:-1] at {})",
-            bpfq_runtime::ringbuf::RING_NAME,
+            "maps: {name} ({kind}, created at run time; its fd replaces map[fd:-1] at {})",
             compiled
                 .program
                 .relocations

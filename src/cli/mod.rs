@@ -8,6 +8,7 @@ mod man;
 mod map_run;
 mod queryfile;
 mod run;
+mod run_groups;
 mod run_join;
 mod run_ring;
 mod targets;
@@ -247,11 +248,33 @@ pub fn compile_query_timed(
         maps: Some(maps.as_ref()),
     };
     let mut stage_times = StageTimes::default();
-    let compiled = compile_any(file, &env, &mut stage_times);
+    let compiled = compile_any(file, &env, &mut stage_times)
+        .and_then(|compiled| placed_grouping(compiled, &env, common, file));
     timings.record_compile(&stage_times);
     match compiled {
         Ok(compiled) => Ok((compiled, sources)),
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
+    }
+}
+
+/// `compiled` with its grouping moved to user space when `--group-in user` asks for it.
+pub(super) fn placed_grouping(
+    compiled: CompiledQuery,
+    env: &BindEnv,
+    common: &args::Common,
+    file: FileId,
+) -> Result<CompiledQuery, bpfq_compiler::diagnostic::Diagnostic> {
+    match compiled {
+        CompiledQuery::Single(single) if common.group_in == args::GroupIn::User => {
+            let span = bpfq_compiler::diagnostic::Span {
+                file,
+                start: 0,
+                end: env.sources.text(file).len() as u32,
+            };
+            bpfq_compiler::pipeline::group_in_user_space(*single, env, span)
+                .map(|c| CompiledQuery::Single(Box::new(c)))
+        }
+        other => Ok(other),
     }
 }
 

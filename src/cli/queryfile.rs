@@ -128,7 +128,8 @@ pub fn compile_from_file(
         parse: parse_time,
         ..StageTimes::default()
     };
-    let compiled = compile_query_parsed(chosen.query, &env, &mut stage_times);
+    let compiled = compile_query_parsed(chosen.query, &env, &mut stage_times)
+        .and_then(|c| super::placed_grouping(c, &env, common, chosen.query.span.file));
     timings.record_compile(&stage_times);
     match compiled {
         Ok(compiled) => Ok((compiled, text[chosen.query.span.range()].to_string())),

@@ -11,6 +11,7 @@ use super::{
 use bpfq_compiler::bind::{IterParams, MapParam};
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::bpf::insn::encode;
+use bpfq_compiler::group_place::GroupPlace;
 use bpfq_compiler::pipeline::{Compiled, CompiledQuery};
 use bpfq_kernel::catalogue::RowTransport;
 use bpfq_runtime::format::{new_sink, FormatOptions};
@@ -86,6 +87,14 @@ pub fn execute(
     how: &RunArgs,
     timings: &mut Timings,
 ) -> Result<(), Failure> {
+    if let Some(GroupPlace::Kernel(kernel)) = &compiled.plan.group_place {
+        // Each run fills a group map of its own (`run_groups.rs`); --timings shows compile only.
+        let mut once = || super::run_groups::run_groups(query, compiled, kernel, common, output);
+        return match Repeat::from_args(how) {
+            None => once().map(|_| ()),
+            Some(repeat) => watch::repeat(&repeat, query, &mut once),
+        };
+    }
     if compiled.plan.target.transport == RowTransport::RingBuf {
         // Each run walks into a ring of its own (`run_ring.rs`); --timings shows compile only.
         let mut once = || super::run_ring::run_ring(query, compiled, common, output);
@@ -143,9 +152,20 @@ pub(super) fn load_and_attach(
     timings: &mut Timings,
 ) -> Result<(LoadedProgram, IterLink), Failure> {
     let insns = encode(&compiled.program.insns);
+    load_and_attach_bytes(compiled, &insns, query, common, timings)
+}
+
+/// `load_and_attach` of `insns`, the program's wire form with its map fds patched in.
+pub(super) fn load_and_attach_bytes(
+    compiled: &Compiled,
+    insns: &[u8],
+    query: &str,
+    common: &Common,
+    timings: &mut Timings,
+) -> Result<(LoadedProgram, IterLink), Failure> {
     let spec = IterProgramSpec {
         name: &compiled.prog_name,
-        insns: &insns,
+        insns,
         license: "GPL",
         attach_btf_id: compiled.plan.target.attach_func.0,
     };

@@ -97,6 +97,8 @@ fn walk_namespace(
         let fd = ring.as_fd().as_raw_fd();
         let insns = compiled.program.to_bytes_with_maps(|map| match map {
             MapRef::RowRing => fd,
+            // Only a kernel-grouped program (`run_groups.rs`) references a group map.
+            MapRef::Groups => bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER,
         });
         let spec = IterProgramSpec {
             name: &compiled.prog_name,

@@ -14,6 +14,8 @@ use cranelift_entity::{EntityRef, SecondaryMap};
 
 const SCRATCH: Reg = Reg::R0;
 const SCRATCH2: Reg = Reg::R5;
+/// `bpf_map_update_elem` flag: create the element only if it does not exist yet.
+const BPF_NOEXIST: i32 = 1;
 
 struct Emitter<'a> {
     asm: Assembler,
@@ -162,6 +164,16 @@ impl Emitter<'_> {
 
     fn row_offset(&self, offset: u32) -> i16 {
         offset as i16 - self.row_size as i16
+    }
+
+    /// `dst = r10 - row_size + offset`: the address of a row-buffer byte, for a helper argument.
+    fn row_pointer(&mut self, dst: Reg, offset: u32) {
+        self.mov(dst, Reg::R10);
+        self.asm.emit(Insn::alu64(
+            AluOp::Add,
+            dst,
+            BpfOperand::Imm(i32::from(self.row_offset(offset))),
+        ));
     }
 
     /// The register holding `v`, reloading a spilled value into `scratch`.
@@ -489,6 +501,59 @@ impl Emitter<'_> {
                 let dst = self.target(v);
                 self.mov(dst, Reg::R0);
                 self.write_back(v);
+            }
+            Inst::LoadRow {
+                offset,
+                width,
+                signed,
+            } => {
+                let v = need_result()?;
+                let dst = self.target(v);
+                let off = self.row_offset(*offset);
+                self.asm
+                    .emit(load_insn(*width, *signed, dst, Reg::R10, off));
+                self.write_back(v);
+            }
+            Inst::MapLookup { map, key } => {
+                let v = need_result()?;
+                // No operand lives in R1-R5 (the instruction reads none), so they are free.
+                self.asm.emit_ld_map(Reg::R1, *map);
+                self.row_pointer(Reg::R2, *key);
+                self.asm.emit(Insn::call_helper(helpers::MAP_LOOKUP_ELEM));
+                let dst = self.target(v);
+                self.mov(dst, Reg::R0);
+                self.write_back(v);
+            }
+            Inst::MapInsert { map, key, value } => {
+                let v = need_result()?;
+                self.asm.emit_ld_map(Reg::R1, *map);
+                self.row_pointer(Reg::R2, *key);
+                self.row_pointer(Reg::R3, *value);
+                self.asm
+                    .emit(Insn::mov64(Reg::R4, BpfOperand::Imm(BPF_NOEXIST)));
+                self.asm.emit(Insn::call_helper(helpers::MAP_UPDATE_ELEM));
+                let dst = self.target(v);
+                self.mov(dst, Reg::R0);
+                self.write_back(v);
+            }
+            Inst::Store {
+                base,
+                offset,
+                width,
+                value,
+            } => {
+                let base = self.read(*base, SCRATCH2);
+                let (base, off) = self.address(base, *offset);
+                match value {
+                    Operand::Imm(imm) => {
+                        self.asm
+                            .emit(Insn::store_imm(size(*width), base, off, *imm))
+                    }
+                    Operand::Value(v) => {
+                        let src = self.read(*v, SCRATCH);
+                        self.asm.emit(Insn::store(size(*width), base, off, src));
+                    }
+                }
             }
             Inst::Call {
                 helper: Helper::SeqWrite,

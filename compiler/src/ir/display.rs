@@ -142,11 +142,39 @@ impl fmt::Display for Inst {
                 seq,
                 len,
             } => write!(f, "call seq_write({seq}, row, {len})"),
-            Inst::RingOutput {
-                map: MapRef::RowRing,
-                len,
-            } => write!(f, "call ringbuf_output(row_ring, row, {len}, 0)"),
+            Inst::RingOutput { map, len } => {
+                write!(f, "call ringbuf_output({}, row, {len}, 0)", map_name(*map))
+            }
+            Inst::LoadRow {
+                offset,
+                width,
+                signed,
+            } => {
+                let sign = if *signed { "s" } else { "u" };
+                write!(f, "load.{sign}{width} row[{offset}]")
+            }
+            Inst::MapLookup { map, key } => {
+                write!(f, "call map_lookup_elem({}, row+{key})", map_name(*map))
+            }
+            Inst::MapInsert { map, key, value } => write!(
+                f,
+                "call map_update_elem({}, row+{key}, row+{value}, BPF_NOEXIST)",
+                map_name(*map)
+            ),
+            Inst::Store {
+                base,
+                offset,
+                width,
+                value,
+            } => write!(f, "store.{width} [{base} + {offset}], {value}"),
         }
+    }
+}
+
+fn map_name(map: MapRef) -> &'static str {
+    match map {
+        MapRef::RowRing => "row_ring",
+        MapRef::Groups => "groups",
     }
 }
 

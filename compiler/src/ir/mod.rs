@@ -124,6 +124,9 @@ pub enum Operand {
 pub enum MapRef {
     /// The ring buffer the rows go to (`RowTransport::RingBuf`).
     RowRing,
+    /// The BPF hash map a kernel-grouped query accumulates its groups in
+    /// (`plan::KernelGrouping`): key = the group key bytes, value = the accumulator slots.
+    Groups,
 }
 
 /// A BPF helper called by the program; the backend knows each one's arguments.
@@ -218,6 +221,26 @@ pub enum Inst {
     /// the ring buffer `map` as one record. The result is 0, or a negative errno when the ring
     /// is full.
     RingOutput { map: MapRef, len: u32 },
+    /// Load `width` bytes at `offset` of the row buffer (a value the program stored there
+    /// earlier); sign-extend when `signed`.
+    LoadRow {
+        offset: u32,
+        width: Width,
+        signed: bool,
+    },
+    /// `bpf_map_lookup_elem(map, row + key)`: a pointer to the element's value, or 0.
+    MapLookup { map: MapRef, key: u32 },
+    /// `bpf_map_update_elem(map, row + key, row + value, BPF_NOEXIST)`: 0, or a negative errno
+    /// (E2BIG when the map is full).
+    MapInsert { map: MapRef, key: u32, value: u32 },
+    /// Store the low `width` bytes of `value` at `base + offset` (`base`: a map value pointer
+    /// that `MapLookup` returned and a branch checked for NULL).
+    Store {
+        base: Value,
+        offset: i32,
+        width: Width,
+        value: Operand,
+    },
 }
 
 impl Inst {
@@ -232,7 +255,13 @@ impl Inst {
             | Inst::Const(_)
             | Inst::ZeroRow { .. }
             | Inst::SlotLoad { .. }
-            | Inst::RingOutput { .. } => vec![],
+            | Inst::RingOutput { .. }
+            | Inst::LoadRow { .. }
+            | Inst::MapLookup { .. }
+            | Inst::MapInsert { .. } => vec![],
+            Inst::Store { base, value, .. } => {
+                std::iter::once(*base).chain(operand(value)).collect()
+            }
             Inst::SlotStore { value, .. } => operand(value).into_iter().collect(),
             Inst::Load { base, .. }
             | Inst::CopyToRow { base, .. }
@@ -253,6 +282,8 @@ impl Inst {
             self,
             Inst::Call { .. }
                 | Inst::RingOutput { .. }
+                | Inst::MapLookup { .. }
+                | Inst::MapInsert { .. }
                 | Inst::ProbeLoad { .. }
                 | Inst::ProbeCopyToRow { .. }
                 | Inst::CastPointer { .. }
@@ -382,6 +413,7 @@ impl Function {
                     | Inst::ProbeStrToRow { offset, len, .. }
                     | Inst::DPathToRow { offset, len, .. } => Some(offset + len),
                     Inst::Call { len, .. } | Inst::RingOutput { len, .. } => Some(len),
+                    Inst::LoadRow { offset, width, .. } => Some(offset + width.bytes()),
                     _ => None,
                 };
                 if row_end.is_some_and(|end| end > self.row_size) {

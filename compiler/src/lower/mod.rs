@@ -3,6 +3,7 @@
 //! evaluates the filter with short-circuit branches, and writes exactly one row per match.
 
 mod d_path;
+mod group_update;
 mod segments;
 
 pub use segments::{ROW_MAX, SEGMENT_MAX};
@@ -10,6 +11,7 @@ pub use segments::{ROW_MAX, SEGMENT_MAX};
 use crate::bind::{ArithOp, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::Diagnostic;
+use crate::group_place::GroupPlace;
 use crate::ir::{
     BinOp, Block, Cmp, Function, FunctionBuilder, Helper, Inst, MapRef, Operand, Terminator, UnOp,
     Value, Width,
@@ -94,7 +96,9 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
     })
 }
 
-pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic> {
+/// The layout of the rows `plan`'s program writes (for a kernel-grouped query: the row it
+/// builds on the stack before updating its group).
+pub fn row_layout(plan: &Plan, btf: &Btf) -> Result<RowLayout, Diagnostic> {
     let mut kinds = Vec::new();
     for column in &plan.kernel.columns {
         let nullable = column.expr.ty != Ty::Bool && dereferences_loaded_pointer(&column.expr);
@@ -107,11 +111,15 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
     // Null flags go together at the end of the row, unless the row is written in several
     // segments: then each flag follows its column so both are in the same segment.
     let compact = RowLayout::pack(kinds.clone());
-    let layout = if compact.size <= SEGMENT_MAX {
+    Ok(if compact.size <= SEGMENT_MAX {
         compact
     } else {
         RowLayout::pack_inline(kinds)
-    };
+    })
+}
+
+pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic> {
+    let layout = row_layout(plan, btf)?;
 
     let mut b = FunctionBuilder::new();
     let ctx = b.value(Inst::Context);
@@ -177,7 +185,14 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
     }
     // A row wider than the stack buffer is written in segments, one seq_write (or ring record)
     // each; together they are one object's output, so the reader sees the whole row.
-    let ring = plan.target.transport == RowTransport::RingBuf;
+    let kernel_grouping = match &plan.group_place {
+        Some(GroupPlace::Kernel(k)) if segments.len() == 1 => Some(k),
+        Some(GroupPlace::Kernel(_)) => {
+            return Err(internal("a kernel-grouped row must be one segment"))
+        }
+        _ => None,
+    };
+    let ring = plan.target.transport == RowTransport::RingBuf && kernel_grouping.is_none();
     // Ring transport: where a failed ring write goes (created on first use).
     let mut ring_full: Option<Block> = None;
     for (index, segment) in segments.iter().enumerate() {
@@ -210,7 +225,9 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
             format!("emit row bytes {}..{}", segment.start, segment.end)
         };
         let len = segment.end - segment.start;
-        if ring {
+        if let Some(k) = kernel_grouping {
+            l.group_update(plan, k, exit);
+        } else if ring {
             l.b.note(format!("{what} into the ring buffer"));
             let status = l.b.value(Inst::RingOutput {
                 map: MapRef::RowRing,
@@ -234,7 +251,7 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
             l.seq_write(plan, len);
         }
     }
-    if !ring {
+    if !ring && kernel_grouping.is_none() {
         l.b.terminate(Terminator::Jump(exit));
     }
     if let Some(full) = ring_full {
@@ -247,6 +264,7 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
     }
     l.b.switch_to(exit);
     l.b.terminate(Terminator::Return(0));
+    let buffer = kernel_grouping.map_or(buffer, |k| k.buffer_size());
     Ok((l.b.finish(buffer), layout))
 }
 
