@@ -44,6 +44,15 @@ pub struct RunArgs {
     pub count: Option<u64>,
 }
 
+fn parse_mode(text: &str) -> Result<u32, String> {
+    match u32::from_str_radix(text, 8) {
+        Ok(mode) if mode <= 0o7777 => Ok(mode),
+        _ => Err(format!(
+            "expected an octal file mode such as 0600 or 644; got `{text}`"
+        )),
+    }
+}
+
 fn parse_interval(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => Ok(secs),
@@ -157,6 +166,25 @@ pub enum Command {
     Man {
         /// A subcommand whose page to print instead.
         subcommand: Option<String>,
+    },
+    /// Pin QUERY as a file in a BPF filesystem: `cat PATH` prints its rows as text (tab-separated,
+    /// header line first), formatted by the kernel; the pin outlives bpfq.
+    #[command(
+        after_help = "Examples:\n  bpfq pin 'from task select pid, comm' /sys/fs/bpf/tasks && cat /sys/fs/bpf/tasks\n  bpfq pin --mode 0644 'from tcp select src, sport, state' /sys/fs/bpf/tcp\n  bpfq unpin /sys/fs/bpf/tasks\n\nNo order by, limit, group by or joins (they run in user space), and no unix (its rows need a ring buffer)."
+    )]
+    Pin {
+        /// The query to pin.
+        query: String,
+        /// Where to pin it: a new file in a bpffs mount (e.g. /sys/fs/bpf/NAME).
+        path: PathBuf,
+        /// File mode of the pin, in octal.
+        #[arg(long, value_name = "OCTAL", default_value = "0600", value_parser = parse_mode)]
+        mode: u32,
+    },
+    /// Remove a pinned query (`bpfq pin`): the kernel frees its program once no reader holds it.
+    Unpin {
+        /// The pinned file.
+        path: PathBuf,
     },
     /// The completion engine the scripts call: candidates for word CWORD of WORDS, one a line.
     #[command(name = "__complete", hide = true)]

@@ -97,6 +97,8 @@ fn walk_namespace(
         let fd = ring.as_fd().as_raw_fd();
         let insns = compiled.program.to_bytes_with_maps(|map| match map {
             MapRef::RowRing => fd,
+            // Only text-output programs (`bpfq pin`) print through a format map.
+            MapRef::Formats => -1,
         });
         let spec = IterProgramSpec {
             name: &compiled.prog_name,

@@ -1,6 +1,8 @@
 //! Stage `lower` output, for people: a textual IR listing used by `bpfq explain` and snapshots.
 
-use super::{BinOp, Cmp, Function, Helper, Inst, MapRef, Operand, Terminator, UnOp, Width};
+use super::{
+    BinOp, Cmp, Function, Helper, Inst, MapRef, Operand, PrintfArg, Terminator, UnOp, Width,
+};
 use std::fmt;
 
 impl fmt::Display for Operand {
@@ -146,6 +148,35 @@ impl fmt::Display for Inst {
                 map: MapRef::RowRing,
                 len,
             } => write!(f, "call ringbuf_output(row_ring, row, {len}, 0)"),
+            Inst::RingOutput {
+                map: MapRef::Formats,
+                len,
+            } => write!(f, "call ringbuf_output(formats, row, {len}, 0)"),
+            Inst::RowLoad {
+                offset,
+                width,
+                signed,
+            } => {
+                let sign = if *signed { "s" } else { "u" };
+                write!(f, "load.{sign}{width} row[{offset}]")
+            }
+            Inst::SeqPrintf {
+                seq,
+                format,
+                len,
+                arg,
+            } => {
+                write!(
+                    f,
+                    "call seq_printf({seq}, formats[{format}..{}]",
+                    format + len
+                )?;
+                match arg {
+                    Some(PrintfArg::Value(v)) => write!(f, ", {v})"),
+                    Some(PrintfArg::RowAddress(offset)) => write!(f, ", &row[{offset}])"),
+                    None => write!(f, ")"),
+                }
+            }
         }
     }
 }

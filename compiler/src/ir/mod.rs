@@ -124,6 +124,18 @@ pub enum Operand {
 pub enum MapRef {
     /// The ring buffer the rows go to (`RowTransport::RingBuf`).
     RowRing,
+    /// The read-only array map (one element: `Function::formats`) holding the format strings
+    /// of a text-output program; `bpf_seq_printf` accepts only such memory as its format.
+    Formats,
+}
+
+/// The one argument of a `SeqPrintf` (the helper takes an array of u64; bpfq passes one).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum PrintfArg {
+    /// A 64-bit value (`%lld`, `%llu`, `%llx`).
+    Value(Value),
+    /// The address of row byte `offset` (`%s`, `%pI4`, `%pI6`).
+    RowAddress(u32),
 }
 
 /// A BPF helper called by the program; the backend knows each one's arguments.
@@ -218,6 +230,22 @@ pub enum Inst {
     /// the ring buffer `map` as one record. The result is 0, or a negative errno when the ring
     /// is full.
     RingOutput { map: MapRef, len: u32 },
+    /// Load `width` bytes of the row buffer at `offset` (sign-extended when `signed`): a text
+    /// program reads back the row it built to print it.
+    RowLoad {
+        offset: u32,
+        width: Width,
+        signed: bool,
+    },
+    /// `bpf_seq_printf(seq, formats + format, len, &arg, 8 or 0)`: the NUL-terminated format
+    /// at byte `format` of `Function::formats` (`len` bytes with its NUL), with at most one
+    /// argument.
+    SeqPrintf {
+        seq: Value,
+        format: u32,
+        len: u32,
+        arg: Option<PrintfArg>,
+    },
 }
 
 impl Inst {
@@ -244,6 +272,11 @@ impl Inst {
             Inst::Unary { arg, .. } => vec![*arg],
             Inst::StoreRow { value, .. } => operand(value).into_iter().collect(),
             Inst::Call { seq, .. } => vec![*seq],
+            Inst::RowLoad { .. } => vec![],
+            Inst::SeqPrintf { seq, arg, .. } => match arg {
+                Some(PrintfArg::Value(v)) => vec![*seq, *v],
+                _ => vec![*seq],
+            },
         }
     }
 
@@ -253,6 +286,7 @@ impl Inst {
             self,
             Inst::Call { .. }
                 | Inst::RingOutput { .. }
+                | Inst::SeqPrintf { .. }
                 | Inst::ProbeLoad { .. }
                 | Inst::ProbeCopyToRow { .. }
                 | Inst::CastPointer { .. }
@@ -327,6 +361,9 @@ pub struct Function {
     pub slots: u32,
     /// Bytes of the row buffer on the stack (a multiple of 8).
     pub row_size: u32,
+    /// The format strings of `SeqPrintf`s, each NUL-terminated, one after the other (the value
+    /// of `MapRef::Formats`); empty for a binary-row program.
+    pub formats: Vec<u8>,
 }
 
 fn check_defined(defined: &[bool], used: Value, block: Block) -> Result<(), VerifyError> {
@@ -343,12 +380,13 @@ fn check_defined(defined: &[bool], used: Value, block: Block) -> Result<(), Veri
 pub struct VerifyError(pub String);
 
 impl Function {
-    /// Whether some instruction probe-reads into the 8-byte scratch slot below the row.
+    /// Whether some instruction uses the 8-byte scratch slot below the row (a probe-read's
+    /// destination, or the argument word of a `SeqPrintf`).
     pub fn uses_probe_scratch(&self) -> bool {
         self.blocks
             .values()
             .flat_map(|b| &b.insts)
-            .any(|i| matches!(i.inst, Inst::ProbeLoad { .. }))
+            .any(|i| matches!(i.inst, Inst::ProbeLoad { .. } | Inst::SeqPrintf { .. }))
     }
 
     /// Checks the invariants the backend relies on: forward-only jumps, every value defined once
@@ -382,8 +420,22 @@ impl Function {
                     | Inst::ProbeStrToRow { offset, len, .. }
                     | Inst::DPathToRow { offset, len, .. } => Some(offset + len),
                     Inst::Call { len, .. } | Inst::RingOutput { len, .. } => Some(len),
+                    Inst::RowLoad { offset, width, .. } => Some(offset + width.bytes()),
+                    Inst::SeqPrintf {
+                        arg: Some(PrintfArg::RowAddress(offset)),
+                        ..
+                    } => Some(offset + 1),
                     _ => None,
                 };
+                let format_end = match inst.inst {
+                    Inst::SeqPrintf { format, len, .. } => Some(format + len),
+                    _ => None,
+                };
+                if format_end.is_some_and(|end| end as usize > self.formats.len()) {
+                    return Err(VerifyError(format!(
+                        "{block}: format beyond the format table"
+                    )));
+                }
                 if row_end.is_some_and(|end| end > self.row_size) {
                     return Err(VerifyError(format!(
                         "{block}: row access beyond {} bytes",
