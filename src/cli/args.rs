@@ -44,6 +44,24 @@ pub struct RunArgs {
     pub count: Option<u64>,
 }
 
+/// `bpfq compile QUERY -o q.o`, as compilers spell it: `-o` is the global output format
+/// everywhere else (clap cannot give one short flag two meanings), so after `compile` a `-o` or
+/// `--output` is read as `--object`.
+pub fn compile_output_alias(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.get(1).and_then(|a| a.to_str()) != Some("compile") {
+        return args;
+    }
+    args.into_iter()
+        .map(|arg| match arg.to_str() {
+            Some("-o") | Some("--output") => "--object".into(),
+            Some(text) if text.starts_with("--output=") => {
+                format!("--object={}", &text["--output=".len()..]).into()
+            }
+            _ => arg,
+        })
+        .collect()
+}
+
 fn parse_mode(text: &str) -> Result<u32, String> {
     match u32::from_str_radix(text, 8) {
         Ok(mode) if mode <= 0o7777 => Ok(mode),
@@ -180,6 +198,19 @@ pub enum Command {
         /// File mode of the pin, in octal.
         #[arg(long, value_name = "OCTAL", default_value = "0600", value_parser = parse_mode)]
         mode: u32,
+    },
+    /// Write QUERY as a BPF object file (ELF, section `iter/<target>`) that prints its rows as
+    /// text, like `bpfq pin`, for libbpf tools: `bpftool iter pin q.o /sys/fs/bpf/NAME`.
+    #[command(
+        after_help = "Example:\n  bpfq compile 'from task select pid, comm' -o tasks.o\n  bpftool iter pin tasks.o /sys/fs/bpf/tasks && cat /sys/fs/bpf/tasks"
+    )]
+    Compile {
+        /// The query to compile.
+        query: String,
+        /// The object file to write.
+        /// The object file to write (`-o FILE` works too: see `compile_output_alias`).
+        #[arg(long = "object", value_name = "FILE")]
+        object: PathBuf,
     },
     /// Remove a pinned query (`bpfq pin`): the kernel frees its program once no reader holds it.
     Unpin {

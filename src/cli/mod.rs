@@ -86,6 +86,9 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         (Some(Command::Complete { cword, words }), _) => complete::complete(*cword, words),
         (Some(Command::Pin { query, path, mode }), _) => pin::pin(query, path, *mode, &cli.common),
         (Some(Command::Unpin { path }), _) => pin::unpin(path),
+        (Some(Command::Compile { query, object }), _) => {
+            pin::compile_object(query, object, &cli.common)
+        }
         (None, Some(query)) => run::run(query, &cli.common, &cli.output, &cli.run),
         (None, None) => Err(Failure::Usage(
             "no query given; try `bpfq 'from task select pid, comm'` or `bpfq --help`".into(),

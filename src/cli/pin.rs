@@ -6,6 +6,7 @@ use super::args::Common;
 use super::run::load_failure;
 use super::{compile_query_with, open_btf, timings::Timings, Failure};
 use bpfq_compiler::bind::{IterParams, MapParam};
+use bpfq_compiler::elf::{write_object, ObjectSpec};
 use bpfq_compiler::pipeline::compile_text;
 use bpfq_runtime::pin::{check_pin_path, pin_iterator, PinError, PinRequest};
 use std::os::fd::AsRawFd;
@@ -47,6 +48,29 @@ pub fn pin(query: &str, path: &Path, mode: u32, common: &Common) -> Result<(), F
         PinError::Load(err) => load_failure(err, query, &compiled.program, common.verbose),
         other => pin_failure(other),
     })
+}
+
+/// `bpfq compile QUERY -o FILE`: the text-output program as an ELF object.
+pub fn compile_object(query: &str, output: &Path, common: &Common) -> Result<(), Failure> {
+    let btf = open_btf(common.btf.as_deref())?;
+    let (compiled, _sources) =
+        compile_query_with(query, &btf, common, &mut Timings::new(false), compile_text)?;
+    if compiled.plan.iter_params.is_some() {
+        return Err(Failure::Usage(
+            "a compiled object cannot carry target parameters (pid, cgroup, netns, map): \
+             libbpf tools attach it to every object of the target; filter with `where` instead"
+                .into(),
+        ));
+    }
+    let spec = ObjectSpec {
+        program: &compiled.program,
+        target: &compiled.plan.target.name,
+        function: &compiled.prog_name,
+        context_struct: &compiled.plan.target.ctx_struct_name,
+    };
+    let bytes = write_object(&spec).map_err(|err| Failure::Runtime(err.to_string()))?;
+    std::fs::write(output, bytes)
+        .map_err(|err| Failure::Runtime(format!("writing {}: {err}", output.display())))
 }
 
 pub fn unpin(path: &Path) -> Result<(), Failure> {

@@ -152,7 +152,7 @@ pub fn lower_as(
     let segments = segments(&layout, &plan.kernel.columns)?;
     if text_output {
         text::check(plan, &layout, segments.len())?;
-        l.print_header(plan, &plan.kernel.columns);
+        l.print_header(plan, &plan.kernel.columns, exit);
     }
 
     // Load every context pointer the query reads (and the main object, which marks the end of
@@ -178,6 +178,10 @@ pub fn lower_as(
             signed: false,
         });
         l.ctx_fields.insert(offset, value);
+        if text_output && offset == plan.target.object_offset {
+            // Checked before the header already.
+            continue;
+        }
         let next = l.b.create_block();
         l.b.terminate(Terminator::Branch {
             cmp: Cmp::Eq,

@@ -117,11 +117,33 @@ pub(super) fn check(plan: &Plan, layout: &RowLayout, segments: usize) -> Result<
 }
 
 impl Lowerer<'_> {
-    /// On the first object (`meta->seq_num == 0`, also the final call when there is none):
-    /// the header line, the column names separated by tabs.
-    pub(super) fn print_header(&mut self, plan: &Plan, columns: &[OutputColumn]) {
+    /// On the first object (`meta->seq_num == 0` and the object is not NULL): the header line,
+    /// the column names separated by tabs. The final call (object NULL) is not asked: it has
+    /// the seq_num of the last object, 0 after a single object as after none, so an iterator
+    /// that visits no object prints nothing at all.
+    pub(super) fn print_header(&mut self, plan: &Plan, columns: &[OutputColumn], exit: Block) {
         let names: Vec<String> = columns.iter().map(|c| literal(&c.name)).collect();
         let header = format!("{}\n", names.join("\t"));
+        // Loaded through `pure`: the NULL checks that follow reuse this load.
+        let object = self.pure(Inst::Load {
+            base: self.ctx,
+            offset: plan.target.object_offset as i32,
+            width: Width::B8,
+            signed: false,
+        });
+        let first = self.b.create_block();
+        self.b.note(format!(
+            "the final call has {} = NULL: no header then",
+            plan.target.object_field
+        ));
+        self.b.terminate(Terminator::Branch {
+            cmp: Cmp::Eq,
+            lhs: object,
+            rhs: Operand::Imm(0),
+            then_to: exit,
+            else_to: first,
+        });
+        self.b.switch_to(first);
         let meta = self.meta(plan);
         let seq_num = self.pure(Inst::Load {
             base: meta,
