@@ -220,3 +220,63 @@ fn a_compiled_object_runs_under_bpftool_and_parses_in_aya() {
     ));
     assert_eq!(ebpf.maps().count(), 1, "the format strings' .rodata map");
 }
+
+#[test]
+fn a_pinned_map_query_keeps_its_map_alive() {
+    let _k = shared_kernel();
+    let map = PinPath::new("map");
+    let bpftool = |args: &[&str]| {
+        let out = Command::new("bpftool")
+            .args(args)
+            .output()
+            .expect("bpftool");
+        assert!(out.status.success(), "bpftool {args:?}: {}", stderr(&out));
+    };
+    bpftool(&[
+        "map",
+        "create",
+        map.as_str(),
+        "type",
+        "hash",
+        "key",
+        "4",
+        "value",
+        "8",
+        "entries",
+        "4",
+        "name",
+        "bpfq_pin_test",
+    ]);
+    bpftool(&[
+        "map",
+        "update",
+        "pinned",
+        map.as_str(),
+        "key",
+        "7",
+        "0",
+        "0",
+        "0",
+        "value",
+        "42",
+        "1",
+        "0",
+        "0",
+        "0",
+        "0",
+        "0",
+        "0",
+    ]);
+    let pin = PinPath::new("mapq");
+    let query = format!(
+        "from bpf_map_elem(map = \"{}\") select key, value",
+        map.as_str()
+    );
+    bpfq_ok(&["pin", &query, pin.as_str()]);
+    // The map's own pin goes away; the iterator link still holds the map.
+    std::fs::remove_file(&map.0).expect("unpin the map");
+    // Value bytes 42, 1, 0... are the little-endian u64 42 + 256.
+    let expected = vec![vec!["key", "value"], vec!["7", "298"]];
+    assert_eq!(cat(pin.as_str()), expected);
+    bpfq_ok(&["unpin", pin.as_str()]);
+}

@@ -62,6 +62,16 @@ pub fn compile_output_alias(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsSt
         .collect()
 }
 
+const PIN_EXAMPLES: &str = "Examples:\n  bpfq pin 'from task select pid, comm' /sys/fs/bpf/tasks && cat /sys/fs/bpf/tasks\n  bpfq pin --mode 0644 'from tcp select src, sport, state' /sys/fs/bpf/tcp\n  bpfq unpin /sys/fs/bpf/tasks\n\nNo order by, limit, group by or joins (they run in user space), and no unix (its rows need a ring buffer).";
+
+/// `bpfq pin --help`: the examples, then how the kernel's text differs from `-o tsv`.
+fn pin_long_help() -> String {
+    format!(
+        "{PIN_EXAMPLES}\n\nThe text differs from -o tsv: {}.",
+        bpfq_compiler::lower::TEXT_DIFFERENCES
+    )
+}
+
 fn parse_mode(text: &str) -> Result<u32, String> {
     match u32::from_str_radix(text, 8) {
         Ok(mode) if mode <= 0o7777 => Ok(mode),
@@ -187,9 +197,7 @@ pub enum Command {
     },
     /// Pin QUERY as a file in a BPF filesystem: `cat PATH` prints its rows as text (tab-separated,
     /// header line first), formatted by the kernel; the pin outlives bpfq.
-    #[command(
-        after_help = "Examples:\n  bpfq pin 'from task select pid, comm' /sys/fs/bpf/tasks && cat /sys/fs/bpf/tasks\n  bpfq pin --mode 0644 'from tcp select src, sport, state' /sys/fs/bpf/tcp\n  bpfq unpin /sys/fs/bpf/tasks\n\nNo order by, limit, group by or joins (they run in user space), and no unix (its rows need a ring buffer)."
-    )]
+    #[command(after_help = PIN_EXAMPLES, after_long_help = pin_long_help())]
     Pin {
         /// The query to pin.
         query: String,
@@ -213,6 +221,7 @@ pub enum Command {
         object: PathBuf,
     },
     /// Remove a pinned query (`bpfq pin`): the kernel frees its program once no reader holds it.
+    #[command(after_help = "Example:\n  bpfq unpin /sys/fs/bpf/tasks")]
     Unpin {
         /// The pinned file.
         path: PathBuf,

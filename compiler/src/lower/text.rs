@@ -15,11 +15,13 @@ use crate::plan::Plan;
 use bpfq_kernel::catalogue::RowTransport;
 use std::collections::HashMap;
 
-/// What the kernel's text differs in from `-o tsv` (shown by `bpfq pin --help` and README).
-pub const TEXT_DIFFERENCES: &str = "text is printed as the kernel has it (tabs and newlines \
-     inside a value are not escaped); a char array that fills its whole column loses its last \
-     byte when the column size is a multiple of 8; kernel pointers are printed with %pK \
-     (zeros unless kptr_restrict allows them); enums of more than 64 names print numbers";
+/// What the kernel's text differs in from `-o tsv` (README, `bpfq pin --help`).
+pub const TEXT_DIFFERENCES: &str = "NULL is `-` (tsv: empty); text is printed as the kernel \
+     has it (tabs and newlines inside a value are not escaped); a char array whose size is a \
+     multiple of 8 loses its last byte when it fills the whole column; IPv6 addresses are \
+     printed in full (fd00:0000:...; bpf_seq_printf ignores %pI6c); kernel pointers are \
+     printed with %pK (zeros unless kptr_restrict allows them); enums of more than 64 names \
+     print numbers; an iterator that visits no object prints nothing, not even the header";
 
 /// Enums with more names than this print numbers: each name costs a compare and a call.
 const ENUM_NAMES_MAX: usize = 64;
@@ -300,7 +302,7 @@ impl Lowerer<'_> {
             ),
             ColumnKind::Ipv6 => self.printf(
                 plan,
-                &format!("%pI6c{separator}"),
+                &format!("%pI6{separator}"),
                 Some(PrintfArg::RowAddress(offset)),
             ),
             ColumnKind::Bytes { len } => {
