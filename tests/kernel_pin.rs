@@ -280,3 +280,40 @@ fn a_pinned_map_query_keeps_its_map_alive() {
     assert_eq!(cat(pin.as_str()), expected);
     bpfq_ok(&["unpin", pin.as_str()]);
 }
+
+/// Every target's default columns load, pin and print on this kernel, under the header that
+/// `-o tsv` prints for the same query (the verifier accepts every kind of column's format).
+#[test]
+fn every_target_pins_and_prints_its_default_columns() {
+    let _k = shared_kernel();
+    let targets = [
+        "task",
+        "task_file",
+        "task_vma",
+        "tcp",
+        "udp",
+        "netlink",
+        "ipv6_route",
+        "bpf_map",
+        "bpf_prog",
+        "bpf_link",
+        "kmem_cache",
+        "cgroup",
+    ];
+    for target in targets {
+        let query = format!("from {target} select *");
+        let tsv = bpfq_ok(&[&query, "-o", "tsv"]);
+        let header = tsv.lines().next().unwrap_or_default().to_string();
+        let pin = PinPath::new(target);
+        bpfq_ok(&["pin", &query, pin.as_str()]);
+        let text = std::fs::read_to_string(&pin.0).expect("read the pin");
+        let columns = header.split('\t').count();
+        if let Some(first) = text.lines().next() {
+            assert_eq!(first, header, "{target}: header line");
+        }
+        for line in text.lines().skip(1) {
+            assert_eq!(line.split('\t').count(), columns, "{target}: {line:?}");
+        }
+        bpfq_ok(&["unpin", pin.as_str()]);
+    }
+}
