@@ -9,7 +9,8 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = cli::args::Cli::parse();
+    let argv = cli::args::compile_output_alias(std::env::args_os().collect());
+    let args = cli::args::Cli::parse_from(argv);
     match cli::dispatch(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

@@ -114,6 +114,8 @@ pub const UNSUPPORTED: &str = "E0290";
 pub const STACK_TOO_LARGE: &str = "E0301";
 /// A row over the iterator's per-object output limit, or one column wider than a row segment.
 pub const ROW_TOO_WIDE: &str = "E0302";
+/// `bpfq pin` / `bpfq compile`: the rows cannot be printed by the program, object by object.
+pub const TEXT_OUTPUT_UNSUPPORTED: &str = "E0303";
 
 // ---------------------------------------------------------------- E09xx: internal
 
@@ -303,6 +305,11 @@ pub const ALL: &[(&str, &str)] = &[
     (
         ROW_TOO_WIDE,
         "one object's row must stay under 32 KiB, and one column under 384 bytes",
+    ),
+    (
+        TEXT_OUTPUT_UNSUPPORTED,
+        "pin and compile print rows in the kernel: no sort, limit, grouping, join, ring-buffer \
+         target (unix) or row over 384 bytes",
     ),
     (
         STACK_TOO_LARGE,

@@ -9,6 +9,7 @@ pub mod codes;
 pub mod complete;
 pub mod describe;
 pub mod diagnostic;
+pub mod elf;
 pub mod group_place;
 pub mod ir;
 pub mod join;

@@ -11,6 +11,7 @@ use crate::group_place::{place, GroupPlace};
 use crate::ir::Function;
 use crate::join::{plan_join, JoinPlan};
 use crate::layout::RowLayout;
+use crate::lower::RowOutput;
 use crate::plan::{plan, Plan};
 use crate::syntax::ast;
 use crate::syntax::parse_query;
@@ -131,6 +132,26 @@ pub fn compile_parsed(
     finish(plan, env, ast.span, times)
 }
 
+/// Compiles the single-source query in source file `file` to a program that prints its rows
+/// as text in the kernel (`bpfq pin`, `bpfq compile`): header line, tab-separated values.
+pub fn compile_text(
+    file: FileId,
+    env: &BindEnv,
+    times: &mut StageTimes,
+) -> Result<Compiled, Diagnostic> {
+    let ast = parse_timed(file, env, times)?;
+    if let Some(join) = ast.joins.first() {
+        return Err(Diagnostic::error(
+            codes::TEXT_OUTPUT_UNSUPPORTED,
+            "this query cannot print its rows in the kernel: a join runs in user space",
+        )
+        .with_primary(join.span, "this join"));
+    }
+    let typed = bind(&ast, env)?;
+    let plan = plan(typed, env.sources);
+    finish_as(plan, env, ast.span, times, RowOutput::Text)
+}
+
 fn parse_timed(
     file: FileId,
     env: &BindEnv,
@@ -149,13 +170,23 @@ fn finish(
     span: Span,
     times: &mut StageTimes,
 ) -> Result<Compiled, Diagnostic> {
+    finish_as(plan, env, span, times, RowOutput::Binary)
+}
+
+fn finish_as(
+    plan: Plan,
+    env: &BindEnv,
+    span: Span,
+    times: &mut StageTimes,
+    output: RowOutput,
+) -> Result<Compiled, Diagnostic> {
     let clock = Instant::now();
     let mut plan = plan;
     if let (Some(grouping), None) = (&plan.user.grouping, &plan.group_place) {
         let layout = crate::lower::row_layout(&plan, env.btf)?;
         plan.group_place = Some(place(grouping, &layout, &plan.target.name));
     }
-    let (ir, layout) = crate::lower::lower(&plan, env.btf)?;
+    let (ir, layout) = crate::lower::lower_as(&plan, env.btf, output)?;
     times.lower += clock.elapsed();
     let clock = Instant::now();
     let program = generate(&ir).map_err(|err| codegen_diagnostic(err, span))?;

@@ -148,6 +148,7 @@ fn invalid_and_truncated_slots_still_give_lines() {
         .expect("whole slots"),
         notes: vec![(9, "note past the end".to_string())],
         relocations: Vec::new(),
+        formats: Vec::new(),
     };
     insta::assert_snapshot!(disassemble(&program, &helper_name));
 }
@@ -171,6 +172,7 @@ fn any_bytes_disassemble_without_panicking() {
         insns: decode(&bytes).expect("whole slots"),
         notes: Vec::new(),
         relocations: Vec::new(),
+        formats: Vec::new(),
     };
     let listing = disassemble(&program, &helper_name);
     assert!(

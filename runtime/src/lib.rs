@@ -12,6 +12,7 @@ pub mod join;
 pub mod loader;
 pub mod maps;
 pub mod netns;
+pub mod pin;
 pub mod pipeline;
 pub mod reader;
 pub mod ring_walk;

@@ -6,7 +6,7 @@ use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, Read};
 use std::mem::{size_of, zeroed};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -613,4 +613,82 @@ impl Drop for SharedMapping {
             libc::munmap(self.addr, self.len);
         }
     }
+}
+
+// ---- Pinned iterators (`bpfq pin`): read-only format maps, pins, the bpffs check ----
+
+/// A `BPF_MAP_TYPE_ARRAY` of one element holding `value`, read-only for programs
+/// (`BPF_F_RDONLY_PROG`) and frozen, so the verifier accepts it as `bpf_seq_printf`'s format.
+pub fn frozen_array_create(name: &str, value: &[u8]) -> io::Result<OwnedFd> {
+    let value_size = u32::try_from(value.len())
+        .ok()
+        .filter(|&size| size > 0)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad map value size"))?;
+    let mut attr = zeroed_attr();
+    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+    let mut create = unsafe { attr.__bindgen_anon_1 };
+    create.map_type = aya_obj::generated::bpf_map_type::BPF_MAP_TYPE_ARRAY as u32;
+    create.key_size = 4;
+    create.value_size = value_size;
+    create.max_entries = 1;
+    create.map_flags = aya_obj::generated::BPF_F_RDONLY_PROG;
+    for (slot, byte) in create.map_name.iter_mut().zip(name.bytes().take(15)) {
+        *slot = byte as libc::c_char;
+    }
+    attr.__bindgen_anon_1 = create;
+    let map = owned_fd(bpf(bpf_cmd::BPF_MAP_CREATE, &mut attr)?)?;
+    let key = 0u32;
+    let mut attr = zeroed_attr();
+    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+    let mut update = unsafe { attr.__bindgen_anon_2 };
+    update.map_fd = fd_u32(map.as_fd());
+    // `key` and `value` live until the end of this function, after the call; the kernel reads
+    // 4 and `value_size` bytes, their exact sizes.
+    update.key = &key as *const u32 as u64;
+    update.__bindgen_anon_1.value = value.as_ptr() as u64;
+    attr.__bindgen_anon_2 = update;
+    bpf(bpf_cmd::BPF_MAP_UPDATE_ELEM, &mut attr)?;
+    let mut attr = zeroed_attr();
+    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+    let mut freeze = unsafe { attr.__bindgen_anon_2 };
+    freeze.map_fd = fd_u32(map.as_fd());
+    attr.__bindgen_anon_2 = freeze;
+    bpf(bpf_cmd::BPF_MAP_FREEZE, &mut attr)?;
+    Ok(map)
+}
+
+/// `BPF_OBJ_PIN`: makes the BPF object behind `fd` live on as the file `path` (in a bpffs).
+pub fn obj_pin(fd: BorrowedFd<'_>, path: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    let mut attr = zeroed_attr();
+    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+    let mut pin = unsafe { attr.__bindgen_anon_4 };
+    // `c_path` lives until the end of this function, after the call.
+    pin.pathname = c_path.as_ptr() as u64;
+    pin.bpf_fd = fd_u32(fd);
+    attr.__bindgen_anon_4 = pin;
+    bpf(bpf_cmd::BPF_OBJ_PIN, &mut attr).map(|_| ())
+}
+
+/// The magic number of the BPF filesystem (`BPF_FS_MAGIC`, statfs(2)'s `f_type`).
+pub const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+/// statfs(2)'s `f_type` of the filesystem holding `path`.
+pub fn filesystem_magic(path: &Path) -> io::Result<i64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    // SAFETY: `statfs` is a POD struct of integers; all-zero is valid.
+    let mut stat: libc::statfs = unsafe { zeroed() };
+    // SAFETY: `c_path` is a NUL-terminated string and `stat` a writable statfs, both alive for
+    // the call; the kernel writes only `size_of::<statfs>()` bytes.
+    let result = unsafe { libc::statfs(c_path.as_ptr(), &mut stat) };
+    if result != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // f_type is a signed word on x86_64 and aarch64 alike.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(stat.f_type as i64)
 }

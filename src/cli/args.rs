@@ -44,6 +44,43 @@ pub struct RunArgs {
     pub count: Option<u64>,
 }
 
+/// `bpfq compile QUERY -o q.o`, as compilers spell it: `-o` is the global output format
+/// everywhere else (clap cannot give one short flag two meanings), so after `compile` a `-o` or
+/// `--output` is read as `--object`.
+pub fn compile_output_alias(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.get(1).and_then(|a| a.to_str()) != Some("compile") {
+        return args;
+    }
+    args.into_iter()
+        .map(|arg| match arg.to_str() {
+            Some("-o") | Some("--output") => "--object".into(),
+            Some(text) if text.starts_with("--output=") => {
+                format!("--object={}", &text["--output=".len()..]).into()
+            }
+            _ => arg,
+        })
+        .collect()
+}
+
+const PIN_EXAMPLES: &str = "Examples:\n  bpfq pin 'from task select pid, comm' /sys/fs/bpf/tasks && cat /sys/fs/bpf/tasks\n  bpfq pin --mode 0644 'from tcp select src, sport, state' /sys/fs/bpf/tcp\n  bpfq unpin /sys/fs/bpf/tasks\n\nNo order by, limit, group by or joins (they run in user space), and no unix (its rows need a ring buffer).";
+
+/// `bpfq pin --help`: the examples, then how the kernel's text differs from `-o tsv`.
+fn pin_long_help() -> String {
+    format!(
+        "{PIN_EXAMPLES}\n\nThe text differs from -o tsv: {}.",
+        bpfq_compiler::lower::TEXT_DIFFERENCES
+    )
+}
+
+fn parse_mode(text: &str) -> Result<u32, String> {
+    match u32::from_str_radix(text, 8) {
+        Ok(mode) if mode <= 0o7777 => Ok(mode),
+        _ => Err(format!(
+            "expected an octal file mode such as 0600 or 644; got `{text}`"
+        )),
+    }
+}
+
 fn parse_interval(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => Ok(secs),
@@ -173,6 +210,37 @@ pub enum Command {
     Man {
         /// A subcommand whose page to print instead.
         subcommand: Option<String>,
+    },
+    /// Pin QUERY as a file in a BPF filesystem: `cat PATH` prints its rows as text (tab-separated,
+    /// header line first), formatted by the kernel; the pin outlives bpfq.
+    #[command(after_help = PIN_EXAMPLES, after_long_help = pin_long_help())]
+    Pin {
+        /// The query to pin.
+        query: String,
+        /// Where to pin it: a new file in a bpffs mount (e.g. /sys/fs/bpf/NAME).
+        path: PathBuf,
+        /// File mode of the pin, in octal.
+        #[arg(long, value_name = "OCTAL", default_value = "0600", value_parser = parse_mode)]
+        mode: u32,
+    },
+    /// Write QUERY as a BPF object file (ELF, section `iter/<target>`) that prints its rows as
+    /// text, like `bpfq pin`, for libbpf tools: `bpftool iter pin q.o /sys/fs/bpf/NAME`.
+    #[command(
+        after_help = "Example:\n  bpfq compile 'from task select pid, comm' -o tasks.o\n  bpftool iter pin tasks.o /sys/fs/bpf/tasks && cat /sys/fs/bpf/tasks"
+    )]
+    Compile {
+        /// The query to compile.
+        query: String,
+        /// The object file to write.
+        /// The object file to write (`-o FILE` works too: see `compile_output_alias`).
+        #[arg(long = "object", value_name = "FILE")]
+        object: PathBuf,
+    },
+    /// Remove a pinned query (`bpfq pin`): the kernel frees its program once no reader holds it.
+    #[command(after_help = "Example:\n  bpfq unpin /sys/fs/bpf/tasks")]
+    Unpin {
+        /// The pinned file.
+        path: PathBuf,
     },
     /// The completion engine the scripts call: candidates for word CWORD of WORDS, one a line.
     #[command(name = "__complete", hide = true)]

@@ -46,6 +46,8 @@ fn explain_one(out: &mut String, compiled: &Compiled) {
         let (name, kind) = match first.map {
             MapRef::RowRing => (bpfq_runtime::ringbuf::RING_NAME, "BPF_MAP_TYPE_RINGBUF"),
             MapRef::Groups => (super::run_groups::MAP_NAME, "BPF_MAP_TYPE_HASH"),
+            // Only `bpfq pin`/`compile` build text programs; explain shows binary ones.
+            MapRef::Formats => ("bpfq_formats", "BPF_MAP_TYPE_ARRAY, read-only"),
         };
         let _ = writeln!(
             out,

@@ -6,6 +6,7 @@ mod complete;
 mod explain;
 mod man;
 mod map_run;
+mod pin;
 mod queryfile;
 mod run;
 mod run_groups;
@@ -84,6 +85,11 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         (Some(Command::Completions { shell }), _) => complete::print_script(*shell),
         (Some(Command::Man { subcommand }), _) => man::print_page(subcommand.as_deref()),
         (Some(Command::Complete { cword, words }), _) => complete::complete(*cword, words),
+        (Some(Command::Pin { query, path, mode }), _) => pin::pin(query, path, *mode, &cli.common),
+        (Some(Command::Unpin { path }), _) => pin::unpin(path),
+        (Some(Command::Compile { query, object }), _) => {
+            pin::compile_object(query, object, &cli.common)
+        }
         (None, Some(query)) => run::run(query, &cli.common, &cli.output, &cli.run),
         (None, None) => Err(Failure::Usage(
             "no query given; try `bpfq 'from task select pid, comm'` or `bpfq --help`".into(),
@@ -222,6 +228,21 @@ pub fn compile_query_timed(
     common: &args::Common,
     timings: &mut timings::Timings,
 ) -> Result<(CompiledQuery, Sources), Failure> {
+    compile_query_with(query, btf, common, timings, |file, env, times| {
+        compile_any(file, env, times)
+            .and_then(|compiled| placed_grouping(compiled, env, common, file))
+    })
+}
+
+/// Parses the query, loads the stdlib it needs and compiles it with `compile` (binary rows, or
+/// text for `bpfq pin`); the sources are returned for later diagnostics.
+pub fn compile_query_with<T>(
+    query: &str,
+    btf: &Btf,
+    common: &args::Common,
+    timings: &mut timings::Timings,
+    compile: impl FnOnce(FileId, &BindEnv, &mut StageTimes) -> Result<T, Diagnostic>,
+) -> Result<(T, Sources), Failure> {
     let params = parse_params(&common.params)?;
     let mut sources = Sources::new();
     let file: FileId = sources.add("<query>", query);
@@ -248,8 +269,7 @@ pub fn compile_query_timed(
         maps: Some(maps.as_ref()),
     };
     let mut stage_times = StageTimes::default();
-    let compiled = compile_any(file, &env, &mut stage_times)
-        .and_then(|compiled| placed_grouping(compiled, &env, common, file));
+    let compiled = compile(file, &env, &mut stage_times);
     timings.record_compile(&stage_times);
     match compiled {
         Ok(compiled) => Ok((compiled, sources)),

@@ -99,8 +99,8 @@ fn walk(
     let fd = map.as_fd().as_raw_fd();
     let insns = compiled.program.to_bytes_with_maps(|map| match map {
         MapRef::Groups => fd,
-        // A kernel-grouped program writes no rows, so it references no ring.
-        MapRef::RowRing => bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER,
+        // A kernel-grouped program writes no rows, so it references no ring and no formats.
+        MapRef::RowRing | MapRef::Formats => bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER,
     });
     let mut timings = Timings::new(false);
     let (_program, link) =

@@ -99,6 +99,8 @@ fn walk_namespace(
             MapRef::RowRing => fd,
             // Only a kernel-grouped program (`run_groups.rs`) references a group map.
             MapRef::Groups => bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER,
+            // Only text-output programs (`bpfq pin`) print through a format map.
+            MapRef::Formats => bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER,
         });
         let spec = IterProgramSpec {
             name: &compiled.prog_name,

@@ -186,6 +186,7 @@ fn bind_query(
         attach_func,
         meta_offset: meta.meta_offset,
         seq_offset: meta.seq_offset,
+        seq_num_offset: meta.seq_num_offset,
         object_offset,
         object_field,
         transport: target.transport,

@@ -239,6 +239,8 @@ pub struct BoundTarget {
     /// Byte offsets of `meta` in the context and of `seq` in `struct bpf_iter_meta`.
     pub meta_offset: u32,
     pub seq_offset: u32,
+    /// Byte offset of the u64 `seq_num` in `struct bpf_iter_meta` (0 for the first object).
+    pub seq_num_offset: u32,
     /// Byte offset in the context of the object pointer that is NULL on the final call.
     pub object_offset: u32,
     /// The name of that context field (`task`; `key` for bpf_map_elem, whose `map` is never NULL).

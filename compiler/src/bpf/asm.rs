@@ -29,6 +29,9 @@ pub struct Program {
     pub notes: Vec<(usize, String)>,
     /// Map references whose fd is only known at load time.
     pub relocations: Vec<MapRelocation>,
+    /// The value of `MapRef::Formats` (a read-only array map of one element), when the program
+    /// prints text; empty otherwise.
+    pub formats: Vec<u8>,
 }
 
 /// The `ld_imm64` at slot `slot` loads map `map`: its `imm` holds a placeholder until the
@@ -204,6 +207,17 @@ impl Assembler {
         self.emit_ld_map_fd(dst, MAP_FD_PLACEHOLDER);
     }
 
+    /// Emits both slots of `dst = &<map value> + offset` with a placeholder fd, recording the
+    /// relocation (the offset stays in the second slot).
+    pub fn emit_ld_map_value(&mut self, dst: Reg, map: MapRef, offset: u32) {
+        self.relocations.push(MapRelocation {
+            slot: self.insns.len(),
+            map,
+        });
+        self.insns
+            .extend(Insn::ld_map_value(dst, MAP_FD_PLACEHOLDER, offset));
+    }
+
     /// `if dst op src goto target` on 64-bit values.
     pub fn jump(&mut self, op: JmpOp, dst: Reg, src: Operand, target: Label) {
         self.emit_fixup(Insn::jump(op, dst, src, 0), target);
@@ -260,6 +274,7 @@ impl Assembler {
             insns: self.insns,
             notes: self.notes,
             relocations: self.relocations,
+            formats: Vec::new(),
         })
     }
 }

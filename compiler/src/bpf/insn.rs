@@ -9,7 +9,7 @@ pub use super::opcode::{AluOp, ByteOrder, JmpOp, Size, SwapWidth};
 use super::opcode::{
     ALU_END, ATOMIC_ADD, CLASS_ALU, CLASS_ALU64, CLASS_JMP, CLASS_JMP32, CLASS_LDX, CLASS_MASK,
     CLASS_ST, CLASS_STX, JMP_CALL, JMP_EXIT, JMP_JA, MODE_ATOMIC, MODE_MEM, MODE_MEMSX,
-    OPCODE_LD_IMM64, PSEUDO_MAP_FD, SRC_K, SRC_X,
+    OPCODE_LD_IMM64, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, SRC_K, SRC_X,
 };
 
 /// A BPF register, `r0`..`r10`.
@@ -260,6 +260,12 @@ impl Insn {
     /// rewrites to the map's address at load time.
     pub fn ld_map_fd(dst: Reg, fd: i32) -> [Insn; 2] {
         Insn::ld_imm64_pseudo(dst, PSEUDO_MAP_FD, fd, 0)
+    }
+
+    /// `dst = <address of byte offset of the value of the array map with this fd>`: an
+    /// `ld_imm64` with `src = BPF_PSEUDO_MAP_VALUE` (element 0 of an array map).
+    pub fn ld_map_value(dst: Reg, fd: i32, offset: u32) -> [Insn; 2] {
+        Insn::ld_imm64_pseudo(dst, PSEUDO_MAP_VALUE, fd, offset as i32)
     }
 
     fn ld_imm64_pseudo(dst: Reg, src: u8, low: i32, high: i32) -> [Insn; 2] {

@@ -7,7 +7,8 @@ use super::{regalloc::Location, CodegenError};
 use crate::bpf::asm::{Assembler, Label, Program};
 use crate::bpf::insn::{AluOp, Insn, JmpOp, Operand as BpfOperand, Reg, Size, SwapWidth};
 use crate::ir::{
-    BinOp, Block, Cmp, Function, Helper, Inst, Operand, Terminator, UnOp, Value, Width,
+    BinOp, Block, Cmp, Function, Helper, Inst, MapRef, Operand, PrintfArg, Terminator, UnOp, Value,
+    Width,
 };
 use bpfq_kernel::helpers;
 use cranelift_entity::{EntityRef, SecondaryMap};
@@ -554,6 +555,57 @@ impl Emitter<'_> {
                         self.asm.emit(Insn::store(size(*width), base, off, src));
                     }
                 }
+            }
+            Inst::SeqPrintf {
+                seq,
+                format,
+                len,
+                arg,
+            } => {
+                // The argument word goes to the scratch slot below the row first: reading a
+                // spilled or allocated value before R1-R5 are overwritten.
+                let arg_off = -((self.row_size + 8) as i16);
+                match arg {
+                    Some(PrintfArg::Value(v)) => {
+                        let r = self.read(*v, SCRATCH);
+                        self.asm.emit(Insn::store(Size::DW, Reg::R10, arg_off, r));
+                    }
+                    Some(PrintfArg::RowAddress(offset)) => {
+                        self.mov(SCRATCH, Reg::R10);
+                        self.asm.emit(Insn::alu64(
+                            AluOp::Add,
+                            SCRATCH,
+                            BpfOperand::Imm(i32::from(self.row_offset(*offset))),
+                        ));
+                        self.asm
+                            .emit(Insn::store(Size::DW, Reg::R10, arg_off, SCRATCH));
+                    }
+                    None => {}
+                }
+                match self.location(*seq) {
+                    Location::Reg(r) => self.mov(Reg::R1, r),
+                    Location::Spill(slot) => {
+                        let off = self.slot_offset(slot);
+                        self.asm.emit(Insn::load(Size::DW, Reg::R1, Reg::R10, off));
+                    }
+                }
+                self.asm
+                    .emit_ld_map_value(Reg::R2, MapRef::Formats, *format);
+                self.asm
+                    .emit(Insn::mov64(Reg::R3, BpfOperand::Imm(*len as i32)));
+                if arg.is_some() {
+                    self.mov(Reg::R4, Reg::R10);
+                    self.asm.emit(Insn::alu64(
+                        AluOp::Add,
+                        Reg::R4,
+                        BpfOperand::Imm(i32::from(arg_off)),
+                    ));
+                    self.asm.emit(Insn::mov64(Reg::R5, BpfOperand::Imm(8)));
+                } else {
+                    self.asm.emit(Insn::mov64(Reg::R4, BpfOperand::Imm(0)));
+                    self.asm.emit(Insn::mov64(Reg::R5, BpfOperand::Imm(0)));
+                }
+                self.asm.emit(Insn::call_helper(helpers::SEQ_PRINTF));
             }
             Inst::Call {
                 helper: Helper::SeqWrite,

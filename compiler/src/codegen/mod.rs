@@ -49,5 +49,7 @@ pub fn generate(func: &Function) -> Result<Program, CodegenError> {
             spill_slots: allocation.spill_slots,
         });
     }
-    emit::emit(func, &allocation.locations, below_row)
+    let mut program = emit::emit(func, &allocation.locations, below_row)?;
+    program.formats = func.formats.clone();
+    Ok(program)
 }

@@ -137,6 +137,7 @@ impl FunctionBuilder {
             value_count: self.next_value,
             slots: self.slots,
             row_size,
+            formats: Vec::new(),
         }
     }
 

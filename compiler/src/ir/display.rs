@@ -1,6 +1,8 @@
 //! Stage `lower` output, for people: a textual IR listing used by `bpfq explain` and snapshots.
 
-use super::{BinOp, Cmp, Function, Helper, Inst, MapRef, Operand, Terminator, UnOp, Width};
+use super::{
+    BinOp, Cmp, Function, Helper, Inst, MapRef, Operand, PrintfArg, Terminator, UnOp, Width,
+};
 use std::fmt;
 
 impl fmt::Display for Operand {
@@ -167,6 +169,23 @@ impl fmt::Display for Inst {
                 width,
                 value,
             } => write!(f, "store.{width} [{base} + {offset}], {value}"),
+            Inst::SeqPrintf {
+                seq,
+                format,
+                len,
+                arg,
+            } => {
+                write!(
+                    f,
+                    "call seq_printf({seq}, formats[{format}..{}]",
+                    format + len
+                )?;
+                match arg {
+                    Some(PrintfArg::Value(v)) => write!(f, ", {v})"),
+                    Some(PrintfArg::RowAddress(offset)) => write!(f, ", &row[{offset}])"),
+                    None => write!(f, ")"),
+                }
+            }
         }
     }
 }
@@ -175,6 +194,7 @@ fn map_name(map: MapRef) -> &'static str {
     match map {
         MapRef::RowRing => "row_ring",
         MapRef::Groups => "groups",
+        MapRef::Formats => "formats",
     }
 }
 

@@ -127,6 +127,18 @@ pub enum MapRef {
     /// The BPF hash map a kernel-grouped query accumulates its groups in
     /// (`plan::KernelGrouping`): key = the group key bytes, value = the accumulator slots.
     Groups,
+    /// The read-only array map (one element: `Function::formats`) holding the format strings
+    /// of a text-output program; `bpf_seq_printf` accepts only such memory as its format.
+    Formats,
+}
+
+/// The one argument of a `SeqPrintf` (the helper takes an array of u64; bpfq passes one).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum PrintfArg {
+    /// A 64-bit value (`%lld`, `%llu`, `%llx`).
+    Value(Value),
+    /// The address of row byte `offset` (`%s`, `%pI4`, `%pI6`).
+    RowAddress(u32),
 }
 
 /// A BPF helper called by the program; the backend knows each one's arguments.
@@ -241,6 +253,15 @@ pub enum Inst {
         width: Width,
         value: Operand,
     },
+    /// `bpf_seq_printf(seq, formats + format, len, &arg, 8 or 0)`: the NUL-terminated format
+    /// at byte `format` of `Function::formats` (`len` bytes with its NUL), with at most one
+    /// argument.
+    SeqPrintf {
+        seq: Value,
+        format: u32,
+        len: u32,
+        arg: Option<PrintfArg>,
+    },
 }
 
 impl Inst {
@@ -273,6 +294,10 @@ impl Inst {
             Inst::Unary { arg, .. } => vec![*arg],
             Inst::StoreRow { value, .. } => operand(value).into_iter().collect(),
             Inst::Call { seq, .. } => vec![*seq],
+            Inst::SeqPrintf { seq, arg, .. } => match arg {
+                Some(PrintfArg::Value(v)) => vec![*seq, *v],
+                _ => vec![*seq],
+            },
         }
     }
 
@@ -284,6 +309,7 @@ impl Inst {
                 | Inst::RingOutput { .. }
                 | Inst::MapLookup { .. }
                 | Inst::MapInsert { .. }
+                | Inst::SeqPrintf { .. }
                 | Inst::ProbeLoad { .. }
                 | Inst::ProbeCopyToRow { .. }
                 | Inst::CastPointer { .. }
@@ -358,6 +384,9 @@ pub struct Function {
     pub slots: u32,
     /// Bytes of the row buffer on the stack (a multiple of 8).
     pub row_size: u32,
+    /// The format strings of `SeqPrintf`s, each NUL-terminated, one after the other (the value
+    /// of `MapRef::Formats`); empty for a binary-row program.
+    pub formats: Vec<u8>,
 }
 
 fn check_defined(defined: &[bool], used: Value, block: Block) -> Result<(), VerifyError> {
@@ -374,12 +403,13 @@ fn check_defined(defined: &[bool], used: Value, block: Block) -> Result<(), Veri
 pub struct VerifyError(pub String);
 
 impl Function {
-    /// Whether some instruction probe-reads into the 8-byte scratch slot below the row.
+    /// Whether some instruction uses the 8-byte scratch slot below the row (a probe-read's
+    /// destination, or the argument word of a `SeqPrintf`).
     pub fn uses_probe_scratch(&self) -> bool {
         self.blocks
             .values()
             .flat_map(|b| &b.insts)
-            .any(|i| matches!(i.inst, Inst::ProbeLoad { .. }))
+            .any(|i| matches!(i.inst, Inst::ProbeLoad { .. } | Inst::SeqPrintf { .. }))
     }
 
     /// Checks the invariants the backend relies on: forward-only jumps, every value defined once
@@ -414,8 +444,21 @@ impl Function {
                     | Inst::DPathToRow { offset, len, .. } => Some(offset + len),
                     Inst::Call { len, .. } | Inst::RingOutput { len, .. } => Some(len),
                     Inst::LoadRow { offset, width, .. } => Some(offset + width.bytes()),
+                    Inst::SeqPrintf {
+                        arg: Some(PrintfArg::RowAddress(offset)),
+                        ..
+                    } => Some(offset + 1),
                     _ => None,
                 };
+                let format_end = match inst.inst {
+                    Inst::SeqPrintf { format, len, .. } => Some(format + len),
+                    _ => None,
+                };
+                if format_end.is_some_and(|end| end as usize > self.formats.len()) {
+                    return Err(VerifyError(format!(
+                        "{block}: format beyond the format table"
+                    )));
+                }
                 if row_end.is_some_and(|end| end > self.row_size) {
                     return Err(VerifyError(format!(
                         "{block}: row access beyond {} bytes",

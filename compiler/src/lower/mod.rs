@@ -5,8 +5,10 @@
 mod d_path;
 mod group_update;
 mod segments;
+mod text;
 
 pub use segments::{ROW_MAX, SEGMENT_MAX};
+pub use text::TEXT_DIFFERENCES;
 
 use crate::bind::{ArithOp, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
@@ -41,6 +43,17 @@ struct Lowerer<'a> {
     /// While storing a nullable column: where to go when a loaded pointer is NULL (created on
     /// the first check, so no unreachable block is ever emitted).
     on_null: Option<Option<Block>>,
+    /// Format strings of a text-output program.
+    formats: text::FormatTable,
+}
+
+/// What the program writes for each matching object.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RowOutput {
+    /// Binary rows (`RowLayout`) that bpfq decodes and formats.
+    Binary,
+    /// Text lines printed by the kernel (`bpf_seq_printf`): a pinned iterator read with `cat`.
+    Text,
 }
 
 fn internal(msg: impl Into<String>) -> Diagnostic {
@@ -119,6 +132,15 @@ pub fn row_layout(plan: &Plan, btf: &Btf) -> Result<RowLayout, Diagnostic> {
 }
 
 pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic> {
+    lower_as(plan, btf, RowOutput::Binary)
+}
+
+/// `lower`, writing rows as `output` says.
+pub fn lower_as(
+    plan: &Plan,
+    btf: &Btf,
+    output: RowOutput,
+) -> Result<(Function, RowLayout), Diagnostic> {
     let layout = row_layout(plan, btf)?;
 
     let mut b = FunctionBuilder::new();
@@ -132,8 +154,15 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
         ctx_fields: HashMap::new(),
         known: HashMap::new(),
         on_null: None,
+        formats: text::FormatTable::default(),
     };
     let exit = l.b.create_block();
+    let text_output = output == RowOutput::Text;
+    let segments = segments(&layout, &plan.kernel.columns)?;
+    if text_output {
+        text::check(plan, &layout, segments.len())?;
+        l.print_header(plan, &plan.kernel.columns, exit);
+    }
 
     // Load every context pointer the query reads (and the main object, which marks the end of
     // the iteration when NULL) once, up front, so no later block depends on a conditional load.
@@ -158,6 +187,10 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
             signed: false,
         });
         l.ctx_fields.insert(offset, value);
+        if text_output && offset == plan.target.object_offset {
+            // Checked before the header already.
+            continue;
+        }
         let next = l.b.create_block();
         l.b.terminate(Terminator::Branch {
             cmp: Cmp::Eq,
@@ -168,7 +201,6 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
         });
         l.b.switch_to(next);
     }
-    let segments = segments(&layout, &plan.kernel.columns)?;
     let buffer = segments
         .iter()
         .map(|seg| seg.end - seg.start)
@@ -192,7 +224,8 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
         }
         _ => None,
     };
-    let ring = plan.target.transport == RowTransport::RingBuf && kernel_grouping.is_none();
+    let ring =
+        plan.target.transport == RowTransport::RingBuf && kernel_grouping.is_none() && !text_output;
     // Ring transport: where a failed ring write goes (created on first use).
     let mut ring_full: Option<Block> = None;
     for (index, segment) in segments.iter().enumerate() {
@@ -246,6 +279,8 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
             if !last {
                 l.b.switch_to(next);
             }
+        } else if text_output {
+            l.print_row(plan, &layout)?;
         } else {
             l.b.note(what);
             l.seq_write(plan, len);
@@ -265,7 +300,9 @@ pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic
     l.b.switch_to(exit);
     l.b.terminate(Terminator::Return(0));
     let buffer = kernel_grouping.map_or(buffer, |k| k.buffer_size());
-    Ok((l.b.finish(buffer), layout))
+    let mut function = l.b.finish(buffer);
+    function.formats = l.formats.bytes;
+    Ok((function, layout))
 }
 
 /// Whether reading `expr` follows a pointer that was itself loaded from kernel memory (which may
@@ -357,23 +394,33 @@ fn swapped(op: CmpOp) -> CmpOp {
 impl Lowerer<'_> {
     /// `bpf_seq_write(ctx->meta->seq, row, len)`.
     fn seq_write(&mut self, plan: &Plan, len: u32) {
-        let meta = self.pure(Inst::Load {
-            base: self.ctx,
-            offset: plan.target.meta_offset as i32,
-            width: Width::B8,
-            signed: false,
-        });
-        let seq = self.pure(Inst::Load {
-            base: meta,
-            offset: plan.target.seq_offset as i32,
-            width: Width::B8,
-            signed: false,
-        });
+        let seq = self.seq(plan);
         self.b.effect(Inst::Call {
             helper: Helper::SeqWrite,
             seq,
             len,
         });
+    }
+
+    /// `ctx->meta`.
+    fn meta(&mut self, plan: &Plan) -> Value {
+        self.pure(Inst::Load {
+            base: self.ctx,
+            offset: plan.target.meta_offset as i32,
+            width: Width::B8,
+            signed: false,
+        })
+    }
+
+    /// `ctx->meta->seq`, the seq_file the iterator's output goes to.
+    fn seq(&mut self, plan: &Plan) -> Value {
+        let meta = self.meta(plan);
+        self.pure(Inst::Load {
+            base: meta,
+            offset: plan.target.seq_offset as i32,
+            width: Width::B8,
+            signed: false,
+        })
     }
 
     /// Emits a load or constant, or reuses an identical one whose block dominates this one.

@@ -1,0 +1,319 @@
+//! Kernel tests of `bpfq pin` / `bpfq unpin` / `bpfq compile -o`: pinned iterators read with
+//! `cat` (here: std::fs::read) agree with /proc for a process the test spawned, have the file
+//! mode asked for, disappear with their link on unpin, and are refused outside a bpffs; the
+//! ELF object is accepted by `bpftool iter pin` and parsed by aya.
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A path in /sys/fs/bpf removed when the test ends, whatever happened (mounts bpffs if none).
+struct PinPath(PathBuf);
+
+impl PinPath {
+    fn new(tag: &str) -> PinPath {
+        let root = Path::new("/sys/fs/bpf");
+        let mounted = std::fs::read_to_string("/proc/mounts")
+            .map(|m| {
+                m.lines()
+                    .any(|l| l.split(' ').nth(1) == Some("/sys/fs/bpf"))
+            })
+            .unwrap_or(false);
+        if !mounted {
+            let status = Command::new("mount")
+                .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
+                .status()
+                .expect("mount bpffs");
+            assert!(status.success(), "mount -t bpf bpf /sys/fs/bpf");
+        }
+        PinPath(root.join(format!("bpfq_test_{tag}_{}", std::process::id())))
+    }
+
+    fn as_str(&self) -> &str {
+        self.0.to_str().expect("utf-8 path")
+    }
+}
+
+impl Drop for PinPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The id of the link pinned at `path`, from bpftool.
+fn pinned_link_id(path: &str) -> u32 {
+    let out = Command::new("bpftool")
+        .args(["link", "show", "pinned", path])
+        .output()
+        .expect("bpftool");
+    assert!(
+        out.status.success(),
+        "bpftool link show pinned: {}",
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    text.split(':')
+        .next()
+        .and_then(|id| id.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no link id in {text:?}"))
+}
+
+fn link_exists(id: u32) -> bool {
+    Command::new("bpftool")
+        .args(["link", "show", "id", &id.to_string()])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// The lines of the pinned file (each `read` runs the iterator program again).
+fn cat(path: &str) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).expect("read the pinned iterator");
+    text.lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+/// Checks the rows of a `pid, tid, comm, ppid, state` query of `named` against /proc.
+fn assert_rows_match_proc(rows: &[Vec<String>], named: &Named) {
+    assert_eq!(rows[0], ["pid", "tid", "comm", "ppid", "vm"], "header line");
+    let pid = named.pid();
+    let mine: Vec<_> = rows[1..]
+        .iter()
+        .filter(|r| r[0] == pid.to_string())
+        .collect();
+    assert_eq!(mine.len(), 1, "one row for the spawned process: {rows:?}");
+    let row = mine[0];
+    assert_eq!(row[1], pid.to_string(), "tid of a single-threaded process");
+    assert_eq!(row[2], named.name, "comm");
+    assert_eq!(row[3], proc_stat_field(pid, 4), "ppid");
+    // /proc/PID/statm's first field is the size in pages: mm->total_vm.
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).expect("statm");
+    assert_eq!(row[4], statm.split_whitespace().next().unwrap(), "total_vm");
+}
+
+fn query_of(named: &Named) -> String {
+    format!(
+        "from task select pid, tid, comm, ppid, task.mm.total_vm as vm where comm == \"{}\"",
+        named.name
+    )
+}
+
+#[test]
+fn a_pinned_query_prints_rows_that_match_proc_until_unpinned() {
+    let _k = shared_kernel();
+    let named = Named::spawn(&unique_name("pin"));
+    let pin = PinPath::new("task");
+    bpfq_ok(&["pin", &query_of(&named), pin.as_str()]);
+    let mode = std::fs::metadata(&pin.0)
+        .expect("pinned")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o600, "default mode");
+    // Read twice: each read is a fresh walk of the same link.
+    for _ in 0..2 {
+        assert_rows_match_proc(&cat(pin.as_str()), &named);
+    }
+    let link = pinned_link_id(pin.as_str());
+    assert!(link_exists(link));
+    bpfq_ok(&["unpin", pin.as_str()]);
+    assert!(!pin.0.exists(), "unpin removes the file");
+    // The kernel frees an unpinned link from a work queue: poll briefly.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while link_exists(link) {
+        assert!(
+            Instant::now() < deadline,
+            "link {link} still listed after unpin"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn pin_mode_and_null_values() {
+    let _k = shared_kernel();
+    let pin = PinPath::new("mode");
+    // Kernel threads have no mm: their vm is NULL, printed as `-`; kthreadd is pid 2.
+    bpfq_ok(&[
+        "pin",
+        "--mode",
+        "0644",
+        "from task select pid, comm, task.mm.total_vm as vm, pid == 2 as is_two where pid == 2",
+        pin.as_str(),
+    ]);
+    let mode = std::fs::metadata(&pin.0)
+        .expect("pinned")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o644);
+    let rows = cat(pin.as_str());
+    let comm = std::fs::read_to_string("/proc/2/comm").expect("comm of pid 2");
+    assert_eq!(
+        rows,
+        vec![
+            vec!["pid", "comm", "vm", "is_two"],
+            vec!["2", comm.trim(), "-", "true"],
+        ]
+    );
+    bpfq_ok(&["unpin", pin.as_str()]);
+}
+
+#[test]
+fn pinning_outside_a_bpffs_is_refused_and_leaves_nothing() {
+    let _k = shared_kernel();
+    let path = std::env::temp_dir().join(format!("bpfq_not_bpffs_{}", std::process::id()));
+    let out = bpfq(&["pin", "from task select pid", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is not in a BPF filesystem"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!path.exists(), "no file left behind");
+    // A compile error is reported before anything is loaded or pinned.
+    let pin = PinPath::new("refused");
+    let out = bpfq(&["pin", "from task select pid order by pid", pin.as_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("E0303"), "{}", stderr(&out));
+    assert!(!pin.0.exists());
+    // unpin refuses what is not a pinned link.
+    let out = bpfq(&["unpin", "/sys/fs/bpf"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn a_compiled_object_runs_under_bpftool_and_parses_in_aya() {
+    let _k = shared_kernel();
+    let named = Named::spawn(&unique_name("obj"));
+    let object = std::env::temp_dir().join(format!("bpfq_q_{}.o", std::process::id()));
+    bpfq_ok(&["compile", &query_of(&named), "-o", object.to_str().unwrap()]);
+    let bytes = std::fs::read(&object).expect("object written");
+    let _ = std::fs::remove_file(&object);
+
+    let pin = PinPath::new("obj");
+    let copy = std::env::temp_dir().join(format!("bpfq_q2_{}.o", std::process::id()));
+    std::fs::write(&copy, &bytes).expect("write object");
+    let out = Command::new("bpftool")
+        .args(["iter", "pin", copy.to_str().unwrap(), pin.as_str()])
+        .output()
+        .expect("bpftool");
+    let _ = std::fs::remove_file(&copy);
+    assert!(out.status.success(), "bpftool iter pin: {}", stderr(&out));
+    assert_rows_match_proc(&cat(pin.as_str()), &named);
+    std::fs::remove_file(&pin.0).expect("remove bpftool's pin");
+
+    // aya's loader parses the object: the program, its section kind and the .rodata map.
+    let mut ebpf = aya::Ebpf::load(&bytes).expect("aya parses the object");
+    let name = ebpf
+        .programs()
+        .map(|(name, _)| name.to_string())
+        .next()
+        .expect("one program");
+    assert_eq!(name, "bpfq_task");
+    assert!(matches!(
+        ebpf.program_mut(&name),
+        Some(aya::programs::Program::Iter(_))
+    ));
+    assert_eq!(ebpf.maps().count(), 1, "the format strings' .rodata map");
+}
+
+#[test]
+fn a_pinned_map_query_keeps_its_map_alive() {
+    let _k = shared_kernel();
+    let map = PinPath::new("map");
+    let bpftool = |args: &[&str]| {
+        let out = Command::new("bpftool")
+            .args(args)
+            .output()
+            .expect("bpftool");
+        assert!(out.status.success(), "bpftool {args:?}: {}", stderr(&out));
+    };
+    bpftool(&[
+        "map",
+        "create",
+        map.as_str(),
+        "type",
+        "hash",
+        "key",
+        "4",
+        "value",
+        "8",
+        "entries",
+        "4",
+        "name",
+        "bpfq_pin_test",
+    ]);
+    bpftool(&[
+        "map",
+        "update",
+        "pinned",
+        map.as_str(),
+        "key",
+        "7",
+        "0",
+        "0",
+        "0",
+        "value",
+        "42",
+        "1",
+        "0",
+        "0",
+        "0",
+        "0",
+        "0",
+        "0",
+    ]);
+    let pin = PinPath::new("mapq");
+    let query = format!(
+        "from bpf_map_elem(map = \"{}\") select key, value",
+        map.as_str()
+    );
+    bpfq_ok(&["pin", &query, pin.as_str()]);
+    // The map's own pin goes away; the iterator link still holds the map.
+    std::fs::remove_file(&map.0).expect("unpin the map");
+    // Value bytes 42, 1, 0... are the little-endian u64 42 + 256.
+    let expected = vec![vec!["key", "value"], vec!["7", "298"]];
+    assert_eq!(cat(pin.as_str()), expected);
+    bpfq_ok(&["unpin", pin.as_str()]);
+}
+
+/// Every target's default columns load, pin and print on this kernel, under the header that
+/// `-o tsv` prints for the same query (the verifier accepts every kind of column's format).
+#[test]
+fn every_target_pins_and_prints_its_default_columns() {
+    let _k = shared_kernel();
+    let targets = [
+        "task",
+        "task_file",
+        "task_vma",
+        "tcp",
+        "udp",
+        "netlink",
+        "ipv6_route",
+        "bpf_map",
+        "bpf_prog",
+        "bpf_link",
+        "kmem_cache",
+        "cgroup",
+    ];
+    for target in targets {
+        let query = format!("from {target} select *");
+        let tsv = bpfq_ok(&[&query, "-o", "tsv"]);
+        let header = tsv.lines().next().unwrap_or_default().to_string();
+        let pin = PinPath::new(target);
+        bpfq_ok(&["pin", &query, pin.as_str()]);
+        let text = std::fs::read_to_string(&pin.0).expect("read the pin");
+        let columns = header.split('\t').count();
+        if let Some(first) = text.lines().next() {
+            assert_eq!(first, header, "{target}: header line");
+        }
+        for line in text.lines().skip(1) {
+            assert_eq!(line.split('\t').count(), columns, "{target}: {line:?}");
+        }
+        bpfq_ok(&["unpin", pin.as_str()]);
+    }
+}
