@@ -177,6 +177,67 @@ fn without_privilege_the_load_is_refused_clearly_and_explain_still_works() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Root with every capability dropped (setpriv clears the bounding, inheritable and ambient
+/// sets, so exec leaves nothing effective): a run is refused with a message naming the missing
+/// capabilities (exit 1) for both row transports, nothing reaches the kernel, and the
+/// compile-only commands still work.
+#[test]
+fn root_without_capabilities_is_told_what_is_missing() {
+    let _k = exclusive_kernel();
+    let without_caps = |args: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args([
+                "--inh-caps=-all",
+                "--ambient-caps=-all",
+                "--bounding-set=-all",
+                "--",
+            ])
+            .arg(bpfq_path())
+            .args(args)
+            .output()
+            .expect("setpriv (util-linux)")
+    };
+    let baseline = bpf_objects();
+    for query in ["from task select pid, comm", "from unix select inode"] {
+        let out = without_caps(&[query]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{query}: {err}");
+        assert!(
+            err.contains("lacks CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)"),
+            "{query}: names the missing capabilities: {err}"
+        );
+        assert!(!err.contains("os error"), "{query}: a raw errno: {err}");
+        assert!(out.stdout.is_empty());
+    }
+    // Looking up another program's map by id needs CAP_SYS_ADMIN (a compile-time lookup).
+    let out = without_caps(&["from bpf_map_elem(map = 1) select key"]);
+    assert!(
+        stderr(&out).contains("lacks CAP_SYS_ADMIN"),
+        "{}",
+        stderr(&out)
+    );
+    assert_objects_return_to(baseline, "after unprivileged runs");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/btf/linux-6.12.btf.xz"
+    );
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ps.bpfq");
+    for args in [
+        vec!["explain", "from task select pid where comm == \"x\""],
+        vec!["check", "--btf", fixture, example],
+        vec!["describe", "task"],
+        vec!["targets"],
+    ] {
+        let out = without_caps(&args);
+        assert!(
+            out.status.success(),
+            "{args:?} works without capabilities: {}",
+            stderr(&out)
+        );
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+}
+
 #[test]
 fn user_stdlib_files_add_and_override_columns() {
     let _k = shared_kernel();

@@ -449,3 +449,18 @@ fn conditions_as_values() {
     expected.sort();
     assert_eq!(lines, expected);
 }
+
+/// A constant shift count is taken modulo 64, as BPF takes a count held in a register and as
+/// constant folding does (the verifier refused `<< 99` as an immediate before).
+#[test]
+fn constant_shift_counts_wrap_at_64() {
+    let _k = shared_kernel();
+    let child = Named::spawn(&unique_name("sh"));
+    let pid = child.pid() as u64;
+    let query = format!(
+        "from task select pid << 99, pid >> 65, cast(pid as u64) << 64, pid << $n where pid == {pid}"
+    );
+    let row = single_row(&query, &["--param", "n=70"]);
+    let expected = [pid << 35, pid >> 1, pid, pid << 6].map(|v| v.to_string());
+    assert_eq!(row, expected, "{query}");
+}

@@ -1,11 +1,15 @@
 //! Kernel tests: no BPF program, link or map outlives a bpfq run — after success, a compile
-//! error, an output pipe closed early (`| head -1`) and SIGINT, for the seq transport (task) and
-//! the ring buffer transport (unix) — counted with bpftool before and after.
+//! error, an output pipe closed early (`| head -1`, also through a real shell pipeline), SIGINT
+//! and SIGTERM, for the seq transport (task) and the ring buffer transport (unix); and none
+//! outlives a verifier refusal, an E2BIG read or a torn last row met through the runtime API
+//! (hand-made programs: no query produces them) — listed with bpftool before and after.
 
 mod common;
 
+use bpfq_runtime::{LoadError, ReadError};
 use common::*;
 use std::io::{BufRead, BufReader};
+use std::ops::ControlFlow;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -181,4 +185,121 @@ fn send_signal(pid: u32, name: &str) {
         .status()
         .expect("run kill");
     assert!(status.success(), "kill -{name} {pid}");
+}
+
+#[test]
+fn sigterm_tears_down() {
+    let _k = exclusive_kernel();
+    let _threads = ManyThreads::spawn(4000);
+    let baseline = bpf_objects();
+    let mut child = blocked_dump(baseline);
+    send_signal(child.id(), "TERM");
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "SIGTERM ends the run: {status:?}");
+    assert_objects_return_to(baseline, "after SIGTERM");
+}
+
+#[test]
+fn ring_transport_sigterm_tears_down() {
+    let _k = exclusive_kernel();
+    let _pairs = UnixPairs::spawn(3000);
+    let baseline = bpf_objects();
+    let mut child = blocked_unix_dump(baseline);
+    send_signal(child.id(), "TERM");
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "SIGTERM ends the run: {status:?}");
+    assert_objects_return_to(baseline, "after SIGTERM during a unix dump");
+}
+
+/// `bpfq ... | head -1` in a real shell: head exits after one line, bpfq meets EPIPE (or
+/// SIGPIPE) while its program is loaded, ends quietly with status 0 and frees everything.
+#[test]
+fn shell_pipeline_into_head_tears_down() {
+    let _k = exclusive_kernel();
+    let _threads = ManyThreads::spawn(4000);
+    let baseline = bpf_objects();
+    for query in [
+        "from task select pid, tid, tgid, comm",
+        "from unix select inode, type, state, path",
+    ] {
+        let script = format!(
+            "set -o pipefail; '{}' '{query}' -o csv | head -1",
+            bpfq_path().display()
+        );
+        let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{query}: the pipeline fails: {:?}\n{}",
+            out.status,
+            stderr(&out)
+        );
+        assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
+        assert!(
+            stderr(&out).is_empty(),
+            "a closed pipe is not an error: {}",
+            stderr(&out)
+        );
+        assert_objects_return_to(baseline, "after `| head -1`");
+    }
+}
+
+#[test]
+fn verifier_refusal_leaves_nothing() {
+    let _k = exclusive_kernel();
+    let baseline = bpf_objects();
+    match raw_programs::load("bpfq_leak_vrf", &raw_programs::refused_by_verifier()) {
+        Err(LoadError::Verifier { log, .. }) => assert!(log.contains("R0"), "{log}"),
+        Err(other) => panic!("expected a verifier refusal, got {other}"),
+        Ok(_) => panic!("the verifier accepted a program that never sets r0"),
+    }
+    assert_objects_return_to(baseline, "after a verifier refusal");
+}
+
+#[test]
+fn object_over_32_kib_is_e2big_and_leaves_nothing() {
+    let _k = exclusive_kernel();
+    let baseline = bpf_objects();
+    {
+        // 140 writes of 256 bytes: 35,840 bytes for one task, over the 32 KiB seq buffer.
+        let program = raw_programs::load("bpfq_leak_big", &raw_programs::oversized_rows(140))
+            .expect("the verifier accepts many small writes");
+        let link = program.attach(None).expect("attach");
+        let mut reader = link.open().expect("iterator");
+        let result = reader.read_rows(raw_programs::CHUNK as usize, |_| ControlFlow::Continue(()));
+        assert!(
+            matches!(result, Err(ReadError::ObjectTooLarge)),
+            "read(2) of an object over 32 KiB: {result:?}"
+        );
+        assert_eq!(bpf_objects(), (baseline.0 + 1, baseline.1 + 1, baseline.2));
+    }
+    assert_objects_return_to(baseline, "after E2BIG");
+}
+
+#[test]
+fn torn_last_row_is_an_error_and_leaves_nothing() {
+    let _k = exclusive_kernel();
+    let baseline = bpf_objects();
+    {
+        let program =
+            raw_programs::load("bpfq_leak_torn", &raw_programs::torn_last_row()).expect("load");
+        let link = program.attach(None).expect("attach");
+        let mut reader = link.open().expect("iterator");
+        let mut rows = 0;
+        let result = reader.read_rows(8, |_| {
+            rows += 1;
+            ControlFlow::Continue(())
+        });
+        assert!(
+            matches!(
+                result,
+                Err(ReadError::TornRow {
+                    trailing: 1,
+                    row_size: 8
+                })
+            ),
+            "{result:?}"
+        );
+        assert!(rows > 0, "every whole row came before the error");
+    }
+    assert_objects_return_to(baseline, "after a reader error");
 }

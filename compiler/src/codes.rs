@@ -69,6 +69,9 @@ pub const MAP_REQUIRED: &str = "E0115";
 pub const UNKNOWN_MAP: &str = "E0116";
 /// `map = ...` names a map of a type the target cannot walk.
 pub const WRONG_MAP_TYPE: &str = "E0117";
+/// The BTF data is malformed: a type, member or string it refers to is out of range, or its
+/// types loop.
+pub const MALFORMED_BTF: &str = "E0118";
 
 // ---------------------------------------------------------------- E02xx: types
 
@@ -236,6 +239,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         WRONG_MAP_TYPE,
         "the target cannot walk maps of this type (bpf_map_elem: hash, array and their per-CPU and LRU kinds; bpf_sk_storage_map: sk_storage; sockmap: sockmap and sockhash)",
+    ),
+    (
+        MALFORMED_BTF,
+        "the BTF data is broken (a type, member or string out of range, or a loop of types): check the --btf file",
     ),
     (
         TYPE_MISMATCH,

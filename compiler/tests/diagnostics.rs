@@ -233,3 +233,28 @@ fn select_star_without_defaults_is_e0109() {
     assert_eq!(diag.code, "E0109");
     insta::assert_snapshot!(diag.render(&sources));
 }
+
+/// A `defaults` line (of a user or query file) naming a column nobody defined is the user's
+/// error, pointed at in that line — it used to be an internal error (E0902).
+#[test]
+fn defaults_naming_an_undefined_column_is_e0102() {
+    let btf = fixture();
+    let mut sources = Sources::new();
+    let file = sources.add("<query>", "from task select *");
+    let user = (
+        "user/defaults.bpfq".to_string(),
+        "defaults task: pid, nosuch;\n".to_string(),
+    );
+    let stdlib = Stdlib::load_for(&mut sources, Some("task"), &[user]).expect("stdlib");
+    let params = HashMap::new();
+    let env = BindEnv {
+        btf: &btf,
+        stdlib: &stdlib,
+        sources: &sources,
+        params: &params,
+        maps: None,
+    };
+    let diag = compile_query(file, &env).expect_err("nosuch is not a column");
+    assert_eq!(diag.code, "E0102");
+    insta::assert_snapshot!(diag.render(&sources));
+}

@@ -43,6 +43,25 @@ pub fn missing_for_tracing(mask: u64) -> Option<String> {
     Some(format!("{} (or CAP_SYS_ADMIN)", missing.join(" and ")))
 }
 
+/// After an EPERM from bpf(2) for bpfq's own programs or maps: the capabilities this process
+/// lacks, if that is why (else the refusal comes from elsewhere and `None`).
+pub fn missing_after_eperm(err: &io::Error) -> Option<String> {
+    if err.raw_os_error() != Some(libc::EPERM) {
+        return None;
+    }
+    missing_for_tracing(effective_capabilities().ok()?)
+}
+
+/// After an EPERM while opening another program's map by id (`BPF_MAP_GET_FD_BY_ID` and
+/// `BPF_MAP_GET_NEXT_ID` need CAP_SYS_ADMIN whatever else is held): `CAP_SYS_ADMIN` if missing.
+pub fn missing_for_map_lookup_after_eperm(err: &io::Error) -> Option<&'static str> {
+    if err.raw_os_error() != Some(libc::EPERM) {
+        return None;
+    }
+    let mask = effective_capabilities().ok()?;
+    (!has(mask, CAP_SYS_ADMIN)).then_some("CAP_SYS_ADMIN")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -164,21 +164,40 @@ pub struct IterLink {
     fd: OwnedFd,
 }
 
+const SETNS: &str = "entering the network namespace (setns)";
+
 impl IterLink {
     /// Creates the iterator while this thread is in the network namespace named by `ns_path`
     /// (network iterators show the namespace current at creation), then returns to its own.
     pub fn open_in_netns(&self, ns_path: &std::path::Path) -> Result<IterReader, LoadError> {
-        let target = std::fs::File::open(ns_path)
-            .map_err(|err| sys_error("opening the network namespace", err))?;
+        // The errors name the path: a bare ENOENT or EINVAL would not say which was wrong.
+        let named = |err: &io::Error, why: String| io::Error::new(err.kind(), why);
+        let target = std::fs::File::open(ns_path).map_err(|err| LoadError::Sys {
+            what: "opening the network namespace",
+            err: named(&err, format!("{}: {err}", ns_path.display())),
+        })?;
         self.open_in_net_namespace(target.as_fd())
+            .map_err(|error| match error {
+                LoadError::Sys { what, err }
+                    if what == SETNS && err.raw_os_error() == Some(libc::EINVAL) =>
+                {
+                    LoadError::Sys {
+                        what,
+                        err: named(
+                            &err,
+                            format!("{} is not a network namespace file", ns_path.display()),
+                        ),
+                    }
+                }
+                other => other,
+            })
     }
 
     /// As `open_in_netns`, with the namespace given as an open namespace file.
     pub fn open_in_net_namespace(&self, target: BorrowedFd<'_>) -> Result<IterReader, LoadError> {
         let own = std::fs::File::open("/proc/thread-self/ns/net")
             .map_err(|err| sys_error("opening this thread's network namespace", err))?;
-        sys::enter_net_namespace(target)
-            .map_err(|err| sys_error("entering the network namespace (setns)", err))?;
+        sys::enter_net_namespace(target).map_err(|err| sys_error(SETNS, err))?;
         let opened = self.open();
         // Always come back, whatever the iterator creation did.
         sys::enter_net_namespace(own.as_fd())

@@ -56,7 +56,12 @@ fn count_cpu_list(list: &str) -> Option<u32> {
 }
 
 fn failed(what: &str, err: io::Error) -> MapLookupError {
-    MapLookupError::Failed(format!("{what}: {err}"))
+    match crate::caps::missing_for_map_lookup_after_eperm(&err) {
+        Some(missing) => MapLookupError::Failed(format!(
+            "{what}: not allowed: this process lacks {missing}, which opening another program's map needs; run as root or grant it"
+        )),
+        None => MapLookupError::Failed(format!("{what}: {err}")),
+    }
 }
 
 /// Whether `fd` is a BPF map (its anonymous inode is `bpf-map`), so its info is a map's.

@@ -43,6 +43,10 @@ pub enum RingError {
 impl fmt::Display for RingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            RingError::Create { err, .. } if crate::caps::missing_after_eperm(err).is_some() => {
+                let missing = crate::caps::missing_after_eperm(err).unwrap_or_default();
+                write!(f, "not allowed to create the BPF ring buffer that carries the rows: this process lacks {missing}; run as root or grant those capabilities")
+            }
             RingError::Create { size, err } => {
                 write!(f, "creating a {size}-byte BPF ring buffer failed: {err}")
             }

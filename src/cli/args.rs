@@ -9,7 +9,7 @@ use std::path::PathBuf;
     version,
     about = "Query live Linux kernel data structures; each query compiles to a BPF iterator program",
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  bpfq 'from task select pid, tgid, comm'\n  bpfq 'from task select pid, comm where pid == 1234' -o json\n  bpfq --watch 2 --count 5 'from tcp select src, sport, dst, dport, state'\n  bpfq --timings 'from task select pid, comm'\n  bpfq explain 'from task select pid, comm where tgid == 42'\n  bpfq targets\n  source <(bpfq completions bash)"
+    after_help = "Examples:\n  bpfq 'from task select pid, tgid, comm'\n  bpfq 'from task select pid, comm where pid == 1234' -o json\n  bpfq --watch 2 --count 5 'from tcp select src, sport, dst, dport, state'\n  bpfq --timings 'from task select pid, comm'\n  bpfq explain 'from task select pid, comm where tgid == 42'\n  bpfq targets\n  source <(bpfq completions bash)\n\nExit codes:\n  0  success\n  1  runtime error: the kernel refused (missing capabilities, verifier), a read failed\n  2  usage or compile error: bad arguments, query, query file, parameter or BTF file"
 )]
 pub struct Cli {
     #[command(subcommand)]

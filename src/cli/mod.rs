@@ -170,8 +170,11 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
 /// The BTF to compile against: `--btf FILE`, else the running kernel's (mmapped).
 pub fn open_btf(btf: Option<&Path>) -> Result<Btf, Failure> {
     match btf {
-        Some(path) => Btf::from_file(path)
-            .map_err(|e| Failure::Usage(format!("cannot read BTF file {}: {e}", path.display()))),
+        Some(path) => Btf::from_file(path).map_err(|e| match e {
+            // The reader's own I/O message already names the file.
+            bpfq_kernel::BtfError::Io { .. } => Failure::Usage(e.to_string()),
+            _ => Failure::Usage(format!("cannot read BTF file {}: {e}", path.display())),
+        }),
         None => {
             let path = Path::new(VMLINUX_BTF);
             let map = bpfq_runtime::sys::mmap_readonly(path).map_err(|e| {

@@ -13,8 +13,15 @@ use std::io::{self, Write};
 
 pub fn targets(common: &Common, output: &OutputArgs) -> Result<(), Failure> {
     let btf = open_btf(common.btf.as_deref())?;
-    let targets = discover(&btf)
-        .map_err(|e| Failure::Runtime(format!("cannot list iterator targets: {e}")))?;
+    let targets = discover(&btf).map_err(|e| {
+        let message = format!("cannot list iterator targets: malformed BTF: {e}");
+        // A broken `--btf FILE` is bad input (exit 2), like an unreadable one; the running
+        // kernel's BTF is not the user's input.
+        match common.btf {
+            Some(_) => Failure::Usage(message),
+            None => Failure::Runtime(message),
+        }
+    })?;
     let text = |name: &str| (name.to_string(), ColumnKind::Chars { len: 64 }, false);
     let layout = RowLayout::pack([text("target"), text("context"), text("object")]);
     let options = FormatOptions {

@@ -2,6 +2,8 @@
 //! and count the kernel's BPF programs and links with bpftool (an independent oracle).
 #![allow(dead_code)]
 
+pub mod btf_mutations;
+pub mod raw_programs;
 pub mod socket_maps;
 
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! coded diagnostic at the operator or operand that is wrong.
 
 use super::vma_perms::{self, VMA_PERMS_BITS};
-use super::{internal, unsupported, ArithOp, Binder, CmpOp, TExpr, TKind, Ty};
+use super::{internal, malformed_btf, unsupported, ArithOp, Binder, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
@@ -241,7 +241,7 @@ impl Binder<'_> {
                     .env
                     .btf
                     .members(*id)
-                    .map_err(|e| internal(expr.span, e))?;
+                    .map_err(|e| malformed_btf(expr.span, e))?;
                 let names: Vec<&str> = members.iter().take(8).map(|m| m.name).collect();
                 Err(Diagnostic::error(
                     codes::NOT_A_VALUE,

@@ -66,6 +66,13 @@ pub fn internal_error(span: Span, err: impl std::fmt::Display) -> Diagnostic {
     internal(span, err)
 }
 
+/// The BTF itself is malformed (a `--btf` file, or a broken kernel's): bad input, not a bug.
+fn malformed_btf(span: Span, err: bpfq_kernel::BtfError) -> Diagnostic {
+    Diagnostic::error(codes::MALFORMED_BTF, format!("malformed BTF: {err}"))
+        .with_primary(span, "reading the BTF types this needs")
+        .with_note("check the BTF file with `bpftool btf dump file FILE`; a kernel's own is /sys/kernel/btf/vmlinux")
+}
+
 fn internal(span: Span, err: impl std::fmt::Display) -> Diagnostic {
     Diagnostic::error(
         codes::INTERNAL,
@@ -83,13 +90,14 @@ pub fn program_name(target: &str) -> String {
 
 /// Finds the iterator target named in `from`, or explains which targets exist.
 pub fn resolve_target(btf: &Btf, target: &ast::Ident) -> Result<IterTarget, Diagnostic> {
-    let found = catalogue::find_target(btf, &target.name).map_err(|e| internal(target.span, e))?;
+    let found =
+        catalogue::find_target(btf, &target.name).map_err(|e| malformed_btf(target.span, e))?;
     if let Some(t) = found {
         if t.attach_func.is_some() {
             return Ok(t);
         }
     }
-    let all = catalogue::discover(btf).map_err(|e| internal(target.span, e))?;
+    let all = catalogue::discover(btf).map_err(|e| malformed_btf(target.span, e))?;
     let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
     let mut diag = Diagnostic::error(
         codes::UNKNOWN_TARGET,
@@ -259,10 +267,19 @@ fn bind_query(
             let expr = binder
                 .bind_column_by_name(&ident.name, ident.span)?
                 .ok_or_else(|| {
-                    internal(
-                        ident.span,
-                        format!("default column `{}` is not defined", ident.name),
+                    // A `defaults` line of a user or query file may name a column nobody defined.
+                    Diagnostic::error(
+                        codes::UNKNOWN_NAME,
+                        format!(
+                            "default column `{}` is not a column of `{}`",
+                            ident.name, bound_target.name
+                        ),
                     )
+                    .with_primary(ident.span, "named in this `defaults` list")
+                    .with_note(format!(
+                        "define it with `column {}.{} = ...;` or remove it from the list",
+                        bound_target.name, ident.name
+                    ))
                 })?;
             binder.check_selectable(&expr)?;
             columns.push(OutputColumn {

@@ -2,7 +2,7 @@
 //! target, a field of the iterator context, or a member of the target's main object; each further
 //! step follows BTF (pointers implicitly, anonymous members flattened, arrays by constant index).
 
-use super::{internal, quote_list, Binder, TExpr, TKind, Ty};
+use super::{internal, malformed_btf, quote_list, Binder, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{nearest_names, Diagnostic, Span};
 use crate::syntax::ast::{ExprKind, PathSegment};
@@ -53,7 +53,7 @@ impl Binder<'_> {
                     .env
                     .btf
                     .member(pointee, name)
-                    .map_err(|e| internal(span, e))?
+                    .map_err(|e| malformed_btf(span, e))?
                     .is_some()
                 {
                     return self.member(main, name, span);
@@ -92,10 +92,10 @@ impl Binder<'_> {
         span: Span,
     ) -> Result<TExpr, Diagnostic> {
         let btf = self.env.btf;
-        let resolved = btf.resolve(type_id).map_err(|e| internal(span, e))?;
-        match btf.get(resolved).map_err(|e| internal(span, e))? {
+        let resolved = btf.resolve(type_id).map_err(|e| malformed_btf(span, e))?;
+        match btf.get(resolved).map_err(|e| malformed_btf(span, e))? {
             BtfType::Ptr { target } => {
-                let pointee = btf.resolve(target).map_err(|e| internal(span, e))?;
+                let pointee = btf.resolve(target).map_err(|e| malformed_btf(span, e))?;
                 Ok(TExpr { kind: TKind::CtxField { name, offset }, ty: Ty::Ptr { pointee }, span })
             }
             BtfType::Int { size, signed, .. } | BtfType::Enum { size, signed, .. } if matches!(size, 1 | 2 | 4 | 8) => {
@@ -191,7 +191,11 @@ impl Binder<'_> {
                     )
                     .with_primary(index.span, format!("the array has {len} elements")));
                 }
-                let size = self.env.btf.size_of(elem).map_err(|e| internal(*span, e))?;
+                let size = self
+                    .env
+                    .btf
+                    .size_of(elem)
+                    .map_err(|e| malformed_btf(*span, e))?;
                 let offset = offset + size * value as u32;
                 self.typed_memory(*ptr, offset, elem, None, base.span.to(*span))
             }
@@ -218,7 +222,7 @@ impl Binder<'_> {
                 .with_secondary(base.span, format!("this is {}", base.ty.a())))
             }
         };
-        match btf.get(struct_id).map_err(|e| internal(span, e))? {
+        match btf.get(struct_id).map_err(|e| malformed_btf(span, e))? {
             BtfType::Struct { .. } | BtfType::Union { .. } => {}
             BtfType::Fwd { name: fwd, .. } => {
                 return Err(Diagnostic::error(
@@ -245,8 +249,11 @@ impl Binder<'_> {
                 .with_secondary(base.span, bpfq_kernel::catalogue::type_name(btf, struct_id)));
             }
         }
-        let Some(member) = btf.member(struct_id, name).map_err(|e| internal(span, e))? else {
-            let members = btf.members(struct_id).map_err(|e| internal(span, e))?;
+        let Some(member) = btf
+            .member(struct_id, name)
+            .map_err(|e| malformed_btf(span, e))?
+        else {
+            let members = btf.members(struct_id).map_err(|e| malformed_btf(span, e))?;
             let near = nearest_names(name, members.iter().map(|m| m.name), 4);
             let struct_name = bpfq_kernel::catalogue::type_name(btf, struct_id);
             let mut diag = Diagnostic::error(
@@ -283,7 +290,7 @@ impl Binder<'_> {
         span: Span,
     ) -> Result<TExpr, Diagnostic> {
         let btf = self.env.btf;
-        let id = btf.resolve(type_id).map_err(|e| internal(span, e))?;
+        let id = btf.resolve(type_id).map_err(|e| malformed_btf(span, e))?;
         let load = |bytes: u32, signed: bool, ty: Ty| -> Result<TExpr, Diagnostic> {
             let width = u8::try_from(bytes)
                 .ok()
@@ -324,7 +331,7 @@ impl Binder<'_> {
                 span,
             })
         };
-        match btf.get(id).map_err(|e| internal(span, e))? {
+        match btf.get(id).map_err(|e| malformed_btf(span, e))? {
             BtfType::Int {
                 size,
                 signed,
@@ -351,7 +358,7 @@ impl Binder<'_> {
                 },
             ),
             BtfType::Ptr { target } => {
-                let pointee = btf.resolve(target).map_err(|e| internal(span, e))?;
+                let pointee = btf.resolve(target).map_err(|e| malformed_btf(span, e))?;
                 load(8, false, Ty::Ptr { pointee })
             }
             BtfType::Struct { .. } | BtfType::Union { .. } => Ok(TExpr {
@@ -363,7 +370,7 @@ impl Binder<'_> {
                 span,
             }),
             BtfType::Array { elem, len, .. } => {
-                let elem_id = btf.resolve(elem).map_err(|e| internal(span, e))?;
+                let elem_id = btf.resolve(elem).map_err(|e| malformed_btf(span, e))?;
                 let is_char = matches!(
                     btf.get(elem_id),
                     Ok(BtfType::Int {

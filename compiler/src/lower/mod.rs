@@ -640,7 +640,14 @@ impl Lowerer<'_> {
                 signed,
             } => {
                 let lhs = self.value(lhs)?;
-                let rhs = self.operand(rhs)?;
+                let rhs = match (op, &rhs.kind) {
+                    // The verifier refuses a constant shift count outside 0..=63; a count in a
+                    // register is taken modulo 64 by BPF, and constant folding does the same.
+                    (ArithOp::Shl | ArithOp::Shr, TKind::Int(count)) => {
+                        Operand::Imm((count & 63) as i32)
+                    }
+                    _ => self.operand(rhs)?,
+                };
                 let op = match (op, signed) {
                     (ArithOp::Add, _) => BinOp::Add,
                     (ArithOp::Sub, _) => BinOp::Sub,

@@ -122,8 +122,17 @@ impl<'a> Unexpected<'a> {
             None => "end of input".to_string(),
             Some(_) => {
                 let text = self.found_text();
-                let shown: String = text.chars().take(32).collect();
-                let ellipsis = if shown.len() < text.len() { "..." } else { "" };
+                // Control characters are shown escaped: echoed raw they could drive the
+                // user's terminal.
+                let shown: String = text
+                    .chars()
+                    .take(32)
+                    .map(|c| match c.is_control() {
+                        true => c.escape_unicode().to_string(),
+                        false => c.to_string(),
+                    })
+                    .collect();
+                let ellipsis = if text.chars().count() > 32 { "..." } else { "" };
                 format!("`{shown}{ellipsis}`")
             }
         }
