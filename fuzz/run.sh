@@ -7,6 +7,7 @@
 #
 # The toolchain is stable-only: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its -Z flags
 # (sanitizer, coverage) to the stable compiler, whose x86_64 std ships the ASan runtime.
+# cargo-fuzz's default profile is release with debug assertions (overflow checks count).
 #
 # Usage: fuzz/run.sh [TARGET...]     (default: parse compile btf)
 # Env:   FUZZ_SECONDS=N   seconds per target (default 60)
@@ -31,6 +32,6 @@ for target in "${targets[@]}"; do
     mkdir -p "$new_inputs/$target"
     echo "fuzz/run.sh: $target for ${seconds}s" >&2
     # -rss_limit_mb: the btf target holds two copies of the 6 MB fixture plus ASan's shadow.
-    cargo fuzz run --release "$target" "$new_inputs/$target" "corpus/$target" -- \
+    cargo fuzz run "$target" "$new_inputs/$target" "corpus/$target" -- \
         -max_total_time="$seconds" -rss_limit_mb=4096 -print_final_stats=1
 done
