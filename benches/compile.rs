@@ -1,11 +1,15 @@
-//! Micro-benchmark (not a test): BTF open, query compile, and aya's full BTF parse as the anchor
-//! that motivated bpfq's own reader and loader. Run: `cargo bench --bench compile`.
+//! Micro-benchmark (not a test): BTF open, query compile, aya's full BTF parse as the anchor
+//! that motivated bpfq's own reader and loader, and row decoding + formatting (table, csv,
+//! json) of 10k canned binary rows. Run: `cargo bench --bench compile`.
 
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::Sources;
+use bpfq_compiler::layout::{ColumnKind, RowLayout};
 use bpfq_compiler::pipeline::compile;
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
+use bpfq_runtime::decode::decode_row;
+use bpfq_runtime::format::{new_sink, FormatOptions, OutputFormat, PointerKey};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -34,7 +38,96 @@ fn open_btf() -> Btf {
     Btf::from_shared(Box::new(map)).expect("parse BTF")
 }
 
+/// A tcp-like row: integers, an enum, addresses, text and a kernel pointer.
+fn canned_layout() -> RowLayout {
+    let state = ColumnKind::Enum {
+        bytes: 1,
+        signed: false,
+        names: vec![(1, "TCP_ESTABLISHED".into()), (10, "TCP_LISTEN".into())],
+    };
+    RowLayout::pack([
+        (
+            "pid".to_string(),
+            ColumnKind::Int {
+                bytes: 4,
+                signed: false,
+            },
+            false,
+        ),
+        ("comm".to_string(), ColumnKind::Chars { len: 16 }, false),
+        ("src".to_string(), ColumnKind::Ipv4, false),
+        (
+            "sport".to_string(),
+            ColumnKind::Int {
+                bytes: 2,
+                signed: false,
+            },
+            false,
+        ),
+        ("dst6".to_string(), ColumnKind::Ipv6, false),
+        ("state".to_string(), state, false),
+        ("sk".to_string(), ColumnKind::KernelPointer, true),
+    ])
+}
+
+/// 10k rows as a BPF program would write them: every column filled, deterministic content.
+fn canned_rows(layout: &RowLayout, count: u32) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let mut row = vec![0u8; layout.size as usize];
+            for column in &layout.columns {
+                let at = column.offset as usize;
+                let width = column.kind.width() as usize;
+                for (k, byte) in row[at..at + width].iter_mut().enumerate() {
+                    *byte = match column.kind {
+                        ColumnKind::Chars { .. } => b"kworker/u8:3-ev"[k % 15],
+                        ColumnKind::Enum { .. } => [1, 10][i as usize % 2],
+                        _ => (i as usize * 31 + k * 7) as u8,
+                    };
+                }
+            }
+            row
+        })
+        .collect()
+}
+
+fn format_rows(layout: &RowLayout, rows: &[Vec<u8>], format: OutputFormat) -> usize {
+    let options = FormatOptions {
+        pointer_key: PointerKey::fixed(1, 2),
+        ..FormatOptions::default()
+    };
+    let mut out = Vec::with_capacity(rows.len() * 128);
+    {
+        let mut sink = new_sink(format, &mut out, options);
+        sink.begin(layout).unwrap();
+        for row in rows {
+            sink.row(&decode_row(layout, row)).unwrap();
+        }
+        sink.end().unwrap();
+    }
+    out.len()
+}
+
+fn bench_formatting() {
+    let layout = canned_layout();
+    let rows = canned_rows(&layout, 10_000);
+    for (name, format) in [
+        ("table", OutputFormat::Table),
+        ("csv", OutputFormat::Csv),
+        ("json", OutputFormat::Json),
+    ] {
+        let mut bytes = 0;
+        let took = time(21, || bytes = format_rows(&layout, &rows, format));
+        println!(
+            "decode + format 10k rows as {name:<5}: {:8.3} ms ({:.0} ns/row, {bytes} bytes)",
+            took.as_secs_f64() * 1e3,
+            took.as_secs_f64() * 1e9 / rows.len() as f64
+        );
+    }
+}
+
 fn main() {
+    bench_formatting();
     if !Path::new(VMLINUX).exists() {
         eprintln!("compile bench: {VMLINUX} is missing; nothing to measure");
         return;

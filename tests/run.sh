@@ -28,3 +28,9 @@ if [ "$(id -u)" -ne 0 ] || [ ! -r /sys/kernel/btf/vmlinux ]; then
 fi
 
 cargo test --workspace --locked
+
+# Bounded fuzzing (about a minute per target, three targets) only in CI: a local `tests/run.sh`
+# stays a test run. Any crash fails CI and leaves its input under fuzz/artifacts/.
+if [ "${CI:-}" = true ]; then
+    fuzz/run.sh
+fi

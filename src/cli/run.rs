@@ -122,6 +122,7 @@ pub fn execute(
         let mut timed = TimedSink {
             inner: sink.as_mut(),
             spent: Duration::ZERO,
+            enabled: timings.enabled(),
         };
         let started = Instant::now();
         let result = stream_rows_of(
