@@ -143,6 +143,10 @@ fn kernel_grouping(
         if column.kind == ColumnKind::Float {
             return Err("a key is a float".into());
         }
+        if matches!(column.kind, ColumnKind::KernfsPath { .. }) {
+            // Its slots hold stale bytes past each name's NUL: equal paths, unequal keys.
+            return Err("a key is a kernfs path, joined in user space".into());
+        }
         let len = column.kind.width();
         key_parts.push(KeyPart {
             column: k,

@@ -1,6 +1,9 @@
 //! Stage `emit` -> `read`: the binary row layout. Guarantees every column lies inside `size` bytes,
 //! is naturally aligned, and `size` is a multiple of 8 (one row = one `bpf_seq_write`).
 
+/// Bytes before the first name slot of a `KernfsPath` column (the count byte, padded).
+pub const KERNFS_PATH_HEADER: u32 = 8;
+
 /// How the bytes of one column are to be read and shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColumnKind {
@@ -26,6 +29,10 @@ pub enum ColumnKind {
     Ipv4,
     /// One byte of VMA permission bits (`Ty::VmaPerms`), rendered as `rwxp`/`rwxs` text.
     VmaPerms,
+    /// A kernfs node's path (`kernfs_path`): byte 0 counts the names, then from byte 8 `levels`
+    /// NUL-terminated names of at most `slot` bytes, the node's own first; shown as
+    /// `/` + the names joined by `/` in reverse (`/` alone for the root).
+    KernfsPath { levels: u32, slot: u32 },
     /// A 64-bit IEEE float (`avg`); computed in user space, never written by a BPF program.
     Float,
 }
@@ -40,13 +47,17 @@ impl ColumnKind {
             ColumnKind::KernelPointer | ColumnKind::Float => 8,
             ColumnKind::Ipv6 => 16,
             ColumnKind::Ipv4 => 4,
+            ColumnKind::KernfsPath { levels, slot } => KERNFS_PATH_HEADER + levels * slot,
         }
     }
 
     /// Alignment of the column inside the row.
     pub fn align(&self) -> u32 {
         match self {
-            ColumnKind::Chars { .. } | ColumnKind::Bytes { .. } | ColumnKind::Ipv6 => 8,
+            ColumnKind::Chars { .. }
+            | ColumnKind::Bytes { .. }
+            | ColumnKind::Ipv6
+            | ColumnKind::KernfsPath { .. } => 8,
             other => other.width().min(8),
         }
     }

@@ -83,6 +83,8 @@ const CASES: &[(&str, &str)] = &[
         "E0201",
         "from task_vma select d_path(vma.vm_file.f_path, 1)",
     ),
+    ("E0201", "from cgroup select kernfs_path(cgroup)"),
+    ("E0201", "from cgroup select kernfs_path(cgroup.kn, 8)"),
     ("E0290", "from task_file select fd where path == \"/x\""),
     (
         "E0207",

@@ -285,6 +285,16 @@ fn bpf_d_path_gets_the_address_of_the_struct_path_and_a_null_flag() {
 }
 
 #[test]
+fn ir_kernfs_path_walks_eight_parents_unrolled_and_goes_null_when_deeper_or_cut() {
+    insta::assert_snapshot!(check_ir("from cgroup select id, path"));
+}
+
+#[test]
+fn bpf_kernfs_path_reads_parent_and_name_directly_and_names_with_probe_read_str() {
+    insta::assert_snapshot!(check_bpf("from cgroup select path"));
+}
+
+#[test]
 fn ir_unix_rows_go_to_the_ring_buffer_in_segments() {
     // Four nullable 108-byte paths: 436 bytes, two segments, two ring records, one shared
     // ring-full block that writes the 1-byte marker to the seq buffer.
@@ -467,6 +477,7 @@ fn plan_grouping_falls_back_to_user_space_with_a_reason() {
         "from task select comm, count(distinct tid) group by comm",
         "from task select tgid, min(comm) group by tgid",
         "from task_file select d_path(file.f_path) as p, count(*) group by p",
+        "from cgroup select path, count(*) group by path",
         "from ksym select type, count(*) group by type",
         "from bpf_map select type, count(*) group by type",
         "from task select tgid, sum(vsize) group by tgid",

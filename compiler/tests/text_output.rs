@@ -96,6 +96,7 @@ fn queries_that_need_user_space_are_e0303() {
         "from task select pid limit 3",
         "from task select comm, count(*) group by comm",
         "from unix select inode",
+        "from cgroup select id, path",
         "from task_file as f join tcp on f.inode == tcp.inode select f.pid",
     ] {
         let error = text(query).expect_err(query);

@@ -76,11 +76,32 @@ fn decode_column(column: &ColumnLayout, row: &[u8]) -> Value {
             Ok(octets) => Value::Text(std::net::Ipv4Addr::from(octets).to_string()),
             Err(_) => Value::Null,
         },
+        ColumnKind::KernfsPath { levels, slot } => kernfs_path_text(bytes, *levels, *slot),
         ColumnKind::Ipv6 => match <[u8; 16]>::try_from(bytes) {
             Ok(octets) => Value::Text(std::net::Ipv6Addr::from(octets).to_string()),
             Err(_) => Value::Null,
         },
     }
+}
+
+/// `/` and the names of a `KernfsPath` column joined in reverse (the node's own name is in the
+/// first slot); a count beyond the slots is a layout mismatch: NULL.
+fn kernfs_path_text(bytes: &[u8], levels: u32, slot: u32) -> Value {
+    let count = u32::from(bytes[0]);
+    if count > levels {
+        return Value::Null;
+    }
+    let header = bpfq_compiler::layout::KERNFS_PATH_HEADER as usize;
+    let mut names = Vec::new();
+    for level in (0..count as usize).rev() {
+        let start = header + level * slot as usize;
+        let Some(name) = bytes.get(start..start + slot as usize) else {
+            return Value::Null;
+        };
+        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        names.push(String::from_utf8_lossy(&name[..end]).into_owned());
+    }
+    Value::Text(format!("/{}", names.join("/")))
 }
 
 /// The permission column of /proc/PID/maps from VM_READ, VM_WRITE, VM_EXEC and VM_MAYSHARE
@@ -123,6 +144,29 @@ mod tests {
                 .into_iter()
                 .map(|(name, kind, nullable)| (name.to_string(), kind, nullable)),
         )
+    }
+
+    #[test]
+    fn kernfs_paths_join_the_names_in_reverse() {
+        let kind = ColumnKind::KernfsPath { levels: 3, slot: 8 };
+        let layout = layout(vec![("path", kind, false)]);
+        let path_of = |count: u8, names: &[&[u8]]| {
+            let mut row = vec![0u8; layout.size as usize];
+            row[0] = count;
+            for (level, name) in names.iter().enumerate() {
+                let start = 8 + level * 8;
+                row[start..start + name.len()].copy_from_slice(name);
+            }
+            decode_row(&layout, &row).remove(0)
+        };
+        assert_eq!(path_of(0, &[]), Value::Text("/".into()));
+        assert_eq!(
+            path_of(3, &[b"c", b"bb\0old", b"a"]),
+            Value::Text("/a/bb/c".into())
+        );
+        // Names past the count are stale bytes, not part of the path.
+        assert_eq!(path_of(1, &[b"c", b"b"]), Value::Text("/c".into()));
+        assert_eq!(path_of(4, &[b"c"]), Value::Null);
     }
 
     #[test]

@@ -120,6 +120,14 @@ impl fmt::Display for TExpr {
             ),
             TKind::CString { ptr, max } => write!(f, "string({ptr}, {max})"),
             TKind::DPath { path, max } => write!(f, "d_path({path}, {max})"),
+            TKind::KernfsPath {
+                node,
+                parent_offset,
+                name_offset,
+            } => write!(
+                f,
+                "kernfs_path({node}, parent +{parent_offset}, name +{name_offset})"
+            ),
             TKind::BoolToInt { cond } => write!(f, "int({cond})"),
             TKind::IfElse {
                 cond,

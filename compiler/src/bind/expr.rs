@@ -234,6 +234,7 @@ impl Binder<'_> {
             | Ty::Literal
             | Ty::Ipv4
             | Ty::VmaPerms
+            | Ty::KernfsPath { .. }
             | Ty::Bytes { .. } => Ok(()),
             Ty::Struct { id } if self.aggregate_bytes(*id).is_some() => Ok(()),
             Ty::Struct { id } => {
@@ -400,6 +401,9 @@ impl Binder<'_> {
             ExprKind::Call { func, args, .. } if func.name == "if" => self.bind_if(args, span),
             ExprKind::Call { func, args, .. } if func.name == "d_path" => {
                 self.bind_d_path(args, span)
+            }
+            ExprKind::Call { func, args, .. } if func.name == "kernfs_path" => {
+                self.bind_kernfs_path(args, span)
             }
             ExprKind::Call { func, .. }
                 if super::grouping::AggFunc::from_name(&func.name).is_some() =>

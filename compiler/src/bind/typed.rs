@@ -45,6 +45,12 @@ pub enum Ty {
     /// The VM_READ (1), VM_WRITE (2), VM_EXEC (4) and VM_MAYSHARE (0x80) bits of a VMA's
     /// flags (a stdlib `vma_perms` column), shown and compared as /proc/PID/maps' `rwxp` text.
     VmaPerms,
+    /// A kernfs node's path (`kernfs_path`): a count byte, 7 bytes of padding, then `levels`
+    /// name slots of `slot` bytes, the node's own name first; user space joins them in reverse.
+    KernfsPath {
+        levels: u32,
+        slot: u32,
+    },
     /// `len` bytes of memory with no BTF type (a map key or value), shown as hex.
     Bytes {
         len: u32,
@@ -91,6 +97,7 @@ impl Ty {
             Ty::Str => "string".into(),
             Ty::Ipv4 => "ipv4".into(),
             Ty::VmaPerms => "vma_perms".into(),
+            Ty::KernfsPath { .. } => "kernfs_path".into(),
             Ty::Bytes { len } => format!("bytes[{len}]"),
         }
     }
@@ -201,6 +208,14 @@ pub enum TKind {
     DPath {
         path: Box<TExpr>,
         max: u32,
+    },
+    /// The path of the kernfs node `node` from its root (`kernfs_path`): the `name` (a
+    /// `const char *` at `name_offset`) of each node up the parent pointers (at
+    /// `parent_offset`); NULL when the walk does not reach the root or a name fills its slot.
+    KernfsPath {
+        node: Box<TExpr>,
+        parent_offset: u32,
+        name_offset: u32,
     },
     /// A condition as an integer: 1 when it holds, else 0.
     BoolToInt {

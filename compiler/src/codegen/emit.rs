@@ -407,6 +407,12 @@ impl Emitter<'_> {
             Inst::ProbeStrToRow { offset, base, len } => {
                 let dst = i32::from(self.row_offset(*offset));
                 self.probe_call(helpers::PROBE_READ_KERNEL_STR, *base, 0, dst, *len);
+                // A `kernfs_path` walk tests the length; a `string` column ignores it.
+                if let Some(v) = result {
+                    let target = self.target(v);
+                    self.mov(target, Reg::R0);
+                    self.write_back(v);
+                }
             }
             Inst::DPathToRow {
                 offset,

@@ -3,6 +3,8 @@
 //! evaluates the filter with short-circuit branches, and writes exactly one row per match.
 
 mod d_path;
+mod kernfs_path;
+use kernfs_path::KernfsWalk;
 mod group_update;
 mod segments;
 mod text;
@@ -79,6 +81,10 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
         Ty::Ptr { .. } => ColumnKind::KernelPointer,
         Ty::Ipv4 => ColumnKind::Ipv4,
         Ty::VmaPerms => ColumnKind::VmaPerms,
+        Ty::KernfsPath { levels, slot } => ColumnKind::KernfsPath {
+            levels: *levels,
+            slot: *slot,
+        },
         Ty::Bytes { len } => ColumnKind::Bytes { len: *len },
         Ty::Struct { id } if btf.name_of(*id) == Some("in6_addr") => ColumnKind::Ipv6,
         Ty::Struct { id } => ColumnKind::Bytes {
@@ -321,6 +327,8 @@ fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
         }
         // The helper can fail (a path longer than the column): NULL then.
         TKind::DPath { .. } => true,
+        // A walk deeper than the slots, or a name cut by its slot: NULL then.
+        TKind::KernfsPath { .. } => true,
         TKind::Arith { lhs, rhs, .. } => {
             dereferences_loaded_pointer(lhs) || dereferences_loaded_pointer(rhs)
         }
@@ -349,7 +357,8 @@ fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
         | TKind::StructCast { value, .. }
         | TKind::ByteSwap { value, .. }
         | TKind::CString { ptr: value, .. }
-        | TKind::DPath { path: value, .. } => collect_ctx_fields(value, out),
+        | TKind::DPath { path: value, .. }
+        | TKind::KernfsPath { node: value, .. } => collect_ctx_fields(value, out),
         TKind::Arith { lhs, rhs, .. } | TKind::Compare { lhs, rhs, .. } => {
             collect_ctx_fields(lhs, out);
             collect_ctx_fields(rhs, out);
@@ -1037,6 +1046,23 @@ impl Lowerer<'_> {
     fn store_value(&mut self, expr: &TExpr, row_offset: u32) -> Result<(), Diagnostic> {
         match (&expr.kind, &expr.ty) {
             (TKind::DPath { path, max }, _) => self.store_d_path(path, row_offset, *max)?,
+            (
+                TKind::KernfsPath {
+                    node,
+                    parent_offset,
+                    name_offset,
+                },
+                Ty::KernfsPath { levels, slot },
+            ) => self.store_kernfs_path(
+                node,
+                row_offset,
+                KernfsWalk {
+                    parent_offset: *parent_offset,
+                    name_offset: *name_offset,
+                    levels: *levels,
+                    slot: *slot,
+                },
+            )?,
             (TKind::CString { ptr, max }, _) => {
                 let base = self.pointer(ptr)?;
                 self.b.effect(Inst::ProbeStrToRow {

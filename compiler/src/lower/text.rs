@@ -108,6 +108,19 @@ pub(super) fn check(plan: &Plan, layout: &RowLayout, segments: usize) -> Result<
     if let Some(column) = layout
         .columns
         .iter()
+        .find(|c| matches!(c.kind, ColumnKind::KernfsPath { .. }))
+    {
+        return Err(refuse(
+            plan,
+            &format!(
+                "column `{}` is a kernfs path, whose names are joined in user space",
+                column.name
+            ),
+        ));
+    }
+    if let Some(column) = layout
+        .columns
+        .iter()
         .find(|c| matches!(c.kind, ColumnKind::Float))
     {
         return Err(internal(format!(
@@ -359,6 +372,9 @@ impl Lowerer<'_> {
                 }
             }
             ColumnKind::Float => return Err(internal("a float column in a kernel row")),
+            ColumnKind::KernfsPath { .. } => {
+                return Err(internal("a kernfs path column in a text row"))
+            }
         }
         self.b.terminate(Terminator::Jump(join));
         Ok(())

@@ -98,7 +98,14 @@ impl<W: io::Write> RowSink for TableSink<W> {
         self.cuttable = layout
             .columns
             .iter()
-            .map(|c| matches!(c.kind, ColumnKind::Chars { .. } | ColumnKind::Bytes { .. }))
+            .map(|c| {
+                matches!(
+                    c.kind,
+                    ColumnKind::Chars { .. }
+                        | ColumnKind::Bytes { .. }
+                        | ColumnKind::KernfsPath { .. }
+                )
+            })
             .collect();
         self.cells.clear();
         Ok(())
