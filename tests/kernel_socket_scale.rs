@@ -302,7 +302,6 @@ fn six_thousand_tcp_sockets_each_listed_once_as_proc_net_tcp_lists_them() {
     let query = "from tcp select family, src, sport, dst, dport, state, inode";
     let got = bpfq_rows_of_ours(query, &[], &tcp_inodes);
     assert_same_sockets("tcp", &got, &expected);
-    
 
     // Counts computed in the kernel by grouping, against what the holder opened.
     let (_, by_state) = query_csv(
