@@ -265,7 +265,7 @@ impl Binder<'_> {
                     .env
                     .btf
                     .size_of(*elem)
-                    .is_ok_and(|s| s * len <= MAX_VALUE_BYTES) =>
+                    .is_ok_and(|s| s.checked_mul(*len).is_some_and(|b| b <= MAX_VALUE_BYTES)) =>
             {
                 Ok(())
             }
