@@ -11,9 +11,12 @@
 #
 # Usage: fuzz/run.sh [TARGET...]     (default: parse compile btf)
 # Env:   FUZZ_SECONDS=N   seconds per target (default 60)
+#        FUZZ_SEED=N      libFuzzer's seed (default 1, so a CI run is reproducible: the same
+#                         inputs in the same order; set another seed to explore further)
 set -euo pipefail
 fuzz_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 seconds=${FUZZ_SECONDS:-60}
+seed=${FUZZ_SEED:-1}
 targets=("$@")
 ((${#targets[@]})) || targets=(parse compile btf)
 
@@ -33,5 +36,5 @@ for target in "${targets[@]}"; do
     echo "fuzz/run.sh: $target for ${seconds}s" >&2
     # -rss_limit_mb: the btf target holds two copies of the 6 MB fixture plus ASan's shadow.
     cargo fuzz run "$target" "$new_inputs/$target" "corpus/$target" -- \
-        -max_total_time="$seconds" -rss_limit_mb=4096 -print_final_stats=1
+                -max_total_time="$seconds" -seed="$seed" -rss_limit_mb=4096 -print_final_stats=1
 done
