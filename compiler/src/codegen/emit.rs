@@ -177,6 +177,12 @@ impl Emitter<'_> {
         ));
     }
 
+    /// `v` in exactly register `dst` (a helper argument), from its register or its spill slot.
+    fn read_into(&mut self, dst: Reg, v: Value) {
+        let src = self.read(v, dst);
+        self.mov(dst, src);
+    }
+
     /// The register holding `v`, reloading a spilled value into `scratch`.
     fn read(&mut self, v: Value, scratch: Reg) -> Reg {
         match self.location(v) {
@@ -238,13 +244,7 @@ impl Emitter<'_> {
 
     /// `helper(r10 + dst_offset, len, base + offset)` for the probe-read helpers.
     fn probe_call(&mut self, helper: u32, base: Value, offset: i32, dst_offset: i32, len: u32) {
-        match self.location(base) {
-            Location::Reg(r) => self.mov(Reg::R3, r),
-            Location::Spill(slot) => {
-                let off = self.slot_offset(slot);
-                self.asm.emit(Insn::load(Size::DW, Reg::R3, Reg::R10, off));
-            }
-        }
+        self.read_into(Reg::R3, base);
         if offset != 0 {
             self.asm
                 .emit(Insn::alu64(AluOp::Add, Reg::R3, BpfOperand::Imm(offset)));
@@ -423,13 +423,7 @@ impl Emitter<'_> {
                 let v = need_result()?;
                 // bpf_d_path(struct path *path, char *buf, u32 sz); the path pointer keeps the
                 // BTF type of its struct for the verifier, which finds `struct path` at the offset.
-                match self.location(*base) {
-                    Location::Reg(r) => self.mov(Reg::R1, r),
-                    Location::Spill(slot) => {
-                        let off = self.slot_offset(slot);
-                        self.asm.emit(Insn::load(Size::DW, Reg::R1, Reg::R10, off));
-                    }
-                }
+                self.read_into(Reg::R1, *base);
                 if *src_offset != 0 {
                     self.asm.emit(Insn::alu64(
                         AluOp::Add,
@@ -437,10 +431,7 @@ impl Emitter<'_> {
                         BpfOperand::Imm(*src_offset),
                     ));
                 }
-                let dst = i32::from(self.row_offset(*offset));
-                self.mov(Reg::R2, Reg::R10);
-                self.asm
-                    .emit(Insn::alu64(AluOp::Add, Reg::R2, BpfOperand::Imm(dst)));
+                self.row_pointer(Reg::R2, *offset);
                 self.asm
                     .emit(Insn::mov64(Reg::R3, BpfOperand::Imm(*len as i32)));
                 self.asm.emit(Insn::call_helper(helpers::D_PATH));
@@ -454,13 +445,7 @@ impl Emitter<'_> {
                 kfunc,
             } => {
                 let v = need_result()?;
-                match self.location(*ptr) {
-                    Location::Reg(r) => self.mov(Reg::R1, r),
-                    Location::Spill(slot) => {
-                        let off = self.slot_offset(slot);
-                        self.asm.emit(Insn::load(Size::DW, Reg::R1, Reg::R10, off));
-                    }
-                }
+                self.read_into(Reg::R1, *ptr);
                 self.asm
                     .emit(Insn::mov64(Reg::R2, BpfOperand::Imm(*btf_type as i32)));
                 self.asm.emit(Insn::call_kfunc(*kfunc));
@@ -588,13 +573,7 @@ impl Emitter<'_> {
                     }
                     None => {}
                 }
-                match self.location(*seq) {
-                    Location::Reg(r) => self.mov(Reg::R1, r),
-                    Location::Spill(slot) => {
-                        let off = self.slot_offset(slot);
-                        self.asm.emit(Insn::load(Size::DW, Reg::R1, Reg::R10, off));
-                    }
-                }
+                self.read_into(Reg::R1, *seq);
                 self.asm
                     .emit_ld_map_value(Reg::R2, MapRef::Formats, *format);
                 self.asm
@@ -618,13 +597,7 @@ impl Emitter<'_> {
                 seq,
                 len,
             } => {
-                match self.location(*seq) {
-                    Location::Reg(r) => self.mov(Reg::R1, r),
-                    Location::Spill(slot) => {
-                        let off = self.slot_offset(slot);
-                        self.asm.emit(Insn::load(Size::DW, Reg::R1, Reg::R10, off));
-                    }
-                }
+                self.read_into(Reg::R1, *seq);
                 self.mov(Reg::R2, Reg::R10);
                 self.asm.emit(Insn::alu64(
                     AluOp::Add,
