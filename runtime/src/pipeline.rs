@@ -182,43 +182,18 @@ pub fn write_groups(
     user: &UserPart,
     sink: &mut dyn RowSink,
 ) -> Result<StreamSummary, StreamError> {
-    let closed = |rows| {
-        Ok(StreamSummary {
-            rows,
-            output_closed: true,
-        })
+    let result_layout = match &user.grouping {
+        Some(grouping) => grouping.result_layout(layout),
+        None => layout.clone(),
     };
-    match sink.begin(&visible_layout(layout, user)) {
-        Err(err) if is_closed_output(&err) => return closed(0),
-        other => other.map_err(StreamError::Write)?,
-    }
-    let limit = user
-        .limit
-        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-    let mut all = grouper.finish();
-    sort_rows(&mut all, &user.order_by);
-    let mut rows = 0;
-    let mut finished = Ok(());
-    for row in all.into_iter().take(limit) {
-        let picked: Vec<Value> = user
-            .visible
-            .iter()
-            .filter_map(|&i| row.get(i).cloned())
-            .collect();
-        if let Err(err) = sink.row(&picked) {
-            finished = Err(err);
-            break;
-        }
-        rows += 1;
-    }
-    match finished.and_then(|()| sink.end()) {
-        Ok(()) => Ok(StreamSummary {
-            rows,
-            output_closed: false,
-        }),
-        Err(err) if is_closed_output(&err) => closed(rows),
-        Err(err) => Err(StreamError::Write(err)),
-    }
+    write_rows(
+        grouper.finish(),
+        &result_layout,
+        &user.order_by,
+        user.limit,
+        &user.visible,
+        sink,
+    )
 }
 
 /// Calls `on_row` for each row of each reader in turn, until one call breaks.
