@@ -226,12 +226,18 @@ pub fn link_ids() -> io::Result<Vec<u32>> {
 
 /// `BPF_PROG_GET_FD_BY_ID`: an fd for a program someone else may own (for inspection).
 pub fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
+    fd_by_id(bpf_cmd::BPF_PROG_GET_FD_BY_ID, id)
+}
+
+/// The `*_GET_FD_BY_ID` commands: they all read the id from the same union slot (`start_id`,
+/// `prog_id`, `map_id` and `link_id` share one offset in `union bpf_attr`).
+fn fd_by_id(cmd: bpf_cmd, id: u32) -> io::Result<OwnedFd> {
     let mut attr = zeroed_attr();
     // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
     let mut by_id = unsafe { attr.__bindgen_anon_6 };
-    by_id.__bindgen_anon_1.prog_id = id;
+    by_id.__bindgen_anon_1.start_id = id;
     attr.__bindgen_anon_6 = by_id;
-    owned_fd(bpf(bpf_cmd::BPF_PROG_GET_FD_BY_ID, &mut attr)?)
+    owned_fd(bpf(cmd, &mut attr)?)
 }
 
 /// The identity of a loaded program.
@@ -259,20 +265,24 @@ fn obj_info<T: Copy>(fd: BorrowedFd<'_>, info: &mut T) -> io::Result<()> {
     bpf(bpf_cmd::BPF_OBJ_GET_INFO_BY_FD, &mut attr).map(|_| ())
 }
 
+/// A kernel object's name: a C char array, NUL-terminated unless it fills the array.
+fn object_name(name: &[libc::c_char]) -> String {
+    let bytes: Vec<u8> = name
+        .iter()
+        .map(|&c| c as u8)
+        .take_while(|&b| b != 0)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 /// Id and name of the program behind `fd`.
 pub fn prog_info(fd: BorrowedFd<'_>) -> io::Result<ProgInfo> {
     // SAFETY: `bpf_prog_info` is a bindgen POD struct; all-zero is valid.
     let mut info: bpf_prog_info = unsafe { zeroed() };
     obj_info(fd, &mut info)?;
-    let name_bytes: Vec<u8> = info
-        .name
-        .iter()
-        .map(|&c| c as u8)
-        .take_while(|&b| b != 0)
-        .collect();
     Ok(ProgInfo {
         id: info.id,
-        name: String::from_utf8_lossy(&name_bytes).into_owned(),
+        name: object_name(&info.name),
     })
 }
 
@@ -371,12 +381,7 @@ pub fn map_ids() -> io::Result<Vec<u32>> {
 
 /// `BPF_MAP_GET_FD_BY_ID`: an fd for a map someone else may own.
 pub fn map_fd_by_id(id: u32) -> io::Result<OwnedFd> {
-    let mut attr = zeroed_attr();
-    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
-    let mut by_id = unsafe { attr.__bindgen_anon_6 };
-    by_id.__bindgen_anon_1.map_id = id;
-    attr.__bindgen_anon_6 = by_id;
-    owned_fd(bpf(bpf_cmd::BPF_MAP_GET_FD_BY_ID, &mut attr)?)
+    fd_by_id(bpf_cmd::BPF_MAP_GET_FD_BY_ID, id)
 }
 
 /// `BPF_OBJ_GET`: an fd for the BPF object pinned at `path` (in a bpffs mount).
@@ -409,19 +414,13 @@ pub fn map_info(fd: BorrowedFd<'_>) -> io::Result<MapInfo> {
     // SAFETY: `bpf_map_info` is a bindgen POD struct; all-zero is valid.
     let mut info: aya_obj::generated::bpf_map_info = unsafe { zeroed() };
     obj_info(fd, &mut info)?;
-    let name_bytes: Vec<u8> = info
-        .name
-        .iter()
-        .map(|&c| c as u8)
-        .take_while(|&b| b != 0)
-        .collect();
     Ok(MapInfo {
         id: info.id,
         map_type: info.type_,
         key_size: info.key_size,
         value_size: info.value_size,
         max_entries: info.max_entries,
-        name: String::from_utf8_lossy(&name_bytes).into_owned(),
+        name: object_name(&info.name),
     })
 }
 

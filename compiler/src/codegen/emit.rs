@@ -218,6 +218,13 @@ impl Emitter<'_> {
         }
     }
 
+    /// `v` becomes what a helper call left in R0.
+    fn result_from_r0(&mut self, v: Value) {
+        let dst = self.target(v);
+        self.mov(dst, Reg::R0);
+        self.write_back(v);
+    }
+
     fn mov(&mut self, dst: Reg, src: Reg) {
         if dst != src {
             self.asm.emit(Insn::mov64(dst, BpfOperand::Reg(src)));
@@ -409,9 +416,7 @@ impl Emitter<'_> {
                 self.probe_call(helpers::PROBE_READ_KERNEL_STR, *base, 0, dst, *len);
                 // A `kernfs_path` walk tests the length; a `string` column ignores it.
                 if let Some(v) = result {
-                    let target = self.target(v);
-                    self.mov(target, Reg::R0);
-                    self.write_back(v);
+                    self.result_from_r0(v);
                 }
             }
             Inst::DPathToRow {
@@ -435,9 +440,7 @@ impl Emitter<'_> {
                 self.asm
                     .emit(Insn::mov64(Reg::R3, BpfOperand::Imm(*len as i32)));
                 self.asm.emit(Insn::call_helper(helpers::D_PATH));
-                let result = self.target(v);
-                self.mov(result, Reg::R0);
-                self.write_back(v);
+                self.result_from_r0(v);
             }
             Inst::CastPointer {
                 ptr,
@@ -449,9 +452,7 @@ impl Emitter<'_> {
                 self.asm
                     .emit(Insn::mov64(Reg::R2, BpfOperand::Imm(*btf_type as i32)));
                 self.asm.emit(Insn::call_kfunc(*kfunc));
-                let dst = self.target(v);
-                self.mov(dst, Reg::R0);
-                self.write_back(v);
+                self.result_from_r0(v);
             }
             Inst::ProbeLoad {
                 base,
@@ -490,9 +491,7 @@ impl Emitter<'_> {
                     .emit(Insn::mov64(Reg::R3, BpfOperand::Imm(*len as i32)));
                 self.asm.emit(Insn::mov64(Reg::R4, BpfOperand::Imm(0)));
                 self.asm.emit(Insn::call_helper(helpers::RINGBUF_OUTPUT));
-                let dst = self.target(v);
-                self.mov(dst, Reg::R0);
-                self.write_back(v);
+                self.result_from_r0(v);
             }
             Inst::LoadRow {
                 offset,
@@ -512,9 +511,7 @@ impl Emitter<'_> {
                 self.asm.emit_ld_map(Reg::R1, *map);
                 self.row_pointer(Reg::R2, *key);
                 self.asm.emit(Insn::call_helper(helpers::MAP_LOOKUP_ELEM));
-                let dst = self.target(v);
-                self.mov(dst, Reg::R0);
-                self.write_back(v);
+                self.result_from_r0(v);
             }
             Inst::MapInsert { map, key, value } => {
                 let v = need_result()?;
@@ -524,9 +521,7 @@ impl Emitter<'_> {
                 self.asm
                     .emit(Insn::mov64(Reg::R4, BpfOperand::Imm(BPF_NOEXIST)));
                 self.asm.emit(Insn::call_helper(helpers::MAP_UPDATE_ELEM));
-                let dst = self.target(v);
-                self.mov(dst, Reg::R0);
-                self.write_back(v);
+                self.result_from_r0(v);
             }
             Inst::Store {
                 base,
