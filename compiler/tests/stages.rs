@@ -101,63 +101,49 @@ fn check_bpf(query: &str) -> String {
     })
 }
 
-#[test]
-fn bind_stdlib_columns_and_fields() {
-    insta::assert_snapshot!(check_bind(
-        "from task select pid, tid, tgid, comm, ppid, uid, state, nice, vsize"
-    ));
+/// One golden test per line: `name: check_stage("query");` snapshots that stage's output (the
+/// snapshot file is named after the test, as for a hand-written `#[test]`).
+macro_rules! golden {
+    ($($(#[$doc:meta])* $name:ident: $check:ident($query:expr);)*) => {$(
+        $(#[$doc])*
+        #[test]
+        fn $name() {
+            insta::assert_snapshot!($check($query));
+        }
+    )*};
 }
 
-#[test]
-fn bind_paths_pointer_chains_and_aliases() {
-    insta::assert_snapshot!(check_bind(
-        "from task as t select t.real_parent.real_parent.comm, task.mm.total_vm, task.signal.nr_threads as threads, task.se.load.weight"
-    ));
-}
-
-#[test]
-fn bind_filter_with_text_and_params() {
-    insta::assert_snapshot!(check_bind(
-        "from task select pid where comm == \"sshd\" and (pid > $min or not uid != 0) and tid in (1, 2, 3)"
-    ));
-}
-
-#[test]
-fn bind_bitfield_and_array_index() {
-    insta::assert_snapshot!(check_bind("from task select task.sched_reset_on_fork, task.comm, task.sched_class, task.cpus_mask.bits[0]"));
-}
-
-#[test]
-fn bind_order_by_hidden_column_and_limit() {
-    insta::assert_snapshot!(check_bind(
-        "from task select comm order by pid desc, comm limit 10"
-    ));
-}
-
-#[test]
-fn ir_filter_short_circuit() {
-    insta::assert_snapshot!(check_ir(
-        "from task select pid, comm where pid == 1 or (tgid > 100 and comm != \"bash\")"
-    ));
-}
-
-#[test]
-fn ir_boolean_column_and_arithmetic() {
-    insta::assert_snapshot!(check_ir(
-        "from task select pid == tgid as leader, task.prio - 120 as nice, vsize / 1024"
-    ));
-}
-
-#[test]
-fn bpf_foundation_query() {
-    insta::assert_snapshot!(check_bpf("from task select pid, comm where tgid == 42"));
-}
-
-#[test]
-fn bpf_text_compare_with_wide_constant() {
-    insta::assert_snapshot!(check_bpf(
-        "from task select tid where comm == \"kworker/0:1H\""
-    ));
+golden! {
+    bind_stdlib_columns_and_fields: check_bind("from task select pid, tid, tgid, comm, ppid, uid, state, nice, vsize");
+    bind_paths_pointer_chains_and_aliases: check_bind("from task as t select t.real_parent.real_parent.comm, task.mm.total_vm, task.signal.nr_threads as threads, task.se.load.weight");
+    bind_filter_with_text_and_params: check_bind("from task select pid where comm == \"sshd\" and (pid > $min or not uid != 0) and tid in (1, 2, 3)");
+    bind_bitfield_and_array_index: check_bind("from task select task.sched_reset_on_fork, task.comm, task.sched_class, task.cpus_mask.bits[0]");
+    bind_order_by_hidden_column_and_limit: check_bind("from task select comm order by pid desc, comm limit 10");
+    ir_filter_short_circuit: check_ir("from task select pid, comm where pid == 1 or (tgid > 100 and comm != \"bash\")");
+    ir_boolean_column_and_arithmetic: check_ir("from task select pid == tgid as leader, task.prio - 120 as nice, vsize / 1024");
+    bpf_foundation_query: check_bpf("from task select pid, comm where tgid == 42");
+    bpf_text_compare_with_wide_constant: check_bpf("from task select tid where comm == \"kworker/0:1H\"");
+    ir_nullable_column_sets_its_null_flag: check_ir("from task select pid, task.mm.total_vm, task.real_parent.comm");
+    ir_like_prefix_and_infix: check_ir("from task select pid where comm like \"kw%\" or comm like \"%d_\"");
+    bind_casts_and_enumerators: check_bind("from task select cast(pid as u8), cast(-1 as u32), cast(task.prio - 200 as s16) where task.__state == TCP_CLOSE or TCP_LISTEN == 10");
+    bpf_union_member_shadowed_by_a_pointer_is_probe_read: check_bpf("from task select task.restart_block.nanosleep.type, task.restart_block.futex.val");
+    bpf_pointer_cast_calls_bpf_rdonly_cast: check_bpf("from task select cast(task.real_parent as struct task_struct).tgid");
+    bpf_small_structs_are_copied_whole: check_bpf("from ipv6_route select rt.fib6_dst.addr, rt.fib6_dst.plen");
+    ir_conditions_as_values_go_through_a_stack_slot: check_ir("from task select cast(comm == \"bash\" as u8), if(task.mm is null, 0, task.mm.total_vm)");
+    bind_star_and_more_columns: check_bind("from task select *, tgid as process, state");
+    bpf_d_path_gets_the_address_of_the_struct_path_and_a_null_flag: check_bpf("from task_vma select d_path(vma.vm_file.f_path) as path");
+    ir_kernfs_path_walks_eight_parents_unrolled_and_goes_null_when_deeper_or_cut: check_ir("from cgroup select id, path");
+    bpf_kernfs_path_reads_parent_and_name_directly_and_names_with_probe_read_str: check_bpf("from cgroup select path");
+    /// Four nullable 108-byte paths: 436 bytes, two segments, two ring records, one shared
+    /// ring-full block that writes the 1-byte marker to the seq buffer.
+    ir_unix_rows_go_to_the_ring_buffer_in_segments: check_ir("from unix select path, path as p2, path as p3, path as p4 where type == SOCK_STREAM");
+    bpf_unix_ring_output_references_the_map_through_a_relocation: check_bpf("from unix select inode");
+    plan_group_by_key_with_count_having_and_order: check_plan("from task select tgid, count(*) where comm == \"bash\" group by tgid having count(*) > 1 order by count(*) desc limit 3");
+    plan_aggregates_alone_make_one_group: check_plan("from task select count(*), sum(vsize), avg(nice), min(comm), max(state), count(distinct uid)");
+    plan_expression_keys_shared_columns_and_hidden_sort: check_plan("from task select uid / 1000 as band, comm, sum(vsize) / count(*) as mean where vsize > 0 group by band, comm order by max(vsize) desc, band");
+    plan_group_by_enum_view_keeps_its_names: check_plan("from tcp select state, count(*) as sockets group by state having state != LISTEN");
+    plan_join_sockets_with_their_processes: check_join("from task_file as f join tcp on f.inode == tcp.inode select f.pid, comm, tcp.sport, state where f.pid == 42 and tcp.state == LISTEN and fd > 2 and tcp.uid != f.fd order by sport desc, tcp.dport limit 5");
+    ir_kernel_grouping_updates_the_group_map_instead_of_writing_rows: check_ir("from task select tgid, count(*), sum(vsize), min(nice), max(tid), avg(nice) group by tgid");
 }
 
 /// Twelve distinct int fields of task_struct.
@@ -197,34 +183,6 @@ fn bpf_deep_expression_spills_to_the_stack() {
     insta::assert_snapshot!(out);
 }
 
-#[test]
-fn ir_nullable_column_sets_its_null_flag() {
-    insta::assert_snapshot!(check_ir(
-        "from task select pid, task.mm.total_vm, task.real_parent.comm"
-    ));
-}
-
-#[test]
-fn ir_like_prefix_and_infix() {
-    insta::assert_snapshot!(check_ir(
-        "from task select pid where comm like \"kw%\" or comm like \"%d_\""
-    ));
-}
-
-#[test]
-fn bind_casts_and_enumerators() {
-    insta::assert_snapshot!(check_bind(
-        "from task select cast(pid as u8), cast(-1 as u32), cast(task.prio - 200 as s16) where task.__state == TCP_CLOSE or TCP_LISTEN == 10"
-    ));
-}
-
-#[test]
-fn bpf_union_member_shadowed_by_a_pointer_is_probe_read() {
-    insta::assert_snapshot!(check_bpf(
-        "from task select task.restart_block.nanosleep.type, task.restart_block.futex.val"
-    ));
-}
-
 /// Every stdlib column of `task`, bound against a kernel's BTF: name, type (or why not).
 fn describe_columns(btf: &Btf) -> String {
     common::stdlib_columns(btf, "task")
@@ -249,63 +207,6 @@ fn stdlib_task_columns_bind_on_every_fixture_kernel() {
         all.push_str(&format!("## Linux {version}\n{text}"));
     }
     insta::assert_snapshot!(all);
-}
-
-#[test]
-fn bpf_pointer_cast_calls_bpf_rdonly_cast() {
-    insta::assert_snapshot!(check_bpf(
-        "from task select cast(task.real_parent as struct task_struct).tgid"
-    ));
-}
-
-#[test]
-fn bpf_small_structs_are_copied_whole() {
-    insta::assert_snapshot!(check_bpf(
-        "from ipv6_route select rt.fib6_dst.addr, rt.fib6_dst.plen"
-    ));
-}
-
-#[test]
-fn ir_conditions_as_values_go_through_a_stack_slot() {
-    insta::assert_snapshot!(check_ir(
-        "from task select cast(comm == \"bash\" as u8), if(task.mm is null, 0, task.mm.total_vm)"
-    ));
-}
-
-#[test]
-fn bind_star_and_more_columns() {
-    insta::assert_snapshot!(check_bind("from task select *, tgid as process, state"));
-}
-
-#[test]
-fn bpf_d_path_gets_the_address_of_the_struct_path_and_a_null_flag() {
-    insta::assert_snapshot!(check_bpf(
-        "from task_vma select d_path(vma.vm_file.f_path) as path"
-    ));
-}
-
-#[test]
-fn ir_kernfs_path_walks_eight_parents_unrolled_and_goes_null_when_deeper_or_cut() {
-    insta::assert_snapshot!(check_ir("from cgroup select id, path"));
-}
-
-#[test]
-fn bpf_kernfs_path_reads_parent_and_name_directly_and_names_with_probe_read_str() {
-    insta::assert_snapshot!(check_bpf("from cgroup select path"));
-}
-
-#[test]
-fn ir_unix_rows_go_to_the_ring_buffer_in_segments() {
-    // Four nullable 108-byte paths: 436 bytes, two segments, two ring records, one shared
-    // ring-full block that writes the 1-byte marker to the seq buffer.
-    insta::assert_snapshot!(check_ir(
-        "from unix select path, path as p2, path as p3, path as p4 where type == SOCK_STREAM"
-    ));
-}
-
-#[test]
-fn bpf_unix_ring_output_references_the_map_through_a_relocation() {
-    insta::assert_snapshot!(check_bpf("from unix select inode"));
 }
 
 #[test]
@@ -381,34 +282,6 @@ fn check_plan(query: &str) -> String {
     })
 }
 
-#[test]
-fn plan_group_by_key_with_count_having_and_order() {
-    insta::assert_snapshot!(check_plan(
-        "from task select tgid, count(*) where comm == \"bash\" group by tgid having count(*) > 1 order by count(*) desc limit 3"
-    ));
-}
-
-#[test]
-fn plan_aggregates_alone_make_one_group() {
-    insta::assert_snapshot!(check_plan(
-        "from task select count(*), sum(vsize), avg(nice), min(comm), max(state), count(distinct uid)"
-    ));
-}
-
-#[test]
-fn plan_expression_keys_shared_columns_and_hidden_sort() {
-    insta::assert_snapshot!(check_plan(
-        "from task select uid / 1000 as band, comm, sum(vsize) / count(*) as mean where vsize > 0 group by band, comm order by max(vsize) desc, band"
-    ));
-}
-
-#[test]
-fn plan_group_by_enum_view_keeps_its_names() {
-    insta::assert_snapshot!(check_plan(
-        "from tcp select state, count(*) as sockets group by state having state != LISTEN"
-    ));
-}
-
 /// A join: one program per source (its columns, keys and `where` conditions) and the user-space
 /// hash join.
 fn check_join(query: &str) -> String {
@@ -432,20 +305,6 @@ fn check_join(query: &str) -> String {
         }
         out
     })
-}
-
-#[test]
-fn plan_join_sockets_with_their_processes() {
-    insta::assert_snapshot!(check_join(
-        "from task_file as f join tcp on f.inode == tcp.inode select f.pid, comm, tcp.sport, state where f.pid == 42 and tcp.state == LISTEN and fd > 2 and tcp.uid != f.fd order by sport desc, tcp.dport limit 5"
-    ));
-}
-
-#[test]
-fn ir_kernel_grouping_updates_the_group_map_instead_of_writing_rows() {
-    insta::assert_snapshot!(check_ir(
-        "from task select tgid, count(*), sum(vsize), min(nice), max(tid), avg(nice) group by tgid"
-    ));
 }
 
 #[test]
