@@ -458,18 +458,8 @@ impl Binder<'_> {
         rhs: &Expr,
         span: Span,
     ) -> Result<GExpr, Diagnostic> {
-        let arith = match op {
-            BinaryOp::Add => ArithOp::Add,
-            BinaryOp::Sub => ArithOp::Sub,
-            BinaryOp::Mul => ArithOp::Mul,
-            BinaryOp::Div => ArithOp::Div,
-            BinaryOp::Rem => ArithOp::Rem,
-            BinaryOp::BitAnd => ArithOp::BitAnd,
-            BinaryOp::BitOr => ArithOp::BitOr,
-            BinaryOp::BitXor => ArithOp::BitXor,
-            BinaryOp::Shl => ArithOp::Shl,
-            BinaryOp::Shr => ArithOp::Shr,
-            _ => return Err(super::internal(span, "comparison reached arithmetic")),
+        let Some(arith) = ArithOp::of(op) else {
+            return Err(super::internal(span, "comparison reached arithmetic"));
         };
         let l = self.group_number(g, lhs)?;
         let r = self.group_number(g, rhs)?;

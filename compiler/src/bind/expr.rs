@@ -735,16 +735,10 @@ impl Binder<'_> {
             BinaryOp::Le => return self.compare(CmpOp::Le, lhs, rhs, span),
             BinaryOp::Gt => return self.compare(CmpOp::Gt, lhs, rhs, span),
             BinaryOp::Ge => return self.compare(CmpOp::Ge, lhs, rhs, span),
-            BinaryOp::Add => ArithOp::Add,
-            BinaryOp::Sub => ArithOp::Sub,
-            BinaryOp::Mul => ArithOp::Mul,
-            BinaryOp::Div => ArithOp::Div,
-            BinaryOp::Rem => ArithOp::Rem,
-            BinaryOp::BitAnd => ArithOp::BitAnd,
-            BinaryOp::BitOr => ArithOp::BitOr,
-            BinaryOp::BitXor => ArithOp::BitXor,
-            BinaryOp::Shl => ArithOp::Shl,
-            BinaryOp::Shr => ArithOp::Shr,
+            arithmetic => match ArithOp::of(arithmetic) {
+                Some(arith) => arith,
+                None => return Err(super::internal(span, "an operator that is not arithmetic")),
+            },
         };
         let l = self.integer(lhs)?;
         let r = self.integer(rhs)?;

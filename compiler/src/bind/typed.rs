@@ -117,6 +117,26 @@ pub enum ArithOp {
     Shr,
 }
 
+impl ArithOp {
+    /// The arithmetic a binary operator of the syntax performs; `None` for comparisons and logic.
+    pub fn of(op: crate::syntax::ast::BinaryOp) -> Option<ArithOp> {
+        use crate::syntax::ast::BinaryOp;
+        Some(match op {
+            BinaryOp::Add => ArithOp::Add,
+            BinaryOp::Sub => ArithOp::Sub,
+            BinaryOp::Mul => ArithOp::Mul,
+            BinaryOp::Div => ArithOp::Div,
+            BinaryOp::Rem => ArithOp::Rem,
+            BinaryOp::BitAnd => ArithOp::BitAnd,
+            BinaryOp::BitOr => ArithOp::BitOr,
+            BinaryOp::BitXor => ArithOp::BitXor,
+            BinaryOp::Shl => ArithOp::Shl,
+            BinaryOp::Shr => ArithOp::Shr,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CmpOp {
     Eq,
