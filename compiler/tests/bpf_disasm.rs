@@ -90,19 +90,7 @@ fn every_form() -> Program {
 
     asm.annotate("jumps");
     asm.bind(top);
-    let conditions = [
-        JmpOp::Jeq,
-        JmpOp::Jgt,
-        JmpOp::Jge,
-        JmpOp::Jset,
-        JmpOp::Jne,
-        JmpOp::Jsgt,
-        JmpOp::Jsge,
-        JmpOp::Jlt,
-        JmpOp::Jle,
-        JmpOp::Jslt,
-        JmpOp::Jsle,
-    ];
+    let conditions = JmpOp::CONDITIONS;
     for op in conditions {
         asm.jump(op, r1, Operand::Reg(r2), done);
         asm.jump(op, r1, Operand::Imm(-1), top);

@@ -199,19 +199,7 @@ fn decode_rejects_a_partial_slot() {
 
 #[test]
 fn negate_gives_the_complementary_condition() {
-    let all = [
-        JmpOp::Jeq,
-        JmpOp::Jgt,
-        JmpOp::Jge,
-        JmpOp::Jset,
-        JmpOp::Jne,
-        JmpOp::Jsgt,
-        JmpOp::Jsge,
-        JmpOp::Jlt,
-        JmpOp::Jle,
-        JmpOp::Jslt,
-        JmpOp::Jsle,
-    ];
+    let all = JmpOp::CONDITIONS;
     let samples: [i64; 7] = [i64::MIN, -7, -1, 0, 1, 7, i64::MAX];
     for op in all {
         for a in samples {

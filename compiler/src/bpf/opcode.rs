@@ -223,6 +223,21 @@ pub enum JmpOp {
 }
 
 impl JmpOp {
+    /// Every conditional jump, in opcode order.
+    pub const CONDITIONS: [JmpOp; 11] = [
+        JmpOp::Jeq,
+        JmpOp::Jgt,
+        JmpOp::Jge,
+        JmpOp::Jset,
+        JmpOp::Jne,
+        JmpOp::Jsgt,
+        JmpOp::Jsge,
+        JmpOp::Jlt,
+        JmpOp::Jle,
+        JmpOp::Jslt,
+        JmpOp::Jsle,
+    ];
+
     /// The operation bits of the opcode.
     pub fn code(self) -> u8 {
         match self {
