@@ -168,11 +168,16 @@ pub enum Command {
     },
     /// Show how a query runs: plan, IR, BPF listing and row layout (nothing is loaded).
     #[command(
-        after_help = "Example:\n  bpfq explain 'from task select pid, comm where tgid == 42'"
+        after_help = "Examples:\n  bpfq explain 'from task select pid, comm where tgid == 42'\n  bpfq explain -f examples/sockets.bpfq on_port --param port=443"
     )]
     Explain {
-        /// The query to explain.
-        query: String,
+        /// The query to explain; with -f, the name of one of the file's queries (left out when
+        /// the file holds one query).
+        #[arg(value_name = "QUERY", required_unless_present = "file")]
+        query: Option<String>,
+        /// Explain a query kept in a file, as `bpfq -f FILE` and `bpfq run FILE NAME` run it.
+        #[arg(long, short = 'f', value_name = "FILE")]
+        file: Option<PathBuf>,
     },
     /// Show a target's stdlib columns and context fields, or the members behind a path.
     #[command(

@@ -78,7 +78,10 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         (Some(Command::Run { file, name, how }), _) => {
             queryfile::run_file(file, name.as_deref(), &cli.common, &cli.output, how)
         }
-        (Some(Command::Explain { query }), _) => explain::explain(query, &cli.common),
+        (Some(Command::Explain { query, file }), _) => match file {
+            Some(file) => explain::explain_file(file, query.as_deref(), &cli.common),
+            None => explain::explain(query.as_deref().unwrap_or_default(), &cli.common),
+        },
         (Some(Command::Targets), _) => targets::targets(&cli.common, &cli.output),
         (Some(Command::Describe { what }), _) => describe(what, &cli.common),
         (Some(Command::Check { files }), _) => check(files, &cli.common),

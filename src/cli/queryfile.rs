@@ -1,18 +1,20 @@
 //! `bpfq run FILE [NAME]` and `bpfq -f FILE`: a query kept in a file. The file is parsed as a
 //! module (named queries, typed `param`s with defaults, columns of its own, comments); one
-//! query is chosen and its parameters settled by `compiler/src/queryfile.rs`, then it runs as a
-//! command-line query does. Command-line text (NAME, `--param` values) is added to the
+//! query is chosen and its parameters settled by `compiler/src/queryfile.rs`, the modules it
+//! `use`s are loaded by `compiler/src/modules.rs` (from disk: `userlib::DiskModules`), then it
+//! runs as a command-line query does. Command-line text (NAME, `--param` values) is added to the
 //! diagnostic sources so errors can point at what was typed.
 
 use super::args::{Common, OutputArgs, RunArgs};
 use super::timings::Timings;
 use super::{open_btf, run, userlib, Failure};
 use bpfq_compiler::bind::BindEnv;
-use bpfq_compiler::diagnostic::{Sources, Span};
+use bpfq_compiler::diagnostic::{FileId, Sources, Span};
+use bpfq_compiler::modules::{resolve, Modules};
 use bpfq_compiler::pipeline::{compile_query_parsed, CompiledQuery, StageTimes};
 use bpfq_compiler::queryfile::{choose, query_names, GivenParam};
 use bpfq_compiler::stdlib::Stdlib;
-use bpfq_compiler::syntax::ast::Ident;
+use bpfq_compiler::syntax::ast::{Ident, Module};
 use bpfq_compiler::syntax::parse_module;
 use bpfq_kernel::Btf;
 use std::path::Path;
@@ -49,20 +51,46 @@ fn run_file_timed(
 }
 
 /// The names `bpfq check` compiles in a file: each named query, or `None` for its only query.
+/// The modules it uses are loaded too, so a broken module fails the file once, not each query.
 pub fn names_to_check(path: &Path) -> Result<Vec<Option<String>>, Failure> {
+    let parsed = parse_file(path, &mut Sources::new())?;
+    let names = query_names(&parsed.module);
+    Ok(if names.is_empty() {
+        vec![None]
+    } else {
+        names.into_iter().map(|n| Some(n.to_string())).collect()
+    })
+}
+
+/// A query file, parsed, with the modules it uses.
+struct ParsedFile {
+    text: String,
+    file: FileId,
+    module: Module,
+    modules: Modules,
+}
+
+/// Reads, parses and resolves the `use`s of the query file at `path`; a diagnostic takes the
+/// sources with it.
+fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFile, Failure> {
     let text = read(path)?;
-    let mut sources = Sources::new();
     let file = sources.add(path.display().to_string(), text.clone());
-    match parse_module(&text, file) {
-        Ok(module) => {
-            let names = query_names(&module);
-            Ok(if names.is_empty() {
-                vec![None]
-            } else {
-                names.into_iter().map(|n| Some(n.to_string())).collect()
-            })
-        }
-        Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
+    let files = userlib::DiskModules::for_file(path);
+    let parsed = parse_module(&text, file).and_then(|module| {
+        let modules = resolve(&module, file, &userlib::identity(path), &files, sources)?;
+        Ok((module, modules))
+    });
+    match parsed {
+        Ok((module, modules)) => Ok(ParsedFile {
+            text,
+            file,
+            module,
+            modules,
+        }),
+        Err(diag) => Err(Failure::Compile(
+            Box::new(diag),
+            Box::new(std::mem::take(sources)),
+        )),
     }
 }
 
@@ -80,39 +108,41 @@ pub fn compile_from_file(
     btf: &Btf,
     timings: &mut Timings,
 ) -> Result<(CompiledQuery, String), Failure> {
-    let text = read(path)?;
-    let display = path.display().to_string();
     let mut sources = Sources::new();
-    let file = sources.add(display.clone(), text.clone());
+    let parse_started = std::time::Instant::now();
+    let ParsedFile {
+        text,
+        file,
+        module,
+        modules,
+    } = parse_file(path, &mut sources)?;
+    let parse_time = parse_started.elapsed();
     let wanted = name.map(|name| Ident {
         name: name.to_string(),
         span: Span::new(sources.add("<query name>", name), 0, name.len()),
     });
     let given = given_params(&common.params, &mut sources)?;
     let compile_error = |diag, sources| Failure::Compile(Box::new(diag), Box::new(sources));
-    let parse_started = std::time::Instant::now();
-    let module = match parse_module(&text, file) {
-        Ok(module) => module,
-        Err(diag) => return Err(compile_error(diag, sources)),
-    };
-    let parse_time = parse_started.elapsed();
     let whole = Span::new(file, 0, text.len());
     let chosen = match choose(&module, whole, wanted.as_ref(), &given) {
         Ok(chosen) => chosen,
         Err(diag) => return Err(compile_error(diag, sources)),
     };
-    // The file's own `column` and `defaults` items extend the stdlib for its queries.
-    let mut extra = userlib::user_files()?;
-    extra.push((display, text.clone()));
-    // Only the target's stdlib file is parsed (every file for a join).
-    let target = chosen
-        .query
-        .joins
-        .is_empty()
-        .then(|| chosen.query.from.target.name.clone());
-    let stdlib = match timings.time("stdlib", || {
-        Stdlib::load_for(&mut sources, target.as_deref(), &extra)
-    }) {
+    // Only the target's stdlib file is parsed (every file for a join), and those of the
+    // `std.NAME` modules the file uses; then the user's files, the used modules and the
+    // file's own `column` and `defaults` items, each able to replace what came before.
+    let targets: Option<Vec<String>> = chosen.query.joins.is_empty().then(|| {
+        let mut targets = vec![chosen.query.from.target.name.clone()];
+        targets.extend(modules.std_targets.iter().cloned());
+        targets
+    });
+    let extra = userlib::user_files()?;
+    let stdlib = timings.time("stdlib", || {
+        let mut lib = Stdlib::load_targets(&mut sources, targets.as_deref(), &extra)?;
+        modules.apply(&mut lib, &module)?;
+        Ok(lib)
+    });
+    let stdlib = match stdlib {
         Ok(lib) => lib,
         Err(diag) => return Err(compile_error(diag, sources)),
     };

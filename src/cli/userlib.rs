@@ -1,9 +1,11 @@
-//! CLI: the user's stdlib extensions — every `*.bpfq` file in the directories of `$BPFQ_PATH`
-//! (colon-separated) and in `~/.config/bpfq/`. Their columns add to, or override, the embedded
-//! stdlib's.
+//! CLI: the user's stdlib extensions — every `*.bpfq` file at the top of the directories of
+//! `$BPFQ_PATH` (colon-separated) and of `~/.config/bpfq/`, loaded for every query; their
+//! columns add to, or override, the embedded stdlib's — and the module files `use` names, found
+//! under the query file's directory, then the same directories (`DiskModules`).
 
 use super::Failure;
-use std::path::PathBuf;
+use bpfq_compiler::modules::{FoundFile, ModuleFiles};
+use std::path::{Path, PathBuf};
 
 fn search_path() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("BPFQ_PATH")
@@ -39,4 +41,100 @@ pub fn user_files() -> Result<Vec<(String, String)>, Failure> {
         }
     }
     Ok(files)
+}
+
+/// Module files on disk, searched for under the query file's directory, then the user's
+/// search path.
+pub struct DiskModules {
+    roots: Vec<PathBuf>,
+}
+
+impl DiskModules {
+    /// The search roots of the query file at `query_file`.
+    pub fn for_file(query_file: &Path) -> DiskModules {
+        let own = match query_file.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut roots = vec![own];
+        roots.extend(search_path());
+        DiskModules { roots }
+    }
+}
+
+/// A file's identity: its canonical path (the path as given if it has none).
+pub fn identity(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+impl ModuleFiles for DiskModules {
+    fn roots(&self) -> Vec<String> {
+        self.roots.iter().map(|r| r.display().to_string()).collect()
+    }
+
+    fn read(&self, root: &str, relative: &str) -> Option<Result<FoundFile, String>> {
+        // The query file's own directory is shown as `.` when it was named without one.
+        let path = match root {
+            "." => PathBuf::from(relative),
+            _ => Path::new(root).join(relative),
+        };
+        if !path.exists() {
+            return None;
+        }
+        Some(match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(FoundFile {
+                identity: identity(&path),
+                display: path.display().to_string(),
+                text,
+            }),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        })
+    }
+
+    fn names_under(&self, root: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        collect_names(Path::new(root), &mut Vec::new(), &mut names);
+        names.sort();
+        names
+    }
+}
+
+/// Deep enough for `a.b.c`; a cap on entries keeps a huge directory (a home) from slowing an
+/// error message down.
+const NAME_DEPTH: usize = 3;
+const NAME_LIMIT: usize = 2000;
+
+/// Module names of the `.bpfq` files under `dir`, each part a name `use` can spell.
+fn collect_names(dir: &Path, prefix: &mut Vec<String>, names: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok).take(NAME_LIMIT) {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let path = entry.path();
+        if let Some(stem) = name.strip_suffix(".bpfq") {
+            if is_name(stem) && path.is_file() {
+                let mut parts = prefix.clone();
+                parts.push(stem.to_string());
+                names.push(parts.join("."));
+            }
+        } else if is_name(&name) && prefix.len() + 1 < NAME_DEPTH && path.is_dir() {
+            prefix.push(name);
+            collect_names(&path, prefix, names);
+            prefix.pop();
+        }
+    }
+}
+
+fn is_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
