@@ -218,7 +218,7 @@ impl Walk<'_> {
         Diagnostic::error(codes::MODULE_CYCLE, "modules use each other in a cycle")
             .with_primary(decl.span, "this closes the cycle")
             .with_note(chain.join(" uses "))
-            .with_note("move what both need into a third module that both use")
+            .with_note("move the columns they share into a module of their own, which uses none of them")
     }
 }
 
