@@ -165,18 +165,18 @@ impl Walk<'_> {
         )
         .with_primary(decl.span, "no such stdlib module");
         let known: Vec<&str> = embedded_targets().collect();
-        let diag = match nearest_names(&wanted, known.iter().copied(), 1).first() {
+        // A near name is the likely fix; else the whole (short) list of stdlib modules.
+        Err(match nearest_names(&wanted, known.iter().copied(), 1).first() {
             Some(near) => diag.with_note(format!("did you mean `std.{near}`?")),
-            None => diag,
-        };
-        Err(diag.with_note(format!(
-            "stdlib modules: {}",
-            known
-                .iter()
-                .map(|t| format!("std.{t}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
+            None => diag.with_note(format!(
+                "stdlib modules: {}",
+                known
+                    .iter()
+                    .map(|t| format!("std.{t}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        })
     }
 
     /// E0119: no search root has the file; the nearest names and the directories searched.
