@@ -108,14 +108,14 @@ impl Walk<'_> {
             .find_map(|root| self.files.read(root, &relative));
         let found = match found {
             Some(Ok(found)) => found,
-            Some(Err(why)) => {
-                return Err(Diagnostic::error(
-                    codes::MODULE_UNREADABLE,
-                    format!("cannot read module `{}`", names.join(".")),
-                )
-                .with_primary(decl.span, why)
-                .with_note("a module is a UTF-8 text file of `column`, `defaults`, `param` and `query` items"))
-            }
+            Some(Err(why)) => return Err(Diagnostic::error(
+                codes::MODULE_UNREADABLE,
+                format!("cannot read module `{}`", names.join(".")),
+            )
+            .with_primary(decl.span, why)
+            .with_note(
+                "a module is a UTF-8 text file of `column`, `defaults`, `param` and `query` items",
+            )),
             None => return Err(self.unknown(decl, &names, &relative)),
         };
         if let Some(at) = self.stack.iter().position(|(id, _)| *id == found.identity) {
@@ -139,8 +139,7 @@ impl Walk<'_> {
             }
         }
         self.stack.pop();
-        self.done
-            .insert(found.identity, self.modules.loaded.len());
+        self.done.insert(found.identity, self.modules.loaded.len());
         self.modules.loaded.push(Loaded {
             file,
             module,
@@ -166,17 +165,19 @@ impl Walk<'_> {
         .with_primary(decl.span, "no such stdlib module");
         let known: Vec<&str> = embedded_targets().collect();
         // A near name is the likely fix; else the whole (short) list of stdlib modules.
-        Err(match nearest_names(&wanted, known.iter().copied(), 1).first() {
-            Some(near) => diag.with_note(format!("did you mean `std.{near}`?")),
-            None => diag.with_note(format!(
-                "stdlib modules: {}",
-                known
-                    .iter()
-                    .map(|t| format!("std.{t}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-        })
+        Err(
+            match nearest_names(&wanted, known.iter().copied(), 1).first() {
+                Some(near) => diag.with_note(format!("did you mean `std.{near}`?")),
+                None => diag.with_note(format!(
+                    "stdlib modules: {}",
+                    known
+                        .iter()
+                        .map(|t| format!("std.{t}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            },
+        )
     }
 
     /// E0119: no search root has the file; the nearest names and the directories searched.
@@ -189,11 +190,8 @@ impl Walk<'_> {
             .collect();
         known.extend(embedded_targets().map(|t| format!("std.{t}")));
         let near = nearest_names(&wanted, known.iter().map(String::as_str), 3);
-        let mut diag = Diagnostic::error(
-            codes::UNKNOWN_MODULE,
-            format!("no module `{wanted}`"),
-        )
-        .with_primary(decl.span, format!("no {relative} found"));
+        let mut diag = Diagnostic::error(codes::UNKNOWN_MODULE, format!("no module `{wanted}`"))
+            .with_primary(decl.span, format!("no {relative} found"));
         if !near.is_empty() {
             let near: Vec<String> = near.iter().map(|n| format!("`{n}`")).collect();
             diag = diag.with_note(format!("did you mean {}?", near.join(" or ")));
@@ -218,7 +216,9 @@ impl Walk<'_> {
         Diagnostic::error(codes::MODULE_CYCLE, "modules use each other in a cycle")
             .with_primary(decl.span, "this closes the cycle")
             .with_note(chain.join(" uses "))
-            .with_note("move the columns they share into a module of their own, which uses none of them")
+            .with_note(
+                "move the columns they share into a module of their own, which uses none of them",
+            )
     }
 }
 
@@ -234,7 +234,8 @@ impl Modules {
             for item in &loaded.module.items {
                 let (earlier, what, span) = match item {
                     Item::Column(decl) => (
-                        lib.column(&decl.target.name, &decl.name.name).map(|c| c.span),
+                        lib.column(&decl.target.name, &decl.name.name)
+                            .map(|c| c.span),
                         format!("column `{}.{}`", decl.target.name, decl.name.name),
                         decl.span,
                     ),
@@ -245,9 +246,9 @@ impl Modules {
                     ),
                     _ => continue,
                 };
-                if let Some(earlier) = earlier.filter(|_| {
-                    defined_name(item).is_some_and(|name| !settled.contains(&name))
-                }) {
+                if let Some(earlier) = earlier
+                    .filter(|_| defined_name(item).is_some_and(|name| !settled.contains(&name)))
+                {
                     let clash = earlier.file != loaded.file
                         && owner.contains_key(&earlier.file)
                         && !loaded.reaches.contains(&earlier.file);

@@ -62,8 +62,9 @@ impl Stdlib {
     pub fn define(&mut self, item: Item) {
         match item {
             Item::Column(decl) => {
-                self.columns
-                    .retain(|c| !(c.target.name == decl.target.name && c.name.name == decl.name.name));
+                self.columns.retain(|c| {
+                    !(c.target.name == decl.target.name && c.name.name == decl.name.name)
+                });
                 self.columns.push(decl);
             }
             Item::Defaults(decl) => {

@@ -122,10 +122,20 @@ fn a_module_replaces_what_the_modules_it_uses_define_and_the_file_replaces_all()
         load("use net.ports;\nuse net.other;\nfrom task select x", &files).unwrap();
     // base is used by ports and by other: loaded once.
     assert_eq!(modules.len(), 3);
-    assert_eq!(defined(&lib, &sources, "x"), "q/net/ports.bpfq: column task.x = task.tgid");
-    assert_eq!(defined(&lib, &sources, "z"), "q/net/other.bpfq: column task.z = task.pid");
     assert_eq!(
-        lib.defaults("task").unwrap().iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        defined(&lib, &sources, "x"),
+        "q/net/ports.bpfq: column task.x = task.tgid"
+    );
+    assert_eq!(
+        defined(&lib, &sources, "z"),
+        "q/net/other.bpfq: column task.z = task.pid"
+    );
+    assert_eq!(
+        lib.defaults("task")
+            .unwrap()
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
         ["pid", "x"]
     );
     // Stdlib columns stay, and a module may replace them.
@@ -135,29 +145,45 @@ fn a_module_replaces_what_the_modules_it_uses_define_and_the_file_replaces_all()
         &files,
     )
     .unwrap();
-    assert_eq!(defined(&lib, &sources, "x"), "q/main.bpfq: column task.x = task.prio");
-    assert_eq!(defined(&lib, &sources, "comm"), "q/main.bpfq: column task.comm = task.pid");
+    assert_eq!(
+        defined(&lib, &sources, "x"),
+        "q/main.bpfq: column task.x = task.prio"
+    );
+    assert_eq!(
+        defined(&lib, &sources, "comm"),
+        "q/main.bpfq: column task.comm = task.pid"
+    );
 }
 
 #[test]
 fn the_first_search_root_that_has_the_file_wins() {
     let (lib, sources, _) = load("use lib.far;\nfrom task select far", &files()).unwrap();
-    assert_eq!(defined(&lib, &sources, "far"), "q/lib/far.bpfq: column task.far = task.pid + 2");
+    assert_eq!(
+        defined(&lib, &sources, "far"),
+        "q/lib/far.bpfq: column task.far = task.pid + 2"
+    );
     let only_home = MemoryFiles::new(&["q", "home"], &LIB[3..4]);
     let (lib, sources, _) = load("use lib.far;\nfrom task select far", &only_home).unwrap();
-    assert_eq!(defined(&lib, &sources, "far"), "home/lib/far.bpfq: column task.far = task.pid + 1");
+    assert_eq!(
+        defined(&lib, &sources, "far"),
+        "home/lib/far.bpfq: column task.far = task.pid + 1"
+    );
 }
 
 #[test]
 fn std_modules_name_embedded_files() {
-    let (_, _, modules) = load("use std.tcp;\nuse std.tcp;\nfrom task select pid", &files()).unwrap();
+    let (_, _, modules) =
+        load("use std.tcp;\nuse std.tcp;\nfrom task select pid", &files()).unwrap();
     assert_eq!(modules.std_targets, ["tcp"]);
     assert!(modules.is_empty());
 }
 
 #[test]
 fn a_module_column_binds_like_a_stdlib_column() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/btf/linux-6.18.btf.xz");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/btf/linux-6.18.btf.xz"
+    );
     let btf = Btf::from_file(std::path::Path::new(path)).expect("fixture BTF");
     let files = files();
     let (lib, mut sources, _) = load("use net.ports;\nfrom task select x, y", &files).unwrap();
@@ -199,12 +225,20 @@ fn module_diagnostics() {
         ("E0120", "use back;\nfrom task select pid"),
         ("E0121", "use locked;\nfrom task select pid"),
         ("E0001", "use uses_broken;\nfrom task select pid"),
-        ("E0122", "use net.ports;\nuse clash.one;\nfrom task select y"),
-        ("E0122", "use net.other;\nuse clash.two;\nfrom task select *"),
+        (
+            "E0122",
+            "use net.ports;\nuse clash.one;\nfrom task select y",
+        ),
+        (
+            "E0122",
+            "use net.other;\nuse clash.two;\nfrom task select *",
+        ),
     ];
     let mut rendered = String::new();
     for (code, main) in cases {
-        let error = load(main, &files).err().unwrap_or_else(|| panic!("{main}: loads"));
+        let error = load(main, &files)
+            .err()
+            .unwrap_or_else(|| panic!("{main}: loads"));
         let (got, text) = error.split_once('\n').unwrap();
         assert_eq!(got, *code, "{main}\n{text}");
         rendered.push_str(&format!("### {main:?}\n{text}\n"));
@@ -216,7 +250,10 @@ fn module_diagnostics() {
         &files,
     )
     .unwrap();
-    assert_eq!(defined(&lib, &sources, "y"), "q/main.bpfq: column task.y = task.nice");
+    assert_eq!(
+        defined(&lib, &sources, "y"),
+        "q/main.bpfq: column task.y = task.nice"
+    );
 }
 
 #[test]
