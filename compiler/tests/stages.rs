@@ -441,6 +441,15 @@ fn plan_join_sockets_with_their_processes() {
     ));
 }
 
+/// Three sources, left-deep: the third is keyed on the first; each `where` condition runs in
+/// its source's program, the one comparing two sources after the third is joined.
+#[test]
+fn plan_join_three_sources() {
+    insta::assert_snapshot!(check_join(
+        "from task_file as f join tcp on f.inode == tcp.inode join task as t on t.pid == f.pid select t.comm, f.fd, tcp.sport, t.ppid where tcp.state == LISTEN and t.tid == t.pid and f.fd > 2 and t.uid != tcp.uid order by f.fd"
+    ));
+}
+
 #[test]
 fn ir_kernel_grouping_updates_the_group_map_instead_of_writing_rows() {
     insta::assert_snapshot!(check_ir(
