@@ -165,6 +165,10 @@ const FAMILY: &str = "\
 column task.parent_comm = task.real_parent.group_leader.comm;
 --- The grandparent's process id.
 column task.grandparent = task.real_parent.real_parent.tgid;
+
+param parent: u32;
+--- Processes started by $parent (run as `bpfq run FILE procs.family.children`).
+query children = from task select pid, comm, parent_comm where ppid == $parent and tid == pid;
 ";
 
 const USES_MODULES: &str = "\
@@ -214,6 +218,44 @@ fn used_modules_give_columns_that_agree_with_proc() {
             (pid * 3).to_string(),
         ]],
         "the modules' columns agree with /proc"
+    );
+    // A query of a used module runs by its dotted name, with the module's own parameters.
+    let me = std::process::id();
+    let out = tree.bpfq(&[
+        "run",
+        &tree.path("queries/family.bpfq"),
+        "procs.family.children",
+        "--param",
+        &format!("parent={me}"),
+        "-o",
+        "csv",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let my_comm = std::fs::read_to_string(format!("/proc/{me}/comm")).unwrap();
+    let rows = csv_rows(&stdout(&out));
+    assert!(
+        rows.contains(&vec![
+            pid.to_string(),
+            child.name.clone(),
+            my_comm.trim().to_string()
+        ]),
+        "{rows:?}"
+    );
+    for row in &rows {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", row[0])) {
+            assert!(status.contains(&format!("\nPPid:\t{me}\n")), "{row:?}");
+        }
+    }
+    let wrong = tree.bpfq(&[
+        "run",
+        &tree.path("queries/family.bpfq"),
+        "procs.familly.children",
+    ]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        stderr(&wrong).contains("did you mean `procs.family`?"),
+        "{}",
+        stderr(&wrong)
     );
 }
 

@@ -39,6 +39,8 @@ pub trait ModuleFiles {
 /// A used module, parsed.
 #[derive(Debug)]
 struct Loaded {
+    /// The name the first `use` of it gave (`net.ports`).
+    name: String,
     file: FileId,
     module: Module,
     /// The files of the modules it uses, directly or through others.
@@ -141,6 +143,7 @@ impl Walk<'_> {
         self.stack.pop();
         self.done.insert(found.identity, self.modules.loaded.len());
         self.modules.loaded.push(Loaded {
+            name: names.join("."),
             file,
             module,
             reaches,
@@ -272,6 +275,20 @@ impl Modules {
             lib.define(item.clone());
         }
         Ok(())
+    }
+
+    /// The used module `name` (`net.ports`, as a `use` spells it) and its file, for running
+    /// one of its queries.
+    pub fn module(&self, name: &str) -> Option<(&Module, FileId)> {
+        self.loaded
+            .iter()
+            .find(|l| l.name == name)
+            .map(|l| (&l.module, l.file))
+    }
+
+    /// The names of the used modules, in load order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.loaded.iter().map(|l| l.name.as_str())
     }
 
     /// How many module files were loaded.

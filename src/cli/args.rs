@@ -162,6 +162,7 @@ pub enum Command {
         /// The query file.
         file: PathBuf,
         /// Which `query NAME = ...` to run; may be left out when the file holds one query.
+        /// `MODULE.NAME` (`net.ports.listeners`) runs a query of a module the file `use`s.
         name: Option<String>,
         #[command(flatten)]
         how: RunArgs,
@@ -187,12 +188,13 @@ pub enum Command {
         /// A target (`task`) or a path into it (`task.mm`).
         what: String,
     },
-    /// Compile query files without running them (non-zero exit on any error): CI for queries in git.
+    /// Compile query files without running them (non-zero exit on any error): CI for queries in
+    /// git. The modules they `use` are loaded too.
     #[command(
         after_help = "Examples:\n  bpfq check examples/*.bpfq\n  bpfq check --btf linux-5.10.btf.xz examples/*.bpfq"
     )]
     Check {
-        /// Query files (one query each).
+        /// Query files (each of their queries is compiled).
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },

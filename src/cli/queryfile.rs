@@ -12,7 +12,7 @@ use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::{FileId, Sources, Span};
 use bpfq_compiler::modules::{resolve, Modules};
 use bpfq_compiler::pipeline::{compile_query_parsed, CompiledQuery, StageTimes};
-use bpfq_compiler::queryfile::{choose, query_names, GivenParam};
+use bpfq_compiler::queryfile::{choose, query_names, unknown_module, GivenParam};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::syntax::ast::{Ident, Module};
 use bpfq_compiler::syntax::parse_module;
@@ -64,7 +64,6 @@ pub fn names_to_check(path: &Path) -> Result<Vec<Option<String>>, Failure> {
 
 /// A query file, parsed, with the modules it uses.
 struct ParsedFile {
-    text: String,
     file: FileId,
     module: Module,
     modules: Modules,
@@ -82,7 +81,6 @@ fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFile, Failure>
     });
     match parsed {
         Ok((module, modules)) => Ok(ParsedFile {
-            text,
             file,
             module,
             modules,
@@ -111,20 +109,49 @@ pub fn compile_from_file(
     let mut sources = Sources::new();
     let parse_started = std::time::Instant::now();
     let ParsedFile {
-        text,
         file,
         module,
         modules,
     } = parse_file(path, &mut sources)?;
     let parse_time = parse_started.elapsed();
-    let wanted = name.map(|name| Ident {
-        name: name.to_string(),
-        span: Span::new(sources.add("<query name>", name), 0, name.len()),
-    });
     let given = given_params(&common.params, &mut sources)?;
     let compile_error = |diag, sources| Failure::Compile(Box::new(diag), Box::new(sources));
-    let whole = Span::new(file, 0, text.len());
-    let chosen = match choose(&module, whole, wanted.as_ref(), &given) {
+    // `mod.query` names a query of a used module: it runs with its module's params and the
+    // file's columns.
+    let (owner, owner_file, wanted) = match name.map(|n| (n, n.rsplit_once('.'))) {
+        None => (&module, file, None),
+        Some((name, None)) => {
+            let at = sources.add("<query name>", name);
+            (
+                &module,
+                file,
+                Some(Ident {
+                    name: name.to_string(),
+                    span: Span::new(at, 0, name.len()),
+                }),
+            )
+        }
+        Some((name, Some((module_name, query)))) => {
+            let at = sources.add("<query name>", name);
+            let query_ident = Ident {
+                name: query.to_string(),
+                span: Span::new(at, module_name.len() + 1, name.len()),
+            };
+            match modules.module(module_name) {
+                Some((used, used_file)) => (used, used_file, Some(query_ident)),
+                None => {
+                    let module_ident = Ident {
+                        name: module_name.to_string(),
+                        span: Span::new(at, 0, module_name.len()),
+                    };
+                    let used: Vec<&str> = modules.names().collect();
+                    return Err(compile_error(unknown_module(&module_ident, &used), sources));
+                }
+            }
+        }
+    };
+    let whole = Span::new(owner_file, 0, sources.text(owner_file).len());
+    let chosen = match choose(owner, whole, wanted.as_ref(), &given) {
         Ok(chosen) => chosen,
         Err(diag) => return Err(compile_error(diag, sources)),
     };
@@ -162,7 +189,13 @@ pub fn compile_from_file(
         .and_then(|c| super::placed_grouping(c, &env, common, chosen.query.span.file));
     timings.record_compile(&stage_times);
     match compiled {
-        Ok(compiled) => Ok((compiled, text[chosen.query.span.range()].to_string())),
+        Ok(compiled) => {
+            let query_file = sources.text(chosen.query.span.file);
+            let query_text = query_file
+                .get(chosen.query.span.range())
+                .unwrap_or(query_file);
+            Ok((compiled, query_text.to_string()))
+        }
         Err(diag) => Err(compile_error(diag, sources)),
     }
 }
