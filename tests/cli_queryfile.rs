@@ -339,3 +339,35 @@ fn explain_shows_a_query_of_a_file_with_its_modules() {
         stderr(&missing)
     );
 }
+
+/// A top-level file of `$BPFQ_PATH` (loaded for every query, command-line ones too) brings the
+/// modules it uses; a module it cannot find fails every query with E0119.
+#[test]
+fn user_files_on_the_search_path_follow_their_use() {
+    let _k = shared_kernel();
+    let tree = ModuleTree::new(
+        "userlib",
+        &[
+            (
+                "path/mine.bpfq",
+                "use extra.ids;\ncolumn task.own_tid = task.pid;\n",
+            ),
+            ("path/extra/ids.bpfq", IDS),
+        ],
+    );
+    let me = std::process::id();
+    let query = format!("from task select own_tid, tgid_times_3 where tid == {me}");
+    let out = tree.bpfq(&[&query, "-o", "csv", "--no-header"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("{me},{}", me * 3));
+    std::fs::write(tree.dir.join("path/broken.bpfq"), "use extra.gone;\n").unwrap();
+    let out = tree.bpfq(&[&query]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("error[E0119]: no module `extra.gone`"),
+        "{}",
+        stderr(&out)
+    );
+    let searched = format!("looked for extra/gone.bpfq in: {}", tree.path("path"));
+    assert!(stderr(&out).contains(&searched), "{}", stderr(&out));
+}

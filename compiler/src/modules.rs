@@ -286,6 +286,11 @@ impl Modules {
             .map(|l| (&l.module, l.file))
     }
 
+    /// The files of the used modules, in the order their definitions apply.
+    pub fn files(&self) -> impl Iterator<Item = FileId> + '_ {
+        self.loaded.iter().map(|l| l.file)
+    }
+
     /// The names of the used modules, in load order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.loaded.iter().map(|l| l.name.as_str())

@@ -1,10 +1,13 @@
 //! CLI: the user's stdlib extensions — every `*.bpfq` file at the top of the directories of
-//! `$BPFQ_PATH` (colon-separated) and of `~/.config/bpfq/`, loaded for every query; their
-//! columns add to, or override, the embedded stdlib's — and the module files `use` names, found
-//! under the query file's directory, then the same directories (`DiskModules`).
+//! `$BPFQ_PATH` (colon-separated) and of `~/.config/bpfq/`, loaded for every query with the
+//! modules it `use`s; their columns add to, or override, the embedded stdlib's — and the module
+//! files `use` names, found under the query file's directory, then the same directories
+//! (`DiskModules`).
 
 use super::Failure;
-use bpfq_compiler::modules::{FoundFile, ModuleFiles};
+use bpfq_compiler::diagnostic::Sources;
+use bpfq_compiler::modules::{resolve, FoundFile, ModuleFiles};
+use bpfq_compiler::syntax::parse_module;
 use std::path::{Path, PathBuf};
 
 fn search_path() -> Vec<PathBuf> {
@@ -21,9 +24,11 @@ fn search_path() -> Vec<PathBuf> {
     dirs
 }
 
-/// (display path, text) of every user stdlib file, in search-path order, sorted within a dir.
+/// (display path, text) of every user stdlib file, in search-path order, sorted within a dir;
+/// the modules a file `use`s come just before it (each file once, where first needed).
 pub fn user_files() -> Result<Vec<(String, String)>, Failure> {
     let mut files = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for dir in search_path() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -37,10 +42,44 @@ pub fn user_files() -> Result<Vec<(String, String)>, Failure> {
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 Failure::Usage(format!("cannot read stdlib file {}: {e}", path.display()))
             })?;
-            files.push((path.display().to_string(), text));
+            for (identity, display, text) in used_by(&path, &text)? {
+                if seen.insert(identity) {
+                    files.push((display, text));
+                }
+            }
+            if seen.insert(identity(&path)) {
+                files.push((path.display().to_string(), text));
+            }
         }
     }
     Ok(files)
+}
+
+/// The modules the user file at `path` uses, in the order they apply: (identity, display,
+/// text). A file that does not parse uses nothing here: the stdlib loader reports its error.
+fn used_by(path: &Path, text: &str) -> Result<Vec<(String, String, String)>, Failure> {
+    let mut sources = Sources::new();
+    let file = sources.add(path.display().to_string(), text);
+    let Ok(module) = parse_module(text, file) else {
+        return Ok(Vec::new());
+    };
+    let files = DiskModules {
+        roots: search_path(),
+    };
+    match resolve(&module, file, &identity(path), &files, &mut sources) {
+        Ok(modules) => Ok(modules
+            .files()
+            .map(|f| {
+                let name = sources.name(f).to_string();
+                (
+                    identity(Path::new(&name)),
+                    name,
+                    sources.text(f).to_string(),
+                )
+            })
+            .collect()),
+        Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
+    }
 }
 
 /// Module files on disk, searched for under the query file's directory, then the user's
