@@ -306,6 +306,24 @@ fn check_follows_use_and_fails_on_a_missing_module() {
             format!("ok      {orphan}")
         ]
     );
+    // A module (definitions, no query) is checked column by column.
+    std::fs::write(
+        tree.dir.join("path/more.bpfq"),
+        "use ids;\ncolumn task.gone = task.no_such_member;\ndefaults task: pid, tgid_times_3;\n",
+    )
+    .unwrap();
+    let (ids, more) = (tree.path("path/ids.bpfq"), tree.path("path/more.bpfq"));
+    let out = tree.bpfq(&["check", "--btf", btf, &ids, &more]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).lines().collect::<Vec<_>>(),
+        [
+            format!("ok      {ids} column task.tgid_times_3"),
+            format!("FAILED  {more} column task.gone"),
+            format!("ok      {more} defaults task"),
+        ]
+    );
+    assert!(stderr(&out).contains("error[E0107]"), "{}", stderr(&out));
 }
 
 #[test]

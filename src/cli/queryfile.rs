@@ -14,9 +14,10 @@ use bpfq_compiler::modules::{resolve, Modules};
 use bpfq_compiler::pipeline::{compile_query_parsed, CompiledQuery, StageTimes};
 use bpfq_compiler::queryfile::{choose, query_names, unknown_module, GivenParam};
 use bpfq_compiler::stdlib::Stdlib;
-use bpfq_compiler::syntax::ast::{Ident, Module};
-use bpfq_compiler::syntax::parse_module;
+use bpfq_compiler::syntax::ast::{Ident, Item, Module, Query};
+use bpfq_compiler::syntax::{parse_module, parse_query};
 use bpfq_kernel::Btf;
+use std::collections::HashMap;
 use std::path::Path;
 
 pub fn run_file(
@@ -50,8 +51,9 @@ fn run_file_timed(
     run::execute_query(&compiled, &query_text, common, output, how, timings)
 }
 
-/// The names `bpfq check` compiles in a file: each named query, or `None` for its only query.
-/// The modules it uses are loaded too, so a broken module fails the file once, not each query.
+/// The names `bpfq check` compiles in a file: each named query, or `None` for its only query
+/// (or for none: then the file is checked as a module, see `module_checks`). The modules it
+/// uses are loaded too, so a broken module fails the file once, not each query.
 pub fn names_to_check(path: &Path) -> Result<Vec<Option<String>>, Failure> {
     let parsed = parse_file(path, &mut Sources::new())?;
     let names = query_names(&parsed.module);
@@ -59,6 +61,26 @@ pub fn names_to_check(path: &Path) -> Result<Vec<Option<String>>, Failure> {
         vec![None]
     } else {
         names.into_iter().map(|n| Some(n.to_string())).collect()
+    })
+}
+
+/// Whether the file at `path` holds definitions only (no query): `check` compiles each one.
+pub fn is_module(path: &Path) -> bool {
+    let mut sources = Sources::new();
+    let Ok(text) = read(path) else {
+        return false;
+    };
+    let file = sources.add(path.display().to_string(), text.clone());
+    parse_module(&text, file).is_ok_and(|module| {
+        let queries = module
+            .items
+            .iter()
+            .any(|i| matches!(i, Item::Query(_) | Item::Bare(_)));
+        let definitions = module
+            .items
+            .iter()
+            .any(|i| matches!(i, Item::Column(_) | Item::Defaults(_)));
+        !queries && definitions
     })
 }
 
@@ -155,18 +177,54 @@ pub fn compile_from_file(
         Ok(chosen) => chosen,
         Err(diag) => return Err(compile_error(diag, sources)),
     };
+    let params = chosen.params.clone();
+    let context = FileContext {
+        module: &module,
+        modules: &modules,
+        parse_time,
+    };
+    compile_in_context(
+        chosen.query,
+        &params,
+        &context,
+        sources,
+        common,
+        btf,
+        timings,
+    )
+}
+
+/// The definitions a query of a file compiles with: the file's own and its used modules'.
+struct FileContext<'a> {
+    module: &'a Module,
+    modules: &'a Modules,
+    parse_time: std::time::Duration,
+}
+
+/// Stages 3-7 for `query` (of the file, of a module it uses, or made up by `check`) with the
+/// file's definitions; returns it with its source text (for the verifier's messages).
+fn compile_in_context(
+    query: &Query,
+    params: &HashMap<String, String>,
+    context: &FileContext,
+    mut sources: Sources,
+    common: &Common,
+    btf: &Btf,
+    timings: &mut Timings,
+) -> Result<(CompiledQuery, String), Failure> {
+    let compile_error = |diag, sources| Failure::Compile(Box::new(diag), Box::new(sources));
     // Only the target's stdlib file is parsed (every file for a join), and those of the
     // `std.NAME` modules the file uses; then the user's files, the used modules and the
     // file's own `column` and `defaults` items, each able to replace what came before.
-    let targets: Option<Vec<String>> = chosen.query.joins.is_empty().then(|| {
-        let mut targets = vec![chosen.query.from.target.name.clone()];
-        targets.extend(modules.std_targets.iter().cloned());
+    let targets: Option<Vec<String>> = query.joins.is_empty().then(|| {
+        let mut targets = vec![query.from.target.name.clone()];
+        targets.extend(context.modules.std_targets.iter().cloned());
         targets
     });
     let extra = userlib::user_files()?;
     let stdlib = timings.time("stdlib", || {
         let mut lib = Stdlib::load_targets(&mut sources, targets.as_deref(), &extra)?;
-        modules.apply(&mut lib, &module)?;
+        context.modules.apply(&mut lib, context.module)?;
         Ok(lib)
     });
     let stdlib = match stdlib {
@@ -178,26 +236,70 @@ pub fn compile_from_file(
         btf,
         stdlib: &stdlib,
         sources: &sources,
-        params: &chosen.params,
+        params,
         maps: Some(maps.as_ref()),
     };
     let mut stage_times = StageTimes {
-        parse: parse_time,
+        parse: context.parse_time,
         ..StageTimes::default()
     };
-    let compiled = compile_query_parsed(chosen.query, &env, &mut stage_times)
-        .and_then(|c| super::placed_grouping(c, &env, common, chosen.query.span.file));
+    let compiled = compile_query_parsed(query, &env, &mut stage_times)
+        .and_then(|c| super::placed_grouping(c, &env, common, query.span.file));
     timings.record_compile(&stage_times);
     match compiled {
         Ok(compiled) => {
-            let query_file = sources.text(chosen.query.span.file);
-            let query_text = query_file
-                .get(chosen.query.span.range())
-                .unwrap_or(query_file);
+            let query_file = sources.text(query.span.file);
+            let query_text = query_file.get(query.span.range()).unwrap_or(query_file);
             Ok((compiled, query_text.to_string()))
         }
         Err(diag) => Err(compile_error(diag, sources)),
     }
+}
+
+/// What `bpfq check` compiles for a module (a file of definitions and no query): each column
+/// alone (`from T select C`) and each `defaults` line (`from T select *`), as text.
+pub fn module_checks(path: &Path) -> Result<Vec<(String, String)>, Failure> {
+    let parsed = parse_file(path, &mut Sources::new())?;
+    Ok(parsed
+        .module
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Column(c) => Some((
+                format!("column {}.{}", c.target.name, c.name.name),
+                format!("from {} select {}", c.target.name, c.name.name),
+            )),
+            Item::Defaults(d) => Some((
+                format!("defaults {}", d.target.name),
+                format!("from {} select *", d.target.name),
+            )),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Compiles `query` (from `module_checks`) with the definitions of the module at `path`.
+pub fn check_module_item(
+    path: &Path,
+    query: &str,
+    common: &Common,
+    btf: &Btf,
+) -> Result<(), Failure> {
+    let mut sources = Sources::new();
+    let parsed = parse_file(path, &mut sources)?;
+    let file = sources.add("<check>", query);
+    let ast = match parse_query(query, file) {
+        Ok(ast) => ast,
+        Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
+    };
+    let params = super::parse_params(&common.params)?;
+    let context = FileContext {
+        module: &parsed.module,
+        modules: &parsed.modules,
+        parse_time: std::time::Duration::ZERO,
+    };
+    let mut timings = Timings::new(false);
+    compile_in_context(&ast, &params, &context, sources, common, btf, &mut timings).map(|_| ())
 }
 
 /// `--param NAME=VALUE` options, each added to `sources` so a bad value can be pointed at.
