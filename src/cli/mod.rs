@@ -2,6 +2,7 @@
 //! query, and turning every failure into a message plus an exit code.
 
 pub mod args;
+mod check_module;
 mod complete;
 mod explain;
 mod man;
@@ -117,8 +118,8 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
                 continue;
             }
         };
-        if queryfile::is_module(path) {
-            let (ok, failures) = check_module(path, common, &btf)?;
+        if check_module::is_module(path) {
+            let (ok, failures) = check_module::check_module(path, common, &btf)?;
             checked += ok + failures;
             failed += failures;
             continue;
@@ -147,31 +148,6 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
             "{failed} of {checked} queries did not compile"
         )))
     }
-}
-
-/// A module (definitions, no query): each column and `defaults` line compiled alone; (ok,
-/// failed) counts.
-fn check_module(
-    path: &std::path::Path,
-    common: &args::Common,
-    btf: &Btf,
-) -> Result<(usize, usize), Failure> {
-    let (mut ok, mut failed) = (0, 0);
-    for (what, query) in queryfile::module_checks(path)? {
-        let shown = format!("{} {what}", path.display());
-        match queryfile::check_module_item(path, &query, common, btf) {
-            Ok(()) => {
-                println!("ok      {shown}");
-                ok += 1;
-            }
-            Err(failure) => {
-                println!("FAILED  {shown}");
-                failure.report();
-                failed += 1;
-            }
-        }
-    }
-    Ok((ok, failed))
 }
 
 /// `bpfq describe`: columns, context fields and struct members, from BTF and the stdlib.

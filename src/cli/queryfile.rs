@@ -14,8 +14,8 @@ use bpfq_compiler::modules::{resolve, Modules};
 use bpfq_compiler::pipeline::{compile_query_parsed, CompiledQuery, StageTimes};
 use bpfq_compiler::queryfile::{choose, query_names, unknown_module, GivenParam};
 use bpfq_compiler::stdlib::Stdlib;
-use bpfq_compiler::syntax::ast::{Ident, Item, Module, Query};
-use bpfq_compiler::syntax::{parse_module, parse_query};
+use bpfq_compiler::syntax::ast::{Ident, Module, Query};
+use bpfq_compiler::syntax::parse_module;
 use bpfq_kernel::Btf;
 use std::collections::HashMap;
 use std::path::Path;
@@ -64,36 +64,16 @@ pub fn names_to_check(path: &Path) -> Result<Vec<Option<String>>, Failure> {
     })
 }
 
-/// Whether the file at `path` holds definitions only (no query): `check` compiles each one.
-pub fn is_module(path: &Path) -> bool {
-    let mut sources = Sources::new();
-    let Ok(text) = read(path) else {
-        return false;
-    };
-    let file = sources.add(path.display().to_string(), text.clone());
-    parse_module(&text, file).is_ok_and(|module| {
-        let queries = module
-            .items
-            .iter()
-            .any(|i| matches!(i, Item::Query(_) | Item::Bare(_)));
-        let definitions = module
-            .items
-            .iter()
-            .any(|i| matches!(i, Item::Column(_) | Item::Defaults(_)));
-        !queries && definitions
-    })
-}
-
 /// A query file, parsed, with the modules it uses.
-struct ParsedFile {
+pub(super) struct ParsedFile {
     file: FileId,
-    module: Module,
-    modules: Modules,
+    pub module: Module,
+    pub modules: Modules,
 }
 
 /// Reads, parses and resolves the `use`s of the query file at `path`; a diagnostic takes the
 /// sources with it.
-fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFile, Failure> {
+pub(super) fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFile, Failure> {
     let text = read(path)?;
     let file = sources.add(path.display().to_string(), text.clone());
     let files = userlib::DiskModules::for_file(path);
@@ -114,7 +94,7 @@ fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFile, Failure>
     }
 }
 
-fn read(path: &Path) -> Result<String, Failure> {
+pub(super) fn read(path: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(path)
         .map_err(|e| Failure::Usage(format!("cannot read query file {}: {e}", path.display())))
 }
@@ -195,15 +175,15 @@ pub fn compile_from_file(
 }
 
 /// The definitions a query of a file compiles with: the file's own and its used modules'.
-struct FileContext<'a> {
-    module: &'a Module,
-    modules: &'a Modules,
-    parse_time: std::time::Duration,
+pub(super) struct FileContext<'a> {
+    pub module: &'a Module,
+    pub modules: &'a Modules,
+    pub parse_time: std::time::Duration,
 }
 
 /// Stages 3-7 for `query` (of the file, of a module it uses, or made up by `check`) with the
 /// file's definitions; returns it with its source text (for the verifier's messages).
-fn compile_in_context(
+pub(super) fn compile_in_context(
     query: &Query,
     params: &HashMap<String, String>,
     context: &FileContext,
@@ -254,52 +234,6 @@ fn compile_in_context(
         }
         Err(diag) => Err(compile_error(diag, sources)),
     }
-}
-
-/// What `bpfq check` compiles for a module (a file of definitions and no query): each column
-/// alone (`from T select C`) and each `defaults` line (`from T select *`), as text.
-pub fn module_checks(path: &Path) -> Result<Vec<(String, String)>, Failure> {
-    let parsed = parse_file(path, &mut Sources::new())?;
-    Ok(parsed
-        .module
-        .items
-        .iter()
-        .filter_map(|item| match item {
-            Item::Column(c) => Some((
-                format!("column {}.{}", c.target.name, c.name.name),
-                format!("from {} select {}", c.target.name, c.name.name),
-            )),
-            Item::Defaults(d) => Some((
-                format!("defaults {}", d.target.name),
-                format!("from {} select *", d.target.name),
-            )),
-            _ => None,
-        })
-        .collect())
-}
-
-/// Compiles `query` (from `module_checks`) with the definitions of the module at `path`.
-pub fn check_module_item(
-    path: &Path,
-    query: &str,
-    common: &Common,
-    btf: &Btf,
-) -> Result<(), Failure> {
-    let mut sources = Sources::new();
-    let parsed = parse_file(path, &mut sources)?;
-    let file = sources.add("<check>", query);
-    let ast = match parse_query(query, file) {
-        Ok(ast) => ast,
-        Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
-    };
-    let params = super::parse_params(&common.params)?;
-    let context = FileContext {
-        module: &parsed.module,
-        modules: &parsed.modules,
-        parse_time: std::time::Duration::ZERO,
-    };
-    let mut timings = Timings::new(false);
-    compile_in_context(&ast, &params, &context, sources, common, btf, &mut timings).map(|_| ())
 }
 
 /// `--param NAME=VALUE` options, each added to `sources` so a bad value can be pointed at.
