@@ -82,9 +82,19 @@ fn named_queries_run_with_their_parameters() {
 }
 
 #[test]
-fn query_names_complete_after_the_file() {
+fn query_names_complete_after_the_file_of_run_and_explain() {
     let file = QueryFile::new("complete");
     let out = bpfq_ok(&["__complete", "3", "bpfq", "run", &file.path, "by_"]);
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["by_name", "by_pid"]);
+    let out = bpfq_ok(&[
+        "__complete",
+        "4",
+        "bpfq",
+        "explain",
+        "-f",
+        &file.path,
+        "by_",
+    ]);
     assert_eq!(out.lines().collect::<Vec<_>>(), ["by_name", "by_pid"]);
 }
 
