@@ -134,24 +134,34 @@ impl ModuleFiles for DiskModules {
     }
 
     fn names_under(&self, root: &str) -> Vec<String> {
-        let mut names = Vec::new();
-        collect_names(Path::new(root), &mut Vec::new(), &mut names);
+        let (mut names, mut budget) = (Vec::new(), ENTRY_BUDGET);
+        collect_names(Path::new(root), &mut Vec::new(), &mut names, &mut budget);
         names.sort();
         names
     }
 }
 
-/// Deep enough for `a.b.c`; a cap on entries keeps a huge directory (a home) from slowing an
-/// error message down.
+/// Deep enough for `a.b.c`; a budget of directory entries keeps a huge tree (a home directory)
+/// from slowing an error message down.
 const NAME_DEPTH: usize = 3;
-const NAME_LIMIT: usize = 2000;
+const ENTRY_BUDGET: usize = 5000;
 
-/// Module names of the `.bpfq` files under `dir`, each part a name `use` can spell.
-fn collect_names(dir: &Path, prefix: &mut Vec<String>, names: &mut Vec<String>) {
+/// Module names of the `.bpfq` files under `dir`, each part a name `use` can spell; `budget`
+/// counts down the entries looked at.
+fn collect_names(
+    dir: &Path,
+    prefix: &mut Vec<String>,
+    names: &mut Vec<String>,
+    budget: &mut usize,
+) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    for entry in entries.filter_map(Result::ok).take(NAME_LIMIT) {
+    for entry in entries.filter_map(Result::ok) {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
@@ -164,7 +174,7 @@ fn collect_names(dir: &Path, prefix: &mut Vec<String>, names: &mut Vec<String>) 
             }
         } else if is_name(&name) && prefix.len() + 1 < NAME_DEPTH && path.is_dir() {
             prefix.push(name);
-            collect_names(&path, prefix, names);
+            collect_names(&path, prefix, names, budget);
             prefix.pop();
         }
     }
