@@ -52,7 +52,7 @@ fn run_file_timed(
 }
 
 /// The names `bpfq check` compiles in a file: each named query, or `None` for its only query
-/// (or for none: then the file is checked as a module, see `module_checks`). The modules it
+/// (or for none: a file of definitions is then checked by `check_module.rs`). The modules it
 /// uses are loaded too, so a broken module fails the file once, not each query.
 pub fn names_to_check(path: &Path) -> Result<Vec<Option<String>>, Failure> {
     let parsed = parse_file(path, &mut Sources::new())?;
