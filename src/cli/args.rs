@@ -156,7 +156,7 @@ pub enum Format {
 pub enum Command {
     /// Run a query kept in a file; a file may hold several named queries and typed parameters.
     #[command(
-        after_help = "A query file:\n  -- listeners.bpfq\n  param port: u16 = 22;\n  query listening = from tcp select src, sport where state == LISTEN;\n  query on_port = from tcp select src, sport, dst, dport where sport == $port;\n\nExamples:\n  bpfq run listeners.bpfq listening\n  bpfq run listeners.bpfq on_port --param port=443 -o json\n  bpfq run examples/ps.bpfq"
+        after_help = "A query file:\n  -- listeners.bpfq\n  use net.extra;           -- columns of net/extra.bpfq (beside the file, $BPFQ_PATH, ~/.config/bpfq)\n  param port: u16 = 22;\n  query listening = from tcp select src, sport where state == LISTEN;\n  query on_port = from tcp select src, sport, dst, dport where sport == $port;\n\nExamples:\n  bpfq run listeners.bpfq listening\n  bpfq run listeners.bpfq on_port --param port=443 -o json\n  bpfq run examples/ps.bpfq"
     )]
     Run {
         /// The query file.
