@@ -255,3 +255,37 @@ fn open_files_paths_are_the_fd_links() {
     assert!(want.contains(&("4".to_string(), "/etc".to_string())));
     assert_eq!(got, want, "{text}");
 }
+
+/// children_of.bpfq takes three of its columns from the module examples/lib/family.bpfq
+/// (`use lib.family`): a child this test starts is listed with this process's name and parent.
+#[test]
+fn children_of_uses_its_module_and_agrees_with_proc() {
+    let _k = shared_kernel();
+    let child = Named::spawn(&unique_name("kid"));
+    let me = std::process::id();
+    let text = run_example("children_of.bpfq", &["--param", &format!("pid={me}")]);
+    let rows = csv_rows(&text);
+    let comm = std::fs::read_to_string(format!("/proc/{me}/comm")).unwrap();
+    let ppid = proc_status_first(me, "PPid");
+    let row = rows
+        .iter()
+        .find(|r| r[0] == child.pid().to_string())
+        .unwrap_or_else(|| panic!("child {} missing:\n{text}", child.pid()));
+    assert_eq!(
+        row,
+        &vec![
+            child.pid().to_string(),
+            child.name.clone(),
+            comm.trim().to_string(),
+            ppid
+        ]
+    );
+    // Every row is a process (not a thread) whose parent is this process, as /proc says.
+    for row in &rows {
+        let pid: u32 = row[0].parse().unwrap();
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            assert!(status.contains(&format!("\nPPid:\t{me}\n")), "{row:?}");
+            assert!(status.contains(&format!("\nTgid:\t{pid}\n")), "{row:?}");
+        }
+    }
+}

@@ -72,6 +72,14 @@ pub const WRONG_MAP_TYPE: &str = "E0117";
 /// The BTF data is malformed: a type, member or string it refers to is out of range, or its
 /// types loop.
 pub const MALFORMED_BTF: &str = "E0118";
+/// `use a.b` names no module: no `a/b.bpfq` in any search directory, or no `std.b`.
+pub const UNKNOWN_MODULE: &str = "E0119";
+/// Modules that use each other in a cycle (`a` uses `b` uses `a`).
+pub const MODULE_CYCLE: &str = "E0120";
+/// A used module's file exists but cannot be read (a directory, not UTF-8, no permission).
+pub const MODULE_UNREADABLE: &str = "E0121";
+/// Two used modules, neither using the other, define the same column or `defaults`.
+pub const DUPLICATE_DEFINITION: &str = "E0122";
 
 // ---------------------------------------------------------------- E02xx: types
 
@@ -243,6 +251,22 @@ pub const ALL: &[(&str, &str)] = &[
     (
         MALFORMED_BTF,
         "the BTF data is broken (a type, member or string out of range, or a loop of types): check the --btf file",
+    ),
+    (
+        UNKNOWN_MODULE,
+        "`use a.b` looks for a/b.bpfq in the query file's directory, then each $BPFQ_PATH directory, then ~/.config/bpfq; `use std.NAME` names an embedded stdlib file (`bpfq targets` lists the targets)",
+    ),
+    (
+        MODULE_CYCLE,
+        "modules may not use each other in a cycle: move the shared columns into a module both use",
+    ),
+    (
+        MODULE_UNREADABLE,
+        "a module file was found but cannot be read: it must be a readable UTF-8 text file",
+    ),
+    (
+        DUPLICATE_DEFINITION,
+        "two used modules define the same column (or `defaults`) and neither uses the other, so neither wins: define it in the query file itself, or drop one `use`",
     ),
     (
         TYPE_MISMATCH,

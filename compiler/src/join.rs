@@ -1,9 +1,10 @@
-//! Stage `bind` + `plan` for joins: `from A join B on A.x == B.y ...` becomes one ordinary
-//! single-source query per source (its own kernel program: the columns it contributes, its join
-//! keys, the `where` conditions that use only it) plus a `JoinPlan` that user space runs: a hash
-//! join on the equality keys, then order and limit. Guarantees every expression belongs to
-//! exactly one source (qualified by the source's name or alias, or unambiguous), and the `on`
-//! condition is a conjunction of equalities between the two sources (E0224 otherwise).
+//! Stage `bind` + `plan` for joins: `from A join B on A.x == B.y [join C on ...]` becomes one
+//! ordinary single-source query per source (its own kernel program: the columns it contributes,
+//! its join keys, the `where` conditions that use only it) plus a `JoinPlan` that user space
+//! runs: left-deep hash joins on the equality keys (A with B, that with C, ...), then order and
+//! limit. Guarantees every expression belongs to exactly one source (qualified by the source's
+//! name or alias, or unambiguous), and each `on` condition is a conjunction of equalities between
+//! the source it joins and the sources before it (E0224 otherwise).
 
 use crate::bind::{bind, BindEnv, CmpOp, SortKey, Ty, TypedQuery};
 use crate::codes;
@@ -31,16 +32,25 @@ pub struct JoinFilter {
     pub text: String,
 }
 
+/// One `join ... on ...`: the rows joined so far meet the rows of source `side`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinStep {
+    /// The source this step adds (step `i` adds source `i + 1`).
+    pub side: usize,
+    /// Equality keys: ((earlier source, its column), column of `side`).
+    pub keys: Vec<((usize, usize), usize)>,
+    /// Source text of the `on` condition, for `explain`.
+    pub on_text: String,
+}
+
 /// What user space does with the rows of the sources' programs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JoinPlan {
     /// The name each source is known by (its alias, else its target name).
     pub names: Vec<String>,
-    /// Equality keys: (column of source 0, column of source 1).
-    pub keys: Vec<(usize, usize)>,
-    /// Source text of the `on` condition, for `explain`.
-    pub on_text: String,
-    /// `where` conditions that use both sources, checked after joining.
+    /// The joins, in order: source 0 with source 1, the result with source 2, ...
+    pub steps: Vec<JoinStep>,
+    /// `where` conditions that compare two sources, each checked as soon as both are joined.
     pub after: Vec<JoinFilter>,
     pub columns: Vec<JoinColumn>,
     pub order_by: Vec<SortKey>,
@@ -157,15 +167,16 @@ impl Sides<'_> {
             .iter()
             .filter_map(|h| self.names.iter().position(|n| *n == h.name))
             .collect();
+        named.sort_unstable();
         named.dedup();
-        let uses_both = || {
+        let uses_two = |a: usize, b: usize| {
             Diagnostic::error(
                 codes::JOIN_AMBIGUOUS,
                 format!(
                     "`{}` uses both `{}` and `{}`",
                     text(env, expr.span),
-                    self.names[0],
-                    self.names[1]
+                    self.names[a],
+                    self.names[b]
                 ),
             )
             .with_primary(expr.span, "one value must come from one source")
@@ -173,7 +184,7 @@ impl Sides<'_> {
         };
         match named.as_slice() {
             [side] => return Ok(*side),
-            [_, _, ..] => return Err(uses_both()),
+            [a, b, ..] => return Err(uses_two(*a, *b)),
             // A constant: any source computes it.
             [] if heads.is_empty() => return Ok(0),
             [] => {}
@@ -204,8 +215,10 @@ impl Sides<'_> {
                     only.push(*side);
                 }
             }
-            if only.contains(&0) && only.contains(&1) {
-                return Err(uses_both());
+            only.sort_unstable();
+            only.dedup();
+            if let [a, b, ..] = only.as_slice() {
+                return Err(uses_two(*a, *b));
             }
             let item = ast::SelectItem {
                 expr: expr.clone(),
@@ -218,18 +231,24 @@ impl Sides<'_> {
             });
         }
         let written = text(env, expr.span);
+        let (a, b) = (&self.names[bound[0]], &self.names[bound[1]]);
         Err(Diagnostic::error(
             codes::JOIN_AMBIGUOUS,
-            format!(
-                "`{written}` means something in both `{}` and `{}`",
-                self.names[0], self.names[1]
-            ),
+            format!("`{written}` means something in both `{a}` and `{b}`"),
         )
         .with_primary(expr.span, "ambiguous in a join")
         .with_note(format!(
-            "qualify it with the source: `{}.{written}` or `{}.{written}`",
-            self.names[0], self.names[1]
+            "qualify it with the source: `{a}.{written}` or `{b}.{written}`"
         )))
+    }
+}
+
+/// `` `a`, `b` or `c` ``.
+fn quoted(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.join(""),
     }
 }
 
@@ -257,16 +276,14 @@ pub struct JoinSide {
     pub filter_text: Option<String>,
 }
 
-/// Splits a query with one `join` into one typed query per source and the user-space join.
+/// Splits a query with `join`s into one typed query per source and the user-space joins.
 pub fn plan_join(
     query: &ast::Query,
     env: &BindEnv,
 ) -> Result<(Vec<JoinSide>, JoinPlan), Diagnostic> {
-    let join = match query.joins.as_slice() {
-        [join] => join,
-        [_, second, ..] => return Err(unsupported("more than one `join`", second.span)),
-        [] => return Err(crate::bind::internal_error(query.span, "no join to plan")),
-    };
+    if query.joins.is_empty() {
+        return Err(crate::bind::internal_error(query.span, "no join to plan"));
+    }
     if let Some(first) = query.group_by.first() {
         return Err(unsupported("`group by`", first.span));
     }
@@ -280,24 +297,29 @@ pub fn plan_join(
         }
         None => return Err(unsupported("a join without `select`", query.span)),
     };
-    let sources = vec![&query.from, &join.source];
+    let mut sources = vec![&query.from];
+    sources.extend(query.joins.iter().map(|j| &j.source));
     let names: Vec<String> = sources
         .iter()
         .map(|s| s.alias.as_ref().unwrap_or(&s.target).name.clone())
         .collect();
-    if names[0] == names[1] {
+    for (later, name) in names.iter().enumerate().skip(1) {
+        let Some(earlier) = names[..later].iter().position(|n| n == name) else {
+            continue;
+        };
         return Err(Diagnostic::error(
             codes::JOIN_AMBIGUOUS,
-            format!("both sources are called `{}`", names[0]),
+            format!("two sources are called `{name}`"),
         )
-        .with_primary(join.source.span, "same name as the first source")
+        .with_primary(sources[later].span, "same name as an earlier source")
+        .with_secondary(sources[earlier].span, "first called so here")
         .with_note(format!(
             "give one an alias: `join {} as other on ...`",
-            names[1]
+            sources[later].target.name
         )));
     }
     let sides = Sides { sources, names };
-    let mut side_items: Vec<Vec<ast::SelectItem>> = vec![Vec::new(), Vec::new()];
+    let mut side_items: Vec<Vec<ast::SelectItem>> = vec![Vec::new(); sides.sources.len()];
     let mut add = |side: usize, expr: &Expr| {
         side_items[side].push(ast::SelectItem {
             expr: expr.clone(),
@@ -324,42 +346,62 @@ pub fn plan_join(
         });
     }
 
-    let mut keys = Vec::new();
+    let mut steps = Vec::new();
     let mut key_spans = Vec::new();
-    for condition in conjuncts(&join.on) {
-        let bad = || {
-            Diagnostic::error(
-                codes::JOIN_CONDITION,
-                "a join condition compares a value of each source with `==`",
-            )
-            .with_primary(condition.span, "not an equality between the two sources")
-            .with_note(format!(
-                "write `{}.x == {}.y`, several joined with `and`; filter rows in `where`",
-                sides.names[0], sides.names[1]
-            ))
-        };
-        let ExprKind::Binary(BinaryOp::Eq, lhs, rhs) = &condition.kind else {
-            return Err(bad());
-        };
-        let constant = |e: &Expr| {
-            let mut heads = Vec::new();
-            path_heads(e, &mut heads);
-            heads.is_empty()
-        };
-        if constant(lhs) || constant(rhs) {
-            return Err(bad());
+    for (step, join) in query.joins.iter().enumerate() {
+        let joined = step + 1;
+        let mut keys = Vec::new();
+        for condition in conjuncts(&join.on) {
+            let bad = || {
+                let earlier = match joined {
+                    1 => format!("`{}`", sides.names[0]),
+                    _ => format!("one of {}", quoted(&sides.names[..joined])),
+                };
+                Diagnostic::error(
+                    codes::JOIN_CONDITION,
+                    "a join condition compares a value of each source with `==`",
+                )
+                .with_primary(
+                    condition.span,
+                    format!(
+                        "not an equality between `{}` and {earlier}",
+                        sides.names[joined]
+                    ),
+                )
+                .with_note(format!(
+                    "write `{}.x == {}.y`, several joined with `and`; filter rows in `where`",
+                    sides.names[joined - 1],
+                    sides.names[joined]
+                ))
+            };
+            let ExprKind::Binary(BinaryOp::Eq, lhs, rhs) = &condition.kind else {
+                return Err(bad());
+            };
+            let constant = |e: &Expr| {
+                let mut heads = Vec::new();
+                path_heads(e, &mut heads);
+                heads.is_empty()
+            };
+            if constant(lhs) || constant(rhs) {
+                return Err(bad());
+            }
+            let (l, r) = (sides.side_of(lhs, env)?, sides.side_of(rhs, env)?);
+            let (earlier, new) = match (l, r) {
+                (l, r) if r == joined && l < joined => ((l, lhs), rhs),
+                (l, r) if l == joined && r < joined => ((r, rhs), lhs),
+                _ => return Err(bad()),
+            };
+            keys.push(((earlier.0, add(earlier.0, earlier.1)), add(joined, new)));
+            key_spans.push(condition.span);
         }
-        let (l, r) = (sides.side_of(lhs, env)?, sides.side_of(rhs, env)?);
-        let (first, second) = match (l, r) {
-            (0, 1) => (lhs, rhs),
-            (1, 0) => (rhs, lhs),
-            _ => return Err(bad()),
-        };
-        keys.push((add(0, first), add(1, second)));
-        key_spans.push(condition.span);
+        steps.push(JoinStep {
+            side: joined,
+            keys,
+            on_text: text(env, join.on.span),
+        });
     }
 
-    let mut filters: Vec<Vec<&Expr>> = vec![Vec::new(), Vec::new()];
+    let mut filters: Vec<Vec<&Expr>> = vec![Vec::new(); sides.sources.len()];
     let mut after = Vec::new();
     let mut after_spans = Vec::new();
     if let Some(filter) = &query.filter {
@@ -423,9 +465,9 @@ pub fn plan_join(
             filter_text: (!texts.is_empty()).then(|| texts.join(" and ")),
         });
     }
-    let pairs = keys
+    let pairs = steps
         .iter()
-        .map(|&(a, b)| ((0, a), (1, b)))
+        .flat_map(|step| step.keys.iter().map(|&(a, b)| (a, (step.side, b))))
         .zip(key_spans)
         .chain(after.iter().map(|f| (f.lhs, f.rhs)).zip(after_spans));
     for ((a, b), span) in pairs {
@@ -454,8 +496,7 @@ pub fn plan_join(
         typed,
         JoinPlan {
             names: sides.names,
-            keys,
-            on_text: text(env, join.on.span),
+            steps,
             after,
             columns,
             order_by,
@@ -468,12 +509,16 @@ pub fn plan_join(
 impl JoinPlan {
     /// What user space does with the sources' rows, for `explain`.
     pub fn describe(&self) -> String {
-        let mut steps = vec![format!(
-            "hash join of {} rows with {} rows on `{}`",
-            self.names[0], self.names[1], self.on_text
-        )];
+        let mut steps = Vec::new();
+        for (index, step) in self.steps.iter().enumerate() {
+            let with = format!("{} rows on `{}`", self.names[step.side], step.on_text);
+            steps.push(match index {
+                0 => format!("hash join of {} rows with {with}", self.names[0]),
+                _ => format!("then with {with}"),
+            });
+        }
         for filter in &self.after {
-            steps.push(format!("keep pairs where `{}`", filter.text));
+            steps.push(format!("keep joined rows where `{}`", filter.text));
         }
         if !self.order_by.is_empty() {
             let keys: Vec<String> = self

@@ -16,6 +16,7 @@ pub mod join;
 pub mod layout;
 pub mod lower;
 pub mod maps;
+pub mod modules;
 pub mod pipeline;
 pub mod plan;
 pub mod queryfile;

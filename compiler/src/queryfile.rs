@@ -89,6 +89,26 @@ pub fn choose<'m>(
     })
 }
 
+/// `bpfq run FILE mod.query` where the file uses no module `mod` (`wanted` spans `mod`).
+pub fn unknown_module(wanted: &Ident, used: &[&str]) -> Diagnostic {
+    let diag = Diagnostic::error(
+        codes::UNKNOWN_QUERY,
+        format!("the file uses no module `{}`", wanted.name),
+    )
+    .with_primary(wanted.span, "not used by the file");
+    match (
+        nearest_names(&wanted.name, used.iter().copied(), 1).first(),
+        used,
+    ) {
+        (_, []) => diag.with_note("the file uses no modules: name one of its own queries"),
+        (Some(near), _) => diag.with_note(format!(
+            "did you mean `{near}`? the modules it uses: {}",
+            used.join(", ")
+        )),
+        (None, _) => diag.with_note(format!("the modules it uses: {}", used.join(", "))),
+    }
+}
+
 fn unknown_query(wanted: &Ident, named: &[(&Ident, &Query)]) -> Diagnostic {
     let names: Vec<&str> = named.iter().map(|(n, _)| n.name.as_str()).collect();
     let diag = Diagnostic::error(

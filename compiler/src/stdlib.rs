@@ -31,33 +31,57 @@ impl Stdlib {
         target: Option<&str>,
         extra: &[(String, String)],
     ) -> Result<Stdlib, Diagnostic> {
+        let targets: Option<Vec<String>> = target.map(|t| vec![t.to_string()]);
+        Self::load_targets(sources, targets.as_deref(), extra)
+    }
+
+    /// Like `load_for`, with the embedded files of several targets (`None`: all of them) — a
+    /// query's target and the `std.NAME` modules its file uses.
+    pub fn load_targets(
+        sources: &mut Sources,
+        targets: Option<&[String]>,
+        extra: &[(String, String)],
+    ) -> Result<Stdlib, Diagnostic> {
         let mut lib = Stdlib::default();
-        let wanted = target.map(|t| format!("stdlib/{t}.bpfq"));
         let embedded = EMBEDDED
             .iter()
-            .filter(|(n, _)| wanted.as_deref().is_none_or(|w| w == *n))
+            .filter(|(n, _)| targets.is_none_or(|ts| ts.iter().any(|t| embedded_name(t) == *n)))
             .map(|(n, t)| (n.to_string(), t.to_string()));
         for (name, text) in embedded.chain(extra.iter().cloned()) {
             let file: FileId = sources.add(name, text);
             let module = parse_module(sources.text(file), file)?;
             for item in module.items {
-                match item {
-                    Item::Column(decl) => {
-                        lib.columns.retain(|c| {
-                            !(c.target.name == decl.target.name && c.name.name == decl.name.name)
-                        });
-                        lib.columns.push(decl);
-                    }
-                    Item::Defaults(decl) => {
-                        lib.defaults.retain(|(t, _, _)| *t != decl.target.name);
-                        lib.defaults
-                            .push((decl.target.name, decl.columns, decl.span));
-                    }
-                    _ => {}
-                }
+                lib.define(item);
             }
         }
         Ok(lib)
+    }
+
+    /// Adds a `column` or `defaults` item, replacing an earlier one of the same target and
+    /// name; other items are not the stdlib's business.
+    pub fn define(&mut self, item: Item) {
+        match item {
+            Item::Column(decl) => {
+                self.columns.retain(|c| {
+                    !(c.target.name == decl.target.name && c.name.name == decl.name.name)
+                });
+                self.columns.push(decl);
+            }
+            Item::Defaults(decl) => {
+                self.defaults.retain(|(t, _, _)| *t != decl.target.name);
+                self.defaults
+                    .push((decl.target.name, decl.columns, decl.span));
+            }
+            _ => {}
+        }
+    }
+
+    /// Where the `defaults` line of a target is.
+    pub fn defaults_span(&self, target: &str) -> Option<Span> {
+        self.defaults
+            .iter()
+            .find(|(t, _, _)| t == target)
+            .map(|(_, _, span)| *span)
     }
 
     pub fn column(&self, target: &str, name: &str) -> Option<&ColumnDecl> {
@@ -77,4 +101,17 @@ impl Stdlib {
             .find(|(t, _, _)| t == target)
             .map(|(_, cols, _)| cols.as_slice())
     }
+}
+
+/// The embedded file of a target's columns (`stdlib/tcp.bpfq`), by the name `use std.tcp` gives.
+pub fn embedded_name(target: &str) -> String {
+    format!("stdlib/{target}.bpfq")
+}
+
+/// The targets that have an embedded stdlib file, for `use std.NAME`.
+pub fn embedded_targets() -> impl Iterator<Item = &'static str> {
+    EMBEDDED.iter().filter_map(|(name, _)| {
+        name.strip_prefix("stdlib/")
+            .and_then(|n| n.strip_suffix(".bpfq"))
+    })
 }

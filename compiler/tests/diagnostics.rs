@@ -132,6 +132,18 @@ const CASES: &[(&str, &str)] = &[
         "from task_file join tcp on task_file.comm == tcp.inode select fd",
     ),
     (
+        "E0224",
+        "from task_file as f join tcp on f.inode == tcp.inode join task as t on f.pid == tcp.uid select t.comm",
+    ),
+    (
+        "E0225",
+        "from task_file as f join tcp on f.inode == tcp.inode join task as f on f.pid == tcp.uid select fd",
+    ),
+    (
+        "E0225",
+        "from task_file as f join tcp on f.inode == tcp.inode join task as t on t.pid == f.pid select t.pid + f.fd + sport",
+    ),
+    (
         "E0290",
         "from task_file join tcp on task_file.inode == tcp.inode select *",
     ),

@@ -143,6 +143,9 @@ golden! {
     plan_expression_keys_shared_columns_and_hidden_sort: check_plan("from task select uid / 1000 as band, comm, sum(vsize) / count(*) as mean where vsize > 0 group by band, comm order by max(vsize) desc, band");
     plan_group_by_enum_view_keeps_its_names: check_plan("from tcp select state, count(*) as sockets group by state having state != LISTEN");
     plan_join_sockets_with_their_processes: check_join("from task_file as f join tcp on f.inode == tcp.inode select f.pid, comm, tcp.sport, state where f.pid == 42 and tcp.state == LISTEN and fd > 2 and tcp.uid != f.fd order by sport desc, tcp.dport limit 5");
+    /// Three sources, left-deep: the third is keyed on the first; each `where` condition runs in
+    /// its source's program, the one comparing two sources after the third is joined.
+    plan_join_three_sources: check_join("from task_file as f join tcp on f.inode == tcp.inode join task as t on t.pid == f.pid select t.comm, f.fd, tcp.sport, t.ppid where tcp.state == LISTEN and t.tid == t.pid and f.fd > 2 and t.uid != tcp.uid order by f.fd");
     ir_kernel_grouping_updates_the_group_map_instead_of_writing_rows: check_ir("from task select tgid, count(*), sum(vsize), min(nice), max(tid), avg(nice) group by tgid");
 }
 

@@ -1,6 +1,8 @@
-//! Stage `user part` of a join: a hash join of the rows of two sources' programs on equality
-//! keys. Guarantees: output in the order of the first source's rows (then the second's), NULL
-//! keys never match (as in SQL), and integers of different widths or signedness match by value.
+//! Stage `user part` of a join: left-deep hash joins of the rows of the sources' programs on
+//! equality keys (the first source's rows with the second's, the pairs with the third's, ...).
+//! Guarantees: output in the order of the first source's rows (then the second's, ...), NULL
+//! keys never match (as in SQL), integers of different widths or signedness match by value, and
+//! a `where` comparison of two sources drops a combination as soon as both are joined.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -38,40 +40,78 @@ fn key(row: &[Value], columns: impl Iterator<Item = usize>) -> Option<Vec<KeyPar
     columns.map(|c| row.get(c).and_then(key_part)).collect()
 }
 
-/// Every pair of rows whose keys are equal, as the values of the join's result columns.
-pub fn hash_join(join: &JoinPlan, left: &[Vec<Value>], right: &[Vec<Value>]) -> Vec<Vec<Value>> {
-    let mut table: HashMap<Vec<KeyPart>, Vec<usize>> = HashMap::new();
-    for (index, row) in right.iter().enumerate() {
-        if let Some(k) = key(row, join.keys.iter().map(|k| k.1)) {
-            table.entry(k).or_default().push(index);
-        }
-    }
-    let mut out = Vec::new();
-    for row in left {
-        let Some(k) = key(row, join.keys.iter().map(|k| k.0)) else {
-            continue;
+/// Every combination of rows (one per source) whose keys are equal, as the values of the join's
+/// result columns; `sources[i]` holds source `i`'s rows.
+pub fn hash_join(join: &JoinPlan, sources: &[Vec<Vec<Value>>]) -> Vec<Vec<Value>> {
+    let Some(first) = sources.first() else {
+        return Vec::new();
+    };
+    // A combination is the index of its row in each source joined so far.
+    let mut combos: Vec<Vec<usize>> = (0..first.len()).map(|i| vec![i]).collect();
+    for step in &join.steps {
+        let Some(rows) = sources.get(step.side) else {
+            return Vec::new();
         };
-        for &index in table.get(&k).map(Vec::as_slice).unwrap_or_default() {
-            let sides = [row, &right[index]];
-            if !join.after.iter().all(|f| holds(f, &sides)) {
-                continue;
+        let mut table: HashMap<Vec<KeyPart>, Vec<usize>> = HashMap::new();
+        for (index, row) in rows.iter().enumerate() {
+            if let Some(k) = key(row, step.keys.iter().map(|k| k.1)) {
+                table.entry(k).or_default().push(index);
             }
-            out.push(
-                join.columns
-                    .iter()
-                    .map(|c| sides[c.side].get(c.column).cloned().unwrap_or(Value::Null))
-                    .collect(),
-            );
         }
+        let mut next = Vec::new();
+        for combo in &combos {
+            let earlier: Option<Vec<KeyPart>> = step
+                .keys
+                .iter()
+                .map(|&((side, column), _)| {
+                    sources[side][combo[side]].get(column).and_then(key_part)
+                })
+                .collect();
+            let Some(k) = earlier else {
+                continue;
+            };
+            for &index in table.get(&k).map(Vec::as_slice).unwrap_or_default() {
+                let mut joined = combo.clone();
+                joined.push(index);
+                let now = |f: &&JoinFilter| f.lhs.0.max(f.rhs.0) == step.side;
+                if join
+                    .after
+                    .iter()
+                    .filter(now)
+                    .all(|f| holds(f, sources, &joined))
+                {
+                    next.push(joined);
+                }
+            }
+        }
+        combos = next;
     }
-    out
+    combos
+        .iter()
+        .map(|combo| {
+            join.columns
+                .iter()
+                .map(|c| value(sources, combo, (c.side, c.column)))
+                .collect()
+        })
+        .collect()
 }
 
-/// Whether a pair passes a `where` condition comparing both sources (NULL never does).
-fn holds(filter: &JoinFilter, sides: &[&Vec<Value>; 2]) -> bool {
-    let value =
-        |(side, column): (usize, usize)| sides[side].get(column).cloned().unwrap_or(Value::Null);
-    let (l, r) = (value(filter.lhs), value(filter.rhs));
+/// Column `column` of source `side`'s row in `combo`.
+fn value(sources: &[Vec<Vec<Value>>], combo: &[usize], (side, column): (usize, usize)) -> Value {
+    combo
+        .get(side)
+        .and_then(|&row| sources.get(side)?.get(row)?.get(column))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// Whether a combination passes a `where` condition comparing two sources (NULL never does).
+fn holds(filter: &JoinFilter, sources: &[Vec<Vec<Value>>], combo: &[usize]) -> bool {
+    let (l, r) = (
+        value(sources, combo, filter.lhs),
+        value(sources, combo, filter.rhs),
+    );
     if l == Value::Null || r == Value::Null {
         return false;
     }
@@ -107,7 +147,7 @@ pub fn result_layout(join: &JoinPlan, sides: &[&RowLayout]) -> RowLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bpfq_compiler::join::JoinColumn;
+    use bpfq_compiler::join::{JoinColumn, JoinStep};
 
     fn column(side: usize, column: usize) -> JoinColumn {
         JoinColumn {
@@ -118,12 +158,19 @@ mod tests {
         }
     }
 
+    fn step(side: usize, keys: Vec<((usize, usize), usize)>) -> JoinStep {
+        JoinStep {
+            side,
+            keys,
+            on_text: String::new(),
+        }
+    }
+
     #[test]
     fn matches_by_value_in_left_order_and_never_on_null() {
         let join = JoinPlan {
             names: vec!["a".into(), "b".into()],
-            keys: vec![(0, 1)],
-            on_text: String::new(),
+            steps: vec![step(1, vec![((0, 0), 1)])],
             after: vec![],
             columns: vec![column(0, 1), column(1, 0)],
             order_by: vec![],
@@ -144,11 +191,57 @@ mod tests {
             vec![text("w"), Value::UInt(3)],
         ];
         assert_eq!(
-            hash_join(&join, &left, &right),
+            hash_join(&join, &[left, right]),
             vec![
                 vec![text("seven"), text("y")],
                 vec![text("three"), text("x")],
                 vec![text("three"), text("w")],
+            ]
+        );
+    }
+
+    /// a.x == b.x, then c.y == a.y (the third source keyed on the first), and a `where` of
+    /// b and c dropping a combination once c is joined.
+    #[test]
+    fn three_sources_join_left_deep_with_keys_on_any_earlier_source() {
+        let join = JoinPlan {
+            names: vec!["a".into(), "b".into(), "c".into()],
+            steps: vec![step(1, vec![((0, 0), 0)]), step(2, vec![((0, 1), 0)])],
+            after: vec![JoinFilter {
+                op: CmpOp::Ne,
+                lhs: (1, 1),
+                rhs: (2, 1),
+                text: "b.z != c.z".into(),
+            }],
+            columns: vec![column(0, 0), column(1, 1), column(2, 1)],
+            order_by: vec![],
+            limit: None,
+            visible: vec![0, 1, 2],
+        };
+        let int = |i: i64| Value::Int(i);
+        let a = vec![
+            vec![int(1), int(10)],
+            vec![int(2), int(20)],
+            vec![int(3), int(30)],
+        ];
+        let b = vec![
+            vec![int(1), int(100)],
+            vec![int(2), int(200)],
+            vec![int(2), int(201)],
+        ];
+        let c = vec![
+            vec![int(20), int(200)],
+            vec![int(20), int(7)],
+            vec![int(10), int(8)],
+            vec![int(30), int(9)],
+        ];
+        assert_eq!(
+            hash_join(&join, &[a, b, c]),
+            vec![
+                vec![int(1), int(100), int(8)],
+                vec![int(2), int(200), int(7)],
+                vec![int(2), int(201), int(200)],
+                vec![int(2), int(201), int(7)],
             ]
         );
     }

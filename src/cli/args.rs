@@ -156,23 +156,29 @@ pub enum Format {
 pub enum Command {
     /// Run a query kept in a file; a file may hold several named queries and typed parameters.
     #[command(
-        after_help = "A query file:\n  -- listeners.bpfq\n  param port: u16 = 22;\n  query listening = from tcp select src, sport where state == LISTEN;\n  query on_port = from tcp select src, sport, dst, dport where sport == $port;\n\nExamples:\n  bpfq run listeners.bpfq listening\n  bpfq run listeners.bpfq on_port --param port=443 -o json\n  bpfq run examples/ps.bpfq"
+        after_help = "A query file:\n  -- listeners.bpfq\n  use net.extra;           -- columns of net/extra.bpfq (beside the file, $BPFQ_PATH, ~/.config/bpfq)\n  param port: u16 = 22;\n  query listening = from tcp select src, sport where state == LISTEN;\n  query on_port = from tcp select src, sport, dst, dport where sport == $port;\n\nExamples:\n  bpfq run listeners.bpfq listening\n  bpfq run listeners.bpfq on_port --param port=443 -o json\n  bpfq run examples/ps.bpfq"
     )]
     Run {
         /// The query file.
         file: PathBuf,
         /// Which `query NAME = ...` to run; may be left out when the file holds one query.
+        /// `MODULE.NAME` (`net.ports.listeners`) runs a query of a module the file `use`s.
         name: Option<String>,
         #[command(flatten)]
         how: RunArgs,
     },
     /// Show how a query runs: plan, IR, BPF listing and row layout (nothing is loaded).
     #[command(
-        after_help = "Example:\n  bpfq explain 'from task select pid, comm where tgid == 42'"
+        after_help = "Examples:\n  bpfq explain 'from task select pid, comm where tgid == 42'\n  bpfq explain -f examples/sockets.bpfq on_port --param port=443"
     )]
     Explain {
-        /// The query to explain.
-        query: String,
+        /// The query to explain; with -f, the name of one of the file's queries (left out when
+        /// the file holds one query).
+        #[arg(value_name = "QUERY", required_unless_present = "file")]
+        query: Option<String>,
+        /// Explain a query kept in a file, as `bpfq -f FILE` and `bpfq run FILE NAME` run it.
+        #[arg(long, short = 'f', value_name = "FILE")]
+        file: Option<PathBuf>,
     },
     /// Show a target's stdlib columns and context fields, or the members behind a path.
     #[command(
@@ -182,12 +188,13 @@ pub enum Command {
         /// A target (`task`) or a path into it (`task.mm`).
         what: String,
     },
-    /// Compile query files without running them (non-zero exit on any error): CI for queries in git.
+    /// Compile query files without running them (non-zero exit on any error): CI for queries in
+    /// git. The modules they `use` are loaded too.
     #[command(
         after_help = "Examples:\n  bpfq check examples/*.bpfq\n  bpfq check --btf linux-5.10.btf.xz examples/*.bpfq"
     )]
     Check {
-        /// Query files (one query each).
+        /// Query files (each of their queries is compiled).
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },

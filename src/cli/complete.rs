@@ -61,6 +61,8 @@ struct Line {
     /// The option whose value is being completed (its long name).
     value_of: Option<String>,
     btf: Option<PathBuf>,
+    /// The query file of `-f FILE` (`bpfq explain -f FILE NAME`).
+    file: Option<String>,
 }
 
 fn read_line(before: &[String]) -> Line {
@@ -69,8 +71,10 @@ fn read_line(before: &[String]) -> Line {
     let mut pending: Option<String> = None;
     for word in before {
         if let Some(option) = pending.take() {
-            if option == "btf" {
-                line.btf = Some(PathBuf::from(word));
+            match option.as_str() {
+                "btf" => line.btf = Some(PathBuf::from(word)),
+                "file" => line.file = Some(word.clone()),
+                _ => {}
             }
             continue;
         }
@@ -163,6 +167,9 @@ fn candidates(cword: usize, words: &[String]) -> Vec<String> {
                 first.push("from".to_string());
                 first
             }
+            Some("explain") if line.positionals.is_empty() && line.file.is_some() => {
+                query_names_in(line.file.as_deref().unwrap_or_default())
+            }
             None | Some("explain") => in_query(&line, &query_text(&line.positionals, current)),
             Some("describe") => match current.split_once('.') {
                 Some((target, _)) => in_query(&line, &format!("from {target} select {current}")),
@@ -194,7 +201,7 @@ fn candidates(cword: usize, words: &[String]) -> Vec<String> {
     }
 }
 
-/// The named queries of the file `bpfq run FILE` was given.
+/// The named queries of the file `bpfq run FILE` (or `explain -f FILE`) was given.
 fn query_names_in(path: &str) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();

@@ -1,6 +1,9 @@
-//! `bpfq explain`: compiles a query and shows every stage's output — plan, IR, BPF listing, row
-//! layout — without loading anything into the kernel.
+//! `bpfq explain`: compiles a query (given, or one of a query file's: `-f FILE [NAME]`) and
+//! shows every stage's output — plan, IR, BPF listing, row layout — without loading anything
+//! into the kernel.
 
+use super::queryfile::compile_from_file;
+use super::timings::Timings;
 use super::{args::Common, compile_query, open_btf, Failure};
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::ir::MapRef;
@@ -8,12 +11,27 @@ use bpfq_compiler::layout::RowLayout;
 use bpfq_compiler::pipeline::{Compiled, CompiledQuery};
 use bpfq_kernel::helpers;
 use std::fmt::Write;
+use std::path::Path;
 
 pub fn explain(query: &str, common: &Common) -> Result<(), Failure> {
     let btf = open_btf(common.btf.as_deref())?;
     let (compiled, _sources) = compile_query(query, &btf, common)?;
+    print!("{}", explain_compiled(&compiled));
+    Ok(())
+}
+
+/// `bpfq explain -f FILE [NAME]`: a query of a file, compiled as `bpfq run FILE NAME` would.
+pub fn explain_file(path: &Path, name: Option<&str>, common: &Common) -> Result<(), Failure> {
+    let btf = open_btf(common.btf.as_deref())?;
+    let mut timings = Timings::new(false);
+    let (compiled, _text) = compile_from_file(path, name, common, &btf, &mut timings)?;
+    print!("{}", explain_compiled(&compiled));
+    Ok(())
+}
+
+fn explain_compiled(compiled: &CompiledQuery) -> String {
     let mut out = String::new();
-    match &compiled {
+    match compiled {
         CompiledQuery::Single(compiled) => explain_one(&mut out, compiled),
         CompiledQuery::Join(join) => {
             let _ = writeln!(
@@ -28,8 +46,7 @@ pub fn explain(query: &str, common: &Common) -> Result<(), Failure> {
             }
         }
     }
-    print!("{out}");
-    Ok(())
+    out
 }
 
 fn explain_one(out: &mut String, compiled: &Compiled) {

@@ -2,6 +2,7 @@
 //! query, and turning every failure into a message plus an exit code.
 
 pub mod args;
+mod check_module;
 mod complete;
 mod explain;
 mod man;
@@ -78,7 +79,10 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         (Some(Command::Run { file, name, how }), _) => {
             queryfile::run_file(file, name.as_deref(), &cli.common, &cli.output, how)
         }
-        (Some(Command::Explain { query }), _) => explain::explain(query, &cli.common),
+        (Some(Command::Explain { query, file }), _) => match file {
+            Some(file) => explain::explain_file(file, query.as_deref(), &cli.common),
+            None => explain::explain(query.as_deref().unwrap_or_default(), &cli.common),
+        },
         (Some(Command::Targets), _) => targets::targets(&cli.common, &cli.output),
         (Some(Command::Describe { what }), _) => describe(what, &cli.common),
         (Some(Command::Check { files }), _) => check(files, &cli.common),
@@ -114,6 +118,12 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
                 continue;
             }
         };
+        if check_module::is_module(path) {
+            let (ok, failures) = check_module::check_module(path, common, &btf)?;
+            checked += ok + failures;
+            failed += failures;
+            continue;
+        }
         for name in names {
             checked += 1;
             let shown = match &name {

@@ -1,20 +1,23 @@
 //! `bpfq run FILE [NAME]` and `bpfq -f FILE`: a query kept in a file. The file is parsed as a
 //! module (named queries, typed `param`s with defaults, columns of its own, comments); one
-//! query is chosen and its parameters settled by `compiler/src/queryfile.rs`, then it runs as a
-//! command-line query does. Command-line text (NAME, `--param` values) is added to the
+//! query is chosen and its parameters settled by `compiler/src/queryfile.rs`, the modules it
+//! `use`s are loaded by `compiler/src/modules.rs` (from disk: `userlib::DiskModules`), then it
+//! runs as a command-line query does. Command-line text (NAME, `--param` values) is added to the
 //! diagnostic sources so errors can point at what was typed.
 
 use super::args::{Common, OutputArgs, RunArgs};
 use super::timings::Timings;
 use super::{open_btf, run, userlib, Failure};
 use bpfq_compiler::bind::BindEnv;
-use bpfq_compiler::diagnostic::{Sources, Span};
+use bpfq_compiler::diagnostic::{FileId, Sources, Span};
+use bpfq_compiler::modules::{resolve, Modules};
 use bpfq_compiler::pipeline::{compile_query_parsed, CompiledQuery, StageTimes};
-use bpfq_compiler::queryfile::{choose, query_names, GivenParam};
+use bpfq_compiler::queryfile::{choose, query_names, unknown_module, GivenParam};
 use bpfq_compiler::stdlib::Stdlib;
-use bpfq_compiler::syntax::ast::Ident;
+use bpfq_compiler::syntax::ast::{Ident, Module, Query};
 use bpfq_compiler::syntax::parse_module;
 use bpfq_kernel::Btf;
+use std::collections::HashMap;
 use std::path::Path;
 
 pub fn run_file(
@@ -48,25 +51,50 @@ fn run_file_timed(
     run::execute_query(&compiled, &query_text, common, output, how, timings)
 }
 
-/// The names `bpfq check` compiles in a file: each named query, or `None` for its only query.
+/// The names `bpfq check` compiles in a file: each named query, or `None` for its only query
+/// (or for none: a file of definitions is then checked by `check_module.rs`). The modules it
+/// uses are loaded too, so a broken module fails the file once, not each query.
 pub fn names_to_check(path: &Path) -> Result<Vec<Option<String>>, Failure> {
+    let parsed = parse_file(path, &mut Sources::new())?;
+    let names = query_names(&parsed.module);
+    Ok(if names.is_empty() {
+        vec![None]
+    } else {
+        names.into_iter().map(|n| Some(n.to_string())).collect()
+    })
+}
+
+/// A query file, parsed, with the modules it uses.
+pub(super) struct ParsedFile {
+    file: FileId,
+    pub module: Module,
+    pub modules: Modules,
+}
+
+/// Reads, parses and resolves the `use`s of the query file at `path`; a diagnostic takes the
+/// sources with it.
+pub(super) fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFile, Failure> {
     let text = read(path)?;
-    let mut sources = Sources::new();
     let file = sources.add(path.display().to_string(), text.clone());
-    match parse_module(&text, file) {
-        Ok(module) => {
-            let names = query_names(&module);
-            Ok(if names.is_empty() {
-                vec![None]
-            } else {
-                names.into_iter().map(|n| Some(n.to_string())).collect()
-            })
-        }
-        Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
+    let files = userlib::DiskModules::for_file(path);
+    let parsed = parse_module(&text, file).and_then(|module| {
+        let modules = resolve(&module, file, &userlib::identity(path), &files, sources)?;
+        Ok((module, modules))
+    });
+    match parsed {
+        Ok((module, modules)) => Ok(ParsedFile {
+            file,
+            module,
+            modules,
+        }),
+        Err(diag) => Err(Failure::Compile(
+            Box::new(diag),
+            Box::new(std::mem::take(sources)),
+        )),
     }
 }
 
-fn read(path: &Path) -> Result<String, Failure> {
+pub(super) fn read(path: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(path)
         .map_err(|e| Failure::Usage(format!("cannot read query file {}: {e}", path.display())))
 }
@@ -80,39 +108,106 @@ pub fn compile_from_file(
     btf: &Btf,
     timings: &mut Timings,
 ) -> Result<(CompiledQuery, String), Failure> {
-    let text = read(path)?;
-    let display = path.display().to_string();
     let mut sources = Sources::new();
-    let file = sources.add(display.clone(), text.clone());
-    let wanted = name.map(|name| Ident {
-        name: name.to_string(),
-        span: Span::new(sources.add("<query name>", name), 0, name.len()),
-    });
+    let parse_started = std::time::Instant::now();
+    let ParsedFile {
+        file,
+        module,
+        modules,
+    } = parse_file(path, &mut sources)?;
+    let parse_time = parse_started.elapsed();
     let given = given_params(&common.params, &mut sources)?;
     let compile_error = |diag, sources| Failure::Compile(Box::new(diag), Box::new(sources));
-    let parse_started = std::time::Instant::now();
-    let module = match parse_module(&text, file) {
-        Ok(module) => module,
-        Err(diag) => return Err(compile_error(diag, sources)),
+    // `mod.query` names a query of a used module: it runs with its module's params and the
+    // file's columns.
+    let (owner, owner_file, wanted) = match name.map(|n| (n, n.rsplit_once('.'))) {
+        None => (&module, file, None),
+        Some((name, None)) => {
+            let at = sources.add("<query name>", name);
+            (
+                &module,
+                file,
+                Some(Ident {
+                    name: name.to_string(),
+                    span: Span::new(at, 0, name.len()),
+                }),
+            )
+        }
+        Some((name, Some((module_name, query)))) => {
+            let at = sources.add("<query name>", name);
+            let query_ident = Ident {
+                name: query.to_string(),
+                span: Span::new(at, module_name.len() + 1, name.len()),
+            };
+            match modules.module(module_name) {
+                Some((used, used_file)) => (used, used_file, Some(query_ident)),
+                None => {
+                    let module_ident = Ident {
+                        name: module_name.to_string(),
+                        span: Span::new(at, 0, module_name.len()),
+                    };
+                    let used: Vec<&str> = modules.names().collect();
+                    return Err(compile_error(unknown_module(&module_ident, &used), sources));
+                }
+            }
+        }
     };
-    let parse_time = parse_started.elapsed();
-    let whole = Span::new(file, 0, text.len());
-    let chosen = match choose(&module, whole, wanted.as_ref(), &given) {
+    let whole = Span::new(owner_file, 0, sources.text(owner_file).len());
+    let chosen = match choose(owner, whole, wanted.as_ref(), &given) {
         Ok(chosen) => chosen,
         Err(diag) => return Err(compile_error(diag, sources)),
     };
-    // The file's own `column` and `defaults` items extend the stdlib for its queries.
-    let mut extra = userlib::user_files()?;
-    extra.push((display, text.clone()));
-    // Only the target's stdlib file is parsed (every file for a join).
-    let target = chosen
-        .query
-        .joins
-        .is_empty()
-        .then(|| chosen.query.from.target.name.clone());
-    let stdlib = match timings.time("stdlib", || {
-        Stdlib::load_for(&mut sources, target.as_deref(), &extra)
-    }) {
+    let params = chosen.params.clone();
+    let context = FileContext {
+        module: &module,
+        modules: &modules,
+        parse_time,
+    };
+    compile_in_context(
+        chosen.query,
+        &params,
+        &context,
+        sources,
+        common,
+        btf,
+        timings,
+    )
+}
+
+/// The definitions a query of a file compiles with: the file's own and its used modules'.
+pub(super) struct FileContext<'a> {
+    pub module: &'a Module,
+    pub modules: &'a Modules,
+    pub parse_time: std::time::Duration,
+}
+
+/// Stages 3-7 for `query` (of the file, of a module it uses, or made up by `check`) with the
+/// file's definitions; returns it with its source text (for the verifier's messages).
+pub(super) fn compile_in_context(
+    query: &Query,
+    params: &HashMap<String, String>,
+    context: &FileContext,
+    mut sources: Sources,
+    common: &Common,
+    btf: &Btf,
+    timings: &mut Timings,
+) -> Result<(CompiledQuery, String), Failure> {
+    let compile_error = |diag, sources| Failure::Compile(Box::new(diag), Box::new(sources));
+    // Only the target's stdlib file is parsed (every file for a join), and those of the
+    // `std.NAME` modules the file uses; then the user's files, the used modules and the
+    // file's own `column` and `defaults` items, each able to replace what came before.
+    let targets: Option<Vec<String>> = query.joins.is_empty().then(|| {
+        let mut targets = vec![query.from.target.name.clone()];
+        targets.extend(context.modules.std_targets.iter().cloned());
+        targets
+    });
+    let extra = userlib::user_files()?;
+    let stdlib = timings.time("stdlib", || {
+        let mut lib = Stdlib::load_targets(&mut sources, targets.as_deref(), &extra)?;
+        context.modules.apply(&mut lib, context.module)?;
+        Ok(lib)
+    });
+    let stdlib = match stdlib {
         Ok(lib) => lib,
         Err(diag) => return Err(compile_error(diag, sources)),
     };
@@ -121,18 +216,22 @@ pub fn compile_from_file(
         btf,
         stdlib: &stdlib,
         sources: &sources,
-        params: &chosen.params,
+        params,
         maps: Some(maps.as_ref()),
     };
     let mut stage_times = StageTimes {
-        parse: parse_time,
+        parse: context.parse_time,
         ..StageTimes::default()
     };
-    let compiled = compile_query_parsed(chosen.query, &env, &mut stage_times)
-        .and_then(|c| super::placed_grouping(c, &env, common, chosen.query.span.file));
+    let compiled = compile_query_parsed(query, &env, &mut stage_times)
+        .and_then(|c| super::placed_grouping(c, &env, common, query.span.file));
     timings.record_compile(&stage_times);
     match compiled {
-        Ok(compiled) => Ok((compiled, text[chosen.query.span.range()].to_string())),
+        Ok(compiled) => {
+            let query_file = sources.text(query.span.file);
+            let query_text = query_file.get(query.span.range()).unwrap_or(query_file);
+            Ok((compiled, query_text.to_string()))
+        }
         Err(diag) => Err(compile_error(diag, sources)),
     }
 }

@@ -1,4 +1,4 @@
-//! `bpfq 'from A join B on ...'`: each source's program is loaded, read whole and unloaded
+//! `bpfq 'from A join B on ... [join C on ...]'`: each source's program is loaded, read whole and unloaded
 //! before the next one loads (so at most one program is in the kernel at a time), then the
 //! rows are hash-joined in user space and formatted. Every fd is owned by a value dropped at
 //! the end of its source's turn.
@@ -37,7 +37,7 @@ pub fn run_join(
     let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let mut sink = new_sink(super::output_format(output), out, options);
     let layouts: Vec<&RowLayout> = join.sides.iter().map(|s| &s.layout).collect();
-    let joined = hash_join(&join.join, &rows[0], &rows[1]);
+    let joined = hash_join(&join.join, &rows);
     write_rows(
         joined,
         &result_layout(&join.join, &layouts),

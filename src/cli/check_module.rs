@@ -1,0 +1,95 @@
+//! `bpfq check` of a module — a file of definitions and no query: stages 0-7 for each of its
+//! columns alone (`from T select C`) and each `defaults` line (`from T select *`), with the
+//! modules it uses, so a module kept in git is checked like a query file. Nothing is loaded.
+
+use super::args::Common;
+use super::queryfile::{compile_in_context, parse_file, read, FileContext};
+use super::timings::Timings;
+use super::Failure;
+use bpfq_compiler::diagnostic::Sources;
+use bpfq_compiler::syntax::ast::Item;
+use bpfq_compiler::syntax::{parse_module, parse_query};
+use bpfq_kernel::Btf;
+use std::path::Path;
+
+/// Whether the file at `path` holds definitions only (no query): `check` compiles each one.
+pub fn is_module(path: &Path) -> bool {
+    let mut sources = Sources::new();
+    let Ok(text) = read(path) else {
+        return false;
+    };
+    let file = sources.add(path.display().to_string(), text.clone());
+    parse_module(&text, file).is_ok_and(|module| {
+        let queries = module
+            .items
+            .iter()
+            .any(|i| matches!(i, Item::Query(_) | Item::Bare(_)));
+        let definitions = module
+            .items
+            .iter()
+            .any(|i| matches!(i, Item::Column(_) | Item::Defaults(_)));
+        !queries && definitions
+    })
+}
+
+/// A module (definitions, no query): each column and `defaults` line compiled alone; (ok,
+/// failed) counts.
+pub fn check_module(path: &Path, common: &Common, btf: &Btf) -> Result<(usize, usize), Failure> {
+    let (mut ok, mut failed) = (0, 0);
+    for (what, query) in module_checks(path)? {
+        let shown = format!("{} {what}", path.display());
+        match check_module_item(path, &query, common, btf) {
+            Ok(()) => {
+                println!("ok      {shown}");
+                ok += 1;
+            }
+            Err(failure) => {
+                println!("FAILED  {shown}");
+                failure.report();
+                failed += 1;
+            }
+        }
+    }
+    Ok((ok, failed))
+}
+
+/// What `bpfq check` compiles for a module (a file of definitions and no query): each column
+/// alone (`from T select C`) and each `defaults` line (`from T select *`), as text.
+fn module_checks(path: &Path) -> Result<Vec<(String, String)>, Failure> {
+    let parsed = parse_file(path, &mut Sources::new())?;
+    Ok(parsed
+        .module
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Column(c) => Some((
+                format!("column {}.{}", c.target.name, c.name.name),
+                format!("from {} select {}", c.target.name, c.name.name),
+            )),
+            Item::Defaults(d) => Some((
+                format!("defaults {}", d.target.name),
+                format!("from {} select *", d.target.name),
+            )),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Compiles `query` (from `module_checks`) with the definitions of the module at `path`.
+fn check_module_item(path: &Path, query: &str, common: &Common, btf: &Btf) -> Result<(), Failure> {
+    let mut sources = Sources::new();
+    let parsed = parse_file(path, &mut sources)?;
+    let file = sources.add("<check>", query);
+    let ast = match parse_query(query, file) {
+        Ok(ast) => ast,
+        Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
+    };
+    let params = super::parse_params(&common.params)?;
+    let context = FileContext {
+        module: &parsed.module,
+        modules: &parsed.modules,
+        parse_time: std::time::Duration::ZERO,
+    };
+    let mut timings = Timings::new(false);
+    compile_in_context(&ast, &params, &context, sources, common, btf, &mut timings).map(|_| ())
+}
