@@ -78,37 +78,27 @@ fn network_targets_read_another_namespace() {
         "the host namespace does not have the route"
     );
 
-    // A listener inside the namespace, seen through the pid of the process that holds it.
-    let port = 40000 + (std::process::id() % 20000) as u16;
-    let script = format!("import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',{port}))\ns.listen()\nprint('ready',flush=True)\ntime.sleep(60)");
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "python3", "-c", &script])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    // A listener inside the namespace, seen through the pid of the process that holds it. The
+    // host may have a socket on the same port (other tests use ephemeral ports): the inode
+    // tells the listener apart.
+    let listener = Listener::start(Some(&ns.0), 0);
     let by_pid = format!(
-        "from tcp(netns = {}) select sport, state where sport == {port}",
-        child.id()
+        "from tcp(netns = {}) select sport, state, inode where sport == {}",
+        listener.pid(),
+        listener.port
     );
     let out = bpfq(&[&by_pid, "-o", "csv", "--no-header"]);
-    let host = bpfq(&[
-        &format!("from tcp select sport where sport == {port}"),
-        "-o",
-        "csv",
-        "--no-header",
-    ]);
-    let _ = child.kill();
-    let _ = child.wait();
+    let host = bpfq(&["from tcp select inode", "-o", "csv", "--no-header"]);
+    let port = listener.port.to_string();
+    drop(listener);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), format!("{port},TCP_LISTEN"));
-    assert_eq!(
-        stdout(&host).trim(),
-        "",
-        "the host namespace has no such listener"
+    let text = stdout(&out);
+    let row: Vec<&str> = text.trim().split(',').collect();
+    assert_eq!(row[..2], [port.as_str(), "TCP_LISTEN"], "{text}");
+    assert!(
+        !stdout(&host).lines().any(|inode| inode == row[2]),
+        "the host namespace does not have the listener {}",
+        row[2]
     );
 }
 
@@ -124,12 +114,16 @@ fn a_missing_namespace_is_a_clear_error() {
     );
 }
 
-/// A TCP listener on 127.0.0.1:`port` in namespace `ns` (the host's when `None`), killed on drop.
-struct Listener(std::process::Child);
+/// A TCP listener on 127.0.0.1:`port` (0: a port the kernel picks) in namespace `ns` (the
+/// host's when `None`), killed on drop.
+struct Listener {
+    child: std::process::Child,
+    port: u16,
+}
 
 impl Listener {
     fn start(ns: Option<&str>, port: u16) -> Listener {
-        let script = format!("import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',{port}))\ns.listen()\nprint('ready',flush=True)\ntime.sleep(60)");
+        let script = format!("import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',{port}))\ns.listen()\nprint('ready',s.getsockname()[1],flush=True)\ntime.sleep(60)");
         let mut command = match ns {
             Some(ns) => {
                 let mut c = Command::new("ip");
@@ -147,15 +141,27 @@ impl Listener {
         BufReader::new(child.stdout.as_mut().unwrap())
             .read_line(&mut line)
             .unwrap();
-        assert_eq!(line.trim(), "ready", "listener on port {port}");
-        Listener(child)
+        let bound = line
+            .trim()
+            .strip_prefix("ready ")
+            .and_then(|p| p.parse().ok());
+        let Some(port) = bound else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("listener on port {port}: {line:?}");
+        };
+        Listener { child, port }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -170,11 +176,12 @@ fn netns_all_reads_every_namespace_once() {
     let _k = shared_kernel();
     let one = Namespace::create("a");
     let two = Namespace::create("b");
-    // The same port in all three namespaces: only the netns column tells the rows apart.
-    let port = 30000 + (std::process::id() % 10000) as u16;
+    // The same port in all three namespaces: only the netns column tells the rows apart. The
+    // host's listener goes first, on a port the kernel picks free; the new namespaces have none.
+    let host = Listener::start(None, 0);
+    let port = host.port;
     let _l1 = Listener::start(Some(&one.0), port);
     let _l2 = Listener::start(Some(&two.0), port);
-    let _host = Listener::start(None, port);
     let expected = [
         inode_of(&format!("/run/netns/{}", one.0)),
         inode_of(&format!("/run/netns/{}", two.0)),
@@ -185,7 +192,7 @@ fn netns_all_reads_every_namespace_once() {
         "{expected:?}"
     );
 
-    let query = format!("from tcp(netns = all) select netns, sport, state where sport == {port}");
+    let query = format!("from tcp(netns = all) select netns, sport, state where sport == {port} and state == LISTEN");
     let out = bpfq(&[&query, "-o", "csv", "--no-header"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let mut got: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
@@ -198,7 +205,7 @@ fn netns_all_reads_every_namespace_once() {
     assert_eq!(got, want, "each listener once, in its own namespace");
 
     // `select *` shows the netns column; sort and limit apply to all namespaces' rows at once.
-    let star = format!("from tcp(netns = all) where sport == {port} order by netns desc limit 2");
+    let star = format!("from tcp(netns = all) where sport == {port} and state == LISTEN order by netns desc limit 2");
     let out = bpfq(&[&star, "-o", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
