@@ -3,8 +3,12 @@
 #![allow(dead_code)]
 
 pub mod btf_mutations;
+pub mod netns;
+pub mod proc_net;
 pub mod raw_programs;
 pub mod socket_maps;
+
+pub use netns::Namespace;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
