@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::netns::Namespace;
 use common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

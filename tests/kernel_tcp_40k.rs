@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::netns::Namespace;
 use common::proc_net::{self, socket_inodes_of};
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};

@@ -8,8 +8,6 @@ pub mod proc_net;
 pub mod raw_programs;
 pub mod socket_maps;
 
-pub use netns::Namespace;
-
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
