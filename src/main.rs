@@ -9,6 +9,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    cli::install_panic_report();
     let argv = cli::args::compile_output_alias(std::env::args_os().collect());
     let args = cli::args::Cli::parse_from(argv);
     match cli::dispatch(args) {

@@ -134,6 +134,8 @@ pub const TEXT_OUTPUT_UNSUPPORTED: &str = "E0303";
 pub const INTERNAL_PARSER: &str = "E0901";
 /// A later stage met an impossible state: a bug in bpfq.
 pub const INTERNAL: &str = "E0902";
+/// bpfq panicked (the CLI's panic hook reports it): a bug in bpfq.
+pub const PANIC: &str = "E0903";
 
 /// Every code with a one-line explanation, in code order.
 pub const ALL: &[(&str, &str)] = &[
@@ -353,6 +355,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         INTERNAL,
         "internal error in the compiler: please report it as a bpfq bug",
+    ),
+    (
+        PANIC,
+        "bpfq panicked (an index out of range, a broken assumption): please report it as a bpfq bug with the message",
     ),
 ];
 

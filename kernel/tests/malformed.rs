@@ -36,7 +36,9 @@ fn small_blob() -> Small {
         pos += record_len(sizes_btf, TypeId(id));
     }
     let types = &full[types_start..pos];
-    let strings = &full[strings_start..strings_start + STRINGS_KEPT];
+    // Cut after a name's NUL: a string section ends with one (the reader refuses it otherwise).
+    let kept = &full[strings_start..strings_start + STRINGS_KEPT];
+    let strings = &kept[..=kept.iter().rposition(|&b| b == 0).expect("a NUL")];
     let mut bytes = full[..24].to_vec();
     put32(&mut bytes, 4, 24);
     put32(&mut bytes, 8, 0);
@@ -180,7 +182,7 @@ fn string_offset_out_of_range() {
         btf.get(TypeId(1)).unwrap_err(),
         BtfError::StringOffsetOutOfRange {
             offset: 0x00ff_ffff,
-            len: STRINGS_KEPT as u32
+            len: le32(&small.bytes, 20)
         }
     );
     assert_eq!(btf.name_of(TypeId(1)), None);

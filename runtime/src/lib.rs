@@ -20,6 +20,7 @@ pub mod ringbuf;
 pub mod row_source;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod verifier_report;
 
 pub use decode::{decode_row, Value};
 pub use format::{new_sink, FormatOptions, OutputFormat, RowSink};

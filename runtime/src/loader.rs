@@ -12,6 +12,7 @@ use aya_obj::generated::{bpf_attach_type, bpf_prog_type};
 use crate::caps;
 use crate::reader::IterReader;
 use crate::sys;
+use crate::verifier_report;
 
 /// First verifier log buffer; the log of a rejected small query fits easily.
 const INITIAL_LOG_SIZE: usize = 256 * 1024;
@@ -56,15 +57,6 @@ impl LoadError {
             index.trim().parse().ok().filter(|_| rest.len() > 2)
         })
     }
-
-    /// The last `n` non-empty lines of the verifier log (where the verifier states its reason).
-    pub fn verifier_tail(&self, n: usize) -> Option<String> {
-        let LoadError::Verifier { log, .. } = self else {
-            return None;
-        };
-        let lines: Vec<&str> = log.lines().filter(|line| !line.trim().is_empty()).collect();
-        Some(lines[lines.len().saturating_sub(n)..].join("\n"))
-    }
 }
 
 impl fmt::Display for LoadError {
@@ -72,26 +64,8 @@ impl fmt::Display for LoadError {
         match self {
             LoadError::InvalidProgram { reason } => write!(f, "invalid BPF program: {reason}"),
             LoadError::Verifier { errno, log } => {
-                let reason = match *errno {
-                    libc::EACCES => "EACCES: unsafe or invalid program".to_string(),
-                    libc::EINVAL => "EINVAL: malformed program or attach target".to_string(),
-                    libc::ENOSPC => "ENOSPC: the log exceeded 16 MiB and was cut".to_string(),
-                    other => io::Error::from_raw_os_error(other).to_string(),
-                };
-                if log.trim().is_empty() {
-                    write!(
-                        f,
-                        "the kernel refused the program ({reason}) and gave no verifier log"
-                    )
-                } else {
-                    let tail = self.verifier_tail(8).unwrap_or_default();
-                    let total = log.lines().count();
-                    write!(
-                        f,
-                        "the BPF verifier rejected the program ({reason}); last lines of its \
-                         {total}-line log:\n{tail}"
-                    )
-                }
+                // The log itself is shown only on request (`verifier_report::report`).
+                write!(f, "{}", verifier_report::summary(*errno, log))
             }
             LoadError::Permission { missing } => write!(
                 f,
@@ -342,28 +316,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn verifier_tail_keeps_the_last_non_empty_lines() {
-        let err = LoadError::Verifier {
-            errno: libc::EACCES,
-            log: "a\nb\n\nc\nd\n\n".to_string(),
-        };
-        assert_eq!(err.verifier_tail(2).as_deref(), Some("c\nd"));
-        assert_eq!(err.verifier_tail(10).as_deref(), Some("a\nb\nc\nd"));
-        let other = LoadError::Permission {
-            missing: "CAP_BPF".to_string(),
-        };
-        assert_eq!(other.verifier_tail(2), None);
-    }
-
-    #[test]
-    fn display_shows_the_reason() {
+    fn display_shows_the_reason_in_bpfq_words() {
         let err = LoadError::Verifier {
             errno: libc::EACCES,
             log: "0: (79) r1 = *(u64 *)(r1 +0)\nR1 invalid mem access 'scalar'\n".to_string(),
         };
         let text = err.to_string();
         assert!(text.contains("verifier rejected"), "{text}");
-        assert!(text.ends_with("R1 invalid mem access 'scalar'"), "{text}");
+        assert!(
+            text.contains("a load through R1, which holds a number, not a pointer"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("invalid mem access"),
+            "the log is not shown: {text}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod complete;
 mod explain;
 mod man;
 mod map_run;
+mod panic_report;
 mod pin;
 mod queryfile;
 mod run;
@@ -29,6 +30,11 @@ use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::Path;
+
+/// Reports any later panic as internal error E0903 (`panic_report`).
+pub fn install_panic_report() {
+    panic_report::install();
+}
 
 /// Where the running kernel publishes its BTF.
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";

@@ -19,6 +19,7 @@ use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError};
 use bpfq_runtime::loader::{IterLink, LoadedProgram};
 use bpfq_runtime::netns::all_network_namespaces;
 use bpfq_runtime::pipeline::{stream_rows_of, StreamSummary};
+use bpfq_runtime::verifier_report;
 use bpfq_runtime::IterReader;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -251,30 +252,14 @@ pub(super) fn load_failure(
     program: &Program,
     verbose: bool,
 ) -> Failure {
-    match &err {
-        LoadError::Verifier { log, .. } => {
-            let detail = if verbose {
-                log.clone()
-            } else {
-                err.verifier_tail(8).unwrap_or_default()
-            };
-            let clause = err
-                .failed_insn()
-                .and_then(|at| {
-                    program
-                        .note_at(at)
-                        .map(|note| format!("\nit stopped at instruction {at}, from: {note}"))
-                })
-                .unwrap_or_default();
-            let hint = if verbose {
-                ""
-            } else {
-                "\n(run with --verbose for the full verifier log)"
-            };
-            Failure::Runtime(format!(
-                "the kernel's verifier refused the program compiled from:\n  {query}{clause}\nverifier says:\n{detail}{hint}\nthis is a bug in bpfq: please report it with the output of `bpfq explain`"
-            ))
-        }
-        _ => Failure::Runtime(err.to_string()),
-    }
+    // Which clause the verifier stopped in: the note of the instruction it stopped at.
+    let stopped = err.failed_insn().and_then(|instruction| {
+        program
+            .note_at(instruction)
+            .map(|clause| verifier_report::StoppedAt {
+                instruction,
+                clause,
+            })
+    });
+    Failure::Runtime(verifier_report::report(&err, query, stopped, verbose))
 }

@@ -153,6 +153,7 @@ impl RawBtf {
                 self.mutated(|b| b[..2].copy_from_slice(&[0xeb, 0x9f])),
             ),
             ("version-9", self.mutated(|b| b[2] = 9)),
+            ("flags-set", self.mutated(|b| b[3] = 1)),
             ("header-length-8", self.mutated(|b| put32(b, 4, 8))),
             (
                 "header-length-huge",
@@ -183,6 +184,10 @@ impl RawBtf {
             (
                 "strings-start-without-nul",
                 self.mutated(|b| b[self.strings_at] = b'x'),
+            ),
+            (
+                "strings-end-without-nul",
+                self.mutated(|b| b[self.strings_at + strings_len as usize - 1] = b'x'),
             ),
             (
                 "task-struct-name-out-of-range",

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod btf_mutations;
+pub mod netns;
+pub mod proc_net;
 pub mod raw_programs;
 pub mod socket_maps;
 

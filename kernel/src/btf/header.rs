@@ -40,6 +40,14 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header, BtfError> {
     if bytes[2] != 1 {
         return Err(BtfError::UnsupportedVersion(bytes[2]));
     }
+    // No flag is defined: the kernel refuses any (btf_parse_hdr), so a set one means the blob
+    // is not what this reader understands.
+    if bytes[3] != 0 {
+        return Err(BtfError::BadHeader(format!(
+            "flags {:#04x} set (no BTF flag is defined)",
+            bytes[3]
+        )));
+    }
     let field = |pos: usize| read_u32(bytes, pos, big_endian).unwrap_or(0) as usize;
     let header_len = field(4);
     if header_len < FIXED_HEADER_LEN {
@@ -71,6 +79,13 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header, BtfError> {
     // Base BTF starts its strings with the empty name; split BTF continues a base's string table.
     if strings_start == strings_end || bytes[strings_start] != 0 {
         return Err(BtfError::SplitBtfUnsupported);
+    }
+    // Every name ends with a NUL, the last one at the section's end (the kernel refuses the
+    // blob otherwise): a name read from the last offset must not run past the section.
+    if bytes[strings_end - 1] != 0 {
+        return Err(BtfError::BadHeader(
+            "the string section does not end with a NUL byte".to_string(),
+        ));
     }
     Ok(Header {
         big_endian,
@@ -171,5 +186,21 @@ mod tests {
         let mut bytes = header(0, 0, 0, 2);
         bytes.extend_from_slice(b"a\0");
         assert_eq!(parse_header(&bytes), Err(BtfError::SplitBtfUnsupported));
+    }
+
+    #[test]
+    fn rejects_flags_and_a_string_section_without_final_nul() {
+        let mut flagged = header(0, 0, 0, 1);
+        flagged.push(0);
+        flagged[3] = 1;
+        assert!(
+            matches!(parse_header(&flagged), Err(BtfError::BadHeader(m)) if m.contains("flags"))
+        );
+        let mut unterminated = header(0, 0, 0, 3);
+        unterminated.extend_from_slice(b"\0ab");
+        assert!(matches!(
+            parse_header(&unterminated),
+            Err(BtfError::BadHeader(m)) if m.contains("NUL")
+        ));
     }
 }
