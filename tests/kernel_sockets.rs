@@ -219,6 +219,46 @@ fn tcp_listener_queues_match_ss() {
     );
 }
 
+/// `state == "TCP_LISTEN"` (as users of ss and SQL write it) filters as the bare member name
+/// does: each form keeps exactly the /proc/net/tcp rows in those states.
+#[test]
+fn tcp_state_named_by_a_string_filters_like_the_bare_name() {
+    let _k = shared_kernel();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().unwrap().port();
+    let _client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let (_server, _) = listener.accept().expect("accept");
+    let in_states = |states: &[&str]| -> BTreeSet<Vec<String>> {
+        proc_rows_of(&["tcp"], &[port])
+            .into_iter()
+            .filter(|row| states.contains(&row[5].as_str()))
+            .collect()
+    };
+    let filtered = |filter: &str| -> BTreeSet<Vec<String>> {
+        let query = format!(
+            "from tcp select {INET_COLUMNS} where (sport == {port} or dport == {port}) and {filter}"
+        );
+        query_csv(&query, &[]).1.into_iter().collect()
+    };
+    let listening = in_states(&["TCP_LISTEN"]);
+    assert_eq!(listening.len(), 1, "{listening:?}");
+    let established = in_states(&["TCP_ESTABLISHED"]);
+    assert_eq!(established.len(), 2, "{established:?}");
+    for filter in [
+        "state == LISTEN",
+        "state == \"TCP_LISTEN\"",
+        "\"LISTEN\" == state",
+    ] {
+        assert_eq!(filtered(filter), listening, "{filter}");
+    }
+    for filter in [
+        "state != \"TCP_LISTEN\"",
+        "state in (\"ESTABLISHED\", \"TCP_CLOSE\")",
+    ] {
+        assert_eq!(filtered(filter), established, "{filter}");
+    }
+}
+
 #[test]
 fn tcp6_rows_match_proc_net_tcp6() {
     let _k = shared_kernel();

@@ -116,6 +116,8 @@ pub const HAVING_WITHOUT_GROUPING: &str = "E0223";
 pub const JOIN_CONDITION: &str = "E0224";
 /// In a join: a name both sources have, a value using both sources, or two sources of one name.
 pub const JOIN_AMBIGUOUS: &str = "E0225";
+/// A string compared with an enum value that names none of the enum's members.
+pub const UNKNOWN_ENUM_MEMBER: &str = "E0226";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
 
@@ -330,6 +332,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         JOIN_AMBIGUOUS,
         "in a join each value comes from one source: qualify names with the source's name or alias",
+    ),
+    (
+        UNKNOWN_ENUM_MEMBER,
+        "a string compared with an enum names one of its values, e.g. \"TCP_LISTEN\" or \"LISTEN\"",
     ),
     (
         UNSUPPORTED,

@@ -126,6 +126,9 @@ golden! {
     ir_nullable_column_sets_its_null_flag: check_ir("from task select pid, task.mm.total_vm, task.real_parent.comm");
     ir_like_prefix_and_infix: check_ir("from task select pid where comm like \"kw%\" or comm like \"%d_\"");
     bind_casts_and_enumerators: check_bind("from task select cast(pid as u8), cast(-1 as u32), cast(task.prio - 200 as s16) where task.__state == TCP_CLOSE or TCP_LISTEN == 10");
+    /// A string names an enum member as a bare name does: the three filters bind alike.
+    bind_enum_compared_with_strings: check_bind("from tcp select sport where state == \"TCP_LISTEN\" or \"ESTABLISHED\" != state or state in (\"SYN_SENT\", TCP_CLOSE)");
+    plan_having_enum_compared_with_a_string: check_plan("from tcp select state, count(*) as sockets group by state having state != \"LISTEN\"");
     bpf_union_member_shadowed_by_a_pointer_is_probe_read: check_bpf("from task select task.restart_block.nanosleep.type, task.restart_block.futex.val");
     bpf_pointer_cast_calls_bpf_rdonly_cast: check_bpf("from task select cast(task.real_parent as struct task_struct).tgid");
     bpf_small_structs_are_copied_whole: check_bpf("from ipv6_route select rt.fib6_dst.addr, rt.fib6_dst.plen");

@@ -390,7 +390,17 @@ impl Binder<'_> {
             BinaryOp::Ge => CmpOp::Ge,
             other => return self.group_arith(g, other, lhs, rhs, span),
         };
+        let is_string = |e: &Expr| matches!(e.kind, crate::syntax::ast::ExprKind::Str(_));
         let (l, r) = match (self.group_expr(g, lhs), self.group_expr(g, rhs)) {
+            // `state == "TCP_LISTEN"`: a string names a member of the other side's enum (E0226
+            // when it names none).
+            (Ok(l), Ok(_)) if is_string(rhs) && is_enum(&l) => {
+                let r = self.enum_member_named(&l, rhs)?;
+                (l, r)
+            }
+            (Ok(_), Ok(r)) if is_string(lhs) && is_enum(&r) => {
+                (self.enum_member_named(&r, lhs)?, r)
+            }
             (Ok(l), Ok(r)) => (l, r),
             // `state == LISTEN`: a bare name is looked up among the other side's enum members.
             (Ok(l), Err(err)) => {
@@ -448,6 +458,33 @@ impl Binder<'_> {
             }),
             _ => None,
         }
+    }
+
+    /// The string `text` as a member of `value`'s enum, or E0226 when it names none.
+    fn enum_member_named(&mut self, value: &GExpr, text: &Expr) -> Result<GExpr, Diagnostic> {
+        let GTy::Kernel(ty) = &value.ty else {
+            return Err(super::internal(
+                text.span,
+                "enum member of a non-kernel value",
+            ));
+        };
+        let probe = TExpr {
+            kind: TKind::Int(0),
+            ty: ty.clone(),
+            span: value.span,
+        };
+        let member = self.bind_against(&probe, text)?;
+        let TKind::Int(v) = member.kind else {
+            return Err(super::internal(
+                text.span,
+                "an enum member that is no constant",
+            ));
+        };
+        Ok(GExpr {
+            kind: GKind::Int(v),
+            ty: GTy::Kernel(member.ty),
+            span: member.span,
+        })
     }
 
     fn group_arith(
@@ -597,4 +634,8 @@ fn check_argument(func: AggFunc, arg: &TExpr, call: Span) -> Result<(), Diagnost
     .with_primary(call, format!("{} of {}", func.name(), arg.ty.a()))
     .with_secondary(arg.span, arg.ty.describe())
     .with_note(hint))
+}
+
+fn is_enum(value: &GExpr) -> bool {
+    matches!(value.ty, GTy::Kernel(Ty::Enum { .. }))
 }

@@ -2,6 +2,7 @@
 //! into comparisons and char-array comparisons into text equality; rejects ill-typed input with a
 //! coded diagnostic at the operator or operand that is wrong.
 
+use super::enum_names;
 use super::vma_perms::{self, VMA_PERMS_BITS};
 use super::{internal, malformed_btf, unsupported, ArithOp, Binder, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
@@ -786,29 +787,33 @@ impl Binder<'_> {
         (!taken).then_some(ident.name.as_str())
     }
 
-    /// Binds `other`, the operand compared with the already bound `value`: a bare name that is a
-    /// member of `value`'s enum, exactly or after a common prefix (`LISTEN` for `TCP_LISTEN`),
-    /// becomes that member; anything else binds as usual.
+    /// Binds `other`, the operand compared with the already bound `value`. Against an enum, a
+    /// bare name that is one of its members, exactly or after a common prefix (`LISTEN` for
+    /// `TCP_LISTEN`), becomes that member, and so does a string naming one (`"TCP_LISTEN"`,
+    /// as users of `ss` and SQL write it); a string naming none is E0226. Anything else binds as
+    /// usual.
     pub(super) fn bind_against(
         &mut self,
         value: &TExpr,
         other: &Expr,
     ) -> Result<TExpr, Diagnostic> {
-        if let (Some(name), Ty::Enum { id, .. }) = (self.bare_name(other), &value.ty) {
-            if let Ok(bpfq_kernel::BtfType::Enum { values, .. }) = self.env.btf.get(*id) {
-                let suffix = format!("_{name}");
-                let found = values
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .or_else(|| values.iter().find(|(n, _)| n.ends_with(&suffix)));
-                if let Some((_, v)) = found {
-                    return Ok(TExpr {
-                        kind: TKind::Int(*v as u64),
-                        ty: value.ty.clone(),
-                        span: other.span,
-                    });
-                }
-            }
+        let Ty::Enum { id, .. } = &value.ty else {
+            return self.bind_expr(other);
+        };
+        let Ok(bpfq_kernel::BtfType::Enum { values, .. }) = self.env.btf.get(*id) else {
+            return self.bind_expr(other);
+        };
+        if let ExprKind::Str(text) = &other.kind {
+            return match enum_names::member_value(&values, text) {
+                Some(v) => Ok(enum_member(value, v, other.span)),
+                None => Err(enum_names::no_such_member(&values, text, other.span)),
+            };
+        }
+        if let Some(v) = self
+            .bare_name(other)
+            .and_then(|name| enum_names::member_value(&values, name))
+        {
+            return Ok(enum_member(value, v, other.span));
         }
         self.bind_expr(other)
     }
@@ -820,9 +825,11 @@ impl Binder<'_> {
         rhs: &Expr,
         span: Span,
     ) -> Result<TExpr, Diagnostic> {
-        // `state == LISTEN`: a bare name is bound after the other side, so it can be looked up
-        // among that side's enum members. Each operand is bound once.
-        let (l, r) = if self.bare_name(lhs).is_some() {
+        // `state == LISTEN`, `"TCP_LISTEN" == state`: a bare name or a string is bound after the
+        // other side, so it can be looked up among that side's enum members. Each operand is
+        // bound once.
+        let bound_last = |e: &Expr| matches!(e.kind, ExprKind::Str(_));
+        let (l, r) = if self.bare_name(lhs).is_some() || bound_last(lhs) {
             let r = self.bind_expr(rhs)?;
             (self.bind_against(&r, lhs)?, r)
         } else {
@@ -962,6 +969,15 @@ impl Binder<'_> {
             .with_secondary(lhs.span, a.describe())
             .with_secondary(rhs.span, b.describe())),
         }
+    }
+}
+
+/// The enum member of value `v`, typed as the enum value it is compared with.
+fn enum_member(compared_with: &TExpr, v: i64, span: Span) -> TExpr {
+    TExpr {
+        kind: TKind::Int(v as u64),
+        ty: compared_with.ty.clone(),
+        span,
     }
 }
 

@@ -5,6 +5,7 @@
 mod aggregate;
 mod d_path;
 mod display;
+mod enum_names;
 mod expr;
 mod grouping;
 mod kernfs_path;
