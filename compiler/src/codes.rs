@@ -32,6 +32,8 @@ pub const PARSE_BAD_INTEGER: &str = "E0011";
 pub const PARSE_UNTERMINATED_NAME: &str = "E0012";
 /// A reserved word where a name is expected.
 pub const PARSE_KEYWORD_AS_NAME: &str = "E0013";
+/// `use` in a one-line command-line query: modules are used by query files only.
+pub const PARSE_USE_OUTSIDE_FILE: &str = "E0014";
 
 // ---------------------------------------------------------------- E01xx: names
 
@@ -183,6 +185,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         PARSE_KEYWORD_AS_NAME,
         "a reserved word is used as a name; backquote it: `order`",
+    ),
+    (
+        PARSE_USE_OUTSIDE_FILE,
+        "`use` belongs in a query file: run it with `bpfq -f FILE` or `bpfq run FILE`",
     ),
     (
         UNKNOWN_TARGET,

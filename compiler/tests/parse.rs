@@ -194,6 +194,10 @@ fn selected_diagnostics() {
     snap!("err_chained_comparison", "from task where a == b == c");
     snap!("err_chained_mixed", "from task where a < b like c");
     snap!("err_missing_from", "select pid from task");
+    snap!(
+        "err_use_in_one_line_query",
+        "use net.ports; from tcp select sport"
+    );
     snap!("err_empty", "");
     snap!("err_empty_select", "from task select where pid == 1");
     snap!(

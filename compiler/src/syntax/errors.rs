@@ -187,6 +187,14 @@ impl<'a> Unexpected<'a> {
             }
         }
         let at_start = self.is_first_token || self.found.is_none() && self.previous.is_none();
+        // A one-line query is a single `from ...`; only a query file (which may also start with
+        // `use`) uses modules.
+        let found_use = self
+            .found_word()
+            .is_some_and(|word| word.eq_ignore_ascii_case("use"));
+        if self.is_first_token && found_use && !self.expects(Rule::kw_use) {
+            return self.use_outside_file();
+        }
         if self.expects(Rule::kw_from)
             && self.suggestion().is_none()
             && (at_start || self.found_word().is_some())
@@ -303,6 +311,15 @@ impl<'a> Unexpected<'a> {
         )
         .with_primary(self.found_span(), "a query starts with `from <target>`")
         .with_note("help: name the target first, e.g. `from task select pid, comm where uid == 0`")
+    }
+
+    fn use_outside_file(&self) -> Diagnostic {
+        Diagnostic::error(
+            codes::PARSE_USE_OUTSIDE_FILE,
+            "`use` in a one-line query: modules are used by query files",
+        )
+        .with_primary(self.found_span(), "a one-line query starts with `from <target>`")
+        .with_note("help: put the `use` line and the query in a file and run it with `bpfq -f FILE` or `bpfq run FILE`")
     }
 
     fn keyword_as_name(&self, word: &str) -> Diagnostic {
