@@ -43,6 +43,27 @@ impl PinnedMap {
         map
     }
 
+    /// A map of `spec` holding `elements` (as `filled`), and its `dumped_rows` made by `row`.
+    fn dumped(
+        tag: &str,
+        spec: &str,
+        elements: &[&str],
+        row: impl Fn(&[u8], &[u8]) -> Vec<String>,
+    ) -> (PinnedMap, Vec<Vec<String>>) {
+        let map = PinnedMap::filled(tag, spec, elements);
+        let rows = map.dumped_rows(row);
+        (map, rows)
+    }
+
+    /// A map made as by `create`, holding `elements` (each as for `update`).
+    fn filled(tag: &str, spec: &str, elements: &[&str]) -> PinnedMap {
+        let map = PinnedMap::create(tag, spec);
+        for kv in elements {
+            map.update(kv);
+        }
+        map
+    }
+
     /// `bpftool map update` of one element; `kv` is "key B B .. value B B ..".
     fn update(&self, kv: &str) {
         let mut args = vec!["map", "update", "pinned", self.path.as_str()];
@@ -70,6 +91,13 @@ impl PinnedMap {
                 (hex_tokens(key), hex_tokens(rest))
             })
             .collect()
+    }
+
+    /// The elements of `dump`, each made a row by `row(key, value)`, sorted.
+    fn dumped_rows(&self, row: impl Fn(&[u8], &[u8]) -> Vec<String>) -> Vec<Vec<String>> {
+        let mut rows: Vec<Vec<String>> = self.dump().iter().map(|(k, v)| row(k, v)).collect();
+        rows.sort();
+        rows
     }
 }
 
@@ -104,19 +132,24 @@ fn sorted_rows(query: &str) -> Vec<Vec<String>> {
     rows
 }
 
+/// The default columns of the map `reference` (a name or a path), sorted.
+fn map_rows(reference: &str) -> Vec<Vec<String>> {
+    sorted_rows(&format!("from bpf_map_elem(map = \"{reference}\")"))
+}
+
 #[test]
 fn hash_map_by_name_id_and_path_matches_bpftool() {
     let _k = shared_kernel();
-    let map = PinnedMap::create("meh", "type hash key 4 value 8 entries 16");
-    map.update("key 1 0 0 0 value 0x2a 0 0 0 0 0 0 1");
-    map.update("key 7 0 0 0 value 3 0 0 0 0 0 0 0");
-    map.update("key 0xff 0xff 0xff 0xff value 0xff 0xff 0xff 0xff 0xff 0xff 0xff 0xff");
-    let mut expected: Vec<Vec<String>> = map
-        .dump()
-        .iter()
-        .map(|(k, v)| vec![le_int(k).to_string(), le_int(v).to_string()])
-        .collect();
-    expected.sort();
+    let (map, expected) = PinnedMap::dumped(
+        "meh",
+        "type hash key 4 value 8 entries 16",
+        &[
+            "key 1 0 0 0 value 0x2a 0 0 0 0 0 0 1",
+            "key 7 0 0 0 value 3 0 0 0 0 0 0 0",
+            "key 0xff 0xff 0xff 0xff value 0xff 0xff 0xff 0xff 0xff 0xff 0xff 0xff",
+        ],
+        |k, v| vec![le_int(k).to_string(), le_int(v).to_string()],
+    );
     assert_eq!(expected.len(), 3);
     let by = [
         format!("map = \"{}\"", map.name),
@@ -140,59 +173,45 @@ fn hash_map_by_name_id_and_path_matches_bpftool() {
 #[test]
 fn odd_sizes_are_bytes_and_narrow_ints() {
     let _k = shared_kernel();
-    let map = PinnedMap::create("meo", "type hash key 2 value 3 entries 4");
-    map.update("key 0x34 0x12 value 1 2 3");
-    map.update("key 0 1 value 0xaa 0xbb 0xcc");
-    let mut expected: Vec<Vec<String>> = map
-        .dump()
-        .iter()
-        .map(|(k, v)| vec![le_int(k).to_string(), hex(v)])
-        .collect();
-    expected.sort();
-    assert_eq!(
-        sorted_rows(&format!("from bpf_map_elem(map = \"{}\")", map.name)),
-        expected
+    let (map, expected) = PinnedMap::dumped(
+        "meo",
+        "type hash key 2 value 3 entries 4",
+        &["key 0x34 0x12 value 1 2 3", "key 0 1 value 0xaa 0xbb 0xcc"],
+        |k, v| vec![le_int(k).to_string(), hex(v)],
     );
+    assert_eq!(map_rows(&map.name), expected);
 }
 
 #[test]
 fn array_map_lists_every_index() {
     let _k = shared_kernel();
-    let map = PinnedMap::create("mea", "type array key 4 value 12 entries 4");
-    map.update("key 2 0 0 0 value 1 2 3 4 5 6 7 8 9 10 11 12");
-    let mut expected: Vec<Vec<String>> = map
-        .dump()
-        .iter()
-        .map(|(k, v)| vec![le_int(k).to_string(), hex(v)])
-        .collect();
-    expected.sort();
-    assert_eq!(expected.len(), 4, "an array dumps every index");
-    assert_eq!(
-        sorted_rows(&format!("from bpf_map_elem(map = \"{}\")", map.path)),
-        expected
+    let (map, expected) = PinnedMap::dumped(
+        "mea",
+        "type array key 4 value 12 entries 4",
+        &["key 2 0 0 0 value 1 2 3 4 5 6 7 8 9 10 11 12"],
+        |k, v| vec![le_int(k).to_string(), hex(v)],
     );
+    assert_eq!(expected.len(), 4, "an array dumps every index");
+    assert_eq!(map_rows(&map.path), expected);
 }
 
 #[test]
 fn percpu_values_are_summed_over_cpus() {
     let _k = shared_kernel();
-    let map = PinnedMap::create("mep", "type percpu_hash key 6 value 4 entries 4");
-    map.update("key 1 2 3 4 5 6 value 5 0 0 0");
-    map.update("key 9 9 9 9 9 9 value 0xff 0xff 0xff 0xff");
-    let mut expected: Vec<Vec<String>> = map
-        .dump()
-        .iter()
-        .map(|(k, values)| {
+    let (map, expected) = PinnedMap::dumped(
+        "mep",
+        "type percpu_hash key 6 value 4 entries 4",
+        &[
+            "key 1 2 3 4 5 6 value 5 0 0 0",
+            "key 9 9 9 9 9 9 value 0xff 0xff 0xff 0xff",
+        ],
+        |k, values| {
             let sum: u64 = values.chunks(4).map(le_int).sum();
             vec![hex(k), sum.to_string()]
-        })
-        .collect();
-    expected.sort();
-    assert_eq!(expected.len(), 2);
-    assert_eq!(
-        sorted_rows(&format!("from bpf_map_elem(map = \"{}\")", map.name)),
-        expected
+        },
     );
+    assert_eq!(expected.len(), 2);
+    assert_eq!(map_rows(&map.name), expected);
 }
 
 fn socket_rows(held: &[HeldSocket]) -> Vec<Vec<String>> {
@@ -215,39 +234,44 @@ fn socket_rows(held: &[HeldSocket]) -> Vec<Vec<String>> {
     rows
 }
 
+/// A fresh pinned map of `kind` holding `count` loopback sockets, and the sorted rows of
+/// `from TARGET(map = ...) select FIRST, <the socket columns>` over it.
+fn socket_map_query(
+    kind: &str,
+    tag: &str,
+    count: usize,
+    target: &str,
+    first: &str,
+) -> (SocketMap, Vec<Vec<String>>) {
+    let path = format!("{BPFFS}/{}", unique_name(tag));
+    let map = SocketMap::create(kind, &path, count);
+    let rows = sorted_rows(&format!(
+        "from {target}(map = \"{path}\") select {first}, family, src, sport, dst, dport, state, inode"
+    ));
+    (map, rows)
+}
+
 #[test]
 fn sockmap_rows_are_the_sockets_put_in_it() {
     let _k = shared_kernel();
-    let path = format!("{BPFFS}/{}", unique_name("mes"));
     // 3 sockets in a 5-slot sockmap: the empty slots are not rows.
-    let map = SocketMap::create("sockmap", &path, 3);
+    let (map, rows) = socket_map_query("sockmap", "mes", 3, "sockmap", "key");
     assert_eq!(map.sockets.len(), 3);
-    let rows = sorted_rows(&format!(
-        "from sockmap(map = \"{path}\") select key, family, src, sport, dst, dport, state, inode"
-    ));
     assert_eq!(rows, socket_rows(&map.sockets));
 }
 
 #[test]
 fn sockhash_rows_are_the_sockets_put_in_it() {
     let _k = shared_kernel();
-    let path = format!("{BPFFS}/{}", unique_name("meq"));
-    let map = SocketMap::create("sockhash", &path, 2);
+    let (map, rows) = socket_map_query("sockhash", "meq", 2, "sockmap", "key");
     assert!(map.sockets.iter().all(|s| s.first >= 100));
-    let rows = sorted_rows(&format!(
-        "from sockmap(map = \"{path}\") select key, family, src, sport, dst, dport, state, inode"
-    ));
     assert_eq!(rows, socket_rows(&map.sockets));
 }
 
 #[test]
 fn sk_storage_rows_are_the_sockets_holding_a_value() {
     let _k = shared_kernel();
-    let path = format!("{BPFFS}/{}", unique_name("mek"));
-    let map = SocketMap::create("sk_storage", &path, 2);
-    let rows = sorted_rows(&format!(
-        "from bpf_sk_storage_map(map = \"{path}\") select value, family, src, sport, dst, dport, state, inode"
-    ));
+    let (map, rows) = socket_map_query("sk_storage", "mek", 2, "bpf_sk_storage_map", "value");
     assert_eq!(rows, socket_rows(&map.sockets));
 }
 

@@ -4,12 +4,15 @@
 //! ELF object is accepted by `bpftool iter pin` and parsed by aya.
 
 mod common;
+#[path = "../compiler/tests/common/targets.rs"]
+mod targets;
 
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use targets::TEXT_OUTPUT_TARGETS;
 
 /// A path in /sys/fs/bpf removed when the test ends, whatever happened (mounts bpffs if none).
 struct PinPath(PathBuf);
@@ -286,21 +289,7 @@ fn a_pinned_map_query_keeps_its_map_alive() {
 #[test]
 fn every_target_pins_and_prints_its_default_columns() {
     let _k = shared_kernel();
-    let targets = [
-        "task",
-        "task_file",
-        "task_vma",
-        "tcp",
-        "udp",
-        "netlink",
-        "ipv6_route",
-        "bpf_map",
-        "bpf_prog",
-        "bpf_link",
-        "kmem_cache",
-        "cgroup",
-    ];
-    for target in targets {
+    for target in TEXT_OUTPUT_TARGETS {
         let query = format!("from {target} select *");
         let tsv = bpfq_ok(&[&query, "-o", "tsv"]);
         let header = tsv.lines().next().unwrap_or_default().to_string();

@@ -124,51 +124,24 @@ const LITERALS: &[(&str, u64)] = &[
     ("-1", u64::MAX),
 ];
 
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Arith {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Rem,
-    And,
-    Or,
-    Xor,
-    Shl,
-    Shr,
+/// An operator enum and the table of how each is written in a query.
+macro_rules! operators {
+    ($enum:ident, $table:ident: $($variant:ident $text:literal),* $(,)?) => {
+        #[derive(Clone, Copy, PartialEq, Debug)]
+        enum $enum {
+            $($variant),*
+        }
+
+        const $table: &[($enum, &str)] = &[$(($enum::$variant, $text)),*];
+    };
 }
 
-const ARITH: &[(Arith, &str)] = &[
-    (Arith::Add, "+"),
-    (Arith::Sub, "-"),
-    (Arith::Mul, "*"),
-    (Arith::Div, "/"),
-    (Arith::Rem, "%"),
-    (Arith::And, "&"),
-    (Arith::Or, "|"),
-    (Arith::Xor, "^"),
-    (Arith::Shl, "<<"),
-    (Arith::Shr, ">>"),
-];
+operators!(Arith, ARITH:
+    Add "+", Sub "-", Mul "*", Div "/", Rem "%",
+    And "&", Or "|", Xor "^", Shl "<<", Shr ">>",
+);
 
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Cmp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-const CMP: &[(Cmp, &str)] = &[
-    (Cmp::Eq, "=="),
-    (Cmp::Ne, "!="),
-    (Cmp::Lt, "<"),
-    (Cmp::Le, "<="),
-    (Cmp::Gt, ">"),
-    (Cmp::Ge, ">="),
-];
+operators!(Cmp, CMP: Eq "==", Ne "!=", Lt "<", Le "<=", Gt ">", Ge ">=");
 
 #[derive(Clone, Debug)]
 enum IntExpr {
@@ -203,7 +176,17 @@ struct Generator<'a> {
     text_tests: bool,
 }
 
-impl Generator<'_> {
+impl<'a> Generator<'a> {
+    /// A generator seeded from `fixed_seed` (see `seed`), using `fields`; `text_tests` allows
+    /// comparisons of `comm` with strings.
+    fn new(fixed_seed: u64, fields: &'a [Field], text_tests: bool) -> Self {
+        Generator {
+            rng: Rng::new(seed(fixed_seed)),
+            fields,
+            text_tests,
+        }
+    }
+
     fn int(&mut self, depth: u32) -> IntExpr {
         if depth == 0 || self.rng.chance(25) {
             return self.leaf();
@@ -599,11 +582,7 @@ fn report(what: &str, passed: usize, failures: &[String]) {
 #[test]
 fn random_task_queries_pass_the_verifier() {
     let _k = shared_kernel();
-    let mut generator = Generator {
-        rng: Rng::new(seed(0x5eed_b9f0_0001)),
-        fields: ALL_FIELDS,
-        text_tests: true,
-    };
+    let mut generator = Generator::new(0x5eed_b9f0_0001, ALL_FIELDS, true);
     let mut passed = 0;
     let mut failures = Vec::new();
     for _ in 0..count(VERIFIER_QUERIES) {
@@ -638,11 +617,7 @@ fn random_expressions_compute_what_rust_computes() {
     let _k = shared_kernel();
     let me = ProcSelf::read();
     let filter = format!("pid == {} and tid == {}", me.get("pid"), me.get("tid"));
-    let mut generator = Generator {
-        rng: Rng::new(seed(0x5eed_b9f0_0002)),
-        fields: PROC_FIELDS,
-        text_tests: false,
-    };
+    let mut generator = Generator::new(0x5eed_b9f0_0002, PROC_FIELDS, false);
     let mut passed = 0;
     let mut failures = Vec::new();
     for _ in 0..count(VALUE_QUERIES) {

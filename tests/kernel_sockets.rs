@@ -134,6 +134,16 @@ fn socket_inode(fd: &impl AsRawFd) -> String {
         .to_string()
 }
 
+/// A listener on `address` (port 0: the kernel picks one) with one accepted connection:
+/// (listener, its port, client, server side).
+fn listener_with_a_connection(address: &str) -> (TcpListener, u16, TcpStream, TcpStream) {
+    let listener = TcpListener::bind(address).expect("listen");
+    let local = listener.local_addr().unwrap();
+    let client = TcpStream::connect(local).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    (listener, local.port(), client, server)
+}
+
 const INET_COLUMNS: &str = "family, src, sport, dst, dport, state, tx_queue, rx_queue, uid, inode";
 const INET6_COLUMNS: &str =
     "family, src6, sport, dst6, dport, state, tx_queue, rx_queue, uid, inode";
@@ -224,10 +234,7 @@ fn tcp_listener_queues_match_ss() {
 #[test]
 fn tcp_state_named_by_a_string_filters_like_the_bare_name() {
     let _k = shared_kernel();
-    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
-    let port = listener.local_addr().unwrap().port();
-    let _client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let (_server, _) = listener.accept().expect("accept");
+    let (_listener, port, _client, _server) = listener_with_a_connection("127.0.0.1:0");
     let in_states = |states: &[&str]| -> BTreeSet<Vec<String>> {
         proc_rows_of(&["tcp"], &[port])
             .into_iter()
@@ -262,10 +269,7 @@ fn tcp_state_named_by_a_string_filters_like_the_bare_name() {
 #[test]
 fn tcp6_rows_match_proc_net_tcp6() {
     let _k = shared_kernel();
-    let listener = TcpListener::bind("[::1]:0").expect("listen on ::1");
-    let port = listener.local_addr().unwrap().port();
-    let client = TcpStream::connect(("::1", port)).expect("connect");
-    let (_server, _) = listener.accept().expect("accept");
+    let (_listener, port, client, _server) = listener_with_a_connection("[::1]:0");
     let expected = proc_rows_of(&["tcp6"], &[port]);
     let got = bpfq_inet_rows("tcp", INET6_COLUMNS, &[port]);
     assert_eq!(got, expected, "bpfq (left) vs /proc/net/tcp6 (right)");

@@ -4,25 +4,11 @@
 
 mod common;
 
-use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::complete::{complete, unfinished_word};
-use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
-use std::collections::HashMap;
 
 fn candidates(btf: &Btf, text: &str) -> Vec<String> {
-    let mut sources = Sources::new();
-    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let params = HashMap::new();
-    let env = BindEnv {
-        btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-    };
-    complete(&env, text)
+    common::with_env(btf, "", |_, env| complete(env, text))
 }
 
 #[test]

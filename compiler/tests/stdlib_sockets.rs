@@ -2,16 +2,14 @@
 //! column binds against the BTF of each fixture kernel that offers the target, and its type is
 //! snapshotted per kernel, so a kernel change that breaks a column shows up here.
 
-use bpfq_compiler::bind::{bind, BindEnv};
-use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::stdlib::Stdlib;
+mod common;
+
+use bpfq_compiler::bind::bind;
 use bpfq_compiler::syntax::parse_query;
 use bpfq_kernel::Btf;
-use std::collections::HashMap;
-use std::path::Path;
+use common::{fixture, with_env, VERSIONS};
 use std::sync::OnceLock;
 
-const KERNELS: [&str; 4] = ["5.10", "6.1", "6.12", "6.18"];
 const TARGETS: [&str; 4] = ["tcp", "udp", "unix", "netlink"];
 
 /// (kernel, target) pairs the kernel does not offer: iter/unix arrived in Linux 5.15.
@@ -21,36 +19,11 @@ const MISSING: [(&str, &str); 1] = [("5.10", "unix")];
 fn fixtures() -> &'static [(&'static str, Btf)] {
     static ALL: OnceLock<Vec<(&'static str, Btf)>> = OnceLock::new();
     ALL.get_or_init(|| {
-        KERNELS
+        VERSIONS
             .iter()
-            .map(|version| {
-                let path = format!(
-                    "{}/../tests/fixtures/btf/linux-{version}.btf.xz",
-                    env!("CARGO_MANIFEST_DIR")
-                );
-                (
-                    *version,
-                    Btf::from_file(Path::new(&path)).expect("fixture BTF"),
-                )
-            })
+            .map(|version| (*version, fixture(version)))
             .collect()
     })
-}
-
-/// Runs `use_env` with a bind environment over `btf`, the embedded stdlib and `query` (file 0).
-fn with_env<T>(btf: &Btf, query: &str, use_env: impl FnOnce(usize, &BindEnv) -> T) -> T {
-    let mut sources = Sources::new();
-    let file = sources.add("<query>", query);
-    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let params = HashMap::new();
-    let env = BindEnv {
-        btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-    };
-    use_env(file, &env)
 }
 
 /// `name type` lines of the stdlib columns of `target`, or the binder's message for a column

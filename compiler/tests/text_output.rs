@@ -3,53 +3,32 @@
 //! refusals, and the ELF object's sections as a reader of ELF (this file's own few lines, not
 //! the writer) sees them.
 
-use bpfq_compiler::bind::BindEnv;
+mod common;
+
 use bpfq_compiler::bpf::disasm::disassemble;
-use bpfq_compiler::diagnostic::{Diagnostic, Sources};
+use bpfq_compiler::diagnostic::Diagnostic;
 use bpfq_compiler::elf::{write_object, ObjectSpec};
 use bpfq_compiler::pipeline::{compile_text, Compiled, StageTimes};
-use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
-use std::collections::HashMap;
+use common::targets::TEXT_OUTPUT_TARGETS;
+use common::{fixture, with_env, VERSIONS};
 use std::sync::OnceLock;
 
-fn fixture() -> &'static Btf {
+/// The 6.18 fixture, decompressed once for all tests of this file.
+fn linux_6_18() -> &'static Btf {
     static BTF: OnceLock<Btf> = OnceLock::new();
-    BTF.get_or_init(|| {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/fixtures/btf/linux-6.18.btf.xz"
-        );
-        Btf::from_file(std::path::Path::new(path)).expect("fixture BTF")
-    })
-}
-
-fn fixture_named(version: &str) -> Btf {
-    let path = format!(
-        "{}/../tests/fixtures/btf/linux-{version}.btf.xz",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    Btf::from_file(std::path::Path::new(&path)).expect("fixture BTF")
+    BTF.get_or_init(|| fixture("6.18"))
 }
 
 fn text(query: &str) -> Result<Compiled, String> {
-    text_on(fixture(), query)
+    text_on(linux_6_18(), query)
 }
 
 fn text_on(btf: &Btf, query: &str) -> Result<Compiled, String> {
-    let mut sources = Sources::new();
-    let file = sources.add("<query>", query);
-    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let params = HashMap::new();
-    let env = BindEnv {
-        btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-    };
-    compile_text(file, &env, &mut StageTimes::default())
-        .map_err(|d: Diagnostic| format!("{}\n{}", d.code, d.render(&sources)))
+    with_env(btf, query, |file, env| {
+        compile_text(file, env, &mut StageTimes::default())
+            .map_err(|d: Diagnostic| format!("{}\n{}", d.code, d.render(env.sources)))
+    })
 }
 
 fn formats(compiled: &Compiled) -> String {
@@ -164,25 +143,11 @@ fn the_object_has_the_sections_libbpf_reads() {
 /// design).
 #[test]
 fn every_target_prints_its_default_columns_on_every_fixture() {
-    let targets = [
-        "task",
-        "task_file",
-        "task_vma",
-        "tcp",
-        "udp",
-        "netlink",
-        "ipv6_route",
-        "bpf_map",
-        "bpf_prog",
-        "bpf_link",
-        "kmem_cache",
-        "cgroup",
-        "dmabuf",
-    ];
+    let targets = TEXT_OUTPUT_TARGETS.iter().chain(&["dmabuf"]);
     let mut summary = String::new();
-    for version in ["5.10", "6.1", "6.12", "6.18"] {
-        let btf = fixture_named(version);
-        for target in targets {
+    for version in VERSIONS {
+        let btf = fixture(version);
+        for target in targets.clone() {
             let line = match text_on(&btf, &format!("from {target} select *")) {
                 Ok(compiled) => format!(
                     "{} instructions, {} format bytes",

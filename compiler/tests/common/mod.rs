@@ -1,10 +1,13 @@
 //! Shared support of the compile-only tests: the BTF fixtures kept in the repo (never the
-//! host's BTF) and the stdlib columns of a target as a given kernel binds them.
+//! host's BTF), a bind environment over one of them, and the stdlib columns of a target as a
+//! given kernel binds them.
 #![allow(dead_code)]
+
+pub mod targets;
 
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::describe::ColumnInfo;
-use bpfq_compiler::diagnostic::Sources;
+use bpfq_compiler::diagnostic::{FileId, Sources};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
 use std::collections::HashMap;
@@ -22,9 +25,11 @@ pub fn fixture(version: &str) -> Btf {
     Btf::from_file(Path::new(&path)).expect("fixture BTF")
 }
 
-/// Every stdlib column of `target`, bound against `btf` (its type, or why it cannot be bound).
-pub fn stdlib_columns(btf: &Btf, target: &str) -> Vec<ColumnInfo> {
+/// Runs `use_env` with a bind environment over `btf`, the embedded stdlib, no parameters and no
+/// maps, and `query` as the source file it is given.
+pub fn with_env<T>(btf: &Btf, query: &str, use_env: impl FnOnce(FileId, &BindEnv) -> T) -> T {
     let mut sources = Sources::new();
+    let file = sources.add("<query>", query);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
     let params = HashMap::new();
     let env = BindEnv {
@@ -34,5 +39,12 @@ pub fn stdlib_columns(btf: &Btf, target: &str) -> Vec<ColumnInfo> {
         params: &params,
         maps: None,
     };
-    bpfq_compiler::describe::columns(&env, target)
+    use_env(file, &env)
+}
+
+/// Every stdlib column of `target`, bound against `btf` (its type, or why it cannot be bound).
+pub fn stdlib_columns(btf: &Btf, target: &str) -> Vec<ColumnInfo> {
+    with_env(btf, "", |_, env| {
+        bpfq_compiler::describe::columns(env, target)
+    })
 }
