@@ -21,7 +21,7 @@ pub mod row_source;
 #[allow(unsafe_code)]
 pub mod sys;
 
-pub use decode::{decode_row, Value};
+pub use decode::{decode_row, Cell, RawRow, Row, Value};
 pub use format::{new_sink, FormatOptions, OutputFormat, RowSink};
 pub use loader::{load_iter_program, IterLink, IterProgramSpec, LoadError, LoadedProgram};
 pub use pipeline::{stream_rows, stream_rows_of, StreamError, StreamSummary};

@@ -11,7 +11,7 @@ use bpfq_compiler::layout::RowLayout;
 use bpfq_compiler::plan::UserPart;
 use std::cmp::Ordering;
 
-use crate::decode::{decode_row, Value};
+use crate::decode::{decode_row, RawRow, Value};
 use crate::format::RowSink;
 use crate::group::{compare_values, Grouper};
 use crate::reader::ReadError;
@@ -115,18 +115,26 @@ pub fn stream_rows_of<R: RowSource>(
                 readers,
                 layout.size as usize,
                 user.drop_repeated_last,
-                |row| match sink.row(&pick(decode_row(layout, row))) {
-                    Ok(()) => {
-                        rows += 1;
-                        if rows >= limit {
-                            ControlFlow::Break(())
-                        } else {
-                            ControlFlow::Continue(())
+                |bytes| {
+                    // Decoded cell by cell as the sink asks: nothing is copied per row.
+                    let row = RawRow {
+                        layout,
+                        bytes,
+                        columns: &user.visible,
+                    };
+                    match sink.row(&row) {
+                        Ok(()) => {
+                            rows += 1;
+                            if rows >= limit {
+                                ControlFlow::Break(())
+                            } else {
+                                ControlFlow::Continue(())
+                            }
                         }
-                    }
-                    Err(err) => {
-                        write_error = Some(err);
-                        ControlFlow::Break(())
+                        Err(err) => {
+                            write_error = Some(err);
+                            ControlFlow::Break(())
+                        }
                     }
                 },
             )
@@ -152,8 +160,12 @@ pub fn stream_rows_of<R: RowSource>(
             all = grouper.finish();
         }
         sort_rows(&mut all, &user.order_by);
-        for row in all.into_iter().take(limit) {
-            if let Err(err) = sink.row(&pick(row)) {
+        let shown: Vec<Vec<Value>> = all.into_iter().take(limit).map(pick).collect();
+        for row in &shown {
+            sink.preview(row);
+        }
+        for row in &shown {
+            if let Err(err) = sink.row(row) {
                 write_error = Some(err);
                 break;
             }
@@ -253,12 +265,21 @@ pub fn write_rows(
         sink.begin(&shown)?;
         sort_rows(&mut rows, order_by);
         let limit = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        for row in rows.into_iter().take(limit) {
-            let picked: Vec<Value> = visible
-                .iter()
-                .filter_map(|&i| row.get(i).cloned())
-                .collect();
-            sink.row(&picked)?;
+        let picked: Vec<Vec<Value>> = rows
+            .into_iter()
+            .take(limit)
+            .map(|row| {
+                visible
+                    .iter()
+                    .filter_map(|&i| row.get(i).cloned())
+                    .collect()
+            })
+            .collect();
+        for row in &picked {
+            sink.preview(row);
+        }
+        for row in &picked {
+            sink.row(row)?;
             written += 1;
         }
         sink.end()
@@ -348,11 +369,15 @@ mod tests {
         fn begin(&mut self, _layout: &RowLayout) -> io::Result<()> {
             Ok(())
         }
-        fn row(&mut self, values: &[Value]) -> io::Result<()> {
+        fn row(&mut self, row: &dyn crate::decode::Row) -> io::Result<()> {
             if self.rows.len() == self.fail_after {
                 return Err(io::Error::from(self.error));
             }
-            self.rows.push(values.to_vec());
+            self.rows.push(
+                (0..row.cell_count())
+                    .map(|i| row.cell(i).to_value())
+                    .collect(),
+            );
             Ok(())
         }
         fn end(&mut self) -> io::Result<()> {

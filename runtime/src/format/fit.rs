@@ -46,17 +46,17 @@ pub(super) fn fit_widths(
     widths
 }
 
-/// `cell` cut to `width` characters, the last one the marker, when it is wider.
-pub(super) fn cut(cell: &str, width: usize) -> String {
+/// Appends `cell` cut to `width` characters, the last one the marker, when it is wider.
+pub(super) fn push_cut(out: &mut String, cell: &str, width: usize) {
     if cell.chars().count() <= width {
-        return cell.to_string();
+        out.push_str(cell);
+        return;
     }
     if width == 0 {
-        return String::new();
+        return;
     }
-    let mut out: String = cell.chars().take(width - 1).collect();
+    out.extend(cell.chars().take(width - 1));
     out.push(CUT_MARKER);
-    out
 }
 
 #[cfg(test)]
@@ -87,6 +87,12 @@ mod tests {
             [20, 8],
             "header width is the floor of a text column"
         );
+    }
+
+    fn cut(cell: &str, width: usize) -> String {
+        let mut out = String::new();
+        push_cut(&mut out, cell, width);
+        out
     }
 
     #[test]

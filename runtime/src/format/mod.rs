@@ -12,7 +12,7 @@ use std::io;
 
 use bpfq_compiler::layout::RowLayout;
 
-use crate::decode::Value;
+use crate::decode::Row;
 
 pub use self::csv::CsvSink;
 pub use self::json::JsonSink;
@@ -57,8 +57,12 @@ impl Default for FormatOptions {
 /// Receives a query's rows: `begin` once, `row` per row, `end` once.
 pub trait RowSink {
     fn begin(&mut self, layout: &RowLayout) -> io::Result<()>;
-    fn row(&mut self, values: &[Value]) -> io::Result<()>;
+    fn row(&mut self, row: &dyn Row) -> io::Result<()>;
     fn end(&mut self) -> io::Result<()>;
+    /// A row that will be written later, shown before any `row` when all rows are in memory
+    /// already (sorted, grouped, joined): a sink that sizes columns may measure it. Sinks that
+    /// stream ignore it.
+    fn preview(&mut self, _row: &dyn Row) {}
 }
 
 /// The sink for `format` writing to `out`.
