@@ -66,11 +66,14 @@ impl<W: io::Write> TableSink<W> {
         self.cells.resize_with(count, String::new);
         for (index, cell) in self.cells.iter_mut().enumerate() {
             cell.clear();
-            self.scratch.clear();
-            if text::push_plain(&mut self.scratch, &row.cell(index), &self.options) {
-                push_one_line(cell, &self.scratch);
-            } else {
+            if !text::push_plain(cell, &row.cell(index), &self.options) {
                 cell.push_str(NULL_TEXT);
+            } else if needs_escaping(cell) {
+                // Rare: the text goes through the scratch buffer to be escaped.
+                self.scratch.clear();
+                self.scratch.push_str(cell);
+                cell.clear();
+                push_one_line(cell, &self.scratch);
             }
         }
     }
@@ -121,24 +124,57 @@ impl<W: io::Write> TableSink<W> {
         Ok(())
     }
 
-    /// Prints `self.cells` with the settled widths, widening a column whose new cell is wider
-    /// (unless it is text on a terminal: then the cell is cut).
-    fn write_streamed(&mut self) -> io::Result<()> {
-        let mut widths = self.widths.take().unwrap_or_default();
-        for (index, cell) in self.cells.iter().enumerate() {
+    /// Prints `row` with the settled widths, each cell rendered straight into the line,
+    /// widening a column whose new cell is wider (unless it is text on a terminal: then the
+    /// cell is cut).
+    fn write_streamed(&mut self, row: &dyn Row) -> io::Result<()> {
+        let Some(widths) = self.widths.as_mut() else {
+            return Ok(());
+        };
+        let line = &mut self.line;
+        line.clear();
+        let count = row.cell_count();
+        for index in 0..count {
+            if index > 0 {
+                line.push_str(COLUMN_GAP);
+            }
+            let start = line.len();
+            if !text::push_plain(line, &row.cell(index), &self.options) {
+                line.push_str(NULL_TEXT);
+            } else if needs_escaping(&line[start..]) {
+                self.scratch.clear();
+                self.scratch.push_str(&line[start..]);
+                line.truncate(start);
+                push_one_line(line, &self.scratch);
+            }
+            let natural = display_width(&line[start..]);
             let cut_instead = self.options.max_width.is_some()
                 && self.cuttable.get(index).copied().unwrap_or(false);
-            if let Some(width) = widths.get_mut(index) {
-                if !cut_instead {
-                    *width = (*width).max(display_width(cell));
+            let width = match widths.get_mut(index) {
+                Some(width) if cut_instead => *width,
+                Some(width) => {
+                    *width = (*width).max(natural);
+                    *width
                 }
+                None => natural,
+            };
+            if natural > width {
+                self.scratch.clear();
+                self.scratch.push_str(&line[start..]);
+                line.truncate(start);
+                fit::push_cut(line, &self.scratch, width);
+            }
+            let padding = width.saturating_sub(natural);
+            if self.right_aligned.get(index).copied().unwrap_or(false) {
+                insert_spaces(line, start, padding);
+            } else if index + 1 != count {
+                push_spaces(line, padding);
             }
         }
-        let cells = std::mem::take(&mut self.cells);
-        let written = self.write_line(&cells, &widths);
-        self.cells = cells;
-        self.widths = Some(widths);
-        written
+        let kept = line.trim_end().len();
+        line.truncate(kept);
+        line.push('\n');
+        self.out.write_all(line.as_bytes())
     }
 
     fn write_line(&mut self, cells: &[String], widths: &[usize]) -> io::Result<()> {
@@ -149,15 +185,18 @@ impl<W: io::Write> TableSink<W> {
             let natural = display_width(cell);
             let width = widths.get(index).copied().unwrap_or(natural);
             let right = self.right_aligned.get(index).copied().unwrap_or(false);
-            let shown = natural.min(width);
-            let padding = width - shown;
+            let padding = width.saturating_sub(natural);
             if index > 0 {
                 line.push_str(COLUMN_GAP);
             }
             if right {
                 push_spaces(line, padding);
             }
-            fit::push_cut(line, cell, width);
+            if natural <= width {
+                line.push_str(cell);
+            } else {
+                fit::push_cut(line, cell, width);
+            }
             if !right && index != last {
                 push_spaces(line, padding);
             }
@@ -169,8 +208,23 @@ impl<W: io::Write> TableSink<W> {
     }
 }
 
-fn push_spaces(line: &mut String, count: usize) {
-    line.extend(std::iter::repeat_n(' ', count));
+const SPACES: &str = "                                                                ";
+
+fn push_spaces(line: &mut String, mut count: usize) {
+    while count > 0 {
+        let chunk = count.min(SPACES.len());
+        line.push_str(&SPACES[..chunk]);
+        count -= chunk;
+    }
+}
+
+/// Right-aligns the cell that starts at byte `at` (the last one on `line`).
+fn insert_spaces(line: &mut String, at: usize, mut count: usize) {
+    while count > 0 {
+        let chunk = count.min(SPACES.len());
+        line.insert_str(at, &SPACES[..chunk]);
+        count -= chunk;
+    }
 }
 
 fn display_width(cell: &str) -> usize {
@@ -181,11 +235,16 @@ fn display_width(cell: &str) -> usize {
     }
 }
 
-/// Appends `text` with control characters escaped so a cell never breaks the line.
-fn push_one_line(out: &mut String, text: &str) {
+/// Whether `text` holds a control character, which would break the line.
+fn needs_escaping(text: &str) -> bool {
     // Printable ASCII (the usual cell) needs no look at characters; C1 controls are not ASCII.
     let printable_ascii = text.bytes().all(|b| (0x20..0x7f).contains(&b));
-    if printable_ascii || !text.chars().any(char::is_control) {
+    !printable_ascii && text.chars().any(char::is_control)
+}
+
+/// Appends `text` with control characters escaped so a cell never breaks the line.
+fn push_one_line(out: &mut String, text: &str) {
+    if !needs_escaping(text) {
         out.push_str(text);
         return;
     }
@@ -252,14 +311,14 @@ impl<W: io::Write> RowSink for TableSink<W> {
     }
 
     fn row(&mut self, row: &dyn Row) -> io::Result<()> {
-        self.render(row);
         if self.widths.is_none() && self.previewed.is_some() {
             // Every row was measured already: nothing needs holding.
             self.settle()?;
         }
         if self.widths.is_some() {
-            return self.write_streamed();
+            return self.write_streamed(row);
         }
+        self.render(row);
         self.held.push(self.cells.clone());
         if self.held.len() >= WINDOW {
             self.settle()?;

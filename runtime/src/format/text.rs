@@ -24,7 +24,7 @@ pub(super) fn push_plain(out: &mut String, cell: &Cell<'_>, options: &FormatOpti
         Cell::Pointer(address) => push_pointer(out, *address, options),
         Cell::Bytes(bytes) => push_hex(out, bytes),
         // Writing into a String cannot fail.
-        Cell::Ipv4(address) => drop(write!(out, "{address}")),
+        Cell::Ipv4(address) => push_ipv4(out, address.octets()),
         Cell::Ipv6(address) => drop(write!(out, "{address}")),
         Cell::VmaPerms(bits) => out.extend(vma_perms_text(*bits)),
     }
@@ -52,6 +52,16 @@ pub(super) fn push_ascii(out: &mut String, ascii: &[u8]) {
     // Every caller passes ASCII, so this never fails; a bug would show as a missing value.
     if let Ok(text) = std::str::from_utf8(ascii) {
         out.push_str(text);
+    }
+}
+
+/// Dotted decimal, as `Ipv4Addr`'s `Display` writes it (a socket dump prints two a row).
+fn push_ipv4(out: &mut String, octets: [u8; 4]) {
+    for (index, octet) in octets.into_iter().enumerate() {
+        if index > 0 {
+            out.push('.');
+        }
+        push_u64(out, u64::from(octet));
     }
 }
 
@@ -134,9 +144,14 @@ mod tests {
         assert_eq!(text_of(Cell::Null), None);
         assert_eq!(text_of(Cell::Bytes(&[0xde, 0x0a])).as_deref(), Some("de0a"));
         assert_eq!(text_of(Cell::VmaPerms(0x85)).as_deref(), Some("r-xs"));
-        assert_eq!(
-            text_of(Cell::Ipv4([10, 0, 0, 1].into())).as_deref(),
-            Some("10.0.0.1")
-        );
+        for octets in [
+            [10, 0, 0, 1],
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [127, 8, 99, 100],
+        ] {
+            let address = std::net::Ipv4Addr::from(octets);
+            assert_eq!(text_of(Cell::Ipv4(address)), Some(address.to_string()));
+        }
     }
 }
