@@ -1,6 +1,8 @@
 //! Stage `read` -> `format`: drives rows from an iterator through the decoder into a sink.
-//! Guarantees rows reach the sink in kernel order as they are read (no collecting), and that a
-//! closed output (EPIPE, e.g. `bpfq ... | head -1`) ends the run quietly instead of failing.
+//! Guarantees rows reach the sink in kernel order as they are read (no collecting, no copy: a
+//! `RawRow` over the read buffer), rows held for a sort or grouping are `preview`ed to the sink
+//! before the first is written, and a closed output (EPIPE, e.g. `bpfq ... | head -1`) ends the
+//! run quietly instead of failing.
 
 use std::fmt;
 use std::io;
@@ -308,26 +310,27 @@ fn each_row_of(
     if !drop_repeated_last {
         return reader.read_rows(row_size, on_row);
     }
-    let mut previous: Option<Vec<u8>> = None;
-    let mut pending: Option<Vec<u8>> = None;
-    let mut stopped = false;
+    // Two buffers reused for every row (one allocation each per run, not per row).
+    let mut held = Vec::with_capacity(row_size);
+    let mut previous = Vec::with_capacity(row_size);
+    let (mut holding, mut has_previous, mut stopped) = (false, false, false);
     reader.read_rows(row_size, |row| {
-        let flow = match pending.take() {
-            Some(held) => {
-                let flow = on_row(&held);
-                previous = Some(held);
-                flow
-            }
-            None => ControlFlow::Continue(()),
+        let flow = if holding {
+            let flow = on_row(&held);
+            std::mem::swap(&mut previous, &mut held);
+            has_previous = true;
+            flow
+        } else {
+            ControlFlow::Continue(())
         };
-        pending = Some(row.to_vec());
+        held.clear();
+        held.extend_from_slice(row);
+        holding = true;
         stopped = flow.is_break();
         flow
     })?;
-    if let (false, Some(last)) = (stopped, pending) {
-        if previous.as_deref() != Some(last.as_slice()) {
-            let _ = on_row(&last);
-        }
+    if holding && !stopped && !(has_previous && previous == held) {
+        let _ = on_row(&held);
     }
     Ok(())
 }
@@ -363,6 +366,15 @@ mod tests {
         fail_after: usize,
         error: io::ErrorKind,
         ended: bool,
+        /// Rows previewed, and how many had been previewed when the first row came.
+        previewed: Vec<Vec<Value>>,
+        previewed_before_first_row: Option<usize>,
+    }
+
+    fn values_of(row: &dyn crate::decode::Row) -> Vec<Value> {
+        (0..row.cell_count())
+            .map(|i| row.cell(i).to_value())
+            .collect()
     }
 
     impl RowSink for Recorder {
@@ -370,15 +382,16 @@ mod tests {
             Ok(())
         }
         fn row(&mut self, row: &dyn crate::decode::Row) -> io::Result<()> {
+            self.previewed_before_first_row
+                .get_or_insert(self.previewed.len());
             if self.rows.len() == self.fail_after {
                 return Err(io::Error::from(self.error));
             }
-            self.rows.push(
-                (0..row.cell_count())
-                    .map(|i| row.cell(i).to_value())
-                    .collect(),
-            );
+            self.rows.push(values_of(row));
             Ok(())
+        }
+        fn preview(&mut self, row: &dyn crate::decode::Row) {
+            self.previewed.push(values_of(row));
         }
         fn end(&mut self) -> io::Result<()> {
             self.ended = true;
@@ -428,6 +441,10 @@ mod tests {
             &mut sink,
         )
         .expect("stream");
+        assert!(
+            sink.previewed.is_empty(),
+            "streamed rows are never previewed"
+        );
         let got: Vec<Value> = sink.rows.into_iter().flatten().collect();
         let expected = vec![
             Value::UInt(1),
@@ -436,6 +453,27 @@ mod tests {
             Value::UInt(3),
         ];
         assert_eq!(got, expected, "only the final repeat goes");
+    }
+
+    #[test]
+    fn dropping_a_repeated_last_row_keeps_short_streams_right() {
+        let user = UserPart {
+            drop_repeated_last: true,
+            ..all_rows()
+        };
+        for (input, expected) in [
+            (&[][..], &[][..]),
+            (&[4], &[4]),
+            (&[5, 5], &[5]),
+            (&[1, 2], &[1, 2]),
+            (&[7, 7, 7], &[7, 7]),
+        ] {
+            let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
+            stream_rows(&mut reader_of(input), &layout(), &user, &mut sink).expect("stream");
+            let got: Vec<Value> = sink.rows.into_iter().flatten().collect();
+            let expected: Vec<Value> = expected.iter().map(|&n| Value::UInt(n)).collect();
+            assert_eq!(got, expected, "rows {input:?}");
+        }
     }
 
     #[test]
@@ -455,6 +493,9 @@ mod tests {
             .expect("stream");
         assert_eq!(summary.rows, 2);
         assert_eq!(sink.rows, vec![vec![Value::UInt(5)], vec![Value::UInt(3)]]);
+        // Held rows are all shown first (a table sizes its columns on them), limit applied.
+        assert_eq!(sink.previewed, sink.rows);
+        assert_eq!(sink.previewed_before_first_row, Some(2));
     }
 
     #[test]
@@ -547,6 +588,8 @@ mod tests {
             fail_after,
             error,
             ended: false,
+            previewed: Vec::new(),
+            previewed_before_first_row: None,
         }
     }
 

@@ -8,7 +8,7 @@ use std::io;
 
 use bpfq_compiler::layout::RowLayout;
 
-use super::{text, FormatOptions, RowSink};
+use super::{text, write_pending, FormatOptions, RowSink};
 use crate::decode::Row;
 
 pub struct CsvSink<W: io::Write> {
@@ -18,7 +18,7 @@ pub struct CsvSink<W: io::Write> {
     tabs: bool,
     /// The current field's text, before quoting.
     field: String,
-    /// The current line.
+    /// Lines not yet written (the last one may be in progress).
     line: String,
 }
 
@@ -41,7 +41,8 @@ impl<W: io::Write> CsvSink<W> {
         }
     }
 
-    /// Appends the escaped `self.field` to the line, after a separator unless it is the first.
+    /// Appends the escaped `self.field` to the line, after a separator unless it is the first
+    /// of its line.
     fn push_field(&mut self, first: bool) {
         if !first {
             self.line.push(if self.tabs { '\t' } else { ',' });
@@ -55,7 +56,7 @@ impl<W: io::Write> CsvSink<W> {
 
     fn write_line(&mut self) -> io::Result<()> {
         self.line.push('\n');
-        self.out.write_all(self.line.as_bytes())
+        write_pending(&mut self.out, &mut self.line, false)
     }
 }
 
@@ -101,7 +102,6 @@ fn push_quoted(out: &mut String, field: &str) {
 impl<W: io::Write> RowSink for CsvSink<W> {
     fn begin(&mut self, layout: &RowLayout) -> io::Result<()> {
         if self.options.header {
-            self.line.clear();
             for (index, column) in layout.columns.iter().enumerate() {
                 self.field.clear();
                 self.field.push_str(&column.name);
@@ -113,7 +113,6 @@ impl<W: io::Write> RowSink for CsvSink<W> {
     }
 
     fn row(&mut self, row: &dyn Row) -> io::Result<()> {
-        self.line.clear();
         for index in 0..row.cell_count() {
             self.field.clear();
             // NULL leaves the field empty.
@@ -124,6 +123,7 @@ impl<W: io::Write> RowSink for CsvSink<W> {
     }
 
     fn end(&mut self) -> io::Result<()> {
+        write_pending(&mut self.out, &mut self.line, true)?;
         self.out.flush()
     }
 }

@@ -9,7 +9,7 @@ use std::io;
 
 use bpfq_compiler::layout::RowLayout;
 
-use super::{text, FormatOptions, RowSink};
+use super::{text, write_pending, FormatOptions, RowSink};
 use crate::decode::{Cell, Row};
 
 pub struct JsonSink<W: io::Write> {
@@ -22,7 +22,7 @@ pub struct JsonSink<W: io::Write> {
     lines: bool,
     /// The current value's plain text, before escaping.
     field: String,
-    /// The current line.
+    /// Lines not yet written (the last one may be in progress).
     line: String,
 }
 
@@ -124,7 +124,6 @@ impl<W: io::Write> RowSink for JsonSink<W> {
     }
 
     fn row(&mut self, row: &dyn Row) -> io::Result<()> {
-        self.line.clear();
         if !self.lines {
             self.line
                 .push_str(if self.rows_written == 0 { "\n" } else { ",\n" });
@@ -143,10 +142,11 @@ impl<W: io::Write> RowSink for JsonSink<W> {
             self.line.push('\n');
         }
         self.rows_written += 1;
-        self.out.write_all(self.line.as_bytes())
+        write_pending(&mut self.out, &mut self.line, false)
     }
 
     fn end(&mut self) -> io::Result<()> {
+        write_pending(&mut self.out, &mut self.line, true)?;
         if self.lines {
             return self.out.flush();
         }

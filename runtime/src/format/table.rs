@@ -12,7 +12,7 @@ use std::io;
 
 use bpfq_compiler::layout::{ColumnKind, RowLayout};
 
-use super::{fit, text, FormatOptions, RowSink};
+use super::{fit, text, write_pending, FormatOptions, RowSink};
 use crate::decode::Row;
 
 const NULL_TEXT: &str = "NULL";
@@ -39,7 +39,7 @@ pub struct TableSink<W: io::Write> {
     cells: Vec<String>,
     /// One value's plain text, before escaping.
     scratch: String,
-    /// The line being printed.
+    /// Lines not yet written (the last one may be in progress).
     line: String,
 }
 
@@ -132,7 +132,7 @@ impl<W: io::Write> TableSink<W> {
             return Ok(());
         };
         let line = &mut self.line;
-        line.clear();
+        let line_start = line.len();
         let count = row.cell_count();
         for index in 0..count {
             if index > 0 {
@@ -171,15 +171,15 @@ impl<W: io::Write> TableSink<W> {
                 push_spaces(line, padding);
             }
         }
-        let kept = line.trim_end().len();
+        let kept = line_start + line[line_start..].trim_end().len();
         line.truncate(kept);
         line.push('\n');
-        self.out.write_all(line.as_bytes())
+        write_pending(&mut self.out, line, false)
     }
 
     fn write_line(&mut self, cells: &[String], widths: &[usize]) -> io::Result<()> {
         let line = &mut self.line;
-        line.clear();
+        let line_start = line.len();
         let last = cells.len().saturating_sub(1);
         for (index, cell) in cells.iter().enumerate() {
             let natural = display_width(cell);
@@ -201,10 +201,10 @@ impl<W: io::Write> TableSink<W> {
                 push_spaces(line, padding);
             }
         }
-        let kept = line.trim_end().len();
+        let kept = line_start + line[line_start..].trim_end().len();
         line.truncate(kept);
         line.push('\n');
-        self.out.write_all(line.as_bytes())
+        write_pending(&mut self.out, line, false)
     }
 }
 
@@ -330,6 +330,7 @@ impl<W: io::Write> RowSink for TableSink<W> {
         if self.widths.is_none() {
             self.settle()?;
         }
+        write_pending(&mut self.out, &mut self.line, true)?;
         self.out.flush()
     }
 }
