@@ -8,7 +8,7 @@ use std::io;
 
 use bpfq_compiler::layout::RowLayout;
 
-use super::{text, write_pending, FormatOptions, RowSink};
+use super::{text, write_pending, FormatOptions, RowSink, TextBuf};
 use crate::decode::Row;
 
 pub struct CsvSink<W: io::Write> {
@@ -17,9 +17,9 @@ pub struct CsvSink<W: io::Write> {
     /// TSV instead of CSV.
     tabs: bool,
     /// The current field's text, before quoting.
-    field: String,
+    field: TextBuf,
     /// Lines not yet written (the last one may be in progress).
-    line: String,
+    line: TextBuf,
 }
 
 impl<W: io::Write> CsvSink<W> {
@@ -28,8 +28,8 @@ impl<W: io::Write> CsvSink<W> {
             out,
             options,
             tabs: false,
-            field: String::new(),
-            line: String::new(),
+            field: TextBuf::new(),
+            line: TextBuf::new(),
         }
     }
 
@@ -61,15 +61,13 @@ impl<W: io::Write> CsvSink<W> {
 }
 
 /// One TSV field: the separator and line breaks escaped, so a row stays one line.
-fn push_tsv_escaped(out: &mut String, field: &str) {
-    if !field
-        .bytes()
-        .any(|b| matches!(b, b'\t' | b'\n' | b'\r' | b'\\'))
-    {
-        out.push_str(field);
+fn push_tsv_escaped(out: &mut TextBuf, field: &TextBuf) {
+    let special = |b: &u8| matches!(b, b'\t' | b'\n' | b'\r' | b'\\');
+    if !field.as_bytes().iter().any(special) {
+        out.push_buf(field);
         return;
     }
-    for ch in field.chars() {
+    for ch in field.text_from(0).chars() {
         match ch {
             '\t' => out.push_str("\\t"),
             '\n' => out.push_str("\\n"),
@@ -81,16 +79,14 @@ fn push_tsv_escaped(out: &mut String, field: &str) {
 }
 
 /// One field, quoted only when RFC 4180 requires it.
-fn push_quoted(out: &mut String, field: &str) {
-    if !field
-        .bytes()
-        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-    {
-        out.push_str(field);
+fn push_quoted(out: &mut TextBuf, field: &TextBuf) {
+    let special = |b: &u8| matches!(b, b',' | b'"' | b'\r' | b'\n');
+    if !field.as_bytes().iter().any(special) {
+        out.push_buf(field);
         return;
     }
     out.push('"');
-    for ch in field.chars() {
+    for ch in field.text_from(0).chars() {
         if ch == '"' {
             out.push('"');
         }
@@ -130,12 +126,18 @@ impl<W: io::Write> RowSink for CsvSink<W> {
 
 #[cfg(test)]
 mod tests {
-    use super::{push_quoted, push_tsv_escaped};
+    use super::{push_quoted, push_tsv_escaped, TextBuf};
+
+    fn buf(text: &str) -> TextBuf {
+        let mut buf = TextBuf::new();
+        buf.push_str(text);
+        buf
+    }
 
     fn quote(field: &str) -> String {
-        let mut out = String::new();
-        push_quoted(&mut out, field);
-        out
+        let mut out = TextBuf::new();
+        push_quoted(&mut out, &buf(field));
+        out.into_string()
     }
 
     #[test]
@@ -149,8 +151,8 @@ mod tests {
 
     #[test]
     fn tsv_escapes_separators_and_backslashes() {
-        let mut out = String::new();
-        push_tsv_escaped(&mut out, "a\tb\\c\nd\re");
-        assert_eq!(out, "a\\tb\\\\c\\nd\\re");
+        let mut out = TextBuf::new();
+        push_tsv_escaped(&mut out, &buf("a\tb\\c\nd\re"));
+        assert_eq!(out.into_string(), "a\\tb\\\\c\\nd\\re");
     }
 }

@@ -2,6 +2,8 @@
 //! columns and headers are never cut; text columns give up width widest-first, and a cut cell
 //! ends with `…` so a reader can tell it was shortened.
 
+use super::TextBuf;
+
 /// Marks a cell that was cut to fit.
 pub(super) const CUT_MARKER: char = '…';
 
@@ -47,7 +49,7 @@ pub(super) fn fit_widths(
 }
 
 /// Appends `cell` cut to `width` characters, the last one the marker, when it is wider.
-pub(super) fn push_cut(out: &mut String, cell: &str, width: usize) {
+pub(super) fn push_cut(out: &mut TextBuf, cell: &str, width: usize) {
     if cell.chars().count() <= width {
         out.push_str(cell);
         return;
@@ -55,7 +57,7 @@ pub(super) fn push_cut(out: &mut String, cell: &str, width: usize) {
     if width == 0 {
         return;
     }
-    out.extend(cell.chars().take(width - 1));
+    cell.chars().take(width - 1).for_each(|c| out.push(c));
     out.push(CUT_MARKER);
 }
 
@@ -90,9 +92,9 @@ mod tests {
     }
 
     fn cut(cell: &str, width: usize) -> String {
-        let mut out = String::new();
+        let mut out = TextBuf::new();
         push_cut(&mut out, cell, width);
-        out
+        out.into_string()
     }
 
     #[test]

@@ -9,21 +9,21 @@ use std::io;
 
 use bpfq_compiler::layout::RowLayout;
 
-use super::{text, write_pending, FormatOptions, RowSink};
+use super::{text, write_pending, FormatOptions, RowSink, TextBuf};
 use crate::decode::{Cell, Row};
 
 pub struct JsonSink<W: io::Write> {
     out: W,
     options: FormatOptions,
     /// Column names, already escaped and quoted.
-    keys: Vec<String>,
+    keys: Vec<TextBuf>,
     rows_written: usize,
     /// JSON Lines: one object per line, no enclosing array.
     lines: bool,
     /// The current value's plain text, before escaping.
-    field: String,
+    field: TextBuf,
     /// Lines not yet written (the last one may be in progress).
-    line: String,
+    line: TextBuf,
 }
 
 impl<W: io::Write> JsonSink<W> {
@@ -34,8 +34,8 @@ impl<W: io::Write> JsonSink<W> {
             keys: Vec::new(),
             rows_written: 0,
             lines: false,
-            field: String::new(),
-            line: String::new(),
+            field: TextBuf::new(),
+            line: TextBuf::new(),
         }
     }
 
@@ -64,7 +64,7 @@ impl<W: io::Write> JsonSink<W> {
             _ => {
                 self.field.clear();
                 text::push_plain(&mut self.field, cell, &self.options);
-                push_string(out, &self.field);
+                push_string_buf(out, &self.field);
             }
         }
     }
@@ -73,15 +73,31 @@ impl<W: io::Write> JsonSink<W> {
 /// `text` as a JSON string literal.
 #[cfg(test)]
 pub(super) fn string(text: &str) -> String {
-    let mut out = String::new();
+    let mut out = TextBuf::new();
     push_string(&mut out, text);
-    out
+    out.into_string()
+}
+
+/// Appends the text of `buf` as a JSON string literal; without anything to escape (the usual
+/// value) its bytes are copied as they are.
+fn push_string_buf(out: &mut TextBuf, buf: &TextBuf) {
+    if needs_escaping(buf.as_bytes()) {
+        push_string(out, &buf.text_from(0));
+    } else {
+        out.push('"');
+        out.push_buf(buf);
+        out.push('"');
+    }
+}
+
+fn needs_escaping(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// Appends `text` as a JSON string literal.
-pub(super) fn push_string(out: &mut String, text: &str) {
+pub(super) fn push_string(out: &mut TextBuf, text: &str) {
     out.push('"');
-    if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !needs_escaping(text.as_bytes()) {
         out.push_str(text);
         out.push('"');
         return;
@@ -96,7 +112,7 @@ pub(super) fn push_string(out: &mut String, text: &str) {
             '\u{08}' => out.push_str("\\b"),
             '\u{0c}' => out.push_str("\\f"),
             control if u32::from(control) < 0x20 => {
-                // Writing into a String cannot fail.
+                // Writing into a TextBuf cannot fail.
                 let _ = write!(out, "\\u{:04x}", u32::from(control));
             }
             other => out.push(other),
@@ -111,7 +127,7 @@ impl<W: io::Write> RowSink for JsonSink<W> {
             .columns
             .iter()
             .map(|c| {
-                let mut key = String::new();
+                let mut key = TextBuf::new();
                 push_string(&mut key, &c.name);
                 key
             })
@@ -133,7 +149,7 @@ impl<W: io::Write> RowSink for JsonSink<W> {
             if index > 0 {
                 self.line.push(',');
             }
-            self.line.push_str(&self.keys[index]);
+            self.line.push_buf(&self.keys[index]);
             self.line.push(':');
             self.push_value(&row.cell(index));
         }

@@ -7,6 +7,7 @@ mod json;
 pub mod pointer;
 mod table;
 mod text;
+mod textbuf;
 
 use std::io;
 
@@ -18,6 +19,7 @@ pub use self::csv::CsvSink;
 pub use self::json::JsonSink;
 pub use self::pointer::PointerKey;
 pub use self::table::TableSink;
+pub use self::textbuf::TextBuf;
 
 /// The output formats bpfq can write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +74,7 @@ pub trait RowSink {
 const WRITE_AT: usize = 64 * 1024;
 
 /// Writes `pending` to `out` and empties it once it holds `WRITE_AT` bytes, or now with `all`.
-fn write_pending(out: &mut impl io::Write, pending: &mut String, all: bool) -> io::Result<()> {
+fn write_pending(out: &mut impl io::Write, pending: &mut TextBuf, all: bool) -> io::Result<()> {
     if all || pending.len() >= WRITE_AT {
         out.write_all(pending.as_bytes())?;
         pending.clear();

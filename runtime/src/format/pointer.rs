@@ -5,6 +5,8 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
+use super::TextBuf;
+
 /// The 128-bit SipHash key used to hide addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PointerKey {
@@ -36,13 +38,13 @@ impl PointerKey {
 
     /// The token shown instead of `address`: `0` for NULL, else `0x` and 16 hex digits.
     pub fn hide(&self, address: u64) -> String {
-        let mut out = String::new();
+        let mut out = TextBuf::new();
         self.push_hidden(&mut out, address);
-        out
+        out.into_string()
     }
 
     /// Appends `hide(address)` to `out` (no allocation: a dump may hide millions of pointers).
-    pub fn push_hidden(&self, out: &mut String, address: u64) {
+    pub fn push_hidden(&self, out: &mut TextBuf, address: u64) {
         if address == 0 {
             out.push('0');
         } else {
@@ -53,13 +55,13 @@ impl PointerKey {
 
 /// A raw address as the user asked to see it.
 pub fn show(address: u64) -> String {
-    let mut out = String::new();
+    let mut out = TextBuf::new();
     push_shown(&mut out, address);
-    out
+    out.into_string()
 }
 
 /// Appends `show(address)` to `out`.
-pub fn push_shown(out: &mut String, address: u64) {
+pub fn push_shown(out: &mut TextBuf, address: u64) {
     if address == 0 {
         out.push('0');
     } else {
@@ -68,13 +70,13 @@ pub fn push_shown(out: &mut String, address: u64) {
 }
 
 /// `0x` and the 16 hex digits of `word`.
-fn push_hex64(out: &mut String, word: u64) {
+fn push_hex64(out: &mut TextBuf, word: u64) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut token = *b"0x0000000000000000";
     for (index, digit) in token[2..].iter_mut().enumerate() {
         *digit = DIGITS[((word >> ((15 - index) * 4)) & 0xf) as usize];
     }
-    super::text::push_ascii(out, &token);
+    out.push_ascii(&token);
 }
 
 fn sip_round(v: &mut [u64; 4]) {

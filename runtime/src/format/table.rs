@@ -12,7 +12,8 @@ use std::io;
 
 use bpfq_compiler::layout::{ColumnKind, RowLayout};
 
-use super::{fit, text, write_pending, FormatOptions, RowSink};
+use super::textbuf::char_count;
+use super::{fit, text, write_pending, FormatOptions, RowSink, TextBuf};
 use crate::decode::Row;
 
 const NULL_TEXT: &str = "NULL";
@@ -25,22 +26,22 @@ pub const WINDOW: usize = 256;
 pub struct TableSink<W: io::Write> {
     out: W,
     options: FormatOptions,
-    names: Vec<String>,
+    names: Vec<TextBuf>,
     right_aligned: Vec<bool>,
     /// Text and hex columns, which may be cut to fit; numbers, names and addresses never are.
     cuttable: Vec<bool>,
     /// Rows held until the widths are settled (at most `WINDOW`).
-    held: Vec<Vec<String>>,
+    held: Vec<Vec<TextBuf>>,
     /// The widest cell of each column among the rows `preview` showed, if it showed any.
     previewed: Option<Vec<usize>>,
     /// The widths in use, once the header is out.
     widths: Option<Vec<usize>>,
     /// The cells of the row being printed, reused from row to row.
-    cells: Vec<String>,
+    cells: Vec<TextBuf>,
     /// One value's plain text, before escaping.
     scratch: String,
     /// Lines not yet written (the last one may be in progress).
-    line: String,
+    line: TextBuf,
 }
 
 impl<W: io::Write> TableSink<W> {
@@ -56,22 +57,22 @@ impl<W: io::Write> TableSink<W> {
             widths: None,
             cells: Vec::new(),
             scratch: String::new(),
-            line: String::new(),
+            line: TextBuf::new(),
         }
     }
 
     /// Fills `self.cells` with the escaped text of each cell of `row`.
     fn render(&mut self, row: &dyn Row) {
         let count = row.cell_count();
-        self.cells.resize_with(count, String::new);
+        self.cells.resize_with(count, TextBuf::new);
         for (index, cell) in self.cells.iter_mut().enumerate() {
             cell.clear();
             if !text::push_plain(cell, &row.cell(index), &self.options) {
                 cell.push_str(NULL_TEXT);
-            } else if needs_escaping(cell) {
+            } else if needs_escaping(cell.as_bytes()) {
                 // Rare: the text goes through the scratch buffer to be escaped.
                 self.scratch.clear();
-                self.scratch.push_str(cell);
+                self.scratch.push_str(&cell.text_from(0));
                 cell.clear();
                 push_one_line(cell, &self.scratch);
             }
@@ -80,7 +81,10 @@ impl<W: io::Write> TableSink<W> {
 
     fn header_widths(&self) -> Vec<usize> {
         if self.options.header {
-            self.names.iter().map(|n| display_width(n)).collect()
+            self.names
+                .iter()
+                .map(|n| display_width(n.as_bytes()))
+                .collect()
         } else {
             vec![0; self.names.len()]
         }
@@ -94,7 +98,7 @@ impl<W: io::Write> TableSink<W> {
         let measured = self.held.iter().map(|row| row.as_slice());
         for row in measured {
             for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(display_width(cell));
+                *width = (*width).max(display_width(cell.as_bytes()));
             }
         }
         for (width, &seen) in widths.iter_mut().zip(self.previewed.iter().flatten()) {
@@ -141,13 +145,13 @@ impl<W: io::Write> TableSink<W> {
             let start = line.len();
             if !text::push_plain(line, &row.cell(index), &self.options) {
                 line.push_str(NULL_TEXT);
-            } else if needs_escaping(&line[start..]) {
+            } else if needs_escaping(line.bytes_from(start)) {
                 self.scratch.clear();
-                self.scratch.push_str(&line[start..]);
+                self.scratch.push_str(&line.text_from(start));
                 line.truncate(start);
                 push_one_line(line, &self.scratch);
             }
-            let natural = display_width(&line[start..]);
+            let natural = display_width(line.bytes_from(start));
             let cut_instead = self.options.max_width.is_some()
                 && self.cuttable.get(index).copied().unwrap_or(false);
             let width = match widths.get_mut(index) {
@@ -160,7 +164,7 @@ impl<W: io::Write> TableSink<W> {
             };
             if natural > width {
                 self.scratch.clear();
-                self.scratch.push_str(&line[start..]);
+                self.scratch.push_str(&line.text_from(start));
                 line.truncate(start);
                 fit::push_cut(line, &self.scratch, width);
             }
@@ -171,18 +175,18 @@ impl<W: io::Write> TableSink<W> {
                 push_spaces(line, padding);
             }
         }
-        let kept = line_start + line[line_start..].trim_end().len();
+        let kept = line_start + trimmed_len(line.bytes_from(line_start));
         line.truncate(kept);
         line.push('\n');
         write_pending(&mut self.out, line, false)
     }
 
-    fn write_line(&mut self, cells: &[String], widths: &[usize]) -> io::Result<()> {
+    fn write_line(&mut self, cells: &[TextBuf], widths: &[usize]) -> io::Result<()> {
         let line = &mut self.line;
         let line_start = line.len();
         let last = cells.len().saturating_sub(1);
         for (index, cell) in cells.iter().enumerate() {
-            let natural = display_width(cell);
+            let natural = display_width(cell.as_bytes());
             let width = widths.get(index).copied().unwrap_or(natural);
             let right = self.right_aligned.get(index).copied().unwrap_or(false);
             let padding = width.saturating_sub(natural);
@@ -193,15 +197,15 @@ impl<W: io::Write> TableSink<W> {
                 push_spaces(line, padding);
             }
             if natural <= width {
-                line.push_str(cell);
+                line.push_buf(cell);
             } else {
-                fit::push_cut(line, cell, width);
+                fit::push_cut(line, &cell.text_from(0), width);
             }
             if !right && index != last {
                 push_spaces(line, padding);
             }
         }
-        let kept = line_start + line[line_start..].trim_end().len();
+        let kept = line_start + trimmed_len(line.bytes_from(line_start));
         line.truncate(kept);
         line.push('\n');
         write_pending(&mut self.out, line, false)
@@ -210,7 +214,7 @@ impl<W: io::Write> TableSink<W> {
 
 const SPACES: &str = "                                                                ";
 
-fn push_spaces(line: &mut String, mut count: usize) {
+fn push_spaces(line: &mut TextBuf, mut count: usize) {
     while count > 0 {
         let chunk = count.min(SPACES.len());
         line.push_str(&SPACES[..chunk]);
@@ -219,7 +223,7 @@ fn push_spaces(line: &mut String, mut count: usize) {
 }
 
 /// Right-aligns the cell that starts at byte `at` (the last one on `line`).
-fn insert_spaces(line: &mut String, at: usize, mut count: usize) {
+fn insert_spaces(line: &mut TextBuf, at: usize, mut count: usize) {
     while count > 0 {
         let chunk = count.min(SPACES.len());
         line.insert_str(at, &SPACES[..chunk]);
@@ -227,24 +231,27 @@ fn insert_spaces(line: &mut String, at: usize, mut count: usize) {
     }
 }
 
-fn display_width(cell: &str) -> usize {
-    if cell.is_ascii() {
-        cell.len()
-    } else {
-        cell.chars().count()
-    }
+fn display_width(cell: &[u8]) -> usize {
+    char_count(cell)
 }
 
-/// Whether `text` holds a control character, which would break the line.
-fn needs_escaping(text: &str) -> bool {
+/// The length of `line` without its trailing spaces.
+fn trimmed_len(line: &[u8]) -> usize {
+    line.iter()
+        .rposition(|&b| b != b' ')
+        .map_or(0, |last| last + 1)
+}
+
+/// Whether UTF-8 `text` holds a control character, which would break the line.
+fn needs_escaping(text: &[u8]) -> bool {
     // Printable ASCII (the usual cell) needs no look at characters; C1 controls are not ASCII.
-    let printable_ascii = text.bytes().all(|b| (0x20..0x7f).contains(&b));
-    !printable_ascii && text.chars().any(char::is_control)
+    let printable_ascii = text.iter().all(|b| (0x20..0x7f).contains(b));
+    !printable_ascii && String::from_utf8_lossy(text).chars().any(char::is_control)
 }
 
 /// Appends `text` with control characters escaped so a cell never breaks the line.
-fn push_one_line(out: &mut String, text: &str) {
-    if !needs_escaping(text) {
+fn push_one_line(out: &mut TextBuf, text: &str) {
+    if !needs_escaping(text.as_bytes()) {
         out.push_str(text);
         return;
     }
@@ -272,7 +279,7 @@ impl<W: io::Write> RowSink for TableSink<W> {
             .columns
             .iter()
             .map(|c| {
-                let mut name = String::new();
+                let mut name = TextBuf::new();
                 push_one_line(&mut name, &c.name);
                 name
             })
@@ -306,7 +313,7 @@ impl<W: io::Write> RowSink for TableSink<W> {
             .previewed
             .get_or_insert_with(|| vec![0; self.names.len()]);
         for (width, cell) in previewed.iter_mut().zip(&self.cells) {
-            *width = (*width).max(display_width(cell));
+            *width = (*width).max(display_width(cell.as_bytes()));
         }
     }
 
@@ -443,8 +450,8 @@ mod tests {
 
     #[test]
     fn control_characters_are_escaped() {
-        let mut out = String::new();
+        let mut out = TextBuf::new();
         push_one_line(&mut out, "a\nb\tc\u{1}d");
-        assert_eq!(out, "a\\nb\\tc\\x01d");
+        assert_eq!(out.into_string(), "a\\nb\\tc\\x01d");
     }
 }

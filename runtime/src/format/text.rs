@@ -4,12 +4,12 @@
 
 use std::fmt::Write;
 
-use super::{pointer, FormatOptions};
+use super::{pointer, FormatOptions, TextBuf};
 use crate::decode::{vma_perms_text, Cell};
 
 /// Appends the text of `cell` to `out`; `false` (nothing appended) for NULL, which each format
 /// shows its own way.
-pub(super) fn push_plain(out: &mut String, cell: &Cell<'_>, options: &FormatOptions) -> bool {
+pub(super) fn push_plain(out: &mut TextBuf, cell: &Cell<'_>, options: &FormatOptions) -> bool {
     match cell {
         Cell::Null => return false,
         Cell::Int(n) => push_i64(out, *n),
@@ -23,17 +23,17 @@ pub(super) fn push_plain(out: &mut String, cell: &Cell<'_>, options: &FormatOpti
         Cell::Enum { value, name: None } => push_i64(out, *value),
         Cell::Pointer(address) => push_pointer(out, *address, options),
         Cell::Bytes(bytes) => push_hex(out, bytes),
-        // Writing into a String cannot fail.
+        // Writing into a TextBuf cannot fail.
         Cell::Ipv4(address) => push_ipv4(out, address.octets()),
         Cell::Ipv6(address) => drop(write!(out, "{address}")),
-        Cell::VmaPerms(bits) => out.extend(vma_perms_text(*bits)),
+        Cell::VmaPerms(bits) => vma_perms_text(*bits).into_iter().for_each(|c| out.push(c)),
     }
     true
 }
 
 /// Decimal digits of `n`, written back to front into a stack buffer (the `fmt` machinery costs
 /// several times more per number, and a dump prints millions of them).
-pub(super) fn push_u64(out: &mut String, mut n: u64) {
+pub(super) fn push_u64(out: &mut TextBuf, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     loop {
@@ -44,19 +44,11 @@ pub(super) fn push_u64(out: &mut String, mut n: u64) {
             break;
         }
     }
-    push_ascii(out, &digits[start..]);
-}
-
-/// Appends bytes known to be ASCII (digits, hex) in one copy.
-pub(super) fn push_ascii(out: &mut String, ascii: &[u8]) {
-    // Every caller passes ASCII, so this never fails; a bug would show as a missing value.
-    if let Ok(text) = std::str::from_utf8(ascii) {
-        out.push_str(text);
-    }
+    out.push_ascii(&digits[start..]);
 }
 
 /// Dotted decimal, as `Ipv4Addr`'s `Display` writes it (a socket dump prints two a row).
-fn push_ipv4(out: &mut String, octets: [u8; 4]) {
+fn push_ipv4(out: &mut TextBuf, octets: [u8; 4]) {
     for (index, octet) in octets.into_iter().enumerate() {
         if index > 0 {
             out.push('.');
@@ -65,7 +57,7 @@ fn push_ipv4(out: &mut String, octets: [u8; 4]) {
     }
 }
 
-pub(super) fn push_i64(out: &mut String, n: i64) {
+pub(super) fn push_i64(out: &mut TextBuf, n: i64) {
     if n < 0 {
         out.push('-');
     }
@@ -74,16 +66,16 @@ pub(super) fn push_i64(out: &mut String, n: i64) {
 
 /// A float as the shortest text that reads back to the same value, always with a decimal
 /// point when finite (`2.0`, `0.5`, `1234.5678`), so it never looks like an integer column.
-pub(super) fn push_float(out: &mut String, x: f64) {
+pub(super) fn push_float(out: &mut TextBuf, x: f64) {
     let start = out.len();
-    // Writing into a String cannot fail.
+    // Writing into a TextBuf cannot fail.
     let _ = write!(out, "{x}");
-    if x.is_finite() && !out[start..].contains('.') {
+    if x.is_finite() && !out.bytes_from(start).contains(&b'.') {
         out.push_str(".0");
     }
 }
 
-pub(super) fn push_pointer(out: &mut String, address: u64, options: &FormatOptions) {
+pub(super) fn push_pointer(out: &mut TextBuf, address: u64, options: &FormatOptions) {
     if options.show_kptrs {
         pointer::push_shown(out, address);
     } else {
@@ -91,14 +83,14 @@ pub(super) fn push_pointer(out: &mut String, address: u64, options: &FormatOptio
     }
 }
 
-pub(super) fn push_hex(out: &mut String, bytes: &[u8]) {
+pub(super) fn push_hex(out: &mut TextBuf, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for byte in bytes {
         let pair = [
             DIGITS[usize::from(byte >> 4)],
             DIGITS[usize::from(byte & 0xf)],
         ];
-        push_ascii(out, &pair);
+        out.push_ascii(&pair);
     }
 }
 
@@ -107,8 +99,8 @@ mod tests {
     use super::*;
 
     fn text_of(cell: Cell<'_>) -> Option<String> {
-        let mut out = String::new();
-        push_plain(&mut out, &cell, &FormatOptions::default()).then_some(out)
+        let mut out = TextBuf::new();
+        push_plain(&mut out, &cell, &FormatOptions::default()).then(|| out.into_string())
     }
 
     #[test]
