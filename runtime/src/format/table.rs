@@ -40,6 +40,8 @@ pub struct TableSink<W: io::Write> {
     cells: Vec<TextBuf>,
     /// One value's plain text, before escaping.
     scratch: String,
+    /// The cell being printed by a streamed row.
+    cell: TextBuf,
     /// Lines not yet written (the last one may be in progress).
     line: TextBuf,
 }
@@ -57,6 +59,7 @@ impl<W: io::Write> TableSink<W> {
             widths: None,
             cells: Vec::new(),
             scratch: String::new(),
+            cell: TextBuf::new(),
             line: TextBuf::new(),
         }
     }
@@ -128,30 +131,36 @@ impl<W: io::Write> TableSink<W> {
         Ok(())
     }
 
-    /// Prints `row` with the settled widths, each cell rendered straight into the line,
-    /// widening a column whose new cell is wider (unless it is text on a terminal: then the
-    /// cell is cut).
+    /// Prints `row` with the settled widths, widening a column whose new cell is wider (unless
+    /// it is text on a terminal: then the cell is cut).
     fn write_streamed(&mut self, row: &dyn Row) -> io::Result<()> {
         let Some(widths) = self.widths.as_mut() else {
             return Ok(());
         };
-        let line = &mut self.line;
+        let (line, cell) = (&mut self.line, &mut self.cell);
         let line_start = line.len();
         let count = row.cell_count();
         for index in 0..count {
             if index > 0 {
                 line.push_str(COLUMN_GAP);
             }
-            let start = line.len();
-            if !text::push_plain(line, &row.cell(index), &self.options) {
-                line.push_str(NULL_TEXT);
-            } else if needs_escaping(line.bytes_from(start)) {
-                self.scratch.clear();
-                self.scratch.push_str(&line.text_from(start));
-                line.truncate(start);
-                push_one_line(line, &self.scratch);
+            cell.clear();
+            if !text::push_plain(cell, &row.cell(index), &self.options) {
+                cell.push_str(NULL_TEXT);
             }
-            let natural = display_width(line.bytes_from(start));
+            // One look at the bytes decides both escaping and width for the usual cell.
+            let printable = is_printable_ascii(cell.as_bytes());
+            if !printable && needs_escaping(cell.as_bytes()) {
+                self.scratch.clear();
+                self.scratch.push_str(&cell.text_from(0));
+                cell.clear();
+                push_one_line(cell, &self.scratch);
+            }
+            let natural = if printable {
+                cell.len()
+            } else {
+                display_width(cell.as_bytes())
+            };
             let cut_instead = self.options.max_width.is_some()
                 && self.cuttable.get(index).copied().unwrap_or(false);
             let width = match widths.get_mut(index) {
@@ -162,16 +171,17 @@ impl<W: io::Write> TableSink<W> {
                 }
                 None => natural,
             };
-            if natural > width {
-                self.scratch.clear();
-                self.scratch.push_str(&line.text_from(start));
-                line.truncate(start);
-                fit::push_cut(line, &self.scratch, width);
-            }
             let padding = width.saturating_sub(natural);
-            if self.right_aligned.get(index).copied().unwrap_or(false) {
-                insert_spaces(line, start, padding);
-            } else if index + 1 != count {
+            let right = self.right_aligned.get(index).copied().unwrap_or(false);
+            if right {
+                push_spaces(line, padding);
+            }
+            if natural > width {
+                fit::push_cut(line, &cell.text_from(0), width);
+            } else {
+                line.push_buf(cell);
+            }
+            if !right && index + 1 != count {
                 push_spaces(line, padding);
             }
         }
@@ -222,15 +232,6 @@ fn push_spaces(line: &mut TextBuf, mut count: usize) {
     }
 }
 
-/// Right-aligns the cell that starts at byte `at` (the last one on `line`).
-fn insert_spaces(line: &mut TextBuf, at: usize, mut count: usize) {
-    while count > 0 {
-        let chunk = count.min(SPACES.len());
-        line.insert_str(at, &SPACES[..chunk]);
-        count -= chunk;
-    }
-}
-
 fn display_width(cell: &[u8]) -> usize {
     char_count(cell)
 }
@@ -242,11 +243,14 @@ fn trimmed_len(line: &[u8]) -> usize {
         .map_or(0, |last| last + 1)
 }
 
+fn is_printable_ascii(text: &[u8]) -> bool {
+    text.iter().all(|b| (0x20..0x7f).contains(b))
+}
+
 /// Whether UTF-8 `text` holds a control character, which would break the line.
 fn needs_escaping(text: &[u8]) -> bool {
     // Printable ASCII (the usual cell) needs no look at characters; C1 controls are not ASCII.
-    let printable_ascii = text.iter().all(|b| (0x20..0x7f).contains(b));
-    !printable_ascii && String::from_utf8_lossy(text).chars().any(char::is_control)
+    !is_printable_ascii(text) && String::from_utf8_lossy(text).chars().any(char::is_control)
 }
 
 /// Appends `text` with control characters escaped so a cell never breaks the line.
@@ -437,6 +441,16 @@ mod tests {
         );
         let at = tail_at(&previewed[1]);
         assert!(previewed[1..].iter().all(|l| tail_at(l) == at));
+    }
+
+    #[test]
+    fn streamed_rows_escape_control_characters_and_show_null() {
+        let mut rows: Vec<[Value; 3]> = (0..WINDOW as u64 + 2).map(|n| row(n, "ab")).collect();
+        rows[WINDOW] = row(1, "x\ty");
+        rows[WINDOW + 1] = [Value::Null, Value::Text("é".into()), Value::Null];
+        let lines = table(&rows, false, None);
+        assert_eq!(lines[WINDOW + 1], "  1  x\\ty  t");
+        assert_eq!(lines[WINDOW + 2], "NULL  é     NULL");
     }
 
     #[test]
