@@ -10,7 +10,8 @@
 #   bpftrace    `iter:task` (task scenarios only, when bpftrace is installed)
 #   oneshot_c   libbpf loader: open the clang object, load, attach, read, close
 #   pinned_cat  the same C iterator pinned once, read with cat: the floor
-# Prints median/p10/p90 ms, median peak RSS, the ratio to the scenario's anchor, the goals of
+# Prints median/p10/p90 ms, median peak RSS, median CPU time (user + system, steadier than wall
+# time on a shared machine), the ratio to the scenario's anchor, the goals of
 # the issue as PASS/MISS, and a summary table at the end (the one in bench/README.md).
 #
 # Usage: bench/run.sh [PATH_TO_BPFQ]
@@ -18,7 +19,7 @@
 #        BENCH_ROUNDS=N      measured rounds per scenario (default 15)
 #        BENCH_WARMUP=N      unmeasured warm-up rounds (default 2)
 #        BENCH_SCENARIOS=..  space-separated subset of the scenarios above
-#        BENCH_SAMPLES=DIR   keep raw samples (label round wall_ns maxrss_kb), one file per scenario
+#        BENCH_SAMPLES=DIR   keep raw samples (label round wall_ns maxrss_kb cpu_ns), one file per scenario
 #        BENCH_NO_INSTALL=1  never apt-get install missing tools, only name them
 #        CLANG=clang         compiler for the BPF objects and the C helpers
 set -euo pipefail
@@ -193,25 +194,26 @@ run_scenario() {
     awk -F'\t' -v name="$name" -v anchor="$anchor" -v goal="$goal" -v anchor2="$anchor2" \
         -v goal2="$goal2" -v summary="$summary_file" '
         $1 == "harness_rss_kb" { next }
-        { med[$1] = $2; p10[$1] = $3; p90[$1] = $4; rss[$1] = $5; order[++n] = $1 }
+        { med[$1] = $2; p10[$1] = $3; p90[$1] = $4; rss[$1] = $5; cpu[$1] = $7; order[++n] = $1 }
         function verdict(ok) { return ok ? "PASS" : "MISS" }
         END {
-            printf "%-14s %10s %10s %10s %10s %12s\n", "tool", "median ms", "p10 ms", "p90 ms", "x floor", "peak RSS KB"
+            printf "%-14s %10s %10s %10s %10s %12s %10s %10s\n", "tool", "median ms", "p10 ms", "p90 ms", "x floor", "peak RSS KB", "CPU ms", "CPU x"
             for (i = 1; i <= n; i++) {
                 t = order[i]
-                printf "%-14s %10.2f %10.2f %10.2f %9.2fx %12d\n", t, med[t], p10[t], p90[t], med[t] / med["pinned_cat"], rss[t]
+                printf "%-14s %10.2f %10.2f %10.2f %9.2fx %12d %10.2f %9.2fx\n", t, med[t], p10[t], p90[t], med[t] / med["pinned_cat"], rss[t], cpu[t], cpu[t] / cpu["pinned_cat"]
             }
             r = med["bpfq"] / med[anchor]
-            line = sprintf("goal: bpfq/%s = %.2fx (<= %sx) %s", anchor, r, goal, verdict(r <= goal))
+            rc = cpu["bpfq"] / cpu[anchor]
+            line = sprintf("goal: bpfq/%s = %.2fx (<= %sx) %s [CPU %.2fx]", anchor, r, goal, verdict(r <= goal), rc)
             if (anchor2 != "-") {
                 r2 = med["bpfq"] / med[anchor2]
-                line = line sprintf("; bpfq/%s = %.2fx (<= %sx) %s", anchor2, r2, goal2, verdict(r2 <= goal2))
+                line = line sprintf("; bpfq/%s = %.2fx (<= %sx) %s [CPU %.2fx]", anchor2, r2, goal2, verdict(r2 <= goal2), cpu["bpfq"] / cpu[anchor2])
             }
             line = line sprintf("; peak RSS %d KB (<= 8192) %s", rss["bpfq"], verdict(rss["bpfq"] <= 8192))
             print line
             classic = ""
             for (i = 1; i <= n; i++) if (order[i] != "bpfq" && order[i] != "oneshot_c" && order[i] != "pinned_cat") classic = classic sprintf("%s %.2f, ", order[i], med[order[i]])
-            printf "%s\t%.2f\t%s\t%.2f\t%.2f\t%.2fx %s\t%d\n", name, med["bpfq"], classic, med["oneshot_c"], med["pinned_cat"], r, anchor, rss["bpfq"] >> summary
+            printf "%s\t%.2f\t%s\t%.2f\t%.2f\t%.2fx %s\t%.2fx\t%d\n", name, med["bpfq"], classic, med["oneshot_c"], med["pinned_cat"], r, anchor, rc, rss["bpfq"] >> summary
         }' <<<"$result"
 }
 
@@ -301,7 +303,7 @@ done
 
 echo
 echo "== summary (medians in ms; ratio is bpfq over the goal's anchor)"
-printf '| scenario | bpfq | classic tools | one-shot libbpf | pinned floor | bpfq ratio | bpfq peak RSS KB |\n'
-printf '|---|---|---|---|---|---|---|\n'
-awk -F'\t' '{ sub(/, $/, "", $3); printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' "$summary_file"
+printf '| scenario | bpfq | classic tools | one-shot libbpf | pinned floor | bpfq ratio | CPU-time ratio | bpfq peak RSS KB |\n'
+printf '|---|---|---|---|---|---|---|---|\n'
+awk -F'\t' '{ sub(/, $/, "", $3); printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8 }' "$summary_file"
 if [[ -n ${BENCH_SAMPLES:-} ]]; then echo; echo "raw samples: $samples_dir"; fi

@@ -8,7 +8,7 @@ use bpfq_compiler::layout::{ColumnKind, RowLayout};
 use bpfq_compiler::pipeline::compile;
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
-use bpfq_runtime::decode::decode_row;
+use bpfq_runtime::decode::RawRow;
 use bpfq_runtime::format::{new_sink, FormatOptions, OutputFormat, PointerKey};
 use std::collections::HashMap;
 use std::path::Path;
@@ -100,8 +100,15 @@ fn format_rows(layout: &RowLayout, rows: &[Vec<u8>], format: OutputFormat) -> us
     {
         let mut sink = new_sink(format, &mut out, options);
         sink.begin(layout).unwrap();
-        for row in rows {
-            sink.row(&decode_row(layout, row)).unwrap();
+        // The streaming path of `pipeline::stream_rows`: cells decoded from the row bytes.
+        let columns: Vec<usize> = (0..layout.columns.len()).collect();
+        for bytes in rows {
+            let row = RawRow {
+                layout,
+                bytes,
+                columns: &columns,
+            };
+            sink.row(&row).unwrap();
         }
         sink.end().unwrap();
     }

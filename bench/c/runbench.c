@@ -3,14 +3,16 @@
 // count equally for every tool.
 //
 // Each run: posix_spawnp with stdout on /dev/null, wall time from
-// CLOCK_MONOTONIC around spawn..wait4, peak RSS from wait4's ru_maxrss (KiB).
+// CLOCK_MONOTONIC around spawn..wait4, peak RSS from wait4's ru_maxrss (KiB),
+// CPU time (user + system) from wait4's ru_utime + ru_stime: on a machine
+// shared with other work, CPU time moves far less than wall time.
 // Note: the kernel folds the pre-exec address space into ru_maxrss, so the
 // harness's own RSS (printed as "harness_rss_kb") is a floor for every row.
 //
 // Usage: runbench ROUNDS WARMUP SAMPLES_FILE LABEL CMD [ARG...] [:: LABEL CMD [ARG...]]...
 // Prints one summary line per command on stdout:
-//   LABEL <TAB> median_ms <TAB> p10_ms <TAB> p90_ms <TAB> median_rss_kb <TAB> runs
-// and every sample to SAMPLES_FILE as: LABEL round wall_ns maxrss_kb.
+//   LABEL <TAB> median_ms <TAB> p10_ms <TAB> p90_ms <TAB> median_rss_kb <TAB> runs <TAB> median_cpu_ms
+// and every sample to SAMPLES_FILE as: LABEL round wall_ns maxrss_kb cpu_ns.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +34,7 @@ struct command {
 	char **argv;
 	double *wall_ms;
 	long *rss_kb;
+	double *cpu_ms;
 };
 
 static int compare_double(const void *a, const void *b)
@@ -70,8 +73,13 @@ static double now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-// Runs one command once; returns 0 on success and fills wall time and RSS.
-static int run_once(const struct command *cmd, double *wall_ns, long *rss_kb)
+static double timeval_ns(struct timeval tv)
+{
+	return (double)tv.tv_sec * 1e9 + (double)tv.tv_usec * 1e3;
+}
+
+// Runs one command once; returns 0 on success and fills wall time, RSS and CPU time.
+static int run_once(const struct command *cmd, double *wall_ns, long *rss_kb, double *cpu_ns)
 {
 	posix_spawn_file_actions_t actions;
 	posix_spawn_file_actions_init(&actions);
@@ -103,6 +111,7 @@ static int run_once(const struct command *cmd, double *wall_ns, long *rss_kb)
 	}
 	*wall_ns = end - start;
 	*rss_kb = usage.ru_maxrss;
+	*cpu_ns = timeval_ns(usage.ru_utime) + timeval_ns(usage.ru_stime);
 	return 0;
 }
 
@@ -156,7 +165,8 @@ int main(int argc, char **argv)
 			argv[i++] = NULL;
 		cmd->wall_ms = calloc(rounds, sizeof(double));
 		cmd->rss_kb = calloc(rounds, sizeof(long));
-		if (!cmd->wall_ms || !cmd->rss_kb) {
+		cmd->cpu_ms = calloc(rounds, sizeof(double));
+		if (!cmd->wall_ms || !cmd->rss_kb || !cmd->cpu_ms) {
 			fprintf(stderr, "runbench: out of memory\n");
 			return 2;
 		}
@@ -165,15 +175,17 @@ int main(int argc, char **argv)
 
 	for (int round = -warmup; round < rounds; round++) {
 		for (int c = 0; c < command_count; c++) {
-			double wall_ns;
+			double wall_ns, cpu_ns;
 			long rss_kb;
-			if (run_once(&commands[c], &wall_ns, &rss_kb))
+			if (run_once(&commands[c], &wall_ns, &rss_kb, &cpu_ns))
 				return 1;
 			if (round < 0)
 				continue;
 			commands[c].wall_ms[round] = wall_ns / 1e6;
 			commands[c].rss_kb[round] = rss_kb;
-			fprintf(samples, "%s\t%d\t%.0f\t%ld\n", commands[c].label, round, wall_ns, rss_kb);
+			commands[c].cpu_ms[round] = cpu_ns / 1e6;
+			fprintf(samples, "%s\t%d\t%.0f\t%ld\t%.0f\n", commands[c].label, round, wall_ns,
+				rss_kb, cpu_ns);
 		}
 	}
 	fclose(samples);
@@ -182,11 +194,13 @@ int main(int argc, char **argv)
 		struct command *cmd = &commands[c];
 		qsort(cmd->wall_ms, rounds, sizeof(double), compare_double);
 		qsort(cmd->rss_kb, rounds, sizeof(long), compare_long);
-		printf("%s\t%.3f\t%.3f\t%.3f\t%ld\t%d\n", cmd->label,
+		qsort(cmd->cpu_ms, rounds, sizeof(double), compare_double);
+		printf("%s\t%.3f\t%.3f\t%.3f\t%ld\t%d\t%.3f\n", cmd->label,
 		       median_double(cmd->wall_ms, rounds),
 		       percentile_double(cmd->wall_ms, rounds, 0.10),
 		       percentile_double(cmd->wall_ms, rounds, 0.90),
-		       median_long(cmd->rss_kb, rounds), rounds);
+		       median_long(cmd->rss_kb, rounds), rounds,
+		       median_double(cmd->cpu_ms, rounds));
 	}
 	printf("harness_rss_kb\t%ld\n", own_rss_kb());
 	return 0;

@@ -1,6 +1,11 @@
 //! Stage `read` -> `format`: one binary row -> typed values, by the compiler's row layout.
 //! Guarantees one value per layout column, never a panic: a column that does not fit inside the
-//! row (a layout/row mismatch) decodes as `Null`.
+//! row (a layout/row mismatch) decodes as `Null`. Streaming rows are read as borrowed `Cell`s
+//! (no allocation per row); owned `Value`s are made only for rows that must be kept.
+
+use std::borrow::Cow;
+use std::ffi::CStr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use bpfq_compiler::layout::{ColumnKind, ColumnLayout, RowLayout};
 
@@ -24,33 +29,147 @@ pub enum Value {
     Bytes(Vec<u8>),
 }
 
+/// One column value borrowed from where it lives: the row bytes the kernel wrote (text of a
+/// char array, an enumerator's name in the layout) or an owned `Value` kept for sorting. The
+/// streaming path decodes into cells and formats them without allocating; addresses and
+/// permissions stay numbers here and become text only in the sink.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Bool(bool),
+    /// Borrowed when the bytes are valid UTF-8 (the usual case); owned only after a lossy fix
+    /// or for a text built from parts (a kernfs path).
+    Text(Cow<'a, str>),
+    Enum {
+        value: i64,
+        name: Option<&'a str>,
+    },
+    Pointer(u64),
+    Bytes(&'a [u8]),
+    Ipv4(Ipv4Addr),
+    Ipv6(Ipv6Addr),
+    /// VM_READ/VM_WRITE/VM_EXEC/VM_MAYSHARE bits, shown as /proc/PID/maps' `r-xp`.
+    VmaPerms(u64),
+}
+
+impl Cell<'_> {
+    /// The owned value, for rows that must be kept (sort, grouping, joins).
+    pub fn to_value(&self) -> Value {
+        match self {
+            Cell::Null => Value::Null,
+            Cell::Int(n) => Value::Int(*n),
+            Cell::UInt(n) => Value::UInt(*n),
+            Cell::Float(x) => Value::Float(*x),
+            Cell::Bool(b) => Value::Bool(*b),
+            Cell::Text(text) => Value::Text(text.to_string()),
+            Cell::Enum { value, name } => Value::Enum {
+                value: *value,
+                name: name.map(str::to_string),
+            },
+            Cell::Pointer(address) => Value::Pointer(*address),
+            Cell::Bytes(bytes) => Value::Bytes(bytes.to_vec()),
+            Cell::Ipv4(address) => Value::Text(address.to_string()),
+            Cell::Ipv6(address) => Value::Text(address.to_string()),
+            Cell::VmaPerms(bits) => Value::Text(vma_perms_text(*bits).iter().collect()),
+        }
+    }
+}
+
+impl Value {
+    /// This value as a cell, borrowing its text.
+    pub fn as_cell(&self) -> Cell<'_> {
+        match self {
+            Value::Null => Cell::Null,
+            Value::Int(n) => Cell::Int(*n),
+            Value::UInt(n) => Cell::UInt(*n),
+            Value::Float(x) => Cell::Float(*x),
+            Value::Bool(b) => Cell::Bool(*b),
+            Value::Text(text) => Cell::Text(Cow::Borrowed(text)),
+            Value::Enum { value, name } => Cell::Enum {
+                value: *value,
+                name: name.as_deref(),
+            },
+            Value::Pointer(address) => Cell::Pointer(*address),
+            Value::Bytes(bytes) => Cell::Bytes(bytes),
+        }
+    }
+}
+
+/// A row as sinks see it: a number of cells, each produced on demand.
+pub trait Row {
+    fn cell_count(&self) -> usize;
+    /// Cell `index` (< `cell_count`); out of range is `Null`.
+    fn cell(&self, index: usize) -> Cell<'_>;
+}
+
+/// Rows kept in memory (sorted, grouped or joined).
+impl Row for Vec<Value> {
+    fn cell_count(&self) -> usize {
+        self.len()
+    }
+    fn cell(&self, index: usize) -> Cell<'_> {
+        self.get(index).map_or(Cell::Null, Value::as_cell)
+    }
+}
+
+/// A row of values made on the spot (the `targets` listing, tests).
+impl<const N: usize> Row for [Value; N] {
+    fn cell_count(&self) -> usize {
+        N
+    }
+    fn cell(&self, index: usize) -> Cell<'_> {
+        self.get(index).map_or(Cell::Null, Value::as_cell)
+    }
+}
+
+/// A row straight from the kernel's bytes: the `columns` of `layout` (indices, in output
+/// order) decoded when asked, so nothing is copied or allocated per row.
+pub struct RawRow<'a> {
+    pub layout: &'a RowLayout,
+    pub bytes: &'a [u8],
+    pub columns: &'a [usize],
+}
+
+impl Row for RawRow<'_> {
+    fn cell_count(&self) -> usize {
+        self.columns.len()
+    }
+    fn cell(&self, index: usize) -> Cell<'_> {
+        self.columns
+            .get(index)
+            .and_then(|&column| self.layout.columns.get(column))
+            .map_or(Cell::Null, |column| decode_cell(column, self.bytes))
+    }
+}
+
 /// Decodes every column of `row` (little-endian, as the BPF program wrote it).
 pub fn decode_row(layout: &RowLayout, row: &[u8]) -> Vec<Value> {
     layout
         .columns
         .iter()
-        .map(|column| decode_column(column, row))
+        .map(|column| decode_cell(column, row).to_value())
         .collect()
 }
 
-fn decode_column(column: &ColumnLayout, row: &[u8]) -> Value {
+/// One column of `row`, borrowing its text from the row (or the layout's enumerator names).
+pub fn decode_cell<'a>(column: &'a ColumnLayout, row: &'a [u8]) -> Cell<'a> {
     if let Some(flag) = column.null_flag {
         if row.get(flag as usize) == Some(&1) {
-            return Value::Null;
+            return Cell::Null;
         }
     }
     let start = column.offset as usize;
     let Some(bytes) = row.get(start..start + column.kind.width() as usize) else {
-        return Value::Null;
+        return Cell::Null;
     };
     match &column.kind {
-        ColumnKind::Int { signed: true, .. } => Value::Int(signed(bytes)),
-        ColumnKind::Int { signed: false, .. } => Value::UInt(unsigned(bytes)),
-        ColumnKind::Bool => Value::Bool(bytes[0] != 0),
-        ColumnKind::Chars { .. } => {
-            let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-            Value::Text(String::from_utf8_lossy(&bytes[..end]).into_owned())
-        }
+        ColumnKind::Int { signed: true, .. } => Cell::Int(signed(bytes)),
+        ColumnKind::Int { signed: false, .. } => Cell::UInt(unsigned(bytes)),
+        ColumnKind::Bool => Cell::Bool(bytes[0] != 0),
+        ColumnKind::Chars { .. } => Cell::Text(text_until_nul(bytes)),
         ColumnKind::Enum {
             signed: is_signed,
             names,
@@ -65,48 +184,61 @@ fn decode_column(column: &ColumnLayout, row: &[u8]) -> Value {
             let name = names
                 .iter()
                 .find(|(known, _)| *known == value)
-                .map(|(_, name)| name.clone());
-            Value::Enum { value, name }
+                .map(|(_, name)| name.as_str());
+            Cell::Enum { value, name }
         }
-        ColumnKind::KernelPointer => Value::Pointer(unsigned(bytes)),
-        ColumnKind::Float => Value::Float(f64::from_bits(unsigned(bytes))),
-        ColumnKind::Bytes { .. } => Value::Bytes(bytes.to_vec()),
-        ColumnKind::VmaPerms => Value::Text(vma_perms_text(unsigned(bytes))),
+        ColumnKind::KernelPointer => Cell::Pointer(unsigned(bytes)),
+        ColumnKind::Float => Cell::Float(f64::from_bits(unsigned(bytes))),
+        ColumnKind::Bytes { .. } => Cell::Bytes(bytes),
+        ColumnKind::VmaPerms => Cell::VmaPerms(unsigned(bytes)),
         ColumnKind::Ipv4 => match <[u8; 4]>::try_from(bytes) {
-            Ok(octets) => Value::Text(std::net::Ipv4Addr::from(octets).to_string()),
-            Err(_) => Value::Null,
+            Ok(octets) => Cell::Ipv4(Ipv4Addr::from(octets)),
+            Err(_) => Cell::Null,
         },
         ColumnKind::KernfsPath { levels, slot } => kernfs_path_text(bytes, *levels, *slot),
         ColumnKind::Ipv6 => match <[u8; 16]>::try_from(bytes) {
-            Ok(octets) => Value::Text(std::net::Ipv6Addr::from(octets).to_string()),
-            Err(_) => Value::Null,
+            Ok(octets) => Cell::Ipv6(Ipv6Addr::from(octets)),
+            Err(_) => Cell::Null,
         },
+    }
+}
+
+/// The text of a char array up to its first NUL (all of it without one): borrowed when it is
+/// valid UTF-8, which the fast checks below confirm without the lossy decoder's per-chunk work.
+fn text_until_nul(bytes: &[u8]) -> Cow<'_, str> {
+    let text = match CStr::from_bytes_until_nul(bytes) {
+        Ok(text) => text.to_bytes(),
+        Err(_) => bytes,
+    };
+    match std::str::from_utf8(text) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(text),
     }
 }
 
 /// `/` and the names of a `KernfsPath` column joined in reverse (the node's own name is in the
 /// first slot); a count beyond the slots is a layout mismatch: NULL.
-fn kernfs_path_text(bytes: &[u8], levels: u32, slot: u32) -> Value {
+fn kernfs_path_text(bytes: &[u8], levels: u32, slot: u32) -> Cell<'static> {
     let count = u32::from(bytes[0]);
     if count > levels {
-        return Value::Null;
+        return Cell::Null;
     }
     let header = bpfq_compiler::layout::KERNFS_PATH_HEADER as usize;
     let mut names = Vec::new();
     for level in (0..count as usize).rev() {
         let start = header + level * slot as usize;
         let Some(name) = bytes.get(start..start + slot as usize) else {
-            return Value::Null;
+            return Cell::Null;
         };
         let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
         names.push(String::from_utf8_lossy(&name[..end]).into_owned());
     }
-    Value::Text(format!("/{}", names.join("/")))
+    Cell::Text(Cow::Owned(format!("/{}", names.join("/"))))
 }
 
 /// The permission column of /proc/PID/maps from VM_READ, VM_WRITE, VM_EXEC and VM_MAYSHARE
 /// (0x80; `s` for shared, `p` for private).
-fn vma_perms_text(bits: u64) -> String {
+pub fn vma_perms_text(bits: u64) -> [char; 4] {
     let flag = |bit: u64, set: char, clear: char| if bits & bit != 0 { set } else { clear };
     [
         flag(1, 'r', '-'),
@@ -114,8 +246,6 @@ fn vma_perms_text(bits: u64) -> String {
         flag(4, 'x', '-'),
         flag(0x80, 's', 'p'),
     ]
-    .iter()
-    .collect()
 }
 
 /// Little-endian unsigned value of 1 to 8 bytes (longer input: the first 8 bytes).

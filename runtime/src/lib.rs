@@ -22,7 +22,7 @@ pub mod row_source;
 pub mod sys;
 pub mod verifier_report;
 
-pub use decode::{decode_row, Value};
+pub use decode::{decode_row, Cell, RawRow, Row, Value};
 pub use format::{new_sink, FormatOptions, OutputFormat, RowSink};
 pub use loader::{load_iter_program, IterLink, IterProgramSpec, LoadError, LoadedProgram};
 pub use pipeline::{stream_rows, stream_rows_of, StreamError, StreamSummary};

@@ -1,6 +1,8 @@
 //! Stage `read` -> `format`: drives rows from an iterator through the decoder into a sink.
-//! Guarantees rows reach the sink in kernel order as they are read (no collecting), and that a
-//! closed output (EPIPE, e.g. `bpfq ... | head -1`) ends the run quietly instead of failing.
+//! Guarantees rows reach the sink in kernel order as they are read (no collecting, no copy: a
+//! `RawRow` over the read buffer), rows held for a sort or grouping are `preview`ed to the sink
+//! before the first is written, and a closed output (EPIPE, e.g. `bpfq ... | head -1`) ends the
+//! run quietly instead of failing.
 
 use std::fmt;
 use std::io;
@@ -11,7 +13,7 @@ use bpfq_compiler::layout::RowLayout;
 use bpfq_compiler::plan::UserPart;
 use std::cmp::Ordering;
 
-use crate::decode::{decode_row, Value};
+use crate::decode::{decode_row, RawRow, Value};
 use crate::format::RowSink;
 use crate::group::{compare_values, Grouper};
 use crate::reader::ReadError;
@@ -115,18 +117,26 @@ pub fn stream_rows_of<R: RowSource>(
                 readers,
                 layout.size as usize,
                 user.drop_repeated_last,
-                |row| match sink.row(&pick(decode_row(layout, row))) {
-                    Ok(()) => {
-                        rows += 1;
-                        if rows >= limit {
-                            ControlFlow::Break(())
-                        } else {
-                            ControlFlow::Continue(())
+                |bytes| {
+                    // Decoded cell by cell as the sink asks: nothing is copied per row.
+                    let row = RawRow {
+                        layout,
+                        bytes,
+                        columns: &user.visible,
+                    };
+                    match sink.row(&row) {
+                        Ok(()) => {
+                            rows += 1;
+                            if rows >= limit {
+                                ControlFlow::Break(())
+                            } else {
+                                ControlFlow::Continue(())
+                            }
                         }
-                    }
-                    Err(err) => {
-                        write_error = Some(err);
-                        ControlFlow::Break(())
+                        Err(err) => {
+                            write_error = Some(err);
+                            ControlFlow::Break(())
+                        }
                     }
                 },
             )
@@ -152,8 +162,12 @@ pub fn stream_rows_of<R: RowSource>(
             all = grouper.finish();
         }
         sort_rows(&mut all, &user.order_by);
-        for row in all.into_iter().take(limit) {
-            if let Err(err) = sink.row(&pick(row)) {
+        let shown: Vec<Vec<Value>> = all.into_iter().take(limit).map(pick).collect();
+        for row in &shown {
+            sink.preview(row);
+        }
+        for row in &shown {
+            if let Err(err) = sink.row(row) {
                 write_error = Some(err);
                 break;
             }
@@ -253,12 +267,21 @@ pub fn write_rows(
         sink.begin(&shown)?;
         sort_rows(&mut rows, order_by);
         let limit = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        for row in rows.into_iter().take(limit) {
-            let picked: Vec<Value> = visible
-                .iter()
-                .filter_map(|&i| row.get(i).cloned())
-                .collect();
-            sink.row(&picked)?;
+        let picked: Vec<Vec<Value>> = rows
+            .into_iter()
+            .take(limit)
+            .map(|row| {
+                visible
+                    .iter()
+                    .filter_map(|&i| row.get(i).cloned())
+                    .collect()
+            })
+            .collect();
+        for row in &picked {
+            sink.preview(row);
+        }
+        for row in &picked {
+            sink.row(row)?;
             written += 1;
         }
         sink.end()
@@ -287,26 +310,27 @@ fn each_row_of(
     if !drop_repeated_last {
         return reader.read_rows(row_size, on_row);
     }
-    let mut previous: Option<Vec<u8>> = None;
-    let mut pending: Option<Vec<u8>> = None;
-    let mut stopped = false;
+    // Two buffers reused for every row (one allocation each per run, not per row).
+    let mut held = Vec::with_capacity(row_size);
+    let mut previous = Vec::with_capacity(row_size);
+    let (mut holding, mut has_previous, mut stopped) = (false, false, false);
     reader.read_rows(row_size, |row| {
-        let flow = match pending.take() {
-            Some(held) => {
-                let flow = on_row(&held);
-                previous = Some(held);
-                flow
-            }
-            None => ControlFlow::Continue(()),
+        let flow = if holding {
+            let flow = on_row(&held);
+            std::mem::swap(&mut previous, &mut held);
+            has_previous = true;
+            flow
+        } else {
+            ControlFlow::Continue(())
         };
-        pending = Some(row.to_vec());
+        held.clear();
+        held.extend_from_slice(row);
+        holding = true;
         stopped = flow.is_break();
         flow
     })?;
-    if let (false, Some(last)) = (stopped, pending) {
-        if previous.as_deref() != Some(last.as_slice()) {
-            let _ = on_row(&last);
-        }
+    if holding && !stopped && !(has_previous && previous == held) {
+        let _ = on_row(&held);
     }
     Ok(())
 }
@@ -342,18 +366,32 @@ mod tests {
         fail_after: usize,
         error: io::ErrorKind,
         ended: bool,
+        /// Rows previewed, and how many had been previewed when the first row came.
+        previewed: Vec<Vec<Value>>,
+        previewed_before_first_row: Option<usize>,
+    }
+
+    fn values_of(row: &dyn crate::decode::Row) -> Vec<Value> {
+        (0..row.cell_count())
+            .map(|i| row.cell(i).to_value())
+            .collect()
     }
 
     impl RowSink for Recorder {
         fn begin(&mut self, _layout: &RowLayout) -> io::Result<()> {
             Ok(())
         }
-        fn row(&mut self, values: &[Value]) -> io::Result<()> {
+        fn row(&mut self, row: &dyn crate::decode::Row) -> io::Result<()> {
+            self.previewed_before_first_row
+                .get_or_insert(self.previewed.len());
             if self.rows.len() == self.fail_after {
                 return Err(io::Error::from(self.error));
             }
-            self.rows.push(values.to_vec());
+            self.rows.push(values_of(row));
             Ok(())
+        }
+        fn preview(&mut self, row: &dyn crate::decode::Row) {
+            self.previewed.push(values_of(row));
         }
         fn end(&mut self) -> io::Result<()> {
             self.ended = true;
@@ -403,6 +441,10 @@ mod tests {
             &mut sink,
         )
         .expect("stream");
+        assert!(
+            sink.previewed.is_empty(),
+            "streamed rows are never previewed"
+        );
         let got: Vec<Value> = sink.rows.into_iter().flatten().collect();
         let expected = vec![
             Value::UInt(1),
@@ -411,6 +453,27 @@ mod tests {
             Value::UInt(3),
         ];
         assert_eq!(got, expected, "only the final repeat goes");
+    }
+
+    #[test]
+    fn dropping_a_repeated_last_row_keeps_short_streams_right() {
+        let user = UserPart {
+            drop_repeated_last: true,
+            ..all_rows()
+        };
+        for (input, expected) in [
+            (&[][..], &[][..]),
+            (&[4], &[4]),
+            (&[5, 5], &[5]),
+            (&[1, 2], &[1, 2]),
+            (&[7, 7, 7], &[7, 7]),
+        ] {
+            let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
+            stream_rows(&mut reader_of(input), &layout(), &user, &mut sink).expect("stream");
+            let got: Vec<Value> = sink.rows.into_iter().flatten().collect();
+            let expected: Vec<Value> = expected.iter().map(|&n| Value::UInt(n)).collect();
+            assert_eq!(got, expected, "rows {input:?}");
+        }
     }
 
     #[test]
@@ -430,6 +493,9 @@ mod tests {
             .expect("stream");
         assert_eq!(summary.rows, 2);
         assert_eq!(sink.rows, vec![vec![Value::UInt(5)], vec![Value::UInt(3)]]);
+        // Held rows are all shown first (a table sizes its columns on them), limit applied.
+        assert_eq!(sink.previewed, sink.rows);
+        assert_eq!(sink.previewed_before_first_row, Some(2));
     }
 
     #[test]
@@ -522,6 +588,8 @@ mod tests {
             fail_after,
             error,
             ended: false,
+            previewed: Vec::new(),
+            previewed_before_first_row: None,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use bpfq_compiler::layout::RowLayout;
 use bpfq_compiler::pipeline::StageTimes;
-use bpfq_runtime::decode::Value;
+use bpfq_runtime::decode::Row;
 use bpfq_runtime::format::RowSink;
 use std::io;
 use std::time::{Duration, Instant};
@@ -105,8 +105,11 @@ impl RowSink for TimedSink<'_> {
     fn begin(&mut self, layout: &RowLayout) -> io::Result<()> {
         self.timed(|sink| sink.begin(layout))
     }
-    fn row(&mut self, values: &[Value]) -> io::Result<()> {
-        self.timed(|sink| sink.row(values))
+    fn row(&mut self, row: &dyn Row) -> io::Result<()> {
+        self.timed(|sink| sink.row(row))
+    }
+    fn preview(&mut self, row: &dyn Row) {
+        self.timed(|sink| sink.preview(row))
     }
     fn end(&mut self) -> io::Result<()> {
         self.timed(|sink| sink.end())

@@ -2,6 +2,8 @@
 //! columns and headers are never cut; text columns give up width widest-first, and a cut cell
 //! ends with `…` so a reader can tell it was shortened.
 
+use super::TextBuf;
+
 /// Marks a cell that was cut to fit.
 pub(super) const CUT_MARKER: char = '…';
 
@@ -46,17 +48,17 @@ pub(super) fn fit_widths(
     widths
 }
 
-/// `cell` cut to `width` characters, the last one the marker, when it is wider.
-pub(super) fn cut(cell: &str, width: usize) -> String {
+/// Appends `cell` cut to `width` characters, the last one the marker, when it is wider.
+pub(super) fn push_cut(out: &mut TextBuf, cell: &str, width: usize) {
     if cell.chars().count() <= width {
-        return cell.to_string();
+        out.push_str(cell);
+        return;
     }
     if width == 0 {
-        return String::new();
+        return;
     }
-    let mut out: String = cell.chars().take(width - 1).collect();
+    cell.chars().take(width - 1).for_each(|c| out.push(c));
     out.push(CUT_MARKER);
-    out
 }
 
 #[cfg(test)]
@@ -87,6 +89,12 @@ mod tests {
             [20, 8],
             "header width is the floor of a text column"
         );
+    }
+
+    fn cut(cell: &str, width: usize) -> String {
+        let mut out = TextBuf::new();
+        push_cut(&mut out, cell, width);
+        out.into_string()
     }
 
     #[test]

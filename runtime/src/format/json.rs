@@ -1,23 +1,29 @@
 //! Stage `format`: rows as one JSON array of objects (keys = column names). Guarantees valid
 //! JSON for any text (own escaper: quotes, backslashes, control characters), numbers as JSON
-//! numbers, NULL as `null`; pointers and bytes as strings. Streams one object per line; in
-//! JSON Lines mode (`-o jsonl`) each line is a complete document and there is no array.
+//! numbers, NULL as `null`; pointers and bytes as strings. Streams one object per line, built in
+//! a reused buffer (no allocation per row); in JSON Lines mode (`-o jsonl`) each line is a
+//! complete document and there is no array.
 
+use std::fmt::Write;
 use std::io;
 
 use bpfq_compiler::layout::RowLayout;
 
-use super::{text, FormatOptions, RowSink};
-use crate::decode::Value;
+use super::{text, write_pending, FormatOptions, RowSink, TextBuf};
+use crate::decode::{Cell, Row};
 
 pub struct JsonSink<W: io::Write> {
     out: W,
     options: FormatOptions,
     /// Column names, already escaped and quoted.
-    keys: Vec<String>,
+    keys: Vec<TextBuf>,
     rows_written: usize,
     /// JSON Lines: one object per line, no enclosing array.
     lines: bool,
+    /// The current value's plain text, before escaping.
+    field: TextBuf,
+    /// Lines not yet written (the last one may be in progress).
+    line: TextBuf,
 }
 
 impl<W: io::Write> JsonSink<W> {
@@ -28,6 +34,8 @@ impl<W: io::Write> JsonSink<W> {
             keys: Vec::new(),
             rows_written: 0,
             lines: false,
+            field: TextBuf::new(),
+            line: TextBuf::new(),
         }
     }
 
@@ -39,31 +47,61 @@ impl<W: io::Write> JsonSink<W> {
         }
     }
 
-    fn value_json(&self, value: &Value) -> String {
-        match value {
-            Value::Null => "null".to_string(),
-            Value::Int(n) => n.to_string(),
-            Value::UInt(n) => n.to_string(),
+    /// Appends `cell` as a JSON value to the line.
+    fn push_value(&mut self, cell: &Cell<'_>) {
+        let out = &mut self.line;
+        match cell {
+            Cell::Null | Cell::Pointer(0) => out.push_str("null"),
             // JSON has no NaN or infinity.
-            Value::Float(x) if !x.is_finite() => "null".to_string(),
-            Value::Float(x) => text::float(*x),
-            Value::Bool(b) => b.to_string(),
-            Value::Text(text) => string(text),
-            Value::Enum {
-                name: Some(name), ..
-            } => string(name),
-            Value::Enum { value, name: None } => value.to_string(),
-            Value::Pointer(0) => "null".to_string(),
-            Value::Pointer(address) => string(&text::pointer_text(*address, &self.options)),
-            Value::Bytes(bytes) => string(&text::hex(bytes)),
+            Cell::Float(x) if !x.is_finite() => out.push_str("null"),
+            Cell::Int(_)
+            | Cell::UInt(_)
+            | Cell::Float(_)
+            | Cell::Bool(_)
+            | Cell::Enum { name: None, .. } => {
+                text::push_plain(out, cell, &self.options);
+            }
+            _ => {
+                self.field.clear();
+                text::push_plain(&mut self.field, cell, &self.options);
+                push_string_buf(out, &self.field);
+            }
         }
     }
 }
 
 /// `text` as a JSON string literal.
+#[cfg(test)]
 pub(super) fn string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
+    let mut out = TextBuf::new();
+    push_string(&mut out, text);
+    out.into_string()
+}
+
+/// Appends the text of `buf` as a JSON string literal; without anything to escape (the usual
+/// value) its bytes are copied as they are.
+fn push_string_buf(out: &mut TextBuf, buf: &TextBuf) {
+    if needs_escaping(buf.as_bytes()) {
+        push_string(out, &buf.text_from(0));
+    } else {
+        out.push('"');
+        out.push_buf(buf);
+        out.push('"');
+    }
+}
+
+fn needs_escaping(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// Appends `text` as a JSON string literal.
+pub(super) fn push_string(out: &mut TextBuf, text: &str) {
     out.push('"');
+    if !needs_escaping(text.as_bytes()) {
+        out.push_str(text);
+        out.push('"');
+        return;
+    }
     for ch in text.chars() {
         match ch {
             '"' => out.push_str("\\\""),
@@ -74,18 +112,26 @@ pub(super) fn string(text: &str) -> String {
             '\u{08}' => out.push_str("\\b"),
             '\u{0c}' => out.push_str("\\f"),
             control if u32::from(control) < 0x20 => {
-                out.push_str(&format!("\\u{:04x}", u32::from(control)));
+                // Writing into a TextBuf cannot fail.
+                let _ = write!(out, "\\u{:04x}", u32::from(control));
             }
             other => out.push(other),
         }
     }
     out.push('"');
-    out
 }
 
 impl<W: io::Write> RowSink for JsonSink<W> {
     fn begin(&mut self, layout: &RowLayout) -> io::Result<()> {
-        self.keys = layout.columns.iter().map(|c| string(&c.name)).collect();
+        self.keys = layout
+            .columns
+            .iter()
+            .map(|c| {
+                let mut key = TextBuf::new();
+                push_string(&mut key, &c.name);
+                key
+            })
+            .collect();
         self.rows_written = 0;
         if self.lines {
             return Ok(());
@@ -93,23 +139,30 @@ impl<W: io::Write> RowSink for JsonSink<W> {
         self.out.write_all(b"[")
     }
 
-    fn row(&mut self, values: &[Value]) -> io::Result<()> {
-        let members: Vec<String> = self
-            .keys
-            .iter()
-            .zip(values)
-            .map(|(key, value)| format!("{key}:{}", self.value_json(value)))
-            .collect();
-        if self.lines {
-            self.rows_written += 1;
-            return writeln!(self.out, "{{{}}}", members.join(","));
+    fn row(&mut self, row: &dyn Row) -> io::Result<()> {
+        if !self.lines {
+            self.line
+                .push_str(if self.rows_written == 0 { "\n" } else { ",\n" });
         }
-        let separator = if self.rows_written == 0 { "\n" } else { ",\n" };
+        self.line.push('{');
+        for index in 0..row.cell_count().min(self.keys.len()) {
+            if index > 0 {
+                self.line.push(',');
+            }
+            self.line.push_buf(&self.keys[index]);
+            self.line.push(':');
+            self.push_value(&row.cell(index));
+        }
+        self.line.push('}');
+        if self.lines {
+            self.line.push('\n');
+        }
         self.rows_written += 1;
-        write!(self.out, "{separator}{{{}}}", members.join(","))
+        write_pending(&mut self.out, &mut self.line, false)
     }
 
     fn end(&mut self) -> io::Result<()> {
+        write_pending(&mut self.out, &mut self.line, true)?;
         if self.lines {
             return self.out.flush();
         }

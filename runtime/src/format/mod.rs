@@ -7,17 +7,19 @@ mod json;
 pub mod pointer;
 mod table;
 mod text;
+mod textbuf;
 
 use std::io;
 
 use bpfq_compiler::layout::RowLayout;
 
-use crate::decode::Value;
+use crate::decode::Row;
 
 pub use self::csv::CsvSink;
 pub use self::json::JsonSink;
 pub use self::pointer::PointerKey;
 pub use self::table::TableSink;
+pub use self::textbuf::TextBuf;
 
 /// The output formats bpfq can write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +59,27 @@ impl Default for FormatOptions {
 /// Receives a query's rows: `begin` once, `row` per row, `end` once.
 pub trait RowSink {
     fn begin(&mut self, layout: &RowLayout) -> io::Result<()>;
-    fn row(&mut self, values: &[Value]) -> io::Result<()>;
+    fn row(&mut self, row: &dyn Row) -> io::Result<()>;
     fn end(&mut self) -> io::Result<()>;
+    /// A row that will be written later, shown before any `row` when all rows are in memory
+    /// already (sorted, grouped, joined): a sink that sizes columns may measure it. Sinks that
+    /// stream ignore it.
+    fn preview(&mut self, _row: &dyn Row) {}
+}
+
+/// Sinks append each formatted line to a pending buffer and hand it to their writer once it
+/// holds this much: one copy and one `write_all` per 64 KiB instead of per line (a `BufWriter`
+/// of 64 KiB passes a write this large straight through). Rows still reach the reader long
+/// before a large dump ends.
+const WRITE_AT: usize = 64 * 1024;
+
+/// Writes `pending` to `out` and empties it once it holds `WRITE_AT` bytes, or now with `all`.
+fn write_pending(out: &mut impl io::Write, pending: &mut TextBuf, all: bool) -> io::Result<()> {
+    if all || pending.len() >= WRITE_AT {
+        out.write_all(pending.as_bytes())?;
+        pending.clear();
+    }
+    Ok(())
 }
 
 /// The sink for `format` writing to `out`.

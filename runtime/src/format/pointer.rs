@@ -5,6 +5,8 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
+use super::TextBuf;
+
 /// The 128-bit SipHash key used to hide addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PointerKey {
@@ -36,23 +38,45 @@ impl PointerKey {
 
     /// The token shown instead of `address`: `0` for NULL, else `0x` and 16 hex digits.
     pub fn hide(&self, address: u64) -> String {
+        let mut out = TextBuf::new();
+        self.push_hidden(&mut out, address);
+        out.into_string()
+    }
+
+    /// Appends `hide(address)` to `out` (no allocation: a dump may hide millions of pointers).
+    pub fn push_hidden(&self, out: &mut TextBuf, address: u64) {
         if address == 0 {
-            return "0".to_string();
+            out.push('0');
+        } else {
+            push_hex64(out, siphash24(self.k0, self.k1, &address.to_le_bytes()));
         }
-        format!(
-            "0x{:016x}",
-            siphash24(self.k0, self.k1, &address.to_le_bytes())
-        )
     }
 }
 
 /// A raw address as the user asked to see it.
 pub fn show(address: u64) -> String {
+    let mut out = TextBuf::new();
+    push_shown(&mut out, address);
+    out.into_string()
+}
+
+/// Appends `show(address)` to `out`.
+pub fn push_shown(out: &mut TextBuf, address: u64) {
     if address == 0 {
-        "0".to_string()
+        out.push('0');
     } else {
-        format!("0x{address:016x}")
+        push_hex64(out, address);
     }
+}
+
+/// `0x` and the 16 hex digits of `word`.
+fn push_hex64(out: &mut TextBuf, word: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut token = *b"0x0000000000000000";
+    for (index, digit) in token[2..].iter_mut().enumerate() {
+        *digit = DIGITS[((word >> ((15 - index) * 4)) & 0xf) as usize];
+    }
+    out.push_ascii(&token);
 }
 
 fn sip_round(v: &mut [u64; 4]) {
@@ -117,6 +141,18 @@ mod tests {
         assert_eq!(siphash24(K0, K1, &eight), 0x93f5_f579_9a93_2462);
         let fifteen: Vec<u8> = (0..15).collect();
         assert_eq!(siphash24(K0, K1, &fifteen), 0xa129_ca61_49be_45e5);
+    }
+
+    #[test]
+    fn shown_and_hidden_tokens_are_16_hex_digits() {
+        for address in [1u64, 0xabc, 0xffff_ffff_8100_0000, u64::MAX] {
+            assert_eq!(show(address), format!("0x{address:016x}"));
+            let hashed = siphash24(K0, K1, &address.to_le_bytes());
+            assert_eq!(
+                PointerKey::fixed(K0, K1).hide(address),
+                format!("0x{hashed:016x}")
+            );
+        }
     }
 
     #[test]

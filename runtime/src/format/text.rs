@@ -1,56 +1,149 @@
-//! Stage `format` (helper): one value as plain text, shared by the table and CSV formats.
-//! Guarantees pointers go through the hiding rule and NULL is distinguishable (`None`).
+//! Stage `format` (helper): one value as plain text, shared by every format. Guarantees
+//! pointers go through the hiding rule, NULL is distinguishable (`false`), and text is appended
+//! to a caller's buffer: formatting a row allocates nothing once the buffers have grown.
 
 use std::fmt::Write;
 
-use super::{pointer, FormatOptions};
-use crate::decode::Value;
+use super::{pointer, FormatOptions, TextBuf};
+use crate::decode::{vma_perms_text, Cell};
 
-/// The text of `value`, or `None` for NULL (each format shows NULL its own way).
-pub(super) fn plain(value: &Value, options: &FormatOptions) -> Option<String> {
-    Some(match value {
-        Value::Null => return None,
-        Value::Int(n) => n.to_string(),
-        Value::UInt(n) => n.to_string(),
-        Value::Float(x) => float(*x),
-        Value::Bool(b) => b.to_string(),
-        Value::Text(text) => text.clone(),
-        Value::Enum {
+/// Appends the text of `cell` to `out`; `false` (nothing appended) for NULL, which each format
+/// shows its own way.
+pub(super) fn push_plain(out: &mut TextBuf, cell: &Cell<'_>, options: &FormatOptions) -> bool {
+    match cell {
+        Cell::Null => return false,
+        Cell::Int(n) => push_i64(out, *n),
+        Cell::UInt(n) => push_u64(out, *n),
+        Cell::Float(x) => push_float(out, *x),
+        Cell::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Cell::Text(text) => out.push_str(text),
+        Cell::Enum {
             name: Some(name), ..
-        } => name.clone(),
-        Value::Enum { value, name: None } => value.to_string(),
-        Value::Pointer(address) => pointer_text(*address, options),
-        Value::Bytes(bytes) => hex(bytes),
-    })
+        } => out.push_str(name),
+        Cell::Enum { value, name: None } => push_i64(out, *value),
+        Cell::Pointer(address) => push_pointer(out, *address, options),
+        Cell::Bytes(bytes) => push_hex(out, bytes),
+        // Writing into a TextBuf cannot fail.
+        Cell::Ipv4(address) => push_ipv4(out, address.octets()),
+        Cell::Ipv6(address) => drop(write!(out, "{address}")),
+        Cell::VmaPerms(bits) => vma_perms_text(*bits).into_iter().for_each(|c| out.push(c)),
+    }
+    true
+}
+
+/// Decimal digits of `n`, written back to front into a stack buffer (the `fmt` machinery costs
+/// several times more per number, and a dump prints millions of them).
+pub(super) fn push_u64(out: &mut TextBuf, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_ascii(&digits[start..]);
+}
+
+/// Dotted decimal, as `Ipv4Addr`'s `Display` writes it (a socket dump prints two a row).
+fn push_ipv4(out: &mut TextBuf, octets: [u8; 4]) {
+    for (index, octet) in octets.into_iter().enumerate() {
+        if index > 0 {
+            out.push('.');
+        }
+        push_u64(out, u64::from(octet));
+    }
+}
+
+pub(super) fn push_i64(out: &mut TextBuf, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    push_u64(out, n.unsigned_abs());
 }
 
 /// A float as the shortest text that reads back to the same value, always with a decimal
 /// point when finite (`2.0`, `0.5`, `1234.5678`), so it never looks like an integer column.
-pub(super) fn float(x: f64) -> String {
-    if !x.is_finite() {
-        return x.to_string();
-    }
-    let text = x.to_string();
-    if text.contains('.') {
-        text
-    } else {
-        format!("{text}.0")
+pub(super) fn push_float(out: &mut TextBuf, x: f64) {
+    let start = out.len();
+    // Writing into a TextBuf cannot fail.
+    let _ = write!(out, "{x}");
+    if x.is_finite() && !out.bytes_from(start).contains(&b'.') {
+        out.push_str(".0");
     }
 }
 
-pub(super) fn pointer_text(address: u64, options: &FormatOptions) -> String {
+pub(super) fn push_pointer(out: &mut TextBuf, address: u64, options: &FormatOptions) {
     if options.show_kptrs {
-        pointer::show(address)
+        pointer::push_shown(out, address);
     } else {
-        options.pointer_key.hide(address)
+        options.pointer_key.push_hidden(out, address);
     }
 }
 
-pub(super) fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
+pub(super) fn push_hex(out: &mut TextBuf, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for byte in bytes {
-        // Writing into a String cannot fail.
-        let _ = write!(out, "{byte:02x}");
+        let pair = [
+            DIGITS[usize::from(byte >> 4)],
+            DIGITS[usize::from(byte & 0xf)],
+        ];
+        out.push_ascii(&pair);
     }
-    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_of(cell: Cell<'_>) -> Option<String> {
+        let mut out = TextBuf::new();
+        push_plain(&mut out, &cell, &FormatOptions::default()).then(|| out.into_string())
+    }
+
+    #[test]
+    fn integers_match_the_standard_formatting_at_the_edges() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            u64::from(u32::MAX),
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            assert_eq!(text_of(Cell::UInt(n)), Some(n.to_string()));
+        }
+        for n in [0, -1, -9, -10, 12345, i64::MIN, i64::MIN + 1, i64::MAX] {
+            assert_eq!(text_of(Cell::Int(n)), Some(n.to_string()));
+        }
+    }
+
+    #[test]
+    fn floats_always_show_a_point_when_finite() {
+        assert_eq!(text_of(Cell::Float(2.0)).as_deref(), Some("2.0"));
+        assert_eq!(text_of(Cell::Float(0.5)).as_deref(), Some("0.5"));
+        assert_eq!(text_of(Cell::Float(f64::NAN)).as_deref(), Some("NaN"));
+        assert_eq!(text_of(Cell::Float(f64::INFINITY)).as_deref(), Some("inf"));
+    }
+
+    #[test]
+    fn null_appends_nothing_and_other_kinds_read_naturally() {
+        assert_eq!(text_of(Cell::Null), None);
+        assert_eq!(text_of(Cell::Bytes(&[0xde, 0x0a])).as_deref(), Some("de0a"));
+        assert_eq!(text_of(Cell::VmaPerms(0x85)).as_deref(), Some("r-xs"));
+        for octets in [
+            [10, 0, 0, 1],
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [127, 8, 99, 100],
+        ] {
+            let address = std::net::Ipv4Addr::from(octets);
+            assert_eq!(text_of(Cell::Ipv4(address)), Some(address.to_string()));
+        }
+    }
 }
