@@ -32,6 +32,8 @@ pub const PARSE_BAD_INTEGER: &str = "E0011";
 pub const PARSE_UNTERMINATED_NAME: &str = "E0012";
 /// A reserved word where a name is expected.
 pub const PARSE_KEYWORD_AS_NAME: &str = "E0013";
+/// `bpfq fmt`: a comment the formatter cannot keep in its place and order.
+pub const FMT_COMMENT_MISPLACED: &str = "E0014";
 
 // ---------------------------------------------------------------- E01xx: names
 
@@ -126,6 +128,8 @@ pub const TEXT_OUTPUT_UNSUPPORTED: &str = "E0303";
 pub const INTERNAL_PARSER: &str = "E0901";
 /// A later stage met an impossible state: a bug in bpfq.
 pub const INTERNAL: &str = "E0902";
+/// `bpfq fmt` would have changed what a file means: a bug in bpfq.
+pub const INTERNAL_FORMAT: &str = "E0903";
 
 /// Every code with a one-line explanation, in code order.
 pub const ALL: &[(&str, &str)] = &[
@@ -171,6 +175,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         PARSE_KEYWORD_AS_NAME,
         "a reserved word is used as a name; backquote it: `order`",
+    ),
+    (
+        FMT_COMMENT_MISPLACED,
+        "`bpfq fmt` cannot keep a comment where it is; put it on its own line before the clause or item",
     ),
     (
         UNKNOWN_TARGET,
@@ -329,6 +337,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         INTERNAL,
         "internal error in the compiler: please report it as a bpfq bug",
+    ),
+    (
+        INTERNAL_FORMAT,
+        "`bpfq fmt` produced text that means something else: a bug in bpfq; nothing was written",
     ),
 ];
 
