@@ -78,7 +78,7 @@ impl<'a> Pending<'a> {
 
     /// The comments before `offset`, to print before the code that starts there: own-line
     /// comments on their own lines, a comment that ended a line of code at the end of the
-    /// current line.
+    /// line being written (or the last one written, when it has code and no comment).
     pub fn before(&mut self, offset: usize) -> Vec<Doc> {
         let mut docs = Vec::new();
         while let Some(comment) = self.comments.get(self.next) {
@@ -93,8 +93,9 @@ impl<'a> Pending<'a> {
                     blank_after: comment.blank_after,
                 });
             } else {
+                // No forced break here: where the comment lands must not depend on where it
+                // was caught, or formatting the output again would lay it out differently.
                 docs.push(Doc::LineSuffix(comment.text.clone()));
-                docs.push(Doc::BreakParent);
             }
         }
         docs
@@ -114,6 +115,15 @@ impl<'a> Pending<'a> {
         }
         self.next += 1;
         Some(Doc::LineSuffix(comment.text.clone()))
+    }
+
+    /// `after(end)`, unless `skip` (the comment belongs to an enclosing node ending there).
+    pub fn after_unless(&mut self, skip: bool, end: u32) -> Option<Doc> {
+        if skip {
+            None
+        } else {
+            self.after(end as usize)
+        }
     }
 
     /// Every comment left (those after the last item).

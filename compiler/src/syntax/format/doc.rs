@@ -63,6 +63,8 @@ pub fn render(doc: &Doc, width: usize) -> String {
         suffixes: Vec::new(),
         newline_due: false,
         blank_due: false,
+        comment_ended_last_line: false,
+        deferred: Vec::new(),
     };
     printer.print(doc, 0, false, 0);
     printer.finish()
@@ -78,6 +80,13 @@ struct Printer {
     newline_due: bool,
     /// ... and one empty line comes first.
     blank_due: bool,
+    /// The last line ended (the current line has not started yet, or has only its indentation)
+    /// ends with a comment.
+    comment_ended_last_line: bool,
+    /// Line comments that could not end the line they were meant for (it had one already):
+    /// each goes on a line of its own where the next text starts, as an own-line comment
+    /// there would, so that formatting the output again puts it in the same place.
+    deferred: Vec<String>,
 }
 
 impl Printer {
@@ -121,7 +130,7 @@ impl Printer {
                 self.print(inner, column, flat, tail);
             }
             Doc::Fill(items, separator) => self.fill(items, separator, indent, flat, tail),
-            Doc::LineSuffix(comment) => self.suffixes.push(comment.clone()),
+            Doc::LineSuffix(comment) => self.line_suffix(comment, indent),
             Doc::BreakParent => {}
             Doc::OwnLine {
                 text,
@@ -129,6 +138,10 @@ impl Printer {
                 blank_after,
             } => {
                 if self.line_has_text() || self.newline_due {
+                    self.newline(indent);
+                }
+                self.flush_deferred(indent);
+                if self.newline_due {
                     self.newline(indent);
                 }
                 if *blank_before {
@@ -139,6 +152,26 @@ impl Printer {
                 self.blank_due = *blank_after;
             }
         }
+    }
+
+    /// A comment that ends a line of code: on this line if it has code, else on the last line
+    /// written (it was on the line of the code before it); on a line of its own when that line
+    /// already ends with a comment, since a second comment there would merge with it.
+    fn line_suffix(&mut self, comment: &str, indent: usize) {
+        self.flush_deferred(indent);
+        if self.newline_due {
+            self.newline(indent);
+        } else if self.line_has_text() {
+            self.suffixes.push(comment.to_string());
+            return;
+        } else if !self.comment_ended_last_line && !self.out.trim().is_empty() {
+            let end = self.out.trim_end().len();
+            self.out.insert_str(end, &format!(" {comment}"));
+            self.comment_ended_last_line = true;
+            return;
+        }
+        self.write_raw(comment);
+        self.newline_due = true;
     }
 
     fn fill(&mut self, items: &[Doc], separator: &str, indent: usize, flat: bool, tail: usize) {
@@ -183,6 +216,7 @@ impl Printer {
     }
 
     fn write(&mut self, text: &str, indent: usize) {
+        self.flush_deferred(indent);
         if self.newline_due {
             self.newline(indent);
         }
@@ -196,7 +230,9 @@ impl Printer {
 
     /// Ends the line (its trailing comments first) and indents the next one.
     fn newline(&mut self, indent: usize) {
-        self.end_line(indent);
+        let ends_in_comment = self.newline_due || !self.suffixes.is_empty();
+        self.end_line();
+        self.comment_ended_last_line = ends_in_comment;
         if self.blank_due && !self.out.is_empty() && !self.out.ends_with("\n\n") {
             self.out.push('\n');
         }
@@ -206,22 +242,30 @@ impl Printer {
         self.column = indent;
     }
 
-    fn end_line(&mut self, indent: usize) {
-        let suffixes = std::mem::take(&mut self.suffixes);
-        for (index, comment) in suffixes.iter().enumerate() {
-            if index > 0 {
-                // Two comments cannot share a line: the first would swallow the second.
-                self.trim_line_end();
-                self.out.push('\n');
-                self.out.push_str(&" ".repeat(indent));
-            } else if self.line_has_text() {
+    fn end_line(&mut self) {
+        let mut suffixes = std::mem::take(&mut self.suffixes).into_iter();
+        if let Some(comment) = suffixes.next() {
+            if self.line_has_text() {
                 self.out.push(' ');
             }
-            self.out.push_str(comment);
+            self.out.push_str(&comment);
         }
+        // Two comments cannot share a line: the first would swallow the second.
+        self.deferred.extend(suffixes);
         self.trim_line_end();
         if !self.out.is_empty() {
             self.out.push('\n');
+        }
+    }
+
+    /// Writes the deferred comments, each on its own line.
+    fn flush_deferred(&mut self, indent: usize) {
+        for comment in std::mem::take(&mut self.deferred) {
+            if self.line_has_text() || self.newline_due {
+                self.newline(indent);
+            }
+            self.write_raw(&comment);
+            self.newline_due = true;
         }
     }
 
@@ -241,7 +285,9 @@ impl Printer {
     }
 
     fn finish(mut self) -> String {
-        self.end_line(0);
+        self.end_line();
+        self.flush_deferred(0);
+        self.end_line();
         let kept = self.out.trim_end().len();
         self.out.truncate(kept);
         if !self.out.is_empty() {

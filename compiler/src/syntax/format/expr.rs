@@ -90,15 +90,18 @@ impl Builder<'_> {
                 pattern,
                 negated,
             } => {
+                // Comments before the subject stay outside the group, as in `chain`.
+                let mut docs = self.comments.before(subject.span.start as usize);
                 let subject = self.operand(subject, compared_needs_parens(subject));
                 let keyword = if *negated { "not like " } else { "like " };
                 let pattern = self.operand(pattern, compared_needs_parens(pattern));
-                Doc::align(Doc::group(concat(vec![
+                docs.push(Doc::align(Doc::group(concat(vec![
                     subject,
                     Doc::Line,
                     Doc::text(keyword),
                     pattern,
-                ])))
+                ]))));
+                concat(docs)
             }
             ExprKind::In {
                 expr: subject,
@@ -185,11 +188,13 @@ impl Builder<'_> {
                 concat(vec![Doc::text("not "), inner])
             }
             UnaryOp::Neg | UnaryOp::BitNot => {
-                // `- -x` must not print as `--x`, a comment.
+                let inner_doc = self.operand(inner, level(inner) < PREFIX);
+                // `- -x` must not print as `--x`, a comment (and a space nests no deeper
+                // than parentheses would).
                 let double_minus =
                     op == UnaryOp::Neg && matches!(inner.kind, ExprKind::Unary(UnaryOp::Neg, _));
-                let inner = self.operand(inner, level(inner) < PREFIX || double_minus);
-                concat(vec![Doc::text(op.symbol()), inner])
+                let symbol = if double_minus { "- " } else { op.symbol() };
+                concat(vec![Doc::text(symbol), inner_doc])
             }
         }
     }
@@ -219,6 +224,9 @@ impl Builder<'_> {
             level(operand) <= chain_level
                 || (chain_level == COMPARE && compared_needs_parens(operand))
         };
+        // Comments before the first operand stay outside the group: whether they were caught
+        // here or by an enclosing node must not change whether the chain breaks.
+        let leading = self.comments.before(first.span.start as usize);
         let mut docs = vec![self.operand(first, left_parens(first))];
         let mut previous_end = first.span.end as usize;
         for (op, operand) in rest {
@@ -231,7 +239,9 @@ impl Builder<'_> {
             docs.push(self.operand(operand, right_parens(operand)));
             previous_end = operand.span.end as usize;
         }
-        Doc::align(Doc::group(concat(docs)))
+        let mut all = leading;
+        all.push(Doc::align(Doc::group(concat(docs))));
+        concat(all)
     }
 }
 

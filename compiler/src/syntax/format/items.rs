@@ -97,15 +97,18 @@ impl Builder<'_> {
                 docs.push(Doc::text("?? "));
             }
             docs.push(self.expr(alternative));
-            if let Some(comment) = self.comments.after(alternative.span.end as usize) {
-                docs.extend([comment, Doc::BreakParent]);
-            }
             // The first alternative moves to the next line only when it does not fit after `=`.
             body.push(if index == 0 {
                 Doc::group(concat(docs))
             } else {
                 concat(docs)
             });
+            // A line comment after an alternative puts the next one on its own line; the
+            // last alternative's comment ends the item, after its `;`.
+            let is_last = index + 1 == column.alternatives.len();
+            if let Some(comment) = self.comments.after_unless(is_last, alternative.span.end) {
+                body.extend([comment, Doc::BreakParent]);
+            }
         }
         Doc::group(concat(vec![Doc::text(head), Doc::nest(4, concat(body))]))
     }
