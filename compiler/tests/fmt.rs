@@ -165,6 +165,27 @@ fn comments_in_every_position() {
     );
 }
 
+/// A query at the parser's depth limits: the canonical form would add brackets (`(a & 1)`,
+/// `cast(...)` for a postfix cast) past the limit, so the source's own brackets are kept.
+#[test]
+fn queries_at_the_depth_limit_keep_their_own_brackets() {
+    let calls = format!(
+        "from t select {}a & 1 == 0{}",
+        "f(".repeat(48),
+        ")".repeat(48)
+    );
+    let formatted = check(&calls);
+    let words = formatted.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("f(a & 1 == 0)"), "{formatted}");
+    let casts = format!(
+        "from t select {}~a{}, -(-a) where a{} == 1",
+        "~(".repeat(47),
+        ")".repeat(47),
+        " as u8".repeat(49)
+    );
+    snap!("depth_limit_keeps_source_brackets", &casts);
+}
+
 #[test]
 fn parse_errors_are_reported_not_formatted() {
     snap!("parse_error", "from task select pid,");

@@ -18,6 +18,8 @@ const COMPARE: u8 = 4;
 /// `<<` and `>>`, the tightest bitwise operators.
 const SHIFT: u8 = 8;
 const PREFIX: u8 = 11;
+/// A postfix `e as t` (only in conservative mode, where the source wrote one).
+const POSTFIX: u8 = 12;
 /// Operands that never need parentheses: literals, names, calls, `cast()`.
 const ATOM: u8 = 13;
 
@@ -48,6 +50,47 @@ fn level(expr: &Expr) -> u8 {
 }
 
 impl Builder<'_> {
+    /// How tightly `expr` binds as printed (a postfix cast only in conservative mode).
+    fn level(&self, expr: &Expr) -> u8 {
+        if self.postfix_cast(expr) {
+            POSTFIX
+        } else {
+            level(expr)
+        }
+    }
+
+    /// Operands a comparison (`like`, `in`, `is null` too) keeps in parentheses: looser ones,
+    /// another comparison (they do not chain), and bitwise operators, which bind tighter than
+    /// `==` here but looser in C: `(flags & 1) != 0` reads the same to everyone (not in
+    /// conservative mode, which adds no bracket the source does not have).
+    fn compared_needs_parens(&self, operand: &Expr) -> bool {
+        let loosest_kept = if self.conservative { COMPARE } else { SHIFT };
+        self.level(operand) <= loosest_kept
+    }
+
+    /// Whether the source wrapped `expr` in parentheses of its own.
+    fn source_parenthesized(&self, expr: &Expr) -> bool {
+        self.closing.get(&(expr.span.start as usize)) == Some(&(expr.span.end as usize))
+    }
+
+    /// A cast the source wrote `e as t`, printed so in conservative mode (`cast(e as t)`
+    /// would nest one bracket deeper than the source).
+    fn postfix_cast(&self, expr: &Expr) -> bool {
+        if !self.conservative || !matches!(expr.kind, ExprKind::Cast { .. }) {
+            return false;
+        }
+        let start = expr.span.start as usize;
+        let index = self.tokens.partition_point(|token| token.start < start);
+        let call_form = match (self.tokens.get(index), self.tokens.get(index + 1)) {
+            (Some(keyword), Some(open)) => {
+                keyword.text(self.src).eq_ignore_ascii_case("cast")
+                    && self.closing.get(&open.start) == Some(&(expr.span.end as usize))
+            }
+            _ => false,
+        };
+        !call_form
+    }
+
     /// An expression, with the comments that come before it.
     pub fn expr(&mut self, expr: &Expr) -> Doc {
         let mut docs = self.comments.before(expr.span.start as usize);
@@ -57,6 +100,7 @@ impl Builder<'_> {
 
     /// `expr`, in parentheses when `parenthesize` says so.
     fn operand(&mut self, expr: &Expr, parenthesize: bool) -> Doc {
+        let parenthesize = parenthesize || (self.conservative && self.source_parenthesized(expr));
         let doc = self.expr(expr);
         if parenthesize {
             concat(vec![Doc::text("("), Doc::align(doc), Doc::text(")")])
@@ -78,7 +122,7 @@ impl Builder<'_> {
             ExprKind::Path(segments) => self.path(segments, true),
             ExprKind::Member { base, path } => {
                 // `(a.b).c` is not `a.b.c` in the tree: a path or member base keeps its parentheses.
-                let keep = level(base) < ATOM
+                let keep = self.level(base) < ATOM
                     || matches!(base.kind, ExprKind::Path(_) | ExprKind::Member { .. });
                 let base = self.operand(base, keep);
                 concat(vec![base, self.path(path, false)])
@@ -92,9 +136,9 @@ impl Builder<'_> {
             } => {
                 // Comments before the subject stay outside the group, as in `chain`.
                 let mut docs = self.comments.before(subject.span.start as usize);
-                let subject = self.operand(subject, compared_needs_parens(subject));
+                let subject = self.operand(subject, self.compared_needs_parens(subject));
                 let keyword = if *negated { "not like " } else { "like " };
-                let pattern = self.operand(pattern, compared_needs_parens(pattern));
+                let pattern = self.operand(pattern, self.compared_needs_parens(pattern));
                 docs.push(Doc::align(Doc::group(concat(vec![
                     subject,
                     Doc::Line,
@@ -108,7 +152,7 @@ impl Builder<'_> {
                 list,
                 negated,
             } => {
-                let subject = self.operand(subject, compared_needs_parens(subject));
+                let subject = self.operand(subject, self.compared_needs_parens(subject));
                 let keyword = if *negated { " not in (" } else { " in (" };
                 let list = self.list(list);
                 concat(vec![subject, Doc::text(keyword), list, Doc::text(")")])
@@ -117,9 +161,13 @@ impl Builder<'_> {
                 expr: subject,
                 negated,
             } => {
-                let subject = self.operand(subject, compared_needs_parens(subject));
+                let subject = self.operand(subject, self.compared_needs_parens(subject));
                 let test = if *negated { " is not null" } else { " is null" };
                 concat(vec![subject, Doc::text(test)])
+            }
+            ExprKind::Cast { expr: inner, ty } if self.postfix_cast(expr) => {
+                let inner = self.operand(inner, self.level(inner) < POSTFIX);
+                concat(vec![inner, Doc::text(format!(" as {}", type_name(ty)))])
             }
             ExprKind::Cast { expr: inner, ty } => {
                 let inner = self.expr(inner);
@@ -184,17 +232,20 @@ impl Builder<'_> {
     fn unary(&mut self, op: UnaryOp, inner: &Expr) -> Doc {
         match op {
             UnaryOp::Not => {
-                let inner = self.operand(inner, level(inner) < NOT);
+                let inner = self.operand(inner, self.level(inner) < NOT);
                 concat(vec![Doc::text("not "), inner])
             }
             UnaryOp::Neg | UnaryOp::BitNot => {
-                let inner_doc = self.operand(inner, level(inner) < PREFIX);
+                let parens = self.level(inner) < PREFIX
+                    || (self.conservative && self.source_parenthesized(inner));
                 // `- -x` must not print as `--x`, a comment (and a space nests no deeper
                 // than parentheses would).
-                let double_minus =
-                    op == UnaryOp::Neg && matches!(inner.kind, ExprKind::Unary(UnaryOp::Neg, _));
+                let double_minus = op == UnaryOp::Neg
+                    && !parens
+                    && matches!(inner.kind, ExprKind::Unary(UnaryOp::Neg, _));
                 let symbol = if double_minus { "- " } else { op.symbol() };
-                concat(vec![Doc::text(symbol), inner_doc])
+                let inner = self.operand(inner, parens);
+                concat(vec![Doc::text(symbol), inner])
             }
         }
     }
@@ -216,18 +267,19 @@ impl Builder<'_> {
             }
         }
         rest.reverse();
-        let left_parens = |operand: &Expr| {
-            level(operand) < chain_level
-                || (chain_level == COMPARE && compared_needs_parens(operand))
+        let left_parens = |this: &Self, operand: &Expr| {
+            this.level(operand) < chain_level
+                || (chain_level == COMPARE && this.compared_needs_parens(operand))
         };
-        let right_parens = |operand: &Expr| {
-            level(operand) <= chain_level
-                || (chain_level == COMPARE && compared_needs_parens(operand))
+        let right_parens = |this: &Self, operand: &Expr| {
+            this.level(operand) <= chain_level
+                || (chain_level == COMPARE && this.compared_needs_parens(operand))
         };
         // Comments before the first operand stay outside the group: whether they were caught
         // here or by an enclosing node must not change whether the chain breaks.
         let leading = self.comments.before(first.span.start as usize);
-        let mut docs = vec![self.operand(first, left_parens(first))];
+        let first_parens = left_parens(self, first);
+        let mut docs = vec![self.operand(first, first_parens)];
         let mut previous_end = first.span.end as usize;
         for (op, operand) in rest {
             if let Some(comment) = self.comments.after(previous_end) {
@@ -236,20 +288,14 @@ impl Builder<'_> {
             docs.extend(self.comments.before(operand.span.start as usize));
             docs.push(Doc::Line);
             docs.push(Doc::text(format!("{} ", op.symbol())));
-            docs.push(self.operand(operand, right_parens(operand)));
+            let parens = right_parens(self, operand);
+            docs.push(self.operand(operand, parens));
             previous_end = operand.span.end as usize;
         }
         let mut all = leading;
         all.push(Doc::align(Doc::group(concat(docs))));
         concat(all)
     }
-}
-
-/// Operands a comparison (`like`, `in`, `is null` too) keeps in parentheses: looser ones,
-/// another comparison (they do not chain), and bitwise operators, which bind tighter than
-/// `==` here but looser in C: `(flags & 1) != 0` reads the same to everyone.
-fn compared_needs_parens(operand: &Expr) -> bool {
-    level(operand) <= SHIFT
 }
 
 /// `u32`, `struct sock`

@@ -22,6 +22,7 @@ use super::lexical::{scan, Token};
 use super::parse_module;
 use crate::codes;
 use crate::diagnostic::{Diagnostic, FileId, Span};
+use std::collections::HashMap;
 
 pub use comments::Comment;
 pub use unspan::without_spans;
@@ -34,6 +35,11 @@ struct Builder<'a> {
     src: &'a str,
     tokens: &'a [Token],
     comments: comments::Pending<'a>,
+    /// Keep every parenthesis and postfix cast the source has, add none: the output then nests
+    /// no deeper than the input, which the parser's depth limits accepted.
+    conservative: bool,
+    /// Byte offset of each `(` -> offset just past its `)`.
+    closing: HashMap<usize, usize>,
 }
 
 /// The canonical form of the module `src` (a query file or stdlib file), or the parse error.
@@ -41,15 +47,45 @@ pub fn format_module(src: &str, file: FileId) -> Result<String, Diagnostic> {
     let module = parse_module(src, file)?;
     let tokens = scan(src, file)?;
     let comments = comments::collect(src, &tokens);
-    let mut builder = Builder {
-        src,
-        tokens: &tokens,
-        comments: comments::Pending::new(src, &comments),
+    let closing = matching_parens(src, &tokens);
+    let layout = |conservative: bool| {
+        let mut builder = Builder {
+            src,
+            tokens: &tokens,
+            comments: comments::Pending::new(src, &comments),
+            conservative,
+            closing: closing.clone(),
+        };
+        doc::render(&builder.module(&module), WIDTH)
     };
-    let doc = builder.module(&module);
-    let formatted = doc::render(&doc, WIDTH);
-    verify(src, &formatted, file)?;
-    Ok(formatted)
+    let formatted = layout(false);
+    match verify(src, &formatted, file) {
+        Ok(()) => Ok(formatted),
+        // The canonical form nests deeper than the parser allows (a query at its limits):
+        // keep the source's own brackets instead.
+        Err(error) => {
+            let conservative = layout(true);
+            verify(src, &conservative, file).map_err(|_| error)?;
+            Ok(conservative)
+        }
+    }
+}
+
+fn matching_parens(src: &str, tokens: &[Token]) -> HashMap<usize, usize> {
+    let mut open = Vec::new();
+    let mut closing = HashMap::new();
+    for token in tokens {
+        match token.text(src) {
+            "(" => open.push(token.start),
+            ")" => {
+                if let Some(start) = open.pop() {
+                    closing.insert(start, token.end);
+                }
+            }
+            _ => {}
+        }
+    }
+    closing
 }
 
 /// Every comment of `src`, in order (`src` must scan: see `lexical::scan`).
