@@ -19,6 +19,42 @@ pub struct Comment {
     pub blank_before: bool,
     /// An empty line separates it from the code after it.
     pub blank_after: bool,
+    /// Part of an item's documentation (see `mark_docs`).
+    pub is_doc: bool,
+}
+
+/// Whether `text` is written like a doc comment (`---`, not a `----` separator).
+pub fn doc_like(text: &str) -> bool {
+    text.starts_with("---") && !text.starts_with("----")
+}
+
+/// Marks the comments that document an item: the `---` lines directly above an item that
+/// starts its line, as the parser reads them (`parser::doc_comment`). The printer keeps every
+/// other doc-like comment away from the item below it, or it would become documentation.
+pub fn mark_docs(src: &str, comments: &mut [Comment], documented_items: &[usize]) {
+    for &item_start in documented_items {
+        let Some(before) = src.get(..item_start) else {
+            continue;
+        };
+        let mut line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+        if !before[line_start..].trim().is_empty() {
+            continue;
+        }
+        while line_start > 0 {
+            let line_end = line_start - 1;
+            let above_start = src[..line_end].rfind('\n').map_or(0, |newline| newline + 1);
+            if !doc_like(src[above_start..line_end].trim()) {
+                break;
+            }
+            if let Some(comment) = comments
+                .iter_mut()
+                .find(|comment| (above_start..line_end).contains(&comment.start))
+            {
+                comment.is_doc = true;
+            }
+            line_start = above_start;
+        }
+    }
 }
 
 /// Every comment of `src`, in order; `tokens` are `lexical::scan(src)`.
@@ -54,6 +90,7 @@ fn read_gap(src: &str, start: usize, end: usize, comments: &mut Vec<Comment>) {
             blank_after: end < src.len()
                 && !after.contains("--")
                 && after.matches('\n').count() >= 2,
+            is_doc: false,
         });
         previous_end = line_end;
         offset = line_end - start;
@@ -87,10 +124,11 @@ impl<'a> Pending<'a> {
             }
             self.next += 1;
             if comment.own_line {
+                let loose_doc_line = doc_like(&comment.text) && !comment.is_doc;
                 docs.push(Doc::OwnLine {
                     text: comment.text.clone(),
                     blank_before: comment.blank_before,
-                    blank_after: comment.blank_after,
+                    blank_after: comment.blank_after || loose_doc_line,
                 });
             } else {
                 // No forced break here: where the comment lands must not depend on where it

@@ -170,8 +170,15 @@ impl Printer {
             self.comment_ended_last_line = true;
             return;
         }
+        self.own_line_comment(comment);
+    }
+
+    /// A line comment written on a line of its own after all: a doc-like one (`---`) gets an
+    /// empty line after it, or it would document the item below.
+    fn own_line_comment(&mut self, comment: &str) {
         self.write_raw(comment);
         self.newline_due = true;
+        self.blank_due = super::comments::doc_like(comment);
     }
 
     fn fill(&mut self, items: &[Doc], separator: &str, indent: usize, flat: bool, tail: usize) {
@@ -264,8 +271,7 @@ impl Printer {
             if self.line_has_text() || self.newline_due {
                 self.newline(indent);
             }
-            self.write_raw(&comment);
-            self.newline_due = true;
+            self.own_line_comment(&comment);
         }
     }
 

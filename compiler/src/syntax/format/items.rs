@@ -264,7 +264,7 @@ impl Builder<'_> {
     }
 }
 
-fn item_span(item: &Item) -> Span {
+pub fn item_span(item: &Item) -> Span {
     match item {
         Item::Use(decl) => decl.span,
         Item::Param(decl) => decl.span,

@@ -18,6 +18,7 @@ mod items;
 mod spelling;
 mod unspan;
 
+use super::ast::Item;
 use super::lexical::{scan, Token};
 use super::parse_module;
 use crate::codes;
@@ -46,7 +47,14 @@ struct Builder<'a> {
 pub fn format_module(src: &str, file: FileId) -> Result<String, Diagnostic> {
     let module = parse_module(src, file)?;
     let tokens = scan(src, file)?;
-    let comments = comments::collect(src, &tokens);
+    let mut comments = comments::collect(src, &tokens);
+    let documented: Vec<usize> = module
+        .items
+        .iter()
+        .filter(|item| !matches!(item, Item::Bare(_)))
+        .map(|item| items::item_span(item).start as usize)
+        .collect();
+    comments::mark_docs(src, &mut comments, &documented);
     let closing = matching_parens(src, &tokens);
     let layout = |conservative: bool| {
         let mut builder = Builder {
