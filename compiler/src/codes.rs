@@ -34,6 +34,8 @@ pub const PARSE_UNTERMINATED_NAME: &str = "E0012";
 pub const PARSE_KEYWORD_AS_NAME: &str = "E0013";
 /// `use` in a one-line command-line query: modules are used by query files only.
 pub const PARSE_USE_OUTSIDE_FILE: &str = "E0014";
+/// `bpfq fmt`: a comment the formatter cannot keep in its place and order.
+pub const FMT_COMMENT_MISPLACED: &str = "E0015";
 
 // ---------------------------------------------------------------- E01xx: names
 
@@ -140,6 +142,8 @@ pub const INTERNAL_PARSER: &str = "E0901";
 pub const INTERNAL: &str = "E0902";
 /// bpfq panicked (the CLI's panic hook reports it): a bug in bpfq.
 pub const PANIC: &str = "E0903";
+/// `bpfq fmt` would have changed what a file means: a bug in bpfq.
+pub const INTERNAL_FORMAT: &str = "E0904";
 
 /// Every code with a one-line explanation, in code order.
 pub const ALL: &[(&str, &str)] = &[
@@ -189,6 +193,8 @@ pub const ALL: &[(&str, &str)] = &[
     (
         PARSE_USE_OUTSIDE_FILE,
         "`use` belongs in a query file: run it with `bpfq -f FILE` or `bpfq run FILE`",
+        FMT_COMMENT_MISPLACED,
+        "`bpfq fmt` cannot keep a comment where it is; put it on its own line before the clause or item",
     ),
     (
         UNKNOWN_TARGET,
@@ -371,6 +377,8 @@ pub const ALL: &[(&str, &str)] = &[
     (
         PANIC,
         "bpfq panicked (an index out of range, a broken assumption): please report it as a bpfq bug with the message",
+        INTERNAL_FORMAT,
+        "`bpfq fmt` produced text that means something else: a bug in bpfq; nothing was written",
     ),
 ];
 

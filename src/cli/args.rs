@@ -198,6 +198,21 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },
+    /// Print query files in canonical form (idempotent, comments kept); `--check` for CI,
+    /// `--write` to rewrite them. No file, or `-`, reads standard input.
+    #[command(
+        after_help = "Examples:\n  bpfq fmt examples/ps.bpfq\n  bpfq fmt --write ~/.config/bpfq/*.bpfq\n  bpfq fmt --check examples/*.bpfq stdlib/*.bpfq\n  echo 'FROM task SELECT pid' | bpfq fmt\n\nExit codes: 0 done (with --check: every file is canonical), 1 with --check: some file is\nnot (each is listed with its first differing line), 2 a file does not parse or cannot be\nread or written."
+    )]
+    Fmt {
+        /// Query or stdlib files; `-` (or none) for standard input.
+        files: Vec<PathBuf>,
+        /// Print nothing but the files not in canonical form; exit 1 if there are any.
+        #[arg(long, conflicts_with = "write")]
+        check: bool,
+        /// Rewrite the files in place (standard input is printed).
+        #[arg(long, short = 'w')]
+        write: bool,
+    },
     /// List the BPF iterator targets this kernel offers, with their context structs.
     #[command(after_help = "Examples:\n  bpfq targets\n  bpfq targets --btf linux-5.10.btf.xz")]
     Targets,

@@ -5,6 +5,7 @@ pub mod args;
 mod check_module;
 mod complete;
 mod explain;
+mod fmt;
 mod man;
 mod map_run;
 mod panic_report;
@@ -92,6 +93,14 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         (Some(Command::Targets), _) => targets::targets(&cli.common, &cli.output),
         (Some(Command::Describe { what }), _) => describe(what, &cli.common),
         (Some(Command::Check { files }), _) => check(files, &cli.common),
+        (
+            Some(Command::Fmt {
+                files,
+                check,
+                write,
+            }),
+            _,
+        ) => fmt::fmt(files, fmt::Mode::from_flags(*check, *write)),
         (Some(Command::Completions { shell }), _) => complete::print_script(*shell),
         (Some(Command::Man { subcommand }), _) => man::print_page(subcommand.as_deref()),
         (Some(Command::Complete { cword, words }), _) => complete::complete(*cword, words),

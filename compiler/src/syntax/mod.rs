@@ -7,6 +7,7 @@ pub mod ast;
 pub mod display;
 mod errors;
 mod expr;
+pub mod format;
 pub mod lexical;
 mod literal;
 mod parser;
@@ -22,6 +23,7 @@ use tree::Ctx;
 struct BpfqGrammar;
 
 pub use errors::describe_rule;
+pub use format::format_module;
 
 /// Parse one query (a command-line argument); a trailing `;` is allowed.
 pub fn parse_query(src: &str, file: FileId) -> Result<ast::Query, Diagnostic> {

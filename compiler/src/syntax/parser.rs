@@ -372,7 +372,7 @@ fn defaults_decl(
 
 /// The `---` lines directly above the item starting at `item_start`, without the
 /// dashes and one following space, joined by newlines. A line of only dashes
-/// (`------`, a separator) or any other line ends the block.
+/// (`------`, a separator) or any other line, an empty one too, ends the block.
 pub fn doc_comment(src: &str, item_start: usize) -> String {
     let before = src.get(..item_start).unwrap_or("");
     // The item's own line must hold nothing before the item.
@@ -384,7 +384,9 @@ pub fn doc_comment(src: &str, item_start: usize) -> String {
         return String::new();
     }
     let mut lines: Vec<&str> = Vec::new();
-    for line in complete_lines.lines().rev() {
+    // `split`, not `lines`: an empty line right above the item must end the block too
+    // (`lines` drops the last one).
+    for line in complete_lines.split('\n').rev() {
         let line = line.trim();
         match line.strip_prefix("---") {
             Some(rest) if !rest.starts_with('-') => {
@@ -411,6 +413,11 @@ mod tests {
         let separated = "--- doc\n------\ncolumn x";
         assert_eq!(
             doc_comment(separated, separated.find("column").unwrap_or(0)),
+            ""
+        );
+        let blank_line = "--- doc\n\ncolumn x";
+        assert_eq!(
+            doc_comment(blank_line, blank_line.find("column").unwrap_or(0)),
             ""
         );
         let same_line = "--- doc\na; column x";
