@@ -193,6 +193,8 @@ pub const ALL: &[(&str, &str)] = &[
     (
         PARSE_USE_OUTSIDE_FILE,
         "`use` belongs in a query file: run it with `bpfq -f FILE` or `bpfq run FILE`",
+    ),
+    (
         FMT_COMMENT_MISPLACED,
         "`bpfq fmt` cannot keep a comment where it is; put it on its own line before the clause or item",
     ),
@@ -377,6 +379,8 @@ pub const ALL: &[(&str, &str)] = &[
     (
         PANIC,
         "bpfq panicked (an index out of range, a broken assumption): please report it as a bpfq bug with the message",
+    ),
+    (
         INTERNAL_FORMAT,
         "`bpfq fmt` produced text that means something else: a bug in bpfq; nothing was written",
     ),
