@@ -10,9 +10,14 @@ use common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+/// Held by the tests that start TCP listeners: `netns = all` sees every namespace on the machine,
+/// so another test's listener that happened to get the same port would be one row too many.
+static LISTENERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn network_targets_read_another_namespace() {
     let _k = shared_kernel();
+    let _listeners = LISTENERS.lock().unwrap_or_else(|e| e.into_inner());
     let ns = Namespace::create("");
     assert!(Command::new("ip")
         .args([
@@ -143,6 +148,7 @@ fn inode_of(path: &str) -> u64 {
 #[test]
 fn netns_all_reads_every_namespace_once() {
     let _k = shared_kernel();
+    let _listeners = LISTENERS.lock().unwrap_or_else(|e| e.into_inner());
     let one = Namespace::create("a");
     let two = Namespace::create("b");
     // The same port in all three namespaces: only the netns column tells the rows apart. The
