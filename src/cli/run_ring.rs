@@ -176,18 +176,24 @@ fn first_ring_size(compiled: &Compiled) -> u64 {
 }
 
 /// The kernel's count of the target's objects in the namespace the iterator will show, when
-/// it keeps one: unix sockets per network namespace in `/proc/<pid>/net/protocols`.
+/// it keeps one: unix sockets in `/proc/<pid>/net/protocols`, IPv6 routes in `.../rt6_stats`.
 fn expected_objects(target: &str, netns: Option<&NetnsRef>) -> Option<u64> {
-    if target != "unix" {
-        return None;
-    }
+    let (name, count): (&str, fn(&str) -> Option<u64>) = match target {
+        "unix" => ("protocols", unix_sockets_in_protocols),
+        "ipv6_route" => ("rt6_stats", routes_in_rt6_stats),
+        _ => return None,
+    };
     let file = match netns {
-        None => "/proc/self/net/protocols".to_string(),
-        Some(NetnsRef::Pid(pid)) => format!("/proc/{pid}/net/protocols"),
+        None => format!("/proc/self/net/{name}"),
+        Some(NetnsRef::Pid(pid)) => format!("/proc/{pid}/net/{name}"),
         Some(NetnsRef::Path(_)) | Some(NetnsRef::All) => return None,
     };
-    let text = std::fs::read_to_string(file).ok()?;
-    unix_sockets_in_protocols(&text)
+    count(&std::fs::read_to_string(file).ok()?)
+}
+
+/// `fib_rt_entries`, the fourth (hexadecimal) field of /proc/net/rt6_stats.
+fn routes_in_rt6_stats(text: &str) -> Option<u64> {
+    u64::from_str_radix(text.split_whitespace().nth(3)?, 16).ok()
 }
 
 /// Sum of the `sockets` column of the `UNIX` and `UNIX-STREAM` lines of /proc/net/protocols.
@@ -207,6 +213,15 @@ fn unix_sockets_in_protocols(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route_count_is_the_fourth_rt6_stats_field_in_hex() {
+        assert_eq!(
+            routes_in_rt6_stats("0011 000a 00d7 2717 0000 0007 0000\n"),
+            Some(0x2717)
+        );
+        assert_eq!(routes_in_rt6_stats("0011 000a\n"), None);
+    }
 
     #[test]
     fn unix_socket_count_sums_the_unix_protocol_lines() {

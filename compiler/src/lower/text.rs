@@ -12,7 +12,7 @@ use crate::diagnostic::Diagnostic;
 use crate::ir::{BinOp, Block, Cmp, Inst, Operand, PrintfArg, Terminator, Width};
 use crate::layout::{ColumnKind, ColumnLayout, RowLayout};
 use crate::plan::Plan;
-use bpfq_kernel::catalogue::RowTransport;
+
 use std::collections::HashMap;
 
 /// What the kernel's text differs in from `-o tsv` (README, `bpfq pin --help`).
@@ -70,7 +70,9 @@ fn refuse(plan: &Plan, why: &str) -> Diagnostic {
 
 /// Refuses plans whose rows cannot be printed object by object in the kernel.
 pub(super) fn check(plan: &Plan, layout: &RowLayout, segments: usize) -> Result<(), Diagnostic> {
-    if plan.target.transport == RowTransport::RingBuf {
+    // A text program always prints through the seq buffer; only a target whose seq output
+    // drops objects at read boundaries (not one that is merely faster through the ring) is out.
+    if bpfq_kernel::catalogue::seq_output_loses_objects(&plan.target.name) {
         return Err(refuse(
             plan,
             &format!(

@@ -6,7 +6,7 @@ mod transport;
 mod type_name;
 
 pub use meta::{meta_layout, MetaLayout};
-pub use transport::{row_transport, RowTransport};
+pub use transport::{row_transport, seq_output_loses_objects, RowTransport};
 pub use type_name::type_name;
 
 use crate::btf::{Btf, BtfError, BtfType, Kind, TypeId};
