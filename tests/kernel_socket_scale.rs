@@ -9,7 +9,6 @@ mod common;
 use common::proc_net::{self, socket_inodes_of};
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -59,15 +58,9 @@ impl Holder {
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
+        let stdout = child.stdout.take().expect("stdout");
         let child = KillOnDrop(child);
-        let listener_port = line
-            .strip_prefix("ready ")
-            .and_then(|port| port.trim().parse().ok())
-            .unwrap_or_else(|| panic!("holder did not get ready: {line:?}"));
+        let listener_port = ready_port(stdout);
         let inodes = socket_inodes_of(child.pid());
         assert_eq!(
             inodes.len(),

@@ -16,22 +16,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// TCP state numbers (include/net/tcp_states.h) by the names bpfq prints.
-const TCP_STATES: [&str; 13] = [
-    "",
-    "TCP_ESTABLISHED",
-    "TCP_SYN_SENT",
-    "TCP_SYN_RECV",
-    "TCP_FIN_WAIT1",
-    "TCP_FIN_WAIT2",
-    "TCP_TIME_WAIT",
-    "TCP_CLOSE",
-    "TCP_CLOSE_WAIT",
-    "TCP_LAST_ACK",
-    "TCP_LISTEN",
-    "TCP_CLOSING",
-    "TCP_NEW_SYN_RECV",
-];
+use common::proc_net::TCP_STATES;
 
 fn state_name(hex: &str) -> String {
     let number = usize::from_str_radix(hex, 16).expect("state is hex");

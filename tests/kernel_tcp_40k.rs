@@ -11,7 +11,6 @@ use common::netns::Namespace;
 use common::proc_net::{self, socket_inodes_of};
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -47,14 +46,7 @@ fn spawn_holders(ns: &Namespace) -> Vec<TcpHolder> {
     children
         .into_iter()
         .map(|mut child| {
-            let mut line = String::new();
-            BufReader::new(child.0.stdout.take().expect("stdout"))
-                .read_line(&mut line)
-                .expect("ready line");
-            let listener_port = line
-                .strip_prefix("ready ")
-                .and_then(|port| port.trim().parse().ok())
-                .unwrap_or_else(|| panic!("holder did not get ready: {line:?}"));
+            let listener_port = ready_port(child.0.stdout.take().expect("stdout"));
             // `ip netns exec` execs python3: the pid is the holder's own.
             let inodes = socket_inodes_of(child.pid());
             assert_eq!(

@@ -366,3 +366,15 @@ pub fn unix_inodes_in(file: &str) -> Vec<String> {
         .filter_map(|line| line.split_whitespace().nth(6).map(str::to_string))
         .collect()
 }
+
+/// The port in a holder child's first line, `ready PORT`, which it prints once it holds its sockets.
+pub fn ready_port(stdout: std::process::ChildStdout) -> u16 {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("ready line");
+    line.strip_prefix("ready ")
+        .and_then(|port| port.trim().parse().ok())
+        .unwrap_or_else(|| panic!("holder did not get ready: {line:?}"))
+}
