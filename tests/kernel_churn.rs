@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 /// Shell loops that fork and exit (`/bin/true`) as fast as they can, killed on drop.
@@ -163,23 +162,15 @@ impl ConnectionChurn {
             threading.Thread(target=churn,daemon=True).start()\n\
             print(port,*[s.getsockname()[1] for s in stable],flush=True)\n\
             sys.stdin.read()\n";
-        let mut child = Command::new("python3")
-            .args(["-c", script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let mut child = spawn_python(&[], &["-c", script]);
+        let line = child.first_line();
         let ports: Vec<u16> = line
             .split_whitespace()
             .map(|p| p.parse().unwrap())
             .collect();
         assert_eq!(ports.len(), 6, "{line}");
         ConnectionChurn {
-            _child: KillOnDrop(child),
+            _child: child,
             port: ports[0],
             stable_ports: ports[1..].to_vec(),
         }
@@ -245,18 +236,8 @@ fn ten_thousand_threads_are_counted_exactly() {
          print('ready',flush=True)\n\
          sys.stdin.read()\n"
     );
-    let mut child = Command::new("python3")
-        .args(["-c", &script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let child = KillOnDrop(child);
-    assert_eq!(line.trim(), "ready");
+    let mut child = spawn_python(&[], &["-c", &script]);
+    assert_eq!(child.first_line(), "ready");
     let pid = child.pid();
     let in_proc: BTreeSet<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()

@@ -15,31 +15,18 @@ use std::time::{Duration, Instant};
 
 /// A process with thousands of threads, so a task dump is larger than a pipe's buffer and bpfq
 /// blocks writing it while its program and link are alive.
-struct ManyThreads(Child);
+struct ManyThreads {
+    _child: KillOnDrop,
+}
 
 impl ManyThreads {
     fn spawn(count: usize) -> ManyThreads {
         let script = format!(
             "import threading,time,sys\nfor _ in range({count}): threading.Thread(target=time.sleep,args=(120,),daemon=True).start()\nprint('ready',flush=True)\ntime.sleep(120)"
         );
-        let mut child = Command::new("python3")
-            .args(["-c", &script])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
-        ManyThreads(child)
-    }
-}
-
-impl Drop for ManyThreads {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let mut child = spawn_python(&[], &["-c", &script]);
+        assert_eq!(child.first_line(), "ready");
+        ManyThreads { _child: child }
     }
 }
 

@@ -7,8 +7,7 @@ mod common;
 
 use common::netns::Namespace;
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Held by the tests that start TCP listeners: `netns = all` sees every namespace on the machine,
 /// so another test's listener that happened to get the same port would be one row too many.
@@ -91,51 +90,24 @@ fn a_missing_namespace_is_a_clear_error() {
 /// A TCP listener on 127.0.0.1:`port` (0: a port the kernel picks) in namespace `ns` (the
 /// host's when `None`), killed on drop.
 struct Listener {
-    child: std::process::Child,
+    child: KillOnDrop,
     port: u16,
 }
 
 impl Listener {
     fn start(ns: Option<&str>, port: u16) -> Listener {
         let script = format!("import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',{port}))\ns.listen()\nprint('ready',s.getsockname()[1],flush=True)\ntime.sleep(60)");
-        let mut command = match ns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, "python3"]);
-                c
-            }
-            None => Command::new("python3"),
+        let wrapper: &[&str] = match ns {
+            Some(ns) => &["ip", "netns", "exec", ns],
+            None => &[],
         };
-        let mut child = command
-            .args(["-c", &script])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let bound = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|p| p.parse().ok());
-        let Some(port) = bound else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("listener on port {port}: {line:?}");
-        };
+        let mut child = spawn_python(wrapper, &["-c", &script]);
+        let port = ready_port(&child.first_line());
         Listener { child, port }
     }
 
     fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.pid()
     }
 }
 

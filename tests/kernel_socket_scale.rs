@@ -9,7 +9,6 @@ mod common;
 use common::proc_net::{self, socket_inodes_of};
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CONNECTIONS: usize = 3000;
@@ -52,15 +51,8 @@ impl Holder {
              print('ready',listener.getsockname()[1],flush=True)\n\
              sys.stdin.read()\n"
         );
-        let mut child = Command::new("python3")
-            .args(["-c", &script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let stdout = child.stdout.take().expect("stdout");
-        let child = KillOnDrop(child);
-        let listener_port = ready_port(stdout);
+        let mut child = spawn_python(&[], &["-c", &script]);
+        let listener_port = ready_port(&child.first_line());
         let inodes = socket_inodes_of(child.pid());
         assert_eq!(
             inodes.len(),

@@ -234,18 +234,9 @@ fn pointer_casts_read_through_the_new_type() {
 fn iterator_parameters_visit_one_process_or_thread() {
     let _k = shared_kernel();
     let script = "import threading,time,sys\nfor _ in range(3): threading.Thread(target=time.sleep,args=(60,),daemon=True).start()\nprint('ready',flush=True)\ntime.sleep(60)";
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let pid = child.id();
+    let mut child = spawn_python(&[], &["-c", script]);
+    assert_eq!(child.first_line(), "ready");
+    let pid = child.pid();
     let mut tids: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -279,8 +270,7 @@ fn iterator_parameters_visit_one_process_or_thread() {
         "{}",
         stdout(&explain)
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 }
 
 /// (tgid, tid) -> comm of every thread /proc lists now.

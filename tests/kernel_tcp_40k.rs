@@ -11,7 +11,7 @@ use common::netns::Namespace;
 use common::proc_net::{self, socket_inodes_of};
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 const HOLDERS: usize = 3;
@@ -32,21 +32,16 @@ fn spawn_holders(ns: &Namespace) -> Vec<TcpHolder> {
     let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers/hold_tcp.py");
     let children: Vec<KillOnDrop> = (0..HOLDERS)
         .map(|_| {
-            KillOnDrop(
-                Command::new("ip")
-                    .args(["netns", "exec", &ns.0, "python3", helper])
-                    .arg(CONNECTIONS_PER_HOLDER.to_string())
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .expect("ip netns exec python3"),
+            spawn_python(
+                &["ip", "netns", "exec", &ns.0],
+                &[helper, &CONNECTIONS_PER_HOLDER.to_string()],
             )
         })
         .collect();
     children
         .into_iter()
         .map(|mut child| {
-            let listener_port = ready_port(child.0.stdout.take().expect("stdout"));
+            let listener_port = ready_port(&child.first_line());
             // `ip netns exec` execs python3: the pid is the holder's own.
             let inodes = socket_inodes_of(child.pid());
             assert_eq!(

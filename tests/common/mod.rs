@@ -310,7 +310,6 @@ impl UnixPairs {
     /// Like `spawn`, with python3 run by `wrapper` (e.g. `["ip", "netns", "exec", NAME]`),
     /// which must exec it.
     pub fn spawn_via(wrapper: &[&str], pairs: usize) -> UnixPairs {
-        use std::io::{BufRead, BufReader};
         let script = format!(
             "import os,resource,socket,sys,time\n\
              need={need}\n\
@@ -321,30 +320,11 @@ impl UnixPairs {
              sys.stdin.read()\n",
             need = 2 * pairs + 64
         );
-        let mut command = match wrapper.split_first() {
-            Some((first, rest)) => {
-                let mut command = Command::new(first);
-                command.args(rest).arg("python3");
-                command
-            }
-            None => Command::new("python3"),
-        };
-        let mut child = command
-            .args(["-c", &script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("inodes");
+        let mut child = spawn_python(wrapper, &["-c", &script]);
+        let line = child.first_line();
         let inodes: Vec<String> = line.split_whitespace().map(str::to_string).collect();
         assert_eq!(inodes.len(), 2 * pairs, "python3 opened every pair");
-        UnixPairs {
-            child: KillOnDrop(child),
-            inodes,
-        }
+        UnixPairs { child, inodes }
     }
 
     pub fn pid(&self) -> u32 {
@@ -367,13 +347,44 @@ pub fn unix_inodes_in(file: &str) -> Vec<String> {
         .collect()
 }
 
+/// A python3 child running `args` (a script path or `-c SCRIPT`), started through `wrapper`
+/// (e.g. `ip netns exec NS`, which execs python3, so the pid is python's own), with stdin and
+/// stdout piped: a script that reads stdin to its end lives until it is dropped.
+pub fn spawn_python(wrapper: &[&str], args: &[&str]) -> KillOnDrop {
+    let mut command = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut command = Command::new(first);
+            command.args(rest).arg("python3");
+            command
+        }
+        None => Command::new("python3"),
+    };
+    let child = command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    KillOnDrop(child)
+}
+
+impl KillOnDrop {
+    /// The first line the child prints (its "ready" line), without the newline. Reads the pipe
+    /// byte by byte so nothing after the line is taken from it.
+    pub fn first_line(&mut self) -> String {
+        use std::io::Read;
+        let stdout = self.0.stdout.as_mut().expect("stdout piped");
+        let mut line = Vec::new();
+        let mut byte = [0u8];
+        while stdout.read(&mut byte).expect("child's stdout") == 1 && byte[0] != b'\n' {
+            line.push(byte[0]);
+        }
+        String::from_utf8_lossy(&line).into_owned()
+    }
+}
+
 /// The port in a holder child's first line, `ready PORT`, which it prints once it holds its sockets.
-pub fn ready_port(stdout: std::process::ChildStdout) -> u16 {
-    use std::io::BufRead;
-    let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("ready line");
+pub fn ready_port(line: &str) -> u16 {
     line.strip_prefix("ready ")
         .and_then(|port| port.trim().parse().ok())
         .unwrap_or_else(|| panic!("holder did not get ready: {line:?}"))
