@@ -4,55 +4,51 @@
 
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError, LoadedProgram};
 
-const LDX_DW: u8 = 0x79;
-const ST_DW: u8 = 0x7a;
-const JEQ_IMM: u8 = 0x15;
-const JA: u8 = 0x05;
-const MOV64_REG: u8 = 0xbf;
-const MOV64_IMM: u8 = 0xb7;
-const ADD64_IMM: u8 = 0x07;
-const CALL: u8 = 0x85;
-const EXIT: u8 = 0x95;
-const BPF_SEQ_WRITE: i32 = 127;
+use bpfq_compiler::bpf::{encode, AluOp, Insn, JmpOp, Operand, Reg, Size};
+use bpfq_kernel::helpers;
 
 /// Bytes one `bpf_seq_write` of the oversized program sends.
 pub const CHUNK: i32 = 256;
 
-fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
-    let mut bytes = [0u8; 8];
-    bytes[0] = code;
-    bytes[1] = (src << 4) | (dst & 0x0f);
-    bytes[2..4].copy_from_slice(&off.to_le_bytes());
-    bytes[4..8].copy_from_slice(&imm.to_le_bytes());
-    bytes
-}
-
 /// `bpf_seq_write(ctx->meta->seq, fp - CHUNK, len)`, with ctx in r6.
-fn seq_write(len: i32) -> Vec<[u8; 8]> {
+fn seq_write(len: i32) -> Vec<Insn> {
     vec![
-        insn(LDX_DW, 1, 6, 0, 0), // r1 = ctx->meta
-        insn(LDX_DW, 1, 1, 0, 0), // r1 = meta->seq
-        insn(MOV64_REG, 2, 10, 0, 0),
-        insn(ADD64_IMM, 2, 0, 0, -CHUNK),
-        insn(MOV64_IMM, 3, 0, 0, len),
-        insn(CALL, 0, 0, 0, BPF_SEQ_WRITE),
+        Insn::load(Size::DW, Reg::R1, Reg::R6, 0), // r1 = ctx->meta
+        Insn::load(Size::DW, Reg::R1, Reg::R1, 0), // r1 = meta->seq
+        Insn::mov64(Reg::R2, Operand::Reg(Reg::R10)),
+        Insn::alu64(AluOp::Add, Reg::R2, Operand::Imm(-CHUNK)),
+        Insn::mov64(Reg::R3, Operand::Imm(len)),
+        Insn::call_helper(helpers::SEQ_WRITE),
     ]
 }
 
 /// Zeroes the CHUNK bytes below the frame pointer (the verifier refuses uninitialised reads).
-fn zero_chunk() -> Vec<[u8; 8]> {
+fn zero_chunk() -> Vec<Insn> {
     (1..=CHUNK / 8)
-        .map(|k| insn(ST_DW, 10, 0, (-8 * k) as i16, 0))
+        .map(|k| Insn::store_imm(Size::DW, Reg::R10, (-8 * k) as i16, 0))
         .collect()
 }
 
-fn exit_zero() -> Vec<[u8; 8]> {
-    vec![insn(MOV64_IMM, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)]
+fn exit_zero() -> Vec<Insn> {
+    vec![Insn::mov64(Reg::R0, Operand::Imm(0)), Insn::exit()]
+}
+
+/// `if r7 == 0 goto +skip`: r7 holds ctx->task, NULL on the final call.
+fn skip_if_no_task(skip: usize) -> Insn {
+    Insn::jump(JmpOp::Jeq, Reg::R7, Operand::Imm(0), skip as i16)
+}
+
+/// r6 = ctx, r7 = ctx->task.
+fn prologue() -> Vec<Insn> {
+    vec![
+        Insn::mov64(Reg::R6, Operand::Reg(Reg::R1)),
+        Insn::load(Size::DW, Reg::R7, Reg::R1, 8),
+    ]
 }
 
 /// Exits without setting r0: the verifier refuses it ("R0 !read_ok").
 pub fn refused_by_verifier() -> Vec<u8> {
-    [insn(EXIT, 0, 0, 0, 0)].concat()
+    encode(&[Insn::exit()])
 }
 
 /// Writes `writes` * CHUNK bytes for every task: more than 32 KiB makes read(2) fail with E2BIG.
@@ -61,14 +57,11 @@ pub fn oversized_rows(writes: usize) -> Vec<u8> {
     for _ in 0..writes {
         body.extend(seq_write(CHUNK));
     }
-    let mut program = vec![
-        insn(MOV64_REG, 6, 1, 0, 0), // r6 = ctx
-        insn(LDX_DW, 7, 1, 8, 0),    // r7 = ctx->task
-        insn(JEQ_IMM, 7, 0, body.len() as i16, 0),
-    ];
+    let mut program = prologue();
+    program.push(skip_if_no_task(body.len()));
     program.extend(body);
     program.extend(exit_zero());
-    program.concat()
+    encode(&program)
 }
 
 /// Writes an 8-byte row per task and one stray byte on the final call (task == NULL): read as
@@ -76,15 +69,15 @@ pub fn oversized_rows(writes: usize) -> Vec<u8> {
 pub fn torn_last_row() -> Vec<u8> {
     let one_byte = seq_write(1);
     let row = seq_write(8);
-    let mut program = vec![insn(MOV64_REG, 6, 1, 0, 0), insn(LDX_DW, 7, 1, 8, 0)];
+    let mut program = prologue();
     program.extend(zero_chunk());
     // if task == NULL: skip the row write and its jump over the one-byte write.
-    program.push(insn(JEQ_IMM, 7, 0, (row.len() + 1) as i16, 0));
+    program.push(skip_if_no_task(row.len() + 1));
     program.extend(row);
-    program.push(insn(JA, 0, 0, one_byte.len() as i16, 0));
+    program.push(Insn::goto(one_byte.len() as i16));
     program.extend(one_byte);
     program.extend(exit_zero());
-    program.concat()
+    encode(&program)
 }
 
 /// The running kernel's BTF id of FUNC `bpf_iter_task` (found with bpfq's BTF reader; the
