@@ -20,15 +20,17 @@ fn fixture() -> Btf {
 const USER_LIB: &str =
     "--- Exists nowhere.\ncolumn task.bogus = task.no_such_field ?? task.nor_this;\n";
 
-/// Compiles `query`; returns (code, rendered diagnostic) or panics if it compiled.
-fn check_diag(btf: &Btf, query: &str) -> (String, String) {
+/// Compiles `query` with the stdlib files of `target` (`None`: all of them) and the user files
+/// `extra`, and `$name = bash`; returns (code, rendered diagnostic) or panics if it compiled.
+fn compile_error(
+    btf: &Btf,
+    query: &str,
+    target: Option<&str>,
+    extra: &[(String, String)],
+) -> (String, String) {
     let mut sources = Sources::new();
     let file = sources.add("<query>", query);
-    let stdlib = Stdlib::load(
-        &mut sources,
-        &[("user/extra.bpfq".to_string(), USER_LIB.to_string())],
-    )
-    .expect("stdlib");
+    let stdlib = Stdlib::load_for(&mut sources, target, extra).expect("stdlib");
     let params = HashMap::from([("name".to_string(), "bash".to_string())]);
     let env = BindEnv {
         btf,
@@ -41,6 +43,12 @@ fn check_diag(btf: &Btf, query: &str) -> (String, String) {
         Ok(_) => panic!("expected an error for {query}"),
         Err(diag) => (diag.code.to_string(), diag.render(&sources)),
     }
+}
+
+/// Compiles `query` against every stdlib file and `USER_LIB`.
+fn check_diag(btf: &Btf, query: &str) -> (String, String) {
+    let user = ("user/extra.bpfq".to_string(), USER_LIB.to_string());
+    compile_error(btf, query, None, &[user])
 }
 
 const CASES: &[(&str, &str)] = &[
@@ -240,44 +248,20 @@ fn every_code_is_documented() {
 /// another target's file only (as `Stdlib::load_for` loads it), like a kernel's new target.
 #[test]
 fn select_star_without_defaults_is_e0109() {
-    let btf = fixture();
-    let mut sources = Sources::new();
-    let file = sources.add("<query>", "from dmabuf select *");
-    let stdlib = Stdlib::load_for(&mut sources, Some("task"), &[]).expect("stdlib");
-    let params = HashMap::new();
-    let env = BindEnv {
-        btf: &btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-    };
-    let diag = compile_query(file, &env).expect_err("no defaults for dmabuf");
-    assert_eq!(diag.code, "E0109");
-    insta::assert_snapshot!(diag.render(&sources));
+    let (code, rendered) = compile_error(&fixture(), "from dmabuf select *", Some("task"), &[]);
+    assert_eq!(code, "E0109");
+    insta::assert_snapshot!(rendered);
 }
 
 /// A `defaults` line (of a user or query file) naming a column nobody defined is the user's
 /// error, pointed at in that line — it used to be an internal error (E0902).
 #[test]
 fn defaults_naming_an_undefined_column_is_e0102() {
-    let btf = fixture();
-    let mut sources = Sources::new();
-    let file = sources.add("<query>", "from task select *");
     let user = (
         "user/defaults.bpfq".to_string(),
         "defaults task: pid, nosuch;\n".to_string(),
     );
-    let stdlib = Stdlib::load_for(&mut sources, Some("task"), &[user]).expect("stdlib");
-    let params = HashMap::new();
-    let env = BindEnv {
-        btf: &btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-    };
-    let diag = compile_query(file, &env).expect_err("nosuch is not a column");
-    assert_eq!(diag.code, "E0102");
-    insta::assert_snapshot!(diag.render(&sources));
+    let (code, rendered) = compile_error(&fixture(), "from task select *", Some("task"), &[user]);
+    assert_eq!(code, "E0102");
+    insta::assert_snapshot!(rendered);
 }
