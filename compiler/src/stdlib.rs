@@ -43,9 +43,11 @@ impl Stdlib {
         extra: &[(String, String)],
     ) -> Result<Stdlib, Diagnostic> {
         let mut lib = Stdlib::default();
+        let wanted: Option<Vec<String>> =
+            targets.map(|ts| ts.iter().map(|t| embedded_name(t)).collect());
         let embedded = EMBEDDED
             .iter()
-            .filter(|(n, _)| targets.is_none_or(|ts| ts.iter().any(|t| embedded_name(t) == *n)))
+            .filter(|(n, _)| wanted.as_ref().is_none_or(|w| w.iter().any(|w| w == n)))
             .map(|(n, t)| (n.to_string(), t.to_string()));
         for (name, text) in embedded.chain(extra.iter().cloned()) {
             let file: FileId = sources.add(name, text);
