@@ -51,13 +51,8 @@ mod tests {
             "compiler/src/lower/mod.rs:10:5",
             &["bpfq".to_string(), "from task select pid".to_string()],
         );
-        assert_eq!(
-            text,
-            "error[E0903]: internal error (this is a bug in bpfq): index out of bounds: the len is 3 but the index is 7\n  \
-             = at: compiler/src/lower/mod.rs:10:5 (bpfq's source)\n  \
-             = command: bpfq from task select pid\n  \
-             = help: please report it with this message and the output of `bpfq --version`"
-        );
+        assert!(text.starts_with("error[E0903]: "), "{text}");
+        insta::assert_snapshot!(text);
     }
 
     #[test]
