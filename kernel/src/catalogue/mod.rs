@@ -2,10 +2,12 @@
 
 mod elements;
 mod meta;
+mod object_count;
 mod transport;
 mod type_name;
 
 pub use meta::{meta_layout, MetaLayout};
+pub use object_count::{object_count, ObjectCount};
 pub use transport::{row_transport, seq_output_loses_objects, RowTransport};
 pub use type_name::type_name;
 
