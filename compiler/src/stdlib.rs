@@ -1,10 +1,16 @@
 //! Stage `bind` input: the standard library of columns, written in bpfq and embedded in the
-//! binary. Guarantees: definitions are only parsed here; each is bound lazily, per query, so a
-//! column that does not fit the running kernel breaks only the queries that use it.
+//! binary. Guarantees: definitions are only parsed here, an embedded one the first time a query
+//! asks for it (a query pays for the columns it uses, not for its target's whole file); each is
+//! bound lazily, per query, so a column that does not fit the running kernel breaks only the
+//! queries that use it.
+
+use std::ops::Range;
+use std::sync::OnceLock;
 
 use crate::diagnostic::{Diagnostic, FileId, Sources, Span};
 use crate::syntax::ast::{ColumnDecl, Ident, Item};
-use crate::syntax::parse_module;
+use crate::syntax::lexical::{self, TokenKind};
+use crate::syntax::{parse_module, parse_module_range};
 
 // `EMBEDDED`: every stdlib/*.bpfq file, listed by build.rs.
 include!(concat!(env!("OUT_DIR"), "/stdlib_files.rs"));
@@ -12,8 +18,54 @@ include!(concat!(env!("OUT_DIR"), "/stdlib_files.rs"));
 /// Column definitions and default column lists, by target.
 #[derive(Debug, Default)]
 pub struct Stdlib {
-    columns: Vec<ColumnDecl>,
+    columns: Vec<Column>,
     defaults: Vec<(String, Vec<Ident>, Span)>,
+}
+
+/// One `column` definition, parsed on first use when it comes from an embedded file.
+#[derive(Debug)]
+struct Column {
+    target: String,
+    name: String,
+    decl: OnceLock<ColumnDecl>,
+    /// The embedded file's text and the byte range of this definition with the comments above it;
+    /// `None` once parsed up front (user files).
+    unparsed: Option<(FileId, &'static str, Range<usize>)>,
+}
+
+impl Column {
+    fn parsed(decl: ColumnDecl) -> Column {
+        Column {
+            target: decl.target.name.clone(),
+            name: decl.name.name.clone(),
+            decl: OnceLock::from(decl),
+            unparsed: None,
+        }
+    }
+
+    fn decl(&self) -> &ColumnDecl {
+        self.decl.get_or_init(|| {
+            let (file, text, range) = self
+                .unparsed
+                .clone()
+                .unwrap_or_else(|| unreachable!("a column without text is parsed at creation"));
+            // The embedded files are fixed at build time and a test parses every definition of
+            // them this way, so a failure here is a bug in bpfq (reported as E0903).
+            let module = parse_module_range(text, range, file).unwrap_or_else(|diagnostic| {
+                panic!(
+                    "embedded stdlib column {}.{} does not parse: {}",
+                    self.target, self.name, diagnostic.message
+                )
+            });
+            match module.items.into_iter().next() {
+                Some(Item::Column(decl)) => decl,
+                _ => panic!(
+                    "embedded stdlib text of {}.{} is no column definition",
+                    self.target, self.name
+                ),
+            }
+        })
+    }
 }
 
 impl Stdlib {
@@ -47,10 +99,13 @@ impl Stdlib {
             targets.map(|ts| ts.iter().map(|t| embedded_name(t)).collect());
         let embedded = EMBEDDED
             .iter()
-            .filter(|(n, _)| wanted.as_ref().is_none_or(|w| w.iter().any(|w| w == n)))
-            .map(|(n, t)| (n.to_string(), t.to_string()));
-        for (name, text) in embedded.chain(extra.iter().cloned()) {
-            let file: FileId = sources.add(name, text);
+            .filter(|(n, _)| wanted.as_ref().is_none_or(|w| w.iter().any(|w| w == n)));
+        for &(name, text) in embedded {
+            let file = sources.add(name, text);
+            lib.add_embedded(file, text)?;
+        }
+        for (name, text) in extra {
+            let file: FileId = sources.add(name.clone(), text.clone());
             let module = parse_module(sources.text(file), file)?;
             for item in module.items {
                 lib.define(item);
@@ -59,15 +114,59 @@ impl Stdlib {
         Ok(lib)
     }
 
+    /// Splits an embedded file into its `;`-ended items with one lexical scan. A `column T.N`
+    /// item is kept as text to parse when first asked for; any other item is parsed now.
+    fn add_embedded(&mut self, file: FileId, text: &'static str) -> Result<(), Diagnostic> {
+        let tokens = lexical::scan(text, file)?;
+        let mut item_start = 0;
+        let mut first_token = 0;
+        for (index, token) in tokens.iter().enumerate() {
+            let is_last = index + 1 == tokens.len();
+            if token.text(text) != ";" && !is_last {
+                continue;
+            }
+            let item = &tokens[first_token..=index];
+            let range = item_start..token.end;
+            let words: Vec<(TokenKind, &str)> = item
+                .iter()
+                .take(4)
+                .map(|t| (t.kind, t.text(text)))
+                .collect();
+            match words.as_slice() {
+                [(TokenKind::Word, "column"), (TokenKind::Word, target), (TokenKind::Punct, "."), (TokenKind::Word, name)] =>
+                {
+                    self.remove_column(target, name);
+                    self.columns.push(Column {
+                        target: target.to_string(),
+                        name: name.to_string(),
+                        decl: OnceLock::new(),
+                        unparsed: Some((file, text, range)),
+                    });
+                }
+                _ => {
+                    for item in parse_module_range(text, range, file)?.items {
+                        self.define(item);
+                    }
+                }
+            }
+            item_start = token.end;
+            first_token = index + 1;
+        }
+        Ok(())
+    }
+
+    fn remove_column(&mut self, target: &str, name: &str) {
+        self.columns
+            .retain(|c| !(c.target == target && c.name == name));
+    }
+
     /// Adds a `column` or `defaults` item, replacing an earlier one of the same target and
     /// name; other items are not the stdlib's business.
     pub fn define(&mut self, item: Item) {
         match item {
             Item::Column(decl) => {
-                self.columns.retain(|c| {
-                    !(c.target.name == decl.target.name && c.name.name == decl.name.name)
-                });
-                self.columns.push(decl);
+                self.remove_column(&decl.target.name, &decl.name.name);
+                self.columns.push(Column::parsed(decl));
             }
             Item::Defaults(decl) => {
                 self.defaults.retain(|(t, _, _)| *t != decl.target.name);
@@ -89,11 +188,24 @@ impl Stdlib {
     pub fn column(&self, target: &str, name: &str) -> Option<&ColumnDecl> {
         self.columns
             .iter()
-            .find(|c| c.target.name == target && c.name.name == name)
+            .find(|c| c.target == target && c.name == name)
+            .map(Column::decl)
     }
 
+    /// Every column of `target`, parsed (for `describe` and completion).
     pub fn columns_of<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a ColumnDecl> + 'a {
-        self.columns.iter().filter(move |c| c.target.name == target)
+        self.columns
+            .iter()
+            .filter(move |c| c.target == target)
+            .map(Column::decl)
+    }
+
+    /// The names of `target`'s columns, in definition order, without parsing them (suggestions).
+    pub fn column_names_of<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.columns
+            .iter()
+            .filter(move |c| c.target == target)
+            .map(|c| c.name.as_str())
     }
 
     /// The columns `select *` shows for a target.
@@ -116,4 +228,49 @@ pub fn embedded_targets() -> impl Iterator<Item = &'static str> {
         name.strip_prefix("stdlib/")
             .and_then(|n| n.strip_suffix(".bpfq"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every embedded definition, parsed on its own when first used, is what a parse of its
+    /// whole file gives: same spans, doc comments and trees, same defaults.
+    #[test]
+    fn definitions_parsed_on_demand_equal_a_whole_file_parse() {
+        for &(name, text) in EMBEDDED {
+            let mut sources = Sources::new();
+            let file = sources.add(name, text);
+            let whole = parse_module(text, file).expect("embedded stdlib parses");
+            let mut lib = Stdlib::default();
+            lib.add_embedded(file, text)
+                .expect("embedded stdlib splits");
+            let mut eager = Stdlib::default();
+            for item in whole.items {
+                eager.define(item);
+            }
+            let lazy: Vec<&ColumnDecl> = lib.columns.iter().map(Column::decl).collect();
+            let whole: Vec<&ColumnDecl> = eager.columns.iter().map(Column::decl).collect();
+            assert!(!whole.is_empty(), "{name} defines no column");
+            assert_eq!(lazy, whole, "{name}");
+            assert_eq!(lib.defaults, eager.defaults, "{name}");
+        }
+    }
+
+    #[test]
+    fn an_embedded_column_stays_unparsed_until_asked_for() {
+        let mut sources = Sources::new();
+        let lib = Stdlib::load_for(&mut sources, Some("task"), &[]).expect("task stdlib loads");
+        let parsed = |lib: &Stdlib| {
+            lib.columns
+                .iter()
+                .filter(|c| c.decl.get().is_some())
+                .count()
+        };
+        assert_eq!(parsed(&lib), 0);
+        assert!(lib.column("task", "comm").is_some());
+        assert_eq!(parsed(&lib), 1);
+        assert!(lib.column_names_of("task").any(|n| n == "ppid"));
+        assert_eq!(parsed(&lib), 1);
+    }
 }

@@ -118,8 +118,8 @@ impl Binder<'_> {
         let mut names: Vec<String> = self
             .env
             .stdlib
-            .columns_of(&self.target.name)
-            .map(|c| c.name.name.clone())
+            .column_names_of(&self.target.name)
+            .map(str::to_string)
             .collect();
         names.extend(self.target.context.iter().map(|f| f.name.clone()));
         if let Some(index) = self.target.main_object {

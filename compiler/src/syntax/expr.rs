@@ -291,7 +291,7 @@ fn build_atom(ctx: Ctx<'_>, atom: Pair<'_, Rule>) -> BuildResult {
                 .into_inner()
                 .next()
                 .ok_or_else(|| ctx.internal_missing(&atom, "string body"))?;
-            let start = body.as_span().start();
+            let start = ctx.base + body.as_span().start();
             leaf(ExprKind::Str(decode_string(
                 body.as_str(),
                 ctx.file,

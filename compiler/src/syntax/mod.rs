@@ -33,6 +33,7 @@ pub fn parse_query(src: &str, file: FileId) -> Result<ast::Query, Diagnostic> {
     let ctx = Ctx {
         file,
         tokens: &tokens,
+        base: 0,
     };
     match pairs.next() {
         Some(pair) => parser::query_input(ctx, pair),
@@ -45,12 +46,33 @@ pub fn parse_query(src: &str, file: FileId) -> Result<ast::Query, Diagnostic> {
 
 /// Parse a query file or stdlib file: items separated by `;`.
 pub fn parse_module(src: &str, file: FileId) -> Result<ast::Module, Diagnostic> {
-    let tokens = lexical::scan(src, file)?;
+    parse_module_range(src, 0..src.len(), file)
+}
+
+/// Parse the items in `src[range]` as a whole-file parse would: spans point into `src` and doc
+/// comments are those inside the range. The range must hold whole items with the comments above
+/// them (the stdlib parses one definition at a time, when a query first uses it).
+pub fn parse_module_range(
+    src: &str,
+    range: std::ops::Range<usize>,
+    file: FileId,
+) -> Result<ast::Module, Diagnostic> {
+    let base = range.start;
+    let shift = |mut diagnostic: Diagnostic| {
+        for label in &mut diagnostic.labels {
+            label.span.start += base as u32;
+            label.span.end += base as u32;
+        }
+        diagnostic
+    };
+    let src = src.get(range).unwrap_or("");
+    let tokens = lexical::scan(src, file).map_err(shift)?;
     let mut pairs = BpfqGrammar::parse(Rule::module_input, src)
-        .map_err(|error| errors::from_pest(error, src, file, &tokens))?;
+        .map_err(|error| shift(errors::from_pest(error, src, file, &tokens)))?;
     let ctx = Ctx {
         file,
         tokens: &tokens,
+        base,
     };
     match pairs.next() {
         Some(pair) => parser::module_input(ctx, src, pair),

@@ -272,7 +272,7 @@ fn literal(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
                     .into_inner()
                     .next()
                     .ok_or_else(|| ctx.internal_missing(&child, "string body"))?;
-                let start = body.as_span().start();
+                let start = ctx.base + body.as_span().start();
                 ExprKind::Str(super::literal::decode_string(
                     body.as_str(),
                     ctx.file,

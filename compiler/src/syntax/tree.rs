@@ -15,6 +15,9 @@ use crate::diagnostic::{Diagnostic, FileId, Span};
 pub struct Ctx<'t> {
     pub file: FileId,
     pub tokens: &'t [Token],
+    /// Where the parsed text starts in its file (non-zero when one item of a file is parsed on
+    /// its own); every span is shifted by it so it points into the whole file.
+    pub base: usize,
 }
 
 impl Ctx<'_> {
@@ -31,7 +34,7 @@ impl Ctx<'_> {
             Some(last) if last.end > start => last.end,
             _ => start,
         };
-        Span::new(self.file, start, end)
+        Span::new(self.file, self.base + start, self.base + end)
     }
 
     /// An "impossible" tree shape: reported, never panicked on.

@@ -1,8 +1,8 @@
-//! BTF name lookup stage: scans type records comparing name bytes in place (no decoding, no allocation per type); the first lookup shares the index-building pass.
+//! BTF name lookup stage: scans type records comparing name bytes in place (no decoding, no allocation per type); a scan indexes records as it goes and stops at the last name it wants.
 
 use super::header::read_u32;
 use super::kind::Info;
-use super::{index, Btf, Kind, TypeId};
+use super::{Btf, Kind, TypeId};
 
 /// Whether the NUL-terminated string at `offset` is exactly `wanted`, without decoding or allocating.
 pub(super) fn str_is(strings: &[u8], offset: u32, wanted: &[u8]) -> bool {
@@ -22,8 +22,9 @@ fn str_starts_with(strings: &[u8], offset: u32, prefix: &[u8]) -> bool {
 }
 
 impl Btf {
-    /// Calls `visit(id, name_off, kind)` for each well-formed record in id order until it returns false.
-    /// Builds the index during the same pass when it does not exist yet.
+    /// Calls `visit(id, name_off, kind)` for each well-formed record in id order until it returns
+    /// false, extending the index only as far as the visit goes. `visit` runs with the index
+    /// locked, so it must not look types up by id.
     fn scan_records(&self, mut visit: impl FnMut(TypeId, u32, Kind) -> bool) {
         // Fetched once: `bytes()` goes through a trait object and would not inline in the loop.
         let bytes = self.bytes();
@@ -35,25 +36,20 @@ impl Btf {
             (Some(name_off), Some(kind)) => visit(TypeId(id), name_off, kind),
             _ => true,
         };
-        if let Some(built) = self.index.get() {
-            for (id, &pos) in built.offsets.iter().enumerate().skip(1) {
-                let Some(info) = read_u32(bytes, pos as usize + 4, big_endian) else {
-                    continue;
-                };
-                if !visit_at(id as u32, pos as usize, Info::unpack(info)) {
-                    return;
-                }
+        let mut index = self.index();
+        for (id, &pos) in index.offsets.iter().enumerate().skip(1) {
+            let Some(info) = read_u32(bytes, pos as usize + 4, big_endian) else {
+                continue;
+            };
+            if !visit_at(id as u32, pos as usize, Info::unpack(info)) {
+                return;
             }
-            return;
         }
-        let mut going = true;
-        let built = index::build(bytes, &self.header, |id, pos, info| {
-            if going {
-                going = visit_at(id, pos, info);
-            }
-        });
-        // Another thread may have won the race; both tables are identical.
-        let _ = self.index.set(built);
+        if !index.complete(&self.header) {
+            index.extend(bytes, &self.header, |id, pos, info| {
+                !visit_at(id, pos, info)
+            });
+        }
     }
 
     /// The first type of `kind` named `name`.

@@ -1,4 +1,4 @@
-//! BTF reader stage: opens a BTF blob (raw or xz) after checking only its header; type records are indexed on first need and decoded one at a time.
+//! BTF reader stage: opens a BTF blob (raw or xz) after checking only its header; type records are indexed as far as lookups need and decoded one at a time.
 
 mod access;
 mod decode;
@@ -12,7 +12,7 @@ mod resolve;
 mod source;
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use decode::BtfType;
 pub use error::BtfError;
@@ -33,11 +33,11 @@ impl fmt::Display for TypeId {
     }
 }
 
-/// A BTF blob plus a lazily built table of where each type record starts.
+/// A BTF blob plus a table of where each type record starts, extended as lookups need it.
 pub struct Btf {
     data: Box<dyn AsRef<[u8]> + Send + Sync>,
     header: Header,
-    index: OnceLock<Index>,
+    index: Mutex<Index>,
 }
 
 /// The fixed part of one type record, with its position in the blob.
@@ -70,8 +70,8 @@ impl Btf {
         let header = parse_header(slice)?;
         Ok(Btf {
             data: bytes,
+            index: Mutex::new(Index::new(&header)),
             header,
-            index: OnceLock::new(),
         })
     }
 
@@ -83,8 +83,8 @@ impl Btf {
         let header = parse_header(&bytes)?;
         Ok(Btf {
             data: Box::new(bytes),
+            index: Mutex::new(Index::new(&header)),
             header,
-            index: OnceLock::new(),
         })
     }
 
@@ -100,21 +100,31 @@ impl Btf {
 
     /// Number of type ids including void (id 0). If a record is malformed, only the ids before it count.
     pub fn type_count(&self) -> u32 {
-        self.index().offsets.len() as u32
+        self.whole_index().offsets.len() as u32
     }
 
     /// Checks that every type record is well formed (kind known, record inside the type section).
     /// Lookups work on the well-formed prefix even when this fails.
     pub fn validate(&self) -> Result<(), BtfError> {
-        match &self.index().error {
+        match &self.whole_index().error {
             Some(error) => Err(error.clone()),
             None => Ok(()),
         }
     }
 
-    pub(crate) fn index(&self) -> &Index {
-        self.index
-            .get_or_init(|| index::build(self.bytes(), &self.header, |_, _, _| {}))
+    /// The index as far as it is built. Callers must not call back into a locking method while
+    /// holding it; entries never change once recorded, so a poisoned lock is still consistent.
+    pub(crate) fn index(&self) -> MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The index of every record (or up to the first malformed one).
+    fn whole_index(&self) -> MutexGuard<'_, Index> {
+        let mut index = self.index();
+        if !index.complete(&self.header) {
+            index.extend(self.bytes(), &self.header, |_, _, _| false);
+        }
+        index
     }
 
     pub(crate) fn u32_at(&self, pos: usize) -> Option<u32> {
@@ -123,17 +133,26 @@ impl Btf {
 
     /// The fixed part of the record of `id` (not valid for void).
     pub(crate) fn record(&self, id: TypeId) -> Result<Record, BtfError> {
-        let index = self.index();
-        let pos = match index.offsets.get(id.0 as usize) {
-            Some(&pos) if id.0 != 0 => pos as usize,
-            _ => {
-                return Err(match (&index.error, id.0 as usize >= index.offsets.len()) {
-                    (Some(error), true) => error.clone(),
-                    _ => BtfError::TypeIdOutOfRange {
-                        id,
-                        count: self.type_count(),
-                    },
-                })
+        let wanted = id.0 as usize;
+        let pos = {
+            let mut index = self.index();
+            if wanted >= index.offsets.len() && !index.complete(&self.header) {
+                index.extend(self.bytes(), &self.header, |indexed, _, _| {
+                    indexed as usize >= wanted
+                });
+            }
+            match index.offsets.get(wanted) {
+                Some(&pos) if id.0 != 0 => pos as usize,
+                _ => {
+                    return Err(match (&index.error, wanted >= index.offsets.len()) {
+                        (Some(error), true) => error.clone(),
+                        // Out of range only once the walk reached the end: the count is final.
+                        _ => BtfError::TypeIdOutOfRange {
+                            id,
+                            count: index.offsets.len() as u32,
+                        },
+                    });
+                }
             }
         };
         self.record_at(pos).ok_or(BtfError::TruncatedType {
