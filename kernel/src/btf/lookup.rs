@@ -1,7 +1,7 @@
 //! BTF name lookup stage: scans type records comparing name bytes in place (no decoding, no allocation per type); a scan indexes records as it goes and stops at the last name it wants.
 
 use super::header::read_u32;
-use super::kind::Info;
+use super::kind::{Info, COMMON_LEN};
 use super::{Btf, Kind, TypeId};
 
 /// Whether the NUL-terminated string at `offset` is exactly `wanted`, without decoding or allocating.
@@ -22,10 +22,11 @@ fn str_starts_with(strings: &[u8], offset: u32, prefix: &[u8]) -> bool {
 }
 
 impl Btf {
-    /// Calls `visit(id, name_off, kind)` for each well-formed record in id order until it returns
-    /// false, extending the index only as far as the visit goes. `visit` runs with the index
-    /// locked, so it must not look types up by id.
-    fn scan_records(&self, mut visit: impl FnMut(TypeId, u32, Kind) -> bool) {
+    /// Calls `visit(id, name_off, kind, at)` for each well-formed record in id order until it
+    /// returns false, extending the index only as far as the visit goes; `at` is where the
+    /// record starts and its vlen. `visit` runs with the index locked, so it must not look
+    /// types up by id.
+    fn scan_records(&self, mut visit: impl FnMut(TypeId, u32, Kind, RecordAt) -> bool) {
         // Fetched once: `bytes()` goes through a trait object and would not inline in the loop.
         let bytes = self.bytes();
         let big_endian = self.header.big_endian;
@@ -33,7 +34,15 @@ impl Btf {
             read_u32(bytes, pos, big_endian),
             Kind::from_number(info.kind_number),
         ) {
-            (Some(name_off), Some(kind)) => visit(TypeId(id), name_off, kind),
+            (Some(name_off), Some(kind)) => visit(
+                TypeId(id),
+                name_off,
+                kind,
+                RecordAt {
+                    pos,
+                    vlen: info.vlen,
+                },
+            ),
             _ => true,
         };
         let mut index = self.index();
@@ -65,7 +74,7 @@ impl Btf {
             return found;
         }
         let strings = self.string_section();
-        self.scan_records(|id, name_off, kind| {
+        self.scan_records(|id, name_off, kind, _| {
             for (slot, (wanted_kind, name)) in found.iter_mut().zip(wanted) {
                 if slot.is_none()
                     && kind == *wanted_kind
@@ -84,7 +93,7 @@ impl Btf {
     pub fn find_prefixed(&self, kind: Kind, prefix: &str) -> Vec<(TypeId, &str)> {
         let mut found = Vec::new();
         let strings = self.string_section();
-        self.scan_records(|id, name_off, record_kind| {
+        self.scan_records(|id, name_off, record_kind, _| {
             if record_kind == kind && str_starts_with(strings, name_off, prefix.as_bytes()) {
                 if let Ok(name) = self.str_at(name_off) {
                     found.push((id, name));
@@ -95,22 +104,40 @@ impl Btf {
         found
     }
 
-    /// The enum type and value of the enumerator named `name` (e.g. `TCP_LISTEN`), first in id
-    /// order. Decodes only enum records; meant for names nothing else resolved.
+    /// The enum type and value of the enumerator named `name` (e.g. `TCP_ESTABLISHED`), first in
+    /// id order. Compares enumerator names in place while walking, and stops at the first match.
     pub fn find_enumerator(&self, name: &str) -> Option<(TypeId, i64)> {
-        let mut enums = Vec::new();
-        self.scan_records(|id, _, kind| {
-            if matches!(kind, Kind::Enum | Kind::Enum64) {
-                enums.push(id);
+        let bytes = self.bytes();
+        let strings = self.string_section();
+        let big_endian = self.header.big_endian;
+        let mut found = None;
+        self.scan_records(|id, _, kind, at| {
+            let entry_len = match kind {
+                Kind::Enum => 8,
+                Kind::Enum64 => 12,
+                _ => return true,
+            };
+            let first = at.pos + COMMON_LEN;
+            let matching = (0..at.vlen).find(|n| {
+                read_u32(bytes, first + n * entry_len, big_endian)
+                    .is_some_and(|name_off| str_is(strings, name_off, name.as_bytes()))
+            });
+            if let Some(n) = matching {
+                found = Some((id, n));
             }
-            true
+            found.is_none()
         });
-        enums.into_iter().find_map(|id| match self.get(id) {
-            Ok(super::BtfType::Enum { values, .. }) => values
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (id, *v)),
+        let (id, n) = found?;
+        match self.get(id) {
+            Ok(super::BtfType::Enum { values, .. }) => values.get(n).map(|&(_, v)| (id, v)),
             _ => None,
-        })
+        }
     }
+}
+
+/// Where a record starts and how many trailing entries it has.
+#[derive(Clone, Copy)]
+struct RecordAt {
+    pos: usize,
+    vlen: usize,
 }

@@ -1,6 +1,7 @@
 //! Stage `format`: typed rows -> text on a writer (table, CSV or JSON). Guarantees each format
 //! writes only through its `io::Write` and renders kernel pointers hidden unless asked.
 
+mod ascii;
 mod csv;
 mod fit;
 mod json;

@@ -13,7 +13,7 @@ use std::io;
 use bpfq_compiler::layout::{ColumnKind, RowLayout};
 
 use super::textbuf::char_count;
-use super::{fit, text, write_pending, FormatOptions, RowSink, TextBuf};
+use super::{ascii, fit, text, write_pending, FormatOptions, RowSink, TextBuf};
 use crate::decode::Row;
 
 const NULL_TEXT: &str = "NULL";
@@ -140,26 +140,35 @@ impl<W: io::Write> TableSink<W> {
         let (line, cell) = (&mut self.line, &mut self.cell);
         let line_start = line.len();
         let count = row.cell_count();
+        let mut scratch: ascii::Scratch = [0; 24];
         for index in 0..count {
             if index > 0 {
                 line.push_str(COLUMN_GAP);
             }
-            cell.clear();
-            if !text::push_plain(cell, &row.cell(index), &self.options) {
-                cell.push_str(NULL_TEXT);
-            }
-            // One look at the bytes decides both escaping and width for the usual cell.
-            let printable = is_printable_ascii(cell.as_bytes());
-            if !printable && needs_escaping(cell.as_bytes()) {
-                self.scratch.clear();
-                self.scratch.push_str(&cell.text_from(0));
-                cell.clear();
-                push_one_line(cell, &self.scratch);
-            }
-            let natural = if printable {
-                cell.len()
-            } else {
-                display_width(cell.as_bytes())
+            let value = row.cell(index);
+            // Numbers, addresses and names are printable ASCII by type: copied once, no checks.
+            let quick = ascii::quick_text(&value, &mut scratch);
+            let natural = match quick {
+                Some(text) => text.len(),
+                None => {
+                    cell.clear();
+                    if !text::push_plain(cell, &value, &self.options) {
+                        cell.push_str(NULL_TEXT);
+                    }
+                    // One look at the bytes decides both escaping and width for the usual cell.
+                    let printable = ascii::is_printable(cell.as_bytes());
+                    if !printable && needs_escaping(cell.as_bytes()) {
+                        self.scratch.clear();
+                        self.scratch.push_str(&cell.text_from(0));
+                        cell.clear();
+                        push_one_line(cell, &self.scratch);
+                    }
+                    if printable {
+                        cell.len()
+                    } else {
+                        display_width(cell.as_bytes())
+                    }
+                }
             };
             let cut_instead = self.options.max_width.is_some()
                 && self.cuttable.get(index).copied().unwrap_or(false);
@@ -176,10 +185,13 @@ impl<W: io::Write> TableSink<W> {
             if right {
                 push_spaces(line, padding);
             }
-            if natural > width {
-                fit::push_cut(line, &cell.text_from(0), width);
-            } else {
-                line.push_buf(cell);
+            match quick {
+                Some(text) if natural > width => {
+                    fit::push_cut(line, std::str::from_utf8(text).unwrap_or_default(), width)
+                }
+                Some(text) => line.push_ascii(text),
+                None if natural > width => fit::push_cut(line, &cell.text_from(0), width),
+                None => line.push_buf(cell),
             }
             if !right && index + 1 != count {
                 push_spaces(line, padding);
@@ -243,14 +255,10 @@ fn trimmed_len(line: &[u8]) -> usize {
         .map_or(0, |last| last + 1)
 }
 
-fn is_printable_ascii(text: &[u8]) -> bool {
-    text.iter().all(|b| (0x20..0x7f).contains(b))
-}
-
 /// Whether UTF-8 `text` holds a control character, which would break the line.
 fn needs_escaping(text: &[u8]) -> bool {
     // Printable ASCII (the usual cell) needs no look at characters; C1 controls are not ASCII.
-    !is_printable_ascii(text) && String::from_utf8_lossy(text).chars().any(char::is_control)
+    !ascii::is_printable(text) && String::from_utf8_lossy(text).chars().any(char::is_control)
 }
 
 /// Appends `text` with control characters escaped so a cell never breaks the line.
