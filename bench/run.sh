@@ -204,8 +204,15 @@ run_scenario() {
             }
             r = med["bpfq"] / med[anchor]
             rc = cpu["bpfq"] / cpu[anchor]
-            line = sprintf("goal: bpfq/%s = %.2fx (<= %sx) %s [CPU %.2fx]", anchor, r, goal, verdict(r <= goal), rc)
-            if (anchor2 != "-") {
+            if (goal == "ref") {
+                # The issue sets goals at the larger sizes only; this size shows the trend.
+                line = sprintf("reference (no goal at this size): bpfq/%s = %.2fx [CPU %.2fx]", anchor, r, rc)
+            } else {
+                line = sprintf("goal: bpfq/%s = %.2fx (<= %sx) %s [CPU %.2fx]", anchor, r, goal, verdict(r <= goal), rc)
+            }
+            if (anchor2 != "-" && goal == "ref") {
+                line = line sprintf("; bpfq/%s = %.2fx [CPU %.2fx]", anchor2, med["bpfq"] / med[anchor2], cpu["bpfq"] / cpu[anchor2])
+            } else if (anchor2 != "-") {
                 r2 = med["bpfq"] / med[anchor2]
                 line = line sprintf("; bpfq/%s = %.2fx (<= %sx) %s [CPU %.2fx]", anchor2, r2, goal2, verdict(r2 <= goal2), cpu["bpfq"] / cpu[anchor2])
             }
@@ -216,6 +223,9 @@ run_scenario() {
             printf "%s\t%.2f\t%s\t%.2f\t%.2f\t%.2fx %s\t%.2fx\t%d\n", name, med["bpfq"], classic, med["oneshot_c"], med["pinned_cat"], r, anchor, rc, rss["bpfq"] >> summary
         }' <<<"$result"
 }
+
+# goal_at SIZE GOAL_SIZE RATIO: the issue's goal ratio at the size it names, "ref" at others.
+goal_at() { if (($1 == $2)); then echo "$3"; else echo ref; fi; }
 
 # count_rows LABEL BYTES_PER_ROW: rows in one read of the pinned C iterator (sanity line).
 pinned_rows() { echo $(($(${3:-} cat "$pin_prefix$1" | wc -c) / $2)); }
@@ -233,11 +243,12 @@ task_scenario() { # NAME THREADS
     if [[ $have_bpftrace == 1 ]]; then extra=(:: bpftrace "${bpftrace_task[@]}"); fi
     say "$name rows: bpfq=$("$bpfq" --no-header "$q_task" | wc -l) pinned-C=$(pinned_rows task 20) ps-eL=$(ps -eL --no-headers | wc -l)"
     if ((threads == 0)); then
-        run_scenario "$name" "tasks, idle ($(pinned_rows task 20) threads)" ps 0.6 - - -- \
+        run_scenario "$name" "tasks, idle ($(pinned_rows task 20) threads)" ps 0.6 oneshot_c 0.3 -- \
             bpfq "$bpfq" "$q_task" :: ps ps -e -o pid,comm :: proc_tasks "$work_dir/proc_tasks" \
             "${extra[@]}" :: oneshot_c "$work_dir/oneshot" "$work_dir/task.bpf.o" :: pinned_cat cat "${pin_prefix}task"
     else
-        run_scenario "$name" "tasks with $threads extra threads ($(pinned_rows task 20) threads)" pinned_cat 2 - - -- \
+        run_scenario "$name" "tasks with $threads extra threads ($(pinned_rows task 20) threads)" \
+            pinned_cat "$(goal_at "$threads" 10000 2)" - - -- \
             bpfq "$bpfq" "$q_task" :: ps_eL ps -eL -o pid,lwp,comm :: proc_tasks "$work_dir/proc_tasks" \
             "${extra[@]}" :: oneshot_c "$work_dir/oneshot" "$work_dir/task.bpf.o" :: pinned_cat cat "${pin_prefix}task"
     fi
@@ -247,7 +258,8 @@ task_scenario() { # NAME THREADS
 tcp_scenario() { # NAME CONNECTIONS
     start_holder tcp "$2"
     say "$1 rows: bpfq=$("$bpfq" --no-header "$q_tcp" | wc -l) pinned-C=$(pinned_rows tcp 24) ss=$(ss -tanH | wc -l)"
-    run_scenario "$1" "$2 loopback connections ($(pinned_rows tcp 24) tcp sockets)" pinned_cat 1.4 - - -- \
+    run_scenario "$1" "$2 loopback connections ($(pinned_rows tcp 24) tcp sockets)" \
+        pinned_cat "$(goal_at "$2" 20000 1.4)" - - -- \
         bpfq "$bpfq" "$q_tcp" :: ss ss -tan :: proc_cat cat /proc/net/tcp /proc/net/tcp6 \
         :: oneshot_c "$work_dir/oneshot" "$work_dir/tcp.bpf.o" :: pinned_cat cat "${pin_prefix}tcp"
     stop_holder
@@ -270,7 +282,8 @@ routes_scenario() { # NAME ROUTES
     local rows
     rows=$(pinned_rows ipv6_route 64 "${in_ns[*]}")
     say "$1 rows: bpfq=$("${in_ns[@]}" "$bpfq" --no-header "$q_route" | wc -l) pinned-C=$rows /proc=$("${in_ns[@]}" cat /proc/net/ipv6_route | wc -l)"
-    run_scenario "$1" "$2 extra routes in a namespace ($rows ipv6 routes)" pinned_cat 1.5 ip 1 -- \
+    run_scenario "$1" "$2 extra routes in a namespace ($rows ipv6 routes)" \
+        pinned_cat "$(goal_at "$2" 10000 1.5)" ip 1 -- \
         bpfq "${in_ns[@]}" "$bpfq" "$q_route" :: ip "${in_ns[@]}" ip -6 route show table all \
         :: proc_cat "${in_ns[@]}" cat /proc/net/ipv6_route \
         :: oneshot_c "${in_ns[@]}" "$work_dir/oneshot" "$work_dir/ipv6_route.bpf.o" \

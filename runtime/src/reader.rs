@@ -1,11 +1,13 @@
 //! Stage `read`: iterator fd -> fixed-size binary rows. Guarantees every complete row is handed
-//! over exactly once and whole, even when the kernel splits it across reads, and that a torn
-//! row at the end is an error rather than silently dropped.
+//! over exactly once, whole and in order, even when the kernel splits it across reads, and that
+//! a torn row at the end is an error rather than silently dropped; a long dump is read by a
+//! second thread, which has ended (and no longer uses the fd) when reading returns.
 
 use std::fmt;
 use std::io;
 use std::ops::ControlFlow;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::mpsc::{channel, sync_channel};
 
 use crate::sys;
 
@@ -107,6 +109,11 @@ impl IterReader {
 
     /// Reads until the iterator ends (or `on_row` breaks), calling `on_row` with each complete
     /// `row_size`-byte row in order.
+    ///
+    /// A dump that fills its first read is long: the rest is then read by a second thread
+    /// while this one hands rows over, so the kernel's walk and the formatting overlap. The
+    /// reader stays at most `AHEAD` reads ahead, and stops at its next read once `on_row`
+    /// breaks; it has ended before this returns, so the fd outlives every use.
     pub fn read_rows(
         &mut self,
         row_size: usize,
@@ -116,37 +123,126 @@ impl IterReader {
             return Err(ReadError::ZeroRowSize);
         }
         let chunk = read_size(row_size);
-        // Room for one partial row carried over from the previous read plus one chunk.
-        let mut buf = vec![0u8; chunk + row_size];
-        let mut carried = 0usize;
-        loop {
-            let count = match sys::read(self.fd.as_fd(), &mut buf[carried..carried + chunk]) {
-                Ok(count) => count,
-                Err(err) => match err.raw_os_error() {
-                    Some(libc::EINTR) => continue,
-                    Some(libc::EAGAIN) => {
-                        std::thread::yield_now();
-                        continue;
-                    }
-                    Some(libc::E2BIG) => return Err(ReadError::ObjectTooLarge),
-                    _ => return Err(ReadError::Io(err)),
-                },
-            };
-            if count == 0 {
-                return match carried {
-                    0 => Ok(()),
-                    trailing => Err(ReadError::TornRow { trailing, row_size }),
-                };
-            }
-            let filled = carried + count;
-            let whole = filled - filled % row_size;
-            for row in buf[..whole].chunks_exact(row_size) {
-                if on_row(row).is_break() {
+        let fd = self.fd.as_fd();
+        let mut framer = Framer::new(row_size, chunk);
+        let mut first = vec![0u8; chunk];
+        let count = read_chunk(fd, &mut first)?;
+        if framer.take(&first[..count], &mut on_row).is_break() {
+            return Ok(());
+        }
+        if count == 0 {
+            return framer.finish();
+        }
+        if count < chunk / 2 {
+            // The walk stopped well short of a full buffer: it has ended (or paused after a
+            // million objects); a thread would cost more than what is left.
+            loop {
+                let count = read_chunk(fd, &mut first)?;
+                if count == 0 {
+                    return framer.finish();
+                }
+                if framer.take(&first[..count], &mut on_row).is_break() {
                     return Ok(());
                 }
             }
-            buf.copy_within(whole..filled, 0);
-            carried = filled - whole;
+        }
+        std::thread::scope(|scope| {
+            let (full_tx, full) = sync_channel::<Result<Vec<u8>, ReadError>>(AHEAD);
+            let (empty_tx, empty) = channel::<Vec<u8>>();
+            scope.spawn(move || loop {
+                let mut buf = empty.try_recv().unwrap_or_default();
+                buf.resize(chunk, 0);
+                let read = read_chunk(fd, &mut buf).map(|count| {
+                    buf.truncate(count);
+                    buf
+                });
+                let last = !matches!(&read, Ok(buf) if !buf.is_empty());
+                // A closed channel means the rows are no longer wanted.
+                if full_tx.send(read).is_err() || last {
+                    return;
+                }
+            });
+            let _ = empty_tx.send(first);
+            for read in full {
+                let buf = read?;
+                if buf.is_empty() {
+                    return framer.finish();
+                }
+                if framer.take(&buf, &mut on_row).is_break() {
+                    return Ok(());
+                }
+                let _ = empty_tx.send(buf);
+            }
+            // The reader always sends its last read before it ends.
+            framer.finish()
+        })
+    }
+}
+
+/// Reads the reader thread may be ahead of the rows handed over (32 KiB each).
+const AHEAD: usize = 8;
+
+/// One read of the iterator into `buf`, retrying when interrupted or paused.
+fn read_chunk(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, ReadError> {
+    loop {
+        match sys::read(fd, buf) {
+            Ok(count) => return Ok(count),
+            Err(err) => match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EAGAIN) => std::thread::yield_now(),
+                Some(libc::E2BIG) => return Err(ReadError::ObjectTooLarge),
+                _ => return Err(ReadError::Io(err)),
+            },
+        }
+    }
+}
+
+/// Cuts a stream of read results into rows, carrying a row split across reads over to the next.
+struct Framer {
+    row_size: usize,
+    /// The start of a row whose end is in a later read.
+    carried: Vec<u8>,
+}
+
+impl Framer {
+    fn new(row_size: usize, chunk: usize) -> Framer {
+        Framer {
+            row_size,
+            carried: Vec::with_capacity(row_size.min(chunk)),
+        }
+    }
+
+    fn take(
+        &mut self,
+        mut bytes: &[u8],
+        on_row: &mut impl FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        if !self.carried.is_empty() {
+            let missing = (self.row_size - self.carried.len()).min(bytes.len());
+            self.carried.extend_from_slice(&bytes[..missing]);
+            bytes = &bytes[missing..];
+            if self.carried.len() < self.row_size {
+                return ControlFlow::Continue(());
+            }
+            on_row(&self.carried)?;
+            self.carried.clear();
+        }
+        let whole = bytes.len() - bytes.len() % self.row_size;
+        for row in bytes[..whole].chunks_exact(self.row_size) {
+            on_row(row)?;
+        }
+        self.carried.extend_from_slice(&bytes[whole..]);
+        ControlFlow::Continue(())
+    }
+
+    /// The stream ended: fine unless it ended inside a row.
+    fn finish(&self) -> Result<(), ReadError> {
+        match self.carried.len() {
+            0 => Ok(()),
+            trailing => Err(ReadError::TornRow {
+                trailing,
+                row_size: self.row_size,
+            }),
         }
     }
 }
@@ -166,6 +262,84 @@ mod tests {
         }
         writer.send(&[]).expect("send end marker");
         IterReader::new(OwnedFd::from(reader))
+    }
+
+    /// Like `pipe_with`, with a thread sending `pieces` as they are read (more than the
+    /// socket buffer holds), then the end marker; the thread is returned to be joined.
+    fn streamed_pipe(pieces: Vec<Vec<u8>>) -> (IterReader, std::thread::JoinHandle<()>) {
+        let (reader, writer) = UnixDatagram::pair().expect("socketpair");
+        let sender = std::thread::spawn(move || {
+            for piece in pieces.iter().chain([&Vec::new()]) {
+                // The reader may have stopped early and closed its end.
+                if writer.send(piece).is_err() {
+                    return;
+                }
+            }
+        });
+        (IterReader::new(OwnedFd::from(reader)), sender)
+    }
+
+    /// Big reads of consecutive u64 rows, cut at odd places so rows span reads.
+    fn counting_pieces(rows: u64, piece_len: usize) -> Vec<Vec<u8>> {
+        let bytes: Vec<u8> = (0..rows).flat_map(u64::to_le_bytes).collect();
+        bytes.chunks(piece_len).map(<[u8]>::to_vec).collect()
+    }
+
+    #[test]
+    fn a_long_dump_is_read_ahead_and_handed_over_in_order() {
+        let (mut reader, sender) = streamed_pipe(counting_pieces(40_000, 30_001));
+        let mut next = 0u64;
+        reader
+            .read_rows(8, |row| {
+                assert_eq!(row, next.to_le_bytes());
+                next += 1;
+                ControlFlow::Continue(())
+            })
+            .expect("read");
+        assert_eq!(next, 40_000);
+        sender.join().expect("sender");
+    }
+
+    #[test]
+    fn a_long_dump_stops_reading_when_rows_are_no_longer_wanted() {
+        let (mut reader, sender) = streamed_pipe(counting_pieces(400_000, 30_000));
+        let mut seen = 0u64;
+        reader
+            .read_rows(8, |_| {
+                seen += 1;
+                if seen == 5_000 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .expect("read");
+        assert_eq!(seen, 5_000);
+        // The read-ahead thread has ended: nothing reads the socket any more, so closing it
+        // lets the sender finish with an error instead of blocking.
+        drop(reader);
+        sender.join().expect("sender");
+    }
+
+    #[test]
+    fn a_long_dump_ending_inside_a_row_is_an_error() {
+        let mut pieces = counting_pieces(10_000, 30_000);
+        pieces.push(vec![1, 2, 3]);
+        let (mut reader, sender) = streamed_pipe(pieces);
+        let mut seen = 0;
+        let result = reader.read_rows(8, |_| {
+            seen += 1;
+            ControlFlow::Continue(())
+        });
+        assert!(matches!(
+            result,
+            Err(ReadError::TornRow {
+                trailing: 3,
+                row_size: 8
+            })
+        ));
+        assert_eq!(seen, 10_000);
+        sender.join().expect("sender");
     }
 
     #[test]
