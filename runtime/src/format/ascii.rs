@@ -1,11 +1,14 @@
 //! Stage `format` (helper): the text of the cells that are short printable ASCII by their type
-//! (integers, IPv4 addresses, booleans, enumerator names), written into a stack buffer. Sinks
+//! (integers, IP addresses, booleans, enumerator names), written into a stack buffer. Sinks
 //! use it to copy such a cell once, with no escaping check and its width known from its length.
+//! Numbers and addresses read exactly as the standard library's `Display` writes them.
+
+use std::net::Ipv6Addr;
 
 use crate::decode::Cell;
 
-/// Room for the longest quick text: `-9223372036854775808` (20) and `255.255.255.255` (15).
-pub(super) type Scratch = [u8; 24];
+/// Room for the longest quick text: eight groups of four hex digits and seven colons (39).
+pub(super) type Scratch = [u8; 40];
 
 /// The text of `cell` if its type makes it printable ASCII, else `None` (text, bytes,
 /// pointers, floats, IPv6 and NULL take the general path).
@@ -18,6 +21,7 @@ pub(super) fn quick_text<'a>(cell: &'a Cell<'_>, scratch: &'a mut Scratch) -> Op
         } if is_printable(name.as_bytes()) => Some(name.as_bytes()),
         Cell::Enum { value, name: None } => Some(digits(value.unsigned_abs(), *value < 0, scratch)),
         Cell::Ipv4(address) => Some(ipv4(address.octets(), scratch)),
+        Cell::Ipv6(address) => Some(ipv6(address, scratch)),
         Cell::Bool(b) => Some(if *b { b"true" } else { b"false" }),
         Cell::Text(text) if is_printable(text.as_bytes()) => Some(text.as_bytes()),
         _ => None,
@@ -70,6 +74,56 @@ fn ipv4(octets: [u8; 4], scratch: &mut Scratch) -> &[u8] {
     &scratch[..len]
 }
 
+/// RFC 5952 text, as `Ipv6Addr`'s `Display` writes it: IPv4-mapped addresses as `::ffff:a.b.c.d`,
+/// the longest run of two or more zero groups (the first of equal runs) as `::`, the other
+/// groups in lower-case hex without leading zeros.
+fn ipv6<'a>(address: &Ipv6Addr, scratch: &'a mut Scratch) -> &'a [u8] {
+    if let Some(mapped) = address.to_ipv4_mapped() {
+        const PREFIX: &[u8] = b"::ffff:";
+        let mut octets: Scratch = [0; 40];
+        let tail = ipv4(mapped.octets(), &mut octets);
+        scratch[..PREFIX.len()].copy_from_slice(PREFIX);
+        scratch[PREFIX.len()..PREFIX.len() + tail.len()].copy_from_slice(tail);
+        return &scratch[..PREFIX.len() + tail.len()];
+    }
+    let groups = address.segments();
+    let (mut run_start, mut run_len) = (0, 0);
+    let mut current = 0;
+    for (index, &group) in groups.iter().enumerate() {
+        current = if group == 0 { current + 1 } else { 0 };
+        if current > run_len {
+            (run_start, run_len) = (index + 1 - current, current);
+        }
+    }
+    let mut len = 0;
+    let mut index = 0;
+    while index < groups.len() {
+        if run_len > 1 && index == run_start {
+            scratch[len..len + 2].copy_from_slice(b"::");
+            len += 2;
+            index += run_len;
+            continue;
+        }
+        if index > 0 && !(run_len > 1 && index == run_start + run_len) {
+            scratch[len] = b':';
+            len += 1;
+        }
+        push_hex_group(scratch, &mut len, groups[index]);
+        index += 1;
+    }
+    &scratch[..len]
+}
+
+/// One group in lower-case hex without leading zeros.
+fn push_hex_group(scratch: &mut Scratch, len: &mut usize, group: u16) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits = (4 - group.leading_zeros() as usize / 4).max(1);
+    for shift in (0..digits).rev() {
+        scratch[*len] = HEX[usize::from(group >> (shift * 4)) & 0xf];
+        *len += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,7 +131,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn quick(cell: Cell<'_>) -> Option<String> {
-        let mut scratch = [0; 24];
+        let mut scratch = [0; 40];
         quick_text(&cell, &mut scratch).map(|t| String::from_utf8_lossy(t).into_owned())
     }
 
@@ -104,6 +158,41 @@ mod tests {
         ] {
             let address = Ipv4Addr::from(octets);
             assert_eq!(quick(Cell::Ipv4(address)), Some(address.to_string()));
+        }
+    }
+
+    #[test]
+    fn ipv6_text_matches_the_standard_formatting() {
+        let mut patterns: Vec<[u16; 8]> = vec![
+            [0; 8],
+            [0, 0, 0, 0, 0, 0, 0, 1],
+            [1, 0, 0, 0, 0, 0, 0, 0],
+            [0, 0, 0, 0, 0, 0xffff, 0xc000, 0x0280],
+            [0, 0, 0, 0, 0, 0, 0xc000, 0x0280],
+            [0x2001, 0xdb8, 0, 0, 1, 0, 0, 1],
+            [0x2001, 0xdb8, 0, 1, 0, 0, 0, 1],
+            [0x2001, 0, 1, 1, 1, 1, 1, 1],
+            [0xfe80, 0, 0, 0, 0x1ff, 0xfe23, 0x4567, 0x890a],
+            [0xffff; 8],
+            [0, 1, 0, 1, 0, 1, 0, 1],
+        ];
+        // Every mix of zero and non-zero groups, with varied digit counts.
+        for mask in 0u16..256 {
+            let mut groups = [0u16; 8];
+            for (index, group) in groups.iter_mut().enumerate() {
+                if mask & (1 << index) != 0 {
+                    *group = [0xa, 0xbc, 0xdef, 0x1234][index % 4];
+                }
+            }
+            patterns.push(groups);
+        }
+        for groups in patterns {
+            let address = std::net::Ipv6Addr::from(groups);
+            assert_eq!(
+                quick(Cell::Ipv6(address)),
+                Some(address.to_string()),
+                "{groups:x?}"
+            );
         }
     }
 

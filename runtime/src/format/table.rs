@@ -140,7 +140,7 @@ impl<W: io::Write> TableSink<W> {
         let (line, cell) = (&mut self.line, &mut self.cell);
         let line_start = line.len();
         let count = row.cell_count();
-        let mut scratch: ascii::Scratch = [0; 24];
+        let mut scratch: ascii::Scratch = [0; 40];
         for index in 0..count {
             if index > 0 {
                 line.push_str(COLUMN_GAP);

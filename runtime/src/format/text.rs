@@ -4,64 +4,36 @@
 
 use std::fmt::Write;
 
-use super::{pointer, FormatOptions, TextBuf};
+use super::{ascii, pointer, FormatOptions, TextBuf};
 use crate::decode::{vma_perms_text, Cell};
 
 /// Appends the text of `cell` to `out`; `false` (nothing appended) for NULL, which each format
 /// shows its own way.
 pub(super) fn push_plain(out: &mut TextBuf, cell: &Cell<'_>, options: &FormatOptions) -> bool {
+    let mut scratch: ascii::Scratch = [0; 40];
+    if let Some(text) = ascii::quick_text(cell, &mut scratch) {
+        out.push_ascii(text);
+        return true;
+    }
     match cell {
         Cell::Null => return false,
-        Cell::Int(n) => push_i64(out, *n),
-        Cell::UInt(n) => push_u64(out, *n),
         Cell::Float(x) => push_float(out, *x),
-        Cell::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Cell::Text(text) => out.push_str(text),
         Cell::Enum {
             name: Some(name), ..
         } => out.push_str(name),
-        Cell::Enum { value, name: None } => push_i64(out, *value),
         Cell::Pointer(address) => push_pointer(out, *address, options),
         Cell::Bytes(bytes) => push_hex(out, bytes),
-        // Writing into a TextBuf cannot fail.
-        Cell::Ipv4(address) => push_ipv4(out, address.octets()),
-        Cell::Ipv6(address) => drop(write!(out, "{address}")),
         Cell::VmaPerms(bits) => vma_perms_text(*bits).into_iter().for_each(|c| out.push(c)),
+        // Numbers, booleans, addresses and enum values without a name took the quick path.
+        Cell::Int(_)
+        | Cell::UInt(_)
+        | Cell::Bool(_)
+        | Cell::Enum { name: None, .. }
+        | Cell::Ipv4(_)
+        | Cell::Ipv6(_) => {}
     }
     true
-}
-
-/// Decimal digits of `n`, written back to front into a stack buffer (the `fmt` machinery costs
-/// several times more per number, and a dump prints millions of them).
-pub(super) fn push_u64(out: &mut TextBuf, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.push_ascii(&digits[start..]);
-}
-
-/// Dotted decimal, as `Ipv4Addr`'s `Display` writes it (a socket dump prints two a row).
-fn push_ipv4(out: &mut TextBuf, octets: [u8; 4]) {
-    for (index, octet) in octets.into_iter().enumerate() {
-        if index > 0 {
-            out.push('.');
-        }
-        push_u64(out, u64::from(octet));
-    }
-}
-
-pub(super) fn push_i64(out: &mut TextBuf, n: i64) {
-    if n < 0 {
-        out.push('-');
-    }
-    push_u64(out, n.unsigned_abs());
 }
 
 /// A float as the shortest text that reads back to the same value, always with a decimal
