@@ -133,6 +133,8 @@ pub fn execute(
             &mut timed,
         );
         let format_time = timed.spent;
+        // A long dump is read ahead by a second thread: "read" is then the time spent waiting
+        // for rows, not the whole time the kernel spent producing them.
         timings.record("read", started.elapsed().saturating_sub(format_time));
         timings.record("format", format_time);
         timings.count_run();
