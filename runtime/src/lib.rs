@@ -6,6 +6,7 @@
 pub mod caps;
 pub mod decode;
 pub mod format;
+mod framer;
 pub mod group;
 pub mod group_map;
 pub mod join;

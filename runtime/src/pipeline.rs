@@ -300,7 +300,8 @@ pub fn write_rows(
 }
 
 /// Calls `on_row` for each row read; with `drop_repeated_last`, a final row equal to the one
-/// before it is dropped (iter/ksym repeats its last symbol). Rows are then held back by one.
+/// before it is dropped (iter/ksym repeats its last symbol). Only the last row of each run the
+/// reader hands over is held back (copied), the others go straight through.
 fn each_row_of(
     reader: &mut impl RowSource,
     row_size: usize,
@@ -310,26 +311,37 @@ fn each_row_of(
     if !drop_repeated_last {
         return reader.read_rows(row_size, on_row);
     }
-    // Two buffers reused for every row (one allocation each per run, not per row).
-    let mut held = Vec::with_capacity(row_size);
-    let mut previous = Vec::with_capacity(row_size);
-    let (mut holding, mut has_previous, mut stopped) = (false, false, false);
-    reader.read_rows(row_size, |row| {
-        let flow = if holding {
-            let flow = on_row(&held);
-            std::mem::swap(&mut previous, &mut held);
-            has_previous = true;
-            flow
+    // The held-back row, and the row that came before it (to compare at the end).
+    let (mut held, mut before_held) = (Vec::with_capacity(row_size), Vec::with_capacity(row_size));
+    let (mut holding, mut has_before, mut stopped) = (false, false, false);
+    reader.read_runs(row_size, |run| {
+        let rows = run.len() / row_size;
+        // The held row is not the last of the stream: more rows came.
+        let mut flow = if holding {
+            on_row(&held)
         } else {
             ControlFlow::Continue(())
         };
+        if flow.is_continue() {
+            flow = run[..(rows - 1) * row_size]
+                .chunks_exact(row_size)
+                .try_for_each(&mut on_row);
+        }
+        if rows >= 2 {
+            before_held.clear();
+            before_held.extend_from_slice(&run[(rows - 2) * row_size..(rows - 1) * row_size]);
+            has_before = true;
+        } else if holding {
+            std::mem::swap(&mut before_held, &mut held);
+            has_before = true;
+        }
         held.clear();
-        held.extend_from_slice(row);
+        held.extend_from_slice(&run[(rows - 1) * row_size..]);
         holding = true;
         stopped = flow.is_break();
         flow
     })?;
-    if holding && !stopped && !(has_previous && previous == held) {
+    if holding && !stopped && !(has_before && before_held == held) {
         let _ = on_row(&held);
     }
     Ok(())
@@ -473,6 +485,36 @@ mod tests {
             let got: Vec<Value> = sink.rows.into_iter().flatten().collect();
             let expected: Vec<Value> = expected.iter().map(|&n| Value::UInt(n)).collect();
             assert_eq!(got, expected, "rows {input:?}");
+        }
+    }
+
+    #[test]
+    fn dropping_a_repeated_last_row_works_across_reads() {
+        let user = UserPart {
+            drop_repeated_last: true,
+            ..all_rows()
+        };
+        let cases: [(&[&[u64]], &[u64]); 6] = [
+            (&[&[1, 2], &[3], &[3]], &[1, 2, 3]),
+            (&[&[1], &[2, 2]], &[1, 2]),
+            (&[&[7], &[7]], &[7]),
+            (&[&[1, 2, 3], &[3]], &[1, 2, 3]),
+            (&[&[5], &[6], &[7]], &[5, 6, 7]),
+            (&[&[4, 4], &[4, 9]], &[4, 4, 4, 9]),
+        ];
+        for (reads, expected) in cases {
+            let (reader, writer) = UnixDatagram::pair().expect("socketpair");
+            for read in reads {
+                let bytes: Vec<u8> = read.iter().flat_map(|v| v.to_le_bytes()).collect();
+                writer.send(&bytes).expect("send");
+            }
+            writer.send(&[]).expect("send end marker");
+            let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
+            let mut reader = IterReader::new(OwnedFd::from(reader));
+            stream_rows(&mut reader, &layout(), &user, &mut sink).expect("stream");
+            let got: Vec<Value> = sink.rows.into_iter().flatten().collect();
+            let expected: Vec<Value> = expected.iter().map(|&n| Value::UInt(n)).collect();
+            assert_eq!(got, expected, "reads {reads:?}");
         }
     }
 

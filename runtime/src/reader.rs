@@ -9,6 +9,7 @@ use std::ops::ControlFlow;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::mpsc::{channel, sync_channel};
 
+use crate::framer::Framer;
 use crate::sys;
 
 /// The kernel's iterator seq buffer: one read returns at most this much.
@@ -109,25 +110,36 @@ impl IterReader {
 
     /// Reads until the iterator ends (or `on_row` breaks), calling `on_row` with each complete
     /// `row_size`-byte row in order.
-    ///
-    /// A dump that fills its first read is long: the rest is then read by a second thread
-    /// while this one hands rows over, so the kernel's walk and the formatting overlap. The
-    /// reader stays at most `AHEAD` reads ahead, and stops at its next read once `on_row`
-    /// breaks; it has ended before this returns, so the fd outlives every use.
     pub fn read_rows(
         &mut self,
         row_size: usize,
         mut on_row: impl FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> Result<(), ReadError> {
+        self.read_runs(row_size, |run| {
+            run.chunks_exact(row_size).try_for_each(&mut on_row)
+        })
+    }
+
+    /// Like `read_rows`, handing over runs of consecutive rows (what one read returned).
+    ///
+    /// A dump that fills its first read is long: the rest is then read by a second thread
+    /// while this one hands rows over, so the kernel's walk and the formatting overlap. The
+    /// reader stays at most `AHEAD` reads ahead, and stops at its next read once `on_run`
+    /// breaks; it has ended before this returns, so the fd outlives every use.
+    pub fn read_runs(
+        &mut self,
+        row_size: usize,
+        mut on_run: impl FnMut(&[u8]) -> ControlFlow<()>,
     ) -> Result<(), ReadError> {
         if row_size == 0 {
             return Err(ReadError::ZeroRowSize);
         }
         let chunk = read_size(row_size);
         let fd = self.fd.as_fd();
-        let mut framer = Framer::new(row_size, chunk);
+        let mut framer = Framer::new(row_size);
         let mut first = vec![0u8; chunk];
         let count = read_chunk(fd, &mut first)?;
-        if framer.take(&first[..count], &mut on_row).is_break() {
+        if framer.feed(&first[..count], &mut on_run).is_break() {
             return Ok(());
         }
         if count == 0 {
@@ -141,7 +153,7 @@ impl IterReader {
                 if count == 0 {
                     return framer.finish();
                 }
-                if framer.take(&first[..count], &mut on_row).is_break() {
+                if framer.feed(&first[..count], &mut on_run).is_break() {
                     return Ok(());
                 }
             }
@@ -168,7 +180,7 @@ impl IterReader {
                 if buf.is_empty() {
                     return framer.finish();
                 }
-                if framer.take(&buf, &mut on_row).is_break() {
+                if framer.feed(&buf, &mut on_run).is_break() {
                     return Ok(());
                 }
                 let _ = empty_tx.send(buf);
@@ -193,56 +205,6 @@ fn read_chunk(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, ReadError> {
                 Some(libc::E2BIG) => return Err(ReadError::ObjectTooLarge),
                 _ => return Err(ReadError::Io(err)),
             },
-        }
-    }
-}
-
-/// Cuts a stream of read results into rows, carrying a row split across reads over to the next.
-struct Framer {
-    row_size: usize,
-    /// The start of a row whose end is in a later read.
-    carried: Vec<u8>,
-}
-
-impl Framer {
-    fn new(row_size: usize, chunk: usize) -> Framer {
-        Framer {
-            row_size,
-            carried: Vec::with_capacity(row_size.min(chunk)),
-        }
-    }
-
-    fn take(
-        &mut self,
-        mut bytes: &[u8],
-        on_row: &mut impl FnMut(&[u8]) -> ControlFlow<()>,
-    ) -> ControlFlow<()> {
-        if !self.carried.is_empty() {
-            let missing = (self.row_size - self.carried.len()).min(bytes.len());
-            self.carried.extend_from_slice(&bytes[..missing]);
-            bytes = &bytes[missing..];
-            if self.carried.len() < self.row_size {
-                return ControlFlow::Continue(());
-            }
-            on_row(&self.carried)?;
-            self.carried.clear();
-        }
-        let whole = bytes.len() - bytes.len() % self.row_size;
-        for row in bytes[..whole].chunks_exact(self.row_size) {
-            on_row(row)?;
-        }
-        self.carried.extend_from_slice(&bytes[whole..]);
-        ControlFlow::Continue(())
-    }
-
-    /// The stream ended: fine unless it ended inside a row.
-    fn finish(&self) -> Result<(), ReadError> {
-        match self.carried.len() {
-            0 => Ok(()),
-            trailing => Err(ReadError::TornRow {
-                trailing,
-                row_size: self.row_size,
-            }),
         }
     }
 }

@@ -4,26 +4,39 @@
 
 use std::ops::ControlFlow;
 
+use crate::framer::Framer;
 use crate::reader::{IterReader, ReadError};
 use crate::ringbuf::RingRecords;
 
 /// A stream of fixed-size rows.
 pub trait RowSource {
+    /// Calls `on_run` with runs of consecutive `row_size`-byte rows (each run a non-zero
+    /// multiple of `row_size` bytes), in order, until the end or a `Break`.
+    fn read_runs(
+        &mut self,
+        row_size: usize,
+        on_run: impl FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> Result<(), ReadError>;
+
     /// Calls `on_row` with each `row_size`-byte row in order, until the end or a `Break`.
     fn read_rows(
         &mut self,
         row_size: usize,
-        on_row: impl FnMut(&[u8]) -> ControlFlow<()>,
-    ) -> Result<(), ReadError>;
+        mut on_row: impl FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> Result<(), ReadError> {
+        self.read_runs(row_size, |run| {
+            run.chunks_exact(row_size).try_for_each(&mut on_row)
+        })
+    }
 }
 
 impl RowSource for IterReader {
-    fn read_rows(
+    fn read_runs(
         &mut self,
         row_size: usize,
-        on_row: impl FnMut(&[u8]) -> ControlFlow<()>,
+        on_run: impl FnMut(&[u8]) -> ControlFlow<()>,
     ) -> Result<(), ReadError> {
-        IterReader::read_rows(self, row_size, on_row)
+        IterReader::read_runs(self, row_size, on_run)
     }
 }
 
@@ -40,10 +53,10 @@ impl RingRows {
 }
 
 impl RowSource for RingRows {
-    fn read_rows(
+    fn read_runs(
         &mut self,
         row_size: usize,
-        mut on_row: impl FnMut(&[u8]) -> ControlFlow<()>,
+        mut on_run: impl FnMut(&[u8]) -> ControlFlow<()>,
     ) -> Result<(), ReadError> {
         if row_size == 0 {
             return Err(ReadError::ZeroRowSize);
@@ -52,93 +65,14 @@ impl RowSource for RingRows {
         let mut stopped = false;
         self.records
             .for_each(|payload| {
-                stopped = framer.feed(payload, &mut on_row).is_break();
+                stopped = framer.feed(payload, &mut on_run).is_break();
                 !stopped
             })
             .map_err(|err| ReadError::Io(std::io::Error::other(err.to_string())))?;
-        match (stopped, framer.carried.len()) {
-            (true, _) | (false, 0) => Ok(()),
-            (false, trailing) => Err(ReadError::TornRow { trailing, row_size }),
+        if stopped {
+            Ok(())
+        } else {
+            framer.finish()
         }
-    }
-}
-
-/// Cuts a byte stream arriving in pieces of any size into rows.
-struct Framer {
-    row_size: usize,
-    /// The start of a row whose rest is in a later piece.
-    carried: Vec<u8>,
-}
-
-impl Framer {
-    fn new(row_size: usize) -> Framer {
-        Framer {
-            row_size,
-            carried: Vec::with_capacity(row_size),
-        }
-    }
-
-    fn feed(
-        &mut self,
-        mut piece: &[u8],
-        on_row: &mut impl FnMut(&[u8]) -> ControlFlow<()>,
-    ) -> ControlFlow<()> {
-        if !self.carried.is_empty() {
-            let take = (self.row_size - self.carried.len()).min(piece.len());
-            self.carried.extend_from_slice(&piece[..take]);
-            piece = &piece[take..];
-            if self.carried.len() < self.row_size {
-                return ControlFlow::Continue(());
-            }
-            let flow = on_row(&self.carried);
-            self.carried.clear();
-            flow?;
-        }
-        let mut rows = piece.chunks_exact(self.row_size);
-        for row in rows.by_ref() {
-            on_row(row)?;
-        }
-        self.carried.extend_from_slice(rows.remainder());
-        ControlFlow::Continue(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn frame(pieces: &[&[u8]], row_size: usize) -> (Vec<Vec<u8>>, usize) {
-        let mut framer = Framer::new(row_size);
-        let mut rows = Vec::new();
-        for piece in pieces {
-            let _ = framer.feed(piece, &mut |row: &[u8]| {
-                rows.push(row.to_vec());
-                ControlFlow::Continue(())
-            });
-        }
-        (rows, framer.carried.len())
-    }
-
-    #[test]
-    fn segments_of_a_wide_row_are_joined() {
-        let (rows, left) = frame(&[&[1, 2, 3], &[4, 5], &[6, 7, 8, 9, 10, 11]], 4);
-        assert_eq!(rows, vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8]]);
-        assert_eq!(left, 3, "9, 10, 11 wait for the rest of their row");
-    }
-
-    #[test]
-    fn a_break_stops_at_that_row() {
-        let mut framer = Framer::new(2);
-        let mut seen = 0;
-        let flow = framer.feed(&[0; 8], &mut |_: &[u8]| {
-            seen += 1;
-            if seen == 2 {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        });
-        assert!(flow.is_break());
-        assert_eq!(seen, 2);
     }
 }
