@@ -70,6 +70,40 @@ fn canned_layout() -> RowLayout {
     ])
 }
 
+/// A ksym row: a long char array mostly unused, a type letter, a module name, a hidden address.
+fn ksym_layout() -> RowLayout {
+    RowLayout::pack([
+        ("name".to_string(), ColumnKind::Chars { len: 512 }, false),
+        ("type".to_string(), ColumnKind::Chars { len: 1 }, false),
+        ("module".to_string(), ColumnKind::Chars { len: 56 }, false),
+        ("address".to_string(), ColumnKind::KernelPointer, false),
+    ])
+}
+
+/// 10k ksym rows: symbol names of 10 to 40 characters, every tenth in a module.
+fn ksym_rows(layout: &RowLayout, count: u32) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let mut row = vec![0u8; layout.size as usize];
+            let [name, kind, module, address] = &layout.columns[..] else {
+                unreachable!("four columns")
+            };
+            let text = format!("{}_{i}", "do_sys_openat".repeat(1 + i as usize % 3));
+            let at = name.offset as usize;
+            row[at..at + text.len()].copy_from_slice(text.as_bytes());
+            row[kind.offset as usize] = b"Ttd"[i as usize % 3];
+            if i % 10 == 0 {
+                let at = module.offset as usize;
+                row[at..at + 4].copy_from_slice(b"xfs\0");
+            }
+            let at = address.offset as usize;
+            let value = 0xffff_ffff_8100_0000u64 + u64::from(i) * 48;
+            row[at..at + 8].copy_from_slice(&value.to_le_bytes());
+            row
+        })
+        .collect()
+}
+
 /// 10k rows as a BPF program would write them: every column filled, deterministic content.
 fn canned_rows(layout: &RowLayout, count: u32) -> Vec<Vec<u8>> {
     (0..count)
@@ -116,20 +150,26 @@ fn format_rows(layout: &RowLayout, rows: &[Vec<u8>], format: OutputFormat) -> us
 }
 
 fn bench_formatting() {
-    let layout = canned_layout();
-    let rows = canned_rows(&layout, 10_000);
-    for (name, format) in [
-        ("table", OutputFormat::Table),
-        ("csv", OutputFormat::Csv),
-        ("json", OutputFormat::Json),
-    ] {
-        let mut bytes = 0;
-        let took = time(21, || bytes = format_rows(&layout, &rows, format));
-        println!(
-            "decode + format 10k rows as {name:<5}: {:8.3} ms ({:.0} ns/row, {bytes} bytes)",
-            took.as_secs_f64() * 1e3,
-            took.as_secs_f64() * 1e9 / rows.len() as f64
-        );
+    let tcp_like = canned_layout();
+    let ksym = ksym_layout();
+    let cases = [
+        ("rows (tcp-like)", &tcp_like, canned_rows(&tcp_like, 10_000)),
+        ("ksym rows", &ksym, ksym_rows(&ksym, 10_000)),
+    ];
+    for (what, layout, rows) in &cases {
+        for (name, format) in [
+            ("table", OutputFormat::Table),
+            ("csv", OutputFormat::Csv),
+            ("json", OutputFormat::Json),
+        ] {
+            let mut bytes = 0;
+            let took = time(21, || bytes = format_rows(layout, rows, format));
+            println!(
+                "decode + format 10k {what:<15} as {name:<5}: {:8.3} ms ({:.0} ns/row, {bytes} bytes)",
+                took.as_secs_f64() * 1e3,
+                took.as_secs_f64() * 1e9 / rows.len() as f64
+            );
+        }
     }
 }
 

@@ -70,7 +70,10 @@ mod tests {
         let mut rows = Vec::new();
         for piece in pieces {
             let _ = framer.feed(piece, &mut |run: &[u8]| {
-                assert!(!run.is_empty() && run.len().is_multiple_of(row_size), "{run:?}");
+                assert!(
+                    !run.is_empty() && run.len().is_multiple_of(row_size),
+                    "{run:?}"
+                );
                 rows.extend(run.chunks_exact(row_size).map(<[u8]>::to_vec));
                 ControlFlow::Continue(())
             });

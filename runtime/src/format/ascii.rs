@@ -31,7 +31,10 @@ pub(super) fn quick_text<'a>(cell: &'a Cell<'_>, scratch: &'a mut Scratch) -> Op
 /// Whether every byte is printable ASCII (space to `~`): such text needs no escaping and its
 /// width is its length.
 pub(super) fn is_printable(text: &[u8]) -> bool {
-    text.iter().all(|&b| b.wrapping_sub(0x20) < 0x5f)
+    // No early exit: the loop compiles to SIMD compares, faster on names of a few dozen bytes.
+    text.iter().fold(0u8, |outside, &b| {
+        outside | u8::from(b.wrapping_sub(0x20) >= 0x5f)
+    }) == 0
 }
 
 /// Decimal digits of `n` (after a `-` when `negative`), written back to front.
