@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::proc_net::{self, socket_inodes_of};
+use common::proc_net::{self, assert_same_sockets, socket_inodes_of};
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -157,37 +157,6 @@ fn bpfq_rows_of_ours(
         &repeated[..repeated.len().min(3)]
     );
     by_inode
-}
-
-/// Compares bpfq's rows with /proc's socket by socket, reporting the first few differences.
-fn assert_same_sockets(
-    what: &str,
-    got: &BTreeMap<String, Vec<String>>,
-    expected: &BTreeMap<String, Vec<String>>,
-) {
-    let missing: Vec<&String> = expected.keys().filter(|i| !got.contains_key(*i)).collect();
-    assert!(
-        missing.is_empty(),
-        "{what}: {} of {} sockets missing from bpfq, e.g. {:?}",
-        missing.len(),
-        expected.len(),
-        &missing[..missing.len().min(5)]
-    );
-    let extra: Vec<&String> = got.keys().filter(|i| !expected.contains_key(*i)).collect();
-    assert!(
-        extra.is_empty(),
-        "{what}: bpfq lists sockets /proc does not: {extra:?}"
-    );
-    let differing: Vec<(&String, &Vec<String>, &Vec<String>)> = expected
-        .iter()
-        .filter(|(inode, row)| got[*inode] != **row)
-        .map(|(inode, row)| (inode, &got[inode], row))
-        .take(5)
-        .collect();
-    assert!(
-        differing.is_empty(),
-        "{what}: rows differ (inode, bpfq, /proc): {differing:?}"
-    );
 }
 
 /// The inodes of `ours` that /proc lists in `files`.

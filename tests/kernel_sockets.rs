@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::proc_net::TCP_STATES;
+use common::proc_net::{proc_address, TCP_STATES};
 
 fn state_name(hex: &str) -> String {
     let number = usize::from_str_radix(hex, 16).expect("state is hex");
@@ -24,22 +24,6 @@ fn state_name(hex: &str) -> String {
         .get(number)
         .unwrap_or_else(|| panic!("unknown TCP state {number}"))
         .to_string()
-}
-
-/// /proc/net prints an address as the hex of each 32-bit word read in host (little-endian)
-/// order; the bytes of the word are the address bytes.
-fn proc_ipv4(hex: &str) -> String {
-    let word = u32::from_str_radix(hex, 16).expect("hex address");
-    Ipv4Addr::from(word.to_le_bytes()).to_string()
-}
-
-fn proc_ipv6(hex: &str) -> String {
-    let mut bytes = [0u8; 16];
-    for (i, chunk) in bytes.chunks_mut(4).enumerate() {
-        let word = u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).expect("hex address");
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
-    Ipv6Addr::from(bytes).to_string()
 }
 
 /// One row of /proc/net/{tcp,tcp6,udp,udp6} in bpfq's column order and rendering:
@@ -54,19 +38,12 @@ fn proc_inet_rows(file: &str) -> Vec<Vec<String>> {
             let (src, sport) = f[1].split_once(':').expect("local address");
             let (dst, dport) = f[2].split_once(':').expect("remote address");
             let (tx, rx) = f[4].split_once(':').expect("queues");
-            let address = |hex: &str| {
-                if family == "2" {
-                    proc_ipv4(hex)
-                } else {
-                    proc_ipv6(hex)
-                }
-            };
             let hex = |h: &str| u64::from_str_radix(h, 16).expect("hex").to_string();
             vec![
                 family.to_string(),
-                address(src),
+                proc_address(src),
                 hex(sport),
-                address(dst),
+                proc_address(dst),
                 hex(dport),
                 state_name(f[3]),
                 hex(tx),

@@ -8,7 +8,7 @@
 mod common;
 
 use common::netns::Namespace;
-use common::proc_net::{self, socket_inodes_of};
+use common::proc_net::{self, assert_same_sockets, socket_inodes_of};
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -109,28 +109,7 @@ fn forty_thousand_tcp_sockets_each_listed_once_as_proc_net_tcp_lists_them() {
             panic!("bpfq lists socket {inode} twice: {earlier:?}");
         }
     }
-    let missing: Vec<&String> = expected.keys().filter(|i| !got.contains_key(*i)).collect();
-    assert!(
-        missing.is_empty(),
-        "{} of {SOCKETS} sockets missing from bpfq, e.g. {:?}",
-        missing.len(),
-        &missing[..missing.len().min(5)]
-    );
-    let extra: Vec<&String> = got.keys().filter(|i| !expected.contains_key(*i)).collect();
-    assert!(
-        extra.is_empty(),
-        "bpfq lists sockets /proc does not: {extra:?}"
-    );
-    let differing: Vec<_> = expected
-        .iter()
-        .filter(|(inode, row)| got[*inode] != **row)
-        .map(|(inode, row)| (inode, &got[inode], row))
-        .take(5)
-        .collect();
-    assert!(
-        differing.is_empty(),
-        "rows differ (inode, bpfq, /proc): {differing:?}"
-    );
+    assert_same_sockets("40k tcp", &got, &expected);
 
     // Counted in the kernel by grouping, against what the test opened.
     let (_, by_state) = query_csv(

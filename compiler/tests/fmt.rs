@@ -3,6 +3,9 @@
 //! promises: formatting the output again changes nothing, the output parses to the same tree
 //! and holds the same comments in the same order.
 
+#[macro_use]
+mod common;
+
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::syntax::format::{comments_of, verify, without_spans};
 use bpfq_compiler::syntax::{format_module, parse_module};
@@ -50,15 +53,6 @@ fn check(src: &str) -> String {
         assert_eq!(line, line.trim_end(), "trailing whitespace");
     }
     formatted
-}
-
-macro_rules! snap {
-    ($name:literal, $src:expr) => {{
-        let src: &str = $src;
-        insta::with_settings!({ description => src, omit_expression => true }, {
-            insta::assert_snapshot!($name, check(src));
-        });
-    }};
 }
 
 #[test]

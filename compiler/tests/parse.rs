@@ -1,6 +1,9 @@
 //! Parse stage tests: query text -> AST outline or rendered diagnostic, snapshotted
 //! with insta (each snapshot's description is its input), plus no-panic sweeps.
 
+#[macro_use]
+mod common;
+
 use bpfq_compiler::diagnostic::{Diagnostic, Sources};
 use bpfq_compiler::syntax::ast::{ExprKind, Item, Select};
 use bpfq_compiler::syntax::{display, parse_module, parse_query};
@@ -23,15 +26,6 @@ fn check(src: &str) -> String {
         Ok(outline) => outline,
         Err(diagnostic) => diagnostic.render(&sources),
     }
-}
-
-macro_rules! snap {
-    ($name:literal, $src:expr) => {{
-        let src: &str = $src;
-        insta::with_settings!({ description => src, omit_expression => true }, {
-            insta::assert_snapshot!($name, check(src));
-        });
-    }};
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Test support: an independent view of sockets — the rows of /proc/net/{tcp,udp}[6] in bpfq's
 //! rendering, and the socket inodes a process holds (/proc/PID/fd).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The inodes of the sockets process `pid` holds, from /proc/PID/fd (socket:[N]).
@@ -37,9 +37,10 @@ pub const TCP_STATES: [&str; 13] = [
     "TCP_NEW_SYN_RECV",
 ];
 
+/// An address of /proc/net/{tcp,udp}[6] (8 hex digits for IPv4, 32 for IPv6), as bpfq prints it.
 /// /proc/net prints an address as the hex of each 32-bit word read in host (little-endian)
 /// order; the bytes of the word are the address bytes.
-fn proc_address(hex: &str) -> String {
+pub fn proc_address(hex: &str) -> String {
     let word = |i: usize| u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).expect("hex address");
     if hex.len() == 8 {
         return Ipv4Addr::from(word(0).to_le_bytes()).to_string();
@@ -76,4 +77,35 @@ pub fn rows(path: &str) -> Vec<(String, Vec<String>)> {
             (f[9].to_string(), row)
         })
         .collect()
+}
+
+/// Compares bpfq's rows with /proc's socket by socket, reporting the first few differences.
+pub fn assert_same_sockets(
+    what: &str,
+    got: &BTreeMap<String, Vec<String>>,
+    expected: &BTreeMap<String, Vec<String>>,
+) {
+    let missing: Vec<&String> = expected.keys().filter(|i| !got.contains_key(*i)).collect();
+    assert!(
+        missing.is_empty(),
+        "{what}: {} of {} sockets missing from bpfq, e.g. {:?}",
+        missing.len(),
+        expected.len(),
+        &missing[..missing.len().min(5)]
+    );
+    let extra: Vec<&String> = got.keys().filter(|i| !expected.contains_key(*i)).collect();
+    assert!(
+        extra.is_empty(),
+        "{what}: bpfq lists sockets /proc does not: {extra:?}"
+    );
+    let differing: Vec<(&String, &Vec<String>, &Vec<String>)> = expected
+        .iter()
+        .filter(|(inode, row)| got[*inode] != **row)
+        .map(|(inode, row)| (inode, &got[inode], row))
+        .take(5)
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "{what}: rows differ (inode, bpfq, /proc): {differing:?}"
+    );
 }

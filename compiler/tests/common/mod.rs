@@ -1,9 +1,20 @@
 //! Shared support of the compile-only tests: the BTF fixtures kept in the repo (never the
 //! host's BTF), a bind environment over one of them, and the stdlib columns of a target as a
 //! given kernel binds them.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 pub mod targets;
+
+/// `snap!(name, src)`: an insta snapshot of the calling file's `check(src)`, with the input as
+/// the snapshot's description so a reviewer sees both.
+macro_rules! snap {
+    ($name:literal, $src:expr) => {{
+        let src: &str = $src;
+        insta::with_settings!({ description => src, omit_expression => true }, {
+            insta::assert_snapshot!($name, check(src));
+        });
+    }};
+}
 
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::describe::ColumnInfo;
