@@ -6,7 +6,7 @@
 
 mod common;
 
-use bpfq_runtime::{LoadError, ReadError};
+use bpfq_runtime::{LoadError, ReadError, RowSource};
 use common::*;
 use std::io::{BufRead, BufReader};
 use std::ops::ControlFlow;

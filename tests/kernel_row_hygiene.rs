@@ -14,6 +14,7 @@ use bpfq_compiler::layout::{ColumnKind, RowLayout};
 use bpfq_compiler::pipeline::{compile_query, CompiledQuery};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec};
+use bpfq_runtime::RowSource;
 use common::*;
 use std::collections::HashMap;
 use std::ops::ControlFlow;

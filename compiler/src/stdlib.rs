@@ -127,14 +127,17 @@ impl Stdlib {
             }
             let item = &tokens[first_token..=index];
             let range = item_start..token.end;
-            let words: Vec<(TokenKind, &str)> = item
-                .iter()
-                .take(4)
-                .map(|t| (t.kind, t.text(text)))
-                .collect();
-            match words.as_slice() {
-                [(TokenKind::Word, "column"), (TokenKind::Word, target), (TokenKind::Punct, "."), (TokenKind::Word, name)] =>
-                {
+            let word = |index: usize, kind: TokenKind| {
+                item.get(index)
+                    .filter(|token| token.kind == kind)
+                    .map(|token| token.text(text))
+            };
+            let column = (word(0, TokenKind::Word) == Some("column")
+                && word(2, TokenKind::Punct) == Some("."))
+            .then(|| word(1, TokenKind::Word).zip(word(3, TokenKind::Word)))
+            .flatten();
+            match column {
+                Some((target, name)) => {
                     self.remove_column(target, name);
                     self.columns.push(Column {
                         target: target.to_string(),
@@ -143,7 +146,7 @@ impl Stdlib {
                         unparsed: Some((file, text, range)),
                     });
                 }
-                _ => {
+                None => {
                     for item in parse_module_range(text, range, file)?.items {
                         self.define(item);
                     }

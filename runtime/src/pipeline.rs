@@ -311,16 +311,17 @@ fn each_row_of(
     if !drop_repeated_last {
         return reader.read_rows(row_size, on_row);
     }
-    // The held-back row, and the row that came before it (to compare at the end).
+    // The held-back row, and the row that came before it (to compare at the end); a row is
+    // never empty, so an empty buffer means "none yet".
     let (mut held, mut before_held) = (Vec::with_capacity(row_size), Vec::with_capacity(row_size));
-    let (mut holding, mut has_before, mut stopped) = (false, false, false);
+    let mut stopped = false;
     reader.read_runs(row_size, |run| {
         let rows = run.len() / row_size;
         // The held row is not the last of the stream: more rows came.
-        let mut flow = if holding {
-            on_row(&held)
-        } else {
+        let mut flow = if held.is_empty() {
             ControlFlow::Continue(())
+        } else {
+            on_row(&held)
         };
         if flow.is_continue() {
             flow = run[..(rows - 1) * row_size]
@@ -330,18 +331,15 @@ fn each_row_of(
         if rows >= 2 {
             before_held.clear();
             before_held.extend_from_slice(&run[(rows - 2) * row_size..(rows - 1) * row_size]);
-            has_before = true;
-        } else if holding {
+        } else {
             std::mem::swap(&mut before_held, &mut held);
-            has_before = true;
         }
         held.clear();
         held.extend_from_slice(&run[(rows - 1) * row_size..]);
-        holding = true;
         stopped = flow.is_break();
         flow
     })?;
-    if holding && !stopped && !(has_before && before_held == held) {
+    if !held.is_empty() && !stopped && before_held != held {
         let _ = on_row(&held);
     }
     Ok(())

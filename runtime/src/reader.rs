@@ -108,19 +108,9 @@ impl IterReader {
         }
     }
 
-    /// Reads until the iterator ends (or `on_row` breaks), calling `on_row` with each complete
-    /// `row_size`-byte row in order.
-    pub fn read_rows(
-        &mut self,
-        row_size: usize,
-        mut on_row: impl FnMut(&[u8]) -> ControlFlow<()>,
-    ) -> Result<(), ReadError> {
-        self.read_runs(row_size, |run| {
-            run.chunks_exact(row_size).try_for_each(&mut on_row)
-        })
-    }
-
-    /// Like `read_rows`, handing over runs of consecutive rows (what one read returned).
+    /// Reads until the iterator ends (or `on_run` breaks), handing over runs of consecutive
+    /// `row_size`-byte rows (what one read returned), in order; `RowSource::read_rows` splits
+    /// them into rows.
     ///
     /// A dump that fills its first read is long: the rest is then read by a second thread
     /// while this one hands rows over, so the kernel's walk and the formatting overlap. The
@@ -212,6 +202,7 @@ fn read_chunk(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::row_source::RowSource;
     use std::os::fd::OwnedFd;
     use std::os::unix::net::UnixDatagram;
 
@@ -241,6 +232,25 @@ mod tests {
         (IterReader::new(OwnedFd::from(reader)), sender)
     }
 
+    /// Reads `row_size`-byte rows until the end, or until the `stop_at`th row breaks; the result
+    /// and how many rows were handed over.
+    fn count_rows(
+        reader: &mut IterReader,
+        row_size: usize,
+        stop_at: u64,
+    ) -> (Result<(), ReadError>, u64) {
+        let mut seen = 0u64;
+        let result = reader.read_rows(row_size, |_| {
+            seen += 1;
+            if seen == stop_at {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        (result, seen)
+    }
+
     /// Big reads of consecutive u64 rows, cut at odd places so rows span reads.
     fn counting_pieces(rows: u64, piece_len: usize) -> Vec<Vec<u8>> {
         let bytes: Vec<u8> = (0..rows).flat_map(u64::to_le_bytes).collect();
@@ -265,17 +275,8 @@ mod tests {
     #[test]
     fn a_long_dump_stops_reading_when_rows_are_no_longer_wanted() {
         let (mut reader, sender) = streamed_pipe(counting_pieces(400_000, 30_000));
-        let mut seen = 0u64;
-        reader
-            .read_rows(8, |_| {
-                seen += 1;
-                if seen == 5_000 {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            })
-            .expect("read");
+        let (result, seen) = count_rows(&mut reader, 8, 5_000);
+        result.expect("read");
         assert_eq!(seen, 5_000);
         // The read-ahead thread has ended: nothing reads the socket any more, so closing it
         // lets the sender finish with an error instead of blocking.
@@ -288,11 +289,7 @@ mod tests {
         let mut pieces = counting_pieces(10_000, 30_000);
         pieces.push(vec![1, 2, 3]);
         let (mut reader, sender) = streamed_pipe(pieces);
-        let mut seen = 0;
-        let result = reader.read_rows(8, |_| {
-            seen += 1;
-            ControlFlow::Continue(())
-        });
+        let (result, seen) = count_rows(&mut reader, 8, u64::MAX);
         assert!(matches!(
             result,
             Err(ReadError::TornRow {
@@ -330,11 +327,7 @@ mod tests {
     #[test]
     fn trailing_partial_row_is_an_error() {
         let mut reader = pipe_with(&[&[1, 2, 3, 4, 5, 6]]);
-        let mut seen = 0;
-        let result = reader.read_rows(4, |_| {
-            seen += 1;
-            ControlFlow::Continue(())
-        });
+        let (result, seen) = count_rows(&mut reader, 4, u64::MAX);
         assert!(matches!(
             result,
             Err(ReadError::TornRow {
@@ -348,17 +341,8 @@ mod tests {
     #[test]
     fn break_stops_early() {
         let mut reader = pipe_with(&[&[0; 64]]);
-        let mut seen = 0;
-        reader
-            .read_rows(8, |_| {
-                seen += 1;
-                if seen == 3 {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            })
-            .expect("read");
+        let (result, seen) = count_rows(&mut reader, 8, 3);
+        result.expect("read");
         assert_eq!(seen, 3);
     }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError};
 use bpfq_runtime::sys;
+use bpfq_runtime::RowSource;
 
 /// Serialises the tests that compare the kernel's object lists.
 static OBJECT_LISTS: Mutex<()> = Mutex::new(());

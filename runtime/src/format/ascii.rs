@@ -57,7 +57,13 @@ fn digits(mut n: u64, negative: bool, scratch: &mut Scratch) -> &[u8] {
 
 /// Dotted decimal, as `Ipv4Addr`'s `Display` writes it.
 fn ipv4(octets: [u8; 4], scratch: &mut Scratch) -> &[u8] {
-    let mut len = 0;
+    let len = push_ipv4(octets, scratch, 0);
+    &scratch[..len]
+}
+
+/// Writes dotted decimal into `scratch` from `start` on; returns where it ends.
+fn push_ipv4(octets: [u8; 4], scratch: &mut Scratch, start: usize) -> usize {
+    let mut len = start;
     for (index, octet) in octets.into_iter().enumerate() {
         if index > 0 {
             scratch[len] = b'.';
@@ -74,7 +80,7 @@ fn ipv4(octets: [u8; 4], scratch: &mut Scratch) -> &[u8] {
         scratch[len] = b'0' + octet % 10;
         len += 1;
     }
-    &scratch[..len]
+    len
 }
 
 /// RFC 5952 text, as `Ipv6Addr`'s `Display` writes it: IPv4-mapped addresses as `::ffff:a.b.c.d`,
@@ -83,11 +89,9 @@ fn ipv4(octets: [u8; 4], scratch: &mut Scratch) -> &[u8] {
 fn ipv6<'a>(address: &Ipv6Addr, scratch: &'a mut Scratch) -> &'a [u8] {
     if let Some(mapped) = address.to_ipv4_mapped() {
         const PREFIX: &[u8] = b"::ffff:";
-        let mut octets: Scratch = [0; 40];
-        let tail = ipv4(mapped.octets(), &mut octets);
         scratch[..PREFIX.len()].copy_from_slice(PREFIX);
-        scratch[PREFIX.len()..PREFIX.len() + tail.len()].copy_from_slice(tail);
-        return &scratch[..PREFIX.len() + tail.len()];
+        let len = push_ipv4(mapped.octets(), scratch, PREFIX.len());
+        return &scratch[..len];
     }
     let groups = address.segments();
     let (mut run_start, mut run_len) = (0, 0);

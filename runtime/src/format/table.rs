@@ -152,7 +152,7 @@ impl<W: io::Write> TableSink<W> {
                 Some(text) => text.len(),
                 None => {
                     cell.clear();
-                    if !text::push_plain(cell, &value, &self.options) {
+                    if !text::push_slow(cell, &value, &self.options) {
                         cell.push_str(NULL_TEXT);
                     }
                     // One look at the bytes decides both escaping and width for the usual cell.

@@ -11,10 +11,18 @@ use crate::decode::{vma_perms_text, Cell};
 /// shows its own way.
 pub(super) fn push_plain(out: &mut TextBuf, cell: &Cell<'_>, options: &FormatOptions) -> bool {
     let mut scratch: ascii::Scratch = [0; 40];
-    if let Some(text) = ascii::quick_text(cell, &mut scratch) {
-        out.push_ascii(text);
-        return true;
+    match ascii::quick_text(cell, &mut scratch) {
+        Some(text) => {
+            out.push_ascii(text);
+            true
+        }
+        None => push_slow(out, cell, options),
     }
+}
+
+/// `push_plain` for a cell `ascii::quick_text` gave no text for (callers that tried the quick
+/// path already call this directly rather than trying it twice).
+pub(super) fn push_slow(out: &mut TextBuf, cell: &Cell<'_>, options: &FormatOptions) -> bool {
     match cell {
         Cell::Null => return false,
         Cell::Float(x) => push_float(out, *x),
@@ -25,13 +33,13 @@ pub(super) fn push_plain(out: &mut TextBuf, cell: &Cell<'_>, options: &FormatOpt
         Cell::Pointer(address) => push_pointer(out, *address, options),
         Cell::Bytes(bytes) => push_hex(out, bytes),
         Cell::VmaPerms(bits) => vma_perms_text(*bits).into_iter().for_each(|c| out.push(c)),
-        // Numbers, booleans, addresses and enum values without a name took the quick path.
+        // Numbers, booleans and addresses always have quick text.
         Cell::Int(_)
         | Cell::UInt(_)
         | Cell::Bool(_)
         | Cell::Enum { name: None, .. }
         | Cell::Ipv4(_)
-        | Cell::Ipv6(_) => {}
+        | Cell::Ipv6(_) => return push_plain(out, cell, options),
     }
     true
 }
