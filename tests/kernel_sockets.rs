@@ -16,44 +16,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::proc_net::{proc_address, TCP_STATES};
-
-fn state_name(hex: &str) -> String {
-    let number = usize::from_str_radix(hex, 16).expect("state is hex");
-    TCP_STATES
-        .get(number)
-        .unwrap_or_else(|| panic!("unknown TCP state {number}"))
-        .to_string()
-}
-
-/// One row of /proc/net/{tcp,tcp6,udp,udp6} in bpfq's column order and rendering:
-/// family, src, sport, dst, dport, state, tx_queue, rx_queue, uid, inode.
-fn proc_inet_rows(file: &str) -> Vec<Vec<String>> {
-    let family = if file.ends_with('6') { "10" } else { "2" };
-    let text = std::fs::read_to_string(format!("/proc/net/{file}")).expect("read /proc/net");
-    text.lines()
-        .skip(1)
-        .map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let (src, sport) = f[1].split_once(':').expect("local address");
-            let (dst, dport) = f[2].split_once(':').expect("remote address");
-            let (tx, rx) = f[4].split_once(':').expect("queues");
-            let hex = |h: &str| u64::from_str_radix(h, 16).expect("hex").to_string();
-            vec![
-                family.to_string(),
-                proc_address(src),
-                hex(sport),
-                proc_address(dst),
-                hex(dport),
-                state_name(f[3]),
-                hex(tx),
-                hex(rx),
-                f[7].to_string(),
-                f[9].to_string(),
-            ]
-        })
-        .collect()
-}
+use common::proc_net::full_rows;
 
 /// Rows of `from TARGET select COLUMNS where sport in PORTS or dport in PORTS`, as a set.
 fn bpfq_inet_rows(target: &str, columns: &str, ports: &[u16]) -> BTreeSet<Vec<String>> {
@@ -72,7 +35,7 @@ fn proc_rows_of(files: &[&str], ports: &[u16]) -> BTreeSet<Vec<String>> {
     let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
     files
         .iter()
-        .flat_map(|f| proc_inet_rows(f))
+        .flat_map(|f| full_rows(&format!("/proc/net/{f}")))
         .filter(|row| ports.contains(&row[2]) || ports.contains(&row[4]))
         .collect()
 }

@@ -53,28 +53,47 @@ pub fn proc_address(hex: &str) -> String {
 }
 
 /// Rows of a /proc/net/{tcp,tcp6,udp,udp6} file (`path`: /proc/net/tcp, or /proc/PID/net/tcp
-/// for the namespace of process PID) as (inode, [family, address, sport, dst address, dport,
-/// state]) in bpfq's rendering (family 10 for the files ending in 6).
-pub fn rows(path: &str) -> Vec<(String, Vec<String>)> {
+/// for the namespace of process PID) in bpfq's column order and rendering: family (10 for
+/// the files ending in 6), src, sport, dst, dport, state, tx_queue, rx_queue, uid, inode.
+pub fn full_rows(path: &str) -> Vec<Vec<String>> {
     let family = if path.ends_with('6') { "10" } else { "2" };
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-    let port = |hex: &str| u16::from_str_radix(hex, 16).expect("hex port").to_string();
+    let hex = |h: &str| u64::from_str_radix(h, 16).expect("hex").to_string();
     text.lines()
         .skip(1)
         .map(|line| {
             let f: Vec<&str> = line.split_whitespace().collect();
             let (src, sport) = f[1].split_once(':').expect("local address");
             let (dst, dport) = f[2].split_once(':').expect("remote address");
+            let (tx, rx) = f[4].split_once(':').expect("queues");
             let state = usize::from_str_radix(f[3], 16).expect("hex state");
-            let row = vec![
+            let state = TCP_STATES
+                .get(state)
+                .unwrap_or_else(|| panic!("unknown TCP state {state}"));
+            vec![
                 family.to_string(),
                 proc_address(src),
-                port(sport),
+                hex(sport),
                 proc_address(dst),
-                port(dport),
-                TCP_STATES[state].to_string(),
-            ];
-            (f[9].to_string(), row)
+                hex(dport),
+                state.to_string(),
+                hex(tx),
+                hex(rx),
+                f[7].to_string(),
+                f[9].to_string(),
+            ]
+        })
+        .collect()
+}
+
+/// The rows of `full_rows` as (inode, [family, src, sport, dst, dport, state]).
+pub fn rows(path: &str) -> Vec<(String, Vec<String>)> {
+    full_rows(path)
+        .into_iter()
+        .map(|mut row| {
+            let inode = row.pop().expect("inode column");
+            row.truncate(6);
+            (inode, row)
         })
         .collect()
 }
