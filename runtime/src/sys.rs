@@ -339,18 +339,41 @@ impl Drop for Mmap {
     }
 }
 
-/// Maps `path` MAP_PRIVATE + PROT_READ (sysfs BTF refuses MAP_SHARED); files that report a
-/// zero size are read instead.
+/// How `mmap_readonly` got a file's bytes (`bpfq doctor` reports it for the kernel's BTF).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadMethod {
+    /// A private read-only mapping.
+    Mapped,
+    /// Read into memory: the file reports size 0 (procfs), or refuses mmap (sysfs BTF before
+    /// Linux 6.16 answers ENODEV).
+    Read,
+}
+
+impl Mmap {
+    /// Whether the bytes are mapped or were read.
+    pub fn method(&self) -> ReadMethod {
+        match self.backing {
+            Backing::Mapped { .. } => ReadMethod::Mapped,
+            Backing::Read(_) => ReadMethod::Read,
+        }
+    }
+}
+
+/// Maps `path` MAP_PRIVATE + PROT_READ (sysfs BTF refuses MAP_SHARED); a file that reports a
+/// zero size, or whose mmap the kernel refuses (ENODEV, EINVAL, EACCES), is read instead.
 pub fn mmap_readonly(path: &Path) -> io::Result<Mmap> {
     let mut file = File::open(path)?;
     let len = usize::try_from(file.metadata()?.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file too large to map"))?;
-    if len == 0 {
-        let mut bytes = Vec::new();
+    let read_whole = |file: &mut File| -> io::Result<Mmap> {
+        let mut bytes = Vec::with_capacity(len);
         file.read_to_end(&mut bytes)?;
-        return Ok(Mmap {
+        Ok(Mmap {
             backing: Backing::Read(bytes),
-        });
+        })
+    };
+    if len == 0 {
+        return read_whole(&mut file);
     }
     // SAFETY: a fresh private read-only mapping of an fd we hold open; the kernel picks the
     // address, so no existing memory is affected.
@@ -365,7 +388,12 @@ pub fn mmap_readonly(path: &Path) -> io::Result<Mmap> {
         )
     };
     if addr == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
+        let err = io::Error::last_os_error();
+        return match err.raw_os_error() {
+            // A file system without mmap for this file (kernfs answers ENODEV): read(2) works.
+            Some(libc::ENODEV | libc::EINVAL | libc::EACCES) => read_whole(&mut file),
+            _ => Err(err),
+        };
     }
     Ok(Mmap {
         backing: Backing::Mapped { addr, len },

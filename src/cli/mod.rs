@@ -192,7 +192,8 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
     }
 }
 
-/// The BTF to compile against: `--btf FILE`, else the running kernel's (mmapped).
+/// The BTF to compile against: `--btf FILE`, else the running kernel's (mmapped where sysfs
+/// allows it, Linux 6.16+; read otherwise).
 pub fn open_btf(btf: Option<&Path>) -> Result<Btf, Failure> {
     match btf {
         Some(path) => Btf::from_file(path).map_err(|e| match e {
