@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of bpfq: compile-only golden tests against the BTF fixtures in the repo, and
 # kernel tests that load real BPF programs (they need root, BTF and bpftool). Installs the few
-# Debian packages the tests use when they are missing.
+# Debian packages the tests use when they are missing, and mounts what a fresh machine lacks
+# (bpffs for pinned maps and iterators, securityfs for the lockdown mode).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,7 @@ need=()
 command -v bpftool >/dev/null || need+=(bpftool)
 command -v llvm-mc >/dev/null || need+=(llvm)          # independent oracle for the BPF encoder
 command -v python3 >/dev/null || need+=(python3)       # spawns many-threaded processes
+command -v prlimit >/dev/null || need+=(util-linux)    # runs a test under a low memlock limit
 command -v man >/dev/null || need+=(man-db)            # renders `bpfq man` (tests/cli_man.rs)
 command -v fish >/dev/null || need+=(fish)             # shell completion tests
 command -v zsh >/dev/null || need+=(zsh)
@@ -27,7 +29,12 @@ if [ "$(id -u)" -ne 0 ] || [ ! -r /sys/kernel/btf/vmlinux ]; then
     exec cargo test -p bpfq-compiler -p bpfq-kernel
 fi
 
-cargo test --workspace --locked
+# A fresh machine has neither mounted; tests pin objects under /sys/fs/bpf.
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+mountpoint -q /sys/kernel/security || mount -t securityfs securityfs /sys/kernel/security
+
+# Every test binary runs, so one failure does not hide the others.
+cargo test --workspace --locked --no-fail-fast
 
 # Bounded fuzzing (about a minute per target, three targets) only in CI: a local `tests/run.sh`
 # stays a test run. Any crash fails CI and leaves its input under fuzz/artifacts/.

@@ -18,6 +18,9 @@ use aya_obj::generated::{
 /// `bpf(2)` itself. Private because `attr` may carry raw addresses the kernel reads and writes:
 /// only the typed wrappers below, which build `attr` from borrowed buffers, may call it.
 fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<i64> {
+    if matches!(cmd, bpf_cmd::BPF_MAP_CREATE | bpf_cmd::BPF_PROG_LOAD) {
+        MEMLOCK_RAISED.call_once(raise_memlock_limit);
+    }
     // SAFETY: `attr` is a valid, exclusively borrowed `bpf_attr` of the size we pass. Every
     // caller in this file fills its pointer fields only from slices that outlive this call.
     let result = unsafe {
@@ -33,6 +36,43 @@ fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<i64> {
     } else {
         Ok(result)
     }
+}
+
+static MEMLOCK_RAISED: std::sync::Once = std::sync::Once::new();
+
+/// Kernels before 5.11 charge BPF maps and programs to RLIMIT_MEMLOCK (64 KiB at boot, less
+/// than one ring buffer); later ones charge the memory cgroup and ignore the limit. As libbpf
+/// does, raise the limit to infinity once before the first map or program; a process that may
+/// not (no CAP_SYS_RESOURCE) raises its soft limit to its hard one.
+fn raise_memlock_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads the struct we pass by pointer; it lives across the call.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit) } == 0 {
+        return;
+    }
+    // SAFETY: getrlimit writes the struct we own; setrlimit reads it back.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit);
+        }
+    }
+}
+
+/// The soft RLIMIT_MEMLOCK in bytes (None: unlimited), for `bpfq doctor`.
+pub fn memlock_limit() -> io::Result<Option<u64>> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct we pass by pointer, which we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur))
 }
 
 /// A `bpf_attr` with every byte zero, as the kernel requires for unused fields.
