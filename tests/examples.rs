@@ -231,7 +231,7 @@ fn open_files_paths_are_the_fd_links() {
         "/bin/sleep",
         &["300"],
         &unique_name("lsof"),
-        std::process::Stdio::null(),
+        std::process::Stdio::null,
     );
     let pid = child.pid();
     let text = run_example("open_files.bpfq", &["--param", &format!("pid={pid}")]);

@@ -187,7 +187,7 @@ const TASK_REPORT: u32 = 0x7f;
 fn state_of_sleeping_and_stopped_processes() {
     let _k = shared_kernel();
     // A process blocked reading an empty pipe sleeps in plain TASK_INTERRUPTIBLE (1).
-    let reader = Named::spawn_program(&[], "/bin/cat", &[], &unique_name("sr"), Stdio::piped());
+    let reader = Named::spawn_program(&[], "/bin/cat", &[], &unique_name("sr"), Stdio::piped);
     wait_for_state(reader.pid(), "S");
     let query = format!("from task select state where pid == {}", reader.pid());
     assert_eq!(single_row(&query, &[]), vec!["1"], "TASK_INTERRUPTIBLE");

@@ -26,13 +26,7 @@ fn threaded(name: &str, threads: usize) -> Named {
     );
     let named = {
         let _fork = forking();
-        Named::spawn_program(
-            &[],
-            "/usr/bin/python3",
-            &["-c", &script],
-            name,
-            Stdio::null(),
-        )
+        Named::spawn_program(&[], "/usr/bin/python3", &["-c", &script], name, Stdio::null)
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while tids(named.pid()).len() != threads + 1 {

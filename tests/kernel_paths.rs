@@ -46,7 +46,7 @@ fn task_file_paths_match_readlink() {
         "/bin/sleep",
         &["300"],
         &unique_name("path"),
-        Stdio::piped(),
+        Stdio::piped,
     );
     let pid = named.pid();
     let (_, rows) = query_csv(

@@ -22,7 +22,7 @@ fn spawn_with_files(tag: &str, scratch: &std::path::Path) -> Named {
         "/bin/sleep",
         &["300"],
         &unique_name(tag),
-        Stdio::piped(),
+        Stdio::piped,
     )
 }
 

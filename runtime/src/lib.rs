@@ -15,6 +15,7 @@ pub mod maps;
 pub mod netns;
 pub mod pin;
 pub mod pipeline;
+pub mod probe;
 pub mod reader;
 pub mod ring_walk;
 pub mod ringbuf;

@@ -202,8 +202,20 @@ pub fn report(
     } else {
         text += "--verbose shows the verifier's log\n";
     }
-    text += "this is a bug in bpfq: please report it with the output of `bpfq explain`";
+    text += &format!(
+        "bpfq compiled this program for this kernel ({}), whose verifier refused it: this kernel \
+         differs from what bpfq expects of it, or bpfq has a bug; please report it with the \
+         output of `bpfq explain` and `bpfq doctor`",
+        kernel_release()
+    );
     text
+}
+
+/// `uname -r`, to name the kernel whose verifier refused a program.
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|text| format!("Linux {}", text.trim()))
+        .unwrap_or_else(|_| "release unknown".into())
 }
 
 #[cfg(test)]

@@ -216,6 +216,11 @@ pub enum Command {
     /// List the BPF iterator targets this kernel offers, with their context structs.
     #[command(after_help = "Examples:\n  bpfq targets\n  bpfq targets --btf linux-5.10.btf.xz")]
     Targets,
+    /// What this kernel and this process allow: kernel release, how BTF is read, lockdown,
+    /// capabilities, memlock, bpffs, and for every target whether its programs load (the first
+    /// thing to attach to a bug report).
+    #[command(after_help = "Examples:\n  bpfq doctor\n  bpfq doctor -o json")]
+    Doctor,
     /// Print a shell completion script: targets, columns and field paths complete from the
     /// running kernel's BTF (bash, zsh, fish; elvish and powershell get options only).
     #[command(

@@ -4,6 +4,7 @@
 pub mod args;
 mod check_module;
 mod complete;
+mod doctor;
 mod explain;
 mod fmt;
 mod man;
@@ -91,6 +92,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             None => explain::explain(query.as_deref().unwrap_or_default(), &cli.common),
         },
         (Some(Command::Targets), _) => targets::targets(&cli.common, &cli.output),
+        (Some(Command::Doctor), _) => doctor::doctor(&cli.common, &cli.output),
         (Some(Command::Describe { what }), _) => describe(what, &cli.common),
         (Some(Command::Check { files }), _) => check(files, &cli.common),
         (

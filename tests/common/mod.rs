@@ -166,11 +166,27 @@ pub fn wait_for_comm(pid: u32, name: &str) {
     }
 }
 
+/// Whether `child` takes the name `name` (execs the copy) before it exits.
+fn became_comm(child: &mut Child, name: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let comm = std::fs::read_to_string(format!("/proc/{}/comm", child.id()));
+        if comm.is_ok_and(|c| c.trim() == name) {
+            return true;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
 impl Named {
     /// Like `spawn`, but runs the sleep copy under `wrapper` (e.g. `["nice", "-n", "5"]`), which
     /// must exec it; the process is the wrapper's, so its attributes (nice, uid...) carry over.
     pub fn spawn_via(wrapper: &[&str], name: &str) -> Named {
-        Named::spawn_program(wrapper, "/bin/sleep", &["300"], name, Stdio::null())
+        Named::spawn_program(wrapper, "/bin/sleep", &["300"], name, Stdio::null)
     }
 
     /// A copy of `program` named `name`, run with `args` under `wrapper` (may be empty), with
@@ -180,7 +196,7 @@ impl Named {
         program: &str,
         args: &[&str],
         name: &str,
-        stdin: Stdio,
+        stdin: fn() -> Stdio,
     ) -> Named {
         assert!(name.len() <= 15, "comm holds 15 bytes");
         static INSTANCE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -190,15 +206,28 @@ impl Named {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let exe = dir.join(name);
         std::fs::copy(program, &exe).expect("copy program");
-        let mut command = match wrapper.split_first() {
-            Some((first, rest)) => {
-                let mut command = Command::new(first);
-                command.args(rest).arg(&exe);
-                command
-            }
-            None => Command::new(&exe),
+        let command = || {
+            let mut command = match wrapper.split_first() {
+                Some((first, rest)) => {
+                    let mut command = Command::new(first);
+                    command.args(rest).arg(&exe);
+                    command
+                }
+                None => Command::new(&exe),
+            };
+            command.args(args).stdout(Stdio::null());
+            command
         };
-        let child = spawn_fresh_copy(command.args(args).stdin(stdin).stdout(Stdio::null()));
+        // A wrapper's own exec of the fresh copy can meet ETXTBSY too (another test thread's
+        // fork may still hold the copy's write fd): such a wrapper exits at once; start it again.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let child = loop {
+            let mut child = spawn_fresh_copy(command().stdin(stdin()));
+            if wrapper.is_empty() || became_comm(&mut child, name) || Instant::now() > deadline {
+                break child;
+            }
+            let _ = child.wait();
+        };
         let named = Named {
             child,
             name: name.to_string(),

@@ -1,0 +1,212 @@
+//! `bpfq doctor`: what this kernel and this process allow, as one list of (item, status,
+//! detail) rows in any output format: kernel release, how BTF was read, lockdown, capabilities,
+//! memlock limit, bpffs, and for every iterator target whether its default query passes the
+//! verifier (loaded with stand-in maps and dropped: nothing is left in the kernel).
+
+use super::{
+    args::{Common, OutputArgs},
+    compile_query, open_btf, output_format, Failure, VMLINUX_BTF,
+};
+use bpfq_compiler::layout::{ColumnKind, RowLayout};
+use bpfq_compiler::maps::{accepted_types, map_type_name};
+use bpfq_compiler::pipeline::CompiledQuery;
+use bpfq_kernel::catalogue::discover;
+use bpfq_runtime::decode::Value;
+use bpfq_runtime::format::{new_sink, FormatOptions};
+use bpfq_runtime::{probe, sys, verifier_report, LoadError};
+use std::io::{self, Write};
+use std::path::Path;
+
+/// One line of the report.
+struct Finding {
+    item: String,
+    status: String,
+    detail: String,
+}
+
+impl Finding {
+    fn new(item: impl Into<String>, status: impl Into<String>, detail: impl Into<String>) -> Self {
+        Finding {
+            item: item.into(),
+            status: status.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+pub fn doctor(common: &Common, output: &OutputArgs) -> Result<(), Failure> {
+    if common.btf.is_some() {
+        return Err(Failure::Usage(
+            "doctor examines the running kernel; `bpfq targets --btf FILE` lists another kernel's targets".into(),
+        ));
+    }
+    let mut findings = vec![Finding::new(
+        "kernel",
+        "info",
+        verifier_report::kernel_release(),
+    )];
+    let btf = match open_btf(None) {
+        Ok(btf) => {
+            findings.push(btf_finding());
+            Some(btf)
+        }
+        Err(failure) => {
+            let why = match &failure {
+                Failure::Runtime(msg) | Failure::Usage(msg) => msg.clone(),
+                Failure::Compile(diag, _) => diag.message.clone(),
+            };
+            findings.push(Finding::new("btf", "missing", why));
+            None
+        }
+    };
+    findings.extend(machine_findings());
+    if let Some(btf) = &btf {
+        findings.extend(target_findings(btf, common)?);
+    }
+    write_findings(&findings, output)
+}
+
+fn btf_finding() -> Finding {
+    match sys::mmap_readonly(Path::new(VMLINUX_BTF)) {
+        Ok(bytes) => {
+            let how = match bytes.method() {
+                sys::ReadMethod::Mapped => "mapped (mmap)",
+                sys::ReadMethod::Read => "read with read(2): this kernel's sysfs cannot map it",
+            };
+            let size = bytes.as_ref().len();
+            Finding::new("btf", "ok", format!("{VMLINUX_BTF}, {size} bytes, {how}"))
+        }
+        Err(e) => Finding::new("btf", "missing", format!("{VMLINUX_BTF}: {e}")),
+    }
+}
+
+/// Lockdown, capabilities, memlock and bpffs.
+fn machine_findings() -> Vec<Finding> {
+    let lockdown = probe::lockdown();
+    let lockdown_detail = match &lockdown {
+        probe::Lockdown::None => "BPF may read kernel memory".to_string(),
+        probe::Lockdown::Integrity => {
+            "BPF may read kernel memory; writing user memory is denied (bpfq never does)".into()
+        }
+        probe::Lockdown::Confidentiality => "the kernel denies bpf_probe_read_kernel and bpf_d_path to BPF programs: columns read through them (casts, paths, fields the verifier cannot check) fail".into(),
+        probe::Lockdown::Unknown(why) => why.clone(),
+    };
+    let lockdown_status = match &lockdown {
+        probe::Lockdown::Unknown(_) => "unknown".to_string(),
+        known => known.describe(),
+    };
+    let caps = match bpfq_runtime::caps::effective_capabilities() {
+        Ok(mask) => match bpfq_runtime::caps::missing_for_tracing(mask) {
+            None => Finding::new(
+                "capabilities",
+                "ok",
+                "CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) held",
+            ),
+            Some(missing) => Finding::new(
+                "capabilities",
+                "missing",
+                format!("{missing}: run bpfq as root or grant them"),
+            ),
+        },
+        Err(e) => Finding::new("capabilities", "unknown", e.to_string()),
+    };
+    let memlock = match sys::memlock_limit() {
+        Ok(None) => Finding::new("memlock", "ok", "unlimited"),
+        Ok(Some(bytes)) => Finding::new(
+            "memlock",
+            "ok",
+            format!("{bytes} bytes; bpfq raises it before loading (kernels before 5.11 charge maps to it)"),
+        ),
+        Err(e) => Finding::new("memlock", "unknown", e.to_string()),
+    };
+    let bpffs = match sys::filesystem_magic(Path::new("/sys/fs/bpf")) {
+        Ok(magic) if magic == sys::BPF_FS_MAGIC => {
+            Finding::new("bpffs", "ok", "/sys/fs/bpf is mounted")
+        }
+        _ => Finding::new(
+            "bpffs",
+            "not mounted",
+            "only `bpfq pin` needs it: mount -t bpf bpf /sys/fs/bpf",
+        ),
+    };
+    vec![
+        Finding::new("lockdown", lockdown_status, lockdown_detail),
+        caps,
+        memlock,
+        bpffs,
+    ]
+}
+
+/// For each target, whether `from TARGET` (its default columns) passes the verifier; a
+/// map-element target is compiled for a stand-in map of the first type it accepts.
+fn target_findings(btf: &bpfq_kernel::Btf, common: &Common) -> Result<Vec<Finding>, Failure> {
+    let targets = discover(btf).map_err(|e| {
+        Failure::Runtime(format!("cannot list iterator targets: malformed BTF: {e}"))
+    })?;
+    let mut findings = Vec::new();
+    for target in targets {
+        let mut common = common.clone();
+        let query = match accepted_types(&target.name) {
+            Some(types) => {
+                common.map_shape = Some(format!("{}:4:8", map_type_name(types[0])));
+                format!("from {}(map = \"bpfq_doctor\")", target.name)
+            }
+            None => format!("from {}", target.name),
+        };
+        let item = format!("target {}", target.name);
+        let compiled = match compile_query(&query, btf, &common) {
+            Ok((CompiledQuery::Single(compiled), _)) => compiled,
+            Ok((CompiledQuery::Join(_), _)) => continue,
+            Err(Failure::Compile(diag, _)) => {
+                findings.push(Finding::new(
+                    item,
+                    "unavailable",
+                    format!("`{query}` does not compile: {}", diag.message),
+                ));
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
+        findings.push(match probe::verifier_accepts(&compiled) {
+            Ok(()) => Finding::new(item, "works", ""),
+            Err(err) => Finding::new(item, "unavailable", refusal(&err)),
+        });
+    }
+    Ok(findings)
+}
+
+/// A kernel refusal in one line.
+fn refusal(err: &LoadError) -> String {
+    match err {
+        LoadError::Verifier { errno, log } => verifier_report::summary(*errno, log),
+        other => format!("the kernel refuses its program: {other}"),
+    }
+}
+
+fn write_findings(findings: &[Finding], output: &OutputArgs) -> Result<(), Failure> {
+    let text = |name: &str| (name.to_string(), ColumnKind::Chars { len: 256 }, false);
+    let layout = RowLayout::pack([text("item"), text("status"), text("detail")]);
+    let options = FormatOptions {
+        header: !output.no_header,
+        ..FormatOptions::default()
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let written = (|| -> io::Result<()> {
+        let mut sink = new_sink(output_format(output), &mut out, options);
+        sink.begin(&layout)?;
+        for finding in findings {
+            sink.row(&[
+                Value::Text(finding.item.clone()),
+                Value::Text(finding.status.clone()),
+                Value::Text(finding.detail.clone()),
+            ])?;
+        }
+        sink.end()
+    })();
+    match written.and_then(|()| out.flush()) {
+        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
+            Err(Failure::Runtime(format!("writing output failed: {err}")))
+        }
+        _ => Ok(()),
+    }
+}
