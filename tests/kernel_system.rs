@@ -542,3 +542,55 @@ fn ipv6_route_rows_match_proc_net_ipv6_route_in_own_namespace() {
     assert!(!ours("2001:db8:2::", "99").is_empty(), "{got:?}");
     assert_eq!(got, expected, "bpfq rows vs /proc/net/ipv6_route in {n}");
 }
+
+/// `bpfq doctor -o csv`: (item, status, detail) rows.
+fn doctor_rows() -> BTreeMap<String, (String, String)> {
+    let out = bpfq_ok(&["doctor", "-o", "csv"]);
+    out.lines()
+        .skip(1)
+        .map(|line| {
+            let mut fields = line.splitn(3, ',');
+            let mut next = || {
+                fields
+                    .next()
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_string()
+            };
+            (next(), (next(), next()))
+        })
+        .collect()
+}
+
+/// The doctor's report agrees with the machine: the lockdown mode securityfs shows, every target
+/// `bpfq targets` lists with a verdict (a refusal with its reason), the task target working, and
+/// nothing left in the kernel by its trial loads.
+#[test]
+fn doctor_reports_this_kernel_and_every_target() {
+    let _k = exclusive_kernel();
+    let before = bpf_objects();
+    let rows = doctor_rows();
+    assert_objects_return_to(before, "bpfq doctor");
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    assert_eq!(rows["kernel"].1, format!("Linux {}", release.trim()));
+    let lockdown = std::fs::read_to_string("/sys/kernel/security/lockdown").expect("securityfs");
+    let mode = lockdown
+        .split_whitespace()
+        .find(|w| w.starts_with('['))
+        .expect("a mode in brackets")
+        .trim_matches(['[', ']']);
+    assert_eq!(rows["lockdown"].0, mode, "{rows:?}");
+    assert_eq!(rows["btf"].0, "ok", "{rows:?}");
+    assert_eq!(rows["capabilities"].0, "ok", "{rows:?}");
+    assert_eq!(rows["bpffs"].0, "ok", "tests/run.sh mounts bpffs: {rows:?}");
+    let targets = bpfq_ok(&["targets", "-o", "csv"]);
+    for target in targets.lines().skip(1).filter_map(|l| l.split(',').next()) {
+        let (status, detail) = &rows[&format!("target {target}")];
+        match status.as_str() {
+            "works" => {}
+            "unavailable" => assert!(!detail.is_empty(), "{target}: no reason"),
+            other => panic!("{target}: status {other}"),
+        }
+    }
+    assert_eq!(rows["target task"].0, "works");
+}
