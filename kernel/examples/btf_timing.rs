@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use bpfq_kernel::{find_target, Btf, Kind};
+use bpfq_kernel::{find_target, Btf, KernelFeatures, Kind};
 
 const ROUNDS: usize = 21;
 
@@ -27,6 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let mut open_and_find = Vec::new();
     let mut find_target_times = Vec::new();
+    let mut features_times = Vec::new();
+    let mut target_then_features = Vec::new();
     let mut type_count = 0;
     for _ in 0..ROUNDS {
         // The copy stands in for an mmap owned elsewhere; it is made outside the timed region.
@@ -46,6 +48,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let target = find_target(&btf, "task")?;
         find_target_times.push(started.elapsed());
         assert!(target.is_some());
+
+        let btf = Btf::from_shared(Box::new(bytes.clone()))?;
+        let started = Instant::now();
+        KernelFeatures::from_btf(&btf)?;
+        features_times.push(started.elapsed());
+
+        // The compile path: the target's lookup first, then the features on the same index.
+        let btf = Btf::from_shared(Box::new(bytes.clone()))?;
+        find_target(&btf, "task")?;
+        let started = Instant::now();
+        KernelFeatures::from_btf(&btf)?;
+        target_then_features.push(started.elapsed());
     }
     println!("{type_count} type ids");
     println!(
@@ -55,6 +69,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "fresh Btf + find_target(\"task\") (index + lookup + context members): median {:?}",
         median(find_target_times)
+    );
+    println!(
+        "fresh Btf + KernelFeatures::from_btf: median {:?}",
+        median(features_times)
+    );
+    println!(
+        "KernelFeatures::from_btf after find_target(\"task\"): median {:?}",
+        median(target_then_features)
     );
     Ok(())
 }

@@ -107,23 +107,10 @@ impl Btf {
     /// The enum type and value of the enumerator named `name` (e.g. `TCP_ESTABLISHED`), first in
     /// id order. Compares enumerator names in place while walking, and stops at the first match.
     pub fn find_enumerator(&self, name: &str) -> Option<(TypeId, i64)> {
-        let bytes = self.bytes();
-        let strings = self.string_section();
-        let big_endian = self.header.big_endian;
         let mut found = None;
-        self.scan_records(|id, _, kind, at| {
-            let entry_len = match kind {
-                Kind::Enum => 8,
-                Kind::Enum64 => 12,
-                _ => return true,
-            };
-            let first = at.pos + COMMON_LEN;
-            let matching = (0..at.vlen).find(|n| {
-                read_u32(bytes, first + n * entry_len, big_endian)
-                    .is_some_and(|name_off| str_is(strings, name_off, name.as_bytes()))
-            });
-            if let Some(n) = matching {
-                found = Some((id, n));
+        self.scan(|record| {
+            if let Some(n) = record.enumerator_index(name) {
+                found = Some((record.id, n));
             }
             found.is_none()
         });
@@ -132,6 +119,71 @@ impl Btf {
             Ok(super::BtfType::Enum { values, .. }) => values.get(n).map(|&(_, v)| (id, v)),
             _ => None,
         }
+    }
+}
+
+impl Btf {
+    /// Calls `visit` with each well-formed record in id order until it returns false; names are
+    /// compared in place (`ScannedRecord`), so a pass that looks for several things at once
+    /// costs one walk. `visit` must not look types up by id (the index is locked meanwhile).
+    pub(crate) fn scan(&self, mut visit: impl FnMut(&ScannedRecord<'_>) -> bool) {
+        let bytes = self.bytes();
+        let strings = self.string_section();
+        let big_endian = self.header.big_endian;
+        self.scan_records(|id, name_off, kind, at| {
+            visit(&ScannedRecord {
+                id,
+                kind,
+                name_off,
+                at,
+                bytes,
+                strings,
+                big_endian,
+            })
+        });
+    }
+
+    /// Why the index stopped before the end of the type section, if a malformed record did.
+    pub(crate) fn index_error(&self) -> Option<super::BtfError> {
+        self.index().error.clone()
+    }
+}
+
+/// One type record met by `Btf::scan`: its id and kind, with its name and (for an enum) its
+/// enumerators' names compared in place, nothing decoded or allocated.
+pub(crate) struct ScannedRecord<'b> {
+    pub id: TypeId,
+    pub kind: Kind,
+    name_off: u32,
+    at: RecordAt,
+    bytes: &'b [u8],
+    strings: &'b [u8],
+    big_endian: bool,
+}
+
+impl ScannedRecord<'_> {
+    /// Whether the record is named exactly `name`.
+    pub fn name_is(&self, name: &str) -> bool {
+        str_is(self.strings, self.name_off, name.as_bytes())
+    }
+
+    /// The position of the enumerator named `name` in an ENUM or ENUM64 record.
+    pub fn enumerator_index(&self, name: &str) -> Option<usize> {
+        let entry_len = match self.kind {
+            Kind::Enum => 8,
+            Kind::Enum64 => 12,
+            _ => return None,
+        };
+        let first = self.at.pos + COMMON_LEN;
+        (0..self.at.vlen).find(|n| {
+            read_u32(self.bytes, first + n * entry_len, self.big_endian)
+                .is_some_and(|name_off| str_is(self.strings, name_off, name.as_bytes()))
+        })
+    }
+
+    /// Whether an ENUM or ENUM64 record has an enumerator named `name`.
+    pub fn has_enumerator(&self, name: &str) -> bool {
+        self.enumerator_index(name).is_some()
     }
 }
 
