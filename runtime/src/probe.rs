@@ -1,12 +1,15 @@
 //! What the running kernel allows, found by asking it: the lockdown mode, the boot's identity,
-//! and whether the verifier accepts a compiled program (loaded with stand-in maps of the sizes it
-//! names, then dropped). Every fd made here is closed before a call returns.
+//! whether the verifier accepts a compiled program (loaded with stand-in maps of the sizes it
+//! names, then dropped), and the facts of `KernelFeatures` that BTF cannot tell, each settled by
+//! loading one query's program (`TRIALS`), cached per boot under /run. Every fd made here is
+//! closed before a call returns.
 
 use crate::loader::{load_iter_program, IterProgramSpec, LoadError};
 use crate::sys;
 use bpfq_compiler::group_place::GroupPlace;
 use bpfq_compiler::ir::MapRef;
 use bpfq_compiler::pipeline::Compiled;
+use bpfq_kernel::features::{KernelFeatures, Why};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -133,6 +136,138 @@ impl StandInMaps {
     }
 }
 
+/// One fact a run settles: the query whose program needs it, and how to set it.
+pub struct Trial {
+    /// The fact's name in `KernelFeatures::facts`.
+    pub fact: &'static str,
+    /// A query whose program uses the fact (compiled with the fact assumed true).
+    pub query: &'static str,
+    /// The stand-in map shape of a map-element query (`--map-shape`).
+    pub map_shape: Option<&'static str>,
+    /// What was tried, for `Why::Probed`.
+    pub tried: &'static str,
+    set: fn(&mut KernelFeatures, bool, Why),
+}
+
+/// The facts only a run can tell, each with the query that shows it.
+pub const TRIALS: [Trial; 4] = [
+    Trial {
+        fact: "cpu_v4",
+        query: "from task select pid",
+        map_shape: None,
+        tried: "a sign-extending load (BPF_MEMSX) in a task program",
+        set: |f, holds, why| {
+            f.cpu_v4 = holds;
+            f.why.cpu_v4 = why;
+        },
+    },
+    Trial {
+        fact: "d_path_in_iter",
+        query: "from task_file select path",
+        map_shape: None,
+        tried: "bpf_d_path in a task_file program",
+        set: |f, holds, why| {
+            f.d_path_in_iter = holds;
+            f.why.d_path_in_iter = why;
+        },
+    },
+    Trial {
+        fact: "vma_file_path_trusted",
+        query: "from task_vma select path",
+        map_shape: None,
+        tried: "bpf_d_path of vma->vm_file->f_path in a task_vma program",
+        set: |f, holds, why| {
+            f.vma_file_path_trusted = holds;
+            f.why.vma_file_path_trusted = why;
+        },
+    },
+    Trial {
+        fact: "map_elem_programs",
+        query: "from bpf_map_elem(map = \"bpfq_probe\") select key",
+        map_shape: Some("hash:4:8"),
+        tried: "loading a bpf_map_elem program",
+        set: |f, holds, why| {
+            f.map_elem_programs = holds;
+            f.why.map_elem_programs = why;
+        },
+    },
+];
+
+/// What one trial showed.
+pub enum Outcome {
+    /// The kernel loaded the program.
+    Accepted,
+    /// The kernel refused it, with this error.
+    Refused(LoadError),
+    /// The trial says nothing: the query does not compile here (the target is missing), or this
+    /// process lacks the capabilities to load anything.
+    Inconclusive,
+}
+
+/// `features` (derived from BTF) with each fact of `TRIALS` settled by running its query through
+/// `attempt` (compile with the given features, then `verifier_accepts`). Results are cached in
+/// `cache_dir` under the boot id and the BTF's identity, so a boot pays for the loads once;
+/// inconclusive trials are neither applied nor cached.
+pub fn settle(
+    mut features: KernelFeatures,
+    btf_identity: &str,
+    cache_dir: &std::path::Path,
+    attempt: &mut dyn FnMut(&Trial, &KernelFeatures) -> Outcome,
+) -> KernelFeatures {
+    let cache = boot_id()
+        .ok()
+        .map(|boot| cache_dir.join(format!("features-{boot}-{btf_identity}")));
+    let cached = cache
+        .as_ref()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .unwrap_or_default();
+    let mut settled = String::new();
+    for trial in &TRIALS {
+        let known = cached.lines().find_map(|line| {
+            let (fact, holds) = line.split_once('=')?;
+            (fact == trial.fact).then_some(holds == "1")
+        });
+        let holds = match known {
+            Some(holds) => Some(holds),
+            None => {
+                let mut assumed = features.clone();
+                (trial.set)(&mut assumed, true, Why::Probed(trial.tried));
+                match attempt(trial, &assumed) {
+                    Outcome::Accepted => Some(true),
+                    Outcome::Refused(_) => Some(false),
+                    Outcome::Inconclusive => None,
+                }
+            }
+        };
+        if let Some(holds) = holds {
+            (trial.set)(&mut features, holds, Why::Probed(trial.tried));
+            settled += &format!("{}={}\n", trial.fact, u8::from(holds));
+        }
+    }
+    if let Some(path) = cache.filter(|_| settled != cached) {
+        // A cache that cannot be written costs the loads again next time, nothing more.
+        let _ = std::fs::create_dir_all(cache_dir)
+            .and_then(|()| std::fs::write(&path, settled.as_bytes()));
+    }
+    features
+}
+
+/// A short identity of a BTF blob: its length and a hash of sampled 4 KiB blocks (every 16th
+/// and the last), enough to tell two kernels' BTF apart without hashing megabytes per query.
+pub fn btf_identity(bytes: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut mix = |block: &[u8]| {
+        for &byte in block {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for block in bytes.chunks(4096).step_by(16) {
+        mix(block);
+    }
+    mix(&bytes[bytes.len().saturating_sub(4096)..]);
+    format!("{}-{hash:016x}", bytes.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +287,84 @@ mod tests {
             Lockdown::Confidentiality
         );
         assert!(matches!(parse_lockdown("garbage"), Lockdown::Unknown(_)));
+    }
+
+    fn features_of_6_1() -> KernelFeatures {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/btf/linux-6.1.btf.xz"
+        );
+        let btf = bpfq_kernel::Btf::from_file(std::path::Path::new(path)).expect("fixture");
+        KernelFeatures::from_btf(&btf).expect("features")
+    }
+
+    fn scratch_dir(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("bpfq-probe-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn trials_set_their_facts_and_a_second_settle_reads_the_cache() {
+        let dir = scratch_dir("cache");
+        let base = features_of_6_1();
+        let mut tried = Vec::new();
+        let settled = settle(base.clone(), "btf", &dir, &mut |trial, assumed| {
+            tried.push(trial.fact);
+            // Each trial is compiled with its own fact assumed true.
+            let fact = assumed.facts().into_iter().find(|f| f.name == trial.fact);
+            assert!(fact.is_some_and(|f| f.holds), "{}", trial.fact);
+            match trial.fact {
+                "map_elem_programs" => Outcome::Refused(LoadError::InvalidProgram {
+                    reason: "stand-in refusal".into(),
+                }),
+                "vma_file_path_trusted" => Outcome::Inconclusive,
+                _ => Outcome::Accepted,
+            }
+        });
+        assert_eq!(tried, TRIALS.map(|t| t.fact));
+        assert!(settled.cpu_v4 && settled.d_path_in_iter);
+        assert!(!settled.map_elem_programs);
+        assert!(matches!(settled.why.map_elem_programs, Why::Probed(_)));
+        // Inconclusive: the BTF-derived value and reason stay.
+        assert_eq!(settled.vma_file_path_trusted, base.vma_file_path_trusted);
+        assert_eq!(
+            settled.why.vma_file_path_trusted,
+            base.why.vma_file_path_trusted
+        );
+
+        let mut again = Vec::new();
+        let cached = settle(base, "btf", &dir, &mut |trial, _| {
+            again.push(trial.fact);
+            Outcome::Accepted
+        });
+        // Only the inconclusive fact is tried again; the others come from the cache.
+        assert_eq!(again, ["vma_file_path_trusted"]);
+        assert!(!cached.map_elem_programs && cached.cpu_v4);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn another_btf_is_probed_afresh() {
+        let dir = scratch_dir("identity");
+        let base = features_of_6_1();
+        settle(base.clone(), "first", &dir, &mut |_, _| Outcome::Accepted);
+        let mut tried = 0;
+        settle(base, "second", &dir, &mut |_, _| {
+            tried += 1;
+            Outcome::Accepted
+        });
+        assert_eq!(tried, TRIALS.len());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn btf_identity_tells_blobs_apart() {
+        let a = vec![7u8; 100_000];
+        let mut b = a.clone();
+        b[99_999] = 8;
+        assert_ne!(btf_identity(&a), btf_identity(&b));
+        assert_eq!(btf_identity(&a), btf_identity(&a.clone()));
+        assert!(btf_identity(&a).starts_with("100000-"));
     }
 }
