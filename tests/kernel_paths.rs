@@ -92,10 +92,11 @@ fn task_vma_paths_match_proc_maps() {
     let _k = shared_kernel();
     let named = Named::spawn(&unique_name("vpath"));
     let pid = named.pid();
-    let (_, rows) = query_csv(
-        &format!("from task_vma(pid = {pid}) select start, inode, path"),
-        &[],
-    );
+    let query = format!("from task_vma(pid = {pid}) select start, inode, path");
+    if refuses_vma_file_paths(&query) {
+        return;
+    }
+    let (_, rows) = query_csv(&query, &[]);
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("read maps");
     let mut expected = Vec::new();
     for line in maps.lines() {

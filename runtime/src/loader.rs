@@ -42,6 +42,9 @@ pub enum LoadError {
     Verifier { errno: i32, log: String },
     /// The kernel said EPERM; `missing` names the capabilities to grant.
     Permission { missing: String },
+    /// The kernel said EPERM to `what` although this process holds the capabilities: a policy
+    /// of this kernel (lockdown, a security module, a distribution's patch) denies it.
+    Policy { what: &'static str },
     /// Any other failed system call.
     Sys { what: &'static str, err: io::Error },
 }
@@ -72,6 +75,14 @@ impl fmt::Display for LoadError {
                 "not allowed to load BPF iterator programs: this process lacks {missing}; \
                  run as root or grant those capabilities"
             ),
+            LoadError::Policy { what } => write!(
+                f,
+                "this kernel ({}) answers {what} with EPERM although bpfq holds CAP_BPF, \
+                 CAP_PERFMON and CAP_SYS_ADMIN: a policy of this kernel (lockdown, a security \
+                 module or a patch of its distribution) forbids it; `bpfq doctor` lists what \
+                 this kernel allows",
+                verifier_report::kernel_release()
+            ),
             LoadError::Sys { what, err } => write!(f, "{what} failed: {err}"),
         }
     }
@@ -92,9 +103,10 @@ fn sys_error(what: &'static str, err: io::Error) -> LoadError {
         let missing = caps::effective_capabilities()
             .ok()
             .and_then(caps::missing_for_tracing);
-        if let Some(missing) = missing {
-            return LoadError::Permission { missing };
-        }
+        return match missing {
+            Some(missing) => LoadError::Permission { missing },
+            None => LoadError::Policy { what },
+        };
     }
     LoadError::Sys { what, err }
 }

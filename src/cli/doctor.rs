@@ -88,7 +88,7 @@ fn machine_findings() -> Vec<Finding> {
         probe::Lockdown::Integrity => {
             "BPF may read kernel memory; writing user memory is denied (bpfq never does)".into()
         }
-        probe::Lockdown::Confidentiality => "the kernel denies bpf_probe_read_kernel and bpf_d_path to BPF programs: columns read through them (casts, paths, fields the verifier cannot check) fail".into(),
+        probe::Lockdown::Confidentiality => "the kernel denies bpf_probe_read_kernel to BPF programs (Linux 5.13+ refuses such a program at load; 5.10 makes the helper fail and read zeros): columns read through it (pointer casts on kernels without bpf_rdonly_cast, fields the verifier cannot check) fail; direct BTF loads and paths still work".into(),
         probe::Lockdown::Unknown(why) => why.clone(),
     };
     let lockdown_status = match &lockdown {

@@ -418,3 +418,43 @@ pub fn ready_port(line: &str) -> u16 {
         .and_then(|port| port.trim().parse().ok())
         .unwrap_or_else(|| panic!("holder did not get ready: {line:?}"))
 }
+
+/// `bpfq doctor`'s verdict on `target` (status, detail): "works", or "unavailable" and why.
+/// For tests of targets that a kernel may refuse whatever bpfq emits, to check bpfq's words
+/// there instead of rows.
+pub fn doctor_verdict(target: &str) -> (String, String) {
+    let out = bpfq_ok(&["doctor", "-o", "csv"]);
+    let item = format!("target {target},");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&item))
+        .unwrap_or_else(|| panic!("doctor lists no {target}: {out}"));
+    let mut fields = line[item.len()..].splitn(2, ',');
+    let status = fields.next().unwrap_or_default().to_string();
+    let detail = fields
+        .next()
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_string();
+    (status, detail)
+}
+
+/// Where the kernel's verifier refuses `bpf_d_path` of a mapping's file (`vma->vm_file` is an
+/// untrusted pointer on the 6.18 build of these machines): asserts that `query` fails with exit
+/// 1 and says so, naming the column and the kernel, and returns true; false where paths load.
+pub fn refuses_vma_file_paths(query: &str) -> bool {
+    let (status, detail) = doctor_verdict("task_vma");
+    if status == "works" {
+        return false;
+    }
+    assert!(detail.contains("untrusted"), "task_vma: {detail}");
+    let out = bpfq(&[query]);
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{query}: {message}");
+    assert!(
+        message.contains("from: column path") && message.contains("untrusted_ptr_"),
+        "{query}: {message}"
+    );
+    assert!(message.contains("this kernel (Linux "), "{message}");
+    true
+}

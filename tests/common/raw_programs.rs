@@ -83,12 +83,29 @@ pub fn torn_last_row() -> Vec<u8> {
 /// The running kernel's BTF id of FUNC `bpf_iter_task` (found with bpfq's BTF reader; the
 /// kernel checks it at load time anyway).
 pub fn iter_task_func_id() -> u32 {
+    iter_func_id("task")
+}
+
+/// The BTF id of FUNC `bpf_iter_<target>` in the running kernel's BTF.
+pub fn iter_func_id(target: &str) -> u32 {
     let btf = bpfq_kernel::Btf::from_file(std::path::Path::new("/sys/kernel/btf/vmlinux"))
         .expect("vmlinux BTF");
-    let target = bpfq_kernel::catalogue::find_target(&btf, "task")
+    let found = bpfq_kernel::catalogue::find_target(&btf, target)
         .expect("BTF readable")
-        .expect("iter/task");
-    target.attach_func.expect("bpf_iter_task").0
+        .unwrap_or_else(|| panic!("iter/{target}"));
+    found.attach_func.expect("bpf_iter_ FUNC").0
+}
+
+/// Whether the kernel loads the smallest program (`r0 = 0; exit`) on iterator `target`: some
+/// kernels deny whole targets by policy (EPERM with every capability held), whatever bpfq emits.
+pub fn smallest_program_loads(target: &str) -> Result<(), LoadError> {
+    let spec = IterProgramSpec {
+        name: "bpfq_t_smallest",
+        insns: &encode(&exit_zero()),
+        license: "GPL",
+        attach_btf_id: iter_func_id(target),
+    };
+    load_iter_program(&spec, false).map(drop)
 }
 
 /// Loads `insns` as an `iter/task` program named `name` (start it with `bpfq_` to be counted).
