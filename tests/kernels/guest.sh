@@ -20,6 +20,9 @@ SCRATCH=${SCRATCH:-/tmp}
 # Seconds one bpfq command may take. Under TCG a whole ksym dump takes a few seconds; a command
 # that runs for a minute is hung, and the host's timeout for the whole boot is the backstop.
 CMD_TIMEOUT=${CMD_TIMEOUT:-90}
+# tests/kernels/maps.c, built by tests/kernels.sh: makes the maps the map-element targets walk.
+MAPS_HELPER=${MAPS_HELPER:-/bin/bpfq-test-maps}
+PINS=/sys/fs/bpf
 
 is_guest=false
 [ "$$" = 1 ] && is_guest=true
@@ -47,6 +50,9 @@ setup_host() {
     mknod -m 666 /dev/null c 1 3
     mknod -m 666 /dev/zero c 1 5
     mknod -m 444 /dev/urandom c 1 9
+    # A bpffs of our own: the test maps are pinned where the host cannot see them, and go with
+    # the namespace.
+    mount -t bpf bpf /sys/fs/bpf || exit 1
 }
 
 setup_common() {
@@ -267,6 +273,54 @@ missing_targets() {
         done | tr '\n' ' ' | sed 's/ $//'
 }
 
+# Starts the map helper (in the background, until stop_maps); its lines say which maps it made.
+start_maps() {
+    : >"$SCRATCH/maps"
+    [ -x "$MAPS_HELPER" ] || { echo "no map helper (tests/kernels/maps.c) in this image" >"$SCRATCH/maps"; return; }
+    "$MAPS_HELPER" "$PINS" >"$SCRATCH/maps" 2>&1 </dev/null &
+    maps_pid=$!
+    wait_for "$SCRATCH/maps" '^ready$' || echo "the map helper never got ready" >>"$SCRATCH/maps"
+}
+
+stop_maps() {
+    [ -n "${maps_pid:-}" ] && kill "$maps_pid"
+    rm -f "$PINS/kt_hash" "$PINS/kt_sockmap" "$PINS/kt_sk_storage"
+}
+
+# map_ready KIND: true when the helper made that map; else prints why not.
+map_ready() {
+    grep -qx "$1 ok" "$SCRATCH/maps" && return 0
+    why=$(grep -m 1 "^$1 fail" "$SCRATCH/maps" | cut -d ' ' -f 3-)
+    [ -n "$why" ] || why=$(head -n 1 "$SCRATCH/maps")
+    echo "could not make the map: ${why:-helper said nothing}"
+    return 1
+}
+
+# The ports of the helper's loopback connection, "LOCAL,REMOTE" as bpfq prints sport, dport.
+client_ports() { awk '$1 == "client" { print $2 "," $3 }' "$SCRATCH/maps"; }
+
+hash_elem_value() {
+    got=$(bq -o csv --no-header "from bpf_map_elem(map = \"$PINS/kt_hash\") select key, value") || return 1
+    got=$(echo "$got" | sort | tr '\n' ' ' | sed 's/ $//')
+    [ "$got" = "1,10 2,20 3,30" ] || { echo "got '$got', want '1,10 2,20 3,30'" >&2; return 1; }
+    echo "$got" >"$SCRATCH/detail"
+}
+
+sockmap_value() {
+    want="0,$(client_ports)"
+    got=$(bq -o csv --no-header "from sockmap(map = \"$PINS/kt_sockmap\") select key, sport, dport") || return 1
+    [ "$got" = "$want" ] || { echo "got '$got', want '$want'" >&2; return 1; }
+    echo "$got" >"$SCRATCH/detail"
+}
+
+sk_storage_value() {
+    want="$(client_ports),1000"
+    got=$(bq -o csv --no-header "from bpf_sk_storage_map(map = \"$PINS/kt_sk_storage\") select sport, dport, value") \
+        || return 1
+    [ "$got" = "$want" ] || { echo "got '$got', want '$want'" >&2; return 1; }
+    echo "$got" >"$SCRATCH/detail"
+}
+
 # Runs one example file; sockets.bpfq holds two named queries, run one after the other.
 run_example() {
     f=$1
@@ -294,6 +348,9 @@ start=$(date +%s)
 check version version_check
 check targets targets_check
 
+# The helper's maps exist from before the leak checks' baselines to after their ends.
+start_maps
+
 # Baselines for the leak checks, before any other bpfq run.
 for kind in bpf_prog bpf_map bpf_link; do
     if grep -qx "$kind" "$SCRATCH/targets" 2>/dev/null; then
@@ -304,12 +361,20 @@ done
 
 # shellcheck disable=SC2013 # target names are words
 for t in $(cat "$SCRATCH/targets" 2>/dev/null); do
+    # The map-element targets walk one map each: the helper's.
     case $t in
-        # These walk one map's elements: they need a map of the right type, and the guest has
-        # no tool to create one (no bpftool or python).
-        bpf_map_elem | sockmap | bpf_sk_storage_map) skip "target:$t" "needs a map" ;;
-        *) check "target:$t" bq "from $t select *" ;;
+        bpf_map_elem) map="hash" ;;
+        sockmap) map="sockmap" ;;
+        bpf_sk_storage_map) map="sk_storage" ;;
+        *) map= ;;
     esac
+    if [ -z "$map" ]; then
+        check "target:$t" bq "from $t select *"
+    elif why=$(map_ready "$map"); then
+        check "target:$t" bq "from $t(map = \"$PINS/kt_$map\") select *"
+    else
+        skip "target:$t" "$why"
+    fi
 done
 
 for f in "$EXAMPLES"/*.bpfq; do
@@ -323,7 +388,11 @@ for f in "$EXAMPLES"/*.bpfq; do
     case $name in
         sk_storage.bpfq)
             check "check:$name" bq check --map-shape sk_storage:4:8 --param map=x "$f"
-            skip "run:$name" "needs a map" ;;
+            if why=$(map_ready sk_storage); then
+                check "run:$name" bq -f "$f" --param map="$PINS/kt_sk_storage"
+            else
+                skip "run:$name" "$why"
+            fi ;;
         *)
             # shellcheck disable=SC2046 # the parameters are words
             check "check:$name" bq check $(example_params "$f") "$f"
@@ -335,6 +404,19 @@ check value:task task_value
 check value:tcp tcp_value
 check value:unix unix_value
 check value:ipv6_route ipv6_route_value
+for map in hash sockmap sk_storage; do
+    case $map in
+        hash) t=bpf_map_elem f=hash_elem_value ;;
+        sockmap) t=sockmap f=sockmap_value ;;
+        sk_storage) t=bpf_sk_storage_map f=sk_storage_value ;;
+    esac
+    grep -qx "$t" "$SCRATCH/targets" 2>/dev/null || continue
+    if why=$(map_ready "$map"); then
+        check "value:$t" "$f"
+    else
+        skip "value:$t" "$why"
+    fi
+done
 check group:auto group_value auto
 check group:user group_value user
 
@@ -348,6 +430,7 @@ for kind in bpf_prog bpf_map bpf_link; do
     fi
 done
 
+stop_maps
 echo "BPFQ-DONE $(( $(date +%s) - start ))s"
 if $is_guest; then
     sync
