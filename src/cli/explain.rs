@@ -4,7 +4,7 @@
 
 use super::queryfile::compile_from_file;
 use super::timings::Timings;
-use super::{args::Common, compile_query, open_btf, Failure};
+use super::{args::Common, compile_query, open_kernel, Failure};
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::ir::MapRef;
 use bpfq_compiler::layout::RowLayout;
@@ -14,17 +14,17 @@ use std::fmt::Write;
 use std::path::Path;
 
 pub fn explain(query: &str, common: &Common) -> Result<(), Failure> {
-    let btf = open_btf(common.btf.as_deref())?;
-    let (compiled, _sources) = compile_query(query, &btf, common)?;
+    let kernel = open_kernel(common.btf.as_deref())?;
+    let (compiled, _sources) = compile_query(query, &kernel, common)?;
     print!("{}", explain_compiled(&compiled));
     Ok(())
 }
 
 /// `bpfq explain -f FILE [NAME]`: a query of a file, compiled as `bpfq run FILE NAME` would.
 pub fn explain_file(path: &Path, name: Option<&str>, common: &Common) -> Result<(), Failure> {
-    let btf = open_btf(common.btf.as_deref())?;
+    let kernel = open_kernel(common.btf.as_deref())?;
     let mut timings = Timings::new(false);
-    let (compiled, _text) = compile_from_file(path, name, common, &btf, &mut timings)?;
+    let (compiled, _text) = compile_from_file(path, name, common, &kernel, &mut timings)?;
     print!("{}", explain_compiled(&compiled));
     Ok(())
 }

@@ -26,7 +26,7 @@ use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::{Diagnostic, FileId, Sources};
 use bpfq_compiler::pipeline::{compile_query_timed as compile_any, CompiledQuery, StageTimes};
 use bpfq_compiler::stdlib::Stdlib;
-use bpfq_kernel::Btf;
+use bpfq_kernel::{Btf, KernelFeatures};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -119,7 +119,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
 /// `bpfq check`: compiles every query of each file (each named query, or its only one)
 /// against the BTF; reports every error, fails if any.
 fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Failure> {
-    let btf = open_btf(common.btf.as_deref())?;
+    let kernel = open_kernel(common.btf.as_deref())?;
     let mut failed = 0;
     let mut checked = 0;
     for path in files {
@@ -134,7 +134,7 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
             }
         };
         if check_module::is_module(path) {
-            let (ok, failures) = check_module::check_module(path, common, &btf)?;
+            let (ok, failures) = check_module::check_module(path, common, &kernel)?;
             checked += ok + failures;
             failed += failures;
             continue;
@@ -146,7 +146,8 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
                 None => path.display().to_string(),
             };
             let mut timings = timings::Timings::new(false);
-            match queryfile::compile_from_file(path, name.as_deref(), common, &btf, &mut timings) {
+            match queryfile::compile_from_file(path, name.as_deref(), common, &kernel, &mut timings)
+            {
                 Ok(_) => println!("ok      {shown}"),
                 Err(failure) => {
                     println!("FAILED  {shown}");
@@ -167,7 +168,7 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
 
 /// `bpfq describe`: columns, context fields and struct members, from BTF and the stdlib.
 fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
-    let btf = open_btf(common.btf.as_deref())?;
+    let kernel = open_kernel(common.btf.as_deref())?;
     let params = HashMap::new();
     let mut sources = Sources::new();
     let file = sources.add("<describe>", what);
@@ -177,11 +178,12 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
     let env = BindEnv {
-        btf: &btf,
+        btf: &kernel.btf,
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
         maps: None,
+        features: &kernel.features,
     };
     match bpfq_compiler::describe::describe(&env, file) {
         Ok(text) => {
@@ -190,6 +192,26 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
         }
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     }
+}
+
+/// The kernel a query is compiled for: its BTF and what it lets a program do.
+pub struct Kernel {
+    pub btf: Btf,
+    pub features: KernelFeatures,
+}
+
+/// The kernel to compile for: `--btf FILE`, else the running kernel's BTF (mmapped), with its
+/// features derived from that BTF — the one place the CLI decides them.
+pub fn open_kernel(btf: Option<&Path>) -> Result<Kernel, Failure> {
+    let opened = open_btf(btf)?;
+    let features = KernelFeatures::from_btf(&opened).map_err(|e| {
+        let what = btf.map_or(VMLINUX_BTF.into(), |path| path.display().to_string());
+        Failure::Usage(format!("cannot read BTF {what}: {e}"))
+    })?;
+    Ok(Kernel {
+        btf: opened,
+        features,
+    })
 }
 
 /// The BTF to compile against: `--btf FILE`, else the running kernel's (mmapped).
@@ -240,23 +262,23 @@ pub fn parse_params(params: &[String]) -> Result<HashMap<String, String>, Failur
         .collect()
 }
 
-/// Compiles `query` against `btf`; the sources are returned for later diagnostics.
+/// Compiles `query` for `kernel`; the sources are returned for later diagnostics.
 pub fn compile_query(
     query: &str,
-    btf: &Btf,
+    kernel: &Kernel,
     common: &args::Common,
 ) -> Result<(CompiledQuery, Sources), Failure> {
-    compile_query_timed(query, btf, common, &mut timings::Timings::new(false))
+    compile_query_timed(query, kernel, common, &mut timings::Timings::new(false))
 }
 
 /// `compile_query`, recording the stdlib load and each compiler stage in `timings`.
 pub fn compile_query_timed(
     query: &str,
-    btf: &Btf,
+    kernel: &Kernel,
     common: &args::Common,
     timings: &mut timings::Timings,
 ) -> Result<(CompiledQuery, Sources), Failure> {
-    compile_query_with(query, btf, common, timings, |file, env, times| {
+    compile_query_with(query, kernel, common, timings, |file, env, times| {
         compile_any(file, env, times)
             .and_then(|compiled| placed_grouping(compiled, env, common, file))
     })
@@ -266,7 +288,7 @@ pub fn compile_query_timed(
 /// text for `bpfq pin`); the sources are returned for later diagnostics.
 pub fn compile_query_with<T>(
     query: &str,
-    btf: &Btf,
+    kernel: &Kernel,
     common: &args::Common,
     timings: &mut timings::Timings,
     compile: impl FnOnce(FileId, &BindEnv, &mut StageTimes) -> Result<T, Diagnostic>,
@@ -290,11 +312,12 @@ pub fn compile_query_with<T>(
     };
     let maps = map_lookup(common)?;
     let env = BindEnv {
-        btf,
+        btf: &kernel.btf,
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
         maps: Some(maps.as_ref()),
+        features: &kernel.features,
     };
     let mut stage_times = StageTimes::default();
     let compiled = compile(file, &env, &mut stage_times);
