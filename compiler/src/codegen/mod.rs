@@ -34,8 +34,12 @@ impl std::fmt::Display for CodegenError {
     }
 }
 
-/// Compiles a verified IR function to a BPF program.
-pub fn generate(func: &Function) -> Result<Program, CodegenError> {
+/// Compiles a verified IR function to a BPF program for a kernel with `features` (cpu v4
+/// instructions only where it has them).
+pub fn generate(
+    func: &Function,
+    features: &bpfq_kernel::KernelFeatures,
+) -> Result<Program, CodegenError> {
     func.verify().map_err(|e| CodegenError::Internal(e.0))?;
     let liveness = liveness::Liveness::compute(func);
     let allocation = regalloc::allocate(&liveness);
@@ -49,7 +53,7 @@ pub fn generate(func: &Function) -> Result<Program, CodegenError> {
             spill_slots: allocation.spill_slots,
         });
     }
-    let mut program = emit::emit(func, &allocation.locations, below_row)?;
+    let mut program = emit::emit(func, &allocation.locations, below_row, features.cpu_v4)?;
     program.formats = func.formats.clone();
     Ok(program)
 }
