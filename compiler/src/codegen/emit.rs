@@ -464,7 +464,7 @@ impl Emitter<'_> {
             Inst::CastPointer {
                 ptr,
                 btf_type,
-                kfunc,
+                kfunc: Some(kfunc),
             } => {
                 let v = need_result()?;
                 self.read_into(Reg::R1, *ptr);
@@ -472,6 +472,17 @@ impl Emitter<'_> {
                     .emit(Insn::mov64(Reg::R2, BpfOperand::Imm(*btf_type as i32)));
                 self.asm.emit(Insn::call_kfunc(*kfunc));
                 self.result_from_r0(v);
+            }
+            Inst::CastPointer {
+                ptr, kfunc: None, ..
+            } => {
+                // The same address: no instruction at all when the copy takes the pointer's
+                // register (it does when the pointer dies here).
+                let v = need_result()?;
+                let dst = self.target(v);
+                let src = self.read(*ptr, SCRATCH2);
+                self.mov(dst, src);
+                self.write_back(v);
             }
             Inst::ProbeLoad {
                 base,

@@ -622,14 +622,30 @@ impl Lowerer<'_> {
             TKind::StructCast {
                 value,
                 target,
-                kfunc,
+                kfunc: Some(kfunc),
             } => {
                 let ptr = self.value(value)?;
                 self.b.value(Inst::CastPointer {
                     ptr,
                     btf_type: target.0,
-                    kfunc: kfunc.0,
+                    kfunc: Some(kfunc.0),
                 })
+            }
+            TKind::StructCast {
+                value,
+                target,
+                kfunc: None,
+            } => {
+                // A number to the verifier: every load through it (and through pointers read
+                // from it, which `pure` marks in turn) is a probe read.
+                let ptr = self.value(value)?;
+                let cast = self.pure(Inst::CastPointer {
+                    ptr,
+                    btf_type: target.0,
+                    kfunc: None,
+                });
+                self.probed.insert(cast);
+                cast
             }
             TKind::Cast {
                 value,
