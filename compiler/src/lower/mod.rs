@@ -716,10 +716,8 @@ impl Lowerer<'_> {
     /// `sa ^ sb`, the remainder's the dividend's. So x / 0 = 0 and x % 0 = x (unsigned division
     /// gives 0 and |x|), INT64_MIN / -1 = INT64_MIN (|INT64_MIN| is 2^63 unsigned).
     fn signed_division(&mut self, lhs: Value, rhs: Operand, rem: bool) -> Value {
-        let mut bin = |op, lhs, rhs| self.b.value(Inst::Binary { op, lhs, rhs });
-        let sign_a = bin(BinOp::AShr, lhs, Operand::Imm(63));
-        let flipped = bin(BinOp::Xor, lhs, Operand::Value(sign_a));
-        let abs_a = bin(BinOp::Sub, flipped, Operand::Value(sign_a));
+        // Sign masks and magnitudes are pure: reused by another division of the same operands.
+        let (abs_a, sign_a) = self.magnitude(lhs);
         // The divisor's magnitude and sign: folded when it is a constant.
         let (abs_b, sign_b) = match rhs {
             Operand::Imm(c) => {
@@ -731,10 +729,7 @@ impl Lowerer<'_> {
                 (abs_b, Err(c < 0))
             }
             Operand::Value(b) => {
-                let mut bin = |op, lhs, rhs| self.b.value(Inst::Binary { op, lhs, rhs });
-                let sign_b = bin(BinOp::AShr, b, Operand::Imm(63));
-                let flipped = bin(BinOp::Xor, b, Operand::Value(sign_b));
-                let abs_b = bin(BinOp::Sub, flipped, Operand::Value(sign_b));
+                let (abs_b, sign_b) = self.magnitude(b);
                 (Operand::Value(abs_b), Ok(sign_b))
             }
         };
@@ -748,6 +743,27 @@ impl Lowerer<'_> {
         };
         let flipped = bin(BinOp::Xor, divided, Operand::Value(sign));
         bin(BinOp::Sub, flipped, Operand::Value(sign))
+    }
+
+    /// `(|v|, v s>> 63)`: the magnitude of a signed value (2^63 for INT64_MIN, unsigned) and its
+    /// sign mask (all ones when negative).
+    fn magnitude(&mut self, v: Value) -> (Value, Value) {
+        let sign = self.pure(Inst::Binary {
+            op: BinOp::AShr,
+            lhs: v,
+            rhs: Operand::Imm(63),
+        });
+        let flipped = self.pure(Inst::Binary {
+            op: BinOp::Xor,
+            lhs: v,
+            rhs: Operand::Value(sign),
+        });
+        let magnitude = self.pure(Inst::Binary {
+            op: BinOp::Sub,
+            lhs: flipped,
+            rhs: Operand::Value(sign),
+        });
+        (magnitude, sign)
     }
 
     fn operand(&mut self, expr: &TExpr) -> Result<Operand, Diagnostic> {
