@@ -1,6 +1,7 @@
 //! Stage `emit`: IR -> BPF instructions. Liveness, then linear-scan register allocation, then
 //! instruction selection; jump targets are symbolic labels resolved by the assembler last.
-//! Guarantees: the stack frame fits the kernel's 512 bytes, or a coded error says why not.
+//! Guarantees: the stack frame fits the kernel's 512 bytes, or a coded error says why not; for a
+//! kernel without cpu v4 no instruction needs it (checked on the finished program).
 
 mod emit;
 mod liveness;
@@ -54,6 +55,13 @@ pub fn generate(
         });
     }
     let mut program = emit::emit(func, &allocation.locations, below_row, features.cpu_v4)?;
+    if !features.cpu_v4 {
+        if let Some(at) = program.insns.iter().position(|i| i.needs_cpu_v4()) {
+            return Err(CodegenError::Internal(format!(
+                "instruction {at} needs cpu v4, which this kernel lacks"
+            )));
+        }
+    }
     program.formats = func.formats.clone();
     Ok(program)
 }
