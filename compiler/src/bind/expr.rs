@@ -549,7 +549,7 @@ impl Binder<'_> {
 
     /// `cast(p as [struct] T)`: a pointer seen as a pointer to struct or union `T`. With the
     /// `bpf_rdonly_cast` kfunc the verifier sees it as one; without (Linux < 6.2, or the FUNC
-    /// missing) it is a plain number to the verifier and everything read through it is
+    /// missing) the verifier still sees what `p` was, so everything read through the cast is
     /// probe-read.
     fn bind_struct_cast(
         &mut self,

@@ -215,7 +215,7 @@ pub enum TKind {
         value: Box<TExpr>,
         target: TypeId,
         /// BTF id of the `bpf_rdonly_cast` kfunc; None when the kernel has none to use: the
-        /// cast pointer is then a plain number to the verifier, and memory behind it is read
+        /// verifier then does not know the cast pointer as a `T`, and memory behind it is read
         /// with `bpf_probe_read_kernel`.
         kfunc: Option<TypeId>,
     },

@@ -194,8 +194,9 @@ pub enum Inst {
     },
     /// `ptr` seen as a pointer to BTF type `btf_type`: with `kfunc` (the BTF id of
     /// `bpf_rdonly_cast`), a call of it, after which the verifier sees a read-only pointer to
-    /// that type; without, a copy of the address that the verifier sees as a plain number
-    /// (memory behind it is then read with `ProbeLoad`/`ProbeCopyToRow` only).
+    /// that type; without, a copy of the address, which the verifier still sees as what `ptr`
+    /// was (a number, or a pointer to the original type), so memory behind it is read with
+    /// `ProbeLoad`/`ProbeCopyToRow` only.
     CastPointer {
         ptr: Value,
         btf_type: u32,

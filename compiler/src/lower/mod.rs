@@ -636,8 +636,9 @@ impl Lowerer<'_> {
                 target,
                 kfunc: None,
             } => {
-                // A number to the verifier: every load through it (and through pointers read
-                // from it, which `pure` marks in turn) is a probe read.
+                // Not a `target` to the verifier (it keeps the type of `ptr`, if any): every
+                // load through it, and through pointers read from it (which `pure` marks in
+                // turn), is a probe read.
                 let ptr = self.value(value)?;
                 let cast = self.pure(Inst::CastPointer {
                     ptr,
