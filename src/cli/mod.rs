@@ -204,9 +204,10 @@ pub struct Kernel {
 /// features derived from that BTF — the one place the CLI decides them.
 pub fn open_kernel(btf: Option<&Path>) -> Result<Kernel, Failure> {
     let opened = open_btf(btf)?;
-    let features = KernelFeatures::from_btf(&opened).map_err(|e| {
-        let what = btf.map_or(VMLINUX_BTF.into(), |path| path.display().to_string());
-        Failure::Usage(format!("cannot read BTF {what}: {e}"))
+    // Malformed before its markers: reported as `open_btf` reports a broken header.
+    let features = KernelFeatures::from_btf(&opened).map_err(|e| match btf {
+        Some(path) => Failure::Usage(format!("cannot read BTF file {}: {e}", path.display())),
+        None => Failure::Runtime(format!("cannot parse {VMLINUX_BTF}: {e}")),
     })?;
     Ok(Kernel {
         btf: opened,
