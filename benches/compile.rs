@@ -188,6 +188,8 @@ fn main() {
     let btf = open_btf();
     bpfq_kernel::catalogue::find_target(&btf, "task").unwrap();
     let params = HashMap::new();
+    // Decided once when the CLI opens the BTF, outside the compile.
+    let features = bpfq_kernel::KernelFeatures::from_btf(&btf).expect("features of the BTF");
     let query = "from task select pid, tgid, comm where comm == \"bash\" or pid == 1";
     let compile_once = time(201, || {
         let mut sources = Sources::new();
@@ -199,6 +201,7 @@ fn main() {
             sources: &sources,
             params: &params,
             maps: None,
+            features: &features,
         };
         let compiled = compile(file, &env).unwrap();
         assert!(!compiled.program.insns.is_empty());

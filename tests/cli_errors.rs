@@ -371,3 +371,42 @@ fn explain_names_the_row_transport_and_the_ring_map() {
         "{text}"
     );
 }
+
+/// For an older kernel, explain says first which variants the compiler chose and why; for the
+/// newest, nothing (its listing is the one the stage snapshots hold).
+#[test]
+fn explain_says_which_variants_an_older_kernel_gets() {
+    let fixture = |v: &str| {
+        format!(
+            "{}/tests/fixtures/btf/linux-{v}.btf.xz",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
+    let cpu = "kernel: no cpu v4 instructions (sign-extension by shifts, signed division by \
+               unsigned division of magnitudes): no Linux 6.6 marker in BTF (BPF_LINK_TYPE_TCX)";
+    let casts = "pointer casts: bpf_probe_read_kernel (no bpf_rdonly_cast kfunc: no Linux 6.2 \
+                 marker in BTF (BPF_FUNC_cgrp_storage_get))";
+    for version in ["5.10", "6.1"] {
+        let out = bpfq(&[
+            "explain",
+            "from tcp select inode",
+            "--btf",
+            &fixture(version),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let expected = format!("== variants for this kernel\n{cpu}\n{casts}\n\n== plan\n");
+        assert!(text.starts_with(&expected), "Linux {version}:\n{text}");
+        assert!(text.contains("call bpf_probe_read_kernel#113"), "{text}");
+    }
+    let out = bpfq(&[
+        "explain",
+        "from tcp select inode",
+        "--btf",
+        &fixture("6.18"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("== plan\n"), "{text}");
+    assert!(!text.contains("variants"), "{text}");
+}

@@ -45,12 +45,14 @@ fn rows_hold_no_stray_stack_bytes() {
     let file = sources.add("<query>", QUERY);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib");
     let params = HashMap::new();
+    let features = bpfq_kernel::KernelFeatures::from_btf(&btf).expect("features of the BTF");
     let env = BindEnv {
         btf: &btf,
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
         maps: None,
+        features: &features,
     };
     let compiled = match compile_query(file, &env) {
         Ok(CompiledQuery::Single(compiled)) => compiled,

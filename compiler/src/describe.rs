@@ -38,6 +38,7 @@ pub(crate) fn type_of(
         sources: &sources,
         params: env.params,
         maps: env.maps,
+        features: env.features,
     };
     let typed = parse_query(sources.text(file), file)
         .and_then(|query| bind_without_map(&query, &scoped))

@@ -22,3 +22,4 @@ pub mod plan;
 pub mod queryfile;
 pub mod stdlib;
 pub mod syntax;
+pub mod variants;

@@ -186,10 +186,10 @@ fn finish_as(
         let layout = crate::lower::row_layout(&plan, env.btf)?;
         plan.group_place = Some(place(grouping, &layout, &plan.target.name));
     }
-    let (ir, layout) = crate::lower::lower_as(&plan, env.btf, output)?;
+    let (ir, layout) = crate::lower::lower_as(&plan, env.btf, env.features, output)?;
     times.lower += clock.elapsed();
     let clock = Instant::now();
-    let program = generate(&ir).map_err(|err| codegen_diagnostic(err, span))?;
+    let program = generate(&ir, env.features).map_err(|err| codegen_diagnostic(err, span))?;
     times.emit += clock.elapsed();
     let prog_name = crate::bind::program_name(&plan.target.name);
     Ok(Compiled {

@@ -32,12 +32,14 @@ fn compile_error(
     let file = sources.add("<query>", query);
     let stdlib = Stdlib::load_for(&mut sources, target, extra).expect("stdlib");
     let params = HashMap::from([("name".to_string(), "bash".to_string())]);
+    let features = bpfq_kernel::KernelFeatures::from_btf(btf).expect("features of the BTF");
     let env = BindEnv {
         btf,
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
         maps: None,
+        features: &features,
     };
     match compile_query(file, &env) {
         Ok(_) => panic!("expected an error for {query}"),

@@ -134,12 +134,14 @@ fn check(front: &mut Front, query: &str) {
     let file = front.sources.add("<fuzz>", query);
     let (btf, sources, stdlib) = (&front.btf, &front.sources, &front.stdlib);
     let params = HashMap::from([("p".to_string(), "7".to_string())]);
+    let features = bpfq_kernel::KernelFeatures::from_btf(btf).expect("features of the BTF");
     let env = BindEnv {
         btf,
         stdlib,
         sources,
         params: &params,
         maps: None,
+        features: &features,
     };
     let result = catch_unwind(AssertUnwindSafe(|| {
         compile(file, &env)

@@ -30,12 +30,14 @@ fn bind_one(btf: &Btf, query: &str) -> Result<String, String> {
     )
     .expect("stdlib");
     let params = HashMap::new();
+    let features = bpfq_kernel::KernelFeatures::from_btf(btf).expect("features of the BTF");
     let env = BindEnv {
         btf,
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
         maps: None,
+        features: &features,
     };
     match compile(file, &env) {
         Ok(compiled) => Ok(compiled

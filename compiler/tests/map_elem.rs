@@ -62,12 +62,14 @@ fn compiled(query: &str) -> Result<String, String> {
     let file = sources.add("<query>", query);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
     let params = HashMap::new();
+    let features = bpfq_kernel::KernelFeatures::from_btf(&btf).expect("features of the BTF");
     let env = BindEnv {
         btf: &btf,
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
         maps: Some(&TestMaps),
+        features: &features,
     };
     match compile(file, &env) {
         Ok(c) => {

@@ -189,12 +189,14 @@ fn a_module_column_binds_like_a_stdlib_column() {
     let (lib, mut sources, _) = load("use net.ports;\nfrom task select x, y", &files).unwrap();
     let query = sources.add("<query>", "from task select x, y");
     let params = HashMap::new();
+    let features = bpfq_kernel::KernelFeatures::from_btf(&btf).expect("features of the BTF");
     let env = BindEnv {
         btf: &btf,
         stdlib: &lib,
         sources: &sources,
         params: &params,
         maps: None,
+        features: &features,
     };
     let compiled = compile_query(query, &env).expect("compiles");
     let bpfq_compiler::pipeline::CompiledQuery::Single(compiled) = compiled else {

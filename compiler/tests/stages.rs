@@ -34,12 +34,14 @@ fn with_env<T>(
     let file = sources.add("<query>", query);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
     let params = HashMap::from([("min".to_string(), "100".to_string())]);
+    let features = bpfq_kernel::KernelFeatures::from_btf(fixture()).expect("features of the BTF");
     let env = BindEnv {
         btf: fixture(),
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
         maps: None,
+        features: &features,
     };
     match stage(file, &env) {
         Ok(value) => show(value),
@@ -53,12 +55,14 @@ fn compile_ok(query: &str) -> bpfq_compiler::pipeline::Compiled {
     let file = sources.add("<query>", query);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
     let params = HashMap::new();
+    let features = bpfq_kernel::KernelFeatures::from_btf(fixture()).expect("features of the BTF");
     let env = BindEnv {
         btf: fixture(),
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
         maps: None,
+        features: &features,
     };
     compile(file, &env).unwrap_or_else(|d| panic!("{}", d.render(&sources)))
 }

@@ -42,12 +42,17 @@ pub fn compile_against(btf: &Btf, query: &str) {
     let mut sources = stdlib_sources.clone();
     let file = sources.add("<fuzz>", query);
     let params = HashMap::from([("p".to_string(), "7".to_string())]);
+    // Broken BTF (the btf target patches bytes) has no features: nothing to compile.
+    let Ok(features) = bpfq_kernel::KernelFeatures::from_btf(btf) else {
+        return;
+    };
     let env = BindEnv {
         btf,
         stdlib,
         sources: &sources,
         params: &params,
         maps: None,
+        features: &features,
     };
     if let Err(diagnostic) = compile(file, &env) {
         // Rendering walks the spans: a span outside its file would panic here.

@@ -5,11 +5,10 @@
 use super::args::Common;
 use super::queryfile::{compile_in_context, parse_file, read, FileContext};
 use super::timings::Timings;
-use super::Failure;
+use super::{Failure, Kernel};
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::syntax::ast::Item;
 use bpfq_compiler::syntax::{parse_module, parse_query};
-use bpfq_kernel::Btf;
 use std::path::Path;
 
 /// Whether the file at `path` holds definitions only (no query): `check` compiles each one.
@@ -34,11 +33,15 @@ pub fn is_module(path: &Path) -> bool {
 
 /// A module (definitions, no query): each column and `defaults` line compiled alone; (ok,
 /// failed) counts.
-pub fn check_module(path: &Path, common: &Common, btf: &Btf) -> Result<(usize, usize), Failure> {
+pub fn check_module(
+    path: &Path,
+    common: &Common,
+    kernel: &Kernel,
+) -> Result<(usize, usize), Failure> {
     let (mut ok, mut failed) = (0, 0);
     for (what, query) in module_checks(path)? {
         let shown = format!("{} {what}", path.display());
-        match check_module_item(path, &query, common, btf) {
+        match check_module_item(path, &query, common, kernel) {
             Ok(()) => {
                 println!("ok      {shown}");
                 ok += 1;
@@ -76,7 +79,12 @@ fn module_checks(path: &Path) -> Result<Vec<(String, String)>, Failure> {
 }
 
 /// Compiles `query` (from `module_checks`) with the definitions of the module at `path`.
-fn check_module_item(path: &Path, query: &str, common: &Common, btf: &Btf) -> Result<(), Failure> {
+fn check_module_item(
+    path: &Path,
+    query: &str,
+    common: &Common,
+    kernel: &Kernel,
+) -> Result<(), Failure> {
     let mut sources = Sources::new();
     let parsed = parse_file(path, &mut sources)?;
     let file = sources.add("<check>", query);
@@ -91,5 +99,14 @@ fn check_module_item(path: &Path, query: &str, common: &Common, btf: &Btf) -> Re
         parse_time: std::time::Duration::ZERO,
     };
     let mut timings = Timings::new(false);
-    compile_in_context(&ast, &params, &context, sources, common, btf, &mut timings).map(|_| ())
+    compile_in_context(
+        &ast,
+        &params,
+        &context,
+        sources,
+        common,
+        kernel,
+        &mut timings,
+    )
+    .map(|_| ())
 }

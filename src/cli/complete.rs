@@ -5,7 +5,7 @@
 //! cannot follow gets no candidates, and the shell falls back to file names.
 
 use super::args::Cli;
-use super::{open_btf, userlib, Failure};
+use super::{open_kernel, userlib, Failure};
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::complete::{complete as complete_query, unfinished_word};
 use bpfq_compiler::diagnostic::Sources;
@@ -223,7 +223,7 @@ fn query_text(positionals: &[String], current: &str) -> String {
 
 /// The compiler's candidates for the end of `text`, on this kernel's BTF (or `--btf`).
 fn in_query(line: &Line, text: &str) -> Vec<String> {
-    let Ok(btf) = open_btf(line.btf.as_deref()) else {
+    let Ok(kernel) = open_kernel(line.btf.as_deref()) else {
         return Vec::new();
     };
     let mut sources = Sources::new();
@@ -233,12 +233,13 @@ fn in_query(line: &Line, text: &str) -> Vec<String> {
     };
     let params = HashMap::new();
     let env = BindEnv {
-        btf: &btf,
+        btf: &kernel.btf,
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
         // Completion never opens maps: key/value columns of map targets are offered untyped.
         maps: None,
+        features: &kernel.features,
     };
     complete_query(&env, text)
 }

@@ -5,7 +5,7 @@
 
 use super::{
     args::{Common, OutputArgs},
-    compile_query, open_btf, output_format, Failure, VMLINUX_BTF,
+    compile_query, open_kernel_probed, output_format, Failure, Kernel, VMLINUX_BTF,
 };
 use bpfq_compiler::layout::{ColumnKind, RowLayout};
 use bpfq_compiler::maps::{accepted_types, map_type_name};
@@ -45,10 +45,10 @@ pub fn doctor(common: &Common, output: &OutputArgs) -> Result<(), Failure> {
         "info",
         verifier_report::kernel_release(),
     )];
-    let btf = match open_btf(None) {
-        Ok(btf) => {
+    let kernel = match open_kernel_probed(None) {
+        Ok(kernel) => {
             findings.push(btf_finding());
-            Some(btf)
+            Some(kernel)
         }
         Err(failure) => {
             let why = match &failure {
@@ -60,8 +60,9 @@ pub fn doctor(common: &Common, output: &OutputArgs) -> Result<(), Failure> {
         }
     };
     findings.extend(machine_findings());
-    if let Some(btf) = &btf {
-        findings.extend(target_findings(btf, common)?);
+    if let Some(kernel) = &kernel {
+        findings.extend(feature_findings(kernel));
+        findings.extend(target_findings(kernel, common)?);
     }
     write_findings(&findings, output)
 }
@@ -137,10 +138,28 @@ fn machine_findings() -> Vec<Finding> {
     ]
 }
 
+/// Each fact of the kernel's features (`KernelFeatures`): yes or no, and why (BTF marker, or
+/// the probe's trial load).
+fn feature_findings(kernel: &Kernel) -> Vec<Finding> {
+    kernel
+        .features
+        .facts()
+        .into_iter()
+        .map(|fact| {
+            let holds = if fact.holds { "yes" } else { "no" };
+            Finding::new(
+                format!("feature {}", fact.name),
+                holds,
+                fact.why.to_string(),
+            )
+        })
+        .collect()
+}
+
 /// For each target, whether `from TARGET` (its default columns) passes the verifier; a
 /// map-element target is compiled for a stand-in map of the first type it accepts.
-fn target_findings(btf: &bpfq_kernel::Btf, common: &Common) -> Result<Vec<Finding>, Failure> {
-    let targets = discover(btf).map_err(|e| {
+fn target_findings(kernel: &Kernel, common: &Common) -> Result<Vec<Finding>, Failure> {
+    let targets = discover(&kernel.btf).map_err(|e| {
         Failure::Runtime(format!("cannot list iterator targets: malformed BTF: {e}"))
     })?;
     let mut findings = Vec::new();
@@ -154,7 +173,7 @@ fn target_findings(btf: &bpfq_kernel::Btf, common: &Common) -> Result<Vec<Findin
             None => format!("from {}", target.name),
         };
         let item = format!("target {}", target.name);
-        let compiled = match compile_query(&query, btf, &common) {
+        let compiled = match compile_query(&query, kernel, &common) {
             Ok((CompiledQuery::Single(compiled), _)) => compiled,
             Ok((CompiledQuery::Join(_), _)) => continue,
             Err(Failure::Compile(diag, _)) => {

@@ -1,36 +1,47 @@
 //! `bpfq explain`: compiles a query (given, or one of a query file's: `-f FILE [NAME]`) and
 //! shows every stage's output — plan, IR, BPF listing, row layout — without loading anything
-//! into the kernel.
+//! into the kernel; for an older kernel (`--btf`, or the running one) first the variants its
+//! features made the compiler choose.
 
 use super::queryfile::compile_from_file;
 use super::timings::Timings;
-use super::{args::Common, compile_query, open_btf, Failure};
+use super::{args::Common, compile_query, open_kernel_probed, Failure};
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::ir::MapRef;
 use bpfq_compiler::layout::RowLayout;
 use bpfq_compiler::pipeline::{Compiled, CompiledQuery};
-use bpfq_kernel::helpers;
+use bpfq_compiler::variants::older_variants;
+use bpfq_kernel::{helpers, KernelFeatures};
 use std::fmt::Write;
 use std::path::Path;
 
 pub fn explain(query: &str, common: &Common) -> Result<(), Failure> {
-    let btf = open_btf(common.btf.as_deref())?;
-    let (compiled, _sources) = compile_query(query, &btf, common)?;
-    print!("{}", explain_compiled(&compiled));
+    let kernel = open_kernel_probed(common.btf.as_deref())?;
+    let (compiled, _sources) = compile_query(query, &kernel, common)?;
+    print!("{}", explain_compiled(&compiled, &kernel.features));
     Ok(())
 }
 
 /// `bpfq explain -f FILE [NAME]`: a query of a file, compiled as `bpfq run FILE NAME` would.
 pub fn explain_file(path: &Path, name: Option<&str>, common: &Common) -> Result<(), Failure> {
-    let btf = open_btf(common.btf.as_deref())?;
+    let kernel = open_kernel_probed(common.btf.as_deref())?;
     let mut timings = Timings::new(false);
-    let (compiled, _text) = compile_from_file(path, name, common, &btf, &mut timings)?;
-    print!("{}", explain_compiled(&compiled));
+    let (compiled, _text) = compile_from_file(path, name, common, &kernel, &mut timings)?;
+    print!("{}", explain_compiled(&compiled, &kernel.features));
     Ok(())
 }
 
-fn explain_compiled(compiled: &CompiledQuery) -> String {
+fn explain_compiled(compiled: &CompiledQuery, features: &KernelFeatures) -> String {
     let mut out = String::new();
+    // What an older kernel gets instead of the newest instructions, and why (nothing on 6.6+).
+    let variants = older_variants(features);
+    if !variants.is_empty() {
+        let _ = writeln!(
+            out,
+            "== variants for this kernel\n{}\n",
+            variants.join("\n")
+        );
+    }
     match compiled {
         CompiledQuery::Single(compiled) => explain_one(&mut out, compiled),
         CompiledQuery::Join(join) => {

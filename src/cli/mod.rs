@@ -27,7 +27,7 @@ use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::{Diagnostic, FileId, Sources};
 use bpfq_compiler::pipeline::{compile_query_timed as compile_any, CompiledQuery, StageTimes};
 use bpfq_compiler::stdlib::Stdlib;
-use bpfq_kernel::Btf;
+use bpfq_kernel::{Btf, KernelFeatures};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -121,7 +121,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
 /// `bpfq check`: compiles every query of each file (each named query, or its only one)
 /// against the BTF; reports every error, fails if any.
 fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Failure> {
-    let btf = open_btf(common.btf.as_deref())?;
+    let kernel = open_kernel_probed(common.btf.as_deref())?;
     let mut failed = 0;
     let mut checked = 0;
     for path in files {
@@ -136,7 +136,7 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
             }
         };
         if check_module::is_module(path) {
-            let (ok, failures) = check_module::check_module(path, common, &btf)?;
+            let (ok, failures) = check_module::check_module(path, common, &kernel)?;
             checked += ok + failures;
             failed += failures;
             continue;
@@ -148,7 +148,8 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
                 None => path.display().to_string(),
             };
             let mut timings = timings::Timings::new(false);
-            match queryfile::compile_from_file(path, name.as_deref(), common, &btf, &mut timings) {
+            match queryfile::compile_from_file(path, name.as_deref(), common, &kernel, &mut timings)
+            {
                 Ok(_) => println!("ok      {shown}"),
                 Err(failure) => {
                     println!("FAILED  {shown}");
@@ -169,7 +170,7 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
 
 /// `bpfq describe`: columns, context fields and struct members, from BTF and the stdlib.
 fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
-    let btf = open_btf(common.btf.as_deref())?;
+    let kernel = open_kernel(common.btf.as_deref())?;
     let params = HashMap::new();
     let mut sources = Sources::new();
     let file = sources.add("<describe>", what);
@@ -179,11 +180,12 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
     let env = BindEnv {
-        btf: &btf,
+        btf: &kernel.btf,
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
         maps: None,
+        features: &kernel.features,
     };
     match bpfq_compiler::describe::describe(&env, file) {
         Ok(text) => {
@@ -191,6 +193,73 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
             Ok(())
         }
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
+    }
+}
+
+/// The kernel a query is compiled for: its BTF and what it lets a program do.
+pub struct Kernel {
+    pub btf: Btf,
+    pub features: KernelFeatures,
+}
+
+/// The kernel to compile for: `--btf FILE`, else the running kernel's BTF (mmapped), with its
+/// features derived from that BTF — the one place the CLI decides them.
+pub fn open_kernel(btf: Option<&Path>) -> Result<Kernel, Failure> {
+    let opened = open_btf(btf)?;
+    // Malformed before its markers: reported as `open_btf` reports a broken header.
+    let features = KernelFeatures::from_btf(&opened).map_err(|e| match btf {
+        Some(path) => Failure::Usage(format!("cannot read BTF file {}: {e}", path.display())),
+        None => Failure::Runtime(format!("cannot parse {VMLINUX_BTF}: {e}")),
+    })?;
+    Ok(Kernel {
+        btf: opened,
+        features,
+    })
+}
+
+/// Where the probe keeps what it learnt of the running kernel, per boot.
+const PROBE_CACHE: &str = "/run/bpfq";
+
+/// `open_kernel`, and for the running kernel (no `--btf`) its features settled by the probe
+/// (`probe::TRIALS`: one program load per fact BTF cannot tell, cached per boot): for commands
+/// that load programs or say what would be loaded (run, pin, explain, check, doctor).
+pub fn open_kernel_probed(btf: Option<&Path>) -> Result<Kernel, Failure> {
+    let mut kernel = open_kernel(btf)?;
+    if btf.is_some() {
+        return Ok(kernel);
+    }
+    let identity = bpfq_runtime::probe::btf_identity(kernel.btf.bytes());
+    let from_btf = kernel.features.clone();
+    let settled = bpfq_runtime::probe::settle(
+        from_btf,
+        &identity,
+        Path::new(PROBE_CACHE),
+        &mut |trial, assumed| {
+            kernel.features = assumed.clone();
+            try_trial(trial, &kernel)
+        },
+    );
+    kernel.features = settled;
+    Ok(kernel)
+}
+
+/// Compiles a probe trial's query for `kernel` and asks the verifier.
+fn try_trial(trial: &bpfq_runtime::probe::Trial, kernel: &Kernel) -> bpfq_runtime::probe::Outcome {
+    use bpfq_runtime::{probe::Outcome, LoadError};
+    let common = args::Common {
+        map_shape: trial.map_shape.map(str::to_string),
+        ..args::Common::default()
+    };
+    let Ok((CompiledQuery::Single(compiled), _)) = compile_query(trial.query, kernel, &common)
+    else {
+        // The target or its columns do not exist on this kernel: nothing to learn.
+        return Outcome::Inconclusive;
+    };
+    match bpfq_runtime::probe::verifier_accepts(&compiled) {
+        Ok(()) => Outcome::Accepted,
+        Err(err @ (LoadError::Verifier { .. } | LoadError::Policy { .. })) => Outcome::Refused(err),
+        // Missing capabilities, or a failure that says nothing of the kernel's rules.
+        Err(_) => Outcome::Inconclusive,
     }
 }
 
@@ -243,23 +312,23 @@ pub fn parse_params(params: &[String]) -> Result<HashMap<String, String>, Failur
         .collect()
 }
 
-/// Compiles `query` against `btf`; the sources are returned for later diagnostics.
+/// Compiles `query` for `kernel`; the sources are returned for later diagnostics.
 pub fn compile_query(
     query: &str,
-    btf: &Btf,
+    kernel: &Kernel,
     common: &args::Common,
 ) -> Result<(CompiledQuery, Sources), Failure> {
-    compile_query_timed(query, btf, common, &mut timings::Timings::new(false))
+    compile_query_timed(query, kernel, common, &mut timings::Timings::new(false))
 }
 
 /// `compile_query`, recording the stdlib load and each compiler stage in `timings`.
 pub fn compile_query_timed(
     query: &str,
-    btf: &Btf,
+    kernel: &Kernel,
     common: &args::Common,
     timings: &mut timings::Timings,
 ) -> Result<(CompiledQuery, Sources), Failure> {
-    compile_query_with(query, btf, common, timings, |file, env, times| {
+    compile_query_with(query, kernel, common, timings, |file, env, times| {
         compile_any(file, env, times)
             .and_then(|compiled| placed_grouping(compiled, env, common, file))
     })
@@ -269,7 +338,7 @@ pub fn compile_query_timed(
 /// text for `bpfq pin`); the sources are returned for later diagnostics.
 pub fn compile_query_with<T>(
     query: &str,
-    btf: &Btf,
+    kernel: &Kernel,
     common: &args::Common,
     timings: &mut timings::Timings,
     compile: impl FnOnce(FileId, &BindEnv, &mut StageTimes) -> Result<T, Diagnostic>,
@@ -293,11 +362,12 @@ pub fn compile_query_with<T>(
     };
     let maps = map_lookup(common)?;
     let env = BindEnv {
-        btf,
+        btf: &kernel.btf,
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
         maps: Some(maps.as_ref()),
+        features: &kernel.features,
     };
     let mut stage_times = StageTimes::default();
     let compiled = compile(file, &env, &mut stage_times);

@@ -7,7 +7,7 @@
 
 use super::args::{Common, OutputArgs, RunArgs};
 use super::timings::Timings;
-use super::{open_btf, run, userlib, Failure};
+use super::{open_kernel_probed, run, userlib, Failure, Kernel};
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::{FileId, Sources, Span};
 use bpfq_compiler::modules::{resolve, Modules};
@@ -16,7 +16,6 @@ use bpfq_compiler::queryfile::{choose, query_names, unknown_module, GivenParam};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::syntax::ast::{Ident, Module, Query};
 use bpfq_compiler::syntax::parse_module;
-use bpfq_kernel::Btf;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -46,8 +45,8 @@ fn run_file_timed(
             "--btf is for compile-only commands (check, explain, targets); a query runs against the running kernel".into(),
         ));
     }
-    let btf = timings.time("open BTF", || open_btf(None))?;
-    let (compiled, query_text) = compile_from_file(path, name, common, &btf, timings)?;
+    let kernel = timings.time("open BTF", || open_kernel_probed(None))?;
+    let (compiled, query_text) = compile_from_file(path, name, common, &kernel, timings)?;
     run::execute_query(&compiled, &query_text, common, output, how, timings)
 }
 
@@ -99,13 +98,13 @@ pub(super) fn read(path: &Path) -> Result<String, Failure> {
         .map_err(|e| Failure::Usage(format!("cannot read query file {}: {e}", path.display())))
 }
 
-/// Compiles query `name` of the file at `path` (or its only query) against `btf`; returns it
+/// Compiles query `name` of the file at `path` (or its only query) for `kernel`; returns it
 /// with its source text (for the verifier's messages).
 pub fn compile_from_file(
     path: &Path,
     name: Option<&str>,
     common: &Common,
-    btf: &Btf,
+    kernel: &Kernel,
     timings: &mut Timings,
 ) -> Result<(CompiledQuery, String), Failure> {
     let mut sources = Sources::new();
@@ -169,7 +168,7 @@ pub fn compile_from_file(
         &context,
         sources,
         common,
-        btf,
+        kernel,
         timings,
     )
 }
@@ -189,7 +188,7 @@ pub(super) fn compile_in_context(
     context: &FileContext,
     mut sources: Sources,
     common: &Common,
-    btf: &Btf,
+    kernel: &Kernel,
     timings: &mut Timings,
 ) -> Result<(CompiledQuery, String), Failure> {
     let compile_error = |diag, sources| Failure::Compile(Box::new(diag), Box::new(sources));
@@ -213,11 +212,12 @@ pub(super) fn compile_in_context(
     };
     let maps = super::map_lookup(common)?;
     let env = BindEnv {
-        btf,
+        btf: &kernel.btf,
         stdlib: &stdlib,
         sources: &sources,
         params,
         maps: Some(maps.as_ref()),
+        features: &kernel.features,
     };
     let mut stage_times = StageTimes {
         parse: context.parse_time,

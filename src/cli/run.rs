@@ -6,7 +6,7 @@ use super::timings::{TimedSink, Timings};
 use super::watch::{self, Repeat};
 use super::{
     args::{Common, OutputArgs, RunArgs},
-    compile_query_timed, open_btf, Failure,
+    compile_query_timed, open_kernel_probed, Failure,
 };
 use bpfq_compiler::bind::{IterParams, MapParam};
 use bpfq_compiler::bpf::asm::Program;
@@ -53,8 +53,8 @@ fn run_timed(
                 .into(),
         ));
     }
-    let btf = timings.time("open BTF", || open_btf(None))?;
-    let (compiled, _sources) = compile_query_timed(query, &btf, common, timings)?;
+    let kernel = timings.time("open BTF", || open_kernel_probed(None))?;
+    let (compiled, _sources) = compile_query_timed(query, &kernel, common, timings)?;
     execute_query(&compiled, query, common, output, how, timings)
 }
 

@@ -137,7 +137,16 @@ impl fmt::Display for TExpr {
             TKind::ByteSwap { value, bytes } => {
                 write!(f, "bswap{}({value})", u32::from(*bytes) * 8)
             }
-            TKind::StructCast { value, target, .. } => write!(f, "cast({value} as {target})"),
+            TKind::StructCast {
+                value,
+                target,
+                kfunc: Some(_),
+            } => write!(f, "cast({value} as {target})"),
+            TKind::StructCast {
+                value,
+                target,
+                kfunc: None,
+            } => write!(f, "cast({value} as {target}, read with probes)"),
             TKind::And(a, b) => write!(f, "({a} and {b})"),
             TKind::Or(a, b) => write!(f, "({a} or {b})"),
             TKind::Not(a) => write!(f, "not {a}"),

@@ -547,7 +547,10 @@ impl Binder<'_> {
         })
     }
 
-    /// `cast(p as [struct] T)`: a pointer seen as a pointer to struct or union `T`.
+    /// `cast(p as [struct] T)`: a pointer seen as a pointer to struct or union `T`. With the
+    /// `bpf_rdonly_cast` kfunc the verifier sees it as one; without (Linux < 6.2, or the FUNC
+    /// missing) the verifier still sees what `p` was, so everything read through the cast is
+    /// probe-read.
     fn bind_struct_cast(
         &mut self,
         value: &Expr,
@@ -558,22 +561,18 @@ impl Binder<'_> {
         let btf = self.env.btf;
         // One BTF pass finds the struct and, the first time, the kfunc that casts need.
         if !self.cast_types.contains_key(&ty.name) {
-            let found = btf.find_many(&[
-                (Kind::Struct, &ty.name),
-                (Kind::Union, &ty.name),
-                (Kind::Func, "bpf_rdonly_cast"),
-            ]);
+            let kfunc_wanted = self.env.features.rdonly_cast && self.rdonly_cast.is_none();
+            let mut wanted = vec![(Kind::Struct, ty.name.as_str()), (Kind::Union, &ty.name)];
+            if kfunc_wanted {
+                wanted.push((Kind::Func, "bpf_rdonly_cast"));
+            }
+            let found = btf.find_many(&wanted);
             self.cast_types
                 .insert(ty.name.clone(), found[0].or(found[1]));
-            self.rdonly_cast.get_or_insert(found[2]);
+            self.rdonly_cast
+                .get_or_insert(found.get(2).copied().flatten());
         }
-        let Some(kfunc) = self.rdonly_cast.flatten() else {
-            return Err(Diagnostic::error(
-                codes::UNSUPPORTED,
-                "this kernel has no `bpf_rdonly_cast` (Linux 6.2+), which pointer casts need",
-            )
-            .with_primary(span, "a pointer cast"));
-        };
+        let kfunc = self.rdonly_cast.flatten();
         let Some(target) = self.cast_types.get(&ty.name).copied().flatten() else {
             return Err(Diagnostic::error(codes::BAD_CAST, format!("cannot cast to `{}`", ty.name))
                 .with_primary(ty.span, "neither an integer type nor a struct of this kernel")

@@ -42,6 +42,9 @@ pub struct BindEnv<'a> {
     /// Looks up the map of a map-element query (`from bpf_map_elem(map = ...)`); None where no
     /// map can be looked up.
     pub maps: Option<&'a dyn crate::maps::MapLookup>,
+    /// What the kernel lets the program do (`KernelFeatures::from_btf` of `btf`, or a runtime
+    /// probe's): which variant of an instruction or a pointer cast the compiler emits.
+    pub features: &'a bpfq_kernel::KernelFeatures,
 }
 
 pub(crate) struct Binder<'a> {
@@ -52,7 +55,8 @@ pub(crate) struct Binder<'a> {
     in_progress: Vec<String>,
     /// Struct names already looked up for pointer casts (each lookup scans the BTF).
     cast_types: HashMap<String, Option<bpfq_kernel::TypeId>>,
-    /// The `bpf_rdonly_cast` kfunc, once looked up (None inside: this kernel lacks it).
+    /// The `bpf_rdonly_cast` kfunc, once looked up (None inside: this kernel lacks it, or the
+    /// features say not to use it: casts are then read with probes).
     rdonly_cast: Option<Option<bpfq_kernel::TypeId>>,
     /// The map a map-element query walks, once its `map` parameter is looked up.
     map_shape: Option<crate::maps::MapShape>,

@@ -214,8 +214,10 @@ pub enum TKind {
     StructCast {
         value: Box<TExpr>,
         target: TypeId,
-        /// BTF id of the `bpf_rdonly_cast` kfunc.
-        kfunc: TypeId,
+        /// BTF id of the `bpf_rdonly_cast` kfunc; None when the kernel has none to use: the
+        /// verifier then does not know the cast pointer as a `T`, and memory behind it is read
+        /// with `bpf_probe_read_kernel`.
+        kfunc: Option<TypeId>,
     },
     /// The C string a `char *` points to, read with `bpf_probe_read_kernel_str`, at most `max`
     /// bytes including its NUL (a stdlib `string` column).

@@ -8,8 +8,8 @@ use std::fmt;
 pub use super::opcode::{AluOp, ByteOrder, JmpOp, Size, SwapWidth};
 use super::opcode::{
     ALU_END, ATOMIC_ADD, CLASS_ALU, CLASS_ALU64, CLASS_JMP, CLASS_JMP32, CLASS_LDX, CLASS_MASK,
-    CLASS_ST, CLASS_STX, JMP_CALL, JMP_EXIT, JMP_JA, MODE_ATOMIC, MODE_MEM, MODE_MEMSX,
-    OPCODE_LD_IMM64, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, SRC_K, SRC_X,
+    CLASS_ST, CLASS_STX, JMP_CALL, JMP_EXIT, JMP_JA, MODE_ATOMIC, MODE_MASK, MODE_MEM, MODE_MEMSX,
+    OPCODE_LD_IMM64, OP_MASK, PSEUDO_KFUNC_CALL, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, SRC_K, SRC_X,
 };
 
 /// A BPF register, `r0`..`r10`.
@@ -294,7 +294,7 @@ impl Insn {
         Insn {
             code: CLASS_JMP | JMP_CALL,
             dst: 0,
-            src: super::opcode::PSEUDO_KFUNC_CALL,
+            src: PSEUDO_KFUNC_CALL,
             off: 0,
             imm: i32::from_ne_bytes(btf_id.to_ne_bytes()),
         }
@@ -379,6 +379,26 @@ impl Insn {
 
     pub fn bswap(dst: Reg, width: SwapWidth) -> Insn {
         Insn::endian(ByteOrder::Swap, dst, width)
+    }
+
+    /// Whether the kernel accepts this slot only from cpu v4 (Linux 6.6): a sign-extending load
+    /// (BPF_MEMSX), sdiv/smod (DIV/MOD with `off` 1), movsx (MOV with `off` != 0), the
+    /// unconditional bswap (BPF_ALU64 | BPF_END) or `gotol` (BPF_JMP32 | BPF_JA).
+    pub fn needs_cpu_v4(&self) -> bool {
+        let op = self.code & OP_MASK;
+        match self.class() {
+            CLASS_LDX => self.code & MODE_MASK == MODE_MEMSX,
+            CLASS_ALU | CLASS_ALU64 if matches!(op, 0x30 | 0x90) => self.off != 0,
+            CLASS_ALU | CLASS_ALU64 if op == AluOp::Mov.code() => self.off != 0,
+            CLASS_ALU64 => op == ALU_END,
+            CLASS_JMP32 => op == JMP_JA,
+            _ => false,
+        }
+    }
+
+    /// Whether this slot calls a kernel function by BTF id (a kfunc), not a helper.
+    pub fn is_kfunc_call(&self) -> bool {
+        self.code == CLASS_JMP | JMP_CALL && self.src == PSEUDO_KFUNC_CALL
     }
 }
 

@@ -2,6 +2,8 @@
 //! `[r10 - row_size, r10)`, then an 8-byte probe-read scratch slot when the program uses one,
 //! then spill slot k at `r10 - row_size - scratch - 8(k+1)`. R0 and R5 are
 //! scratch registers (never allocated), so reloading spilled operands never clobbers a value.
+//! Without cpu v4 (Linux < 6.6) no v4 instruction is emitted: a sign-extending load is a plain
+//! load and two shifts, and signed division never reaches here (the lowering expands it).
 
 use super::{regalloc::Location, CodegenError};
 use crate::bpf::asm::{Assembler, Label, Program};
@@ -25,12 +27,15 @@ struct Emitter<'a> {
     /// Bytes between the row buffer and the spill slots (probe scratch slot and IR slots).
     scratch: u32,
     uses_probe: bool,
+    /// The kernel takes cpu v4 instructions (BPF_MEMSX loads, sdiv/smod).
+    cpu_v4: bool,
 }
 
 pub fn emit(
     func: &Function,
     locations: &[Location],
     scratch: u32,
+    cpu_v4: bool,
 ) -> Result<Program, CodegenError> {
     let mut e = Emitter {
         asm: Assembler::new(),
@@ -38,6 +43,7 @@ pub fn emit(
         row_size: func.row_size,
         scratch,
         uses_probe: func.uses_probe_scratch(),
+        cpu_v4,
     };
     let mut labels: SecondaryMap<Block, Option<Label>> = SecondaryMap::new();
     for &block in &func.layout {
@@ -111,15 +117,6 @@ fn jmp_op(cmp: Cmp) -> JmpOp {
     }
 }
 
-/// A load of `width` bytes, sign-extending to 64 bits when `signed` (BPF_MEMSX).
-fn load_insn(width: Width, signed: bool, dst: Reg, base: Reg, off: i16) -> Insn {
-    if signed && width != Width::B8 {
-        Insn::load_signed(size(width), dst, base, off)
-    } else {
-        Insn::load(size(width), dst, base, off)
-    }
-}
-
 fn size(width: Width) -> Size {
     match width {
         Width::B1 => Size::B,
@@ -129,6 +126,7 @@ fn size(width: Width) -> Size {
     }
 }
 
+/// The ALU operation of `op`; sdiv and smod are cpu v4 instructions.
 fn alu_op(op: BinOp) -> AluOp {
     match op {
         BinOp::Add => AluOp::Add,
@@ -148,6 +146,22 @@ fn alu_op(op: BinOp) -> AluOp {
 }
 
 impl Emitter<'_> {
+    /// A load of `width` bytes, sign-extended to 64 bits when `signed`: one BPF_MEMSX load with
+    /// cpu v4, else the zero-extending load and `dst <<= 64 - bits; dst s>>= 64 - bits`.
+    fn load(&mut self, width: Width, signed: bool, dst: Reg, base: Reg, off: i16) {
+        if !signed || width == Width::B8 {
+            self.asm.emit(Insn::load(size(width), dst, base, off));
+        } else if self.cpu_v4 {
+            self.asm
+                .emit(Insn::load_signed(size(width), dst, base, off));
+        } else {
+            self.asm.emit(Insn::load(size(width), dst, base, off));
+            let shift = BpfOperand::Imm(64 - 8 * width.bytes() as i32);
+            self.asm.emit(Insn::alu64(AluOp::Lsh, dst, shift));
+            self.asm.emit(Insn::alu64(AluOp::Arsh, dst, shift));
+        }
+    }
+
     fn location(&self, v: Value) -> Location {
         self.locations[v.index()]
     }
@@ -296,11 +310,16 @@ impl Emitter<'_> {
                 let base = self.read(*base, SCRATCH2);
                 let dst = self.target(v);
                 let (base, off) = self.address(base, *offset);
-                self.asm.emit(load_insn(*width, *signed, dst, base, off));
+                self.load(*width, *signed, dst, base, off);
                 self.write_back(v);
             }
             Inst::Binary { op, lhs, rhs } => {
                 let v = need_result()?;
+                if !self.cpu_v4 && matches!(op, BinOp::SDiv | BinOp::SRem) {
+                    return Err(CodegenError::Internal(format!(
+                        "`{inst}` needs cpu v4 (the lowering expands it for older kernels)"
+                    )));
+                }
                 let dst = self.target(v);
                 match self.location(*lhs) {
                     Location::Reg(r) => self.mov(dst, r),
@@ -445,7 +464,7 @@ impl Emitter<'_> {
             Inst::CastPointer {
                 ptr,
                 btf_type,
-                kfunc,
+                kfunc: Some(kfunc),
             } => {
                 let v = need_result()?;
                 self.read_into(Reg::R1, *ptr);
@@ -453,6 +472,17 @@ impl Emitter<'_> {
                     .emit(Insn::mov64(Reg::R2, BpfOperand::Imm(*btf_type as i32)));
                 self.asm.emit(Insn::call_kfunc(*kfunc));
                 self.result_from_r0(v);
+            }
+            Inst::CastPointer {
+                ptr, kfunc: None, ..
+            } => {
+                // The same address: no instruction at all when the copy takes the pointer's
+                // register (it does when the pointer dies here).
+                let v = need_result()?;
+                let dst = self.target(v);
+                let src = self.read(*ptr, SCRATCH2);
+                self.mov(dst, src);
+                self.write_back(v);
             }
             Inst::ProbeLoad {
                 base,
@@ -464,8 +494,7 @@ impl Emitter<'_> {
                 let scratch_off = -((self.row_size + 8) as i16);
                 self.probe_read(*base, *offset, i32::from(scratch_off), width.bytes());
                 let dst = self.target(v);
-                self.asm
-                    .emit(load_insn(*width, *signed, dst, Reg::R10, scratch_off));
+                self.load(*width, *signed, dst, Reg::R10, scratch_off);
                 self.write_back(v);
             }
             Inst::ProbeCopyToRow {
@@ -501,8 +530,7 @@ impl Emitter<'_> {
                 let v = need_result()?;
                 let dst = self.target(v);
                 let off = self.row_offset(*offset);
-                self.asm
-                    .emit(load_insn(*width, *signed, dst, Reg::R10, off));
+                self.load(*width, *signed, dst, Reg::R10, off);
                 self.write_back(v);
             }
             Inst::MapLookup { map, key } => {

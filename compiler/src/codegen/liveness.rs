@@ -48,6 +48,9 @@ impl Liveness {
                     reuse[result.index()] = match inst.inst {
                         Inst::Binary { lhs, .. } => Some(lhs),
                         Inst::Unary { arg, .. } => Some(arg),
+                        Inst::CastPointer {
+                            ptr, kfunc: None, ..
+                        } => Some(ptr),
                         _ => None,
                     };
                 }

@@ -1,6 +1,7 @@
 //! Stage `emit`: IR -> BPF instructions. Liveness, then linear-scan register allocation, then
 //! instruction selection; jump targets are symbolic labels resolved by the assembler last.
-//! Guarantees: the stack frame fits the kernel's 512 bytes, or a coded error says why not.
+//! Guarantees: the stack frame fits the kernel's 512 bytes, or a coded error says why not; for a
+//! kernel without cpu v4 no instruction needs it (checked on the finished program).
 
 mod emit;
 mod liveness;
@@ -34,8 +35,12 @@ impl std::fmt::Display for CodegenError {
     }
 }
 
-/// Compiles a verified IR function to a BPF program.
-pub fn generate(func: &Function) -> Result<Program, CodegenError> {
+/// Compiles a verified IR function to a BPF program for a kernel with `features` (cpu v4
+/// instructions only where it has them).
+pub fn generate(
+    func: &Function,
+    features: &bpfq_kernel::KernelFeatures,
+) -> Result<Program, CodegenError> {
     func.verify().map_err(|e| CodegenError::Internal(e.0))?;
     let liveness = liveness::Liveness::compute(func);
     let allocation = regalloc::allocate(&liveness);
@@ -49,7 +54,14 @@ pub fn generate(func: &Function) -> Result<Program, CodegenError> {
             spill_slots: allocation.spill_slots,
         });
     }
-    let mut program = emit::emit(func, &allocation.locations, below_row)?;
+    let mut program = emit::emit(func, &allocation.locations, below_row, features.cpu_v4)?;
+    if !features.cpu_v4 {
+        if let Some(at) = program.insns.iter().position(|i| i.needs_cpu_v4()) {
+            return Err(CodegenError::Internal(format!(
+                "instruction {at} needs cpu v4, which this kernel lacks"
+            )));
+        }
+    }
     program.formats = func.formats.clone();
     Ok(program)
 }

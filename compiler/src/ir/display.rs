@@ -115,9 +115,19 @@ impl fmt::Display for Inst {
                 "d_path row[{offset}..{}], [{base} + {src_offset}]",
                 offset + len
             ),
-            Inst::CastPointer { ptr, btf_type, .. } => {
-                write!(f, "rdonly_cast {ptr} to btf type [{btf_type}]")
-            }
+            Inst::CastPointer {
+                ptr,
+                btf_type,
+                kfunc: Some(_),
+            } => write!(f, "rdonly_cast {ptr} to btf type [{btf_type}]"),
+            Inst::CastPointer {
+                ptr,
+                btf_type,
+                kfunc: None,
+            } => write!(
+                f,
+                "untyped {ptr} as btf type [{btf_type}] (read with probes)"
+            ),
             Inst::ProbeLoad {
                 base,
                 offset,

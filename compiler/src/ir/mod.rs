@@ -192,12 +192,15 @@ pub enum Inst {
         width: Width,
         signed: bool,
     },
-    /// `bpf_rdonly_cast(ptr, btf_type)`, the kfunc with BTF id `kfunc`: the same address seen
-    /// by the verifier as a read-only pointer to BTF type `btf_type`.
+    /// `ptr` seen as a pointer to BTF type `btf_type`: with `kfunc` (the BTF id of
+    /// `bpf_rdonly_cast`), a call of it, after which the verifier sees a read-only pointer to
+    /// that type; without, a copy of the address, which the verifier still sees as what `ptr`
+    /// was (a number, or a pointer to the original type), so memory behind it is read with
+    /// `ProbeLoad`/`ProbeCopyToRow` only.
     CastPointer {
         ptr: Value,
         btf_type: u32,
-        kfunc: u32,
+        kfunc: Option<u32>,
     },
     /// The C string at `base` read with `bpf_probe_read_kernel_str` into the row at `offset`,
     /// at most `len` bytes with its NUL.
@@ -312,7 +315,7 @@ impl Inst {
                 | Inst::SeqPrintf { .. }
                 | Inst::ProbeLoad { .. }
                 | Inst::ProbeCopyToRow { .. }
-                | Inst::CastPointer { .. }
+                | Inst::CastPointer { kfunc: Some(_), .. }
                 | Inst::ProbeStrToRow { .. }
                 | Inst::DPathToRow { .. }
         )

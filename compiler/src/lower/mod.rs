@@ -23,12 +23,14 @@ use crate::ir::{
 use crate::layout::{ColumnKind, RowLayout};
 use crate::plan::Plan;
 use bpfq_kernel::catalogue::RowTransport;
-use bpfq_kernel::{Btf, BtfType};
+use bpfq_kernel::{Btf, BtfType, KernelFeatures};
 use segments::{segments, words_to_zero};
 use std::collections::HashMap;
 
 struct Lowerer<'a> {
     btf: &'a Btf,
+    /// The kernel takes cpu v4's signed division (else it is expanded into unsigned division).
+    cpu_v4: bool,
     /// The BTF type each kernel pointer value points to, to check loads through it against the
     /// verifier's walk; pointers read with a probe are absent from `direct`.
     pointee_of: HashMap<Value, bpfq_kernel::TypeId>,
@@ -137,14 +139,19 @@ pub fn row_layout(plan: &Plan, btf: &Btf) -> Result<RowLayout, Diagnostic> {
     })
 }
 
-pub fn lower(plan: &Plan, btf: &Btf) -> Result<(Function, RowLayout), Diagnostic> {
-    lower_as(plan, btf, RowOutput::Binary)
+pub fn lower(
+    plan: &Plan,
+    btf: &Btf,
+    features: &KernelFeatures,
+) -> Result<(Function, RowLayout), Diagnostic> {
+    lower_as(plan, btf, features, RowOutput::Binary)
 }
 
 /// `lower`, writing rows as `output` says.
 pub fn lower_as(
     plan: &Plan,
     btf: &Btf,
+    features: &KernelFeatures,
     output: RowOutput,
 ) -> Result<(Function, RowLayout), Diagnostic> {
     let layout = row_layout(plan, btf)?;
@@ -153,6 +160,7 @@ pub fn lower_as(
     let ctx = b.value(Inst::Context);
     let mut l = Lowerer {
         btf,
+        cpu_v4: features.cpu_v4,
         pointee_of: HashMap::new(),
         probed: Default::default(),
         b,
@@ -614,14 +622,31 @@ impl Lowerer<'_> {
             TKind::StructCast {
                 value,
                 target,
-                kfunc,
+                kfunc: Some(kfunc),
             } => {
                 let ptr = self.value(value)?;
                 self.b.value(Inst::CastPointer {
                     ptr,
                     btf_type: target.0,
-                    kfunc: kfunc.0,
+                    kfunc: Some(kfunc.0),
                 })
+            }
+            TKind::StructCast {
+                value,
+                target,
+                kfunc: None,
+            } => {
+                // Not a `target` to the verifier (it keeps the type of `ptr`, if any): every
+                // load through it, and through pointers read from it (which `pure` marks in
+                // turn), is a probe read.
+                let ptr = self.value(value)?;
+                let cast = self.pure(Inst::CastPointer {
+                    ptr,
+                    btf_type: target.0,
+                    kfunc: None,
+                });
+                self.probed.insert(cast);
+                cast
             }
             TKind::Cast {
                 value,
@@ -657,6 +682,9 @@ impl Lowerer<'_> {
                     }
                     _ => self.operand(rhs)?,
                 };
+                if matches!(op, ArithOp::Div | ArithOp::Rem) && *signed && !self.cpu_v4 {
+                    return Ok(self.signed_division(lhs, rhs, *op == ArithOp::Rem));
+                }
                 let op = match (op, signed) {
                     (ArithOp::Add, _) => BinOp::Add,
                     (ArithOp::Sub, _) => BinOp::Sub,
@@ -681,6 +709,62 @@ impl Lowerer<'_> {
                 )))
             }
         })
+    }
+
+    /// `lhs / rhs` (or `lhs % rhs` when `rem`) on signed 64-bit values without cpu v4's
+    /// sdiv/smod, with exactly their results: the unsigned division of the magnitudes
+    /// (`|a| = (a ^ sa) - sa` with `sa = a s>> 63`), then the sign put back: the quotient's is
+    /// `sa ^ sb`, the remainder's the dividend's. So x / 0 = 0 and x % 0 = x (unsigned division
+    /// gives 0 and |x|), INT64_MIN / -1 = INT64_MIN (|INT64_MIN| is 2^63 unsigned).
+    fn signed_division(&mut self, lhs: Value, rhs: Operand, rem: bool) -> Value {
+        // Sign masks and magnitudes are pure: reused by another division of the same operands.
+        let (abs_a, sign_a) = self.magnitude(lhs);
+        // The divisor's magnitude and sign: folded when it is a constant.
+        let (abs_b, sign_b) = match rhs {
+            Operand::Imm(c) => {
+                let magnitude = i64::from(c).unsigned_abs();
+                let abs_b = match i32::try_from(magnitude) {
+                    Ok(imm) => Operand::Imm(imm),
+                    Err(_) => Operand::Value(self.pure(Inst::Const(magnitude))),
+                };
+                (abs_b, Err(c < 0))
+            }
+            Operand::Value(b) => {
+                let (abs_b, sign_b) = self.magnitude(b);
+                (Operand::Value(abs_b), Ok(sign_b))
+            }
+        };
+        let mut bin = |op, lhs, rhs| self.b.value(Inst::Binary { op, lhs, rhs });
+        let divided = bin(if rem { BinOp::URem } else { BinOp::UDiv }, abs_a, abs_b);
+        // All ones when the result is negative: the dividend's sign for a remainder.
+        let sign = match (rem, sign_b) {
+            (true, _) | (false, Err(false)) => sign_a,
+            (false, Err(true)) => bin(BinOp::Xor, sign_a, Operand::Imm(-1)),
+            (false, Ok(sign_b)) => bin(BinOp::Xor, sign_a, Operand::Value(sign_b)),
+        };
+        let flipped = bin(BinOp::Xor, divided, Operand::Value(sign));
+        bin(BinOp::Sub, flipped, Operand::Value(sign))
+    }
+
+    /// `(|v|, v s>> 63)`: the magnitude of a signed value (2^63 for INT64_MIN, unsigned) and its
+    /// sign mask (all ones when negative).
+    fn magnitude(&mut self, v: Value) -> (Value, Value) {
+        let sign = self.pure(Inst::Binary {
+            op: BinOp::AShr,
+            lhs: v,
+            rhs: Operand::Imm(63),
+        });
+        let flipped = self.pure(Inst::Binary {
+            op: BinOp::Xor,
+            lhs: v,
+            rhs: Operand::Value(sign),
+        });
+        let magnitude = self.pure(Inst::Binary {
+            op: BinOp::Sub,
+            lhs: flipped,
+            rhs: Operand::Value(sign),
+        });
+        (magnitude, sign)
     }
 
     fn operand(&mut self, expr: &TExpr) -> Result<Operand, Diagnostic> {

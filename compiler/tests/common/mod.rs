@@ -43,12 +43,14 @@ pub fn with_env<T>(btf: &Btf, query: &str, use_env: impl FnOnce(FileId, &BindEnv
     let file = sources.add("<query>", query);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
     let params = HashMap::new();
+    let features = bpfq_kernel::KernelFeatures::from_btf(btf).expect("features of the BTF");
     let env = BindEnv {
         btf,
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
         maps: None,
+        features: &features,
     };
     use_env(file, &env)
 }
