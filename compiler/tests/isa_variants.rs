@@ -188,3 +188,46 @@ fn needs_cpu_v4_names_exactly_the_v4_forms() {
     assert!(Insn::call_kfunc(7).is_kfunc_call());
     assert!(!Insn::call_helper(7).is_kfunc_call());
 }
+
+/// Without `bpf_ringbuf_output` (Linux < 5.8) the targets that prefer the ring (unix,
+/// ipv6_route) write their rows with `bpf_seq_write`; with it they use the ring.
+#[test]
+fn without_a_ring_buffer_rows_take_the_seq_buffer() {
+    use bpfq_compiler::bind::BindEnv;
+    use bpfq_kernel::catalogue::RowTransport;
+    let transport_of = |ringbuf: bool| {
+        with_env(btf("6.18"), "from unix select inode", |file, env| {
+            let mut features = env.features.clone();
+            features.ringbuf = ringbuf;
+            let env = BindEnv {
+                features: &features,
+                ..*env
+            };
+            let compiled = compile(file, &env).expect("compiles");
+            let calls: Vec<i32> = compiled
+                .program
+                .insns
+                .iter()
+                .filter(|insn| insn.code == 0x85 && insn.src == 0)
+                .map(|insn| insn.imm)
+                .collect();
+            (compiled.plan.target.transport, calls)
+        })
+    };
+    let (with_ring, ring_calls) = transport_of(true);
+    assert_eq!(with_ring, RowTransport::RingBuf);
+    assert!(
+        ring_calls.contains(&(bpfq_kernel::helpers::RINGBUF_OUTPUT as i32)),
+        "{ring_calls:?}"
+    );
+    let (without, seq_calls) = transport_of(false);
+    assert_eq!(without, RowTransport::Seq);
+    assert!(
+        !seq_calls.contains(&(bpfq_kernel::helpers::RINGBUF_OUTPUT as i32)),
+        "{seq_calls:?}"
+    );
+    assert!(
+        seq_calls.contains(&(bpfq_kernel::helpers::SEQ_WRITE as i32)),
+        "{seq_calls:?}"
+    );
+}

@@ -204,7 +204,12 @@ fn bind_query(
         seq_num_offset: meta.seq_num_offset,
         object_offset,
         object_field,
-        transport: target.transport,
+        // Before Linux 5.8 there is no ring buffer: rows go through the seq buffer, with the
+        // losses `catalogue::row_transport` describes for the targets that prefer the ring.
+        transport: match env.features.ringbuf {
+            true => target.transport,
+            false => bpfq_kernel::catalogue::RowTransport::Seq,
+        },
     };
     let mut binder = Binder {
         env,
