@@ -215,7 +215,9 @@ boot() {
     # timeout passes a TERM on to qemu: cleanup kills it too, in case qemu has not yet
     # written its pidfile.
     echo $! >"$work/$label.timeout.pid"
-    wait $! || true
+    local rc=0
+    wait $! || rc=$?
+    echo "$rc" >"$work/$label.rc"
     echo $(( $(date +%s) - t0 )) >"$work/$label.secs"
     rm -f "$work/$label.qemu.pid" "$work/$label.timeout.pid"
 }
@@ -227,10 +229,12 @@ run_host() {
     mkdir -p "$bin" "$work/host-scratch"
     for applet in $(busybox --list); do ln -s "$root/bin/busybox" "$bin/$applet"; done
     t0=$(date +%s)
+    local rc=0
     timeout -k 10 "$boot_timeout" unshare -m -n --propagation private \
         env PATH="$bin:$PATH" BPFQ="$bpfq" EXAMPLES="$repo/examples" SCRATCH="$work/host-scratch" \
         MAPS_HELPER="$root/bin/bpfq-test-maps" \
-        "$root/bin/busybox" sh tests/kernels/guest.sh >"$work/host.log" 2>&1 || true
+        "$root/bin/busybox" sh tests/kernels/guest.sh >"$work/host.log" 2>&1 || rc=$?
+    echo "$rc" >"$work/host.rc"
     echo $(( $(date +%s) - t0 )) >"$work/host.secs"
 }
 
@@ -252,10 +256,10 @@ wait
 
 args=()
 for k in "${kernels[@]}"; do
-    args+=("$k=$work/$k.log:$(cat "$work/$k.secs")")
+    args+=("$k=$work/$k.log:$(cat "$work/$k.secs"):$(cat "$work/$k.rc")")
 done
 status=0
-python3 tests/kernels/matrix.py --out tests/kernels/MATRIX.md \
+python3 tests/kernels/matrix.py --out tests/kernels/MATRIX.md --timeout "$boot_timeout" \
     --build-secs "$build_secs" --total-secs $(( $(date +%s) - run_start )) "${args[@]}" || status=$?
 # Keep the console logs of the last run next to the cache, for a failure's details.
 mkdir -p "$cache/last-logs"
