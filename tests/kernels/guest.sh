@@ -407,10 +407,10 @@ for f in "$EXAMPLES"/*.bpfq; do
     esac
 done
 
-check value:task task_value
-check value:tcp tcp_value
-check value:unix unix_value
-check value:ipv6_route ipv6_route_value
+# A value check of a target this kernel does not offer gives no line (the matrix shows `–`).
+for t in task tcp unix ipv6_route; do
+    grep -qx "$t" "$SCRATCH/targets" 2>/dev/null && check "value:$t" "${t}_value"
+done
 for map in hash sockmap sk_storage; do
     case $map in
         hash) t=bpf_map_elem f=hash_elem_value ;;
