@@ -110,7 +110,8 @@ lists_fresh() {
 update_lists() {
     if $refresh || ! lists_fresh; then
         log "reading Debian's package lists (bullseye, bookworm, trixie)"
-        if apt-get -qq "${apt_opts[@]}" update; then
+        # --error-on=any: a list that could not be fetched is a failure, not a warning.
+        if apt-get -qq --error-on=any "${apt_opts[@]}" update; then
             touch "$apt_dir/lists/.updated"
         else
             log "apt-get update failed: using the lists and kernels already cached"
@@ -127,35 +128,50 @@ newest_image() {
         | awk '{ print $1 }' | sort -V | tail -n 1
 }
 
-# kernel_for LABEL: prints the path of the vmlinuz for that label, downloading and extracting
-# it once. Cached as $cache/kernels/<package>/vmlinuz; the .deb (100+ MB with its modules, of
-# which the guest needs none) is deleted after extraction.
+# fetch PACKAGE: downloads it and keeps only its boot/vmlinuz-* (and config) as
+# $cache/kernels/PACKAGE/{vmlinuz,config}; the .deb (100+ MB with its modules, of which the
+# guest needs none) is deleted after extraction.
+fetch() {
+    local dir=$cache/kernels/$1 tmp
+    log "downloading $1"
+    tmp=$(mktemp -d "$cache/dl.XXXXXX")
+    if ! (cd "$tmp" && apt-get -qq "${apt_opts[@]}" download "$1"); then
+        rm -rf "$tmp"
+        return 1
+    fi
+    dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*' './boot/config-*'
+    mkdir -p "$dir"
+    mv "$tmp"/boot/config-* "$dir/config"
+    mv "$tmp"/boot/vmlinuz-* "$dir/vmlinuz"    # last: its presence means the entry is whole
+    rm -rf "$tmp"
+}
+
+# kernel_for LABEL: prints the path of the vmlinuz for that label: the newest kernel of its
+# series in the lists, downloaded once; else the newest one cached.
 kernel_for() {
-    local series pkg dir tmp
+    local series pkg cached
     case $1 in
         5.10) series='5\.10\.0-[0-9]+' ;;
         6.1) series='6\.1\.0-[0-9]+' ;;
         6.12 | 6.12-lockdown) series='6\.12\.[0-9]+\+deb13' ;;
     esac
+    cached=$(find "$cache/kernels" -mindepth 2 -maxdepth 2 -name vmlinuz -printf '%h\n' 2>/dev/null \
+        | xargs -r -n 1 basename | grep -E "^linux-image-$series-amd64\$" | sort -V | tail -n 1)
     pkg=$(newest_image "$series")
-    if [ -z "$pkg" ]; then
-        # No lists (offline): the newest kernel of the series already cached.
-        pkg=$(find "$cache/kernels" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null \
-            | grep -E "^linux-image-$series-amd64\$" | sort -V | tail -n 1)
-        [ -n "$pkg" ] || { log "no linux-image package for $1 in the lists or the cache"; return 1; }
+    if [ -n "$pkg" ] && [ ! -f "$cache/kernels/$pkg/vmlinuz" ] && ! fetch "$pkg"; then
+        # Lists a day old may name a kernel the archive has since replaced (security updates
+        # do): read them again, once.
+        refresh=true update_lists
+        pkg=$(newest_image "$series")
+        [ -n "$pkg" ] && { [ -f "$cache/kernels/$pkg/vmlinuz" ] || fetch "$pkg"; } || pkg=
     fi
-    dir=$cache/kernels/$pkg
-    if [ ! -f "$dir/vmlinuz" ]; then
-        log "downloading $pkg"
-        tmp=$(mktemp -d "$cache/dl.XXXXXX")
-        (cd "$tmp" && apt-get -qq "${apt_opts[@]}" download "$pkg") || { rm -rf "$tmp"; return 1; }
-        dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*' './boot/config-*'
-        mkdir -p "$dir"
-        mv "$tmp"/boot/config-* "$dir/config"
-        mv "$tmp"/boot/vmlinuz-* "$dir/vmlinuz"    # last: its presence means the entry is whole
-        rm -rf "$tmp"
+    if [ -z "$pkg" ] || [ ! -f "$cache/kernels/$pkg/vmlinuz" ]; then
+        # Offline, or the archive failed us: the newest kernel of the series already cached.
+        [ -n "$cached" ] || { log "no linux-image package for $1 in the lists or the cache"; return 1; }
+        log "using the cached $cached"
+        pkg=$cached
     fi
-    echo "$dir/vmlinuz"
+    echo "$cache/kernels/$pkg/vmlinuz"
 }
 
 # Resolved before the build so a download failure shows at once; each label's kernel path.
@@ -215,7 +231,9 @@ boot() {
     # timeout passes a TERM on to qemu: cleanup kills it too, in case qemu has not yet
     # written its pidfile.
     echo $! >"$work/$label.timeout.pid"
-    wait $! || true
+    local rc=0
+    wait $! || rc=$?
+    echo "$rc" >"$work/$label.rc"
     echo $(( $(date +%s) - t0 )) >"$work/$label.secs"
     rm -f "$work/$label.qemu.pid" "$work/$label.timeout.pid"
 }
@@ -227,10 +245,12 @@ run_host() {
     mkdir -p "$bin" "$work/host-scratch"
     for applet in $(busybox --list); do ln -s "$root/bin/busybox" "$bin/$applet"; done
     t0=$(date +%s)
+    local rc=0
     timeout -k 10 "$boot_timeout" unshare -m -n --propagation private \
         env PATH="$bin:$PATH" BPFQ="$bpfq" EXAMPLES="$repo/examples" SCRATCH="$work/host-scratch" \
         MAPS_HELPER="$root/bin/bpfq-test-maps" \
-        "$root/bin/busybox" sh tests/kernels/guest.sh >"$work/host.log" 2>&1 || true
+        "$root/bin/busybox" sh tests/kernels/guest.sh >"$work/host.log" 2>&1 || rc=$?
+    echo "$rc" >"$work/host.rc"
     echo $(( $(date +%s) - t0 )) >"$work/host.secs"
 }
 
@@ -252,10 +272,10 @@ wait
 
 args=()
 for k in "${kernels[@]}"; do
-    args+=("$k=$work/$k.log:$(cat "$work/$k.secs")")
+    args+=("$k=$work/$k.log:$(cat "$work/$k.secs"):$(cat "$work/$k.rc")")
 done
 status=0
-python3 tests/kernels/matrix.py --out tests/kernels/MATRIX.md \
+python3 tests/kernels/matrix.py --out tests/kernels/MATRIX.md --timeout "$boot_timeout" \
     --build-secs "$build_secs" --total-secs $(( $(date +%s) - run_start )) "${args[@]}" || status=$?
 # Keep the console logs of the last run next to the cache, for a failure's details.
 mkdir -p "$cache/last-logs"

@@ -4,7 +4,9 @@ row per check, one column per kernel, every cell ok / skip / fail with a short r
 text is a numbered note below the table) and a summary on stdout; exits 1 when any check failed
 or any run did not reach its BPFQ-DONE line (a hung, crashed or timed-out guest), else 0.
 
-    matrix.py --out FILE [--build-secs N] [--total-secs N] LABEL=LOG:SECONDS...
+    matrix.py --out FILE [--timeout N] [--build-secs N] [--total-secs N] LABEL=LOG:SECONDS:EXIT...
+
+EXIT is the exit status of the guest's `timeout` command (124: killed at the timeout).
 
 Only lines holding `BPFQ-RESULT`, `BPFQ-INFO` or `BPFQ-DONE` are read (anywhere in the line: a
 kernel message may precede one on the serial console); all else in the log is ignored.
@@ -17,7 +19,7 @@ import sys
 LINE = re.compile(r"BPFQ-(RESULT|INFO|DONE)(?: (.*))?$")
 # The end of a failure's detail that a cell does not need: exit code and seconds, and the
 # errno text every verifier refusal carries.
-NOISE = [re.compile(r" \(exit \d+, \d+s\)$"), re.compile(r" \(EACCES: unsafe or invalid program\)")]
+NOISE = [re.compile(r" \(exit \d+, [0-9.]+s\)$"), re.compile(r" \(EACCES: unsafe or invalid program\)")]
 # Spelled shorter in a cell (the note keeps the full text).
 ABBREV = [(re.compile(r"^error\[(E\d+)\]: "), r"\1 "), (re.compile(r"^verifier refused"), "verifier"),
           (re.compile(r"^bpfq: "), ""), (re.compile(r" cannot be computed on this kernel"), ": not on this kernel")]
@@ -25,8 +27,8 @@ SHORT = 64
 
 
 class Run:
-    def __init__(self, label, log, secs):
-        self.label, self.log, self.secs = label, log, secs
+    def __init__(self, label, log, secs, rc):
+        self.label, self.log, self.secs, self.rc = label, log, secs, rc
         self.results = {}  # check -> (status, detail)
         self.order = []
         self.info = {}
@@ -71,6 +73,7 @@ def cell_text(text):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
+    ap.add_argument("--timeout")
     ap.add_argument("--build-secs")
     ap.add_argument("--total-secs")
     ap.add_argument("runs", nargs="+")
@@ -79,8 +82,13 @@ def main():
     runs = []
     for spec in args.runs:
         label, _, rest = spec.partition("=")
-        log, _, secs = rest.rpartition(":")
-        runs.append(Run(label, log, secs))
+        log, secs, rc = rest.rsplit(":", 2)
+        runs.append(Run(label, log, secs, rc))
+
+    def unfinished(run):
+        if run.rc == "124":
+            return f"did not finish: killed at the {args.timeout or '?'} s timeout"
+        return f"did not finish (exit {run.rc}): hung, crashed or powered off early"
 
     # Rows in the order the checks ran, the first run's first; checks only some kernels have
     # (targets) join where they first appear.
@@ -135,7 +143,7 @@ def main():
         ("lockdown", lambda r: r.info.get("lockdown", "?")),
         ("bpfq", lambda r: r.results.get("version", ("", ""))[1] or "?"),
         ("wall time (boot + checks)", lambda r: f"{r.secs} s" if r.secs else "?"),
-        ("time of the checks", lambda r: r.done or "did not finish"),
+        ("time of the checks", lambda r: r.done or unfinished(r)),
     ]
     for name, get in info_rows:
         lines.append("| " + " | ".join([name] + [cell_text(get(r)) for r in runs]) + " |")
@@ -164,7 +172,6 @@ def main():
         counts = {"ok": 0, "fail": 0, "skip": 0}
         for status, _ in run.results.values():
             counts[status] = counts.get(status, 0) + 1
-        missing = [c for c in rows if c not in run.results] if run.done is None else []
         state = "finished" if run.done is not None else "DID NOT FINISH"
         print(
             f"{run.label:14} {run.info.get('kernel', '?'):24} {state:14} "
@@ -174,7 +181,7 @@ def main():
         if counts["fail"] or run.done is None:
             failed = True
         if run.done is None:
-            print(f"  {len(missing)} checks without a result; the console's last lines:")
+            print(f"  {unfinished(run)}; after {len(run.results)} checks; the console's last lines:")
             for l in run.tail:
                 print(f"    {l[:160]}")
     return 1 if failed else 0
