@@ -231,3 +231,38 @@ fn without_a_ring_buffer_rows_take_the_seq_buffer() {
         "{seq_calls:?}"
     );
 }
+
+/// Before Linux 6.1 a task iterator's link takes no process: `task(pid = N)`, `task(tid = N)`
+/// and a pushed-down `where pid == N` are conditions of the program instead; from 6.1 on they
+/// are link parameters.
+#[test]
+fn task_parameters_are_filters_before_linux_6_1() {
+    for (query, param) in [
+        ("from task(pid = 4242) select comm", "pid = 4242"),
+        ("from task(tid = 4242) select comm", "tid = 4242"),
+        ("from task select comm where pid == 4242", "pid = 4242"),
+        ("from task_file(pid = 4242) select fd", "pid = 4242"),
+    ] {
+        let old = compiled_on("5.10", query).expect("compiles for 5.10");
+        assert!(
+            old.plan.iter_params.is_none(),
+            "{query}: {:?}",
+            old.plan.iter_params
+        );
+        let constant = old
+            .program
+            .insns
+            .iter()
+            .any(|insn| insn.imm == 4242 && insn.code & 0x07 == 0x05);
+        assert!(
+            constant,
+            "{query}: no compare with 4242 in the 5.10 program"
+        );
+        let new = compiled_on("6.18", query).expect("compiles for 6.18");
+        let described = new.plan.iter_params.as_ref().map(|p| p.describe());
+        assert!(
+            described.as_deref().is_some_and(|d| d.contains(param)),
+            "{query}: {described:?}"
+        );
+    }
+}

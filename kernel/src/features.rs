@@ -51,6 +51,9 @@ pub struct KernelFeatures {
     pub rdonly_cast: bool,
     /// `bpf_d_path` allowed in iterator programs (Linux 5.12+; the helper itself is 5.10+).
     pub d_path_in_iter: bool,
+    /// Task iterators take a process or thread in their link info (Linux 6.1+); before, such a
+    /// link is refused (E2BIG) and the program filters instead.
+    pub task_iter_params: bool,
     /// The `bpf_ringbuf_output` helper (Linux 5.8+).
     pub ringbuf: bool,
     /// The `bpf_probe_read_kernel` helper (Linux 5.5+).
@@ -72,6 +75,7 @@ pub struct FeatureReasons {
     pub cpu_v4: Why,
     pub rdonly_cast: Why,
     pub d_path_in_iter: Why,
+    pub task_iter_params: Why,
     pub ringbuf: Why,
     pub probe_read_kernel: Why,
     pub memlock_charged: Why,
@@ -109,7 +113,7 @@ const FUNC_ID_ENUM: &str = "bpf_func_id";
 const LINK_TYPE_ENUM: &str = "bpf_link_type";
 
 /// The enumerators of `enum bpf_func_id` the walk looks for; the constants below index them.
-const HELPER_MARKERS: [Marker; 6] = [
+const HELPER_MARKERS: [Marker; 7] = [
     Marker {
         name: "BPF_FUNC_probe_read_kernel",
         since: "5.5",
@@ -134,6 +138,12 @@ const HELPER_MARKERS: [Marker; 6] = [
         name: "BPF_FUNC_for_each_map_elem",
         since: "5.12",
     },
+    // Merged for 6.1 with "bpf: Parameterize task iterators" (the `task` member of union
+    // bpf_iter_link_info: one process or thread per iterator).
+    Marker {
+        name: "BPF_FUNC_user_ringbuf_drain",
+        since: "6.1",
+    },
     // Merged for 6.2 with the `bpf_rdonly_cast` kfunc, which is built whenever BPF is
     // (kernel/bpf/helpers.c). The kfunc's own FUNC sits past the middle of vmlinux's types;
     // this enumerator sits among the first 2%, so the walk stops there. The binder looks the
@@ -148,7 +158,8 @@ const RINGBUF_OUTPUT: usize = 1;
 const D_PATH: usize = 2;
 const LINUX_5_11: usize = 3;
 const LINUX_5_12: usize = 4;
-const LINUX_6_2: usize = 5;
+const LINUX_6_1: usize = 5;
+const LINUX_6_2: usize = 6;
 
 /// tcx links came with the cpu v4 instructions, both merged for 6.6 (no cpu v4 instruction
 /// leaves a trace in BTF itself).
@@ -207,11 +218,13 @@ impl KernelFeatures {
         let (memlock_uncharged, memlock_why) = helper(LINUX_5_11);
         let cpu_v4 = seen.cpu_v4.unwrap_or(false);
         let (rdonly_cast, rdonly_cast_why) = helper(LINUX_6_2);
+        let (task_iter_params, task_iter_params_why) = helper(LINUX_6_1);
         let assumed = Why::Assumed("only loading a program on the kernel tells");
         Ok(KernelFeatures {
             cpu_v4,
             rdonly_cast,
             d_path_in_iter,
+            task_iter_params,
             ringbuf,
             probe_read_kernel,
             memlock_charged: !memlock_uncharged,
@@ -221,6 +234,7 @@ impl KernelFeatures {
                 cpu_v4: CPU_V4_MARKER.why(cpu_v4),
                 rdonly_cast: rdonly_cast_why,
                 d_path_in_iter: d_path_in_iter_why,
+                task_iter_params: task_iter_params_why,
                 ringbuf: ringbuf_why,
                 probe_read_kernel: probe_read_kernel_why,
                 memlock_charged: memlock_why,
@@ -231,13 +245,18 @@ impl KernelFeatures {
     }
 
     /// Every fact with its name (the field's) and reason, in declaration order.
-    pub fn facts(&self) -> [Fact; 8] {
+    pub fn facts(&self) -> [Fact; 9] {
         let fact = |name, holds, why| Fact { name, holds, why };
         let why = &self.why;
         [
             fact("cpu_v4", self.cpu_v4, why.cpu_v4),
             fact("rdonly_cast", self.rdonly_cast, why.rdonly_cast),
             fact("d_path_in_iter", self.d_path_in_iter, why.d_path_in_iter),
+            fact(
+                "task_iter_params",
+                self.task_iter_params,
+                why.task_iter_params,
+            ),
             fact("ringbuf", self.ringbuf, why.ringbuf),
             fact(
                 "probe_read_kernel",

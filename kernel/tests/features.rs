@@ -29,6 +29,8 @@ fn each_fixture_has_the_features_of_its_release() {
             "linux {version}: (cpu_v4, rdonly_cast, d_path_in_iter, memlock_charged)"
         );
         assert!(f.ringbuf && f.probe_read_kernel, "linux {version}: {f:?}");
+        // Task iterator link parameters: 6.1+ (a 5.10 guest refuses them with E2BIG).
+        assert_eq!(f.task_iter_params, version != "5.10", "linux {version}");
         assert!(f.map_elem_programs && f.vma_file_path_trusted);
     }
 }
@@ -91,6 +93,11 @@ fn one_walk_agrees_with_separate_lookups() {
         assert_eq!(
             f.memlock_charged,
             !helper("BPF_FUNC_task_storage_get"),
+            "{version}"
+        );
+        assert_eq!(
+            f.task_iter_params,
+            helper("BPF_FUNC_user_ringbuf_drain"),
             "{version}"
         );
         // Computed twice, on an index that is now complete, it is the same record.

@@ -371,9 +371,16 @@ fn bind_query(
         });
     }
 
-    if let (None, Some(filter)) = (&iter_params, &filter) {
-        iter_params = binder.push_down(filter)?;
-    }
+    let (iter_params, filter) = if env.features.task_iter_params {
+        if let (None, Some(filter)) = (&iter_params, &filter) {
+            iter_params = binder.push_down(filter)?;
+        }
+        (iter_params, filter)
+    } else {
+        // Before Linux 6.1 a task iterator's link takes no process: `task(pid = N)` becomes a
+        // condition of the program, which then visits every task.
+        binder.task_params_as_filter(iter_params, filter, query.from.span)?
+    };
 
     Ok(TypedQuery {
         target: bound_target,

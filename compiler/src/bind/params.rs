@@ -340,6 +340,58 @@ impl Binder<'_> {
         }
     }
 
+    /// `task(pid = N)` / `task(tid = N)` as the condition `pid == N` / `tid == N`, ANDed into
+    /// `filter`, for kernels whose task iterators take no link parameters (before 6.1); other
+    /// parameters are returned as they are.
+    pub(super) fn task_params_as_filter(
+        &mut self,
+        params: Option<IterParams>,
+        filter: Option<TExpr>,
+        span: Span,
+    ) -> Result<(Option<IterParams>, Option<TExpr>), Diagnostic> {
+        let (column, value) = match &params {
+            Some(IterParams::TaskPid { pid, .. }) => ("pid", *pid),
+            Some(IterParams::TaskTid { tid, .. }) => ("tid", *tid),
+            _ => return Ok((params, filter)),
+        };
+        let Some(field) = self.bind_column_by_name(column, span)? else {
+            return Err(Diagnostic::error(
+                codes::BAD_PARAMETER,
+                format!(
+                    "`{column}` cannot be a parameter of `{}` on this kernel",
+                    self.target.name
+                ),
+            )
+            .with_primary(span, "here")
+            .with_note("task iterators take a process in their link only from Linux 6.1 on, and this target has no such column to filter on"));
+        };
+        let signed = field.ty.is_signed();
+        let literal = TExpr {
+            kind: TKind::Int(u64::from(value)),
+            ty: field.ty.clone(),
+            span,
+        };
+        let condition = TExpr {
+            kind: TKind::Compare {
+                op: CmpOp::Eq,
+                lhs: Box::new(field),
+                rhs: Box::new(literal),
+                signed,
+            },
+            ty: Ty::Bool,
+            span,
+        };
+        let filter = match filter {
+            Some(user) => TExpr {
+                kind: TKind::And(Box::new(condition), Box::new(user)),
+                ty: Ty::Bool,
+                span,
+            },
+            None => condition,
+        };
+        Ok((None, Some(filter)))
+    }
+
     /// `where pid == N and ...` on a task target: the kernel can visit only process N.
     pub(super) fn push_down(&mut self, filter: &TExpr) -> Result<Option<IterParams>, Diagnostic> {
         if !is_task_target(&self.target.name) {
