@@ -36,8 +36,13 @@ mountpoint -q /sys/kernel/security || mount -t securityfs securityfs /sys/kernel
 # Every test binary runs, so one failure does not hide the others.
 cargo test --workspace --locked --no-fail-fast
 
-# Bounded fuzzing (about a minute per target, three targets) only in CI: a local `tests/run.sh`
-# stays a test run. Any crash fails CI and leaves its input under fuzz/artifacts/.
+# Bounded fuzzing (about a minute per target, three targets) and the qemu kernel matrix only in
+# CI: a local `tests/run.sh` stays a test run. Any crash fails CI and leaves its input under
+# fuzz/artifacts/; a failed check of a kernel fails CI and is in tests/kernels/MATRIX.md.
 if [ "${CI:-}" = true ]; then
     fuzz/run.sh
+    # The kernel matrix: bpfq inside Debian's 5.10, 6.1 and 6.12 kernels (6.12 also with
+    # lockdown=integrity) under qemu; about 4 minutes with its downloads. This machine's kernel
+    # is the one the cargo tests above ran on.
+    tests/kernels.sh 5.10 6.1 6.12 6.12-lockdown
 fi

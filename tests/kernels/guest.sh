@@ -366,6 +366,15 @@ for kind in bpf_prog bpf_map bpf_link; do
     fi
 done
 
+# The stdlib columns `bpfq describe` lists for a target (given as it is written after `from`),
+# comma-separated.
+stdlib_columns() {
+    timeout "$CMD_TIMEOUT" "$BPFQ" describe "${1%%(*}" 2>/dev/null | awk '
+        /^stdlib columns:/ { on = 1; next }
+        on && /^  \(select/ { exit }
+        on && /^  [a-z_0-9]+ / { printf "%s%s", sep, $1; sep = ", " }'
+}
+
 # shellcheck disable=SC2013 # target names are words
 for t in $(cat "$SCRATCH/targets" 2>/dev/null); do
     # The map-element targets walk one map each: the helper's.
@@ -376,11 +385,22 @@ for t in $(cat "$SCRATCH/targets" 2>/dev/null); do
         *) map= ;;
     esac
     if [ -z "$map" ]; then
-        check "target:$t" bq "from $t select *"
+        from="$t"
     elif why=$(map_ready "$map"); then
-        check "target:$t" bq "from $t(map = \"$PINS/kt_$map\") select *"
+        from="$t(map = \"$PINS/kt_$map\")"
     else
         skip "target:$t" "$why"
+        skip "columns:$t" "$why"
+        continue
+    fi
+    check "target:$t" bq "from $from select *"
+    # Every stdlib column of the target at once (`bpfq describe` lists them), not only the
+    # defaults: a field that moved between releases shows here.
+    cols=$(stdlib_columns "$from")
+    if [ -n "$cols" ]; then
+        check "columns:$t" bq "from $from select $cols"
+    else
+        skip "columns:$t" "bpfq describe lists no stdlib column"
     fi
 done
 
