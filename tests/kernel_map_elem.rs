@@ -280,6 +280,42 @@ fn percpu_values_are_summed_over_cpus() {
     assert_eq!(map_rows(&map.name), Some(expected));
 }
 
+/// The other map types the iterator walks (LRU hash, per-CPU array, LRU per-CPU hash): rows
+/// equal `bpftool map dump`'s elements, per-CPU values summed.
+#[test]
+fn every_walkable_map_type_matches_bpftool() {
+    let _k = shared_kernel();
+    let summed = |k: &[u8], values: &[u8]| {
+        let sum: u64 = values.chunks(8).map(le_int).sum();
+        vec![le_int(k).to_string(), sum.to_string()]
+    };
+    let cases: [(&str, &str, &[&str]); 3] = [
+        (
+            "mel",
+            "type lru_hash key 4 value 8 entries 8",
+            &[
+                "key 3 0 0 0 value 1 1 0 0 0 0 0 0",
+                "key 4 0 0 0 value 0 0 0 0 0 0 0 0x80",
+            ],
+        ),
+        (
+            "mepa",
+            "type percpu_array key 4 value 8 entries 3",
+            &["key 1 0 0 0 value 0x10 0 0 0 0 0 0 0"],
+        ),
+        (
+            "melp",
+            "type lru_percpu_hash key 4 value 8 entries 8",
+            &["key 9 0 0 0 value 2 0 0 0 0 0 0 0"],
+        ),
+    ];
+    for (tag, spec, elements) in cases {
+        let (map, expected) = PinnedMap::dumped(tag, spec, elements, summed);
+        assert!(!expected.is_empty(), "{spec}");
+        assert_eq!(map_rows(&map.name), Some(expected), "{spec}");
+    }
+}
+
 /// `bpfq -o FORMAT ARGS`, which must succeed: its stdout.
 fn formatted(format: &str, args: &[&str]) -> String {
     let mut all = vec!["-o", format];
@@ -364,6 +400,9 @@ fn grouping_sort_limit_and_joins_run_over_walked_rows() {
             extra,
         );
         assert_eq!(first, vec![vec!["4"], vec!["2"]], "{extra:?}");
+        // Without a sort, reading stops at the limit.
+        let (_, one) = query_csv(&format!("{from} select key limit 1"), extra);
+        assert_eq!(one.len(), 1, "{extra:?}");
     }
     let other = PinnedMap::filled(
         "mex",
