@@ -126,17 +126,43 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The sorted rows of `query`, a map-element query. A kernel may deny a map-element target by
-/// policy (EPERM with every capability held: the 6.18 build of these machines, for programs of
-/// any shape); there bpfq must say so in those words, exit 1 and leave nothing loaded, and the
-/// rows are None.
+/// Whether this kernel loads programs on `target`'s iterator. A kernel may deny a map-element
+/// target by policy (EPERM with every capability held: the 6.18 build of these machines, for
+/// programs of any shape).
+fn programs_load(target: &str) -> Result<(), String> {
+    raw_programs::smallest_program_loads(target).map_err(|refusal| refusal.to_string())
+}
+
+/// The sorted rows of `query`, a map-element query, or None where it cannot run. `bpf_map_elem`
+/// always runs: with its program where the kernel loads one, else from a user-space walk of the
+/// map, which `explain` must say, and which leaves no BPF object behind; where the program runs,
+/// the walk (`--map-walk`) must give the same rows. On a kernel that refuses the other targets'
+/// programs bpfq must say so in those words, exit 1 and leave nothing loaded.
 fn sorted_rows_where_loadable(query: &str) -> Option<Vec<Vec<String>>> {
     let target = query
         .trim_start_matches("from ")
         .split('(')
         .next()
         .expect("a target");
-    if let Err(refusal) = raw_programs::smallest_program_loads(target) {
+    let loads = programs_load(target);
+    if target == "bpf_map_elem" {
+        let explained = bpfq_ok(&["explain", query]);
+        assert_eq!(
+            explained.contains("rows via:    user-space map walk"),
+            loads.is_err(),
+            "{query} (programs load: {loads:?}):\n{explained}"
+        );
+        let before = bpf_objects();
+        let mut rows = sorted(query_csv(query, &[]).1);
+        if loads.is_err() {
+            assert_objects_return_to(before, query);
+        }
+        let walked = sorted(query_csv(query, &["--map-walk"]).1);
+        assert_eq!(rows, walked, "{query}: the program's rows and the walk's");
+        rows.sort();
+        return Some(rows);
+    }
+    if let Err(refusal) = loads {
         let before = bpf_objects();
         let out = bpfq(&[query]);
         assert_objects_return_to(before, query);
@@ -149,9 +175,12 @@ fn sorted_rows_where_loadable(query: &str) -> Option<Vec<Vec<String>>> {
         );
         return None;
     }
-    let (_, mut rows) = query_csv(query, &[]);
+    Some(sorted(query_csv(query, &[]).1))
+}
+
+fn sorted(mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
     rows.sort();
-    Some(rows)
+    rows
 }
 
 /// The default columns of the map `reference` (a name or a path), sorted.
@@ -180,19 +209,31 @@ fn hash_map_by_name_id_and_path_matches_bpftool() {
     ];
     for reference in by {
         let query = format!("from bpf_map_elem({reference}) select key, value");
-        let Some(rows) = sorted_rows_where_loadable(&query) else {
-            return;
-        };
+        let rows = sorted_rows_where_loadable(&query).expect("bpf_map_elem always runs");
         assert_eq!(rows, expected, "{reference}");
     }
-    let (_, rows) = query_csv(
-        &format!(
-            "from bpf_map_elem(map = \"{}\") select map_name where value == 3",
+    let filtered = |filter: &str| {
+        sorted_rows_where_loadable(&format!(
+            "from bpf_map_elem(map = \"{}\") select map_name, map_id, key {filter}",
             map.name
-        ),
-        &[],
+        ))
+        .expect("bpf_map_elem always runs")
+    };
+    let named = |key: &str| vec![map.name.clone(), map.id(), key.to_string()];
+    assert_eq!(filtered("where value == 3"), vec![named("7")]);
+    // A negative literal against the u32 key is 0xffffffff, as in the program.
+    assert_eq!(
+        filtered("where key == -1 or (value > 3 and not key in (7, 9))"),
+        vec![named("1"), named("4294967295")]
     );
-    assert_eq!(rows, vec![vec![map.name.clone()]]);
+    assert_eq!(
+        filtered(&format!("where map_name == \"{}\" and value < 4", map.name)),
+        vec![named("7")]
+    );
+    assert_eq!(
+        filtered("where map_name like \"nomatch%\""),
+        Vec::<Vec<String>>::new()
+    );
 }
 
 #[test]
@@ -204,9 +245,7 @@ fn odd_sizes_are_bytes_and_narrow_ints() {
         &["key 0x34 0x12 value 1 2 3", "key 0 1 value 0xaa 0xbb 0xcc"],
         |k, v| vec![le_int(k).to_string(), hex(v)],
     );
-    if let Some(rows) = map_rows(&map.name) {
-        assert_eq!(rows, expected);
-    }
+    assert_eq!(map_rows(&map.name), Some(expected));
 }
 
 #[test]
@@ -219,9 +258,7 @@ fn array_map_lists_every_index() {
         |k, v| vec![le_int(k).to_string(), hex(v)],
     );
     assert_eq!(expected.len(), 4, "an array dumps every index");
-    if let Some(rows) = map_rows(&map.path) {
-        assert_eq!(rows, expected);
-    }
+    assert_eq!(map_rows(&map.path), Some(expected));
 }
 
 #[test]
@@ -240,8 +277,177 @@ fn percpu_values_are_summed_over_cpus() {
         },
     );
     assert_eq!(expected.len(), 2);
-    if let Some(rows) = map_rows(&map.name) {
-        assert_eq!(rows, expected);
+    assert_eq!(map_rows(&map.name), Some(expected));
+}
+
+/// The other map types the iterator walks (LRU hash, per-CPU array, LRU per-CPU hash): rows
+/// equal `bpftool map dump`'s elements, per-CPU values summed.
+#[test]
+fn every_walkable_map_type_matches_bpftool() {
+    let _k = shared_kernel();
+    let summed = |k: &[u8], values: &[u8]| {
+        let sum: u64 = values.chunks(8).map(le_int).sum();
+        vec![le_int(k).to_string(), sum.to_string()]
+    };
+    let cases: [(&str, &str, &[&str]); 3] = [
+        (
+            "mel",
+            "type lru_hash key 4 value 8 entries 8",
+            &[
+                "key 3 0 0 0 value 1 1 0 0 0 0 0 0",
+                "key 4 0 0 0 value 0 0 0 0 0 0 0 0x80",
+            ],
+        ),
+        (
+            "mepa",
+            "type percpu_array key 4 value 8 entries 3",
+            &["key 1 0 0 0 value 0x10 0 0 0 0 0 0 0"],
+        ),
+        (
+            "melp",
+            "type lru_percpu_hash key 4 value 8 entries 8",
+            &["key 9 0 0 0 value 2 0 0 0 0 0 0 0"],
+        ),
+    ];
+    for (tag, spec, elements) in cases {
+        let (map, expected) = PinnedMap::dumped(tag, spec, elements, summed);
+        assert!(!expected.is_empty(), "{spec}");
+        assert_eq!(map_rows(&map.name), Some(expected), "{spec}");
+    }
+}
+
+/// `bpfq -o FORMAT ARGS`, which must succeed: its stdout.
+fn formatted(format: &str, args: &[&str]) -> String {
+    let mut all = vec!["-o", format];
+    all.extend_from_slice(args);
+    let out = bpfq(&all);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+/// Every output format of two maps' rows (integers of 2, 4 and 8 bytes, bytes, text), in key
+/// order: the snapshot is the text the program path prints (the walk must print the same, and on
+/// a kernel that loads the program both paths are compared byte for byte).
+#[test]
+fn both_paths_print_the_same_text_in_every_format() {
+    let _k = shared_kernel();
+    let hash = PinnedMap::filled(
+        "mef",
+        "type hash key 4 value 8 entries 8",
+        &[
+            "key 1 0 0 0 value 0x2a 0 0 0 0 0 0 1",
+            "key 7 0 0 0 value 3 0 0 0 0 0 0 0",
+            "key 0xff 0xff 0xff 0xff value 0xff 0xff 0xff 0xff 0xff 0xff 0xff 0xff",
+        ],
+    );
+    let odd = PinnedMap::filled(
+        "meg",
+        "type hash key 2 value 3 entries 4",
+        &["key 0x34 0x12 value 1 2 3", "key 0 1 value 0xaa 0xbb 0xcc"],
+    );
+    let mut text = String::new();
+    for format in ["table", "csv", "tsv", "json", "jsonl"] {
+        for (map, select) in [
+            (&hash, "key, value, value > 3 as big"),
+            (&odd, "key, value"),
+        ] {
+            let query = format!(
+                "from bpf_map_elem(map = \"{}\") select {select} order by key",
+                map.path
+            );
+            let default = formatted(format, &[&query]);
+            let walked = formatted(format, &["--map-walk", &query]);
+            assert_eq!(default, walked, "{format}: {query}");
+            text.push_str(&format!("### -o {format} select {select}\n{default}\n"));
+        }
+    }
+    insta::assert_snapshot!(text);
+}
+
+/// Grouping, having, sort, limit and joins run in user space over the walk's rows as over the
+/// program's.
+#[test]
+fn grouping_sort_limit_and_joins_run_over_walked_rows() {
+    let _k = shared_kernel();
+    let (map, dumped) = PinnedMap::dumped(
+        "mew",
+        "type hash key 4 value 4 entries 16",
+        &[
+            "key 1 0 0 0 value 5 0 0 0",
+            "key 2 0 0 0 value 5 0 0 0",
+            "key 3 0 0 0 value 9 0 0 0",
+            "key 4 0 0 0 value 1 0 0 0",
+        ],
+        |k, v| vec![le_int(k).to_string(), le_int(v).to_string()],
+    );
+    assert_eq!(dumped.len(), 4);
+    let from = format!("from bpf_map_elem(map = \"{}\")", map.name);
+    for extra in [&[][..], &["--map-walk"][..]] {
+        let (_, groups) = query_csv(
+            &format!(
+                "{from} select value, count(*) as n, sum(key) as keys group by value \
+                 having count(*) > 0 order by n desc, value limit 2"
+            ),
+            extra,
+        );
+        assert_eq!(
+            groups,
+            vec![vec!["5", "2", "3"], vec!["1", "1", "4"]],
+            "{extra:?}"
+        );
+        let (_, first) = query_csv(
+            &format!("{from} select key where value != 9 order by key desc limit 2"),
+            extra,
+        );
+        assert_eq!(first, vec![vec!["4"], vec!["2"]], "{extra:?}");
+        // Without a sort, reading stops at the limit.
+        let (_, one) = query_csv(&format!("{from} select key limit 1"), extra);
+        assert_eq!(one.len(), 1, "{extra:?}");
+    }
+    let other = PinnedMap::filled(
+        "mex",
+        "type array key 4 value 8 entries 4",
+        &["key 3 0 0 0 value 0x10 0 0 0 0 0 0 0"],
+    );
+    let (_, joined) = query_csv(
+        &format!(
+            "{from} as a join bpf_map_elem(map = \"{}\") as b on a.key == b.key \
+             select a.key, a.value, b.value where b.value > 0",
+            other.name
+        ),
+        &[],
+    );
+    assert_eq!(joined, vec![vec!["3", "9", "16"]]);
+}
+
+/// A column or filter the walk cannot compute is E0304 (exit 2, nothing loaded) where the kernel
+/// refuses map-element programs, and runs where it loads them.
+#[test]
+fn what_the_walk_cannot_compute_is_e0304_where_programs_are_refused() {
+    let _k = shared_kernel();
+    let map = PinnedMap::create("mee", "type hash key 4 value 4 entries 4");
+    let query = format!(
+        "from bpf_map_elem(map = \"{}\") select key, map.max_entries",
+        map.name
+    );
+    let walked = bpfq(&["--map-walk", &query]);
+    assert_eq!(walked.status.code(), Some(2), "{}", stderr(&walked));
+    assert!(
+        stderr(&walked).contains("error[E0304]"),
+        "{}",
+        stderr(&walked)
+    );
+    let out = bpfq(&[&query]);
+    match programs_load("bpf_map_elem") {
+        Err(_) => {
+            assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+            let err = stderr(&out);
+            assert!(
+                err.contains("error[E0304]") && err.contains("probed"),
+                "{err}"
+            );
+        }
+        Ok(()) => assert!(out.status.success(), "{}", stderr(&out)),
     }
 }
 

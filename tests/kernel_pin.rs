@@ -275,17 +275,36 @@ fn a_pinned_map_query_keeps_its_map_alive() {
         "from bpf_map_elem(map = \"{}\") select key, value",
         map.as_str()
     );
+    // Rows read from user space (forced here) leave no program to pin, on any kernel: E0304,
+    // before anything is loaded, and no file.
+    let forced = bpfq(&["pin", &query, pin.as_str(), "--map-walk"]);
+    let message = stderr(&forced);
+    assert_eq!(forced.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("error[E0304]")
+            && message.contains("there is no program to pin")
+            && message.contains("given: --map-walk"),
+        "{message}"
+    );
+    assert!(!pin.0.exists(), "a refused pin left {}", pin.as_str());
     if let Err(refusal) = raw_programs::smallest_program_loads("bpf_map_elem") {
-        // A kernel that denies map-element programs by policy: the pin fails, says so, and
-        // leaves no file.
+        // A kernel that denies map-element programs by policy: the pin is the coded error (the
+        // probe says why), nothing is loaded or left behind, and the query itself still runs,
+        // from a user-space walk of the map.
+        let before = bpf_objects();
         let out = bpfq(&["pin", &query, pin.as_str()]);
-        assert_eq!(out.status.code(), Some(1), "{refusal}: {}", stderr(&out));
+        assert_objects_return_to(before, "a refused pin");
+        let message = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{refusal}: {message}");
         assert!(
-            stderr(&out).contains("with EPERM although bpfq holds"),
-            "{}",
-            stderr(&out)
+            message.contains("error[E0304]")
+                && message.contains("refuses programs on map-element iterators (probed")
+                && message.contains("there is no program to pin"),
+            "{message}"
         );
         assert!(!pin.0.exists(), "a refused pin left {}", pin.as_str());
+        let (_, rows) = query_csv(&query, &[]);
+        assert_eq!(rows, vec![vec!["7", "298"]]);
         return;
     }
     bpfq_ok(&["pin", &query, pin.as_str()]);

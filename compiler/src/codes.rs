@@ -133,6 +133,9 @@ pub const STACK_TOO_LARGE: &str = "E0301";
 pub const ROW_TOO_WIDE: &str = "E0302";
 /// `bpfq pin` / `bpfq compile`: the rows cannot be printed by the program, object by object.
 pub const TEXT_OUTPUT_UNSUPPORTED: &str = "E0303";
+/// The kernel refuses programs on map-element iterators (probed): a `bpf_map_elem` query's rows
+/// are read from user space, and this part of it (or `pin`/`compile`) needs a program.
+pub const MAP_ELEM_PROGRAM_REFUSED: &str = "E0304";
 
 // ---------------------------------------------------------------- E09xx: internal
 
@@ -363,6 +366,12 @@ pub const ALL: &[(&str, &str)] = &[
         TEXT_OUTPUT_UNSUPPORTED,
         "pin and compile print rows in the kernel: no sort, limit, grouping, join, ring-buffer \
          target (unix) or row over 384 bytes",
+    ),
+    (
+        MAP_ELEM_PROGRAM_REFUSED,
+        "this kernel refuses programs on map-element iterators, so bpfq reads bpf_map_elem rows \
+         with the map syscalls: key, value, map id, name, type and sizes, compared, combined with \
+         and/or/not/in, arithmetic and casts; anything else, and pin or compile, needs a program",
     ),
     (
         STACK_TOO_LARGE,

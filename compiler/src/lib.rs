@@ -15,6 +15,7 @@ pub mod ir;
 pub mod join;
 pub mod layout;
 pub mod lower;
+pub mod map_walk;
 pub mod maps;
 pub mod modules;
 pub mod pipeline;

@@ -12,6 +12,7 @@ use crate::ir::Function;
 use crate::join::{plan_join, JoinPlan};
 use crate::layout::RowLayout;
 use crate::lower::RowOutput;
+use crate::map_walk::RowsFrom;
 use crate::plan::{plan, Plan};
 use crate::syntax::ast;
 use crate::syntax::parse_query;
@@ -182,6 +183,12 @@ fn finish_as(
 ) -> Result<Compiled, Diagnostic> {
     let clock = Instant::now();
     let mut plan = plan;
+    if let Some(walk) = crate::map_walk::choose(&plan, env.btf, env.features)? {
+        if output == RowOutput::Text {
+            return Err(crate::map_walk::nothing_to_pin(env.features, span));
+        }
+        return map_walk_compiled(plan, walk, env, times, clock);
+    }
     if let (Some(grouping), None) = (&plan.user.grouping, &plan.group_place) {
         let layout = crate::lower::row_layout(&plan, env.btf)?;
         plan.group_place = Some(place(grouping, &layout, &plan.target.name));
@@ -196,6 +203,32 @@ fn finish_as(
         plan,
         ir,
         program,
+        layout,
+        prog_name,
+    })
+}
+
+/// A plan whose rows come from a user-space map walk: its row layout, no IR and no program.
+fn map_walk_compiled(
+    mut plan: Plan,
+    walk: crate::map_walk::MapWalk,
+    env: &BindEnv,
+    times: &mut StageTimes,
+    clock: Instant,
+) -> Result<Compiled, Diagnostic> {
+    let layout = crate::lower::row_layout(&plan, env.btf)?;
+    if plan.user.grouping.is_some() {
+        plan.group_place = Some(GroupPlace::User {
+            reason: "the rows come from a user-space map walk".into(),
+        });
+    }
+    plan.rows_from = RowsFrom::MapWalk(walk);
+    times.lower += clock.elapsed();
+    let prog_name = crate::bind::program_name(&plan.target.name);
+    Ok(Compiled {
+        plan,
+        ir: Function::empty(),
+        program: Program::default(),
         layout,
         prog_name,
     })

@@ -8,6 +8,7 @@ use crate::bind::{
 };
 use crate::diagnostic::{Sources, Span};
 use crate::group_place::GroupPlace;
+use crate::map_walk::RowsFrom;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelPart {
@@ -43,6 +44,10 @@ pub struct Plan {
     /// rows and user space reads the groups from it; `user.grouping` still says what the
     /// groups mean. None for an ungrouped query.
     pub group_place: Option<GroupPlace>,
+    /// Where the rows come from: the program (the default), or a user-space walk of the map
+    /// (`map_walk::choose`, set by the pipeline when the kernel refuses map-element programs;
+    /// lowering and emission are then skipped).
+    pub rows_from: RowsFrom,
 }
 
 fn text(sources: &Sources, span: Span) -> String {
@@ -103,6 +108,7 @@ pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
             drop_repeated_last: ksym,
         },
         group_place: None,
+        rows_from: RowsFrom::Program,
     }
 }
 
@@ -118,6 +124,10 @@ impl Plan {
             Some(params) => out.push_str(&format!("visit:       {}\n", params.describe())),
             None => out.push_str("visit:       every object\n"),
         }
+        if let RowsFrom::MapWalk(walk) = &self.rows_from {
+            out.push_str(&self.describe_walk(walk));
+            return out;
+        }
         out.push_str("in kernel:   ");
         match &self.kernel.filter_text {
             Some(f) => out.push_str(&format!("filter `{f}`, ")),
@@ -130,6 +140,40 @@ impl Plan {
             .map(|c| c.name.as_str())
             .collect();
         let kernel_grouping = matches!(self.group_place, Some(GroupPlace::Kernel(_)));
+        out.push_str(&self.describe_user(&names, kernel_grouping));
+        out
+    }
+
+    /// `describe` of a plan whose rows come from a user-space map walk: no kernel part.
+    fn describe_walk(&self, walk: &crate::map_walk::MapWalk) -> String {
+        let mut out = String::from("in kernel:   nothing (no program)\n");
+        out.push_str(&format!(
+            "rows via:    user-space map walk, BPF_MAP_GET_NEXT_KEY + BPF_MAP_LOOKUP_ELEM (this \
+             kernel refuses map-element programs: {})\n",
+            walk.why
+        ));
+        let names: Vec<&str> = self
+            .kernel
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        out.push_str("per element: ");
+        match &self.kernel.filter_text {
+            Some(f) => out.push_str(&format!("filter `{f}`, ")),
+            None => out.push_str("no filter, "),
+        }
+        out.push_str(&format!("row ({})\n", names.join(", ")));
+        if let Some(place) = &self.group_place {
+            out.push_str(&format!("grouping:    {}\n", place.describe()));
+        }
+        out.push_str(&self.describe_user_steps(&names, false));
+        out
+    }
+
+    /// The `user space:` line (and before it, for the program path, the kernel lines).
+    fn describe_user(&self, names: &[&str], kernel_grouping: bool) -> String {
+        let mut out = String::new();
         if kernel_grouping {
             out.push_str(&format!(
                 "update the group of ({}) in a BPF hash map, write no rows\n",
@@ -146,7 +190,13 @@ impl Plan {
         if let Some(place) = &self.group_place {
             out.push_str(&format!("grouping:    {}\n", place.describe()));
         }
-        out.push_str("user space:  ");
+        out.push_str(&self.describe_user_steps(names, kernel_grouping));
+        out
+    }
+
+    /// The `user space:` line: what runs over the rows.
+    fn describe_user_steps(&self, names: &[&str], kernel_grouping: bool) -> String {
+        let mut out = String::from("user space:  ");
         let mut steps = Vec::new();
         let result_names: Vec<&str> = match &self.user.grouping {
             Some(grouping) => {
@@ -156,7 +206,7 @@ impl Plan {
                 steps.extend(grouping.describe_steps(&self.kernel.columns));
                 grouping.columns.iter().map(|c| c.name.as_str()).collect()
             }
-            None => names,
+            None => names.to_vec(),
         };
         if !self.user.order_by.is_empty() {
             let keys: Vec<String> = self

@@ -564,36 +564,125 @@ impl HashMapFd {
             self.check(key, self.key_size)?;
         }
         self.check(next, self.key_size)?;
-        let mut attr = zeroed_attr();
-        // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
-        let mut elem = unsafe { attr.__bindgen_anon_2 };
-        elem.map_fd = self.fd.as_raw_fd() as u32;
-        elem.key = key.map_or(0, |k| k.as_ptr() as u64);
-        elem.__bindgen_anon_1.next_key = next.as_mut_ptr() as u64;
-        attr.__bindgen_anon_2 = elem;
-        match bpf(bpf_cmd::BPF_MAP_GET_NEXT_KEY, &mut attr) {
-            Ok(_) => Ok(true),
-            Err(err) if err.raw_os_error() == Some(libc::ENOENT) => Ok(false),
-            Err(err) => Err(err),
-        }
+        elem_next_key(self.fd.as_fd(), key, next)
     }
 
     /// The value of `key` into `value` (exactly the value size); false when the key is absent.
     pub fn lookup(&self, key: &[u8], value: &mut [u8]) -> io::Result<bool> {
         self.check(key, self.key_size)?;
         self.check(value, self.value_size)?;
-        let mut attr = zeroed_attr();
-        // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
-        let mut elem = unsafe { attr.__bindgen_anon_2 };
-        elem.map_fd = self.fd.as_raw_fd() as u32;
-        elem.key = key.as_ptr() as u64;
-        elem.__bindgen_anon_1.value = value.as_mut_ptr() as u64;
-        attr.__bindgen_anon_2 = elem;
-        match bpf(bpf_cmd::BPF_MAP_LOOKUP_ELEM, &mut attr) {
-            Ok(_) => Ok(true),
-            Err(err) if err.raw_os_error() == Some(libc::ENOENT) => Ok(false),
-            Err(err) => Err(err),
+        elem_lookup(self.fd.as_fd(), key, value)
+    }
+}
+
+/// `BPF_MAP_GET_NEXT_KEY` of the map `fd`. The caller has checked that `next` (and `key`) hold
+/// exactly the map's key size: the kernel reads and writes that many bytes.
+fn elem_next_key(fd: BorrowedFd<'_>, key: Option<&[u8]>, next: &mut [u8]) -> io::Result<bool> {
+    let mut attr = zeroed_attr();
+    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+    let mut elem = unsafe { attr.__bindgen_anon_2 };
+    elem.map_fd = fd.as_raw_fd() as u32;
+    elem.key = key.map_or(0, |k| k.as_ptr() as u64);
+    elem.__bindgen_anon_1.next_key = next.as_mut_ptr() as u64;
+    attr.__bindgen_anon_2 = elem;
+    match bpf(bpf_cmd::BPF_MAP_GET_NEXT_KEY, &mut attr) {
+        Ok(_) => Ok(true),
+        Err(err) if err.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// `BPF_MAP_LOOKUP_ELEM` of the map `fd`. The caller has checked that `key` holds the map's
+/// key size and `value` as many bytes as the kernel writes for one lookup.
+fn elem_lookup(fd: BorrowedFd<'_>, key: &[u8], value: &mut [u8]) -> io::Result<bool> {
+    let mut attr = zeroed_attr();
+    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+    let mut elem = unsafe { attr.__bindgen_anon_2 };
+    elem.map_fd = fd.as_raw_fd() as u32;
+    elem.key = key.as_ptr() as u64;
+    elem.__bindgen_anon_1.value = value.as_mut_ptr() as u64;
+    attr.__bindgen_anon_2 = elem;
+    match bpf(bpf_cmd::BPF_MAP_LOOKUP_ELEM, &mut attr) {
+        Ok(_) => Ok(true),
+        Err(err) if err.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// Another program's map, read element by element from user space (a `bpf_map_elem` query on a
+/// kernel that refuses map-element programs). Only the types whose lookup size is known are
+/// accepted: hash, array, LRU hash (value_size bytes) and per-CPU hash, array and LRU hash
+/// (value_size rounded up to 8, times the possible CPUs), so the kernel never writes past a buffer.
+pub struct MapElements {
+    fd: OwnedFd,
+    info: MapInfo,
+    value_len: usize,
+}
+
+impl MapElements {
+    /// Takes `fd` (a map) with its info, read now.
+    pub fn new(fd: OwnedFd) -> io::Result<MapElements> {
+        let info = map_info(fd.as_fd())?;
+        let value_len = match info.map_type {
+            1 | 2 | 9 => info.value_size as usize,
+            5 | 6 | 10 => {
+                let cpus = crate::maps::possible_cpus()?;
+                (info.value_size as usize).next_multiple_of(8) * cpus as usize
+            }
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("map type {other} is not read element by element"),
+                ))
+            }
+        };
+        Ok(MapElements {
+            fd,
+            info,
+            value_len,
+        })
+    }
+
+    /// The map's info (id, name, type, sizes) when it was opened.
+    pub fn info(&self) -> &MapInfo {
+        &self.info
+    }
+
+    /// Bytes of one key.
+    pub fn key_len(&self) -> usize {
+        self.info.key_size as usize
+    }
+
+    /// Bytes one lookup writes: the value, or a per-CPU map's values of every possible CPU.
+    pub fn value_len(&self) -> usize {
+        self.value_len
+    }
+
+    fn check(buffer: &[u8], len: usize) -> io::Result<()> {
+        if buffer.len() == len {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "map element buffer of the wrong size",
+            ))
         }
+    }
+
+    /// As `HashMapFd::next_key`; both buffers must be `key_len` bytes.
+    pub fn next_key(&self, key: Option<&[u8]>, next: &mut [u8]) -> io::Result<bool> {
+        if let Some(key) = key {
+            Self::check(key, self.key_len())?;
+        }
+        Self::check(next, self.key_len())?;
+        elem_next_key(self.fd.as_fd(), key, next)
+    }
+
+    /// The value(s) of `key` into `value` (`value_len` bytes); false when the key is absent.
+    pub fn lookup(&self, key: &[u8], value: &mut [u8]) -> io::Result<bool> {
+        Self::check(key, self.key_len())?;
+        Self::check(value, self.value_len)?;
+        elem_lookup(self.fd.as_fd(), key, value)
     }
 }
 

@@ -113,6 +113,10 @@ pub struct Common {
     /// it) or `user` (always in user space). Hidden: for comparing both paths.
     #[arg(long, value_enum, default_value_t = GroupIn::Auto, global = true, hide = true)]
     pub group_in: GroupIn,
+    /// Read `bpf_map_elem` rows from user space (the map syscalls) even where the kernel loads
+    /// map-element programs. Hidden: for comparing both paths.
+    #[arg(long, global = true, hide = true)]
+    pub map_walk: bool,
     /// Entries of the first kernel group map (doubled while it fills up). Hidden: for tests.
     #[arg(long, value_name = "N", global = true, hide = true,
           value_parser = clap::value_parser!(u32).range(1..))]

@@ -8,6 +8,7 @@ use super::{
     compile_query, open_kernel_probed, output_format, Failure, Kernel, VMLINUX_BTF,
 };
 use bpfq_compiler::layout::{ColumnKind, RowLayout};
+use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::maps::{accepted_types, map_type_name};
 use bpfq_compiler::pipeline::CompiledQuery;
 use bpfq_kernel::catalogue::discover;
@@ -186,6 +187,15 @@ fn target_findings(kernel: &Kernel, common: &Common) -> Result<Vec<Finding>, Fai
             }
             Err(other) => return Err(other),
         };
+        if matches!(compiled.plan.rows_from, RowsFrom::MapWalk(_)) {
+            findings.push(Finding::new(
+                item,
+                "works",
+                "no program (this kernel refuses map-element programs): rows read from user space \
+                 with the map syscalls",
+            ));
+            continue;
+        }
         findings.push(match probe::verifier_accepts(&compiled) {
             Ok(()) => Finding::new(item, "works", ""),
             Err(err) => Finding::new(item, "unavailable", refusal(&err)),

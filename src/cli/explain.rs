@@ -9,6 +9,7 @@ use super::{args::Common, compile_query, open_kernel_probed, Failure};
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::ir::MapRef;
 use bpfq_compiler::layout::RowLayout;
+use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::pipeline::{Compiled, CompiledQuery};
 use bpfq_compiler::variants::older_variants;
 use bpfq_kernel::{helpers, KernelFeatures};
@@ -62,6 +63,14 @@ fn explain_compiled(compiled: &CompiledQuery, features: &KernelFeatures) -> Stri
 
 fn explain_one(out: &mut String, compiled: &Compiled) {
     let _ = writeln!(out, "== plan\n{}", compiled.plan.describe());
+    if matches!(compiled.plan.rows_from, RowsFrom::MapWalk(_)) {
+        let _ = writeln!(
+            out,
+            "== program\nnone: the rows are computed in user space from each element's key and value\n"
+        );
+        let _ = write!(out, "== row layout\n{}", describe_layout(&compiled.layout));
+        return;
+    }
     let _ = writeln!(
         out,
         "== program\nname {}, attach to BTF FUNC bpf_iter_{} {}, license GPL, {} instructions",

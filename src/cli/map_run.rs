@@ -1,10 +1,13 @@
 //! `bpfq QUERY` on a map-element target: reopens the map the compiler was given the shape of,
-//! for the link. Guarantees: the map opened is the one compiled for (by id when the lookup gave
+//! for the link, or (`walk_rows`) to read its elements from user space where the plan says the
+//! kernel refuses map-element programs. Guarantees: the map opened is the one compiled for (by id when the lookup gave
 //! one) and still has the key and value sizes the program's reads were checked against.
 
 use super::Failure;
-use bpfq_compiler::bind::MapParam;
+use bpfq_compiler::bind::{IterParams, MapParam};
 use bpfq_compiler::maps::{MapLookupError, MapRef};
+use bpfq_compiler::pipeline::Compiled;
+use bpfq_runtime::map_walk::MapWalkRows;
 use std::os::fd::OwnedFd;
 
 /// An fd of the map of `param`, to pass in the link info.
@@ -31,4 +34,16 @@ pub fn open_for_link(param: &MapParam) -> Result<OwnedFd, Failure> {
         )));
     }
     Ok(fd)
+}
+
+/// The rows of `compiled`, a query whose plan reads its map from user space (the kernel refuses
+/// map-element programs): the map reopened as for a link, then walked element by element.
+pub fn walk_rows(compiled: &Compiled) -> Result<MapWalkRows<'_>, Failure> {
+    let Some(IterParams::Map(param)) = &compiled.plan.iter_params else {
+        return Err(Failure::Runtime(
+            "a map walk without a map (this is a bug in bpfq)".into(),
+        ));
+    };
+    let fd = open_for_link(param)?;
+    MapWalkRows::new(fd, &compiled.plan, &compiled.layout).map_err(Failure::Runtime)
 }

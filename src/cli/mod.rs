@@ -361,13 +361,14 @@ pub fn compile_query_with<T>(
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
     let maps = map_lookup(common)?;
+    let features = features_for(kernel, common);
     let env = BindEnv {
         btf: &kernel.btf,
         stdlib: &stdlib,
         sources: &sources,
         params: &params,
         maps: Some(maps.as_ref()),
-        features: &kernel.features,
+        features: &features,
     };
     let mut stage_times = StageTimes::default();
     let compiled = compile(file, &env, &mut stage_times);
@@ -376,6 +377,17 @@ pub fn compile_query_with<T>(
         Ok(compiled) => Ok((compiled, sources)),
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     }
+}
+
+/// The features to compile for: the kernel's, and with `--map-walk` as on a kernel that refuses
+/// map-element programs (their rows are then read from user space).
+pub(super) fn features_for(kernel: &Kernel, common: &args::Common) -> KernelFeatures {
+    let mut features = kernel.features.clone();
+    if common.map_walk {
+        features.map_elem_programs = false;
+        features.why.map_elem_programs = bpfq_kernel::Why::Given("--map-walk");
+    }
+    features
 }
 
 /// `compiled` with its grouping moved to user space when `--group-in user` asks for it.

@@ -211,13 +211,14 @@ pub(super) fn compile_in_context(
         Err(diag) => return Err(compile_error(diag, sources)),
     };
     let maps = super::map_lookup(common)?;
+    let features = super::features_for(kernel, common);
     let env = BindEnv {
         btf: &kernel.btf,
         stdlib: &stdlib,
         sources: &sources,
         params,
         maps: Some(maps.as_ref()),
-        features: &kernel.features,
+        features: &features,
     };
     let mut stage_times = StageTimes {
         parse: context.parse_time,

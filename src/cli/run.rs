@@ -12,6 +12,7 @@ use bpfq_compiler::bind::{IterParams, MapParam};
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::bpf::insn::encode;
 use bpfq_compiler::group_place::GroupPlace;
+use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::pipeline::{Compiled, CompiledQuery};
 use bpfq_kernel::catalogue::RowTransport;
 use bpfq_runtime::format::{new_sink, FormatOptions};
@@ -96,6 +97,14 @@ pub fn execute(
             Some(repeat) => watch::repeat(&repeat, query, &mut once),
         };
     }
+    if matches!(compiled.plan.rows_from, RowsFrom::MapWalk(_)) {
+        // No program: each run walks the map's elements from user space.
+        let mut once = || walk_map(compiled, output, timings);
+        return match Repeat::from_args(how) {
+            None => once().map(|_| ()),
+            Some(repeat) => watch::repeat(&repeat, query, &mut once),
+        };
+    }
     if compiled.plan.target.transport == RowTransport::RingBuf {
         // Each run walks into a ring of its own (`run_ring.rs`); --timings shows compile only.
         let mut once = || super::run_ring::run_ring(query, compiled, common, output);
@@ -106,12 +115,7 @@ pub fn execute(
     }
     let (_program, link) = load_and_attach(compiled, query, common, timings)?;
     let failed = |e| load_failure(e, query, &compiled.program, common.verbose);
-    let options = FormatOptions {
-        header: !output.no_header,
-        show_kptrs: output.show_kptrs,
-        max_width: super::terminal::table_width(output),
-        ..FormatOptions::default()
-    };
+    let options = format_options(output);
     let mut once = || -> Result<StreamSummary, Failure> {
         // Each run reads a new iterator of the same link: the program is loaded only once.
         let opened = timings.time("iterator create", || {
@@ -145,6 +149,38 @@ pub fn execute(
         Some(repeat) => watch::repeat(&repeat, query, &mut once),
     }
     // `link` and `program` are dropped here, after every reader: every fd closes on every path.
+}
+
+/// One run of a query whose rows come from a user-space walk of its map.
+fn walk_map(
+    compiled: &Compiled,
+    output: &OutputArgs,
+    timings: &mut Timings,
+) -> Result<StreamSummary, Failure> {
+    let mut walk = [super::map_run::walk_rows(compiled)?];
+    let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let mut sink = new_sink(super::output_format(output), out, format_options(output));
+    let mut timed = TimedSink {
+        inner: sink.as_mut(),
+        spent: Duration::ZERO,
+        enabled: timings.enabled(),
+    };
+    let started = Instant::now();
+    let result = stream_rows_of(&mut walk, &compiled.layout, &compiled.plan.user, &mut timed);
+    let format_time = timed.spent;
+    timings.record("read", started.elapsed().saturating_sub(format_time));
+    timings.record("format", format_time);
+    timings.count_run();
+    result.map_err(|err| Failure::Runtime(err.to_string()))
+}
+
+fn format_options(output: &OutputArgs) -> FormatOptions {
+    FormatOptions {
+        header: !output.no_header,
+        show_kptrs: output.show_kptrs,
+        max_width: super::terminal::table_width(output),
+        ..FormatOptions::default()
+    }
 }
 
 /// Loads `compiled`'s program (seq transport) and creates its link, with the link info of its

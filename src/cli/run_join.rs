@@ -10,6 +10,7 @@ use super::{
     Failure,
 };
 use bpfq_compiler::layout::RowLayout;
+use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::pipeline::{Compiled, CompiledJoin};
 use bpfq_kernel::catalogue::RowTransport;
 use bpfq_runtime::decode::Value;
@@ -54,6 +55,10 @@ pub fn run_join(
 fn read_side(side: &Compiled, query: &str, common: &Common) -> Result<Vec<Vec<Value>>, Failure> {
     let drop_last = side.plan.user.drop_repeated_last;
     let read_failed = |err: bpfq_runtime::ReadError| Failure::Runtime(err.to_string());
+    if matches!(side.plan.rows_from, RowsFrom::MapWalk(_)) {
+        let mut walk = [super::map_run::walk_rows(side)?];
+        return read_all(&mut walk, &side.layout, drop_last).map_err(read_failed);
+    }
     if side.plan.target.transport == RowTransport::RingBuf {
         let mut rings = super::run_ring::ring_rows(query, side, common)?;
         return read_all(&mut rings, &side.layout, drop_last).map_err(read_failed);

@@ -406,6 +406,18 @@ fn check_defined(defined: &[bool], used: Value, block: Block) -> Result<(), Veri
 pub struct VerifyError(pub String);
 
 impl Function {
+    /// No blocks at all: the IR of a plan that runs no program (a user-space map walk).
+    pub fn empty() -> Function {
+        Function {
+            blocks: PrimaryMap::new(),
+            layout: Vec::new(),
+            value_count: 0,
+            slots: 0,
+            row_size: 0,
+            formats: Vec::new(),
+        }
+    }
+
     /// Whether some instruction uses the 8-byte scratch slot below the row (a probe-read's
     /// destination, or the argument word of a `SeqPrintf`).
     pub fn uses_probe_scratch(&self) -> bool {
