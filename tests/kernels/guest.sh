@@ -134,7 +134,7 @@ bq() {
     if [ "$bq_rc" != 0 ] && grep -q "not a reason bpfq recognises" "$SCRATCH/bq.err"; then
         timeout "$CMD_TIMEOUT" "$BPFQ" --verbose "$@" >/dev/null 2>"$SCRATCH/bq.verbose"
         line=$(sed -n "/^the verifier's log/,\$p" "$SCRATCH/bq.verbose" | sed 1d \
-            | grep -v -E '^(processed [0-9]+ insns|verification time|stack depth|this is a bug|$)' \
+            | grep -v -E '^(processed [0-9]+ insns|verification time|stack depth|this is a bug|bpfq compiled this program|$)' \
             | tail -n 1)
         [ -n "$line" ] && echo "verifier log: $line" >&2
     fi

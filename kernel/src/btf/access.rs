@@ -72,7 +72,19 @@ impl Btf {
             // Arrays are linearised to their innermost element: structs and pointers are walked
             // per element, scalars may be read anywhere inside the whole array.
             while let BtfType::Array { elem, .. } = self.get(member_type)? {
+                // Linux 5.10's walk does not look through a typedef of an array element
+                // (`atomic_long_t count[4]`: "Type 'atomic_long_t' is not a struct"), so such a
+                // load is read with a probe on every kernel.
+                let named = matches!(self.get(elem)?, BtfType::Typedef { .. });
                 let elem = self.resolve(elem)?;
+                if named
+                    && matches!(
+                        self.get(elem)?,
+                        BtfType::Struct { .. } | BtfType::Union { .. }
+                    )
+                {
+                    return Ok(false);
+                }
                 if !matches!(self.get(elem)?, BtfType::Array { .. }) {
                     let elem_size = self.size_of(elem)?;
                     if elem_size == 0 {
