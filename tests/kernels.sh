@@ -11,8 +11,9 @@
 #   tests/kernels.sh [--report-only] [--jobs N] [--refresh] [KERNEL...]
 #
 # KERNEL: 5.10 (bullseye), 6.1 (bookworm), 6.12 (trixie), 6.12-lockdown (trixie booted with
-# lockdown=integrity), host (this machine's kernel, guest.sh run in `unshare -m -n`). Default:
-# all five. --jobs: guests booted at once (default 2; TCG uses one host core per busy vCPU).
+# lockdown=integrity), 6.12-confidentiality (lockdown=confidentiality: what still runs where
+# BPF may not read kernel memory), host (this machine's kernel, guest.sh run in
+# `unshare -m -n`). Default: all but 6.12-confidentiality. --jobs: guests booted at once (default 2; TCG uses one host core per busy vCPU).
 # --refresh: re-read the package lists now (else at most once a day) to pick up newer kernels.
 # Environment: BPFQ_KERNELS_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/bpfq-kernels),
 # BOOT_TIMEOUT (seconds per guest, default 600).
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
         --jobs) jobs=$2; shift ;;
         --refresh) refresh=true ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        5.10 | 6.1 | 6.12 | 6.12-lockdown | host) kernels+=("$1") ;;
+        5.10 | 6.1 | 6.12 | 6.12-lockdown | 6.12-confidentiality | host) kernels+=("$1") ;;
         *) echo "tests/kernels.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -153,7 +154,7 @@ kernel_for() {
     case $1 in
         5.10) series='5\.10\.0-[0-9]+' ;;
         6.1) series='6\.1\.0-[0-9]+' ;;
-        6.12 | 6.12-lockdown) series='6\.12\.[0-9]+\+deb13' ;;
+        6.12 | 6.12-lockdown | 6.12-confidentiality) series='6\.12\.[0-9]+\+deb13' ;;
     esac
     cached=$(find "$cache/kernels" -mindepth 2 -maxdepth 2 -name vmlinuz -printf '%h\n' 2>/dev/null \
         | xargs -r -n 1 basename | grep -E "^linux-image-$series-amd64\$" | sort -V | tail -n 1)
@@ -223,6 +224,7 @@ chmod 755 "$root/init"
 boot() {
     local label=$1 append="console=ttyS0 panic=-1" t0
     [ "$label" = 6.12-lockdown ] && append+=" lockdown=integrity"
+    [ "$label" = 6.12-confidentiality ] && append+=" lockdown=confidentiality"
     t0=$(date +%s)
     timeout -k 10 "$boot_timeout" qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m 1G \
         -nographic -no-reboot -nic none -pidfile "$work/$label.qemu.pid" \
