@@ -64,10 +64,6 @@ const KNOWN_MESSAGES: &[(&str, &str)] = &[
         "the program calls a helper this kernel does not have",
     ),
     (
-        "cannot use helper",
-        "the program calls a helper this kernel does not allow in iterator programs",
-    ),
-    (
         "invalid bpf_context access",
         "a read of the iterator's context at an offset the kernel does not allow",
     ),
@@ -97,6 +93,24 @@ const KNOWN_MESSAGES: &[(&str, &str)] = &[
         "a reference taken from the kernel is never released",
     ),
 ];
+
+/// Why a helper is refused: under lockdown=confidentiality the kernel withholds the helpers that
+/// read kernel memory (`bpf_probe_read_kernel`, since Linux 5.13 at load time), which bpfq uses
+/// for fields the verifier cannot check, pointer casts without `bpf_rdonly_cast`, and names it
+/// copies (paths, cgroup and kernfs names).
+pub fn refused_helper(helper: &str, lockdown: &crate::probe::Lockdown) -> String {
+    let reads_kernel_memory = helper.starts_with("bpf_probe_read_kernel")
+        || helper == "bpf_probe_read"
+        || helper == "bpf_probe_read_str";
+    if reads_kernel_memory && *lockdown == crate::probe::Lockdown::Confidentiality {
+        return format!(
+            "kernel lockdown is in confidentiality mode, which denies BPF programs {helper}; \
+             this part of the query reads kernel memory through it (remove it, or boot with \
+             lockdown=integrity); `bpfq doctor` lists the targets that still work"
+        );
+    }
+    format!("the program calls {helper}, which this kernel does not allow in iterator programs")
+}
 
 /// The verifier's reason for refusing, in bpfq's words, when one of the log's last lines is a
 /// message bpfq recognises.
@@ -133,6 +147,12 @@ fn reason_of_line(line: &str) -> Option<String> {
         return Some(format!(
             "a helper's argument {register} is the wrong kind of value ({found}; it expects {expected})"
         ));
+    }
+    if let Some(helper) = line
+        .split_once("cannot use helper ")
+        .map(|(_, rest)| rest.split('#').next().unwrap_or(rest))
+    {
+        return Some(refused_helper(helper, &crate::probe::lockdown()));
     }
     KNOWN_MESSAGES
         .iter()
@@ -221,6 +241,39 @@ pub fn kernel_release() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A refused helper (the kernel's "program of this type cannot use helper NAME#ID"): under
+    /// lockdown=confidentiality the memory-reading helpers are named as lockdown's doing.
+    #[test]
+    fn refused_helpers_name_lockdown_where_it_is_the_cause() {
+        use crate::probe::Lockdown;
+        let line = "program of this type cannot use helper bpf_probe_read_kernel#113";
+        let helper = line
+            .split_once("cannot use helper ")
+            .unwrap()
+            .1
+            .split('#')
+            .next()
+            .unwrap();
+        assert_eq!(helper, "bpf_probe_read_kernel");
+        let confidential = refused_helper(helper, &Lockdown::Confidentiality);
+        assert!(confidential.starts_with("kernel lockdown is in confidentiality mode, which denies BPF programs bpf_probe_read_kernel"), "{confidential}");
+        for mode in [Lockdown::None, Lockdown::Integrity] {
+            assert_eq!(
+                refused_helper(helper, &mode),
+                "the program calls bpf_probe_read_kernel, which this kernel does not allow in iterator programs"
+            );
+        }
+        // Other helpers are never lockdown's doing.
+        assert_eq!(
+            refused_helper("bpf_d_path", &Lockdown::Confidentiality),
+            "the program calls bpf_d_path, which this kernel does not allow in iterator programs"
+        );
+        assert!(reason(&format!(
+            "12: (85) call bpf_probe_read_kernel#113\n{line}\n"
+        ))
+        .is_some_and(|r| r.contains("bpf_probe_read_kernel")));
+    }
 
     /// Last lines of level-1 logs in the kernel's wording (kernel/bpf/verifier.c); the R0 and
     /// 'scalar' cases are also met on the running kernel by the kernel tests.
