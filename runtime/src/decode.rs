@@ -196,6 +196,7 @@ pub fn decode_cell<'a>(column: &'a ColumnLayout, row: &'a [u8]) -> Cell<'a> {
             Err(_) => Cell::Null,
         },
         ColumnKind::KernfsPath { levels, slot } => kernfs_path_text(bytes, *levels, *slot),
+        ColumnKind::DentryPath { levels, slot } => dentry_path_text(bytes, *levels, *slot),
         ColumnKind::Ipv6 => match <[u8; 16]>::try_from(bytes) {
             Ok(octets) => Cell::Ipv6(Ipv6Addr::from(octets)),
             Err(_) => Cell::Null,
@@ -234,6 +235,23 @@ fn kernfs_path_text(bytes: &[u8], levels: u32, slot: u32) -> Cell<'static> {
         names.push(String::from_utf8_lossy(&name[..end]).into_owned());
     }
     Cell::Text(Cow::Owned(format!("/{}", names.join("/"))))
+}
+
+/// A `DentryPath` column: the names joined as for a kernfs path, after `…/` when the walk
+/// stopped before the root, with the kernel's ` (deleted)` suffix for a deleted file.
+fn dentry_path_text(bytes: &[u8], levels: u32, slot: u32) -> Cell<'static> {
+    let Cell::Text(joined) = kernfs_path_text(bytes, levels, slot) else {
+        return Cell::Null;
+    };
+    let flag = |at: u32| bytes.get(at as usize).is_some_and(|&b| b != 0);
+    let mut text = joined.into_owned();
+    if flag(bpfq_compiler::layout::DENTRY_PATH_CUT) {
+        text.replace_range(..1, "…/");
+    }
+    if flag(bpfq_compiler::layout::DENTRY_PATH_DELETED) {
+        text.push_str(" (deleted)");
+    }
+    Cell::Text(Cow::Owned(text))
 }
 
 /// The permission column of /proc/PID/maps from VM_READ, VM_WRITE, VM_EXEC and VM_MAYSHARE
@@ -297,6 +315,28 @@ mod tests {
         // Names past the count are stale bytes, not part of the path.
         assert_eq!(path_of(1, &[b"c", b"b"]), Value::Text("/c".into()));
         assert_eq!(path_of(4, &[b"c"]), Value::Null);
+    }
+
+    #[test]
+    fn dentry_paths_mark_a_cut_walk_and_a_deleted_file() {
+        let kind = ColumnKind::DentryPath { levels: 2, slot: 8 };
+        let layout = layout(vec![("path", kind, false)]);
+        let path_of = |count: u8, cut: u8, deleted: u8, names: &[&[u8]]| {
+            let mut row = vec![0u8; layout.size as usize];
+            row[..3].copy_from_slice(&[count, cut, deleted]);
+            for (level, name) in names.iter().enumerate() {
+                let start = 8 + level * 8;
+                row[start..start + name.len()].copy_from_slice(name);
+            }
+            decode_row(&layout, &row).remove(0)
+        };
+        let text = |s: &str| Value::Text(s.into());
+        assert_eq!(path_of(0, 0, 0, &[]), text("/"));
+        assert_eq!(path_of(2, 0, 0, &[b"c", b"b"]), text("/b/c"));
+        assert_eq!(path_of(2, 1, 0, &[b"c", b"b"]), text("…/b/c"));
+        assert_eq!(path_of(1, 0, 1, &[b"memfd:x"]), text("/memfd:x (deleted)"));
+        assert_eq!(path_of(2, 1, 1, &[b"c", b"b"]), text("…/b/c (deleted)"));
+        assert_eq!(path_of(3, 0, 0, &[b"c"]), Value::Null);
     }
 
     #[test]
