@@ -102,10 +102,15 @@ fn task_file_paths_match_readlink() {
 
 /// The text a dentry walk gives for the kernel's path `text`: the same, except that a path
 /// deeper than the walk's levels keeps its last names after `…/`, and a name that fills its
-/// slot (it may have been cut) makes it NULL (""). Pseudo names (`pipe:[…]`) are NULL too.
+/// slot (it may have been cut) makes it NULL (""). Of pseudo files, the names of pipes,
+/// sockets and anon inodes are the kernel's, the others (`net:[…]`...) NULL.
 fn walked(text: &str) -> String {
     let Some(path) = text.strip_prefix('/') else {
-        return String::new();
+        let named = ["pipe:[", "socket:[", "anon_inode:"];
+        return match named.iter().any(|p| text.starts_with(p)) {
+            true => text.to_string(),
+            false => String::new(),
+        };
     };
     let (path, deleted) = match path.strip_suffix(" (deleted)") {
         Some(path) => (path, " (deleted)"),
@@ -274,8 +279,9 @@ fn run_decoded(compiled: &Compiled) -> Vec<Vec<Value>> {
 
 /// task_file paths built by the dentry walk (`bpf_d_path` turned off by hand, as Linux 5.10
 /// has it) equal readlink(/proc/PID/fd/N) for a file, a directory, a deleted file, /dev/null
-/// (devtmpfs), a file on /dev/shm (two stacked tmpfs mounts); a path deeper than the walk's
-/// levels keeps its last names after `…/`; a name that fills a slot and a pipe are NULL.
+/// (devtmpfs), a file on /dev/shm (two stacked tmpfs mounts), a pipe (`pipe:[N]`); a path
+/// deeper than the walk's levels keeps its last names after `…/`; a name that fills a slot is
+/// NULL. Then this process's own socket (`socket:[N]`).
 #[test]
 fn task_file_paths_by_dentry_walk_match_readlink() {
     let _k = shared_kernel();
@@ -380,6 +386,21 @@ fn task_file_paths_by_dentry_walk_match_readlink() {
         "a name that fills its slot"
     );
     assert!(links[&0].starts_with("pipe:["), "{links:?}");
-    assert_eq!(path_of(0), Some(String::new()), "a pipe is NULL");
+    assert_eq!(path_of(0).as_ref(), Some(&links[&0]), "a pipe");
     assert_eq!(rows, expected, "walked paths vs readlink /proc/{pid}/fd/*");
+
+    // A socket of this process (other fds of the test process come and go: only this one).
+    let (socket, _peer) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
+    let me = std::process::id();
+    let compiled = compile_with(
+        &format!("from task_file(pid = {me}) select fd, path where fd == {fd}"),
+        &features,
+    );
+    let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).expect("readlink");
+    let link = link.to_str().expect("utf-8").to_string();
+    assert!(link.starts_with("socket:["), "{link}");
+    let rows = run_decoded(&compiled);
+    let paths: Vec<&Value> = rows.iter().map(|row| &row[1]).collect();
+    assert_eq!(paths, [&Value::Text(link)], "the socket's name");
 }

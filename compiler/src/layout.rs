@@ -10,6 +10,11 @@ pub const DENTRY_PATH_CUT: u32 = 1;
 /// Byte of a `DentryPath` column that is 1 when the file is deleted (shown as the kernel's
 /// ` (deleted)` suffix).
 pub const DENTRY_PATH_DELETED: u32 = 2;
+/// Byte of a `DentryPath` column that is 1 for a pseudo file named by its filesystem: then
+/// slot 0 holds the dentry's name, slot 1 the filesystem's (`pipefs`, `sockfs`...) and the 8
+/// bytes at slot 2 the inode number, from which user space writes the kernel's name for it
+/// (`pipe:[N]`, `socket:[N]`, `anon_inode:NAME`).
+pub const DENTRY_PATH_PSEUDO: u32 = 3;
 
 /// How the bytes of one column are to be read and shown.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -122,6 +122,8 @@ fn walk_offsets(btf: &Btf, path: TypeId, why: DPathWalkReason) -> Result<DentryW
         (Kind::Struct, "vfsmount"),
         (Kind::Struct, "mount"),
         (Kind::Struct, "super_block"),
+        (Kind::Struct, "inode"),
+        (Kind::Struct, "file_system_type"),
     ]);
     let named = |i: usize, name: &str| found[i].ok_or_else(|| format!("struct {name}"));
     let (dentry, vfsmount, mount, super_block) = (
@@ -130,6 +132,7 @@ fn walk_offsets(btf: &Btf, path: TypeId, why: DPathWalkReason) -> Result<DentryW
         named(2, "mount")?,
         named(3, "super_block")?,
     );
+    let (inode, fs_type) = (named(4, "inode")?, named(5, "file_system_type")?);
     let (d_name, qstr) = member(btf, dentry, "dentry", "d_name")?;
     let (d_hash, hash_node) = member(btf, dentry, "dentry", "d_hash")?;
     Ok(DentryWalk {
@@ -139,10 +142,14 @@ fn walk_offsets(btf: &Btf, path: TypeId, why: DPathWalkReason) -> Result<DentryW
         d_name: d_name + member(btf, qstr, "qstr", "name")?.0,
         d_hash_pprev: d_hash + member(btf, hash_node, "hlist_bl_node", "pprev")?.0,
         d_sb: member(btf, dentry, "dentry", "d_sb")?.0,
+        d_inode: member(btf, dentry, "dentry", "d_inode")?.0,
+        i_ino: member(btf, inode, "inode", "i_ino")?.0,
         // Linux 6.17 renamed it `__s_d_op` (set through set_default_d_op()).
         s_d_op: member(btf, super_block, "super_block", "__s_d_op")
             .or_else(|_| member(btf, super_block, "super_block", "s_d_op"))?
             .0,
+        s_type: member(btf, super_block, "super_block", "s_type")?.0,
+        fs_name: member(btf, fs_type, "file_system_type", "name")?.0,
         mnt_root: member(btf, vfsmount, "vfsmount", "mnt_root")?.0,
         mount_mnt: member(btf, mount, "mount", "mnt")?.0,
         mnt_parent: member(btf, mount, "mount", "mnt_parent")?.0,

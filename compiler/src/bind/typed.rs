@@ -173,13 +173,20 @@ pub struct DentryWalk {
     /// `struct path`: `mnt` and `dentry`.
     pub path_mnt: u32,
     pub path_dentry: u32,
-    /// `struct dentry`: `d_parent`, `d_name.name`, `d_hash.pprev` (NULL: unhashed), `d_sb`.
+    /// `struct dentry`: `d_parent`, `d_name.name`, `d_hash.pprev` (NULL: unhashed), `d_sb`,
+    /// `d_inode`.
     pub d_parent: u32,
     pub d_name: u32,
     pub d_hash_pprev: u32,
     pub d_sb: u32,
-    /// `struct super_block`: `s_d_op` (NULL: a pseudo file's name is `simple_dname`'s).
+    pub d_inode: u32,
+    /// `struct inode`: `i_ino` (the number in `pipe:[N]`, `socket:[N]`).
+    pub i_ino: u32,
+    /// `struct super_block`: `s_d_op` (NULL: a pseudo file's name is `simple_dname`'s) and
+    /// `s_type`, whose `name` (`struct file_system_type`) tells pipefs, sockfs... apart.
     pub s_d_op: u32,
+    pub s_type: u32,
+    pub fs_name: u32,
     /// `struct vfsmount`: `mnt_root`.
     pub mnt_root: u32,
     /// `struct mount`: `mnt`, `mnt_parent`, `mnt_mountpoint`.

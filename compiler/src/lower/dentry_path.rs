@@ -4,15 +4,16 @@
 //! root continues at its mountpoint in the parent mount, the namespace's root mount ends it),
 //! and the row holds the count of names, a byte set when the walk stopped before the root (user
 //! space writes `…/` first), a byte set for a deleted file (` (deleted)`), and each name
-//! NUL-terminated in its slot; a failed read, a name that fills its slot, more stacked mounts
-//! than `MOUNT_CROSSINGS` or a pseudo file named by its filesystem (pipes, sockets, anon
-//! inodes) makes the column NULL rather than a wrong path.
+//! NUL-terminated in its slot; for a pseudo file named by its filesystem (pipes, sockets, anon
+//! inodes) a byte says so and the row holds its name, the filesystem's name and the inode
+//! number instead; a failed read, a name that fills its slot or more stacked mounts than
+//! `MOUNT_CROSSINGS` makes the column NULL rather than a wrong path.
 
 use super::{internal, Lowerer};
 use crate::bind::{DentryWalk, TExpr, TKind};
 use crate::diagnostic::Diagnostic;
 use crate::ir::{BinOp, Cmp, Inst, Operand, Terminator, Value, Width};
-use crate::layout::{DENTRY_PATH_CUT, DENTRY_PATH_DELETED, KERNFS_PATH_HEADER};
+use crate::layout::{DENTRY_PATH_CUT, DENTRY_PATH_DELETED, DENTRY_PATH_PSEUDO, KERNFS_PATH_HEADER};
 
 /// Mounts crossed before one name: a mount on the root of another mount needs two; more is NULL.
 pub const MOUNT_CROSSINGS: u32 = 2;
@@ -126,11 +127,44 @@ impl Lowerer<'_> {
             if level == 0 {
                 // A dentry with no parent that is not a mount's root: a pseudo file. Without
                 // the filesystem's own dentry operations it is named by `simple_dname`:
-                // `/NAME (deleted)` (memfd, shared anonymous memory); else NULL (pipes, sockets,
-                // anon inodes are named by their filesystem).
+                // `/NAME (deleted)` (memfd, shared anonymous memory); else by its filesystem
+                // (pipes, sockets, anon inodes): the row gets what user space needs for that.
                 let sb = self.probe_pointer(dentry, walk.d_sb as i32);
                 let ops = self.probe_pointer(sb, walk.s_d_op as i32);
-                self.branch_to(Cmp::Ne, ops, 0, null_block);
+                let simple = self.b.create_block();
+                let named_by_fs = self.b.create_block();
+                self.b.terminate(Terminator::Branch {
+                    cmp: Cmp::Eq,
+                    lhs: ops,
+                    rhs: Operand::Imm(0),
+                    then_to: simple,
+                    else_to: named_by_fs,
+                });
+                self.b.switch_to(named_by_fs);
+                self.b
+                    .note("d_path walk: a pseudo file: its name, filesystem and inode number");
+                let fs_type = self.probe_pointer(sb, walk.s_type as i32);
+                self.branch_to(Cmp::Eq, fs_type, 0, null_block);
+                let fs_name = self.probe_pointer(fs_type, walk.fs_name as i32);
+                self.copy_str(
+                    fs_name,
+                    row_offset + KERNFS_PATH_HEADER + slot,
+                    slot,
+                    null_block,
+                );
+                self.copy_name(dentry, walk, row_offset, 0, slot, null_block);
+                let inode = self.probe_pointer(dentry, walk.d_inode as i32);
+                self.branch_to(Cmp::Eq, inode, 0, null_block);
+                let ino = self.probe_pointer(inode, walk.i_ino as i32);
+                self.b.effect(Inst::StoreRow {
+                    offset: row_offset + KERNFS_PATH_HEADER + 2 * slot,
+                    width: Width::B8,
+                    value: Operand::Value(ino),
+                });
+                self.store_byte(row_offset + DENTRY_PATH_PSEUDO, 1);
+                self.store_byte(row_offset, 1);
+                self.b.terminate(Terminator::Jump(done));
+                self.b.switch_to(simple);
                 self.copy_name(dentry, walk, row_offset, 0, slot, null_block);
                 self.store_byte(row_offset + DENTRY_PATH_DELETED, 1);
                 self.store_byte(row_offset, 1);
@@ -188,9 +222,16 @@ impl Lowerer<'_> {
         null_block: crate::ir::Block,
     ) {
         let name = self.probe_pointer(dentry, walk.d_name as i32);
+        let at = row_offset + KERNFS_PATH_HEADER + level * slot;
+        self.copy_str(name, at, slot, null_block);
+    }
+
+    /// The C string at `text` into the row at `offset`, at most `slot` bytes with its NUL; a
+    /// failed read or a string that fills the slot goes to `null_block`.
+    fn copy_str(&mut self, text: Value, offset: u32, slot: u32, null_block: crate::ir::Block) {
         let written = self.b.value(Inst::ProbeStrToRow {
-            offset: row_offset + KERNFS_PATH_HEADER + level * slot,
-            base: name,
+            offset,
+            base: text,
             len: slot,
         });
         self.branch_to(Cmp::SLt, written, 1, null_block);
