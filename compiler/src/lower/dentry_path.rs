@@ -7,7 +7,10 @@
 //! NUL-terminated in its slot; for a pseudo file named by its filesystem (pipes, sockets, anon
 //! inodes) a byte says so and the row holds its name, the filesystem's name and the inode
 //! number instead; a failed read, a name that fills its slot or more stacked mounts than
-//! `MOUNT_CROSSINGS` makes the column NULL rather than a wrong path.
+//! `MOUNT_CROSSINGS` makes the column NULL rather than a wrong path. Not exact: the walk ends
+//! at the mount namespace's root mount where the kernel's d_path ends at the reading process's
+//! root (they differ under chroot), and a rename during the walk may mix old and new names
+//! (the kernel retries under rename_lock; a BPF program cannot take it).
 
 use super::{internal, Lowerer};
 use crate::bind::{DentryWalk, TExpr, TKind};
