@@ -279,7 +279,8 @@ fn run_decoded(compiled: &Compiled) -> Vec<Vec<Value>> {
 
 /// task_file paths built by the dentry walk (`bpf_d_path` turned off by hand, as Linux 5.10
 /// has it) equal readlink(/proc/PID/fd/N) for a file, a directory, a deleted file, /dev/null
-/// (devtmpfs), a file on /dev/shm (two stacked tmpfs mounts), a pipe (`pipe:[N]`); a path
+/// (devtmpfs), a file of /proc, a file on /dev/shm (two stacked tmpfs mounts), a pipe
+/// (`pipe:[N]`); a path
 /// deeper than the walk's levels keeps its last names after `…/`; a name that fills a slot is
 /// NULL. Then this process's own socket (`socket:[N]`).
 #[test]
@@ -300,7 +301,7 @@ fn task_file_paths_by_dentry_walk_match_readlink() {
     let shm = PathBuf::from(format!("/dev/shm/bpfq-wpaths-{}", std::process::id()));
     std::fs::write(&shm, "x").expect("shm file");
     let script = format!(
-        "exec 3<'{}' 4<'{}' 5<'{}' 6<'{}' 7<>/dev/null 8<'{}' 9<'{}'; rm '{}'; \
+        "exec 3<'{}' 4<'{}' 5<'{}' 6<'{}' 7</proc/self/status 8<'{}' 9<'{}'; rm '{}'; \
          exec \"$0\" \"$@\"",
         scratch.display(),
         root.display(),
@@ -378,7 +379,8 @@ fn task_file_paths_by_dentry_walk_match_readlink() {
         "{cut} vs {}",
         links[&6]
     );
-    assert_eq!(path_of(7).as_deref(), Some("/dev/null"));
+    assert_eq!(path_of(1).as_deref(), Some("/dev/null"), "stdout");
+    assert_eq!(path_of(7), Some(format!("/proc/{pid}/status")));
     assert_eq!(path_of(8), Some(shm.display().to_string()));
     assert_eq!(
         path_of(9),
