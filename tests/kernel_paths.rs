@@ -280,9 +280,8 @@ fn run_decoded(compiled: &Compiled) -> Vec<Vec<Value>> {
 /// task_file paths built by the dentry walk (`bpf_d_path` turned off by hand, as Linux 5.10
 /// has it) equal readlink(/proc/PID/fd/N) for a file, a directory, a deleted file, /dev/null
 /// (devtmpfs), a file of /proc, a file on /dev/shm (two stacked tmpfs mounts), a pipe
-/// (`pipe:[N]`); a path
-/// deeper than the walk's levels keeps its last names after `…/`; a name that fills a slot is
-/// NULL. Then this process's own socket (`socket:[N]`).
+/// (`pipe:[N]`); a path deeper than the walk's levels keeps its last names after `…/`; a
+/// name that fills a slot is NULL. Then this process's own socket (`socket:[N]`).
 #[test]
 fn task_file_paths_by_dentry_walk_match_readlink() {
     let _k = shared_kernel();
