@@ -39,11 +39,15 @@ impl Binder<'_> {
             ));
         };
         let bound = self.bind_expr(arg)?;
-        let is_path = match (&bound.kind, &bound.ty) {
-            (TKind::Place { .. }, Ty::Struct { id }) => self.env.btf.name_of(*id) == Some("path"),
-            _ => false,
+        let path_struct = match (&bound.kind, &bound.ty) {
+            (TKind::Place { .. }, Ty::Struct { id })
+                if self.env.btf.name_of(*id) == Some("path") =>
+            {
+                Some(*id)
+            }
+            _ => None,
         };
-        if !is_path {
+        let Some(path_struct) = path_struct else {
             let found = match &bound.ty {
                 Ty::Struct { id } => format!(
                     "struct {}",
@@ -57,7 +61,7 @@ impl Binder<'_> {
             )
             .with_primary(arg.span, "not a struct path")
             .with_note("pass the path member of a struct file, e.g. d_path(file.f_path)"));
-        }
+        };
         let through_loaded_pointer = match &bound.kind {
             TKind::Place { ptr, .. } => !matches!(ptr.kind, TKind::CtxField { .. }),
             _ => false,
@@ -71,10 +75,7 @@ impl Binder<'_> {
             None
         };
         if let Some(why) = why {
-            let Ty::Struct { id } = bound.ty else {
-                unreachable!("checked above")
-            };
-            let walk = walk_offsets(self.env.btf, id, why).map_err(|missing| {
+            let walk = walk_offsets(self.env.btf, path_struct, why).map_err(|missing| {
                 Diagnostic::error(
                     codes::UNKNOWN_MEMBER,
                     format!("this kernel's BTF has no {missing}, which a dentry walk reads"),
