@@ -147,6 +147,9 @@ fn kernel_grouping(
             // Its slots hold stale bytes past each name's NUL: equal paths, unequal keys.
             return Err("a key is a kernfs path, joined in user space".into());
         }
+        if matches!(column.kind, ColumnKind::DentryPath { .. }) {
+            return Err("a key is a file path from a dentry walk, joined in user space".into());
+        }
         let len = column.kind.width();
         key_parts.push(KeyPart {
             column: k,

@@ -1,8 +1,20 @@
 //! Stage `emit` -> `read`: the binary row layout. Guarantees every column lies inside `size` bytes,
 //! is naturally aligned, and `size` is a multiple of 8 (one row = one `bpf_seq_write`).
 
-/// Bytes before the first name slot of a `KernfsPath` column (the count byte, padded).
+/// Bytes before the first name slot of a `KernfsPath` or `DentryPath` column (the count byte,
+/// for a dentry path the two marker bytes, padded).
 pub const KERNFS_PATH_HEADER: u32 = 8;
+/// Byte of a `DentryPath` column that is 1 when the walk stopped before the root (shown as a
+/// leading `…/`).
+pub const DENTRY_PATH_CUT: u32 = 1;
+/// Byte of a `DentryPath` column that is 1 when the file is deleted (shown as the kernel's
+/// ` (deleted)` suffix).
+pub const DENTRY_PATH_DELETED: u32 = 2;
+/// Byte of a `DentryPath` column that is 1 for a pseudo file named by its filesystem: then
+/// slot 0 holds the dentry's name, slot 1 the filesystem's (`pipefs`, `sockfs`...) and the 8
+/// bytes at slot 2 the inode number, from which user space writes the kernel's name for it
+/// (`pipe:[N]`, `socket:[N]`, `anon_inode:NAME`).
+pub const DENTRY_PATH_PSEUDO: u32 = 3;
 
 /// How the bytes of one column are to be read and shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +45,10 @@ pub enum ColumnKind {
     /// NUL-terminated names of at most `slot` bytes, the node's own first; shown as
     /// `/` + the names joined by `/` in reverse (`/` alone for the root).
     KernfsPath { levels: u32, slot: u32 },
+    /// A file's path from a dentry walk (`d_path` without `bpf_d_path`): the `KernfsPath`
+    /// layout and text, after `…/` when byte `DENTRY_PATH_CUT` is set and followed by
+    /// ` (deleted)` when byte `DENTRY_PATH_DELETED` is.
+    DentryPath { levels: u32, slot: u32 },
     /// A 64-bit IEEE float (`avg`); computed in user space, never written by a BPF program.
     Float,
 }
@@ -47,7 +63,9 @@ impl ColumnKind {
             ColumnKind::KernelPointer | ColumnKind::Float => 8,
             ColumnKind::Ipv6 => 16,
             ColumnKind::Ipv4 => 4,
-            ColumnKind::KernfsPath { levels, slot } => KERNFS_PATH_HEADER + levels * slot,
+            ColumnKind::KernfsPath { levels, slot } | ColumnKind::DentryPath { levels, slot } => {
+                KERNFS_PATH_HEADER + levels * slot
+            }
         }
     }
 
@@ -57,7 +75,8 @@ impl ColumnKind {
             ColumnKind::Chars { .. }
             | ColumnKind::Bytes { .. }
             | ColumnKind::Ipv6
-            | ColumnKind::KernfsPath { .. } => 8,
+            | ColumnKind::KernfsPath { .. }
+            | ColumnKind::DentryPath { .. } => 8,
             other => other.width().min(8),
         }
     }

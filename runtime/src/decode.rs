@@ -196,6 +196,7 @@ pub fn decode_cell<'a>(column: &'a ColumnLayout, row: &'a [u8]) -> Cell<'a> {
             Err(_) => Cell::Null,
         },
         ColumnKind::KernfsPath { levels, slot } => kernfs_path_text(bytes, *levels, *slot),
+        ColumnKind::DentryPath { levels, slot } => dentry_path_text(bytes, *levels, *slot),
         ColumnKind::Ipv6 => match <[u8; 16]>::try_from(bytes) {
             Ok(octets) => Cell::Ipv6(Ipv6Addr::from(octets)),
             Err(_) => Cell::Null,
@@ -234,6 +235,50 @@ fn kernfs_path_text(bytes: &[u8], levels: u32, slot: u32) -> Cell<'static> {
         names.push(String::from_utf8_lossy(&name[..end]).into_owned());
     }
     Cell::Text(Cow::Owned(format!("/{}", names.join("/"))))
+}
+
+/// A `DentryPath` column: the names joined as for a kernfs path, after `…/` when the walk
+/// stopped before the root, with the kernel's ` (deleted)` suffix for a deleted file; a pseudo
+/// file as its filesystem's `d_dname` names it.
+fn dentry_path_text(bytes: &[u8], levels: u32, slot: u32) -> Cell<'static> {
+    use bpfq_compiler::layout::DENTRY_PATH_PSEUDO;
+    let flag = |at: u32| bytes.get(at as usize).is_some_and(|&b| b != 0);
+    if flag(DENTRY_PATH_PSEUDO) {
+        return pseudo_file_name(bytes, slot).map_or(Cell::Null, |t| Cell::Text(Cow::Owned(t)));
+    }
+    let Cell::Text(joined) = kernfs_path_text(bytes, levels, slot) else {
+        return Cell::Null;
+    };
+    let mut text = joined.into_owned();
+    if flag(bpfq_compiler::layout::DENTRY_PATH_CUT) {
+        text.replace_range(..1, "…/");
+    }
+    if flag(bpfq_compiler::layout::DENTRY_PATH_DELETED) {
+        text.push_str(" (deleted)");
+    }
+    Cell::Text(Cow::Owned(text))
+}
+
+/// The name the kernel's `d_dname` of a pseudo filesystem gives its file, from the dentry's
+/// name (slot 0), the filesystem's (slot 1) and the inode number (8 bytes at slot 2): pipefs
+/// `pipe:[N]`, sockfs `socket:[N]`, anon_inodefs `anon_inode:NAME`, pidfs
+/// `anon_inode:[pidfd]`; None (NULL) for the others (nsfs, dmabuf...).
+fn pseudo_file_name(bytes: &[u8], slot: u32) -> Option<String> {
+    let header = bpfq_compiler::layout::KERNFS_PATH_HEADER as usize;
+    let slot = slot as usize;
+    let text = |index: usize| {
+        let at = header + index * slot;
+        bytes.get(at..at + slot).map(text_until_nul)
+    };
+    let ino_at = header + 2 * slot;
+    let ino = unsigned(bytes.get(ino_at..ino_at + 8)?);
+    Some(match text(1)?.as_ref() {
+        "pipefs" => format!("pipe:[{ino}]"),
+        "sockfs" => format!("socket:[{ino}]"),
+        "anon_inodefs" => format!("anon_inode:{}", text(0)?),
+        "pidfs" => "anon_inode:[pidfd]".to_string(),
+        _ => return None,
+    })
 }
 
 /// The permission column of /proc/PID/maps from VM_READ, VM_WRITE, VM_EXEC and VM_MAYSHARE
@@ -297,6 +342,50 @@ mod tests {
         // Names past the count are stale bytes, not part of the path.
         assert_eq!(path_of(1, &[b"c", b"b"]), Value::Text("/c".into()));
         assert_eq!(path_of(4, &[b"c"]), Value::Null);
+    }
+
+    #[test]
+    fn dentry_paths_mark_a_cut_walk_a_deleted_file_and_name_pseudo_files() {
+        let kind = ColumnKind::DentryPath { levels: 2, slot: 8 };
+        let layout = layout(vec![("path", kind, false)]);
+        let path_of = |count: u8, cut: u8, deleted: u8, names: &[&[u8]]| {
+            let mut row = vec![0u8; layout.size as usize];
+            row[..3].copy_from_slice(&[count, cut, deleted]);
+            for (level, name) in names.iter().enumerate() {
+                let start = 8 + level * 8;
+                row[start..start + name.len()].copy_from_slice(name);
+            }
+            decode_row(&layout, &row).remove(0)
+        };
+        let text = |s: &str| Value::Text(s.into());
+        assert_eq!(path_of(0, 0, 0, &[]), text("/"));
+        assert_eq!(path_of(2, 0, 0, &[b"c", b"b"]), text("/b/c"));
+        assert_eq!(path_of(2, 1, 0, &[b"c", b"b"]), text("…/b/c"));
+        assert_eq!(path_of(1, 0, 1, &[b"memfd:x"]), text("/memfd:x (deleted)"));
+        assert_eq!(path_of(2, 1, 1, &[b"c", b"b"]), text("…/b/c (deleted)"));
+        assert_eq!(path_of(3, 0, 0, &[b"c"]), Value::Null);
+        // A pseudo file: name in slot 0, filesystem in slot 1, inode number at slot 2.
+        let kind = ColumnKind::DentryPath {
+            levels: 3,
+            slot: 16,
+        };
+        let wide = self::layout(vec![("path", kind, false)]);
+        let pseudo = |fs: &[u8], name: &[u8]| {
+            let mut row = vec![0u8; wide.size as usize];
+            row[..4].copy_from_slice(&[1, 0, 0, 1]);
+            row[8..8 + name.len()].copy_from_slice(name);
+            row[24..24 + fs.len()].copy_from_slice(fs);
+            row[40..48].copy_from_slice(&626390u64.to_le_bytes());
+            decode_row(&wide, &row).remove(0)
+        };
+        assert_eq!(pseudo(b"pipefs", b""), text("pipe:[626390]"));
+        assert_eq!(pseudo(b"sockfs", b""), text("socket:[626390]"));
+        assert_eq!(
+            pseudo(b"anon_inodefs", b"[eventfd]"),
+            text("anon_inode:[eventfd]")
+        );
+        assert_eq!(pseudo(b"pidfs", b""), text("anon_inode:[pidfd]"));
+        assert_eq!(pseudo(b"nsfs", b""), Value::Null);
     }
 
     #[test]

@@ -147,6 +147,9 @@ pub struct Trial {
     /// What was tried, for `Why::Probed`.
     pub tried: &'static str,
     set: fn(&mut KernelFeatures, bool, Why),
+    /// Other facts the trial's program must be compiled with, so that it uses the fact tried
+    /// (the vm_file trial needs `bpf_d_path`, not the dentry walk that replaces it).
+    also: fn(&mut KernelFeatures),
 }
 
 /// The facts only a run can tell, each with the query that shows it.
@@ -160,6 +163,7 @@ pub const TRIALS: [Trial; 4] = [
             f.cpu_v4 = holds;
             f.why.cpu_v4 = why;
         },
+        also: |_| {},
     },
     Trial {
         fact: "d_path_in_iter",
@@ -170,6 +174,7 @@ pub const TRIALS: [Trial; 4] = [
             f.d_path_in_iter = holds;
             f.why.d_path_in_iter = why;
         },
+        also: |_| {},
     },
     Trial {
         fact: "vma_file_path_trusted",
@@ -180,6 +185,7 @@ pub const TRIALS: [Trial; 4] = [
             f.vma_file_path_trusted = holds;
             f.why.vma_file_path_trusted = why;
         },
+        also: |f| f.d_path_in_iter = true,
     },
     Trial {
         fact: "map_elem_programs",
@@ -190,6 +196,7 @@ pub const TRIALS: [Trial; 4] = [
             f.map_elem_programs = holds;
             f.why.map_elem_programs = why;
         },
+        also: |_| {},
     },
 ];
 
@@ -232,6 +239,7 @@ pub fn settle(
             None => {
                 let mut assumed = features.clone();
                 (trial.set)(&mut assumed, true, Why::Probed(trial.tried));
+                (trial.also)(&mut assumed);
                 match attempt(trial, &assumed) {
                     Outcome::Accepted => Some(true),
                     Outcome::Refused(_) => Some(false),
@@ -305,6 +313,32 @@ mod tests {
     }
 
     #[test]
+    fn the_vm_file_trial_uses_bpf_d_path_even_where_d_path_in_iter_was_refused() {
+        let dir = scratch_dir("dpath");
+        let mut seen = None;
+        let settled = settle(features_of_6_1(), "btf", &dir, &mut |trial, assumed| {
+            match trial.fact {
+                "d_path_in_iter" => Outcome::Refused(LoadError::InvalidProgram {
+                    reason: "stand-in refusal".into(),
+                }),
+                "vma_file_path_trusted" => {
+                    // Compiled with the walk, the trial would load and say nothing of vm_file.
+                    seen = Some(assumed.d_path_in_iter);
+                    Outcome::Accepted
+                }
+                _ => Outcome::Accepted,
+            }
+        });
+        assert_eq!(
+            seen,
+            Some(true),
+            "the vm_file trial is compiled with bpf_d_path"
+        );
+        assert!(!settled.d_path_in_iter && settled.vma_file_path_trusted);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn trials_set_their_facts_and_a_second_settle_reads_the_cache() {
         let dir = scratch_dir("cache");
         let base = features_of_6_1();
@@ -314,6 +348,7 @@ mod tests {
             // Each trial is compiled with its own fact assumed true.
             let fact = assumed.facts().into_iter().find(|f| f.name == trial.fact);
             assert!(fact.is_some_and(|f| f.holds), "{}", trial.fact);
+
             match trial.fact {
                 "map_elem_programs" => Outcome::Refused(LoadError::InvalidProgram {
                     reason: "stand-in refusal".into(),

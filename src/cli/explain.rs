@@ -11,7 +11,7 @@ use bpfq_compiler::ir::MapRef;
 use bpfq_compiler::layout::RowLayout;
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::pipeline::{Compiled, CompiledQuery};
-use bpfq_compiler::variants::older_variants;
+use bpfq_compiler::variants::{older_variants, path_variants};
 use bpfq_kernel::{helpers, KernelFeatures};
 use std::fmt::Write;
 use std::path::Path;
@@ -35,7 +35,14 @@ pub fn explain_file(path: &Path, name: Option<&str>, common: &Common) -> Result<
 fn explain_compiled(compiled: &CompiledQuery, features: &KernelFeatures) -> String {
     let mut out = String::new();
     // What an older kernel gets instead of the newest instructions, and why (nothing on 6.6+).
-    let variants = older_variants(features);
+    let mut variants = older_variants(features);
+    let plans: Vec<&Compiled> = match compiled {
+        CompiledQuery::Single(compiled) => vec![compiled],
+        CompiledQuery::Join(join) => join.sides.iter().collect(),
+    };
+    for one in plans {
+        variants.extend(path_variants(&one.plan, features));
+    }
     if !variants.is_empty() {
         let _ = writeln!(
             out,

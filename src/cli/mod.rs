@@ -168,9 +168,11 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
     }
 }
 
-/// `bpfq describe`: columns, context fields and struct members, from BTF and the stdlib.
+/// `bpfq describe`: columns, context fields and struct members, from BTF and the stdlib; the
+/// running kernel's features settled by the probe, so a column's type is the one a run gets
+/// (a `d_path` the kernel refuses is a dentry walk's `dentry_path`).
 fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
-    let kernel = open_kernel(common.btf.as_deref())?;
+    let kernel = open_kernel_probed(common.btf.as_deref())?;
     let params = HashMap::new();
     let mut sources = Sources::new();
     let file = sources.add("<describe>", what);
@@ -222,7 +224,7 @@ const PROBE_CACHE: &str = "/run/bpfq";
 
 /// `open_kernel`, and for the running kernel (no `--btf`) its features settled by the probe
 /// (`probe::TRIALS`: one program load per fact BTF cannot tell, cached per boot): for commands
-/// that load programs or say what would be loaded (run, pin, explain, check, doctor).
+/// that load programs or say what would be loaded (run, pin, explain, check, doctor, describe).
 pub fn open_kernel_probed(btf: Option<&Path>) -> Result<Kernel, Failure> {
     let mut kernel = open_kernel(btf)?;
     if btf.is_some() {

@@ -439,22 +439,21 @@ pub fn doctor_verdict(target: &str) -> (String, String) {
     (status, detail)
 }
 
-/// Where the kernel's verifier refuses `bpf_d_path` of a mapping's file (`vma->vm_file` is an
-/// untrusted pointer on the 6.18 build of these machines): asserts that `query` fails with exit
-/// 1 and says so, naming the column and the kernel, and returns true; false where paths load.
-pub fn refuses_vma_file_paths(query: &str) -> bool {
-    let (status, detail) = doctor_verdict("task_vma");
-    if status == "works" {
-        return false;
-    }
-    assert!(detail.contains("untrusted"), "task_vma: {detail}");
-    let out = bpfq(&[query]);
-    let message = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{query}: {message}");
-    assert!(
-        message.contains("from: column path") && message.contains("untrusted_ptr_"),
-        "{query}: {message}"
+/// Whether bpfq builds task_vma paths by the dentry walk on this kernel (`bpfq doctor`: the
+/// probe found that the verifier refuses `bpf_d_path` of `vma->vm_file->f_path`, an untrusted
+/// pointer on the 6.18 build of these machines); `explain` must say so.
+pub fn vma_paths_walk() -> bool {
+    let doctor = bpfq_ok(&["doctor"]);
+    let line = doctor
+        .lines()
+        .find(|l| l.starts_with("feature vma_file_path_trusted"))
+        .unwrap_or_else(|| panic!("doctor lists vma_file_path_trusted: {doctor}"));
+    let walks = line.split_whitespace().nth(2) == Some("no");
+    let explain = bpfq_ok(&["explain", "from task_vma select path"]);
+    assert_eq!(
+        explain.contains("d_path: dentry walk"),
+        walks,
+        "{line}\n{explain}"
     );
-    assert!(message.contains("this kernel (Linux "), "{message}");
-    true
+    walks
 }

@@ -128,6 +128,11 @@ impl fmt::Display for TExpr {
                 f,
                 "kernfs_path({node}, parent +{parent_offset}, name +{name_offset})"
             ),
+            TKind::DentryPath { path, walk } => write!(
+                f,
+                "d_path_walk({path}, parent +{}, name +{}, mount +{})",
+                walk.d_parent, walk.d_name, walk.mount_mnt
+            ),
             TKind::BoolToInt { cond } => write!(f, "int({cond})"),
             TKind::IfElse {
                 cond,

@@ -236,6 +236,7 @@ impl Binder<'_> {
             | Ty::Ipv4
             | Ty::VmaPerms
             | Ty::KernfsPath { .. }
+            | Ty::DentryPath { .. }
             | Ty::Bytes { .. } => Ok(()),
             Ty::Struct { id } if self.aggregate_bytes(*id).is_some() => Ok(()),
             Ty::Struct { id } => {

@@ -17,7 +17,7 @@ pub mod typed;
 mod vma_perms;
 
 pub use aggregate::find_aggregate;
-pub use d_path::D_PATH_MAX;
+pub use d_path::{walk_note, D_PATH_MAX, D_PATH_WALK_LEVELS, D_PATH_WALK_SLOT};
 pub use grouping::{AggFunc, Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
 pub use kernfs_path::{KERNFS_NAME_SLOT, KERNFS_PATH_LEVELS};
 pub use map_elem::{MapParam, ELEMENT_BYTES_MAX};

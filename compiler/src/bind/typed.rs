@@ -51,6 +51,14 @@ pub enum Ty {
         levels: u32,
         slot: u32,
     },
+    /// A file's path built by a dentry walk (`d_path` where `bpf_d_path` cannot be used): the
+    /// `KernfsPath` layout (count byte, then `levels` name slots of `slot` bytes, the file's
+    /// own name first), with byte 1 set when the walk stopped before the root and byte 2 when
+    /// the file is deleted.
+    DentryPath {
+        levels: u32,
+        slot: u32,
+    },
     /// `len` bytes of memory with no BTF type (a map key or value), shown as hex.
     Bytes {
         len: u32,
@@ -98,6 +106,7 @@ impl Ty {
             Ty::Ipv4 => "ipv4".into(),
             Ty::VmaPerms => "vma_perms".into(),
             Ty::KernfsPath { .. } => "kernfs_path".into(),
+            Ty::DentryPath { .. } => "dentry_path".into(),
             Ty::Bytes { len } => format!("bytes[{len}]"),
         }
     }
@@ -145,6 +154,46 @@ pub enum CmpOp {
     Le,
     Gt,
     Ge,
+}
+
+/// Why a `d_path` is a dentry walk rather than a `bpf_d_path` call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DPathWalkReason {
+    /// The kernel refuses `bpf_d_path` in iterator programs (`!d_path_in_iter`, before 5.12).
+    NotInIterators,
+    /// The `struct path` is reached through a pointer loaded from memory (`vma->vm_file`),
+    /// which this kernel's verifier does not trust (`!vma_file_path_trusted`).
+    LoadedPointer,
+}
+
+/// The BTF offsets a dentry walk reads (bytes; `mnt_*` of `struct mount` relative to its
+/// start, `mount_mnt` being where its `struct vfsmount mnt` sits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DentryWalk {
+    /// `struct path`: `mnt` and `dentry`.
+    pub path_mnt: u32,
+    pub path_dentry: u32,
+    /// `struct dentry`: `d_parent`, `d_name.name`, `d_hash.pprev` (NULL: unhashed), `d_sb`,
+    /// `d_inode`.
+    pub d_parent: u32,
+    pub d_name: u32,
+    pub d_hash_pprev: u32,
+    pub d_sb: u32,
+    pub d_inode: u32,
+    /// `struct inode`: `i_ino` (the number in `pipe:[N]`, `socket:[N]`).
+    pub i_ino: u32,
+    /// `struct super_block`: `s_d_op` (NULL: a pseudo file's name is `simple_dname`'s) and
+    /// `s_type`, whose `name` (`struct file_system_type`) tells pipefs, sockfs... apart.
+    pub s_d_op: u32,
+    pub s_type: u32,
+    pub fs_name: u32,
+    /// `struct vfsmount`: `mnt_root`.
+    pub mnt_root: u32,
+    /// `struct mount`: `mnt`, `mnt_parent`, `mnt_mountpoint`.
+    pub mount_mnt: u32,
+    pub mnt_parent: u32,
+    pub mnt_mountpoint: u32,
+    pub why: DPathWalkReason,
 }
 
 /// A typed expression.
@@ -238,6 +287,12 @@ pub enum TKind {
         node: Box<TExpr>,
         parent_offset: u32,
         name_offset: u32,
+    },
+    /// The path of `path` (a `struct path` place) built by walking its dentries up to the root
+    /// and crossing mounts as the kernel's `d_path()` does, where `bpf_d_path` is refused.
+    DentryPath {
+        path: Box<TExpr>,
+        walk: DentryWalk,
     },
     /// A condition as an integer: 1 when it holds, else 0.
     BoolToInt {

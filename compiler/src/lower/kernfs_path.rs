@@ -75,7 +75,7 @@ impl Lowerer<'_> {
     }
 
     /// Goes to `to` when `lhs cmp imm` holds, else continues in a new block.
-    fn branch_to(&mut self, cmp: Cmp, lhs: Value, imm: i32, to: crate::ir::Block) {
+    pub(super) fn branch_to(&mut self, cmp: Cmp, lhs: Value, imm: i32, to: crate::ir::Block) {
         let next = self.b.create_block();
         self.b.terminate(Terminator::Branch {
             cmp,

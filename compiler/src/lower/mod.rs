@@ -3,6 +3,7 @@
 //! evaluates the filter with short-circuit branches, and writes exactly one row per match.
 
 mod d_path;
+mod dentry_path;
 mod kernfs_path;
 use kernfs_path::KernfsWalk;
 mod group_update;
@@ -84,6 +85,10 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
         Ty::Ipv4 => ColumnKind::Ipv4,
         Ty::VmaPerms => ColumnKind::VmaPerms,
         Ty::KernfsPath { levels, slot } => ColumnKind::KernfsPath {
+            levels: *levels,
+            slot: *slot,
+        },
+        Ty::DentryPath { levels, slot } => ColumnKind::DentryPath {
             levels: *levels,
             slot: *slot,
         },
@@ -337,6 +342,8 @@ fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
         TKind::DPath { .. } => true,
         // A walk deeper than the slots, or a name cut by its slot: NULL then.
         TKind::KernfsPath { .. } => true,
+        // A walk that meets a name cut by its slot, a failed read or a pseudo file: NULL then.
+        TKind::DentryPath { .. } => true,
         TKind::Arith { lhs, rhs, .. } => {
             dereferences_loaded_pointer(lhs) || dereferences_loaded_pointer(rhs)
         }
@@ -366,7 +373,8 @@ fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
         | TKind::ByteSwap { value, .. }
         | TKind::CString { ptr: value, .. }
         | TKind::DPath { path: value, .. }
-        | TKind::KernfsPath { node: value, .. } => collect_ctx_fields(value, out),
+        | TKind::KernfsPath { node: value, .. }
+        | TKind::DentryPath { path: value, .. } => collect_ctx_fields(value, out),
         TKind::Arith { lhs, rhs, .. } | TKind::Compare { lhs, rhs, .. } => {
             collect_ctx_fields(lhs, out);
             collect_ctx_fields(rhs, out);
@@ -1147,6 +1155,9 @@ impl Lowerer<'_> {
                     slot: *slot,
                 },
             )?,
+            (TKind::DentryPath { path, walk }, Ty::DentryPath { levels, slot }) => {
+                self.store_dentry_path(path, walk, row_offset, *levels, *slot)?
+            }
             (TKind::CString { ptr, max }, _) => {
                 let base = self.pointer(ptr)?;
                 self.b.effect(Inst::ProbeStrToRow {

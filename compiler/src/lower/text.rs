@@ -97,6 +97,20 @@ pub(super) fn check(plan: &Plan, layout: &RowLayout, segments: usize) -> Result<
             &format!("iter/{} repeats its last object", plan.target.name),
         ));
     }
+    if let Some(column) = layout
+        .columns
+        .iter()
+        .find(|c| matches!(c.kind, ColumnKind::DentryPath { .. }))
+    {
+        return Err(refuse(
+            plan,
+            &format!(
+                "column `{}` is a file path built by a dentry walk (this kernel refuses \
+                 bpf_d_path there), whose names are joined in user space",
+                column.name
+            ),
+        ));
+    }
     if segments > 1 {
         return Err(refuse(
             plan,
@@ -374,8 +388,8 @@ impl Lowerer<'_> {
                 }
             }
             ColumnKind::Float => return Err(internal("a float column in a kernel row")),
-            ColumnKind::KernfsPath { .. } => {
-                return Err(internal("a kernfs path column in a text row"))
+            ColumnKind::KernfsPath { .. } | ColumnKind::DentryPath { .. } => {
+                return Err(internal("a walked path column in a text row"))
             }
         }
         self.b.terminate(Terminator::Jump(join));

@@ -310,6 +310,7 @@ impl<W: io::Write> RowSink for TableSink<W> {
                     ColumnKind::Chars { .. }
                         | ColumnKind::Bytes { .. }
                         | ColumnKind::KernfsPath { .. }
+                        | ColumnKind::DentryPath { .. }
                 )
             })
             .collect();
