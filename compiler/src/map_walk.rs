@@ -521,14 +521,10 @@ impl<'a> Evaluator<'a> {
             } => {
                 // As the lowering: a literal goes right, then a negative literal compared with a
                 // narrower unsigned value is taken at that width.
-                let (op, lhs, rhs) = if matches!(lhs.kind, TKind::Int(_)) {
-                    (swapped(*op), rhs, lhs)
-                } else {
-                    (*op, lhs, rhs)
-                };
+                let (op, lhs, rhs) = crate::bind::literal_right(*op, lhs, rhs);
                 let a = self.int(lhs, element)?;
                 let b = match rhs.kind {
-                    TKind::Int(c) => narrow_literal(c, &lhs.ty),
+                    TKind::Int(c) => crate::bind::narrowed_literal(c, &lhs.ty),
                     _ => self.int(rhs, element)?,
                 };
                 compare(op, a, b, *signed)
@@ -626,36 +622,6 @@ fn compare(op: CmpOp, a: u64, b: u64, signed: bool) -> bool {
     }
 }
 
-fn swapped(op: CmpOp) -> CmpOp {
-    match op {
-        CmpOp::Lt => CmpOp::Gt,
-        CmpOp::Le => CmpOp::Ge,
-        CmpOp::Gt => CmpOp::Lt,
-        CmpOp::Ge => CmpOp::Le,
-        other => other,
-    }
-}
-
-/// The lowering's `narrow_literal`: a negative literal within a narrower unsigned type's range
-/// is taken at that width (`key == -1` means 0xffffffff for a u32 key).
-fn narrow_literal(c: u64, other: &Ty) -> u64 {
-    match other {
-        Ty::Int {
-            bytes,
-            signed: false,
-        } if *bytes < 8 => {
-            let bits = u32::from(*bytes) * 8;
-            let value = c as i64;
-            if value < 0 && value >= -(1i64 << (bits - 1)) {
-                c & ((1u64 << bits) - 1)
-            } else {
-                c
-            }
-        }
-        _ => c,
-    }
-}
-
 /// Whether the C string `text` matches `pattern`: `%` any run of bytes, `_` any one byte.
 fn glob(text: &[u8], pattern: &[u8]) -> bool {
     // Classic two-pointer matching with backtracking to the last `%`.
@@ -712,8 +678,11 @@ mod tests {
             bytes: 4,
             signed: false,
         };
-        assert_eq!(narrow_literal((-1i64) as u64, &u32_ty), 0xffff_ffff);
-        assert_eq!(narrow_literal(5, &u32_ty), 5);
+        assert_eq!(
+            crate::bind::narrowed_literal((-1i64) as u64, &u32_ty),
+            0xffff_ffff
+        );
+        assert_eq!(crate::bind::narrowed_literal(5, &u32_ty), 5);
         assert!(compare(CmpOp::Lt, (-1i64) as u64, 0, true));
         assert!(!compare(CmpOp::Lt, (-1i64) as u64, 0, false));
     }

@@ -509,6 +509,19 @@ pub fn ringbuf_create(name: &str, size: u32) -> io::Result<OwnedFd> {
     owned_fd(bpf(bpf_cmd::BPF_MAP_CREATE, &mut attr)?)
 }
 
+/// A map element buffer must be exactly the size the kernel fixed for the map, so the kernel
+/// never reads or writes past it.
+fn check_len(buffer: &[u8], len: usize) -> io::Result<()> {
+    if buffer.len() == len {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "map element buffer of the wrong size",
+        ))
+    }
+}
+
 /// A `BPF_MAP_TYPE_HASH` this process created, with the key and value sizes the kernel fixed
 /// then: element reads check their buffers against them, so the kernel never writes past one.
 pub struct HashMapFd {
@@ -546,31 +559,20 @@ impl HashMapFd {
         })
     }
 
-    fn check(&self, buffer: &[u8], size: u32) -> io::Result<()> {
-        if buffer.len() == size as usize {
-            Ok(())
-        } else {
-            Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "map element buffer of the wrong size",
-            ))
-        }
-    }
-
     /// The key after `key` (the first key when `key` is None) into `next`; false when there is
     /// none. Both buffers must be exactly the key size.
     pub fn next_key(&self, key: Option<&[u8]>, next: &mut [u8]) -> io::Result<bool> {
         if let Some(key) = key {
-            self.check(key, self.key_size)?;
+            check_len(key, self.key_size as usize)?;
         }
-        self.check(next, self.key_size)?;
+        check_len(next, self.key_size as usize)?;
         elem_next_key(self.fd.as_fd(), key, next)
     }
 
     /// The value of `key` into `value` (exactly the value size); false when the key is absent.
     pub fn lookup(&self, key: &[u8], value: &mut [u8]) -> io::Result<bool> {
-        self.check(key, self.key_size)?;
-        self.check(value, self.value_size)?;
+        check_len(key, self.key_size as usize)?;
+        check_len(value, self.value_size as usize)?;
         elem_lookup(self.fd.as_fd(), key, value)
     }
 }
@@ -658,30 +660,19 @@ impl MapElements {
         self.value_len
     }
 
-    fn check(buffer: &[u8], len: usize) -> io::Result<()> {
-        if buffer.len() == len {
-            Ok(())
-        } else {
-            Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "map element buffer of the wrong size",
-            ))
-        }
-    }
-
     /// As `HashMapFd::next_key`; both buffers must be `key_len` bytes.
     pub fn next_key(&self, key: Option<&[u8]>, next: &mut [u8]) -> io::Result<bool> {
         if let Some(key) = key {
-            Self::check(key, self.key_len())?;
+            check_len(key, self.key_len())?;
         }
-        Self::check(next, self.key_len())?;
+        check_len(next, self.key_len())?;
         elem_next_key(self.fd.as_fd(), key, next)
     }
 
     /// The value(s) of `key` into `value` (`value_len` bytes); false when the key is absent.
     pub fn lookup(&self, key: &[u8], value: &mut [u8]) -> io::Result<bool> {
-        Self::check(key, self.key_len())?;
-        Self::check(value, self.value_len)?;
+        check_len(key, self.key_len())?;
+        check_len(value, self.value_len)?;
         elem_lookup(self.fd.as_fd(), key, value)
     }
 }

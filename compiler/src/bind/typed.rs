@@ -156,6 +156,55 @@ pub enum CmpOp {
     Ge,
 }
 
+impl CmpOp {
+    /// The operator that holds with the operands exchanged (`a < b` is `b > a`).
+    pub fn swapped(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::Le => CmpOp::Ge,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::Ge => CmpOp::Le,
+            other => other,
+        }
+    }
+}
+
+/// A comparison as the kernel program and every evaluator read it: a literal on the left moves
+/// to the right (the operator swapped).
+pub fn literal_right<'e>(
+    op: CmpOp,
+    lhs: &'e TExpr,
+    rhs: &'e TExpr,
+) -> (CmpOp, &'e TExpr, &'e TExpr) {
+    if matches!(lhs.kind, TKind::Int(_)) {
+        (op.swapped(), rhs, lhs)
+    } else {
+        (op, lhs, rhs)
+    }
+}
+
+/// A negative literal `c` compared with a narrower unsigned value of type `other` is taken at
+/// that width, as C does (`uid == -1` means 0xffffffff for a u32 uid). Other literals are
+/// compared as they are: the value is zero-extended, so a literal beyond its range compares
+/// correctly in 64 bits.
+pub fn narrowed_literal(c: u64, other: &Ty) -> u64 {
+    match other {
+        Ty::Int {
+            bytes,
+            signed: false,
+        } if *bytes < 8 => {
+            let bits = u32::from(*bytes) * 8;
+            let value = c as i64;
+            if value < 0 && value >= -(1i64 << (bits - 1)) {
+                c & ((1u64 << bits) - 1)
+            } else {
+                c
+            }
+        }
+        _ => c,
+    }
+}
+
 /// Why a `d_path` is a dentry walk rather than a `bpf_d_path` call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DPathWalkReason {

@@ -406,16 +406,6 @@ fn cmp_of(op: CmpOp, signed: bool) -> Cmp {
     }
 }
 
-fn swapped(op: CmpOp) -> CmpOp {
-    match op {
-        CmpOp::Lt => CmpOp::Gt,
-        CmpOp::Le => CmpOp::Ge,
-        CmpOp::Gt => CmpOp::Lt,
-        CmpOp::Ge => CmpOp::Le,
-        other => other,
-    }
-}
-
 impl Lowerer<'_> {
     /// `bpf_seq_write(ctx->meta->seq, row, len)`.
     fn seq_write(&mut self, plan: &Plan, len: u32) {
@@ -806,11 +796,7 @@ impl Lowerer<'_> {
                 rhs,
                 signed,
             } => {
-                let (op, lhs, rhs) = if matches!(lhs.kind, TKind::Int(_)) {
-                    (swapped(*op), rhs, lhs)
-                } else {
-                    (*op, lhs, rhs)
-                };
+                let (op, lhs, rhs) = crate::bind::literal_right(*op, lhs, rhs);
                 let rhs = narrow_literal(rhs, &lhs.ty);
                 let lhs = self.value(lhs)?;
                 let rhs = self.operand(&rhs)?;
@@ -1244,30 +1230,13 @@ impl Lowerer<'_> {
     }
 }
 
-/// A negative literal compared with a narrower unsigned field is converted to the field's width,
-/// as C does (`uid == -1` means 0xffffffff for a u32 uid). Other literals are compared as they
-/// are: the field is zero-extended, so a literal beyond its range compares correctly in 64 bits.
+/// `rhs` with a literal narrowed to `other`'s width (`bind::narrowed_literal`).
 fn narrow_literal(literal: &TExpr, other: &Ty) -> TExpr {
-    match (&literal.kind, other) {
-        (
-            TKind::Int(c),
-            Ty::Int {
-                bytes,
-                signed: false,
-            },
-        ) if *bytes < 8 => {
-            let bits = u32::from(*bytes) * 8;
-            let value = *c as i64;
-            if value < 0 && value >= -(1i64 << (bits - 1)) {
-                let mask = (1u64 << bits) - 1;
-                TExpr {
-                    kind: TKind::Int(c & mask),
-                    ..literal.clone()
-                }
-            } else {
-                literal.clone()
-            }
-        }
+    match literal.kind {
+        TKind::Int(c) => TExpr {
+            kind: TKind::Int(crate::bind::narrowed_literal(c, other)),
+            ..literal.clone()
+        },
         _ => literal.clone(),
     }
 }
