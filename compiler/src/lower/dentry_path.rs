@@ -201,8 +201,9 @@ impl Lowerer<'_> {
         Ok(())
     }
 
-    /// `bpf_probe_read_kernel` of the pointer at `base + offset`.
-    fn probe_pointer(&mut self, base: Value, offset: i32) -> Value {
+    /// `bpf_probe_read_kernel` of the pointer at `base + offset` (kernfs walks read theirs the
+    /// same way where a direct load is refused).
+    pub(super) fn probe_pointer(&mut self, base: Value, offset: i32) -> Value {
         let value = self.b.value(Inst::ProbeLoad {
             base,
             offset,

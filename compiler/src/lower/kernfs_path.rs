@@ -104,14 +104,7 @@ impl Lowerer<'_> {
                 signed: false,
             })
         } else {
-            let value = self.b.value(Inst::ProbeLoad {
-                base,
-                offset,
-                width: Width::B8,
-                signed: false,
-            });
-            self.probed.insert(value);
-            value
+            self.probe_pointer(base, offset)
         };
         self.pointee_of.insert(value, node_type);
         Ok(value)
