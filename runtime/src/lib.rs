@@ -11,6 +11,7 @@ pub mod group;
 pub mod group_map;
 pub mod join;
 pub mod loader;
+pub mod lockdown;
 pub mod map_walk;
 pub mod maps;
 pub mod netns;

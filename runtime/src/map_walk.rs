@@ -35,7 +35,10 @@ impl<'a> MapWalkRows<'a> {
         let RowsFrom::MapWalk(walk) = &plan.rows_from else {
             return Err("this query's rows come from a program, not a map walk".into());
         };
-        let elements = MapElements::new(map).map_err(|e| format!("cannot read the map: {e}"))?;
+        let cpus = crate::maps::possible_cpus()
+            .map_err(|e| format!("cannot count the possible CPUs: {e}"))?;
+        let elements =
+            MapElements::new(map, cpus).map_err(|e| format!("cannot read the map: {e}"))?;
         let shape = current_shape(walk, &elements)?;
         let evaluator = Evaluator::new(plan, walk, layout, &shape);
         Ok(MapWalkRows {

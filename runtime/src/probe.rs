@@ -1,4 +1,4 @@
-//! What the running kernel allows, found by asking it: the lockdown mode, the boot's identity,
+//! What the running kernel allows, found by asking it: the boot's identity,
 //! whether the verifier accepts a compiled program (loaded with stand-in maps of the sizes it
 //! names, then dropped), and the facts of `KernelFeatures` that BTF cannot tell, each settled by
 //! loading one query's program (`TRIALS`), cached per boot under /run. Every fd made here is
@@ -12,58 +12,6 @@ use bpfq_compiler::pipeline::Compiled;
 use bpfq_kernel::features::{KernelFeatures, Why};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-
-/// Where the kernel publishes its lockdown mode (securityfs).
-pub const LOCKDOWN_FILE: &str = "/sys/kernel/security/lockdown";
-
-/// The kernel lockdown mode (`lockdown=` on the command line, or forced by the kernel's config
-/// as Secure Boot distributions do).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Lockdown {
-    None,
-    /// Denies writing kernel or user memory from BPF (`bpf_probe_write_user`).
-    Integrity,
-    /// Also denies reading kernel memory: `bpf_probe_read_kernel` and friends.
-    Confidentiality,
-    /// The mode could not be read (securityfs not mounted, or no lockdown LSM).
-    Unknown(String),
-}
-
-impl Lockdown {
-    /// The mode's name as the kernel spells it, or why it is unknown.
-    pub fn describe(&self) -> String {
-        match self {
-            Lockdown::None => "none".into(),
-            Lockdown::Integrity => "integrity".into(),
-            Lockdown::Confidentiality => "confidentiality".into(),
-            Lockdown::Unknown(why) => format!("unknown ({why})"),
-        }
-    }
-}
-
-/// The lockdown mode: the bracketed word of `LOCKDOWN_FILE` (`none [integrity] confidentiality`).
-pub fn lockdown() -> Lockdown {
-    match std::fs::read_to_string(LOCKDOWN_FILE) {
-        Ok(text) => parse_lockdown(&text),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Lockdown::Unknown(format!(
-            "{LOCKDOWN_FILE} is missing: securityfs not mounted, or a kernel without the lockdown LSM"
-        )),
-        Err(e) => Lockdown::Unknown(format!("{LOCKDOWN_FILE}: {e}")),
-    }
-}
-
-/// The mode named in brackets in the text of the lockdown file.
-pub fn parse_lockdown(text: &str) -> Lockdown {
-    let chosen = text
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix('[')?.strip_suffix(']'));
-    match chosen {
-        Some("none") => Lockdown::None,
-        Some("integrity") => Lockdown::Integrity,
-        Some("confidentiality") => Lockdown::Confidentiality,
-        _ => Lockdown::Unknown(format!("unexpected contents `{}`", text.trim())),
-    }
-}
 
 /// This boot's random identity (changes at every boot; keys the probe's cache).
 pub fn boot_id() -> io::Result<String> {
@@ -279,23 +227,6 @@ pub fn btf_identity(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_bracketed_mode_is_the_one_in_force() {
-        assert_eq!(
-            parse_lockdown("none [integrity] confidentiality\n"),
-            Lockdown::Integrity
-        );
-        assert_eq!(
-            parse_lockdown("[none] integrity confidentiality"),
-            Lockdown::None
-        );
-        assert_eq!(
-            parse_lockdown("none integrity [confidentiality]"),
-            Lockdown::Confidentiality
-        );
-        assert!(matches!(parse_lockdown("garbage"), Lockdown::Unknown(_)));
-    }
 
     fn features_of_6_1() -> KernelFeatures {
         let path = concat!(

@@ -622,15 +622,12 @@ pub struct MapElements {
 }
 
 impl MapElements {
-    /// Takes `fd` (a map) with its info, read now.
-    pub fn new(fd: OwnedFd) -> io::Result<MapElements> {
+    /// Takes `fd` (a map) with its info, read now; `possible_cpus` sizes a per-CPU map's values.
+    pub fn new(fd: OwnedFd, possible_cpus: u32) -> io::Result<MapElements> {
         let info = map_info(fd.as_fd())?;
         let value_len = match info.map_type {
             1 | 2 | 9 => info.value_size as usize,
-            5 | 6 | 10 => {
-                let cpus = crate::maps::possible_cpus()?;
-                (info.value_size as usize).next_multiple_of(8) * cpus as usize
-            }
+            5 | 6 | 10 => (info.value_size as usize).next_multiple_of(8) * possible_cpus as usize,
             other => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,

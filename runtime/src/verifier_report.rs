@@ -98,11 +98,11 @@ const KNOWN_MESSAGES: &[(&str, &str)] = &[
 /// read kernel memory (`bpf_probe_read_kernel`, since Linux 5.13 at load time), which bpfq uses
 /// for fields the verifier cannot check, pointer casts without `bpf_rdonly_cast`, and names it
 /// copies (paths, cgroup and kernfs names).
-pub fn refused_helper(helper: &str, lockdown: &crate::probe::Lockdown) -> String {
+pub fn refused_helper(helper: &str, lockdown: &crate::lockdown::Lockdown) -> String {
     let reads_kernel_memory = helper.starts_with("bpf_probe_read_kernel")
         || helper == "bpf_probe_read"
         || helper == "bpf_probe_read_str";
-    if reads_kernel_memory && *lockdown == crate::probe::Lockdown::Confidentiality {
+    if reads_kernel_memory && *lockdown == crate::lockdown::Lockdown::Confidentiality {
         return format!(
             "kernel lockdown is in confidentiality mode, which denies BPF programs {helper}; \
              this part of the query reads kernel memory through it (remove it, or boot with \
@@ -152,7 +152,7 @@ fn reason_of_line(line: &str) -> Option<String> {
         .split_once("cannot use helper ")
         .map(|(_, rest)| rest.split('#').next().unwrap_or(rest))
     {
-        return Some(refused_helper(helper, &crate::probe::lockdown()));
+        return Some(refused_helper(helper, &crate::lockdown::lockdown()));
     }
     KNOWN_MESSAGES
         .iter()
@@ -246,7 +246,7 @@ mod tests {
     /// lockdown=confidentiality the memory-reading helpers are named as lockdown's doing.
     #[test]
     fn refused_helpers_name_lockdown_where_it_is_the_cause() {
-        use crate::probe::Lockdown;
+        use crate::lockdown::Lockdown;
         let line = "program of this type cannot use helper bpf_probe_read_kernel#113";
         let helper = line
             .split_once("cannot use helper ")

@@ -14,7 +14,7 @@ use bpfq_compiler::pipeline::CompiledQuery;
 use bpfq_kernel::catalogue::discover;
 use bpfq_runtime::decode::Value;
 use bpfq_runtime::format::{new_sink, FormatOptions};
-use bpfq_runtime::{probe, sys, verifier_report, LoadError};
+use bpfq_runtime::{lockdown, probe, sys, verifier_report, LoadError};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -84,17 +84,17 @@ fn btf_finding() -> Finding {
 
 /// Lockdown, capabilities, memlock and bpffs.
 fn machine_findings() -> Vec<Finding> {
-    let lockdown = probe::lockdown();
+    let lockdown = lockdown::lockdown();
     let lockdown_detail = match &lockdown {
-        probe::Lockdown::None => "BPF may read kernel memory".to_string(),
-        probe::Lockdown::Integrity => {
+        lockdown::Lockdown::None => "BPF may read kernel memory".to_string(),
+        lockdown::Lockdown::Integrity => {
             "BPF may read kernel memory; writing user memory is denied (bpfq never does)".into()
         }
-        probe::Lockdown::Confidentiality => "the kernel denies bpf_probe_read_kernel to BPF programs (Linux 5.13+ refuses such a program at load; 5.10 makes the helper fail and read zeros): columns read through it (pointer casts on kernels without bpf_rdonly_cast, fields the verifier cannot check) fail; direct BTF loads and paths still work".into(),
-        probe::Lockdown::Unknown(why) => why.clone(),
+        lockdown::Lockdown::Confidentiality => "the kernel denies bpf_probe_read_kernel to BPF programs (Linux 5.13+ refuses such a program at load; 5.10 makes the helper fail and read zeros): columns read through it (pointer casts on kernels without bpf_rdonly_cast, fields the verifier cannot check) fail; direct BTF loads and paths still work".into(),
+        lockdown::Lockdown::Unknown(why) => why.clone(),
     };
     let lockdown_status = match &lockdown {
-        probe::Lockdown::Unknown(_) => "unknown".to_string(),
+        lockdown::Lockdown::Unknown(_) => "unknown".to_string(),
         known => known.describe(),
     };
     let caps = match bpfq_runtime::caps::effective_capabilities() {
