@@ -16,6 +16,7 @@ pub mod join;
 pub mod layout;
 pub mod lower;
 pub mod map_walk;
+pub mod map_walk_eval;
 pub mod maps;
 pub mod modules;
 pub mod pipeline;

@@ -183,7 +183,15 @@ fn finish_as(
 ) -> Result<Compiled, Diagnostic> {
     let clock = Instant::now();
     let mut plan = plan;
-    if let Some(walk) = crate::map_walk::choose(&plan, env.btf, env.features)? {
+    let walk = crate::map_walk::choose(
+        &plan.target.name,
+        plan.iter_params.as_ref(),
+        plan.kernel.columns.iter().map(|column| &column.expr),
+        plan.kernel.filter.as_ref(),
+        env.btf,
+        env.features,
+    )?;
+    if let Some(walk) = walk {
         if output == RowOutput::Text {
             return Err(crate::map_walk::nothing_to_pin(env.features, span));
         }

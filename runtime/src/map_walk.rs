@@ -1,6 +1,6 @@
 //! Stage `read` of a `bpf_map_elem` query whose plan reads the map from user space (the kernel
 //! refuses map-element programs): the map's elements, walked with BPF_MAP_GET_NEXT_KEY and read
-//! with BPF_MAP_LOOKUP_ELEM, become rows through the compiler's `map_walk::Evaluator`.
+//! with BPF_MAP_LOOKUP_ELEM, become rows through the compiler's `map_walk_eval::Evaluator`.
 //! Guarantees: the rows are in the plan's `RowLayout` (what the program would have written);
 //! the map read is the one compiled for, with the type and sizes the query was checked against
 //! (else an error, before any row); an element deleted between the two calls is skipped; the
@@ -11,7 +11,8 @@ use std::ops::ControlFlow;
 use std::os::fd::OwnedFd;
 
 use bpfq_compiler::layout::RowLayout;
-use bpfq_compiler::map_walk::{Element, Evaluator, MapWalk, RowsFrom};
+use bpfq_compiler::map_walk::{MapWalk, RowsFrom};
+use bpfq_compiler::map_walk_eval::{Element, Evaluator};
 use bpfq_compiler::maps::MapShape;
 use bpfq_compiler::plan::Plan;
 
