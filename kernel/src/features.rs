@@ -244,6 +244,29 @@ impl KernelFeatures {
         })
     }
 
+    /// Sets the fact named `name` (a field's name, as `facts` lists them) and its reason; false
+    /// when no fact has that name.
+    pub fn set(&mut self, name: &str, holds: bool, reason: Why) -> bool {
+        let (fact, why) = match name {
+            "cpu_v4" => (&mut self.cpu_v4, &mut self.why.cpu_v4),
+            "rdonly_cast" => (&mut self.rdonly_cast, &mut self.why.rdonly_cast),
+            "d_path_in_iter" => (&mut self.d_path_in_iter, &mut self.why.d_path_in_iter),
+            "task_iter_params" => (&mut self.task_iter_params, &mut self.why.task_iter_params),
+            "ringbuf" => (&mut self.ringbuf, &mut self.why.ringbuf),
+            "probe_read_kernel" => (&mut self.probe_read_kernel, &mut self.why.probe_read_kernel),
+            "memlock_charged" => (&mut self.memlock_charged, &mut self.why.memlock_charged),
+            "map_elem_programs" => (&mut self.map_elem_programs, &mut self.why.map_elem_programs),
+            "vma_file_path_trusted" => (
+                &mut self.vma_file_path_trusted,
+                &mut self.why.vma_file_path_trusted,
+            ),
+            _ => return false,
+        };
+        *fact = holds;
+        *why = reason;
+        true
+    }
+
     /// Every fact with its name (the field's) and reason, in declaration order.
     pub fn facts(&self) -> [Fact; 9] {
         let fact = |name, holds, why| Fact { name, holds, why };

@@ -195,3 +195,29 @@ fn reasons_name_the_marker_and_release() {
         "BTF has BPF_FUNC_cgrp_storage_get (Linux 6.2)"
     );
 }
+
+/// `set` reaches every fact `facts` lists, by the same name, and no other.
+#[test]
+fn every_listed_fact_can_be_set_by_its_name() {
+    let mut f = features("6.18");
+    let names: Vec<&str> = f.facts().iter().map(|fact| fact.name).collect();
+    for name in names {
+        let before = f
+            .facts()
+            .into_iter()
+            .find(|fact| fact.name == name)
+            .unwrap();
+        assert!(f.set(name, !before.holds, Why::Given("the test")), "{name}");
+        let after = f
+            .facts()
+            .into_iter()
+            .find(|fact| fact.name == name)
+            .unwrap();
+        assert_eq!(
+            (after.holds, after.why),
+            (!before.holds, Why::Given("the test")),
+            "{name}"
+        );
+    }
+    assert!(!f.set("no_such_fact", true, Why::Given("the test")));
+}

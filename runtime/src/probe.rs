@@ -84,7 +84,7 @@ impl StandInMaps {
     }
 }
 
-/// One fact a run settles: the query whose program needs it, and how to set it.
+/// One fact a run settles, by name, and the query whose program needs it.
 pub struct Trial {
     /// The fact's name in `KernelFeatures::facts`.
     pub fact: &'static str,
@@ -94,10 +94,9 @@ pub struct Trial {
     pub map_shape: Option<&'static str>,
     /// What was tried, for `Why::Probed`.
     pub tried: &'static str,
-    set: fn(&mut KernelFeatures, bool, Why),
-    /// Other facts the trial's program must be compiled with, so that it uses the fact tried
-    /// (the vm_file trial needs `bpf_d_path`, not the dentry walk that replaces it).
-    also: fn(&mut KernelFeatures),
+    /// Other facts assumed true for the trial's program, so that it uses the fact tried (the
+    /// vm_file trial needs `bpf_d_path`, not the dentry walk that replaces it).
+    also: &'static [&'static str],
 }
 
 /// The facts only a run can tell, each with the query that shows it.
@@ -107,44 +106,28 @@ pub const TRIALS: [Trial; 4] = [
         query: "from task select pid",
         map_shape: None,
         tried: "a sign-extending load (BPF_MEMSX) in a task program",
-        set: |f, holds, why| {
-            f.cpu_v4 = holds;
-            f.why.cpu_v4 = why;
-        },
-        also: |_| {},
+        also: &[],
     },
     Trial {
         fact: "d_path_in_iter",
         query: "from task_file select path",
         map_shape: None,
         tried: "bpf_d_path in a task_file program",
-        set: |f, holds, why| {
-            f.d_path_in_iter = holds;
-            f.why.d_path_in_iter = why;
-        },
-        also: |_| {},
+        also: &[],
     },
     Trial {
         fact: "vma_file_path_trusted",
         query: "from task_vma select path",
         map_shape: None,
         tried: "bpf_d_path of vma->vm_file->f_path in a task_vma program",
-        set: |f, holds, why| {
-            f.vma_file_path_trusted = holds;
-            f.why.vma_file_path_trusted = why;
-        },
-        also: |f| f.d_path_in_iter = true,
+        also: &["d_path_in_iter"],
     },
     Trial {
         fact: "map_elem_programs",
         query: "from bpf_map_elem(map = \"bpfq_probe\") select key",
         map_shape: Some("hash:4:8"),
         tried: "loading a bpf_map_elem program",
-        set: |f, holds, why| {
-            f.map_elem_programs = holds;
-            f.why.map_elem_programs = why;
-        },
-        also: |_| {},
+        also: &[],
     },
 ];
 
@@ -186,8 +169,10 @@ pub fn settle(
             Some(holds) => Some(holds),
             None => {
                 let mut assumed = features.clone();
-                (trial.set)(&mut assumed, true, Why::Probed(trial.tried));
-                (trial.also)(&mut assumed);
+                assumed.set(trial.fact, true, Why::Probed(trial.tried));
+                for fact in trial.also {
+                    assumed.set(fact, true, Why::Probed(trial.tried));
+                }
                 match attempt(trial, &assumed) {
                     Outcome::Accepted => Some(true),
                     Outcome::Refused(_) => Some(false),
@@ -196,7 +181,7 @@ pub fn settle(
             }
         };
         if let Some(holds) = holds {
-            (trial.set)(&mut features, holds, Why::Probed(trial.tried));
+            features.set(trial.fact, holds, Why::Probed(trial.tried));
             settled += &format!("{}={}\n", trial.fact, u8::from(holds));
         }
     }
