@@ -131,6 +131,8 @@ impl StandInMaps {
             MapRef::RowRing => self.ring.as_ref().map(|fd| fd.as_raw_fd()),
             MapRef::Groups => self.groups.as_ref().map(|map| map.as_fd().as_raw_fd()),
             MapRef::Formats => self.formats.as_ref().map(|fd| fd.as_raw_fd()),
+            // No stand-in: an sk_storage map needs BTF for its key and value.
+            MapRef::SkStorage => None,
         };
         fd.unwrap_or(-1)
     }

@@ -85,6 +85,7 @@ fn explain_one(out: &mut String, compiled: &Compiled) {
             MapRef::Groups => (super::run_groups::MAP_NAME, "BPF_MAP_TYPE_HASH"),
             // Only `bpfq pin`/`compile` build text programs; explain shows binary ones.
             MapRef::Formats => ("bpfq_formats", "BPF_MAP_TYPE_ARRAY, read-only"),
+            MapRef::SkStorage => ("the query's map", "BPF_MAP_TYPE_SK_STORAGE"),
         };
         let _ = writeln!(
             out,

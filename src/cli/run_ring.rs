@@ -101,6 +101,8 @@ fn walk_namespace(
             MapRef::Groups => bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER,
             // Only text-output programs (`bpfq pin`) print through a format map.
             MapRef::Formats => bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER,
+            // Only the socket iterator programs of sk_storage queries (`socket_run.rs`).
+            MapRef::SkStorage => bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER,
         });
         let spec = IterProgramSpec {
             name: &compiled.prog_name,
