@@ -71,6 +71,29 @@ fn explain_one(out: &mut String, compiled: &Compiled) {
         let _ = write!(out, "== row layout\n{}", describe_layout(&compiled.layout));
         return;
     }
+    if matches!(compiled.plan.rows_from, RowsFrom::SocketIterators(_)) {
+        for socket in &compiled.socket_programs {
+            let _ = writeln!(
+                out,
+                "== program {}\nname {}, attach to BTF FUNC bpf_iter_{} {}, license GPL, {} \
+                 instructions\nmaps: the query's map (BPF_MAP_TYPE_SK_STORAGE, opened at run \
+                 time; its fd replaces map[fd:-1])",
+                socket.target.name,
+                socket.prog_name,
+                socket.target.name,
+                socket.target.attach_func,
+                socket.program.insns.len()
+            );
+            let _ = writeln!(out, "\n== IR\n{}", socket.ir);
+            let _ = writeln!(
+                out,
+                "== BPF\n{}",
+                disassemble(&socket.program, &helper_name)
+            );
+        }
+        let _ = write!(out, "== row layout\n{}", describe_layout(&compiled.layout));
+        return;
+    }
     let _ = writeln!(
         out,
         "== program\nname {}, attach to BTF FUNC bpf_iter_{} {}, license GPL, {} instructions",

@@ -16,6 +16,7 @@ mod run;
 mod run_groups;
 mod run_join;
 mod run_ring;
+mod socket_run;
 mod targets;
 mod terminal;
 mod timings;

@@ -5,10 +5,12 @@ socket then `ready`, and keeps the sockets open until stdin closes; then it unpi
 
     socket_maps.py sockmap PIN COUNT      BPF_MAP_TYPE_SOCKMAP, slot i = client socket i
     socket_maps.py sockhash PIN COUNT     BPF_MAP_TYPE_SOCKHASH, key 100 + i = client socket i
-    socket_maps.py sk_storage PIN COUNT   BPF_MAP_TYPE_SK_STORAGE, socket i -> u64 1000 + i
+    socket_maps.py sk_storage PIN COUNT   BPF_MAP_TYPE_SK_STORAGE, socket i -> u64 1000 + i,
+                                          and one connected UDP socket -> u64 1000 + COUNT
 
-Each socket is one end of a loopback TCP connection; its line holds the key (slot) or value, the
-local and remote ports and the socket's inode (fstat of its fd), separated by spaces.
+Each socket is one end of a loopback TCP connection (or the connected UDP socket); its line
+holds the key (slot) or value, the local and remote ports, the socket's inode (fstat of its fd)
+and its protocol (6 TCP, 17 UDP), separated by spaces.
 """
 import ctypes
 import os
@@ -103,13 +105,24 @@ def main():
             value = 1000 + i
             update(map_fd, struct.pack("<i", c.fileno()), struct.pack("<Q", value))
             rows.append((value, c))
+        # A connected UDP socket too: its storage is read through another iterator (udp)
+        # where the kernel refuses map-element programs.
+        udp_server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp_server.bind(("127.0.0.1", 0))
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.connect(udp_server.getsockname())
+        keep.extend([udp_server, udp])
+        value = 1000 + count
+        update(map_fd, struct.pack("<i", udp.fileno()), struct.pack("<Q", value))
+        rows.append((value, udp))
     else:
         sys.exit(f"unknown kind {kind}")
     pin(map_fd, path)
     try:
         for first, c in rows:
             inode = os.fstat(c.fileno()).st_ino
-            print(first, c.getsockname()[1], c.getpeername()[1], inode)
+            protocol = 17 if c.type == socket.SOCK_DGRAM else 6
+            print(first, c.getsockname()[1], c.getpeername()[1], inode, protocol)
         print("ready", flush=True)
         sys.stdin.read()
     finally:

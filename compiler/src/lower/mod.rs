@@ -7,6 +7,7 @@ mod kernfs_path;
 use kernfs_path::KernfsWalk;
 mod group_update;
 mod segments;
+mod sk_storage;
 mod text;
 
 pub use segments::{ROW_MAX, SEGMENT_MAX};
@@ -22,6 +23,7 @@ use crate::ir::{
 };
 use crate::layout::{ColumnKind, RowLayout};
 use crate::plan::Plan;
+use crate::socket_storage::{SocketIterator, SocketIterators};
 use bpfq_kernel::catalogue::RowTransport;
 use bpfq_kernel::{Btf, BtfType, KernelFeatures};
 use segments::{segments, words_to_zero};
@@ -154,6 +156,42 @@ pub fn lower_as(
     features: &KernelFeatures,
     output: RowOutput,
 ) -> Result<(Function, RowLayout), Diagnostic> {
+    lower_with(plan, btf, features, output, None)
+}
+
+/// The program of socket iterator `iterator` for `plan`, a `bpf_sk_storage_map` query whose
+/// rows come from socket iterators (`socket_storage.rs`). The query stays bound against the
+/// map-element context; only where its context fields come from changes: instead of loading
+/// `ctx->sk` and `ctx->value`, the program loads the iterator's socket (skipping NULL, and for
+/// tcp what `bpf_skc_to_tcp_sock` refuses), calls `bpf_sk_storage_get(map, sk, NULL, 0)`
+/// (skipping NULL: the socket holds no value) and lets the columns and filter read those two
+/// values where they read `sk` and `value`. `meta` and the seq buffer are the socket
+/// iterator's. The row layout is the map-element program's.
+pub fn lower_sockets(
+    plan: &Plan,
+    storage: &SocketIterators,
+    iterator: &SocketIterator,
+    btf: &Btf,
+    features: &KernelFeatures,
+) -> Result<(Function, RowLayout), Diagnostic> {
+    let mut socket_plan = plan.clone();
+    socket_plan.target = iterator.target.clone();
+    lower_with(
+        &socket_plan,
+        btf,
+        features,
+        RowOutput::Binary,
+        Some((storage, iterator)),
+    )
+}
+
+fn lower_with(
+    plan: &Plan,
+    btf: &Btf,
+    features: &KernelFeatures,
+    output: RowOutput,
+    sockets: Option<(&SocketIterators, &SocketIterator)>,
+) -> Result<(Function, RowLayout), Diagnostic> {
     let layout = row_layout(plan, btf)?;
 
     let mut b = FunctionBuilder::new();
@@ -178,42 +216,9 @@ pub fn lower_as(
         l.print_header(plan, &plan.kernel.columns, exit);
     }
 
-    // Load every context pointer the query reads (and the main object, which marks the end of
-    // the iteration when NULL) once, up front, so no later block depends on a conditional load.
-    let mut offsets = vec![plan.target.object_offset];
-    for column in &plan.kernel.columns {
-        collect_ctx_fields(&column.expr, &mut offsets);
-    }
-    if let Some(filter) = &plan.kernel.filter {
-        collect_ctx_fields(filter, &mut offsets);
-    }
-    offsets.sort_unstable();
-    offsets.dedup();
-    l.b.note(format!(
-        "skip the object when a context pointer is NULL (the final call has {} = NULL)",
-        plan.target.object_field
-    ));
-    for offset in offsets {
-        let value = l.pure(Inst::Load {
-            base: ctx,
-            offset: offset as i32,
-            width: Width::B8,
-            signed: false,
-        });
-        l.ctx_fields.insert(offset, value);
-        if text_output && offset == plan.target.object_offset {
-            // Checked before the header already.
-            continue;
-        }
-        let next = l.b.create_block();
-        l.b.terminate(Terminator::Branch {
-            cmp: Cmp::Eq,
-            lhs: value,
-            rhs: Operand::Imm(0),
-            then_to: exit,
-            else_to: next,
-        });
-        l.b.switch_to(next);
+    match sockets {
+        None => l.load_context_fields(plan, text_output, exit),
+        Some((storage, iterator)) => l.socket_and_value(plan, storage, iterator, exit),
     }
     let buffer = segments
         .iter()
@@ -319,6 +324,54 @@ pub fn lower_as(
     Ok((function, layout))
 }
 
+impl Lowerer<'_> {
+    /// Loads every context pointer the query reads (and the main object, which marks the end of
+    /// the iteration when NULL) once, up front, so no later block depends on a conditional load;
+    /// a NULL one skips the object.
+    fn load_context_fields(&mut self, plan: &Plan, text_output: bool, exit: Block) {
+        let mut offsets = vec![plan.target.object_offset];
+        for column in &plan.kernel.columns {
+            collect_ctx_fields(&column.expr, &mut offsets);
+        }
+        if let Some(filter) = &plan.kernel.filter {
+            collect_ctx_fields(filter, &mut offsets);
+        }
+        offsets.sort_unstable();
+        offsets.dedup();
+        self.b.note(format!(
+            "skip the object when a context pointer is NULL (the final call has {} = NULL)",
+            plan.target.object_field
+        ));
+        for offset in offsets {
+            let value = self.pure(Inst::Load {
+                base: self.ctx,
+                offset: offset as i32,
+                width: Width::B8,
+                signed: false,
+            });
+            self.ctx_fields.insert(offset, value);
+            if text_output && offset == plan.target.object_offset {
+                // Checked before the header already.
+                continue;
+            }
+            self.skip_if_null(value, exit);
+        }
+    }
+
+    /// Goes on in a new block when `value` is not 0, to `exit` when it is.
+    fn skip_if_null(&mut self, value: Value, exit: Block) {
+        let next = self.b.create_block();
+        self.b.terminate(Terminator::Branch {
+            cmp: Cmp::Eq,
+            lhs: value,
+            rhs: Operand::Imm(0),
+            then_to: exit,
+            else_to: next,
+        });
+        self.b.switch_to(next);
+    }
+}
+
 /// Whether reading `expr` follows a pointer that was itself loaded from kernel memory (which may
 /// be NULL; context pointers are checked once at entry).
 fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
@@ -344,7 +397,8 @@ fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
     }
 }
 
-fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
+/// The offsets of the context pointer fields `expr` reads.
+pub(crate) fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
     match &expr.kind {
         TKind::CtxField { offset, .. } => out.push(*offset),
         TKind::Place { ptr, .. } | TKind::Load { ptr, .. } => collect_ctx_fields(ptr, out),

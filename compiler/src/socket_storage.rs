@@ -1,0 +1,208 @@
+//! Stage `plan`, for `bpf_sk_storage_map` on a kernel that refuses map-element programs: the rows
+//! come from one program per socket iterator (tcp, udp) that calls `bpf_sk_storage_get` on each
+//! socket. Guarantees: chosen exactly when the target is `bpf_sk_storage_map`, a map is named and
+//! `KernelFeatures::map_elem_programs` is false; the query stays bound against
+//! `struct bpf_iter__bpf_sk_storage_map` (no second binder): each program gives its context
+//! fields `sk` and `value` the iterator's socket and the helper's result (`lower::lower_sockets`),
+//! skipping sockets that hold no value, so its rows are the map-element program's rows, column
+//! for column, in the same `RowLayout`; a query that reads any other context field (`map`) is
+//! E0304 naming it; text output (`pin`, `compile`) is E0304.
+
+use crate::bind::{BoundTarget, IterParams, MapParam};
+use crate::codes;
+use crate::diagnostic::{Diagnostic, Span};
+use crate::plan::Plan;
+use bpfq_kernel::catalogue::{find_target, RowTransport};
+use bpfq_kernel::{Btf, KernelFeatures};
+
+/// The target whose rows socket iterators can give.
+pub const TARGET: &str = "bpf_sk_storage_map";
+
+/// How a socket iterator's context pointer becomes the `struct sock *` that
+/// `bpf_sk_storage_get` takes (the verifier wants a BTF pointer whose first member, at any
+/// depth, is a `struct sock`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketFrom {
+    /// Already one (udp's `struct udp_sock *udp_sk` starts with its `struct sock`).
+    Itself,
+    /// `bpf_skc_to_tcp_sock` of it (tcp's `struct sock_common *sk_common`, which may be a
+    /// request or time-wait socket: those hold no storage and are skipped).
+    SkcToTcpSock,
+}
+
+/// The socket iterators tried, in the order their rows are read.
+const SOCKET_ITERATORS: [(&str, SocketFrom); 2] = [
+    ("tcp", SocketFrom::SkcToTcpSock),
+    ("udp", SocketFrom::Itself),
+];
+
+/// One socket iterator's program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketIterator {
+    /// The tcp or udp target: attach function, `meta`, and as object the socket pointer.
+    pub target: BoundTarget,
+    pub socket_from: SocketFrom,
+}
+
+/// The plan's choice to read a `bpf_sk_storage_map` query's rows through socket iterators.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketIterators {
+    /// The sk_storage map (its fd is `ir::MapRef::SkStorage`, patched in by the runtime).
+    pub map: MapParam,
+    /// The socket iterators this kernel has, in reading order.
+    pub iterators: Vec<SocketIterator>,
+    /// Offsets of `sk` and `value` in `struct bpf_iter__bpf_sk_storage_map`.
+    pub sk_offset: u32,
+    pub value_offset: u32,
+    /// Why there is no map-element program, for `explain` ("probed: ...").
+    pub why: String,
+}
+
+impl SocketIterators {
+    /// "tcp and udp".
+    pub fn names(&self) -> String {
+        let names: Vec<&str> = self
+            .iterators
+            .iter()
+            .map(|i| i.target.name.as_str())
+            .collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => names.join(""),
+        }
+    }
+}
+
+fn refused(features: &KernelFeatures) -> String {
+    format!(
+        "this kernel refuses programs on map-element iterators ({})",
+        features.why.map_elem_programs
+    )
+}
+
+/// The socket iterators for `plan`, when its rows must come from them: `bpf_sk_storage_map`
+/// on a kernel whose features say map-element programs are refused. None otherwise.
+pub fn choose(
+    plan: &Plan,
+    btf: &Btf,
+    features: &KernelFeatures,
+) -> Result<Option<SocketIterators>, Diagnostic> {
+    if plan.target.name != TARGET || features.map_elem_programs {
+        return Ok(None);
+    }
+    let Some(IterParams::Map(map)) = &plan.iter_params else {
+        return Ok(None);
+    };
+    let span = plan
+        .kernel
+        .columns
+        .first()
+        .map(|c| c.expr.span)
+        .unwrap_or_default();
+    let ctx_offset = |name: &str| -> Result<u32, Diagnostic> {
+        let found = find_target(btf, TARGET)
+            .ok()
+            .flatten()
+            .and_then(|t| t.context.into_iter().find(|f| f.name == name));
+        found.map(|f| f.byte_offset).ok_or_else(|| {
+            Diagnostic::error(
+                codes::INTERNAL,
+                format!(
+                    "internal error (this is a bug in bpfq): no `{name}` in {TARGET}'s context"
+                ),
+            )
+            .with_primary(span, "while planning this")
+        })
+    };
+    let (sk_offset, value_offset) = (ctx_offset("sk")?, ctx_offset("value")?);
+    let reads_other = |expr: &crate::bind::TExpr| {
+        let mut offsets = Vec::new();
+        crate::lower::collect_ctx_fields(expr, &mut offsets);
+        offsets.iter().any(|&o| o != sk_offset && o != value_offset)
+    };
+    let other = plan
+        .kernel
+        .columns
+        .iter()
+        .map(|c| &c.expr)
+        .chain(plan.kernel.filter.as_ref())
+        .find(|e| reads_other(e));
+    if let Some(expr) = other {
+        return Err(Diagnostic::error(
+            codes::MAP_ELEM_PROGRAM_REFUSED,
+            format!(
+                "{}: bpfq reads sk_storage through the socket iterators instead, which see only \
+                 the socket and its value",
+                refused(features)
+            ),
+        )
+        .with_primary(expr.span, "reads the map from the iterator context")
+        .with_note("select and filter on the socket (`sk`) and its value only"));
+    }
+    let mut iterators = Vec::new();
+    for (name, socket_from) in SOCKET_ITERATORS {
+        if let Some(target) = socket_target(btf, name) {
+            iterators.push(SocketIterator {
+                target,
+                socket_from,
+            });
+        }
+    }
+    if iterators.is_empty() {
+        return Err(Diagnostic::error(
+            codes::MAP_ELEM_PROGRAM_REFUSED,
+            format!(
+                "{} and it has neither a tcp nor a udp iterator to read the sockets with",
+                refused(features)
+            ),
+        )
+        .with_primary(span, "needs a program on the map's elements"));
+    }
+    Ok(Some(SocketIterators {
+        map: map.clone(),
+        iterators,
+        sk_offset,
+        value_offset,
+        why: features.why.map_elem_programs.to_string(),
+    }))
+}
+
+/// The bound target of socket iterator `name`, if this kernel has it.
+fn socket_target(btf: &Btf, name: &str) -> Option<BoundTarget> {
+    let target = find_target(btf, name).ok()??;
+    let meta = target.meta?;
+    let object = &target.context[target.final_null?];
+    Some(BoundTarget {
+        name: target.name.clone(),
+        ctx_struct: target.ctx_struct,
+        ctx_struct_name: format!("bpf_iter__{}", target.name),
+        attach_func: target.attach_func?,
+        meta_offset: meta.meta_offset,
+        seq_offset: meta.seq_offset,
+        seq_num_offset: meta.seq_num_offset,
+        object_offset: object.byte_offset,
+        object_field: object.name.clone(),
+        // tcp and udp write to the seq buffer (`catalogue::row_transport`), which the runtime
+        // reads one iterator after the other.
+        transport: RowTransport::Seq,
+    })
+}
+
+/// E0304 for `bpfq pin` / `bpfq compile` of a query whose rows come from socket iterators.
+pub fn nothing_to_pin(features: &KernelFeatures, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        codes::MAP_ELEM_PROGRAM_REFUSED,
+        format!(
+            "{}: there is no bpf_sk_storage_map program to pin or compile",
+            refused(features)
+        ),
+    )
+    .with_primary(
+        span,
+        "its rows come from several socket iterator programs here",
+    )
+    .with_note(
+        "run the query instead: `bpfq QUERY` reads the tcp and udp iterators with \
+         bpf_sk_storage_get",
+    )
+}
