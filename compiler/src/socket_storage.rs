@@ -1,5 +1,5 @@
 //! Stage `plan`, for `bpf_sk_storage_map` on a kernel that refuses map-element programs: the rows
-//! come from one program per socket iterator (tcp, udp) that calls `bpf_sk_storage_get` on each
+//! come from one program per socket iterator (tcp, udp, unix) that calls `bpf_sk_storage_get` on each
 //! socket. Guarantees: chosen exactly when the target is `bpf_sk_storage_map`, a map is named and
 //! `KernelFeatures::map_elem_programs` is false; the query stays bound against
 //! `struct bpf_iter__bpf_sk_storage_map` (no second binder): each program gives its context
@@ -23,7 +23,8 @@ pub const TARGET: &str = "bpf_sk_storage_map";
 /// depth, is a `struct sock`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SocketFrom {
-    /// Already one (udp's `struct udp_sock *udp_sk` starts with its `struct sock`).
+    /// Already one (udp's `struct udp_sock *udp_sk` and unix's `struct unix_sock *unix_sk`
+    /// start with their `struct sock`).
     Itself,
     /// `bpf_skc_to_tcp_sock` of it (tcp's `struct sock_common *sk_common`, which may be a
     /// request or time-wait socket: those hold no storage and are skipped).
@@ -31,15 +32,16 @@ pub enum SocketFrom {
 }
 
 /// The socket iterators tried, in the order their rows are read.
-const SOCKET_ITERATORS: [(&str, SocketFrom); 2] = [
+const SOCKET_ITERATORS: [(&str, SocketFrom); 3] = [
     ("tcp", SocketFrom::SkcToTcpSock),
     ("udp", SocketFrom::Itself),
+    ("unix", SocketFrom::Itself),
 ];
 
 /// One socket iterator's program.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SocketIterator {
-    /// The tcp or udp target: attach function, `meta`, and as object the socket pointer.
+    /// The tcp, udp or unix target: attach function, `meta`, and as object the socket pointer.
     pub target: BoundTarget,
     pub socket_from: SocketFrom,
 }
@@ -59,7 +61,7 @@ pub struct SocketIterators {
 }
 
 impl SocketIterators {
-    /// "tcp and udp".
+    /// "tcp, udp and unix".
     pub fn names(&self) -> String {
         let names: Vec<&str> = self
             .iterators
@@ -141,7 +143,7 @@ pub fn choose(
     }
     let mut iterators = Vec::new();
     for (name, socket_from) in SOCKET_ITERATORS {
-        if let Some(target) = socket_target(btf, name) {
+        if let Some(target) = socket_target(btf, name, features) {
             iterators.push(SocketIterator {
                 target,
                 socket_from,
@@ -152,7 +154,7 @@ pub fn choose(
         return Err(Diagnostic::error(
             codes::MAP_ELEM_PROGRAM_REFUSED,
             format!(
-                "{} and it has neither a tcp nor a udp iterator to read the sockets with",
+                "{} and it has no tcp, udp or unix iterator to read the sockets with",
                 refused(features)
             ),
         )
@@ -168,7 +170,7 @@ pub fn choose(
 }
 
 /// The bound target of socket iterator `name`, if this kernel has it.
-fn socket_target(btf: &Btf, name: &str) -> Option<BoundTarget> {
+fn socket_target(btf: &Btf, name: &str, features: &KernelFeatures) -> Option<BoundTarget> {
     let target = find_target(btf, name).ok()??;
     let meta = target.meta?;
     let object = &target.context[target.final_null?];
@@ -182,9 +184,12 @@ fn socket_target(btf: &Btf, name: &str) -> Option<BoundTarget> {
         seq_num_offset: meta.seq_num_offset,
         object_offset: object.byte_offset,
         object_field: object.name.clone(),
-        // tcp and udp write to the seq buffer (`catalogue::row_transport`), which the runtime
-        // reads one iterator after the other.
-        transport: RowTransport::Seq,
+        // tcp and udp write to the seq buffer; unix to a ring buffer (its seq output loses
+        // objects), where the kernel has one (`catalogue::row_transport`).
+        transport: match features.ringbuf {
+            true => target.transport,
+            false => RowTransport::Seq,
+        },
     })
 }
 
@@ -202,7 +207,7 @@ pub fn nothing_to_pin(features: &KernelFeatures, span: Span) -> Diagnostic {
         "its rows come from several socket iterator programs here",
     )
     .with_note(
-        "run the query instead: `bpfq QUERY` reads the tcp and udp iterators with \
+        "run the query instead: `bpfq QUERY` reads the socket iterators with \
          bpf_sk_storage_get",
     )
 }

@@ -12,6 +12,7 @@ use bpfq_compiler::layout::RowLayout;
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::pipeline::{Compiled, CompiledQuery};
 use bpfq_compiler::variants::older_variants;
+use bpfq_kernel::catalogue::RowTransport;
 use bpfq_kernel::{helpers, KernelFeatures};
 use std::fmt::Write;
 use std::path::Path;
@@ -77,12 +78,17 @@ fn explain_one(out: &mut String, compiled: &Compiled) {
                 out,
                 "== program {}\nname {}, attach to BTF FUNC bpf_iter_{} {}, license GPL, {} \
                  instructions\nmaps: the query's map (BPF_MAP_TYPE_SK_STORAGE, opened at run \
-                 time; its fd replaces map[fd:-1])",
+                 time){}; their fds replace map[fd:-1]",
                 socket.target.name,
                 socket.prog_name,
                 socket.target.name,
                 socket.target.attach_func,
-                socket.program.insns.len()
+                socket.program.insns.len(),
+                if socket.target.transport == RowTransport::RingBuf {
+                    ", bpfq_rows (BPF_MAP_TYPE_RINGBUF, created at run time)"
+                } else {
+                    ""
+                }
             );
             let _ = writeln!(out, "\n== IR\n{}", socket.ir);
             let _ = writeln!(

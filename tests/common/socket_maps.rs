@@ -1,6 +1,6 @@
 //! Test support: socket maps filled by tests/helpers/socket_maps.py (a sockmap or sk_storage
 //! map pinned in bpffs, holding loopback TCP sockets the helper keeps open; an sk_storage map
-//! also holds one connected UDP socket). Dropping the
+//! also holds one connected UDP socket and one unix socket). Dropping the
 //! value closes the helper's stdin: it unpins the map and exits, and the test waits for it.
 
 use std::io::{BufRead, BufReader};
@@ -13,7 +13,8 @@ pub struct HeldSocket {
     pub sport: u16,
     pub dport: u16,
     pub inode: u64,
-    /// 6 (TCP) or 17 (UDP: the sk_storage map also holds one connected UDP socket).
+    /// 6 (TCP), 17 (UDP) or 0 (unix, ports 0): an sk_storage map also holds one connected UDP
+    /// socket and one unix socket.
     pub protocol: u8,
 }
 

@@ -6,11 +6,12 @@ socket then `ready`, and keeps the sockets open until stdin closes; then it unpi
     socket_maps.py sockmap PIN COUNT      BPF_MAP_TYPE_SOCKMAP, slot i = client socket i
     socket_maps.py sockhash PIN COUNT     BPF_MAP_TYPE_SOCKHASH, key 100 + i = client socket i
     socket_maps.py sk_storage PIN COUNT   BPF_MAP_TYPE_SK_STORAGE, socket i -> u64 1000 + i,
-                                          and one connected UDP socket -> u64 1000 + COUNT
+                                          one connected UDP socket -> u64 1000 + COUNT,
+                                          one end of a unix socketpair -> u64 1001 + COUNT
 
 Each socket is one end of a loopback TCP connection (or the connected UDP socket); its line
 holds the key (slot) or value, the local and remote ports, the socket's inode (fstat of its fd)
-and its protocol (6 TCP, 17 UDP), separated by spaces.
+and its protocol (6 TCP, 17 UDP, 0 unix, whose ports are 0), separated by spaces.
 """
 import ctypes
 import os
@@ -115,12 +116,20 @@ def main():
         value = 1000 + count
         update(map_fd, struct.pack("<i", udp.fileno()), struct.pack("<Q", value))
         rows.append((value, udp))
+        # And a unix socket (read through the unix iterator there).
+        unix, unix_peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        keep.extend([unix, unix_peer])
+        update(map_fd, struct.pack("<i", unix.fileno()), struct.pack("<Q", 1001 + count))
+        rows.append((1001 + count, unix))
     else:
         sys.exit(f"unknown kind {kind}")
     pin(map_fd, path)
     try:
         for first, c in rows:
             inode = os.fstat(c.fileno()).st_ino
+            if c.family == socket.AF_UNIX:
+                print(first, 0, 0, inode, 0)
+                continue
             protocol = 17 if c.type == socket.SOCK_DGRAM else 6
             print(first, c.getsockname()[1], c.getpeername()[1], inode, protocol)
         print("ready", flush=True)
