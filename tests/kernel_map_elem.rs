@@ -163,12 +163,12 @@ fn sorted_rows_where_loadable(query: &str) -> Option<Vec<Vec<String>>> {
         return Some(rows);
     }
     if target == "bpf_sk_storage_map" {
-        // Where the kernel refuses map-element programs, the rows come from the tcp, udp and
-        // unix iterators (bpf_sk_storage_get on each socket); they must be the same rows.
+        // Where the kernel refuses map-element programs, the rows come from the tcp, udp, unix
+        // and netlink iterators (bpf_sk_storage_get on each socket); the same rows.
         let explained = bpfq_ok(&["explain", query]);
         assert_eq!(
             explained.contains(
-                "rows via:    tcp, udp and unix iterators calling bpf_sk_storage_get (this kernel \
+                "rows via:    tcp, udp, unix and netlink iterators calling bpf_sk_storage_get (this kernel \
                  refuses map-element programs: probed"
             ),
             loads.is_err(),
@@ -472,19 +472,21 @@ fn socket_rows(held: &[HeldSocket]) -> Vec<Vec<String>> {
     let mut rows: Vec<Vec<String>> = held
         .iter()
         .map(|s| {
-            // A unix socket has no addresses: family 1 (AF_UNIX), zeros.
-            let (family, address) = match s.protocol {
-                0 => ("1", "0.0.0.0"),
-                _ => ("2", "127.0.0.1"),
+            // Unix and netlink sockets have no IPv4 addresses (zeros); a bound netlink socket
+            // is in state 7 (TCP_CLOSE), a socketpair's end connected like the TCP sockets.
+            let (address, state) = match s.family {
+                2 => ("127.0.0.1", "TCP_ESTABLISHED"),
+                16 => ("0.0.0.0", "TCP_CLOSE"),
+                _ => ("0.0.0.0", "TCP_ESTABLISHED"),
             };
             vec![
                 s.first.to_string(),
-                family.to_string(),
+                s.family.to_string(),
                 address.to_string(),
                 s.sport.to_string(),
                 address.to_string(),
                 s.dport.to_string(),
-                "TCP_ESTABLISHED".to_string(),
+                state.to_string(),
                 s.inode.to_string(),
             ]
         })
@@ -535,10 +537,11 @@ fn sockhash_rows_are_the_sockets_put_in_it() {
 fn sk_storage_rows_are_the_sockets_holding_a_value() {
     let _k = shared_kernel();
     let (map, rows) = socket_map_query("sk_storage", "mek", 2, "bpf_sk_storage_map", "value");
-    // Two TCP sockets, a connected UDP one and a unix one (state TCP_ESTABLISHED too).
-    assert_eq!(map.sockets.len(), 4);
+    // Two TCP sockets, a connected UDP one, a unix one and a netlink one.
+    assert_eq!(map.sockets.len(), 5);
     assert_eq!(map.sockets.iter().filter(|s| s.protocol == 17).count(), 1);
-    assert_eq!(map.sockets.iter().filter(|s| s.protocol == 0).count(), 1);
+    let families: Vec<u16> = map.sockets.iter().map(|s| s.family).collect();
+    assert_eq!(families, [2, 2, 2, 1, 16]);
     let rows = rows.expect(
         "sk_storage rows on every kernel: the map-element program, or the socket iterators",
     );
@@ -563,7 +566,7 @@ fn sk_storage_rows_include_sockets_of_other_network_namespaces() {
     let _k = shared_kernel();
     let path = format!("{BPFFS}/{}", unique_name("mekn"));
     let map = SocketMap::create_in_new_netns("sk_storage", &path, 1);
-    assert_eq!(map.sockets.len(), 3);
+    assert_eq!(map.sockets.len(), 4);
     let query = format!(
         "from bpf_sk_storage_map(map = \"{path}\") select value, family, src, sport, dst, dport, state, inode"
     );

@@ -1,5 +1,5 @@
 //! Stage `plan`, for `bpf_sk_storage_map` on a kernel that refuses map-element programs: the rows
-//! come from one program per socket iterator (tcp, udp, unix) that calls `bpf_sk_storage_get` on each
+//! come from one program per socket iterator (tcp, udp, unix, netlink) that calls `bpf_sk_storage_get` on each
 //! socket. Guarantees: chosen exactly when the target is `bpf_sk_storage_map`, a map is named and
 //! `KernelFeatures::map_elem_programs` is false; the query stays bound against
 //! `struct bpf_iter__bpf_sk_storage_map` (no second binder): each program gives its context
@@ -23,8 +23,8 @@ pub const TARGET: &str = "bpf_sk_storage_map";
 /// depth, is a `struct sock`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SocketFrom {
-    /// Already one (udp's `struct udp_sock *udp_sk` and unix's `struct unix_sock *unix_sk`
-    /// start with their `struct sock`).
+    /// Already one (udp's `struct udp_sock *udp_sk`, unix's `struct unix_sock *unix_sk` and
+    /// netlink's `struct netlink_sock *sk` start with their `struct sock`).
     Itself,
     /// `bpf_skc_to_tcp_sock` of it (tcp's `struct sock_common *sk_common`, which may be a
     /// request or time-wait socket: those hold no storage and are skipped).
@@ -32,16 +32,17 @@ pub enum SocketFrom {
 }
 
 /// The socket iterators tried, in the order their rows are read.
-const SOCKET_ITERATORS: [(&str, SocketFrom); 3] = [
+const SOCKET_ITERATORS: [(&str, SocketFrom); 4] = [
     ("tcp", SocketFrom::SkcToTcpSock),
     ("udp", SocketFrom::Itself),
     ("unix", SocketFrom::Itself),
+    ("netlink", SocketFrom::Itself),
 ];
 
 /// One socket iterator's program.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SocketIterator {
-    /// The tcp, udp or unix target: attach function, `meta`, and as object the socket pointer.
+    /// The tcp, udp, unix or netlink target: attach function, `meta`, and as object the socket pointer.
     pub target: BoundTarget,
     pub socket_from: SocketFrom,
 }
@@ -61,7 +62,7 @@ pub struct SocketIterators {
 }
 
 impl SocketIterators {
-    /// "tcp, udp and unix".
+    /// "tcp, udp, unix and netlink".
     pub fn names(&self) -> String {
         let names: Vec<&str> = self
             .iterators
@@ -154,7 +155,7 @@ pub fn choose(
         return Err(Diagnostic::error(
             codes::MAP_ELEM_PROGRAM_REFUSED,
             format!(
-                "{} and it has no tcp, udp or unix iterator to read the sockets with",
+                "{} and it has no tcp, udp, unix or netlink iterator to read the sockets with",
                 refused(features)
             ),
         )

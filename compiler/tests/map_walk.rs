@@ -116,8 +116,8 @@ fn the_plan_walks_the_map_exactly_when_the_kernel_refuses_map_element_programs()
             RowsFrom::SocketIterators(sockets) => {
                 // tests/socket_storage.rs checks these programs.
                 assert!(query.starts_with("from bpf_sk_storage_map"), "{query}");
-                assert_eq!(sockets.names(), "tcp, udp and unix", "{query}");
-                assert_eq!(refused.socket_programs.len(), 3, "{query}");
+                assert_eq!(sockets.names(), "tcp, udp, unix and netlink", "{query}");
+                assert_eq!(refused.socket_programs.len(), 4, "{query}");
             }
             RowsFrom::Program => {
                 assert!(!map_elem, "{query} needs no program");

@@ -99,7 +99,7 @@ fn socket_programs_exactly_when_the_kernel_refuses_map_element_programs() {
             .iter()
             .map(|p| p.target.name.as_str())
             .collect();
-        assert_eq!(names, ["tcp", "udp", "unix"], "{query}");
+        assert_eq!(names, ["tcp", "udp", "unix", "netlink"], "{query}");
         for socket in &refused.socket_programs {
             // The map is a relocation, patched with the real fd at run time; unix writes its
             // rows to a ring buffer (its seq output loses objects), tcp and udp to the seq file.

@@ -1,6 +1,6 @@
 //! Test support: socket maps filled by tests/helpers/socket_maps.py (a sockmap or sk_storage
 //! map pinned in bpffs, holding loopback TCP sockets the helper keeps open; an sk_storage map
-//! also holds one connected UDP socket and one unix socket). Dropping the
+//! also holds one connected UDP socket, one unix and one netlink socket). Dropping the
 //! value closes the helper's stdin: it unpins the map and exits, and the test waits for it.
 
 use std::io::{BufRead, BufReader};
@@ -13,9 +13,11 @@ pub struct HeldSocket {
     pub sport: u16,
     pub dport: u16,
     pub inode: u64,
-    /// 6 (TCP), 17 (UDP) or 0 (unix, ports 0): an sk_storage map also holds one connected UDP
-    /// socket and one unix socket.
+    /// 6 (TCP), 17 (UDP) or 0 (unix, netlink): an sk_storage map also holds one connected UDP
+    /// socket, one unix and one netlink socket.
     pub protocol: u8,
+    /// 2 (AF_INET), 1 (AF_UNIX) or 16 (AF_NETLINK; unix and netlink ports are 0).
+    pub family: u16,
 }
 
 pub struct SocketMap {
@@ -76,6 +78,7 @@ impl SocketMap {
                 dport: fields[2] as u16,
                 inode: fields[3],
                 protocol: fields[4] as u8,
+                family: fields[5] as u16,
             });
         }
         SocketMap {

@@ -7,11 +7,13 @@ socket then `ready`, and keeps the sockets open until stdin closes; then it unpi
     socket_maps.py sockhash PIN COUNT     BPF_MAP_TYPE_SOCKHASH, key 100 + i = client socket i
     socket_maps.py sk_storage PIN COUNT   BPF_MAP_TYPE_SK_STORAGE, socket i -> u64 1000 + i,
                                           one connected UDP socket -> u64 1000 + COUNT,
-                                          one end of a unix socketpair -> u64 1001 + COUNT
+                                          one end of a unix socketpair -> u64 1001 + COUNT,
+                                          a bound netlink socket -> u64 1002 + COUNT
 
 Each socket is one end of a loopback TCP connection (or the connected UDP socket); its line
 holds the key (slot) or value, the local and remote ports, the socket's inode (fstat of its fd)
-and its protocol (6 TCP, 17 UDP, 0 unix, whose ports are 0), separated by spaces.
+its protocol (6 TCP, 17 UDP, 0 unix and netlink) and its family (2, 1 unix, 16 netlink; unix
+and netlink sockets have no ports: 0), separated by spaces.
 """
 import ctypes
 import os
@@ -121,17 +123,23 @@ def main():
         keep.extend([unix, unix_peer])
         update(map_fd, struct.pack("<i", unix.fileno()), struct.pack("<Q", 1001 + count))
         rows.append((1001 + count, unix))
+        # And a netlink socket (the netlink iterator).
+        netlink = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+        netlink.bind((0, 0))
+        keep.append(netlink)
+        update(map_fd, struct.pack("<i", netlink.fileno()), struct.pack("<Q", 1002 + count))
+        rows.append((1002 + count, netlink))
     else:
         sys.exit(f"unknown kind {kind}")
     pin(map_fd, path)
     try:
         for first, c in rows:
             inode = os.fstat(c.fileno()).st_ino
-            if c.family == socket.AF_UNIX:
-                print(first, 0, 0, inode, 0)
+            if c.family in (socket.AF_UNIX, socket.AF_NETLINK):
+                print(first, 0, 0, inode, 0, int(c.family))
                 continue
             protocol = 17 if c.type == socket.SOCK_DGRAM else 6
-            print(first, c.getsockname()[1], c.getpeername()[1], inode, protocol)
+            print(first, c.getsockname()[1], c.getpeername()[1], inode, protocol, 2)
         print("ready", flush=True)
         sys.stdin.read()
     finally:
