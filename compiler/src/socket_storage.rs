@@ -8,11 +8,11 @@
 //! for column, in the same `RowLayout`; a query that reads any other context field (`map`) is
 //! E0304 naming it; text output (`pin`, `compile`) is E0304.
 
-use crate::bind::{BoundTarget, IterParams, MapParam};
+use crate::bind::{BoundTarget, IterParams, MapParam, TExpr};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::plan::Plan;
-use bpfq_kernel::catalogue::{find_target, RowTransport};
+use bpfq_kernel::catalogue::{find_targets, IterTarget, RowTransport};
 use bpfq_kernel::{Btf, KernelFeatures};
 
 /// The target whose rows socket iterators can give.
@@ -54,9 +54,10 @@ pub struct SocketIterators {
     pub map: MapParam,
     /// The socket iterators this kernel has, in reading order.
     pub iterators: Vec<SocketIterator>,
-    /// Offsets of `sk` and `value` in `struct bpf_iter__bpf_sk_storage_map`.
-    pub sk_offset: u32,
-    pub value_offset: u32,
+    /// Offsets of `sk` and `value` in `struct bpf_iter__bpf_sk_storage_map`, where the query
+    /// reads them.
+    pub sk_offset: Option<u32>,
+    pub value_offset: Option<u32>,
     /// Why there is no map-element program, for `explain` ("probed: ...").
     pub why: String,
 }
@@ -102,49 +103,45 @@ pub fn choose(
         .first()
         .map(|c| c.expr.span)
         .unwrap_or_default();
-    let ctx_offset = |name: &str| -> Result<u32, Diagnostic> {
-        let found = find_target(btf, TARGET)
-            .ok()
-            .flatten()
-            .and_then(|t| t.context.into_iter().find(|f| f.name == name));
-        found.map(|f| f.byte_offset).ok_or_else(|| {
-            Diagnostic::error(
-                codes::INTERNAL,
-                format!(
-                    "internal error (this is a bug in bpfq): no `{name}` in {TARGET}'s context"
-                ),
-            )
-            .with_primary(span, "while planning this")
-        })
-    };
-    let (sk_offset, value_offset) = (ctx_offset("sk")?, ctx_offset("value")?);
-    let reads_other = |expr: &crate::bind::TExpr| {
-        let mut offsets = Vec::new();
-        crate::lower::collect_ctx_fields(expr, &mut offsets);
-        offsets.iter().any(|&o| o != sk_offset && o != value_offset)
-    };
-    let other = plan
+    // The bound columns name the context fields they read (`TKind::CtxField`): `sk` and
+    // `value` are given their values by the socket programs; anything else (`map`) cannot be.
+    let (mut sk_offset, mut value_offset) = (None, None);
+    for expr in plan
         .kernel
         .columns
         .iter()
         .map(|c| &c.expr)
         .chain(plan.kernel.filter.as_ref())
-        .find(|e| reads_other(e));
-    if let Some(expr) = other {
-        return Err(Diagnostic::error(
-            codes::MAP_ELEM_PROGRAM_REFUSED,
-            format!(
-                "{}: bpfq reads sk_storage through the socket iterators instead, which see only \
-                 the socket and its value",
-                refused(features)
-            ),
-        )
-        .with_primary(expr.span, "reads the map from the iterator context")
-        .with_note("select and filter on the socket (`sk`) and its value only"));
+    {
+        let mut fields = Vec::new();
+        ctx_fields(expr, &mut fields);
+        for (name, offset) in fields {
+            match name {
+                "sk" => sk_offset = Some(offset),
+                "value" => value_offset = Some(offset),
+                _ => {
+                    return Err(Diagnostic::error(
+                        codes::MAP_ELEM_PROGRAM_REFUSED,
+                        format!(
+                            "{}: bpfq reads sk_storage through the socket iterators instead, \
+                             which see only the socket and its value",
+                            refused(features)
+                        ),
+                    )
+                    .with_primary(expr.span, format!("reads `{name}` of the iterator context"))
+                    .with_note("select and filter on the socket (`sk`) and its value only"))
+                }
+            }
+        }
     }
+    let names: Vec<&str> = SOCKET_ITERATORS.iter().map(|(name, _)| *name).collect();
+    let found = find_targets(btf, &names).map_err(|e| {
+        Diagnostic::error(codes::MALFORMED_BTF, format!("malformed BTF: {e}"))
+            .with_primary(span, "while planning this")
+    })?;
     let mut iterators = Vec::new();
-    for (name, socket_from) in SOCKET_ITERATORS {
-        if let Some(target) = socket_target(btf, name, features) {
+    for (target, (_, socket_from)) in found.into_iter().zip(SOCKET_ITERATORS) {
+        if let Some(target) = target.and_then(|t| socket_target(t, features)) {
             iterators.push(SocketIterator {
                 target,
                 socket_from,
@@ -170,9 +167,8 @@ pub fn choose(
     }))
 }
 
-/// The bound target of socket iterator `name`, if this kernel has it.
-fn socket_target(btf: &Btf, name: &str, features: &KernelFeatures) -> Option<BoundTarget> {
-    let target = find_target(btf, name).ok()??;
+/// The bound target of a socket iterator (None without `meta`, attach function or socket).
+fn socket_target(target: IterTarget, features: &KernelFeatures) -> Option<BoundTarget> {
     let meta = target.meta?;
     let object = &target.context[target.final_null?];
     Some(BoundTarget {
@@ -211,4 +207,9 @@ pub fn nothing_to_pin(features: &KernelFeatures, span: Span) -> Diagnostic {
         "run the query instead: `bpfq QUERY` reads the socket iterators with \
          bpf_sk_storage_get",
     )
+}
+
+/// The context fields `expr` reads, by name and offset.
+fn ctx_fields<'e>(expr: &'e TExpr, out: &mut Vec<(&'e str, u32)>) {
+    crate::lower::visit_ctx_fields(expr, &mut |name, offset| out.push((name, offset)));
 }

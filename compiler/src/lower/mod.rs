@@ -398,36 +398,41 @@ fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
 }
 
 /// The offsets of the context pointer fields `expr` reads.
-pub(crate) fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
+fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
+    visit_ctx_fields(expr, &mut |_, offset| out.push(offset));
+}
+
+/// Calls `f` with the name and offset of each context pointer field `expr` reads.
+pub(crate) fn visit_ctx_fields<'e>(expr: &'e TExpr, f: &mut dyn FnMut(&'e str, u32)) {
     match &expr.kind {
-        TKind::CtxField { offset, .. } => out.push(*offset),
-        TKind::Place { ptr, .. } | TKind::Load { ptr, .. } => collect_ctx_fields(ptr, out),
+        TKind::CtxField { name, offset } => f(name, *offset),
+        TKind::Place { ptr, .. } | TKind::Load { ptr, .. } => visit_ctx_fields(ptr, f),
         TKind::Int(_) | TKind::Str(_) | TKind::CtxValue { .. } => {}
-        TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) => collect_ctx_fields(e, out),
-        TKind::TextEq { text, .. } | TKind::Like { text, .. } => collect_ctx_fields(text, out),
-        TKind::BoolToInt { cond } => collect_ctx_fields(cond, out),
+        TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) => visit_ctx_fields(e, f),
+        TKind::TextEq { text, .. } | TKind::Like { text, .. } => visit_ctx_fields(text, f),
+        TKind::BoolToInt { cond } => visit_ctx_fields(cond, f),
         TKind::IfElse {
             cond,
             then,
             otherwise,
         } => {
-            collect_ctx_fields(cond, out);
-            collect_ctx_fields(then, out);
-            collect_ctx_fields(otherwise, out);
+            visit_ctx_fields(cond, f);
+            visit_ctx_fields(then, f);
+            visit_ctx_fields(otherwise, f);
         }
         TKind::Cast { value, .. }
         | TKind::StructCast { value, .. }
         | TKind::ByteSwap { value, .. }
         | TKind::CString { ptr: value, .. }
         | TKind::DPath { path: value, .. }
-        | TKind::KernfsPath { node: value, .. } => collect_ctx_fields(value, out),
+        | TKind::KernfsPath { node: value, .. } => visit_ctx_fields(value, f),
         TKind::Arith { lhs, rhs, .. } | TKind::Compare { lhs, rhs, .. } => {
-            collect_ctx_fields(lhs, out);
-            collect_ctx_fields(rhs, out);
+            visit_ctx_fields(lhs, f);
+            visit_ctx_fields(rhs, f);
         }
         TKind::And(a, b) | TKind::Or(a, b) => {
-            collect_ctx_fields(a, out);
-            collect_ctx_fields(b, out);
+            visit_ctx_fields(a, f);
+            visit_ctx_fields(b, f);
         }
     }
 }

@@ -45,7 +45,11 @@ impl Lowerer<'_> {
         });
         self.skip_if_null(value, exit);
         // The columns read these where the map-element program reads ctx->sk and ctx->value.
-        self.ctx_fields.insert(storage.sk_offset, sk);
-        self.ctx_fields.insert(storage.value_offset, value);
+        if let Some(offset) = storage.sk_offset {
+            self.ctx_fields.insert(offset, sk);
+        }
+        if let Some(offset) = storage.value_offset {
+            self.ctx_fields.insert(offset, value);
+        }
     }
 }
