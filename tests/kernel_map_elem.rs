@@ -557,6 +557,15 @@ fn sk_storage_rows_are_the_sockets_holding_a_value() {
         .collect();
     expected.sort();
     assert_eq!(sorted(query_csv(&query, &[]).1), expected);
+    // `bpfq doctor` loads the socket programs with a stand-in map: the target works.
+    let (status, detail) = doctor_verdict("bpf_sk_storage_map");
+    assert_eq!(status, "works", "{detail}");
+    if programs_load("bpf_sk_storage_map").is_err() {
+        assert!(
+            detail.contains("rows read through the tcp, udp, unix and netlink iterators"),
+            "{detail}"
+        );
+    }
 }
 
 /// The map holds sockets of any network namespace; where the rows come from tcp and udp

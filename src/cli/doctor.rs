@@ -197,17 +197,19 @@ fn target_findings(kernel: &Kernel, common: &Common) -> Result<Vec<Finding>, Fai
             continue;
         }
         if let RowsFrom::SocketIterators(sockets) = &compiled.plan.rows_from {
-            findings.push(Finding::new(
-                item,
-                "works",
-                format!(
-                    "no {} program (this kernel refuses map-element programs): rows read through \
-                     the {} iterators with bpf_sk_storage_get (checked by the verifier when a \
-                     query runs: a stand-in sk_storage map needs BTF)",
-                    target.name,
-                    sockets.names()
+            findings.push(match probe::socket_programs_accepted(&compiled) {
+                Ok(()) => Finding::new(
+                    item,
+                    "works",
+                    format!(
+                        "no {} program (this kernel refuses map-element programs): rows read \
+                         through the {} iterators with bpf_sk_storage_get",
+                        target.name,
+                        sockets.names()
+                    ),
                 ),
-            ));
+                Err(err) => Finding::new(item, "unavailable", refusal(&err)),
+            });
             continue;
         }
         findings.push(match probe::verifier_accepts(&compiled) {
