@@ -177,6 +177,13 @@ fn sorted_rows_where_loadable(query: &str) -> Option<Vec<Vec<String>>> {
         let before = bpf_objects();
         let rows = sorted(query_csv(query, &[]).1);
         assert_objects_return_to(before, query);
+        // `--map-walk` plans as such a kernel would: where the map-element program loads, this
+        // compares its rows with the socket iterators'.
+        let forced = sorted(query_csv(query, &["--map-walk"]).1);
+        assert_eq!(
+            rows, forced,
+            "{query}: the map-element program's rows and the sockets'"
+        );
         return Some(rows);
     }
     if let Err(refusal) = loads {
