@@ -162,6 +162,30 @@ fn sorted_rows_where_loadable(query: &str) -> Option<Vec<Vec<String>>> {
         rows.sort();
         return Some(rows);
     }
+    if target == "bpf_sk_storage_map" {
+        // Where the kernel refuses map-element programs, the rows come from the tcp, udp, unix
+        // and netlink iterators (bpf_sk_storage_get on each socket); the same rows.
+        let explained = bpfq_ok(&["explain", query]);
+        assert_eq!(
+            explained.contains(
+                "rows via:    tcp, udp, unix and netlink iterators calling bpf_sk_storage_get (this kernel \
+                 refuses map-element programs: probed"
+            ),
+            loads.is_err(),
+            "{query} (programs load: {loads:?}):\n{explained}"
+        );
+        let before = bpf_objects();
+        let rows = sorted(query_csv(query, &[]).1);
+        assert_objects_return_to(before, query);
+        // `--map-walk` plans as such a kernel would: where the map-element program loads, this
+        // compares its rows with the socket iterators'.
+        let forced = sorted(query_csv(query, &["--map-walk"]).1);
+        assert_eq!(
+            rows, forced,
+            "{query}: the map-element program's rows and the sockets'"
+        );
+        return Some(rows);
+    }
     if let Err(refusal) = loads {
         let before = bpf_objects();
         let out = bpfq(&[query]);
@@ -455,14 +479,21 @@ fn socket_rows(held: &[HeldSocket]) -> Vec<Vec<String>> {
     let mut rows: Vec<Vec<String>> = held
         .iter()
         .map(|s| {
+            // Unix and netlink sockets have no IPv4 addresses (zeros); a bound netlink socket
+            // is in state 7 (TCP_CLOSE), a socketpair's end connected like the TCP sockets.
+            let (address, state) = match s.family {
+                2 => ("127.0.0.1", "TCP_ESTABLISHED"),
+                16 => ("0.0.0.0", "TCP_CLOSE"),
+                _ => ("0.0.0.0", "TCP_ESTABLISHED"),
+            };
             vec![
                 s.first.to_string(),
-                "2".to_string(),
-                "127.0.0.1".to_string(),
+                s.family.to_string(),
+                address.to_string(),
                 s.sport.to_string(),
-                "127.0.0.1".to_string(),
+                address.to_string(),
                 s.dport.to_string(),
-                "TCP_ESTABLISHED".to_string(),
+                state.to_string(),
                 s.inode.to_string(),
             ]
         })
@@ -513,9 +544,50 @@ fn sockhash_rows_are_the_sockets_put_in_it() {
 fn sk_storage_rows_are_the_sockets_holding_a_value() {
     let _k = shared_kernel();
     let (map, rows) = socket_map_query("sk_storage", "mek", 2, "bpf_sk_storage_map", "value");
-    if let Some(rows) = rows {
-        assert_eq!(rows, socket_rows(&map.sockets));
+    // Two TCP sockets, a connected UDP one, a unix one and a netlink one.
+    assert_eq!(map.sockets.len(), 5);
+    assert_eq!(map.sockets.iter().filter(|s| s.protocol == 17).count(), 1);
+    let families: Vec<u16> = map.sockets.iter().map(|s| s.family).collect();
+    assert_eq!(families, [2, 2, 2, 1, 16]);
+    let rows = rows.expect(
+        "sk_storage rows on every kernel: the map-element program, or the socket iterators",
+    );
+    assert_eq!(rows, socket_rows(&map.sockets));
+    let query = format!(
+        "from bpf_sk_storage_map(map = \"{}\") select value, protocol",
+        map.path
+    );
+    let mut expected: Vec<Vec<String>> = map
+        .sockets
+        .iter()
+        .map(|s| vec![s.first.to_string(), s.protocol.to_string()])
+        .collect();
+    expected.sort();
+    assert_eq!(sorted(query_csv(&query, &[]).1), expected);
+    // `bpfq doctor` loads the socket programs with a stand-in map: the target works.
+    let (status, detail) = doctor_verdict("bpf_sk_storage_map");
+    assert_eq!(status, "works", "{detail}");
+    if programs_load("bpf_sk_storage_map").is_err() {
+        assert!(
+            detail.contains("rows read through the tcp, udp, unix and netlink iterators"),
+            "{detail}"
+        );
     }
+}
+
+/// The map holds sockets of any network namespace; where the rows come from tcp and udp
+/// iterators (each sees one namespace), every namespace is read.
+#[test]
+fn sk_storage_rows_include_sockets_of_other_network_namespaces() {
+    let _k = shared_kernel();
+    let path = format!("{BPFFS}/{}", unique_name("mekn"));
+    let map = SocketMap::create_in_new_netns("sk_storage", &path, 1);
+    assert_eq!(map.sockets.len(), 4);
+    let query = format!(
+        "from bpf_sk_storage_map(map = \"{path}\") select value, family, src, sport, dst, dport, state, inode"
+    );
+    let rows = sorted_rows_where_loadable(&query).expect("sk_storage rows");
+    assert_eq!(rows, socket_rows(&map.sockets));
 }
 
 #[test]

@@ -362,3 +362,39 @@ fn every_target_pins_and_prints_its_default_columns() {
         bpfq_ok(&["unpin", pin.as_str()]);
     }
 }
+
+/// Where the kernel refuses map-element programs, a `bpf_sk_storage_map` query's rows come from
+/// tcp and udp iterator programs: there is no one program to pin, so `pin` is E0304, loads
+/// nothing and leaves no file; the query itself runs.
+#[test]
+fn sk_storage_pin_without_map_element_programs_is_e0304() {
+    let _k = shared_kernel();
+    if raw_programs::smallest_program_loads("bpf_sk_storage_map").is_ok() {
+        // Pinned like any map-element query on such a kernel (every_target... covers loading).
+        return;
+    }
+    let storage = common::socket_maps::SocketMap::create(
+        "sk_storage",
+        &format!("/sys/fs/bpf/{}", unique_name("pks")),
+        1,
+    );
+    let query = format!(
+        "from bpf_sk_storage_map(map = \"{}\") select value",
+        storage.path
+    );
+    let pin = PinPath::new("sksq");
+    let before = bpf_objects();
+    let out = bpfq(&["pin", &query, pin.as_str()]);
+    assert_objects_return_to(before, "a refused sk_storage pin");
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("error[E0304]")
+            && message.contains("no bpf_sk_storage_map program to pin")
+            && message.contains("(probed"),
+        "{message}"
+    );
+    assert!(!pin.0.exists(), "a refused pin left {}", pin.as_str());
+    let (_, rows) = query_csv(&query, &[]);
+    assert_eq!(rows.len(), storage.sockets.len(), "{rows:?}");
+}

@@ -371,7 +371,9 @@ pub const ALL: &[(&str, &str)] = &[
         MAP_ELEM_PROGRAM_REFUSED,
         "this kernel refuses programs on map-element iterators, so bpfq reads bpf_map_elem rows \
          with the map syscalls: key, value, map id, name, type and sizes, compared, combined with \
-         and/or/not/in, arithmetic and casts; anything else, and pin or compile, needs a program",
+         and/or/not/in, arithmetic and casts, and bpf_sk_storage_map rows through the socket \
+         iterators, which see the socket and its value but not the map; anything else, and pin \
+         or compile, needs a program",
     ),
     (
         STACK_TOO_LARGE,

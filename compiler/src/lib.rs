@@ -22,6 +22,7 @@ pub mod modules;
 pub mod pipeline;
 pub mod plan;
 pub mod queryfile;
+pub mod socket_storage;
 pub mod stdlib;
 pub mod syntax;
 pub mod variants;

@@ -65,6 +65,9 @@ pub enum RowsFrom {
     Program,
     /// User space reads the map's elements and computes the rows (`Evaluator`).
     MapWalk(MapWalk),
+    /// `bpf_sk_storage_map` rows from one program per socket iterator, read one after the
+    /// other (`socket_storage::choose`; the programs are `Compiled::socket_programs`).
+    SocketIterators(crate::socket_storage::SocketIterators),
 }
 
 fn refused(features: &KernelFeatures) -> String {

@@ -27,6 +27,20 @@ pub struct Compiled {
     pub layout: RowLayout,
     /// The kernel program name (at most 15 bytes).
     pub prog_name: String,
+    /// With `RowsFrom::SocketIterators`, one program per socket iterator of the plan, in the
+    /// same order (`ir` and `program` are then empty); else empty.
+    pub socket_programs: Vec<SocketProgram>,
+}
+
+/// The program of one socket iterator of a `RowsFrom::SocketIterators` plan: it writes rows in
+/// the plan's `Compiled::layout`.
+#[derive(Debug)]
+pub struct SocketProgram {
+    /// The tcp or udp target it attaches to (`attach_func`).
+    pub target: crate::bind::BoundTarget,
+    pub ir: Function,
+    pub program: Program,
+    pub prog_name: String,
 }
 
 /// A join: one program per source, run one after the other, and the user-space join.
@@ -197,6 +211,12 @@ fn finish_as(
         }
         return map_walk_compiled(plan, walk, env, times, clock);
     }
+    if let Some(sockets) = crate::socket_storage::choose(&plan, env.btf, env.features)? {
+        if output == RowOutput::Text {
+            return Err(crate::socket_storage::nothing_to_pin(env.features, span));
+        }
+        return socket_compiled(plan, sockets, env, span, times, clock);
+    }
     if let (Some(grouping), None) = (&plan.user.grouping, &plan.group_place) {
         let layout = crate::lower::row_layout(&plan, env.btf)?;
         plan.group_place = Some(place(grouping, &layout, &plan.target.name));
@@ -213,6 +233,7 @@ fn finish_as(
         program,
         layout,
         prog_name,
+        socket_programs: Vec::new(),
     })
 }
 
@@ -239,6 +260,61 @@ fn map_walk_compiled(
         program: Program::default(),
         layout,
         prog_name,
+        socket_programs: Vec::new(),
+    })
+}
+
+/// A plan whose rows come from socket iterators: one program per iterator, the row layout of
+/// the map-element program, no program of the plan's own target.
+fn socket_compiled(
+    mut plan: Plan,
+    sockets: crate::socket_storage::SocketIterators,
+    env: &BindEnv,
+    span: Span,
+    times: &mut StageTimes,
+    clock: Instant,
+) -> Result<Compiled, Diagnostic> {
+    let layout = crate::lower::row_layout(&plan, env.btf)?;
+    if plan.user.grouping.is_some() {
+        plan.group_place = Some(GroupPlace::User {
+            reason: "the rows come from several socket iterator programs".into(),
+        });
+    }
+    times.lower += clock.elapsed();
+    let mut socket_programs = Vec::new();
+    for iterator in &sockets.iterators {
+        let clock = Instant::now();
+        let (ir, socket_layout) =
+            crate::lower::lower_sockets(&plan, &sockets, iterator, env.btf, env.features)?;
+        if socket_layout != layout {
+            return Err(Diagnostic::error(
+                codes::INTERNAL,
+                "internal error (this is a bug in bpfq): a socket program's row layout differs",
+            )
+            .with_primary(span, "while compiling this"));
+        }
+        times.lower += clock.elapsed();
+        let clock = Instant::now();
+        let program = generate(&ir, env.features).map_err(|err| codegen_diagnostic(err, span))?;
+        times.emit += clock.elapsed();
+        let mut prog_name = format!("bpfq_sks_{}", iterator.target.name);
+        prog_name.truncate(15);
+        socket_programs.push(SocketProgram {
+            target: iterator.target.clone(),
+            ir,
+            program,
+            prog_name,
+        });
+    }
+    plan.rows_from = RowsFrom::SocketIterators(sockets);
+    let prog_name = crate::bind::program_name(&plan.target.name);
+    Ok(Compiled {
+        plan,
+        ir: Function::empty(),
+        program: Program::default(),
+        layout,
+        prog_name,
+        socket_programs,
     })
 }
 

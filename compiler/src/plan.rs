@@ -129,6 +129,9 @@ impl Plan {
             return out;
         }
         out.push_str("in kernel:   ");
+        if matches!(self.rows_from, RowsFrom::SocketIterators(_)) {
+            out.push_str("for each socket holding a value in the map (bpf_sk_storage_get), ");
+        }
         match &self.kernel.filter_text {
             Some(f) => out.push_str(&format!("filter `{f}`, ")),
             None => out.push_str("no filter, "),
@@ -182,10 +185,18 @@ impl Plan {
             out.push_str("rows via:    none (user space reads the groups from the map)\n");
         } else {
             out.push_str(&format!("write row ({})\n", names.join(", ")));
-            out.push_str(&format!(
-                "rows via:    {}\n",
-                self.target.transport.describe()
-            ));
+            match &self.rows_from {
+                RowsFrom::SocketIterators(sockets) => out.push_str(&format!(
+                    "rows via:    {} iterators calling bpf_sk_storage_get (this kernel refuses \
+                     map-element programs: {}), each read in every network namespace\n",
+                    sockets.names(),
+                    sockets.why
+                )),
+                _ => out.push_str(&format!(
+                    "rows via:    {}\n",
+                    self.target.transport.describe()
+                )),
+            }
         }
         if let Some(place) = &self.group_place {
             out.push_str(&format!("grouping:    {}\n", place.describe()));

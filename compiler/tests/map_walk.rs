@@ -114,6 +114,12 @@ fn the_plan_walks_the_map_exactly_when_the_kernel_refuses_map_element_programs()
                 assert!(refused.program.insns.is_empty(), "{query}: no program");
                 assert!(walk.why.contains("given: the test"), "{}", walk.why);
             }
+            RowsFrom::SocketIterators(sockets) => {
+                // tests/socket_storage.rs checks these programs.
+                assert!(query.starts_with("from bpf_sk_storage_map"), "{query}");
+                assert_eq!(sockets.names(), "tcp, udp, unix and netlink", "{query}");
+                assert_eq!(refused.socket_programs.len(), 4, "{query}");
+            }
             RowsFrom::Program => {
                 assert!(!map_elem, "{query} needs no program");
                 assert_eq!(refused.program, allowed.program, "{query}");

@@ -4,6 +4,7 @@ pub const MAP_LOOKUP_ELEM: u32 = 1;
 pub const MAP_UPDATE_ELEM: u32 = 2;
 pub const KTIME_GET_NS: u32 = 5;
 pub const GET_CURRENT_PID_TGID: u32 = 14;
+pub const SK_STORAGE_GET: u32 = 107;
 pub const PROBE_READ_KERNEL: u32 = 113;
 pub const PROBE_READ_KERNEL_STR: u32 = 115;
 pub const SEQ_PRINTF: u32 = 126;
@@ -21,6 +22,7 @@ pub const ALL: &[(&str, u32)] = &[
     ("map_update_elem", MAP_UPDATE_ELEM),
     ("ktime_get_ns", KTIME_GET_NS),
     ("get_current_pid_tgid", GET_CURRENT_PID_TGID),
+    ("sk_storage_get", SK_STORAGE_GET),
     ("probe_read_kernel", PROBE_READ_KERNEL),
     ("probe_read_kernel_str", PROBE_READ_KERNEL_STR),
     ("seq_printf", SEQ_PRINTF),

@@ -37,6 +37,47 @@ pub fn verifier_accepts(compiled: &Compiled) -> Result<(), LoadError> {
     load_iter_program(&spec, false).map(drop)
 }
 
+/// Loads each socket program of `compiled` (a `bpf_sk_storage_map` query read through socket
+/// iterators) with a stand-in sk_storage map of the query's value size (and a ring where the
+/// program writes to one) and drops it: Ok when the verifier accepts every one.
+pub fn socket_programs_accepted(compiled: &Compiled) -> Result<(), LoadError> {
+    let stand_in = |err| LoadError::Sys {
+        what: "creating a stand-in map",
+        err,
+    };
+    let value_size = match &compiled.plan.iter_params {
+        Some(bpfq_compiler::bind::IterParams::Map(map)) => map.shape.value_size,
+        _ => 8,
+    };
+    let storage = sys::sk_storage_create("bpfq_probe", value_size).map_err(stand_in)?;
+    for socket in &compiled.socket_programs {
+        let uses_ring = socket
+            .program
+            .relocations
+            .iter()
+            .any(|r| r.map == MapRef::RowRing);
+        let ring = match uses_ring {
+            true => {
+                Some(sys::ringbuf_create("bpfq_probe", sys::page_size() as u32).map_err(stand_in)?)
+            }
+            false => None,
+        };
+        let insns = socket.program.to_bytes_with_maps(|map| match map {
+            MapRef::SkStorage => storage.as_raw_fd(),
+            MapRef::RowRing => ring.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
+            MapRef::Groups | MapRef::Formats => -1,
+        });
+        let spec = IterProgramSpec {
+            name: &socket.prog_name,
+            insns: &insns,
+            license: "GPL",
+            attach_btf_id: socket.target.attach_func.0,
+        };
+        load_iter_program(&spec, false).map(drop)?;
+    }
+    Ok(())
+}
+
 /// One small map for each map the program refers to, shaped as the real run would create it.
 struct StandInMaps {
     ring: Option<OwnedFd>,
@@ -79,6 +120,8 @@ impl StandInMaps {
             MapRef::RowRing => self.ring.as_ref().map(|fd| fd.as_raw_fd()),
             MapRef::Groups => self.groups.as_ref().map(|map| map.as_fd().as_raw_fd()),
             MapRef::Formats => self.formats.as_ref().map(|fd| fd.as_raw_fd()),
+            // No stand-in: an sk_storage map needs BTF for its key and value.
+            MapRef::SkStorage => None,
         };
         fd.unwrap_or(-1)
     }

@@ -522,6 +522,76 @@ fn check_len(buffer: &[u8], len: usize) -> io::Result<()> {
     }
 }
 
+/// An empty `BPF_MAP_TYPE_SK_STORAGE` map named `name` with `value_size`-byte values: a stand-in
+/// for the verifier (`probe.rs`). Such a map needs BTF for its key (an int) and value (here an
+/// array of bytes); the BTF is loaded first, and its fd closed once the map holds it.
+pub fn sk_storage_create(name: &str, value_size: u32) -> io::Result<OwnedFd> {
+    let btf = sk_storage_btf(value_size);
+    let mut attr = zeroed_attr();
+    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+    let mut load = unsafe { attr.__bindgen_anon_7 };
+    load.btf = btf.as_ptr() as u64;
+    load.btf_size = btf.len() as u32;
+    attr.__bindgen_anon_7 = load;
+    // `btf` outlives the call, which only reads `btf_size` bytes of it.
+    let btf_fd = owned_fd(bpf(bpf_cmd::BPF_BTF_LOAD, &mut attr)?)?;
+    let mut attr = zeroed_attr();
+    // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+    let mut create = unsafe { attr.__bindgen_anon_1 };
+    create.map_type = aya_obj::generated::bpf_map_type::BPF_MAP_TYPE_SK_STORAGE as u32;
+    create.key_size = 4;
+    create.value_size = value_size;
+    // BPF_F_NO_PREALLOC: the kernel requires it of local storage maps.
+    create.map_flags = 1;
+    create.btf_fd = btf_fd.as_raw_fd() as u32;
+    create.btf_key_type_id = 1;
+    create.btf_value_type_id = 3;
+    for (slot, byte) in create.map_name.iter_mut().zip(name.bytes().take(15)) {
+        *slot = byte as libc::c_char;
+    }
+    attr.__bindgen_anon_1 = create;
+    owned_fd(bpf(bpf_cmd::BPF_MAP_CREATE, &mut attr)?)
+}
+
+/// BTF of [1] `int` (4 bytes, signed), [2] `unsigned char`, [3] `unsigned char[value_size]`.
+fn sk_storage_btf(value_size: u32) -> Vec<u8> {
+    const INT: u32 = 1 << 24;
+    const ARRAY: u32 = 3 << 24;
+    let strings = b"\0int\0unsigned char\0";
+    let words: [u32; 14] = [
+        1,
+        INT,
+        4,
+        (1 << 24) | 32, // int: signed, 32 bits
+        5,
+        INT,
+        1,
+        8, // unsigned char
+        0,
+        ARRAY,
+        0,
+        2,
+        1,
+        value_size, // elements of [2], indexed by [1]
+    ];
+    let types: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let mut blob = Vec::new();
+    blob.extend_from_slice(&0xEB9F_u16.to_le_bytes());
+    blob.extend_from_slice(&[1, 0]); // version 1, no flags
+    for word in [
+        24,
+        0,
+        types.len() as u32,
+        types.len() as u32,
+        strings.len() as u32,
+    ] {
+        blob.extend_from_slice(&word.to_le_bytes());
+    }
+    blob.extend_from_slice(&types);
+    blob.extend_from_slice(strings);
+    blob
+}
+
 /// A `BPF_MAP_TYPE_HASH` this process created, with the key and value sizes the kernel fixed
 /// then: element reads check their buffers against them, so the kernel never writes past one.
 pub struct HashMapFd {

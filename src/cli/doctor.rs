@@ -196,6 +196,22 @@ fn target_findings(kernel: &Kernel, common: &Common) -> Result<Vec<Finding>, Fai
             ));
             continue;
         }
+        if let RowsFrom::SocketIterators(sockets) = &compiled.plan.rows_from {
+            findings.push(match probe::socket_programs_accepted(&compiled) {
+                Ok(()) => Finding::new(
+                    item,
+                    "works",
+                    format!(
+                        "no {} program (this kernel refuses map-element programs): rows read \
+                         through the {} iterators with bpf_sk_storage_get",
+                        target.name,
+                        sockets.names()
+                    ),
+                ),
+                Err(err) => Finding::new(item, "unavailable", refusal(&err)),
+            });
+            continue;
+        }
         findings.push(match probe::verifier_accepts(&compiled) {
             Ok(()) => Finding::new(item, "works", ""),
             Err(err) => Finding::new(item, "unavailable", refusal(&err)),

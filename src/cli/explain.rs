@@ -12,6 +12,7 @@ use bpfq_compiler::layout::RowLayout;
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::pipeline::{Compiled, CompiledQuery};
 use bpfq_compiler::variants::{older_variants, path_variants};
+use bpfq_kernel::catalogue::RowTransport;
 use bpfq_kernel::{helpers, KernelFeatures};
 use std::fmt::Write;
 use std::path::Path;
@@ -78,6 +79,34 @@ fn explain_one(out: &mut String, compiled: &Compiled) {
         let _ = write!(out, "== row layout\n{}", describe_layout(&compiled.layout));
         return;
     }
+    if matches!(compiled.plan.rows_from, RowsFrom::SocketIterators(_)) {
+        for socket in &compiled.socket_programs {
+            let _ = writeln!(
+                out,
+                "== program {}\nname {}, attach to BTF FUNC bpf_iter_{} {}, license GPL, {} \
+                 instructions\nmaps: the query's map (BPF_MAP_TYPE_SK_STORAGE, opened at run \
+                 time){}; their fds replace map[fd:-1]",
+                socket.target.name,
+                socket.prog_name,
+                socket.target.name,
+                socket.target.attach_func,
+                socket.program.insns.len(),
+                if socket.target.transport == RowTransport::RingBuf {
+                    ", bpfq_rows (BPF_MAP_TYPE_RINGBUF, created at run time)"
+                } else {
+                    ""
+                }
+            );
+            let _ = writeln!(out, "\n== IR\n{}", socket.ir);
+            let _ = writeln!(
+                out,
+                "== BPF\n{}",
+                disassemble(&socket.program, &helper_name)
+            );
+        }
+        let _ = write!(out, "== row layout\n{}", describe_layout(&compiled.layout));
+        return;
+    }
     let _ = writeln!(
         out,
         "== program\nname {}, attach to BTF FUNC bpf_iter_{} {}, license GPL, {} instructions",
@@ -92,6 +121,7 @@ fn explain_one(out: &mut String, compiled: &Compiled) {
             MapRef::Groups => (super::run_groups::MAP_NAME, "BPF_MAP_TYPE_HASH"),
             // Only `bpfq pin`/`compile` build text programs; explain shows binary ones.
             MapRef::Formats => ("bpfq_formats", "BPF_MAP_TYPE_ARRAY, read-only"),
+            MapRef::SkStorage => ("the query's map", "BPF_MAP_TYPE_SK_STORAGE"),
         };
         let _ = writeln!(
             out,

@@ -16,6 +16,7 @@ mod run;
 mod run_groups;
 mod run_join;
 mod run_ring;
+mod socket_run;
 mod targets;
 mod terminal;
 mod timings;
@@ -382,7 +383,8 @@ pub fn compile_query_with<T>(
 }
 
 /// The features to compile for: the kernel's, and with `--map-walk` as on a kernel that refuses
-/// map-element programs (their rows are then read from user space).
+/// map-element programs (bpf_map_elem rows are then read from user space, bpf_sk_storage_map
+/// rows through the socket iterators).
 pub(super) fn features_for(kernel: &Kernel, common: &args::Common) -> KernelFeatures {
     let mut features = kernel.features.clone();
     if common.map_walk {

@@ -105,6 +105,21 @@ pub fn execute(
             Some(repeat) => watch::repeat(&repeat, query, &mut once),
         };
     }
+    if matches!(compiled.plan.rows_from, RowsFrom::SocketIterators(_)) {
+        // One program per socket iterator, loaded once; each run reads new iterators of them.
+        let links = timings.time("load (verifier)", || {
+            super::socket_run::load(compiled, query, common)
+        })?;
+        let mut once = || -> Result<StreamSummary, Failure> {
+            let mut readers =
+                timings.time("iterator create", || links.open(compiled, query, common))?;
+            stream_to_stdout(&mut readers, compiled, output, timings)
+        };
+        return match Repeat::from_args(how) {
+            None => once().map(|_| ()),
+            Some(repeat) => watch::repeat(&repeat, query, &mut once),
+        };
+    }
     if compiled.plan.target.transport == RowTransport::RingBuf {
         // Each run walks into a ring of its own (`run_ring.rs`); --timings shows compile only.
         let mut once = || super::run_ring::run_ring(query, compiled, common, output);
@@ -158,6 +173,16 @@ fn walk_map(
     timings: &mut Timings,
 ) -> Result<StreamSummary, Failure> {
     let mut walk = [super::map_run::walk_rows(compiled)?];
+    stream_to_stdout(&mut walk, compiled, output, timings)
+}
+
+/// Reads `sources` one after the other and formats their rows to stdout.
+fn stream_to_stdout<S: bpfq_runtime::row_source::RowSource>(
+    sources: &mut [S],
+    compiled: &Compiled,
+    output: &OutputArgs,
+    timings: &mut Timings,
+) -> Result<StreamSummary, Failure> {
     let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let mut sink = new_sink(super::output_format(output), out, format_options(output));
     let mut timed = TimedSink {
@@ -166,7 +191,7 @@ fn walk_map(
         enabled: timings.enabled(),
     };
     let started = Instant::now();
-    let result = stream_rows_of(&mut walk, &compiled.layout, &compiled.plan.user, &mut timed);
+    let result = stream_rows_of(sources, &compiled.layout, &compiled.plan.user, &mut timed);
     let format_time = timed.spent;
     timings.record("read", started.elapsed().saturating_sub(format_time));
     timings.record("format", format_time);

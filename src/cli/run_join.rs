@@ -59,6 +59,11 @@ fn read_side(side: &Compiled, query: &str, common: &Common) -> Result<Vec<Vec<Va
         let mut walk = [super::map_run::walk_rows(side)?];
         return read_all(&mut walk, &side.layout, drop_last).map_err(read_failed);
     }
+    if matches!(side.plan.rows_from, RowsFrom::SocketIterators(_)) {
+        let links = super::socket_run::load(side, query, common)?;
+        let mut readers = links.open(side, query, common)?;
+        return read_all(&mut readers, &side.layout, drop_last).map_err(read_failed);
+    }
     if side.plan.target.transport == RowTransport::RingBuf {
         let mut rings = super::run_ring::ring_rows(query, side, common)?;
         return read_all(&mut rings, &side.layout, drop_last).map_err(read_failed);

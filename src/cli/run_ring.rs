@@ -60,6 +60,22 @@ pub(super) fn ring_rows(
     compiled: &Compiled,
     common: &Common,
 ) -> Result<Vec<RingRows>, Failure> {
+    ring_rows_with_map(
+        query,
+        compiled,
+        common,
+        bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER,
+    )
+}
+
+/// `ring_rows` of a program that also reads the sk_storage map `sk_storage` (an fd, patched in
+/// at each load: the unix program of a query read through socket iterators, `socket_run.rs`).
+pub(super) fn ring_rows_with_map(
+    query: &str,
+    compiled: &Compiled,
+    common: &Common,
+    sk_storage: i32,
+) -> Result<Vec<RingRows>, Failure> {
     let namespaces: Vec<Option<File>> = match &compiled.plan.iter_params {
         Some(IterParams::Netns(NetnsRef::All)) => all_network_namespaces()
             .map_err(|e| Failure::Runtime(format!("listing the network namespaces failed: {e}")))?
@@ -77,7 +93,13 @@ pub(super) fn ring_rows(
     };
     let mut rows = Vec::with_capacity(namespaces.len());
     for namespace in &namespaces {
-        rows.push(walk_namespace(query, compiled, common, namespace.as_ref())?);
+        rows.push(walk_namespace(
+            query,
+            compiled,
+            common,
+            namespace.as_ref(),
+            sk_storage,
+        )?);
     }
     Ok(rows)
 }
@@ -88,6 +110,7 @@ fn walk_namespace(
     compiled: &Compiled,
     common: &Common,
     namespace: Option<&File>,
+    sk_storage: i32,
 ) -> Result<RingRows, Failure> {
     let link_info = match &compiled.plan.iter_params {
         Some(params) => params.link_info(&cgroup_id_of).map_err(Failure::Runtime)?,
@@ -101,6 +124,8 @@ fn walk_namespace(
             MapRef::Groups => bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER,
             // Only text-output programs (`bpfq pin`) print through a format map.
             MapRef::Formats => bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER,
+            // Only the socket iterator programs of sk_storage queries (`socket_run.rs`).
+            MapRef::SkStorage => sk_storage,
         });
         let spec = IterProgramSpec {
             name: &compiled.prog_name,

@@ -5,10 +5,15 @@ socket then `ready`, and keeps the sockets open until stdin closes; then it unpi
 
     socket_maps.py sockmap PIN COUNT      BPF_MAP_TYPE_SOCKMAP, slot i = client socket i
     socket_maps.py sockhash PIN COUNT     BPF_MAP_TYPE_SOCKHASH, key 100 + i = client socket i
-    socket_maps.py sk_storage PIN COUNT   BPF_MAP_TYPE_SK_STORAGE, socket i -> u64 1000 + i
+    socket_maps.py sk_storage PIN COUNT   BPF_MAP_TYPE_SK_STORAGE, socket i -> u64 1000 + i,
+                                          one connected UDP socket -> u64 1000 + COUNT,
+                                          one end of a unix socketpair -> u64 1001 + COUNT,
+                                          a bound netlink socket -> u64 1002 + COUNT
 
-Each socket is one end of a loopback TCP connection; its line holds the key (slot) or value, the
-local and remote ports and the socket's inode (fstat of its fd), separated by spaces.
+Each socket is one end of a loopback TCP connection (or the connected UDP socket); its line
+holds the key (slot) or value, the local and remote ports, the socket's inode (fstat of its fd)
+its protocol (6 TCP, 17 UDP, 0 unix and netlink) and its family (2, 1 unix, 16 netlink; unix
+and netlink sockets have no ports: 0), separated by spaces.
 """
 import ctypes
 import os
@@ -103,13 +108,38 @@ def main():
             value = 1000 + i
             update(map_fd, struct.pack("<i", c.fileno()), struct.pack("<Q", value))
             rows.append((value, c))
+        # A connected UDP socket too: its storage is read through another iterator (udp)
+        # where the kernel refuses map-element programs.
+        udp_server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp_server.bind(("127.0.0.1", 0))
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.connect(udp_server.getsockname())
+        keep.extend([udp_server, udp])
+        value = 1000 + count
+        update(map_fd, struct.pack("<i", udp.fileno()), struct.pack("<Q", value))
+        rows.append((value, udp))
+        # And a unix socket (read through the unix iterator there).
+        unix, unix_peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        keep.extend([unix, unix_peer])
+        update(map_fd, struct.pack("<i", unix.fileno()), struct.pack("<Q", 1001 + count))
+        rows.append((1001 + count, unix))
+        # And a netlink socket (the netlink iterator).
+        netlink = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+        netlink.bind((0, 0))
+        keep.append(netlink)
+        update(map_fd, struct.pack("<i", netlink.fileno()), struct.pack("<Q", 1002 + count))
+        rows.append((1002 + count, netlink))
     else:
         sys.exit(f"unknown kind {kind}")
     pin(map_fd, path)
     try:
         for first, c in rows:
             inode = os.fstat(c.fileno()).st_ino
-            print(first, c.getsockname()[1], c.getpeername()[1], inode)
+            if c.family in (socket.AF_UNIX, socket.AF_NETLINK):
+                print(first, 0, 0, inode, 0, int(c.family))
+                continue
+            protocol = 17 if c.type == socket.SOCK_DGRAM else 6
+            print(first, c.getsockname()[1], c.getpeername()[1], inode, protocol, 2)
         print("ready", flush=True)
         sys.stdin.read()
     finally:

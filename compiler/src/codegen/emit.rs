@@ -541,6 +541,22 @@ impl Emitter<'_> {
                 self.asm.emit(Insn::call_helper(helpers::MAP_LOOKUP_ELEM));
                 self.result_from_r0(v);
             }
+            Inst::SkStorageGet { map, sk } => {
+                let v = need_result()?;
+                // The socket first: it may live in R1, which the map load overwrites.
+                self.read_into(Reg::R2, *sk);
+                self.asm.emit_ld_map(Reg::R1, *map);
+                self.asm.emit(Insn::mov64(Reg::R3, BpfOperand::Imm(0)));
+                self.asm.emit(Insn::mov64(Reg::R4, BpfOperand::Imm(0)));
+                self.asm.emit(Insn::call_helper(helpers::SK_STORAGE_GET));
+                self.result_from_r0(v);
+            }
+            Inst::SkcToTcpSock { sk } => {
+                let v = need_result()?;
+                self.read_into(Reg::R1, *sk);
+                self.asm.emit(Insn::call_helper(helpers::SKC_TO_TCP_SOCK));
+                self.result_from_r0(v);
+            }
             Inst::MapInsert { map, key, value } => {
                 let v = need_result()?;
                 self.asm.emit_ld_map(Reg::R1, *map);

@@ -165,6 +165,10 @@ impl fmt::Display for Inst {
                 let sign = if *signed { "s" } else { "u" };
                 write!(f, "load.{sign}{width} row[{offset}]")
             }
+            Inst::SkStorageGet { map, sk } => {
+                write!(f, "call sk_storage_get({}, {sk}, 0, 0)", map_name(*map))
+            }
+            Inst::SkcToTcpSock { sk } => write!(f, "call skc_to_tcp_sock({sk})"),
             Inst::MapLookup { map, key } => {
                 write!(f, "call map_lookup_elem({}, row+{key})", map_name(*map))
             }
@@ -205,6 +209,7 @@ fn map_name(map: MapRef) -> &'static str {
         MapRef::RowRing => "row_ring",
         MapRef::Groups => "groups",
         MapRef::Formats => "formats",
+        MapRef::SkStorage => "sk_storage",
     }
 }
 

@@ -130,6 +130,10 @@ pub enum MapRef {
     /// The read-only array map (one element: `Function::formats`) holding the format strings
     /// of a text-output program; `bpf_seq_printf` accepts only such memory as its format.
     Formats,
+    /// The socket-local storage map (BPF_MAP_TYPE_SK_STORAGE) a `bpf_sk_storage_map` query
+    /// names, when its rows come from socket iterators (`socket_storage.rs`): the runtime
+    /// opens the map and patches its fd in.
+    SkStorage,
 }
 
 /// The one argument of a `SeqPrintf` (the helper takes an array of u64; bpfq passes one).
@@ -256,6 +260,13 @@ pub enum Inst {
         width: Width,
         value: Operand,
     },
+    /// `bpf_sk_storage_get(map, sk, NULL, 0)`: a pointer to `sk`'s value in the sk_storage
+    /// `map`, or 0 when the socket holds none (`sk`: a `struct sock` BTF pointer, non-NULL).
+    SkStorageGet { map: MapRef, sk: Value },
+    /// `bpf_skc_to_tcp_sock(sk)`: `sk` (a `struct sock_common` BTF pointer) as a full TCP
+    /// socket (`struct tcp_sock`, which starts with its `struct sock`), or 0 when it is not one
+    /// (request and time-wait sockets).
+    SkcToTcpSock { sk: Value },
     /// `bpf_seq_printf(seq, formats + format, len, &arg, 8 or 0)`: the NUL-terminated format
     /// at byte `format` of `Function::formats` (`len` bytes with its NUL), with at most one
     /// argument.
@@ -292,6 +303,7 @@ impl Inst {
             | Inst::ProbeLoad { base, .. }
             | Inst::ProbeCopyToRow { base, .. } => vec![*base],
             Inst::CastPointer { ptr, .. } => vec![*ptr],
+            Inst::SkStorageGet { sk, .. } | Inst::SkcToTcpSock { sk } => vec![*sk],
             Inst::ProbeStrToRow { base, .. } | Inst::DPathToRow { base, .. } => vec![*base],
             Inst::Binary { lhs, rhs, .. } => std::iter::once(*lhs).chain(operand(rhs)).collect(),
             Inst::Unary { arg, .. } => vec![*arg],
@@ -312,6 +324,8 @@ impl Inst {
                 | Inst::RingOutput { .. }
                 | Inst::MapLookup { .. }
                 | Inst::MapInsert { .. }
+                | Inst::SkStorageGet { .. }
+                | Inst::SkcToTcpSock { .. }
                 | Inst::SeqPrintf { .. }
                 | Inst::ProbeLoad { .. }
                 | Inst::ProbeCopyToRow { .. }

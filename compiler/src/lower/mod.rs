@@ -8,6 +8,7 @@ mod kernfs_path;
 use kernfs_path::KernfsWalk;
 mod group_update;
 mod segments;
+mod sk_storage;
 mod text;
 
 pub use segments::{ROW_MAX, SEGMENT_MAX};
@@ -23,6 +24,7 @@ use crate::ir::{
 };
 use crate::layout::{ColumnKind, RowLayout};
 use crate::plan::Plan;
+use crate::socket_storage::{SocketIterator, SocketIterators};
 use bpfq_kernel::catalogue::RowTransport;
 use bpfq_kernel::{Btf, BtfType, KernelFeatures};
 use segments::{segments, words_to_zero};
@@ -159,6 +161,42 @@ pub fn lower_as(
     features: &KernelFeatures,
     output: RowOutput,
 ) -> Result<(Function, RowLayout), Diagnostic> {
+    lower_with(plan, btf, features, output, None)
+}
+
+/// The program of socket iterator `iterator` for `plan`, a `bpf_sk_storage_map` query whose
+/// rows come from socket iterators (`socket_storage.rs`). The query stays bound against the
+/// map-element context; only where its context fields come from changes: instead of loading
+/// `ctx->sk` and `ctx->value`, the program loads the iterator's socket (skipping NULL, and for
+/// tcp what `bpf_skc_to_tcp_sock` refuses), calls `bpf_sk_storage_get(map, sk, NULL, 0)`
+/// (skipping NULL: the socket holds no value) and lets the columns and filter read those two
+/// values where they read `sk` and `value`. `meta` and the seq buffer are the socket
+/// iterator's. The row layout is the map-element program's.
+pub fn lower_sockets(
+    plan: &Plan,
+    storage: &SocketIterators,
+    iterator: &SocketIterator,
+    btf: &Btf,
+    features: &KernelFeatures,
+) -> Result<(Function, RowLayout), Diagnostic> {
+    let mut socket_plan = plan.clone();
+    socket_plan.target = iterator.target.clone();
+    lower_with(
+        &socket_plan,
+        btf,
+        features,
+        RowOutput::Binary,
+        Some((storage, iterator)),
+    )
+}
+
+fn lower_with(
+    plan: &Plan,
+    btf: &Btf,
+    features: &KernelFeatures,
+    output: RowOutput,
+    sockets: Option<(&SocketIterators, &SocketIterator)>,
+) -> Result<(Function, RowLayout), Diagnostic> {
     let layout = row_layout(plan, btf)?;
 
     let mut b = FunctionBuilder::new();
@@ -183,42 +221,9 @@ pub fn lower_as(
         l.print_header(plan, &plan.kernel.columns, exit);
     }
 
-    // Load every context pointer the query reads (and the main object, which marks the end of
-    // the iteration when NULL) once, up front, so no later block depends on a conditional load.
-    let mut offsets = vec![plan.target.object_offset];
-    for column in &plan.kernel.columns {
-        collect_ctx_fields(&column.expr, &mut offsets);
-    }
-    if let Some(filter) = &plan.kernel.filter {
-        collect_ctx_fields(filter, &mut offsets);
-    }
-    offsets.sort_unstable();
-    offsets.dedup();
-    l.b.note(format!(
-        "skip the object when a context pointer is NULL (the final call has {} = NULL)",
-        plan.target.object_field
-    ));
-    for offset in offsets {
-        let value = l.pure(Inst::Load {
-            base: ctx,
-            offset: offset as i32,
-            width: Width::B8,
-            signed: false,
-        });
-        l.ctx_fields.insert(offset, value);
-        if text_output && offset == plan.target.object_offset {
-            // Checked before the header already.
-            continue;
-        }
-        let next = l.b.create_block();
-        l.b.terminate(Terminator::Branch {
-            cmp: Cmp::Eq,
-            lhs: value,
-            rhs: Operand::Imm(0),
-            then_to: exit,
-            else_to: next,
-        });
-        l.b.switch_to(next);
+    match sockets {
+        None => l.load_context_fields(plan, text_output, exit),
+        Some((storage, iterator)) => l.socket_and_value(plan, storage, iterator, exit),
     }
     let buffer = segments
         .iter()
@@ -324,6 +329,54 @@ pub fn lower_as(
     Ok((function, layout))
 }
 
+impl Lowerer<'_> {
+    /// Loads every context pointer the query reads (and the main object, which marks the end of
+    /// the iteration when NULL) once, up front, so no later block depends on a conditional load;
+    /// a NULL one skips the object.
+    fn load_context_fields(&mut self, plan: &Plan, text_output: bool, exit: Block) {
+        let mut offsets = vec![plan.target.object_offset];
+        for column in &plan.kernel.columns {
+            collect_ctx_fields(&column.expr, &mut offsets);
+        }
+        if let Some(filter) = &plan.kernel.filter {
+            collect_ctx_fields(filter, &mut offsets);
+        }
+        offsets.sort_unstable();
+        offsets.dedup();
+        self.b.note(format!(
+            "skip the object when a context pointer is NULL (the final call has {} = NULL)",
+            plan.target.object_field
+        ));
+        for offset in offsets {
+            let value = self.pure(Inst::Load {
+                base: self.ctx,
+                offset: offset as i32,
+                width: Width::B8,
+                signed: false,
+            });
+            self.ctx_fields.insert(offset, value);
+            if text_output && offset == plan.target.object_offset {
+                // Checked before the header already.
+                continue;
+            }
+            self.skip_if_null(value, exit);
+        }
+    }
+
+    /// Goes on in a new block when `value` is not 0, to `exit` when it is.
+    fn skip_if_null(&mut self, value: Value, exit: Block) {
+        let next = self.b.create_block();
+        self.b.terminate(Terminator::Branch {
+            cmp: Cmp::Eq,
+            lhs: value,
+            rhs: Operand::Imm(0),
+            then_to: exit,
+            else_to: next,
+        });
+        self.b.switch_to(next);
+    }
+}
+
 /// Whether reading `expr` follows a pointer that was itself loaded from kernel memory (which may
 /// be NULL; context pointers are checked once at entry).
 fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
@@ -351,22 +404,28 @@ fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
     }
 }
 
+/// The offsets of the context pointer fields `expr` reads.
 fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
+    visit_ctx_fields(expr, &mut |_, offset| out.push(offset));
+}
+
+/// Calls `f` with the name and offset of each context pointer field `expr` reads.
+pub(crate) fn visit_ctx_fields<'e>(expr: &'e TExpr, f: &mut dyn FnMut(&'e str, u32)) {
     match &expr.kind {
-        TKind::CtxField { offset, .. } => out.push(*offset),
-        TKind::Place { ptr, .. } | TKind::Load { ptr, .. } => collect_ctx_fields(ptr, out),
+        TKind::CtxField { name, offset } => f(name, *offset),
+        TKind::Place { ptr, .. } | TKind::Load { ptr, .. } => visit_ctx_fields(ptr, f),
         TKind::Int(_) | TKind::Str(_) | TKind::CtxValue { .. } => {}
-        TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) => collect_ctx_fields(e, out),
-        TKind::TextEq { text, .. } | TKind::Like { text, .. } => collect_ctx_fields(text, out),
-        TKind::BoolToInt { cond } => collect_ctx_fields(cond, out),
+        TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) => visit_ctx_fields(e, f),
+        TKind::TextEq { text, .. } | TKind::Like { text, .. } => visit_ctx_fields(text, f),
+        TKind::BoolToInt { cond } => visit_ctx_fields(cond, f),
         TKind::IfElse {
             cond,
             then,
             otherwise,
         } => {
-            collect_ctx_fields(cond, out);
-            collect_ctx_fields(then, out);
-            collect_ctx_fields(otherwise, out);
+            visit_ctx_fields(cond, f);
+            visit_ctx_fields(then, f);
+            visit_ctx_fields(otherwise, f);
         }
         TKind::Cast { value, .. }
         | TKind::StructCast { value, .. }
@@ -374,14 +433,14 @@ fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
         | TKind::CString { ptr: value, .. }
         | TKind::DPath { path: value, .. }
         | TKind::KernfsPath { node: value, .. }
-        | TKind::DentryPath { path: value, .. } => collect_ctx_fields(value, out),
+        | TKind::DentryPath { path: value, .. } => visit_ctx_fields(value, f),
         TKind::Arith { lhs, rhs, .. } | TKind::Compare { lhs, rhs, .. } => {
-            collect_ctx_fields(lhs, out);
-            collect_ctx_fields(rhs, out);
+            visit_ctx_fields(lhs, f);
+            visit_ctx_fields(rhs, f);
         }
         TKind::And(a, b) | TKind::Or(a, b) => {
-            collect_ctx_fields(a, out);
-            collect_ctx_fields(b, out);
+            visit_ctx_fields(a, f);
+            visit_ctx_fields(b, f);
         }
     }
 }

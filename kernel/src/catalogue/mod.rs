@@ -93,6 +93,35 @@ pub fn find_target(btf: &Btf, name: &str) -> Result<Option<IterTarget>, BtfError
     }
 }
 
+/// The targets `names` (None for each this BTF lacks), found together with a single pass over
+/// the BTF.
+pub fn find_targets(btf: &Btf, names: &[&str]) -> Result<Vec<Option<IterTarget>>, BtfError> {
+    let spelled: Vec<(String, String)> = names
+        .iter()
+        .map(|name| {
+            (
+                format!("{CONTEXT_PREFIX}{name}"),
+                format!("{ATTACH_PREFIX}{name}"),
+            )
+        })
+        .collect();
+    let wanted: Vec<(Kind, &str)> = spelled
+        .iter()
+        .flat_map(|(ctx, func)| [(Kind::Struct, ctx.as_str()), (Kind::Func, func.as_str())])
+        .collect();
+    let found = btf.find_many(&wanted);
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| match found[2 * i] {
+            Some(ctx) if !name.ends_with(TRUSTED_SUFFIX) => {
+                build_target(btf, name, ctx, found[2 * i + 1]).map(Some)
+            }
+            _ => Ok(None),
+        })
+        .collect()
+}
+
 fn build_target(
     btf: &Btf,
     name: &str,
