@@ -142,7 +142,7 @@ fn refused_target(path: &str) -> Option<String> {
         .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
         .next()?
         .to_string();
-    (doctor_verdict(&target).0 != "works").then_some(target)
+    (doctor_verdict(&target).0 == "unavailable").then_some(target)
 }
 
 fn query_names_of(text: &str) -> Vec<&str> {

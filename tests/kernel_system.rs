@@ -588,6 +588,7 @@ fn doctor_reports_this_kernel_and_every_target() {
         let (status, detail) = &rows[&format!("target {target}")];
         match status.as_str() {
             "works" => {}
+            "works with fallback" => assert!(!detail.is_empty(), "{target}: which fallback?"),
             "unavailable" => assert!(!detail.is_empty(), "{target}: no reason"),
             other => panic!("{target}: status {other}"),
         }

@@ -190,7 +190,7 @@ fn target_findings(kernel: &Kernel, common: &Common) -> Result<Vec<Finding>, Fai
         if matches!(compiled.plan.rows_from, RowsFrom::MapWalk(_)) {
             findings.push(Finding::new(
                 item,
-                "works",
+                WITH_FALLBACK,
                 "no program (this kernel refuses map-element programs): rows read from user space \
                  with the map syscalls",
             ));
@@ -200,7 +200,7 @@ fn target_findings(kernel: &Kernel, common: &Common) -> Result<Vec<Finding>, Fai
             findings.push(match probe::socket_programs_accepted(&compiled) {
                 Ok(()) => Finding::new(
                     item,
-                    "works",
+                    WITH_FALLBACK,
                     format!(
                         "no {} program (this kernel refuses map-element programs): rows read \
                          through the {} iterators with bpf_sk_storage_get",
@@ -212,13 +212,20 @@ fn target_findings(kernel: &Kernel, common: &Common) -> Result<Vec<Finding>, Fai
             });
             continue;
         }
+        // Columns built another way than on the newest kernels (a d_path by dentry walk).
+        let fallbacks = bpfq_compiler::variants::path_variants(&compiled.plan, &kernel.features);
         findings.push(match probe::verifier_accepts(&compiled) {
-            Ok(()) => Finding::new(item, "works", ""),
+            Ok(()) if fallbacks.is_empty() => Finding::new(item, "works", ""),
+            Ok(()) => Finding::new(item, WITH_FALLBACK, fallbacks.join("; ")),
             Err(err) => Finding::new(item, "unavailable", refusal(&err)),
         });
     }
     Ok(findings)
 }
+
+/// The status of a target whose default query works, some of it another way than on kernels
+/// that allow everything (the detail says which way and why).
+const WITH_FALLBACK: &str = "works with fallback";
 
 /// A kernel refusal in one line.
 fn refusal(err: &LoadError) -> String {

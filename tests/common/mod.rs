@@ -419,7 +419,8 @@ pub fn ready_port(line: &str) -> u16 {
         .unwrap_or_else(|| panic!("holder did not get ready: {line:?}"))
 }
 
-/// `bpfq doctor`'s verdict on `target` (status, detail): "works", or "unavailable" and why.
+/// `bpfq doctor`'s verdict on `target` (status, detail): "works", "works with fallback" and
+/// which, or "unavailable" and why.
 /// For tests of targets that a kernel may refuse whatever bpfq emits, to check bpfq's words
 /// there instead of rows.
 pub fn doctor_verdict(target: &str) -> (String, String) {
