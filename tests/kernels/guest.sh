@@ -145,6 +145,20 @@ bq() {
 
 version_check() { "$BPFQ" --version >"$SCRATCH/detail"; }
 
+# `bpfq doctor`'s verdict on target $1, from one doctor run kept in $SCRATCH/doctor: works (ok),
+# works with fallback (ok, the fallback as detail) or unavailable (a failure, the reason).
+doctor_check() {
+    [ -s "$SCRATCH/doctor" ] || "$BPFQ" doctor -o tsv --no-header >"$SCRATCH/doctor" || return 1
+    line=$(grep "^target $1	" "$SCRATCH/doctor") || { echo "doctor lists no $1" >&2; return 1; }
+    status=$(echo "$line" | cut -f 2)
+    detail=$(echo "$line" | cut -f 3)
+    case $status in
+        works) ;;
+        "works with fallback") echo "with fallback: $detail" >"$SCRATCH/detail" ;;
+        *) echo "$status: $detail" >&2; return 1 ;;
+    esac
+}
+
 # The targets bpfq lists for this kernel, one name a line (the first column of `bpfq targets`).
 list_targets() { "$BPFQ" targets | awk 'NR > 1 && NF { print $1 }'; }
 
@@ -393,6 +407,7 @@ for t in $(cat "$SCRATCH/targets" 2>/dev/null); do
         skip "columns:$t" "$why"
         continue
     fi
+    check "doctor:$t" doctor_check "$t"
     check "target:$t" bq "from $from select *"
     # Every stdlib column of the target at once (`bpfq describe` lists them), not only the
     # defaults: a field that moved between releases shows here.
