@@ -239,47 +239,73 @@ fn finish_as(
 
 /// A plan whose rows come from a user-space map walk: its row layout, no IR and no program.
 fn map_walk_compiled(
-    mut plan: Plan,
+    plan: Plan,
     walk: crate::map_walk::MapWalk,
     env: &BindEnv,
     times: &mut StageTimes,
     clock: Instant,
 ) -> Result<Compiled, Diagnostic> {
+    let (plan, layout) =
+        without_own_program(plan, env, "the rows come from a user-space map walk")?;
+    times.lower += clock.elapsed();
+    Ok(rows_elsewhere(
+        plan,
+        layout,
+        RowsFrom::MapWalk(walk),
+        Vec::new(),
+    ))
+}
+
+/// The row layout of `plan`, whose rows come from elsewhere than a program of its own target,
+/// with any grouping placed in user space for `reason`.
+fn without_own_program(
+    mut plan: Plan,
+    env: &BindEnv,
+    reason: &str,
+) -> Result<(Plan, RowLayout), Diagnostic> {
     let layout = crate::lower::row_layout(&plan, env.btf)?;
     if plan.user.grouping.is_some() {
         plan.group_place = Some(GroupPlace::User {
-            reason: "the rows come from a user-space map walk".into(),
+            reason: reason.into(),
         });
     }
-    plan.rows_from = RowsFrom::MapWalk(walk);
-    times.lower += clock.elapsed();
+    Ok((plan, layout))
+}
+
+/// A compiled query without a program of its target: no IR, an empty program.
+fn rows_elsewhere(
+    mut plan: Plan,
+    layout: RowLayout,
+    rows_from: RowsFrom,
+    socket_programs: Vec<SocketProgram>,
+) -> Compiled {
+    plan.rows_from = rows_from;
     let prog_name = crate::bind::program_name(&plan.target.name);
-    Ok(Compiled {
+    Compiled {
         plan,
         ir: Function::empty(),
         program: Program::default(),
         layout,
         prog_name,
-        socket_programs: Vec::new(),
-    })
+        socket_programs,
+    }
 }
 
 /// A plan whose rows come from socket iterators: one program per iterator, the row layout of
 /// the map-element program, no program of the plan's own target.
 fn socket_compiled(
-    mut plan: Plan,
+    plan: Plan,
     sockets: crate::socket_storage::SocketIterators,
     env: &BindEnv,
     span: Span,
     times: &mut StageTimes,
     clock: Instant,
 ) -> Result<Compiled, Diagnostic> {
-    let layout = crate::lower::row_layout(&plan, env.btf)?;
-    if plan.user.grouping.is_some() {
-        plan.group_place = Some(GroupPlace::User {
-            reason: "the rows come from several socket iterator programs".into(),
-        });
-    }
+    let (plan, layout) = without_own_program(
+        plan,
+        env,
+        "the rows come from several socket iterator programs",
+    )?;
     times.lower += clock.elapsed();
     let mut socket_programs = Vec::new();
     for iterator in &sockets.iterators {
@@ -306,16 +332,12 @@ fn socket_compiled(
             prog_name,
         });
     }
-    plan.rows_from = RowsFrom::SocketIterators(sockets);
-    let prog_name = crate::bind::program_name(&plan.target.name);
-    Ok(Compiled {
+    Ok(rows_elsewhere(
         plan,
-        ir: Function::empty(),
-        program: Program::default(),
         layout,
-        prog_name,
+        RowsFrom::SocketIterators(sockets),
         socket_programs,
-    })
+    ))
 }
 
 /// `compiled` again with its grouping in user space, whatever the planner chose (the hidden
