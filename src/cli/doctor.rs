@@ -48,7 +48,7 @@ pub fn doctor(common: &Common, output: &OutputArgs) -> Result<(), Failure> {
     )];
     let kernel = match open_kernel_probed(None) {
         Ok(kernel) => {
-            findings.push(btf_finding());
+            findings.push(btf_finding(&kernel));
             Some(kernel)
         }
         Err(failure) => {
@@ -68,18 +68,14 @@ pub fn doctor(common: &Common, output: &OutputArgs) -> Result<(), Failure> {
     write_findings(&findings, output)
 }
 
-fn btf_finding() -> Finding {
-    match sys::mmap_readonly(Path::new(VMLINUX_BTF)) {
-        Ok(bytes) => {
-            let how = match bytes.method() {
-                sys::ReadMethod::Mapped => "mapped (mmap)",
-                sys::ReadMethod::Read => "read with read(2): this kernel's sysfs cannot map it",
-            };
-            let size = bytes.as_ref().len();
-            Finding::new("btf", "ok", format!("{VMLINUX_BTF}, {size} bytes, {how}"))
-        }
-        Err(e) => Finding::new("btf", "missing", format!("{VMLINUX_BTF}: {e}")),
-    }
+fn btf_finding(kernel: &Kernel) -> Finding {
+    let how = match kernel.btf_read {
+        Some(sys::ReadMethod::Mapped) => "mapped (mmap)",
+        Some(sys::ReadMethod::Read) => "read with read(2): this kernel's sysfs cannot map it",
+        None => "a file",
+    };
+    let size = kernel.btf.bytes().len();
+    Finding::new("btf", "ok", format!("{VMLINUX_BTF}, {size} bytes, {how}"))
 }
 
 /// Lockdown, capabilities, memlock and bpffs.

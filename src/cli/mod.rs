@@ -203,12 +203,14 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
 pub struct Kernel {
     pub btf: Btf,
     pub features: KernelFeatures,
+    /// How the running kernel's BTF was read (None for a `--btf` file), for `bpfq doctor`.
+    pub btf_read: Option<bpfq_runtime::sys::ReadMethod>,
 }
 
 /// The kernel to compile for: `--btf FILE`, else the running kernel's BTF (mmapped), with its
 /// features derived from that BTF — the one place the CLI decides them.
 pub fn open_kernel(btf: Option<&Path>) -> Result<Kernel, Failure> {
-    let opened = open_btf(btf)?;
+    let (opened, btf_read) = open_btf_read(btf)?;
     // Malformed before its markers: reported as `open_btf` reports a broken header.
     let features = KernelFeatures::from_btf(&opened).map_err(|e| match btf {
         Some(path) => Failure::Usage(format!("cannot read BTF file {}: {e}", path.display())),
@@ -217,6 +219,7 @@ pub fn open_kernel(btf: Option<&Path>) -> Result<Kernel, Failure> {
     Ok(Kernel {
         btf: opened,
         features,
+        btf_read,
     })
 }
 
@@ -269,12 +272,21 @@ fn try_trial(trial: &bpfq_runtime::probe::Trial, kernel: &Kernel) -> bpfq_runtim
 /// The BTF to compile against: `--btf FILE`, else the running kernel's (mmapped where sysfs
 /// allows it, Linux 6.16+; read otherwise).
 pub fn open_btf(btf: Option<&Path>) -> Result<Btf, Failure> {
+    open_btf_read(btf).map(|(btf, _)| btf)
+}
+
+/// `open_btf`, and how the running kernel's BTF was read (mapped or read; None for a file).
+fn open_btf_read(
+    btf: Option<&Path>,
+) -> Result<(Btf, Option<bpfq_runtime::sys::ReadMethod>), Failure> {
     match btf {
-        Some(path) => Btf::from_file(path).map_err(|e| match e {
-            // The reader's own I/O message already names the file.
-            bpfq_kernel::BtfError::Io { .. } => Failure::Usage(e.to_string()),
-            _ => Failure::Usage(format!("cannot read BTF file {}: {e}", path.display())),
-        }),
+        Some(path) => Btf::from_file(path)
+            .map(|btf| (btf, None))
+            .map_err(|e| match e {
+                // The reader's own I/O message already names the file.
+                bpfq_kernel::BtfError::Io { .. } => Failure::Usage(e.to_string()),
+                _ => Failure::Usage(format!("cannot read BTF file {}: {e}", path.display())),
+            }),
         None => {
             let path = Path::new(VMLINUX_BTF);
             let map = bpfq_runtime::sys::mmap_readonly(path).map_err(|e| {
@@ -282,7 +294,9 @@ pub fn open_btf(btf: Option<&Path>) -> Result<Btf, Failure> {
                     "cannot open the running kernel's BTF ({VMLINUX_BTF}: {e}); bpfq needs a kernel built with CONFIG_DEBUG_INFO_BTF, or --btf FILE for compile-only commands"
                 ))
             })?;
+            let method = map.method();
             Btf::from_shared(Box::new(map))
+                .map(|btf| (btf, Some(method)))
                 .map_err(|e| Failure::Runtime(format!("cannot parse {VMLINUX_BTF}: {e}")))
         }
     }
