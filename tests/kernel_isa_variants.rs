@@ -9,26 +9,10 @@
 
 mod common;
 
-use bpfq_compiler::bind::BindEnv;
-use bpfq_compiler::bpf::insn::encode;
-use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::layout::{ColumnKind, RowLayout};
-use bpfq_compiler::pipeline::{compile_query, Compiled, CompiledQuery};
-use bpfq_compiler::stdlib::Stdlib;
-use bpfq_kernel::{Btf, KernelFeatures, Why};
-use bpfq_runtime::loader::{load_iter_program, IterProgramSpec};
-use bpfq_runtime::RowSource;
+use bpfq_kernel::{KernelFeatures, Why};
+use common::with_features::{compile_with, run_rows, vmlinux};
 use common::*;
-use std::collections::HashMap;
-use std::ops::ControlFlow;
-use std::sync::OnceLock;
-
-fn vmlinux() -> &'static Btf {
-    static BTF: OnceLock<Btf> = OnceLock::new();
-    BTF.get_or_init(|| {
-        Btf::from_file(std::path::Path::new("/sys/kernel/btf/vmlinux")).expect("vmlinux BTF")
-    })
-}
 
 /// The running kernel's features, and the same with the Linux 5.10/6.1 variants forced.
 fn both_features() -> [(&'static str, KernelFeatures); 2] {
@@ -43,49 +27,6 @@ fn both_features() -> [(&'static str, KernelFeatures); 2] {
     older.why.cpu_v4 = Why::Given("kernel_isa_variants");
     older.why.rdonly_cast = Why::Given("kernel_isa_variants");
     [("v4", newest), ("v3", older)]
-}
-
-fn compile_with(query: &str, features: &KernelFeatures) -> Compiled {
-    let mut sources = Sources::new();
-    let file = sources.add("<query>", query);
-    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib");
-    let params = HashMap::new();
-    let env = BindEnv {
-        btf: vmlinux(),
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-        features,
-    };
-    match compile_query(file, &env) {
-        Ok(CompiledQuery::Single(compiled)) => *compiled,
-        Ok(_) => panic!("one source"),
-        Err(diag) => panic!("{}", diag.render(&sources)),
-    }
-}
-
-/// Loads `compiled` (the verifier must accept it) and returns every row it writes.
-fn run(compiled: &Compiled, what: &str) -> Vec<Vec<u8>> {
-    let insns = encode(&compiled.program.insns);
-    let spec = IterProgramSpec {
-        name: &compiled.prog_name,
-        insns: &insns,
-        license: "GPL",
-        attach_btf_id: compiled.plan.target.attach_func.0,
-    };
-    let program = load_iter_program(&spec, true)
-        .unwrap_or_else(|err| panic!("the verifier refused the {what} program: {err:?}"));
-    let link = program.attach(None).expect("attach");
-    let mut reader = link.open().expect("iterator");
-    let mut rows = Vec::new();
-    reader
-        .read_rows(compiled.layout.size as usize, |row| {
-            rows.push(row.to_vec());
-            ControlFlow::Continue(())
-        })
-        .expect("read rows");
-    rows
 }
 
 /// The integer columns of `row`, each sign- or zero-extended to 64 bits as its kind says.
@@ -124,7 +65,7 @@ fn same_single_row(query: &str) -> Vec<i64> {
                 "the v3 program of `{query}` uses cpu v4 or a kfunc"
             );
         }
-        let rows = run(&compiled, what);
+        let rows = run_rows(&compiled, what);
         assert_eq!(rows.len(), 1, "{what} rows of `{query}`: {rows:?}");
         let values = integers(&compiled.layout, &rows[0]);
         seen.push((rows[0].clone(), values));

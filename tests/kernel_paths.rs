@@ -6,17 +6,13 @@
 
 mod common;
 
-use bpfq_compiler::bind::{BindEnv, D_PATH_WALK_LEVELS, D_PATH_WALK_SLOT};
-use bpfq_compiler::bpf::insn::encode;
-use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::pipeline::{compile_query, Compiled, CompiledQuery};
-use bpfq_compiler::stdlib::Stdlib;
-use bpfq_kernel::{Btf, KernelFeatures, Why};
-use bpfq_runtime::loader::{load_iter_program, IterProgramSpec};
-use bpfq_runtime::{decode_row, RowSource, Value};
+use bpfq_compiler::bind::{D_PATH_WALK_LEVELS, D_PATH_WALK_SLOT};
+use bpfq_compiler::pipeline::Compiled;
+use bpfq_kernel::{KernelFeatures, Why};
+use bpfq_runtime::{decode_row, Value};
+use common::with_features::{compile_with, run_rows, vmlinux};
 use common::*;
 use std::collections::HashMap;
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -222,59 +218,12 @@ fn task_vma_paths_match_proc_maps() {
     assert_eq!(rows, expected, "bpfq vs /proc/{pid}/maps:\n{maps}");
 }
 
-fn vmlinux() -> &'static Btf {
-    static BTF: std::sync::OnceLock<Btf> = std::sync::OnceLock::new();
-    BTF.get_or_init(|| Btf::from_file(Path::new("/sys/kernel/btf/vmlinux")).expect("vmlinux"))
-}
-
-/// `query` compiled against the running kernel with `features`.
-fn compile_with(query: &str, features: &KernelFeatures) -> Compiled {
-    let mut sources = Sources::new();
-    let file = sources.add("<query>", query);
-    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib");
-    let params = HashMap::new();
-    let env = BindEnv {
-        btf: vmlinux(),
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-        features,
-    };
-    match compile_query(file, &env) {
-        Ok(CompiledQuery::Single(compiled)) => *compiled,
-        Ok(_) => panic!("one source"),
-        Err(diag) => panic!("{}", diag.render(&sources)),
-    }
-}
-
 /// Loads and runs `compiled` (the verifier must accept it): its rows, decoded.
 fn run_decoded(compiled: &Compiled) -> Vec<Vec<Value>> {
-    let insns = encode(&compiled.program.insns);
-    let spec = IterProgramSpec {
-        name: &compiled.prog_name,
-        insns: &insns,
-        license: "GPL",
-        attach_btf_id: compiled.plan.target.attach_func.0,
-    };
-    let program = load_iter_program(&spec, true)
-        .unwrap_or_else(|err| panic!("the verifier refused the dentry walk: {err:?}"));
-    let link_info = match &compiled.plan.iter_params {
-        Some(params) => params
-            .link_info(&|_| Err("no cgroup".into()))
-            .expect("link info"),
-        None => None,
-    };
-    let link = program.attach(link_info.as_deref()).expect("attach");
-    let mut reader = link.open().expect("iterator");
-    let mut rows = Vec::new();
-    reader
-        .read_rows(compiled.layout.size as usize, |row| {
-            rows.push(decode_row(&compiled.layout, row));
-            ControlFlow::Continue(())
-        })
-        .expect("read rows");
-    rows
+    run_rows(compiled, "dentry walk")
+        .iter()
+        .map(|row| decode_row(&compiled.layout, row))
+        .collect()
 }
 
 /// task_file paths built by the dentry walk (`bpf_d_path` turned off by hand, as Linux 5.10

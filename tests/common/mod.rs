@@ -7,6 +7,7 @@ pub mod netns;
 pub mod proc_net;
 pub mod raw_programs;
 pub mod socket_maps;
+pub mod with_features;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
