@@ -136,8 +136,8 @@ impl PinError {
                      programs are named {PROGRAM_PREFIX}*"
                 ))
                 .with_note(format!(
-                    "help: remove it with the tool that pinned it (`rm {}` would detach it from \
-                     the program that relies on it)",
+                    "help: remove it with the tool that pinned it; `rm {}` would take the link \
+                     away from whoever relies on it",
                     path.display()
                 )),
             _ => return None,

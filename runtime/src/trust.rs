@@ -41,9 +41,19 @@ pub enum Reason {
 }
 
 impl Untrusted {
+    /// The error of a path that could not be inspected at all (missing, or under a directory
+    /// the running user may not search), as opposed to one found untrusted.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match &self.reason {
+            Reason::Io(err) => Some(err),
+            _ => None,
+        }
+    }
+
     /// Whether the path (or one of its parents) simply does not exist.
     pub fn is_missing(&self) -> bool {
-        matches!(&self.reason, Reason::Io(err) if err.kind() == io::ErrorKind::NotFound)
+        self.io_error()
+            .is_some_and(|err| err.kind() == io::ErrorKind::NotFound)
     }
 
     /// What the user can do about it.
@@ -226,6 +236,54 @@ mod tests {
         assert_eq!(writers(0o40777), "group and others");
         assert_eq!(writers(0o100664), "its group");
         assert_eq!(writers(0o100646), "others");
+    }
+
+    /// Which paths under a fresh directory in /tmp pass (run as root, like the kernel tests:
+    /// it gives files to nobody).
+    #[test]
+    fn owners_write_bits_sticky_directories_and_links() {
+        use std::os::unix::fs::{chown, lchown, symlink, PermissionsExt};
+        let base = std::env::temp_dir().join(format!("bpfq_trust_unit_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir(&base).unwrap();
+        let chmod = |p: &Path, mode| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        chmod(&base, 0o755);
+        let sticky = base.join("sticky");
+        std::fs::create_dir(&sticky).unwrap();
+        chmod(&sticky, 0o1777);
+        let mine = sticky.join("mine.bpfq");
+        std::fs::write(&mine, "").unwrap();
+        chmod(&mine, 0o644);
+        let theirs = sticky.join("theirs.bpfq");
+        std::fs::write(&theirs, "").unwrap();
+        chown(&theirs, Some(65534), None).unwrap();
+        let their_link = sticky.join("their_link.bpfq");
+        symlink(&mine, &their_link).unwrap();
+        lchown(&their_link, Some(65534), None).unwrap();
+        let my_link = base.join("my_link");
+        symlink("sticky/../sticky/mine.bpfq", &my_link).unwrap();
+        let open = base.join("open");
+        std::fs::create_dir(&open).unwrap();
+        chmod(&open, 0o777);
+        let verdicts: Vec<(PathBuf, Option<PathBuf>)> =
+            [&mine, &theirs, &their_link, &my_link, &open.join("x.bpfq")]
+                .iter()
+                .map(|p| (p.to_path_buf(), check(p).err().map(|e| e.component)))
+                .collect();
+        std::fs::remove_dir_all(&base).unwrap();
+        assert_eq!(
+            verdicts,
+            vec![
+                (mine.clone(), None),
+                (theirs.clone(), Some(theirs.clone())),
+                (their_link.clone(), Some(their_link.clone())),
+                (my_link.clone(), None),
+                // Missing, but the open directory is refused before that is found out.
+                (open.join("x.bpfq"), Some(open.clone())),
+            ]
+        );
     }
 
     #[test]

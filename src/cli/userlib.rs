@@ -73,11 +73,13 @@ pub fn user_files() -> Result<Vec<(String, String)>, Failure> {
     Ok(files)
 }
 
-/// Whether `path` exists and `trust::check` accepts it; an untrusted path is E0310.
+/// Whether to read `path`: `trust::check` accepts it (E0310 if it does not), or `false` when
+/// it cannot be reached at all (missing, or under a directory this user may not search, such as
+/// another user's `$HOME`), which is skipped as before.
 fn trusted(path: &Path) -> Result<bool, Failure> {
     match trust::check(path) {
         Ok(()) => Ok(true),
-        Err(untrusted) if untrusted.is_missing() => Ok(false),
+        Err(untrusted) if untrusted.io_error().is_some() => Ok(false),
         Err(untrusted) => Err(Failure::Compile(
             Box::new(untrusted.diagnostic()),
             Box::default(),
@@ -160,6 +162,9 @@ impl ModuleFiles for DiskModules {
         match trust::check(&path) {
             Ok(()) => {}
             Err(untrusted) if untrusted.is_missing() => return None,
+            Err(untrusted) if untrusted.io_error().is_some() => {
+                return Some(Err(ReadFailure::Unreadable(untrusted.to_string())))
+            }
             Err(untrusted) => {
                 return Some(Err(ReadFailure::Untrusted {
                     why: untrusted.to_string(),
