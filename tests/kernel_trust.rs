@@ -247,6 +247,57 @@ fn root_ignores_definitions_another_user_could_change() {
     assert_eq!(stdout(&out), format!("pid\n{me}\n"), "root's `select pid`");
 }
 
+#[test]
+fn modules_and_files_that_are_not_query_text_are_refused_without_quoting() {
+    let _k = shared_kernel();
+    let marker = format!("MARKER_SECRET_{}", std::process::id());
+    let private = Tree::new(&std::env::temp_dir(), "queries", 0o700);
+    let secret = root_only_file(&private, &format!("root:{marker}:19000:0:99999:7:::\n"));
+    // A trusted search directory holding a module directory that nobody owns.
+    let path = Tree::new(&std::env::temp_dir(), "modpath", 0o755);
+    let lib = path.join("lib");
+    std::fs::create_dir(&lib).expect("mkdir lib");
+    std::os::unix::fs::chown(&lib, Some(NOBODY), Some(NOBODY)).expect("chown lib");
+    as_nobody(&[
+        "sh",
+        "-c",
+        &format!("echo 'column task.pid = 4242;' > {}/m.bpfq", lib.display()),
+    ]);
+    let query_file = private.join("q.bpfq");
+    let me = std::process::id();
+    std::fs::write(
+        &query_file,
+        format!("use lib.m;\nfrom task select pid where tid == {me}\n"),
+    )
+    .expect("write q.bpfq");
+    let run = |args: &[&str]| {
+        Command::new(bpfq_path())
+            .args(args)
+            .env("BPFQ_PATH", &path.0)
+            .output()
+            .expect("bpfq runs")
+    };
+    let mut texts = Vec::new();
+    let mut record = |out: Output| {
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!all.contains(&marker), "the secret was printed: {all}");
+        assert!(!all.contains("4242"), "nobody's definition was used: {all}");
+        texts.push(refusal(
+            &out,
+            &[(&path.0, "BPFQ_PATH"), (&private.0, "PRIVATE")],
+        ));
+    };
+    record(run(&["-f", query_file.to_str().unwrap()])); // nobody's module directory
+    std::fs::remove_dir_all(&lib).expect("rm lib");
+    // A query file named on the command line that is a secret, and a user file not UTF-8.
+    record(run(&["-f", secret.to_str().unwrap()]));
+    let mut bytes = vec![0xff, 0xfe];
+    bytes.extend_from_slice(marker.as_bytes());
+    std::fs::write(path.join("binary.bpfq"), bytes).expect("write binary.bpfq");
+    record(run(&["from task select pid"]));
+    insta::assert_snapshot!(texts.join("\n"));
+}
+
 /// Run as nobody (C, so that it is fast enough to win the race against the unfixed bpfq, which it
 /// did within a hundred rounds): whenever a regular file (root's new pin) appears at DIR/pin,
 /// rename the symlink DIR/tmp -> VICTIM over it, so that a chmod of the path would land on the
