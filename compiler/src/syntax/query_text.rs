@@ -13,16 +13,9 @@ const ITEM_WORDS: &[&str] = &["column", "defaults", "param", "query", "use", "fr
 /// Parses the file `name` (its text `src`) as `parse_module` does; if it does not parse and
 /// does not look like query text, the diagnostic names the file instead of quoting it.
 pub fn parse_module_file(src: &str, file: FileId, name: &str) -> Result<ast::Module, Diagnostic> {
-    parse_module(src, file).map_err(|diagnostic| {
-        if looks_like_query_text(src) {
-            diagnostic
-        } else {
-            not_query_text(
-                name,
-                "it does not start with a bpfq item (`column`, `defaults`, `param`, `query`, \
-                 `use` or `from`)",
-            )
-        }
+    parse_module(src, file).map_err(|diagnostic| match why_not_query_text(src) {
+        None => diagnostic,
+        Some(why) => not_query_text(name, why),
     })
 }
 
@@ -36,14 +29,14 @@ pub fn not_query_text(name: &str, why: &str) -> Diagnostic {
     .with_note("help: check that the path leads to the .bpfq file you meant")
 }
 
-/// Whether `text` is plain text whose first word (after blanks, `--` comments and `;`) starts
-/// a bpfq item.
-pub fn looks_like_query_text(text: &str) -> bool {
+/// Why `text` is not query text, if it is not: it holds control characters, or its first word
+/// (after blanks, `--` comments and `;`) starts no bpfq item.
+pub fn why_not_query_text(text: &str) -> Option<&'static str> {
     if text
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
     {
-        return false;
+        return Some("it holds control characters");
     }
     let mut rest = text;
     loop {
@@ -53,14 +46,16 @@ pub fn looks_like_query_text(text: &str) -> bool {
             None => break,
         }
     }
-    if rest.is_empty() {
-        return true;
-    }
     let word: String = rest
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
-    ITEM_WORDS.iter().any(|w| w.eq_ignore_ascii_case(&word))
+    let starts_an_item =
+        rest.is_empty() || ITEM_WORDS.iter().any(|w| w.eq_ignore_ascii_case(&word));
+    (!starts_an_item).then_some(
+        "it does not start with a bpfq item (`column`, `defaults`, `param`, `query`, `use` or \
+         `from`)",
+    )
 }
 
 #[cfg(test)]
@@ -77,7 +72,7 @@ mod tests {
             "from task select pid",
             "COLUMN task.x = 1;",
         ] {
-            assert!(looks_like_query_text(text), "{text:?}");
+            assert_eq!(why_not_query_text(text), None, "{text:?}");
         }
         for text in [
             "root:$y$j9T$secret:19000:0:99999:7:::",
@@ -85,7 +80,7 @@ mod tests {
             "column\u{0}",
             "# a shell script",
         ] {
-            assert!(!looks_like_query_text(text), "{text:?}");
+            assert!(why_not_query_text(text).is_some(), "{text:?}");
         }
     }
 
