@@ -152,8 +152,8 @@ fn without_privilege_the_load_is_refused_clearly_and_explain_still_works() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
     let as_nobody = |args: &[&str]| {
-        std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        std::process::Command::new(AS_NOBODY[0])
+            .args(&AS_NOBODY[1..])
             .arg(&exe)
             .args(args)
             .output()

@@ -9,7 +9,7 @@ mod targets;
 
 use common::*;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use targets::TEXT_OUTPUT_TARGETS;
@@ -19,21 +19,7 @@ struct PinPath(PathBuf);
 
 impl PinPath {
     fn new(tag: &str) -> PinPath {
-        let root = Path::new("/sys/fs/bpf");
-        let mounted = std::fs::read_to_string("/proc/mounts")
-            .map(|m| {
-                m.lines()
-                    .any(|l| l.split(' ').nth(1) == Some("/sys/fs/bpf"))
-            })
-            .unwrap_or(false);
-        if !mounted {
-            let status = Command::new("mount")
-                .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
-                .status()
-                .expect("mount bpffs");
-            assert!(status.success(), "mount -t bpf bpf /sys/fs/bpf");
-        }
-        PinPath(root.join(format!("bpfq_test_{tag}_{}", std::process::id())))
+        PinPath(bpffs_root().join(format!("bpfq_test_{tag}_{}", std::process::id())))
     }
 
     fn as_str(&self) -> &str {

@@ -36,6 +36,9 @@ pub const PARSE_KEYWORD_AS_NAME: &str = "E0013";
 pub const PARSE_USE_OUTSIDE_FILE: &str = "E0014";
 /// `bpfq fmt`: a comment the formatter cannot keep in its place and order.
 pub const FMT_COMMENT_MISPLACED: &str = "E0015";
+/// A file read as bpfq source (a user stdlib file, a module, a query file) is not UTF-8 query
+/// text: its bytes are never quoted in a diagnostic.
+pub const NOT_QUERY_TEXT: &str = "E0016";
 
 // ---------------------------------------------------------------- E01xx: names
 
@@ -136,6 +139,15 @@ pub const TEXT_OUTPUT_UNSUPPORTED: &str = "E0303";
 /// The kernel refuses programs on map-element iterators (probed): a `bpf_map_elem` query's rows
 /// are read from user space, and this part of it (or `pin`/`compile`) needs a program.
 pub const MAP_ELEM_PROGRAM_REFUSED: &str = "E0304";
+/// A file or directory bpfq would read definitions from or pin through is owned by another user
+/// or writable by others (`runtime/src/trust.rs`).
+pub const UNTRUSTED_PATH: &str = "E0310";
+/// `bpfq pin --mode` with bits beyond the permission bits (setuid, setgid, sticky).
+pub const PIN_MODE_BITS: &str = "E0311";
+/// `bpfq unpin` of a pinned object that `bpfq pin` did not create.
+pub const UNPIN_FOREIGN: &str = "E0312";
+/// `bpfq pin`/`unpin` of a path whose last component is a symbolic link.
+pub const PIN_PATH_SYMLINK: &str = "E0313";
 
 // ---------------------------------------------------------------- E09xx: internal
 
@@ -200,6 +212,11 @@ pub const ALL: &[(&str, &str)] = &[
     (
         FMT_COMMENT_MISPLACED,
         "`bpfq fmt` cannot keep a comment where it is; put it on its own line before the clause or item",
+    ),
+    (
+        NOT_QUERY_TEXT,
+        "a file read as bpfq source is not UTF-8 text starting with a bpfq item; it is named, \
+         never quoted: check that the path points at the .bpfq file you meant",
     ),
     (
         UNKNOWN_TARGET,
@@ -374,6 +391,26 @@ pub const ALL: &[(&str, &str)] = &[
          and/or/not/in, arithmetic and casts, and bpf_sk_storage_map rows through the socket \
          iterators, which see the socket and its value but not the map; anything else, and pin \
          or compile, needs a program",
+    ),
+    (
+        UNTRUSTED_PATH,
+        "bpfq reads definitions ($BPFQ_PATH, ~/.config/bpfq, used modules) and pins only through \
+         files and directories owned by root or the running user and not writable by group or \
+         others (a sticky directory such as /tmp may be: then its entries' owners count), as \
+         sudo and ssh do; change the owner or mode the message names, or use another directory",
+    ),
+    (
+        PIN_MODE_BITS,
+        "`bpfq pin --mode` takes permission bits only, 0 to 0777: no setuid, setgid or sticky bit",
+    ),
+    (
+        UNPIN_FOREIGN,
+        "`bpfq unpin` removes only the iterator links `bpfq pin` created (programs named bpfq_*); \
+         remove another program's pin with the tool that made it",
+    ),
+    (
+        PIN_PATH_SYMLINK,
+        "`bpfq pin` and `bpfq unpin` never follow a symbolic link at the pin path; name the pin itself",
     ),
     (
         STACK_TOO_LARGE,

@@ -12,7 +12,7 @@ use crate::codes;
 use crate::diagnostic::{nearest_names, Diagnostic, FileId, Sources};
 use crate::stdlib::{embedded_targets, Stdlib};
 use crate::syntax::ast::{Item, Module, UseDecl};
-use crate::syntax::parse_module;
+use crate::syntax::{not_query_text, parse_module_file};
 use std::collections::{HashMap, HashSet};
 
 /// A module file found under a search root.
@@ -25,13 +25,24 @@ pub struct FoundFile {
     pub text: String,
 }
 
+/// Why a module file that exists was not read.
+#[derive(Debug, Clone)]
+pub enum ReadFailure {
+    /// It cannot be read: the path and the system's error.
+    Unreadable(String),
+    /// It, or a directory on its way, is not trusted (E0310): the reason and the fix.
+    Untrusted { why: String, help: String },
+    /// It is not UTF-8 text (E0016): its path.
+    NotText(String),
+}
+
 /// The file system as module resolution sees it (the compiler does no I/O itself).
 pub trait ModuleFiles {
     /// The search roots, in order, as shown to the user.
     fn roots(&self) -> Vec<String>;
-    /// `relative` (`net/ports.bpfq`) under `root`: `None` if there is no such file, an error
-    /// message if it exists but cannot be read.
-    fn read(&self, root: &str, relative: &str) -> Option<Result<FoundFile, String>>;
+    /// `relative` (`net/ports.bpfq`) under `root`: `None` if there is no such file, why not if
+    /// it exists but may not or cannot be read.
+    fn read(&self, root: &str, relative: &str) -> Option<Result<FoundFile, ReadFailure>>;
     /// The module names (`net.ports`) of the files under `root`, for suggestions.
     fn names_under(&self, root: &str) -> Vec<String>;
 }
@@ -110,7 +121,7 @@ impl Walk<'_> {
             .find_map(|root| self.files.read(root, &relative));
         let found = match found {
             Some(Ok(found)) => found,
-            Some(Err(why)) => return Err(Diagnostic::error(
+            Some(Err(ReadFailure::Unreadable(why))) => return Err(Diagnostic::error(
                 codes::MODULE_UNREADABLE,
                 format!("cannot read module `{}`", names.join(".")),
             )
@@ -118,6 +129,22 @@ impl Walk<'_> {
             .with_note(
                 "a module is a UTF-8 text file of `column`, `defaults`, `param` and `query` items",
             )),
+            Some(Err(ReadFailure::Untrusted { why, help })) => {
+                return Err(Diagnostic::error(
+                    codes::UNTRUSTED_PATH,
+                    format!("bpfq does not trust module `{}`", names.join(".")),
+                )
+                .with_primary(decl.span, why)
+                .with_note(
+                    "bpfq reads modules only through files and directories owned by root or \
+                     the running user that no one else can write, as sudo and ssh do",
+                )
+                .with_note(format!("help: {help}")))
+            }
+            Some(Err(ReadFailure::NotText(path))) => {
+                return Err(not_query_text(&path, "it is not UTF-8 text")
+                    .with_secondary(decl.span, "used here"))
+            }
             None => return Err(self.unknown(decl, &names, &relative)),
         };
         if let Some(at) = self.stack.iter().position(|(id, _)| *id == found.identity) {
@@ -127,7 +154,7 @@ impl Walk<'_> {
             return Ok(Some(self.modules.loaded[index].file));
         }
         let file = self.sources.add(found.display, found.text);
-        let module = parse_module(self.sources.text(file), file)
+        let module = parse_module_file(self.sources.text(file), file, self.sources.name(file))
             .map_err(|diag| diag.with_secondary(decl.span, "used here"))?;
         self.stack.push((found.identity.clone(), file));
         let mut reaches = HashSet::new();

@@ -323,7 +323,11 @@ fn socket_compiled(
         let clock = Instant::now();
         let program = generate(&ir, env.features).map_err(|err| codegen_diagnostic(err, span))?;
         times.emit += clock.elapsed();
-        let mut prog_name = format!("bpfq_sks_{}", iterator.target.name);
+        let mut prog_name = format!(
+            "{}sks_{}",
+            crate::bind::PROGRAM_PREFIX,
+            iterator.target.name
+        );
         prog_name.truncate(15);
         socket_programs.push(SocketProgram {
             target: iterator.target.clone(),

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use crate::diagnostic::{Diagnostic, FileId, Sources, Span};
 use crate::syntax::ast::{ColumnDecl, Ident, Item};
 use crate::syntax::lexical::{self, TokenKind};
-use crate::syntax::{parse_module, parse_module_range};
+use crate::syntax::{parse_module_file, parse_module_range};
 
 // `EMBEDDED`: every stdlib/*.bpfq file, listed by build.rs.
 include!(concat!(env!("OUT_DIR"), "/stdlib_files.rs"));
@@ -106,7 +106,7 @@ impl Stdlib {
         }
         for (name, text) in extra {
             let file: FileId = sources.add(name.clone(), text.clone());
-            let module = parse_module(sources.text(file), file)?;
+            let module = parse_module_file(sources.text(file), file, name)?;
             for item in module.items {
                 lib.define(item);
             }
@@ -236,6 +236,7 @@ pub fn embedded_targets() -> impl Iterator<Item = &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::syntax::parse_module;
 
     /// Every embedded definition, parsed on its own when first used, is what a parse of its
     /// whole file gives: same spans, doc comments and trees, same defaults.

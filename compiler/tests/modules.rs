@@ -6,7 +6,7 @@
 
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::modules::{resolve, FoundFile, ModuleFiles, Modules};
+use bpfq_compiler::modules::{resolve, FoundFile, ModuleFiles, Modules, ReadFailure};
 use bpfq_compiler::pipeline::compile_query;
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::syntax::parse_module;
@@ -36,7 +36,7 @@ impl ModuleFiles for MemoryFiles {
         self.roots.iter().map(|r| r.to_string()).collect()
     }
 
-    fn read(&self, root: &str, relative: &str) -> Option<Result<FoundFile, String>> {
+    fn read(&self, root: &str, relative: &str) -> Option<Result<FoundFile, ReadFailure>> {
         let path = format!("{root}/{relative}");
         let text = self.files.get(&path)?;
         Some(match text {
@@ -45,7 +45,9 @@ impl ModuleFiles for MemoryFiles {
                 display: path,
                 text: text.to_string(),
             }),
-            None => Err(format!("{path}: Permission denied (os error 13)")),
+            None => Err(ReadFailure::Unreadable(format!(
+                "{path}: Permission denied (os error 13)"
+            ))),
         })
     }
 

@@ -24,6 +24,7 @@ pub mod ringbuf;
 pub mod row_source;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod trust;
 pub mod verifier_report;
 
 pub use decode::{decode_row, Cell, RawRow, Row, Value};

@@ -906,3 +906,29 @@ pub fn filesystem_magic(path: &Path) -> io::Result<i64> {
     #[allow(clippy::unnecessary_cast)]
     Ok(stat.f_type as i64)
 }
+
+/// The effective user id of this process (whose files bpfq trusts besides root's).
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid takes no arguments, touches no memory and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// open(2) with `O_PATH | O_NOFOLLOW`: a handle on the directory entry itself, never on what a
+/// symbolic link points to, and without opening the file for reading (a pinned iterator is not
+/// run). The file it names stays the same whatever is renamed afterwards.
+pub fn open_entry_no_follow(path: &Path) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    // SAFETY: `c_path` is a NUL-terminated string alive for the call; open reads only it.
+    let fd = unsafe {
+        libc::open(
+            c_path.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    owned_fd(i64::from(fd))
+}

@@ -54,7 +54,7 @@ pub fn doctor(common: &Common, output: &OutputArgs) -> Result<(), Failure> {
         Err(failure) => {
             let why = match &failure {
                 Failure::Runtime(msg) | Failure::Usage(msg) => msg.clone(),
-                Failure::Compile(diag, _) => diag.message.clone(),
+                Failure::Compile(diag, _) | Failure::Refused(diag) => diag.message.clone(),
             };
             findings.push(Finding::new("btf", "missing", why));
             None

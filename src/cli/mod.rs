@@ -50,30 +50,36 @@ pub enum Failure {
     Usage(String),
     /// A runtime error: the kernel refused, a read failed (exit 1).
     Runtime(String),
+    /// A coded refusal about no source text, such as an untrusted pin directory (exit 1).
+    Refused(Box<Diagnostic>),
 }
 
 impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::Runtime(_) => 1,
+            Failure::Runtime(_) | Failure::Refused(_) => 1,
             Failure::Compile(..) | Failure::Usage(_) => 2,
         }
     }
 
     pub fn report(&self) {
-        match self {
-            Failure::Compile(diag, sources) => {
-                let choice = if std::io::stderr().is_terminal() {
-                    ColorChoice::Auto
-                } else {
-                    ColorChoice::Never
-                };
-                let mut stderr = StandardStream::stderr(choice);
-                if diag.render_to(sources, &mut stderr).is_err() {
-                    eprintln!("error[{}]: {}", diag.code, diag.message);
-                }
+        let empty = Sources::new();
+        let (diag, sources) = match self {
+            Failure::Compile(diag, sources) => (diag, &**sources),
+            Failure::Refused(diag) => (diag, &empty),
+            Failure::Usage(msg) | Failure::Runtime(msg) => {
+                eprintln!("bpfq: {msg}");
+                return;
             }
-            Failure::Usage(msg) | Failure::Runtime(msg) => eprintln!("bpfq: {msg}"),
+        };
+        let choice = if std::io::stderr().is_terminal() {
+            ColorChoice::Auto
+        } else {
+            ColorChoice::Never
+        };
+        let mut stderr = StandardStream::stderr(choice);
+        if diag.render_to(sources, &mut stderr).is_err() {
+            eprintln!("error[{}]: {}", diag.code, diag.message);
         }
     }
 }

@@ -6,6 +6,7 @@ use super::args::Common;
 use super::run::load_failure;
 use super::{compile_query_with, open_kernel_probed, timings::Timings, Failure};
 use bpfq_compiler::bind::{IterParams, MapParam};
+use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::elf::{write_object, ObjectSpec};
 use bpfq_compiler::pipeline::compile_text;
 use bpfq_runtime::pin::{check_pin_path, pin_iterator, PinError, PinRequest};
@@ -28,7 +29,7 @@ pub fn pin(query: &str, path: &Path, mode: u32, common: &Common) -> Result<(), F
                 .into(),
         ));
     }
-    check_pin_path(path).map_err(pin_failure)?;
+    check_pin_path(path, mode).map_err(pin_failure)?;
     // A map-element query's link holds its map: the fd is needed only until the link exists.
     let map_fd = match &compiled.plan.iter_params {
         Some(IterParams::Map(param)) => Some(super::map_run::open_for_link(param)?),
@@ -87,6 +88,14 @@ pub fn unpin(path: &Path) -> Result<(), Failure> {
     bpfq_runtime::pin::unpin(path).map_err(pin_failure)
 }
 
+/// A refusal as its coded diagnostic (a bad `--mode` is a usage error, exit 2), anything else
+/// as text.
 fn pin_failure(err: PinError) -> Failure {
-    Failure::Runtime(err.to_string())
+    match (err.diagnostic(), &err) {
+        (Some(diag), PinError::ModeBits { .. }) => {
+            Failure::Compile(Box::new(diag), Box::new(Sources::new()))
+        }
+        (Some(diag), _) => Failure::Refused(Box::new(diag)),
+        (None, _) => Failure::Runtime(err.to_string()),
+    }
 }

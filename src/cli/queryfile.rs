@@ -10,12 +10,12 @@ use super::timings::Timings;
 use super::{open_kernel_probed, run, userlib, Failure, Kernel};
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::{FileId, Sources, Span};
-use bpfq_compiler::modules::{resolve, Modules};
+use bpfq_compiler::modules::{resolve, Modules, ReadFailure};
 use bpfq_compiler::pipeline::{compile_query_parsed, CompiledQuery, StageTimes};
 use bpfq_compiler::queryfile::{choose, query_names, unknown_module, GivenParam};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::syntax::ast::{Ident, Module, Query};
-use bpfq_compiler::syntax::parse_module;
+use bpfq_compiler::syntax::{not_query_text, parse_module_file};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -76,7 +76,7 @@ pub(super) fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFil
     let text = read(path)?;
     let file = sources.add(path.display().to_string(), text.clone());
     let files = userlib::DiskModules::for_file(path);
-    let parsed = parse_module(&text, file).and_then(|module| {
+    let parsed = parse_module_file(&text, file, &path.display().to_string()).and_then(|module| {
         let modules = resolve(&module, file, &userlib::identity(path), &files, sources)?;
         Ok((module, modules))
     });
@@ -94,8 +94,15 @@ pub(super) fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFil
 }
 
 pub(super) fn read(path: &Path) -> Result<String, Failure> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Failure::Usage(format!("cannot read query file {}: {e}", path.display())))
+    userlib::read_text(path).map_err(|failure| match failure {
+        ReadFailure::NotText(name) => Failure::Compile(
+            Box::new(not_query_text(&name, "it is not UTF-8 text")),
+            Box::default(),
+        ),
+        ReadFailure::Unreadable(why) | ReadFailure::Untrusted { why, .. } => {
+            Failure::Usage(format!("cannot read query file {why}"))
+        }
+    })
 }
 
 /// Compiles query `name` of the file at `path` (or its only query) for `kernel`; returns it

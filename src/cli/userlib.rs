@@ -2,12 +2,17 @@
 //! `$BPFQ_PATH` (colon-separated) and of `~/.config/bpfq/`, loaded for every query with the
 //! modules it `use`s; their columns add to, or override, the embedded stdlib's — and the module
 //! files `use` names, found under the query file's directory, then the same directories
-//! (`DiskModules`).
+//! (`DiskModules`). Guarantee: every directory and file read here, and every parent up to `/`,
+//! passes `bpfq_runtime::trust::check` (owned by root or the running user, not writable by
+//! others) or the command stops with E0310; a file that is not UTF-8 is E0016, never quoted.
+//! A query file named on the command line is not checked (the user chose it); the modules it
+//! `use`s are, wherever they are found.
 
 use super::Failure;
 use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::modules::{resolve, FoundFile, ModuleFiles};
-use bpfq_compiler::syntax::parse_module;
+use bpfq_compiler::modules::{resolve, FoundFile, ModuleFiles, ReadFailure};
+use bpfq_compiler::syntax::{not_query_text, parse_module};
+use bpfq_runtime::trust;
 use std::path::{Path, PathBuf};
 
 fn search_path() -> Vec<PathBuf> {
@@ -30,6 +35,9 @@ pub fn user_files() -> Result<Vec<(String, String)>, Failure> {
     let mut files = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for dir in search_path() {
+        if !trusted(&dir)? {
+            continue;
+        }
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
@@ -39,9 +47,19 @@ pub fn user_files() -> Result<Vec<(String, String)>, Failure> {
             .collect();
         paths.sort();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                Failure::Usage(format!("cannot read stdlib file {}: {e}", path.display()))
-            })?;
+            if !trusted(&path)? {
+                continue;
+            }
+            let text = match read_text(&path) {
+                Ok(text) => text,
+                Err(ReadFailure::NotText(name)) => {
+                    let diag = not_query_text(&name, "it is not UTF-8 text");
+                    return Err(Failure::Compile(Box::new(diag), Box::default()));
+                }
+                Err(ReadFailure::Unreadable(why) | ReadFailure::Untrusted { why, .. }) => {
+                    return Err(Failure::Usage(format!("cannot read stdlib file {why}")));
+                }
+            };
             for (identity, display, text) in used_by(&path, &text)? {
                 if seen.insert(identity) {
                     files.push((display, text));
@@ -53,6 +71,27 @@ pub fn user_files() -> Result<Vec<(String, String)>, Failure> {
         }
     }
     Ok(files)
+}
+
+/// Whether to read `path`: `trust::check` accepts it (E0310 if it does not), or `false` when
+/// it cannot be reached at all (missing, or under a directory this user may not search, such as
+/// another user's `$HOME`), which is skipped as before.
+fn trusted(path: &Path) -> Result<bool, Failure> {
+    match trust::check(path) {
+        Ok(()) => Ok(true),
+        Err(untrusted) if untrusted.io_error().is_some() => Ok(false),
+        Err(untrusted) => Err(Failure::Compile(
+            Box::new(untrusted.diagnostic()),
+            Box::default(),
+        )),
+    }
+}
+
+/// The text of a checked file: not UTF-8 is `NotText`, never an excerpt of its bytes.
+pub(super) fn read_text(path: &Path) -> Result<String, ReadFailure> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| ReadFailure::Unreadable(format!("{}: {e}", path.display())))?;
+    String::from_utf8(bytes).map_err(|_| ReadFailure::NotText(path.display().to_string()))
 }
 
 /// The modules the user file at `path` uses, in the order they apply: (identity, display,
@@ -114,23 +153,30 @@ impl ModuleFiles for DiskModules {
         self.roots.iter().map(|r| r.display().to_string()).collect()
     }
 
-    fn read(&self, root: &str, relative: &str) -> Option<Result<FoundFile, String>> {
+    fn read(&self, root: &str, relative: &str) -> Option<Result<FoundFile, ReadFailure>> {
         // The query file's own directory is shown as `.` when it was named without one.
         let path = match root {
             "." => PathBuf::from(relative),
             _ => Path::new(root).join(relative),
         };
-        if !path.exists() {
-            return None;
+        match trust::check(&path) {
+            Ok(()) => {}
+            Err(untrusted) if untrusted.is_missing() => return None,
+            Err(untrusted) if untrusted.io_error().is_some() => {
+                return Some(Err(ReadFailure::Unreadable(untrusted.to_string())))
+            }
+            Err(untrusted) => {
+                return Some(Err(ReadFailure::Untrusted {
+                    why: untrusted.to_string(),
+                    help: untrusted.fix(),
+                }))
+            }
         }
-        Some(match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(FoundFile {
-                identity: identity(&path),
-                display: path.display().to_string(),
-                text,
-            }),
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        })
+        Some(read_text(&path).map(|text| FoundFile {
+            identity: identity(&path),
+            display: path.display().to_string(),
+            text,
+        }))
     }
 
     fn names_under(&self, root: &str) -> Vec<String> {

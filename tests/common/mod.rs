@@ -26,6 +26,34 @@ pub fn exclusive_kernel() -> RwLockWriteGuard<'static, ()> {
     KERNEL.write().unwrap_or_else(|e| e.into_inner())
 }
 
+/// setpriv's arguments that run a command as `nobody` (uid and gid 65534) without root's groups:
+/// the unprivileged user of the tests.
+pub const AS_NOBODY: &[&str] = &[
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+];
+
+/// /sys/fs/bpf, mounted first if it is not (tests pin objects there).
+pub fn bpffs_root() -> &'static std::path::Path {
+    let root = std::path::Path::new("/sys/fs/bpf");
+    let mounted = std::fs::read_to_string("/proc/mounts")
+        .map(|m| {
+            m.lines()
+                .any(|l| l.split(' ').nth(1) == Some("/sys/fs/bpf"))
+        })
+        .unwrap_or(false);
+    if !mounted {
+        let status = Command::new("mount")
+            .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
+            .status()
+            .expect("mount bpffs");
+        assert!(status.success(), "mount -t bpf bpf /sys/fs/bpf");
+    }
+    root
+}
+
 pub fn bpfq_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_bpfq"))
 }

@@ -1,6 +1,7 @@
 //! Test support: hand-assembled `iter/task` programs that go wrong on purpose — refused by the
 //! verifier, writing more than the kernel's 32 KiB per object, or ending in the middle of a row
-//! — loaded through the runtime API (no query can produce them).
+//! — and the smallest program under a name of its own (a program bpfq did not make), loaded
+//! through the runtime API (no query can produce them).
 
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError, LoadedProgram};
 
@@ -117,4 +118,10 @@ pub fn load(name: &str, insns: &[u8]) -> Result<LoadedProgram, LoadError> {
         attach_btf_id: iter_task_func_id(),
     };
     load_iter_program(&spec, false)
+}
+
+/// The smallest `iter/task` program (`r0 = 0; exit`) loaded under `name`: a program bpfq did not
+/// make when `name` does not start with `bpfq_`.
+pub fn smallest_task_program(name: &str) -> Result<LoadedProgram, LoadError> {
+    load(name, &encode(&exit_zero()))
 }

@@ -88,9 +88,12 @@ fn internal(span: Span, err: impl std::fmt::Display) -> Diagnostic {
     .with_primary(span, "while compiling this")
 }
 
+/// How every program bpfq loads is named (`bpfq unpin` recognises bpfq's pins by it).
+pub const PROGRAM_PREFIX: &str = "bpfq_";
+
 /// The kernel's name for the program of a query on `target` (at most 15 bytes).
 pub fn program_name(target: &str) -> String {
-    let mut name = format!("bpfq_{target}");
+    let mut name = format!("{PROGRAM_PREFIX}{target}");
     name.truncate(15);
     name
 }

@@ -11,6 +11,7 @@ pub mod format;
 pub mod lexical;
 mod literal;
 mod parser;
+pub mod query_text;
 mod tree;
 
 use pest::Parser;
@@ -24,6 +25,7 @@ struct BpfqGrammar;
 
 pub use errors::describe_rule;
 pub use format::format_module;
+pub use query_text::{not_query_text, parse_module_file};
 
 /// Parse one query (a command-line argument); a trailing `;` is allowed.
 pub fn parse_query(src: &str, file: FileId) -> Result<ast::Query, Diagnostic> {
