@@ -139,6 +139,9 @@ pub const TEXT_OUTPUT_UNSUPPORTED: &str = "E0303";
 /// The kernel refuses programs on map-element iterators (probed): a `bpf_map_elem` query's rows
 /// are read from user space, and this part of it (or `pin`/`compile`) needs a program.
 pub const MAP_ELEM_PROGRAM_REFUSED: &str = "E0304";
+/// The kernel refuses programs on map-element iterators and the sockmap named has 4-byte
+/// values: a lookup from user space does not answer its sockets' cookies.
+pub const SOCKMAP_WITHOUT_COOKIES: &str = "E0305";
 /// A file or directory bpfq would read definitions from or pin through is owned by another user
 /// or writable by others (`runtime/src/trust.rs`).
 pub const UNTRUSTED_PATH: &str = "E0310";
@@ -388,9 +391,16 @@ pub const ALL: &[(&str, &str)] = &[
         MAP_ELEM_PROGRAM_REFUSED,
         "this kernel refuses programs on map-element iterators, so bpfq reads bpf_map_elem rows \
          with the map syscalls: key, value, map id, name, type and sizes, compared, combined with \
-         and/or/not/in, arithmetic and casts, and bpf_sk_storage_map rows through the socket \
-         iterators, which see the socket and its value but not the map; anything else, and pin \
-         or compile, needs a program",
+         and/or/not/in, arithmetic and casts, and bpf_sk_storage_map and sockmap rows through \
+         the socket iterators, which see the socket and its value or key but not the map; \
+         anything else, and pin or compile, needs a program",
+    ),
+    (
+        SOCKMAP_WITHOUT_COOKIES,
+        "this kernel refuses programs on map-element iterators, so bpfq finds a sockmap's \
+         sockets by looking its slots up from user space, which answers the socket's cookie only \
+         for a map created with 8-byte (u64) values; a map with 4-byte values cannot be read \
+         here",
     ),
     (
         UNTRUSTED_PATH,

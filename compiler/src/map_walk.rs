@@ -65,8 +65,8 @@ pub enum RowsFrom {
     Program,
     /// User space reads the map's elements and computes the rows (`Evaluator`).
     MapWalk(MapWalk),
-    /// `bpf_sk_storage_map` rows from one program per socket iterator, read one after the
-    /// other (`socket_storage::choose`; the programs are `Compiled::socket_programs`).
+    /// `bpf_sk_storage_map` and `sockmap` rows from one program per socket iterator, read one
+    /// after the other (`socket_storage::choose`; the programs are `Compiled::socket_programs`).
     SocketIterators(crate::socket_storage::SocketIterators),
 }
 

@@ -36,7 +36,7 @@ pub struct Compiled {
 /// the plan's `Compiled::layout`.
 #[derive(Debug)]
 pub struct SocketProgram {
-    /// The tcp or udp target it attaches to (`attach_func`).
+    /// The socket iterator target it attaches to (`attach_func`).
     pub target: crate::bind::BoundTarget,
     pub ir: Function,
     pub program: Program,
@@ -211,9 +211,13 @@ fn finish_as(
         }
         return map_walk_compiled(plan, walk, env, times, clock);
     }
-    if let Some(sockets) = crate::socket_storage::choose(&plan, env.btf, env.features)? {
+    if let Some(sockets) = crate::socket_storage::choose(&plan, span, env.btf, env.features)? {
         if output == RowOutput::Text {
-            return Err(crate::socket_storage::nothing_to_pin(env.features, span));
+            return Err(crate::socket_storage::nothing_to_pin(
+                &plan.target.name,
+                env.features,
+                span,
+            ));
         }
         return socket_compiled(plan, sockets, env, span, times, clock);
     }

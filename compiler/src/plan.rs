@@ -9,6 +9,7 @@ use crate::bind::{
 use crate::diagnostic::{Sources, Span};
 use crate::group_place::GroupPlace;
 use crate::map_walk::RowsFrom;
+use crate::socket_storage::SocketLookup;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelPart {
@@ -129,8 +130,16 @@ impl Plan {
             return out;
         }
         out.push_str("in kernel:   ");
-        if matches!(self.rows_from, RowsFrom::SocketIterators(_)) {
-            out.push_str("for each socket holding a value in the map (bpf_sk_storage_get), ");
+        if let RowsFrom::SocketIterators(sockets) = &self.rows_from {
+            out.push_str(match sockets.lookup {
+                SocketLookup::SkStorage => {
+                    "for each socket holding a value in the map (bpf_sk_storage_get), "
+                }
+                SocketLookup::SockmapKey { .. } => {
+                    "for each socket whose cookie the sockmap holds (its key from a map user \
+                     space fills), "
+                }
+            });
         }
         match &self.kernel.filter_text {
             Some(f) => out.push_str(&format!("filter `{f}`, ")),
@@ -187,9 +196,10 @@ impl Plan {
             out.push_str(&format!("write row ({})\n", names.join(", ")));
             match &self.rows_from {
                 RowsFrom::SocketIterators(sockets) => out.push_str(&format!(
-                    "rows via:    {} iterators calling bpf_sk_storage_get (this kernel refuses \
-                     map-element programs: {}), each read in every network namespace\n",
+                    "rows via:    {} iterators {} (this kernel refuses map-element programs: \
+                     {}), each read in every network namespace\n",
                     sockets.names(),
+                    sockets.how(),
                     sockets.why
                 )),
                 _ => out.push_str(&format!(

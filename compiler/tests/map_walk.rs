@@ -40,7 +40,7 @@ impl MapLookup for TestMaps {
             "small" => shape(1, 4, 1, name),
             "flows" => shape(1, 16, 24, name),
             "percpu" => shape(6, 4, 4, name),
-            "socks" => shape(15, 4, 4, name),
+            "socks" => shape(15, 4, 8, name),
             "storage" => shape(24, 4, 8, name),
             _ => return Err(MapLookupError::NotFound { near: vec![] }),
         })
@@ -116,9 +116,17 @@ fn the_plan_walks_the_map_exactly_when_the_kernel_refuses_map_element_programs()
             }
             RowsFrom::SocketIterators(sockets) => {
                 // tests/socket_storage.rs checks these programs.
-                assert!(query.starts_with("from bpf_sk_storage_map"), "{query}");
-                assert_eq!(sockets.names(), "tcp, udp, unix and netlink", "{query}");
-                assert_eq!(refused.socket_programs.len(), 4, "{query}");
+                let names = match query.starts_with("from sockmap") {
+                    true => "tcp, udp and unix",
+                    false => "tcp, udp, unix and netlink",
+                };
+                assert!(!map_elem, "{query}");
+                assert_eq!(sockets.names(), names, "{query}");
+                assert_eq!(
+                    refused.socket_programs.len(),
+                    sockets.iterators.len(),
+                    "{query}"
+                );
             }
             RowsFrom::Program => {
                 assert!(!map_elem, "{query} needs no program");

@@ -1,8 +1,10 @@
-//! Tests of `bpf_sk_storage_map` rows through socket iterators against the Linux 6.18 BTF
-//! fixture, with a map shape given by the test and features built by hand: the plan chooses the
-//! tcp and udp programs exactly when `map_elem_programs` is false, with the map-element
-//! program's row layout and kernel part; golden plan and tcp program (IR and BPF listing); the
-//! map's fd is a relocation of `MapRef::SkStorage`; E0304 for a read of `map` and for text output.
+//! Tests of `bpf_sk_storage_map` and `sockmap` rows through socket iterators against the Linux
+//! 6.18 (and 5.10) BTF fixtures, with map shapes given by the test and features built by hand:
+//! the plan chooses the socket programs exactly when `map_elem_programs` is false, with the
+//! map-element program's row layout and kernel part; golden plans and tcp programs (IR and BPF
+//! listing); the map's fd is a relocation of `MapRef::SkStorage` (sk_storage) or
+//! `MapRef::SocketKeys` (sockmap: the cookie -> key map); E0304 for a read of `map` and for text
+//! output; E0305 for a sockmap of 4-byte values.
 
 mod common;
 
@@ -21,17 +23,23 @@ struct StorageMap;
 
 impl MapLookup for StorageMap {
     fn lookup(&self, map: &MapRef) -> Result<MapShape, MapLookupError> {
-        match map {
-            MapRef::Name(name) if name == "storage" => Ok(MapShape {
-                map_type: 24,
-                key_size: 4,
-                value_size: 8,
-                name: name.clone(),
-                id: 42,
-                possible_cpus: 4,
-            }),
-            _ => Err(MapLookupError::NotFound { near: vec![] }),
-        }
+        // (type, key size, value size) by name: an sk_storage map, sockmaps of 8- and 4-byte
+        // values, a sockhash of 12-byte keys.
+        let (map_type, key_size, value_size) = match map {
+            MapRef::Name(name) if name == "storage" => (24, 4, 8),
+            MapRef::Name(name) if name == "sockets" => (15, 4, 8),
+            MapRef::Name(name) if name == "narrow" => (15, 4, 4),
+            MapRef::Name(name) if name == "hashed" => (18, 12, 8),
+            _ => return Err(MapLookupError::NotFound { near: vec![] }),
+        };
+        Ok(MapShape {
+            map_type,
+            key_size,
+            value_size,
+            name: map.to_string(),
+            id: 42,
+            possible_cpus: 4,
+        })
     }
 }
 
@@ -77,45 +85,56 @@ fn helper_name(id: i32) -> Option<String> {
         .map(|(name, _)| format!("bpf_{name}"))
 }
 
+/// `query` plans its own program where the kernel allows map-element programs, and else one
+/// program per iterator of `iterators`, each reading `map` once, with the same rows.
+fn assert_socket_programs(btf: &Btf, query: &str, iterators: &[&str], map: IrMap) {
+    let allowed = compiled_as(btf, query, true, false).expect(query);
+    let refused = compiled_as(btf, query, false, false).expect(query);
+    assert_eq!(allowed.plan.rows_from, RowsFrom::Program, "{query}");
+    assert!(allowed.socket_programs.is_empty(), "{query}");
+    assert!(!allowed.program.insns.is_empty(), "{query}");
+    let RowsFrom::SocketIterators(sockets) = &refused.plan.rows_from else {
+        panic!("{query}: {:?}", refused.plan.rows_from);
+    };
+    assert!(sockets.why.contains("given: the test"), "{}", sockets.why);
+    assert!(
+        refused.program.insns.is_empty(),
+        "{query}: no map-element program"
+    );
+    let names: Vec<&str> = refused
+        .socket_programs
+        .iter()
+        .map(|p| p.target.name.as_str())
+        .collect();
+    assert_eq!(names, iterators, "{query}");
+    for socket in &refused.socket_programs {
+        // The map is a relocation, patched with the real fd at run time; unix writes its
+        // rows to a ring buffer (its seq output loses objects), tcp and udp to the seq file.
+        let maps: Vec<IrMap> = socket.program.relocations.iter().map(|r| r.map).collect();
+        let ring = socket.target.name == "unix";
+        assert_eq!(
+            maps.iter().filter(|m| **m == map).count(),
+            1,
+            "{query}: {maps:?}"
+        );
+        assert_eq!(maps.contains(&IrMap::RowRing), ring, "{query}: {maps:?}");
+    }
+    // The same rows: columns, types and offsets of the map-element program's row.
+    assert_eq!(refused.layout, allowed.layout, "{query}");
+    assert_eq!(refused.plan.kernel, allowed.plan.kernel, "{query}");
+    assert_eq!(refused.plan.user, allowed.plan.user, "{query}");
+}
+
 #[test]
 fn socket_programs_exactly_when_the_kernel_refuses_map_element_programs() {
     let btf = common::fixture("6.18");
     for query in QUERIES {
-        let allowed = compiled_as(&btf, query, true, false).expect(query);
-        let refused = compiled_as(&btf, query, false, false).expect(query);
-        assert_eq!(allowed.plan.rows_from, RowsFrom::Program, "{query}");
-        assert!(allowed.socket_programs.is_empty(), "{query}");
-        assert!(!allowed.program.insns.is_empty(), "{query}");
-        let RowsFrom::SocketIterators(sockets) = &refused.plan.rows_from else {
-            panic!("{query}: {:?}", refused.plan.rows_from);
-        };
-        assert!(sockets.why.contains("given: the test"), "{}", sockets.why);
-        assert!(
-            refused.program.insns.is_empty(),
-            "{query}: no bpf_sk_storage_map program"
+        assert_socket_programs(
+            &btf,
+            query,
+            &["tcp", "udp", "unix", "netlink"],
+            IrMap::SkStorage,
         );
-        let names: Vec<&str> = refused
-            .socket_programs
-            .iter()
-            .map(|p| p.target.name.as_str())
-            .collect();
-        assert_eq!(names, ["tcp", "udp", "unix", "netlink"], "{query}");
-        for socket in &refused.socket_programs {
-            // The map is a relocation, patched with the real fd at run time; unix writes its
-            // rows to a ring buffer (its seq output loses objects), tcp and udp to the seq file.
-            let maps: Vec<IrMap> = socket.program.relocations.iter().map(|r| r.map).collect();
-            let ring = socket.target.name == "unix";
-            assert_eq!(
-                maps.iter().filter(|m| **m == IrMap::SkStorage).count(),
-                1,
-                "{query}"
-            );
-            assert_eq!(maps.contains(&IrMap::RowRing), ring, "{query}: {maps:?}");
-        }
-        // The same rows: columns, types and offsets of the map-element program's row.
-        assert_eq!(refused.layout, allowed.layout, "{query}");
-        assert_eq!(refused.plan.kernel, allowed.plan.kernel, "{query}");
-        assert_eq!(refused.plan.user, allowed.plan.user, "{query}");
     }
     // A grouped query groups in user space (the rows come from several programs).
     let grouped = compiled_as(&btf, QUERIES[2], false, false).expect("grouped");
@@ -129,19 +148,64 @@ fn socket_programs_exactly_when_the_kernel_refuses_map_element_programs() {
     );
 }
 
+const SOCKMAP_QUERIES: [&str; 4] = [
+    "from sockmap(map = \"sockets\")",
+    "from sockmap(map = \"sockets\") select key, protocol, sport, src6, inode where key > 3",
+    "from sockmap(map = \"sockets\") select family, count(*) group by family",
+    "from sockmap(map = \"hashed\") select key, sport, dport",
+];
+
+/// A sockmap's sockets are found by cookie through the tcp, udp and unix iterators (a sockmap
+/// holds no netlink socket), on the newest and the oldest kernel of the matrix (5.10 has no unix
+/// iterator, and its sockmaps hold no unix sockets).
 #[test]
-fn golden_plan_and_tcp_program() {
+fn sockmap_sockets_by_cookie_exactly_when_the_kernel_refuses_map_element_programs() {
+    for (version, iterators) in [
+        ("6.18", &["tcp", "udp", "unix"][..]),
+        ("5.10", &["tcp", "udp"][..]),
+    ] {
+        let btf = common::fixture(version);
+        for query in SOCKMAP_QUERIES {
+            assert_socket_programs(&btf, query, iterators, IrMap::SocketKeys);
+        }
+    }
+}
+
+/// The plan and the tcp program of `query` on the 6.18 fixture, where map-element programs are
+/// refused.
+fn plan_and_tcp_program(query: &str) -> String {
     let btf = common::fixture("6.18");
-    let c = compiled_as(&btf, QUERIES[1], false, false).expect("compiles");
+    let c = compiled_as(&btf, query, false, false).expect("compiles");
     let tcp = &c.socket_programs[0];
-    insta::assert_snapshot!(format!(
+    format!(
         "{}\n== program {} ({})\n{}\n== BPF\n{}",
         c.plan.describe(),
         tcp.target.name,
         tcp.prog_name,
         tcp.ir,
         disassemble(&tcp.program, &helper_name)
-    ));
+    )
+}
+
+#[test]
+fn golden_plan_and_tcp_program() {
+    insta::assert_snapshot!(plan_and_tcp_program(QUERIES[1]));
+}
+
+#[test]
+fn golden_sockmap_plan_and_tcp_program() {
+    insta::assert_snapshot!(plan_and_tcp_program(SOCKMAP_QUERIES[1]));
+}
+
+/// A sockmap of 4-byte values gives user space no cookies: E0305 where the kernel refuses the
+/// sockmap program; the same query compiles where it allows it.
+#[test]
+fn sockmap_of_four_byte_values_is_e0305() {
+    let btf = common::fixture("6.18");
+    let query = "from sockmap(map = \"narrow\") select key, sport";
+    let refused = compiled_as(&btf, query, false, false).expect_err("no cookies");
+    insta::assert_snapshot!(refused);
+    compiled_as(&btf, query, true, false).expect("the sockmap program reads the sockets");
 }
 
 #[test]
@@ -169,6 +233,22 @@ fn reading_the_map_or_pinning_is_e0304() {
     let pin = compiled_as(&btf, QUERIES[0], false, true).expect_err("no program to pin");
     assert!(
         pin.contains("error[E0304]") && pin.contains("no bpf_sk_storage_map program to pin"),
+        "{pin}"
+    );
+    let map = compiled_as(
+        &btf,
+        "from sockmap(map = \"sockets\") select key, map.max_entries",
+        false,
+        false,
+    )
+    .expect_err("map needs the sockmap program");
+    assert!(
+        map.contains("error[E0304]") && map.contains("only the socket and its key"),
+        "{map}"
+    );
+    let pin = compiled_as(&btf, SOCKMAP_QUERIES[0], false, true).expect_err("no program to pin");
+    assert!(
+        pin.contains("error[E0304]") && pin.contains("no sockmap program to pin"),
         "{pin}"
     );
 }

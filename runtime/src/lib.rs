@@ -22,6 +22,7 @@ pub mod reader;
 pub mod ring_walk;
 pub mod ringbuf;
 pub mod row_source;
+pub mod socket_keys;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod trust;

@@ -80,49 +80,27 @@ impl RowSource for MapWalkRows<'_> {
         if row_size == 0 {
             return Err(ReadError::ZeroRowSize);
         }
-        let mut key = vec![0u8; self.elements.key_len()];
-        let mut next = vec![0u8; self.elements.key_len()];
-        let mut value = vec![0u8; self.elements.value_len()];
         let mut run = Vec::with_capacity(row_size * RUN_ROWS);
         let mut row = vec![0u8; row_size];
-        let mut first = true;
-        loop {
-            let previous = (!first).then_some(key.as_slice());
-            if !self
-                .elements
-                .next_key(previous, &mut next)
-                .map_err(ReadError::Io)?
-            {
-                break;
-            }
-            first = false;
-            std::mem::swap(&mut key, &mut next);
-            if !self
-                .elements
-                .lookup(&key, &mut value)
-                .map_err(ReadError::Io)?
-            {
-                // Deleted since GET_NEXT_KEY named it: no longer an element.
-                continue;
-            }
-            let element = Element {
-                key: &key,
-                value: &value,
-            };
-            let passed = self
-                .evaluator
-                .row(&element, &mut row)
-                .map_err(|e| ReadError::Io(io::Error::other(e.to_string())))?;
-            if passed {
-                run.extend_from_slice(&row);
-                if run.len() >= row_size * RUN_ROWS {
-                    if on_run(&run).is_break() {
-                        return Ok(());
+        let evaluator = &self.evaluator;
+        self.elements
+            .each(|key, value| {
+                let passed = evaluator
+                    .row(&Element { key, value }, &mut row)
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+                if passed {
+                    run.extend_from_slice(&row);
+                    if run.len() >= row_size * RUN_ROWS {
+                        if on_run(&run).is_break() {
+                            run.clear();
+                            return Ok(ControlFlow::Break(()));
+                        }
+                        run.clear();
                     }
-                    run.clear();
                 }
-            }
-        }
+                Ok(ControlFlow::Continue(()))
+            })
+            .map_err(ReadError::Io)?;
         if !run.is_empty() {
             let _ = on_run(&run);
         }

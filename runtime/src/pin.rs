@@ -204,8 +204,8 @@ pub fn pin_iterator(request: &PinRequest<'_>, verbose: bool) -> Result<(), PinEr
         MapRef::Formats => formats_fd,
         // A text program writes no ring records and groups nothing.
         MapRef::RowRing | MapRef::Groups => -1,
-        // Socket iterator programs of sk_storage queries are never pinned (E0304).
-        MapRef::SkStorage => -1,
+        // Socket iterator programs of sk_storage and sockmap queries are never pinned (E0304).
+        MapRef::SkStorage | MapRef::SocketKeys => -1,
     });
     let spec = IterProgramSpec {
         name: request.prog_name,

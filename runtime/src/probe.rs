@@ -37,19 +37,35 @@ pub fn verifier_accepts(compiled: &Compiled) -> Result<(), LoadError> {
     load_iter_program(&spec, false).map(drop)
 }
 
-/// Loads each socket program of `compiled` (a `bpf_sk_storage_map` query read through socket
-/// iterators) with a stand-in sk_storage map of the query's value size (and a ring where the
-/// program writes to one) and drops it: Ok when the verifier accepts every one.
+/// Loads each socket program of `compiled` (a `bpf_sk_storage_map` or `sockmap` query read
+/// through socket iterators) with a stand-in of the map it reads (an sk_storage map of the
+/// query's value size, or a cookie -> key hash map of its key size), and a ring where the program
+/// writes to one, and drops it: Ok when the verifier accepts every one.
 pub fn socket_programs_accepted(compiled: &Compiled) -> Result<(), LoadError> {
     let stand_in = |err| LoadError::Sys {
         what: "creating a stand-in map",
         err,
     };
-    let value_size = match &compiled.plan.iter_params {
-        Some(bpfq_compiler::bind::IterParams::Map(map)) => map.shape.value_size,
-        _ => 8,
+    let (key_size, value_size) = match &compiled.plan.iter_params {
+        Some(bpfq_compiler::bind::IterParams::Map(map)) => {
+            (map.shape.key_size, map.shape.value_size)
+        }
+        _ => (4, 8),
     };
-    let storage = sys::sk_storage_create("bpfq_probe", value_size).map_err(stand_in)?;
+    let uses = |wanted: MapRef| {
+        compiled
+            .socket_programs
+            .iter()
+            .any(|p| p.program.relocations.iter().any(|r| r.map == wanted))
+    };
+    let storage = match uses(MapRef::SkStorage) {
+        true => Some(sys::sk_storage_create("bpfq_probe", value_size).map_err(stand_in)?),
+        false => None,
+    };
+    let keys = match uses(MapRef::SocketKeys) {
+        true => Some(sys::HashMapFd::create("bpfq_probe", 8, key_size, 1).map_err(stand_in)?),
+        false => None,
+    };
     for socket in &compiled.socket_programs {
         let uses_ring = socket
             .program
@@ -63,7 +79,8 @@ pub fn socket_programs_accepted(compiled: &Compiled) -> Result<(), LoadError> {
             false => None,
         };
         let insns = socket.program.to_bytes_with_maps(|map| match map {
-            MapRef::SkStorage => storage.as_raw_fd(),
+            MapRef::SkStorage => storage.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
+            MapRef::SocketKeys => keys.as_ref().map_or(-1, |map| map.as_fd().as_raw_fd()),
             MapRef::RowRing => ring.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
             MapRef::Groups | MapRef::Formats => -1,
         });
@@ -120,8 +137,8 @@ impl StandInMaps {
             MapRef::RowRing => self.ring.as_ref().map(|fd| fd.as_raw_fd()),
             MapRef::Groups => self.groups.as_ref().map(|map| map.as_fd().as_raw_fd()),
             MapRef::Formats => self.formats.as_ref().map(|fd| fd.as_raw_fd()),
-            // No stand-in: an sk_storage map needs BTF for its key and value.
-            MapRef::SkStorage => None,
+            // Only socket iterator programs read these (`socket_programs_accepted`).
+            MapRef::SkStorage | MapRef::SocketKeys => None,
         };
         fd.unwrap_or(-1)
     }

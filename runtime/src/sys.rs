@@ -6,6 +6,7 @@ use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, Read};
 use std::mem::{size_of, zeroed};
+use std::ops::ControlFlow;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -645,6 +646,37 @@ impl HashMapFd {
         check_len(value, self.value_size as usize)?;
         elem_lookup(self.fd.as_fd(), key, value)
     }
+
+    /// Sets `key`'s value to `value` (BPF_ANY: added or replaced; E2BIG when the map is full).
+    pub fn update(&self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        check_len(key, self.key_size as usize)?;
+        check_len(value, self.value_size as usize)?;
+        let mut attr = zeroed_attr();
+        // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+        let mut elem = unsafe { attr.__bindgen_anon_2 };
+        elem.map_fd = self.fd.as_raw_fd() as u32;
+        elem.key = key.as_ptr() as u64;
+        elem.__bindgen_anon_1.value = value.as_ptr() as u64;
+        elem.flags = 0; // BPF_ANY
+        attr.__bindgen_anon_2 = elem;
+        bpf(bpf_cmd::BPF_MAP_UPDATE_ELEM, &mut attr).map(drop)
+    }
+
+    /// Removes `key`; false when it was absent.
+    pub fn delete(&self, key: &[u8]) -> io::Result<bool> {
+        check_len(key, self.key_size as usize)?;
+        let mut attr = zeroed_attr();
+        // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+        let mut elem = unsafe { attr.__bindgen_anon_2 };
+        elem.map_fd = self.fd.as_raw_fd() as u32;
+        elem.key = key.as_ptr() as u64;
+        attr.__bindgen_anon_2 = elem;
+        match bpf(bpf_cmd::BPF_MAP_DELETE_ELEM, &mut attr) {
+            Ok(_) => Ok(true),
+            Err(err) if err.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
 }
 
 /// `BPF_MAP_GET_NEXT_KEY` of the map `fd`. The caller has checked that `next` (and `key`) hold
@@ -682,9 +714,11 @@ fn elem_lookup(fd: BorrowedFd<'_>, key: &[u8], value: &mut [u8]) -> io::Result<b
 }
 
 /// Another program's map, read element by element from user space (a `bpf_map_elem` query on a
-/// kernel that refuses map-element programs). Only the types whose lookup size is known are
-/// accepted: hash, array, LRU hash (value_size bytes) and per-CPU hash, array and LRU hash
-/// (value_size rounded up to 8, times the possible CPUs), so the kernel never writes past a buffer.
+/// kernel that refuses map-element programs, or a sockmap's cookies for a `sockmap` query read
+/// through socket iterators). Only the types whose lookup size is known are accepted: hash,
+/// array, LRU hash (value_size bytes), per-CPU hash, array and LRU hash (value_size rounded up to
+/// 8, times the possible CPUs), and sockmap and sockhash with 8-byte values (the socket's cookie;
+/// the kernel answers ENOSPC for other sizes), so the kernel never writes past a buffer.
 pub struct MapElements {
     fd: OwnedFd,
     info: MapInfo,
@@ -698,6 +732,7 @@ impl MapElements {
         let value_len = match info.map_type {
             1 | 2 | 9 => info.value_size as usize,
             5 | 6 | 10 => (info.value_size as usize).next_multiple_of(8) * possible_cpus as usize,
+            15 | 18 if info.value_size == 8 => 8,
             other => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -741,6 +776,27 @@ impl MapElements {
         check_len(key, self.key_len())?;
         check_len(value, self.value_len)?;
         elem_lookup(self.fd.as_fd(), key, value)
+    }
+
+    /// Calls `visit` with the key and value(s) of each element, in the map's key order, until it
+    /// breaks. A key deleted between GET_NEXT_KEY and LOOKUP_ELEM (or an empty sockmap slot) is
+    /// skipped.
+    pub fn each(
+        &self,
+        mut visit: impl FnMut(&[u8], &[u8]) -> io::Result<ControlFlow<()>>,
+    ) -> io::Result<()> {
+        let mut key = vec![0u8; self.key_len()];
+        let mut next = vec![0u8; self.key_len()];
+        let mut value = vec![0u8; self.value_len];
+        let mut first = true;
+        while self.next_key((!first).then_some(key.as_slice()), &mut next)? {
+            first = false;
+            std::mem::swap(&mut key, &mut next);
+            if self.lookup(&key, &mut value)? && visit(&key, &value)?.is_break() {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -114,8 +114,8 @@ pub struct Common {
     #[arg(long, value_enum, default_value_t = GroupIn::Auto, global = true, hide = true)]
     pub group_in: GroupIn,
     /// Plan as on a kernel that refuses map-element programs, even where this one loads them:
-    /// `bpf_map_elem` rows from user space (the map syscalls), `bpf_sk_storage_map` rows from
-    /// the socket iterators. Hidden: for comparing both paths.
+    /// `bpf_map_elem` rows from user space (the map syscalls), `bpf_sk_storage_map` and
+    /// `sockmap` rows from the socket iterators. Hidden: for comparing both paths.
     #[arg(long, global = true, hide = true)]
     pub map_walk: bool,
     /// Entries of the first kernel group map (doubled while it fills up). Hidden: for tests.

@@ -199,9 +199,10 @@ fn target_findings(kernel: &Kernel, common: &Common) -> Result<Vec<Finding>, Fai
                     WITH_FALLBACK,
                     format!(
                         "no {} program (this kernel refuses map-element programs): rows read \
-                         through the {} iterators with bpf_sk_storage_get",
+                         through the {} iterators {}",
                         target.name,
-                        sockets.names()
+                        sockets.names(),
+                        sockets.how()
                     ),
                 ),
                 Err(err) => Finding::new(item, "unavailable", refusal(&err)),

@@ -11,6 +11,7 @@ use bpfq_compiler::ir::MapRef;
 use bpfq_compiler::layout::RowLayout;
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::pipeline::{Compiled, CompiledQuery};
+use bpfq_compiler::socket_storage::SocketLookup;
 use bpfq_compiler::variants::{older_variants, path_variants};
 use bpfq_kernel::catalogue::RowTransport;
 use bpfq_kernel::{helpers, KernelFeatures};
@@ -79,18 +80,26 @@ fn explain_one(out: &mut String, compiled: &Compiled) {
         let _ = write!(out, "== row layout\n{}", describe_layout(&compiled.layout));
         return;
     }
-    if matches!(compiled.plan.rows_from, RowsFrom::SocketIterators(_)) {
+    if let RowsFrom::SocketIterators(sockets) = &compiled.plan.rows_from {
         for socket in &compiled.socket_programs {
             let _ = writeln!(
                 out,
                 "== program {}\nname {}, attach to BTF FUNC bpf_iter_{} {}, license GPL, {} \
-                 instructions\nmaps: the query's map (BPF_MAP_TYPE_SK_STORAGE, opened at run \
-                 time){}; their fds replace map[fd:-1]",
+                 instructions\nmaps: {}{}; their fds replace map[fd:-1]",
                 socket.target.name,
                 socket.prog_name,
                 socket.target.name,
                 socket.target.attach_func,
                 socket.program.insns.len(),
+                match sockets.lookup {
+                    SocketLookup::SkStorage =>
+                        "the query's map (BPF_MAP_TYPE_SK_STORAGE, opened at run time)".to_string(),
+                    SocketLookup::SockmapKey { .. } => format!(
+                        "{} (BPF_MAP_TYPE_HASH, the socket cookie -> key of each socket of the \
+                         query's sockmap, created and filled at run time)",
+                        bpfq_runtime::socket_keys::MAP_NAME
+                    ),
+                },
                 if socket.target.transport == RowTransport::RingBuf {
                     ", bpfq_rows (BPF_MAP_TYPE_RINGBUF, created at run time)"
                 } else {
@@ -122,6 +131,10 @@ fn explain_one(out: &mut String, compiled: &Compiled) {
             // Only `bpfq pin`/`compile` build text programs; explain shows binary ones.
             MapRef::Formats => ("bpfq_formats", "BPF_MAP_TYPE_ARRAY, read-only"),
             MapRef::SkStorage => ("the query's map", "BPF_MAP_TYPE_SK_STORAGE"),
+            MapRef::SocketKeys => (
+                bpfq_runtime::socket_keys::MAP_NAME,
+                "BPF_MAP_TYPE_HASH, socket cookie -> sockmap key",
+            ),
         };
         let _ = writeln!(
             out,

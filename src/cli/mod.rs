@@ -404,7 +404,7 @@ pub fn compile_query_with<T>(
 
 /// The features to compile for: the kernel's, and with `--map-walk` as on a kernel that refuses
 /// map-element programs (bpf_map_elem rows are then read from user space, bpf_sk_storage_map
-/// rows through the socket iterators).
+/// and sockmap rows through the socket iterators).
 pub(super) fn features_for(kernel: &Kernel, common: &args::Common) -> KernelFeatures {
     let mut features = kernel.features.clone();
     if common.map_walk {

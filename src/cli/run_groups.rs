@@ -100,7 +100,7 @@ fn walk(
     let insns = compiled.program.to_bytes_with_maps(|map| match map {
         MapRef::Groups => fd,
         // A kernel-grouped program writes no rows, so it references no ring and no formats.
-        MapRef::RowRing | MapRef::Formats | MapRef::SkStorage => {
+        MapRef::RowRing | MapRef::Formats | MapRef::SkStorage | MapRef::SocketKeys => {
             bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER
         }
     });

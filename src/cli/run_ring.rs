@@ -68,13 +68,14 @@ pub(super) fn ring_rows(
     )
 }
 
-/// `ring_rows` of a program that also reads the sk_storage map `sk_storage` (an fd, patched in
-/// at each load: the unix program of a query read through socket iterators, `socket_run.rs`).
+/// `ring_rows` of a program that also reads the map `socket_map` (an fd, patched in at each
+/// load: the sk_storage map or the socket keys of the unix program of a query read through
+/// socket iterators, `socket_run.rs`).
 pub(super) fn ring_rows_with_map(
     query: &str,
     compiled: &Compiled,
     common: &Common,
-    sk_storage: i32,
+    socket_map: i32,
 ) -> Result<Vec<RingRows>, Failure> {
     let namespaces: Vec<Option<File>> = match &compiled.plan.iter_params {
         Some(IterParams::Netns(NetnsRef::All)) => all_network_namespaces()
@@ -98,7 +99,7 @@ pub(super) fn ring_rows_with_map(
             compiled,
             common,
             namespace.as_ref(),
-            sk_storage,
+            socket_map,
         )?);
     }
     Ok(rows)
@@ -110,7 +111,7 @@ fn walk_namespace(
     compiled: &Compiled,
     common: &Common,
     namespace: Option<&File>,
-    sk_storage: i32,
+    socket_map: i32,
 ) -> Result<RingRows, Failure> {
     let link_info = match &compiled.plan.iter_params {
         Some(params) => params.link_info(&cgroup_id_of).map_err(Failure::Runtime)?,
@@ -124,8 +125,9 @@ fn walk_namespace(
             MapRef::Groups => bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER,
             // Only text-output programs (`bpfq pin`) print through a format map.
             MapRef::Formats => bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER,
-            // Only the socket iterator programs of sk_storage queries (`socket_run.rs`).
-            MapRef::SkStorage => sk_storage,
+            // Only the socket iterator programs of sk_storage and sockmap queries
+            // (`socket_run.rs`).
+            MapRef::SkStorage | MapRef::SocketKeys => socket_map,
         });
         let spec = IterProgramSpec {
             name: &compiled.prog_name,

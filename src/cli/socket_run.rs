@@ -1,7 +1,9 @@
-//! `bpfq QUERY` of a `bpf_sk_storage_map` query whose plan reads the sockets through socket
-//! iterators (`RowsFrom::SocketIterators`: this kernel refuses map-element programs). Guarantees:
-//! the map is the one compiled for (reopened as for a link, sizes checked), held while any
-//! program may still load, and its fd is patched into every program; each iterator is read in
+//! `bpfq QUERY` of a `bpf_sk_storage_map` or `sockmap` query whose plan reads the sockets through
+//! socket iterators (`RowsFrom::SocketIterators`: this kernel refuses map-element programs).
+//! Guarantees: the map is the one compiled for (reopened as for a link, sizes checked), held
+//! while any program may still load; the programs read the sk_storage map itself, or for a
+//! sockmap the cookie -> key map (`socket_keys.rs`) filled from it before every walk, and its fd
+//! is patched into every program; each iterator is read in
 //! every network namespace of the machine (as `netns = all` does), tcp and udp through the seq
 //! buffer (loaded and attached once, before any is read; the links and programs outlive the
 //! readers, which the caller drops first), unix through a ring buffer walked at `open`
@@ -14,10 +16,13 @@ use bpfq_compiler::bpf::asm::MAP_FD_PLACEHOLDER;
 use bpfq_compiler::ir::{Function, MapRef};
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::pipeline::{Compiled, SocketProgram};
+use bpfq_compiler::socket_storage::SocketLookup;
 use bpfq_kernel::catalogue::RowTransport;
 use bpfq_runtime::loader::{load_iter_program, IterLink, IterProgramSpec, LoadedProgram};
 use bpfq_runtime::netns::all_network_namespaces;
 use bpfq_runtime::row_source::{RingRows, RowSource};
+use bpfq_runtime::socket_keys::SocketKeys;
+use bpfq_runtime::sys::MapElements;
 use bpfq_runtime::{IterReader, ReadError};
 use std::ops::ControlFlow;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -26,7 +31,73 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 pub struct SocketLinks {
     // Each link before its program (fields drop in order).
     links: Vec<(usize, IterLink, LoadedProgram)>,
-    map: OwnedFd,
+    map: ProgramMap,
+}
+
+/// The map the socket programs read.
+enum ProgramMap {
+    /// The query's sk_storage map.
+    Storage(OwnedFd),
+    /// The query's sockmap, read before each walk into `keys`, which the programs read.
+    Keys {
+        sockmap: MapElements,
+        keys: SocketKeys,
+    },
+}
+
+impl ProgramMap {
+    /// The map of `compiled`'s plan, opened as for a link, and what the programs read of it.
+    fn open(compiled: &Compiled) -> Result<ProgramMap, Failure> {
+        let (Some(IterParams::Map(param)), RowsFrom::SocketIterators(sockets)) =
+            (&compiled.plan.iter_params, &compiled.plan.rows_from)
+        else {
+            return Err(Failure::Runtime(
+                "socket iterators without a map (this is a bug in bpfq)".into(),
+            ));
+        };
+        let map = super::map_run::open_for_link(param)?;
+        if sockets.lookup == SocketLookup::SkStorage {
+            return Ok(ProgramMap::Storage(map));
+        }
+        let cannot =
+            |e: std::io::Error| Failure::Runtime(format!("cannot read {}: {e}", param.map));
+        let sockmap = MapElements::new(map, 1).map_err(cannot)?;
+        let keys = SocketKeys::create(&sockmap).map_err(|e| {
+            Failure::Runtime(format!(
+                "cannot create the map of {}'s socket cookies: {e}",
+                param.map
+            ))
+        })?;
+        Ok(ProgramMap::Keys { sockmap, keys })
+    }
+
+    fn fd(&self) -> i32 {
+        match self {
+            ProgramMap::Storage(fd) => fd.as_raw_fd(),
+            ProgramMap::Keys { keys, .. } => keys.fd().as_raw_fd(),
+        }
+    }
+
+    /// Before a walk: the sockmap's sockets now, into the map the programs read.
+    fn refresh(&self) -> Result<(), Failure> {
+        let ProgramMap::Keys { sockmap, keys } = self else {
+            return Ok(());
+        };
+        let filled = keys.fill(sockmap).map_err(|e| {
+            Failure::Runtime(format!(
+                "reading the sockmap {} failed: {e}",
+                sockmap.info().name
+            ))
+        })?;
+        if filled.repeated > 0 {
+            eprintln!(
+                "bpfq: warning: {} slot(s) of the sockmap hold a socket another slot holds too; \
+                 read through the socket iterators, each socket is listed at one key only",
+                filled.repeated
+            );
+        }
+        Ok(())
+    }
 }
 
 /// The rows of one socket iterator in one namespace.
@@ -50,19 +121,14 @@ impl RowSource for SocketRows {
 
 /// Loads and attaches every seq socket program of `compiled` (the ring ones load at `open`).
 pub fn load(compiled: &Compiled, query: &str, common: &Common) -> Result<SocketLinks, Failure> {
-    let Some(IterParams::Map(param)) = &compiled.plan.iter_params else {
-        return Err(Failure::Runtime(
-            "socket iterators without a map (this is a bug in bpfq)".into(),
-        ));
-    };
-    let map = super::map_run::open_for_link(param)?;
+    let map = ProgramMap::open(compiled)?;
     let mut links = Vec::new();
     for (index, socket) in compiled.socket_programs.iter().enumerate() {
         if socket.target.transport == RowTransport::RingBuf {
             continue;
         }
         let insns = socket.program.to_bytes_with_maps(|wanted| match wanted {
-            MapRef::SkStorage => map.as_raw_fd(),
+            MapRef::SkStorage | MapRef::SocketKeys => map.fd(),
             // A seq socket program writes seq rows only: no ring, no groups, no formats.
             MapRef::RowRing | MapRef::Groups | MapRef::Formats => MAP_FD_PLACEHOLDER,
         });
@@ -82,7 +148,8 @@ pub fn load(compiled: &Compiled, query: &str, common: &Common) -> Result<SocketL
 
 impl SocketLinks {
     /// The rows of every socket iterator in every network namespace, in the plan's order of
-    /// iterators: new seq iterators of the links, and for a ring program a fresh walk.
+    /// iterators: new seq iterators of the links, and for a ring program a fresh walk (a
+    /// sockmap's cookies are read again first).
     pub fn open(
         &self,
         compiled: &Compiled,
@@ -91,16 +158,13 @@ impl SocketLinks {
     ) -> Result<Vec<SocketRows>, Failure> {
         let namespaces = all_network_namespaces()
             .map_err(|e| Failure::Runtime(format!("listing the network namespaces failed: {e}")))?;
+        self.map.refresh()?;
         let mut rows = Vec::new();
         for (index, socket) in compiled.socket_programs.iter().enumerate() {
             if socket.target.transport == RowTransport::RingBuf {
                 let view = ring_view(compiled, socket);
-                let rings = super::run_ring::ring_rows_with_map(
-                    query,
-                    &view,
-                    common,
-                    self.map.as_raw_fd(),
-                )?;
+                let rings =
+                    super::run_ring::ring_rows_with_map(query, &view, common, self.map.fd())?;
                 rows.extend(rings.into_iter().map(SocketRows::Ring));
                 continue;
             }

@@ -5,6 +5,12 @@ socket then `ready`, and keeps the sockets open until stdin closes; then it unpi
 
     socket_maps.py sockmap PIN COUNT      BPF_MAP_TYPE_SOCKMAP, slot i = client socket i
     socket_maps.py sockhash PIN COUNT     BPF_MAP_TYPE_SOCKHASH, key 100 + i = client socket i
+    socket_maps.py sockmap8 PIN COUNT     as sockmap, with 8-byte values (user space reads
+                                          cookies), then one connected UDP socket in slot COUNT
+                                          and one end of a unix socketpair in slot COUNT + 1
+                                          where the kernel accepts them
+    socket_maps.py sockhash8 PIN COUNT    as sockhash, with 8-byte values, UDP and unix as above
+                                          (keys 100 + COUNT, 101 + COUNT)
     socket_maps.py sk_storage PIN COUNT   BPF_MAP_TYPE_SK_STORAGE, socket i -> u64 1000 + i,
                                           one connected UDP socket -> u64 1000 + COUNT,
                                           one end of a unix socketpair -> u64 1001 + COUNT,
@@ -91,16 +97,35 @@ def main():
         servers.append(s)
     name = os.path.basename(path)[:15]
     rows = []
-    if kind == "sockmap":
-        map_fd = map_create(MAP_SOCKMAP, 4, 4, count + 2, 0, name)
+    if kind in ("sockmap", "sockhash", "sockmap8", "sockhash8"):
+        map_type = MAP_SOCKHASH if kind.startswith("sockhash") else MAP_SOCKMAP
+        first_key = 100 if map_type == MAP_SOCKHASH else 0
+        wide = kind.endswith("8")
+        value_size = 8 if wide else 4
+        map_fd = map_create(map_type, 4, value_size, count + 4, 0, name)
+
+        def put(key, sock) -> bool:
+            value = struct.pack("<Q" if wide else "<I", sock.fileno())
+            try:
+                update(map_fd, struct.pack("<I", key), value)
+            except OSError:
+                return False
+            rows.append((key, sock))
+            return True
+
         for i, c in enumerate(clients):
-            update(map_fd, struct.pack("<I", i), struct.pack("<I", c.fileno()))
-            rows.append((i, c))
-    elif kind == "sockhash":
-        map_fd = map_create(MAP_SOCKHASH, 4, 4, count + 2, 0, name)
-        for i, c in enumerate(clients):
-            update(map_fd, struct.pack("<I", 100 + i), struct.pack("<I", c.fileno()))
-            rows.append((100 + i, c))
+            put(first_key + i, c)
+        if wide:
+            # A connected UDP socket (Linux 5.7+) and a unix stream socket (5.15+) too, where
+            # the kernel takes them: they are read through the udp and unix iterators there.
+            udp_server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp_server.bind(("127.0.0.1", 0))
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.connect(udp_server.getsockname())
+            unix, unix_peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            keep.extend([udp_server, udp, unix, unix_peer])
+            put(first_key + count, udp)
+            put(first_key + count + 1, unix)
     elif kind == "sk_storage":
         btf_fd = btf_two_ints()
         map_fd = map_create(MAP_SK_STORAGE, 4, 8, 0, BPF_F_NO_PREALLOC, name, (btf_fd, 1, 2))

@@ -305,7 +305,7 @@ start_maps() {
 
 stop_maps() {
     [ -n "${maps_pid:-}" ] && kill "$maps_pid"
-    rm -f "$PINS/kt_hash" "$PINS/kt_sockmap" "$PINS/kt_sk_storage"
+    rm -f "$PINS/kt_hash" "$PINS/kt_sockmap" "$PINS/kt_sockmap8" "$PINS/kt_sk_storage"
 }
 
 # map_ready KIND: true when the helper made that map; else prints why not.
@@ -327,11 +327,31 @@ hash_elem_value() {
     echo "$got" >"$SCRATCH/detail"
 }
 
+# sockmap_value MAP [FLAG...]: the helper's client socket must be the one row of the sockmap.
 sockmap_value() {
+    map=$1
+    shift
     want="0,$(client_ports)"
-    got=$(bq -o csv --no-header "from sockmap(map = \"$PINS/kt_sockmap\") select key, sport, dport") || return 1
+    got=$(bq "$@" -o csv --no-header "from sockmap(map = \"$PINS/$map\") select key, sport, dport") || return 1
     [ "$got" = "$want" ] || { echo "got '$got', want '$want'" >&2; return 1; }
     echo "$got" >"$SCRATCH/detail"
+}
+
+# The sockmap of 4-byte values: its row where the kernel loads the sockmap program; where it
+# refuses it (doctor: works with fallback), user space cannot find the map's sockets, and bpfq
+# must say so (E0305, the map's values) rather than print rows or fail otherwise.
+sockmap_u32_value() {
+    [ -s "$SCRATCH/doctor" ] || "$BPFQ" doctor -o tsv --no-header >"$SCRATCH/doctor" || return 1
+    if ! grep -q "^target sockmap	works with fallback" "$SCRATCH/doctor"; then
+        sockmap_value kt_sockmap
+        return
+    fi
+    if bq -o csv --no-header "from sockmap(map = \"$PINS/kt_sockmap\") select key" >/dev/null 2>"$SCRATCH/u32.err"; then
+        echo "rows from a sockmap of 4-byte values where the kernel refuses its program" >&2
+        return 1
+    fi
+    grep -q '^error\[E0305\]: .*values are 4 bytes' "$SCRATCH/u32.err" || { cat "$SCRATCH/u32.err" >&2; return 1; }
+    echo "E0305 as it should: sockmap programs refused, 4-byte values give no cookies" >"$SCRATCH/detail"
 }
 
 sk_storage_value() {
@@ -394,7 +414,7 @@ for t in $(cat "$SCRATCH/targets" 2>/dev/null); do
     # The map-element targets walk one map each: the helper's.
     case $t in
         bpf_map_elem) map="hash" ;;
-        sockmap) map="sockmap" ;;
+        sockmap) map="sockmap8" ;;
         bpf_sk_storage_map) map="sk_storage" ;;
         *) map= ;;
     esac
@@ -446,17 +466,25 @@ done
 for t in task tcp unix ipv6_route; do
     grep -qx "$t" "$SCRATCH/targets" 2>/dev/null && check "value:$t" "${t}_value"
 done
-for map in hash sockmap sk_storage; do
-    case $map in
-        hash) t=bpf_map_elem f=hash_elem_value ;;
-        sockmap) t=sockmap f=sockmap_value ;;
-        sk_storage) t=bpf_sk_storage_map f=sk_storage_value ;;
+# value:sockmap:fallback reads the same sockmap as value:sockmap through the socket iterators
+# (--map-walk plans as a kernel refusing map-element programs would), where the kernel would
+# otherwise load the sockmap program: the two paths' rows (and BPFQ-TIME lines) side by side.
+for check_map in hash:hash sockmap:sockmap8 sockmap:fallback:sockmap8 sockmap:u32:sockmap \
+    sk_storage:sk_storage; do
+    map=${check_map##*:}
+    case ${check_map%:*} in
+        hash) t=bpf_map_elem name=bpf_map_elem f=hash_elem_value ;;
+        sockmap) t=sockmap name=sockmap f="sockmap_value kt_sockmap8" ;;
+        sockmap:fallback) t=sockmap name=sockmap:fallback f="sockmap_value kt_sockmap8 --map-walk" ;;
+        sockmap:u32) t=sockmap name=sockmap:u32 f=sockmap_u32_value ;;
+        sk_storage) t=bpf_sk_storage_map name=bpf_sk_storage_map f=sk_storage_value ;;
     esac
     grep -qx "$t" "$SCRATCH/targets" 2>/dev/null || continue
     if why=$(map_ready "$map"); then
-        check "value:$t" "$f"
+        # shellcheck disable=SC2086 # the function and its arguments are words
+        check "value:$name" $f
     else
-        skip "value:$t" "$why"
+        skip "value:$name" "$why"
     fi
 done
 check group:auto group_value auto

@@ -4,6 +4,8 @@
  *
  *   DIR/kt_hash        BPF_MAP_TYPE_HASH, u32 -> u64: 1 -> 10, 2 -> 20, 3 -> 30
  *   DIR/kt_sockmap     BPF_MAP_TYPE_SOCKMAP, slot 0 = the client end of a loopback TCP connection
+ *   DIR/kt_sockmap8    the same with 8-byte values (a lookup from user space answers the socket's
+ *                      cookie: readable where the kernel refuses sockmap iterator programs)
  *   DIR/kt_sk_storage  BPF_MAP_TYPE_SK_STORAGE (BTF int -> u64): that client socket -> 1000
  *
  * It prints one line per map, `<name> ok` or `<name> fail <reason>`, then `client <local port>
@@ -110,7 +112,7 @@ int main(int argc, char **argv)
 	socklen_t len = sizeof(addr);
 	int listener, client, server, fd, btf;
 	uint32_t key, slot = 0, cfd;
-	uint64_t value;
+	uint64_t value, cfd64;
 	int32_t sk_key;
 
 	/* A loopback TCP connection: its client end goes into the socket maps. */
@@ -138,6 +140,11 @@ int main(int argc, char **argv)
 	fd = map_create(BPF_MAP_TYPE_SOCKMAP, 4, 4, 2, 0, "kt_sockmap", -1, 0, 0);
 	cfd = (uint32_t)client;
 	report("sockmap", fd >= 0 && update(fd, &slot, &cfd) == 0 && pin(fd, dir, "kt_sockmap") == 0);
+
+	fd = map_create(BPF_MAP_TYPE_SOCKMAP, 4, 8, 2, 0, "kt_sockmap8", -1, 0, 0);
+	cfd64 = (uint64_t)client;
+	report("sockmap8",
+	       fd >= 0 && update(fd, &slot, &cfd64) == 0 && pin(fd, dir, "kt_sockmap8") == 0);
 
 	btf = btf_two_ints();
 	fd = btf < 0 ? -1

@@ -210,6 +210,7 @@ fn map_name(map: MapRef) -> &'static str {
         MapRef::Groups => "groups",
         MapRef::Formats => "formats",
         MapRef::SkStorage => "sk_storage",
+        MapRef::SocketKeys => "socket_keys",
     }
 }
 

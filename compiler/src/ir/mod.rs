@@ -134,6 +134,10 @@ pub enum MapRef {
     /// names, when its rows come from socket iterators (`socket_storage.rs`): the runtime
     /// opens the map and patches its fd in.
     SkStorage,
+    /// The BPF hash map (key: a socket cookie, u64; value: the socket's key in the sockmap) that
+    /// user space fills from a sockmap a `sockmap` query names, when its rows come from socket
+    /// iterators (`socket_storage.rs`).
+    SocketKeys,
 }
 
 /// The one argument of a `SeqPrintf` (the helper takes an array of u64; bpfq passes one).

@@ -164,14 +164,15 @@ pub fn lower_as(
     lower_with(plan, btf, features, output, None)
 }
 
-/// The program of socket iterator `iterator` for `plan`, a `bpf_sk_storage_map` query whose
-/// rows come from socket iterators (`socket_storage.rs`). The query stays bound against the
-/// map-element context; only where its context fields come from changes: instead of loading
-/// `ctx->sk` and `ctx->value`, the program loads the iterator's socket (skipping NULL, and for
-/// tcp what `bpf_skc_to_tcp_sock` refuses), calls `bpf_sk_storage_get(map, sk, NULL, 0)`
-/// (skipping NULL: the socket holds no value) and lets the columns and filter read those two
-/// values where they read `sk` and `value`. `meta` and the seq buffer are the socket
-/// iterator's. The row layout is the map-element program's.
+/// The program of socket iterator `iterator` for `plan`, a `bpf_sk_storage_map` or `sockmap`
+/// query whose rows come from socket iterators (`socket_storage.rs`). The query stays bound
+/// against the map-element context; only where its context fields come from changes: instead of
+/// loading `ctx->sk` and `ctx->value` (or `ctx->key`), the program loads the iterator's socket
+/// (skipping NULL, and for tcp what `bpf_skc_to_tcp_sock` refuses), finds its element
+/// (`bpf_sk_storage_get(map, sk, NULL, 0)`, or its cookie's key in `MapRef::SocketKeys`),
+/// skipping a socket without one, and lets the columns and filter read those two values where
+/// they read the context fields. `meta` and the seq buffer are the socket iterator's. The row
+/// layout is the map-element program's.
 pub fn lower_sockets(
     plan: &Plan,
     storage: &SocketIterators,
@@ -223,7 +224,7 @@ fn lower_with(
 
     match sockets {
         None => l.load_context_fields(plan, text_output, exit),
-        Some((storage, iterator)) => l.socket_and_value(plan, storage, iterator, exit),
+        Some((sockets, iterator)) => l.socket_and_element(plan, sockets, iterator, exit),
     }
     let buffer = segments
         .iter()
