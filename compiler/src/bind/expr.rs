@@ -462,6 +462,21 @@ impl Binder<'_> {
             )
             .with_primary(pattern.span, "not a string"));
         };
+        // Every byte but `%` takes one byte of the text: as `==` with a longer string, a
+        // pattern that needs more bytes than the array has can never match.
+        let needed = bytes.iter().filter(|b| **b != b'%').count();
+        if let Ty::Chars { len } = bound.ty {
+            if needed > len as usize {
+                return Err(Diagnostic::error(
+                    codes::STRING_TOO_LONG,
+                    format!(
+                        "this pattern matches only text of {needed} bytes or more; the field holds at most {len}"
+                    ),
+                )
+                .with_primary(pattern.span, "too long: `like` could never match")
+                .with_secondary(text.span, format!("char[{len}]")));
+            }
+        }
         Ok(TExpr {
             kind: TKind::Like {
                 text: Box::new(bound),
@@ -525,14 +540,8 @@ impl Binder<'_> {
             });
         }
         if let TKind::Int(v) = inner.kind {
-            let shift = 64 - 8 * u32::from(bytes);
-            let folded = if signed {
-                (((v << shift) as i64) >> shift) as u64
-            } else {
-                (v << shift) >> shift
-            };
             return Ok(TExpr {
-                kind: TKind::Int(folded),
+                kind: TKind::Int(crate::alu::extend(v, 8 * u32::from(bytes), 0, signed)),
                 ty: Ty::Int { bytes, signed },
                 span,
             });
@@ -670,22 +679,26 @@ impl Binder<'_> {
             });
         }
         let inner = self.integer(arg)?;
+        // A literal stays a literal; anything else is a 64-bit register value, signed after `-`.
+        let ty = match inner.ty {
+            Ty::Literal => Ty::Literal,
+            _ => Ty::Int {
+                bytes: 8,
+                signed: inner.ty.is_signed() || op == UnaryOp::Neg,
+            },
+        };
         if let TKind::Int(v) = inner.kind {
             let folded = if op == UnaryOp::Neg {
-                v.wrapping_neg()
+                crate::alu::neg(v)
             } else {
                 !v
             };
             return Ok(TExpr {
                 kind: TKind::Int(folded),
-                ty: Ty::Literal,
+                ty,
                 span,
             });
         }
-        let ty = Ty::Int {
-            bytes: 8,
-            signed: inner.ty.is_signed() || op == UnaryOp::Neg,
-        };
         let kind = if op == UnaryOp::Neg {
             TKind::Neg(Box::new(inner))
         } else {
@@ -743,17 +756,24 @@ impl Binder<'_> {
         };
         let l = self.integer(lhs)?;
         let r = self.integer(rhs)?;
-        let signed = l.ty.is_signed() || r.ty.is_signed();
+        let signed = super::signed_operation(&l.ty, &r.ty);
         if matches!(arith, ArithOp::Div | ArithOp::Rem) && r.kind == TKind::Int(0) {
             return Err(
                 Diagnostic::error(codes::DIVISION_BY_ZERO, "division by zero")
                     .with_primary(rhs.span, "this is zero"),
             );
         }
+        // Two literals give a literal; otherwise the result is the 64-bit register the program
+        // computes, folded or not.
+        let ty = if l.ty == Ty::Literal && r.ty == Ty::Literal {
+            Ty::Literal
+        } else {
+            Ty::Int { bytes: 8, signed }
+        };
         if let (TKind::Int(a), TKind::Int(b)) = (&l.kind, &r.kind) {
             return Ok(TExpr {
-                kind: TKind::Int(fold(arith, *a, *b)),
-                ty: Ty::Literal,
+                kind: TKind::Int(crate::alu::arith(arith, *a, *b, signed)),
+                ty,
                 span,
             });
         }
@@ -764,7 +784,7 @@ impl Binder<'_> {
                 rhs: Box::new(r),
                 signed,
             },
-            ty: Ty::Int { bytes: 8, signed },
+            ty,
             span,
         })
     }
@@ -841,7 +861,7 @@ impl Binder<'_> {
             |a: &TExpr, b: &TExpr| matches!(a.ty, Ty::Ptr { .. }) && b.kind == TKind::Int(0);
         match (l.ty.clone(), r.ty.clone()) {
             (a, b) if a.is_integer() && b.is_integer() => {
-                let signed = a.is_signed() || b.is_signed();
+                let signed = super::signed_operation(&a, &b);
                 Ok(TExpr {
                     kind: TKind::Compare {
                         op,
@@ -978,21 +998,5 @@ fn enum_member(compared_with: &TExpr, v: i64, span: Span) -> TExpr {
         kind: TKind::Int(v as u64),
         ty: compared_with.ty.clone(),
         span,
-    }
-}
-
-/// Constant arithmetic with the same wrap-around semantics as the BPF program.
-fn fold(op: ArithOp, a: u64, b: u64) -> u64 {
-    match op {
-        ArithOp::Add => a.wrapping_add(b),
-        ArithOp::Sub => a.wrapping_sub(b),
-        ArithOp::Mul => a.wrapping_mul(b),
-        ArithOp::Div => a.checked_div(b).unwrap_or(0),
-        ArithOp::Rem => a.checked_rem(b).unwrap_or(a),
-        ArithOp::BitAnd => a & b,
-        ArithOp::BitOr => a | b,
-        ArithOp::BitXor => a ^ b,
-        ArithOp::Shl => a.wrapping_shl(b as u32),
-        ArithOp::Shr => a.wrapping_shr(b as u32),
     }
 }

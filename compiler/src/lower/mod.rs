@@ -1291,11 +1291,11 @@ impl Lowerer<'_> {
 
 /// `rhs` with a literal narrowed to `other`'s width (`bind::narrowed_literal`).
 fn narrow_literal(literal: &TExpr, other: &Ty) -> TExpr {
-    match literal.kind {
-        TKind::Int(c) => TExpr {
-            kind: TKind::Int(crate::bind::narrowed_literal(c, other)),
+    match crate::bind::narrowed_literal(literal, other) {
+        Some(c) => TExpr {
+            kind: TKind::Int(c),
             ..literal.clone()
         },
-        _ => literal.clone(),
+        None => literal.clone(),
     }
 }
