@@ -260,15 +260,13 @@ impl<'a> Evaluator<'a> {
                 rhs,
                 signed,
             } => {
-                // As the lowering: a literal goes right, then a negative literal compared with a
-                // narrower unsigned value is taken at that width.
-                let (op, lhs, rhs) = crate::bind::literal_right(*op, lhs, rhs);
-                let a = self.int(lhs, element)?;
-                let b = match crate::bind::narrowed_literal(rhs, &lhs.ty) {
-                    Some(c) => c,
-                    None => self.int(rhs, element)?,
-                };
-                compare(op, a, b, *signed)
+                // The binder has narrowed a literal to the other operand's width already.
+                compare(
+                    *op,
+                    self.int(lhs, element)?,
+                    self.int(rhs, element)?,
+                    *signed,
+                )
             }
             TKind::TextEq {
                 text,

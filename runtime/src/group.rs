@@ -362,6 +362,16 @@ impl Ctx<'_> {
                     None => Value::Null,
                 },
             },
+            GKind::BitNot(inner) => {
+                let value = self.eval(inner);
+                match register(&value) {
+                    Some(bits) if matches!(expr.ty, GTy::Kernel(ref t) if t.is_signed()) => {
+                        Value::Int(!bits as i64)
+                    }
+                    Some(bits) => Value::UInt(!bits),
+                    None => Value::Null,
+                }
+            }
             GKind::Not(inner) => from_truth(truth(&self.eval(inner)).map(|b| !b)),
             GKind::And(a, b) => {
                 let (a, b) = (truth(&self.eval(a)), truth(&self.eval(b)));

@@ -315,6 +315,25 @@ impl Binder<'_> {
                     span,
                 })
             }
+            ExprKind::Unary(UnaryOp::BitNot, inner) => {
+                let inner = self.group_number(g, inner)?;
+                let GTy::Kernel(inner_ty) = &inner.ty else {
+                    return Err(Diagnostic::error(
+                        codes::EXPECTED_INTEGER,
+                        "`~` needs an integer, not a float",
+                    )
+                    .with_primary(span, "the operand is a float (from `avg`)"));
+                };
+                let ty = GTy::Kernel(Ty::Int {
+                    bytes: 8,
+                    signed: inner_ty.is_signed(),
+                });
+                Ok(GExpr {
+                    kind: GKind::BitNot(Box::new(inner)),
+                    ty,
+                    span,
+                })
+            }
             _ => Err(self.not_grouped(expr)),
         }
     }
@@ -652,22 +671,22 @@ fn is_enum(value: &GExpr) -> bool {
     matches!(value.ty, GTy::Kernel(Ty::Enum { .. }))
 }
 
-/// `constant` as the program compares it with a value of type `other` (`bind::narrowed_literal`);
+/// `constant` as the program compares it with a value of type `other` (`bind::narrow_literal`);
 /// anything but a constant unchanged.
 fn narrowed(constant: GExpr, other: &Ty) -> GExpr {
-    let GKind::Int(v) = constant.kind else {
-        return constant;
-    };
-    let GTy::Kernel(ty) = &constant.ty else {
+    let (GKind::Int(v), GTy::Kernel(ty)) = (&constant.kind, &constant.ty) else {
         return constant;
     };
     let probe = TExpr {
-        kind: TKind::Int(v),
+        kind: TKind::Int(*v),
         ty: ty.clone(),
         span: constant.span,
     };
-    GExpr {
-        kind: GKind::Int(super::narrowed_literal(&probe, other).unwrap_or(v)),
-        ..constant
+    match super::narrow_literal(probe, other).kind {
+        TKind::Int(c) => GExpr {
+            kind: GKind::Int(c),
+            ..constant
+        },
+        _ => constant,
     }
 }

@@ -865,8 +865,8 @@ impl Binder<'_> {
                 Ok(TExpr {
                     kind: TKind::Compare {
                         op,
-                        lhs: Box::new(l),
-                        rhs: Box::new(r),
+                        lhs: Box::new(super::narrow_literal(l, &b)),
+                        rhs: Box::new(super::narrow_literal(r, &a)),
                         signed,
                     },
                     ty: Ty::Bool,

@@ -208,6 +208,9 @@ pub fn signed_operation(a: &Ty, b: &Ty) -> bool {
 /// as C does (`uid == -1` means 0xffffffff for a u32 uid). Other constants are compared as they
 /// are: the value is zero-extended, so a literal beyond its range compares correctly in 64
 /// bits, and a typed constant (`cast(-1 as s64)`) is the value a register holds at run time.
+///
+/// The binder applies it to both operands of every comparison it builds (`narrow_literal`), so
+/// the program and every evaluator compare the values as they are.
 pub fn narrowed_literal(rhs: &TExpr, other: &Ty) -> Option<u64> {
     let TKind::Int(c) = rhs.kind else {
         return None;
@@ -227,6 +230,18 @@ pub fn narrowed_literal(rhs: &TExpr, other: &Ty) -> Option<u64> {
         }
         _ => c,
     })
+}
+
+/// `constant` with its value narrowed for a comparison with a value of type `other`
+/// (`narrowed_literal`); anything but a constant unchanged.
+pub fn narrow_literal(constant: TExpr, other: &Ty) -> TExpr {
+    match narrowed_literal(&constant, other) {
+        Some(c) => TExpr {
+            kind: TKind::Int(c),
+            ..constant
+        },
+        None => constant,
+    }
 }
 
 /// Why a `d_path` is a dentry walk rather than a `bpf_d_path` call.
