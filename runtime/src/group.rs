@@ -445,7 +445,7 @@ fn arith(op: ArithOp, l: Value, r: Value, signed: bool) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bpfq_compiler::bind::{Aggregate, GTy, GroupColumn, Ty};
+    use bpfq_compiler::bind::{Aggregate, CmpOp, GroupColumn};
     use bpfq_compiler::diagnostic::Span;
 
     fn span() -> Span {

@@ -137,6 +137,7 @@ pub fn result_layout(join: &JoinPlan, sides: &[&RowLayout]) -> RowLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bpfq_compiler::bind::CmpOp;
     use bpfq_compiler::join::{JoinColumn, JoinStep};
 
     fn column(side: usize, column: usize) -> JoinColumn {
