@@ -78,11 +78,15 @@ fn folded_constants_have_the_programs_values() {
         &format!("from task select pid where pid == {pid} and pid > -16 / 3 + 4"),
     );
     assert_eq!(row, vec![pid.to_string()], "-16 / 3 + 4 is -1");
+    // A parameter is a constant of its declared type.
     let row = file_row(
-        "param s: s32 = -16;\n",
-        &format!("from task select $s >> 2, $s / 3, $s < 0 where pid == {pid}"),
+        "param s: s32 = -16;\nparam big: u64 = 0xffffffffffffffff;\nparam b: u8 = 200;\n",
+        &format!(
+            "from task select $s >> 2, $s / 3, $s < 0, $big > 0, $big >> 60, cast($b as s8) \
+             where pid == {pid}"
+        ),
     );
-    assert_eq!(row, ["-4", "-5", "true"]);
+    assert_eq!(row, ["-4", "-5", "true", "true", "15", "-56"]);
 }
 
 #[test]

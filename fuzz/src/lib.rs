@@ -182,10 +182,19 @@ pub fn fold_agrees(data: &[u8]) {
     } else {
         gen.int(4)
     };
+    // As a query file's declarations give them: the value and its declared type.
     let params: HashMap<String, String> = gen
         .params
         .iter()
-        .map(|p| (p.name.clone(), p.value.to_string()))
+        .flat_map(|p| {
+            [
+                (p.name.clone(), p.value.to_string()),
+                (
+                    bpfq_compiler::queryfile::declared_type_key(&p.name),
+                    expr_gen::type_name(p.ty),
+                ),
+            ]
+        })
         .collect();
     let folded = expr_gen::folded(&expr);
     let run_time = expr_gen::runtime(&expr, "cast(key - key as s64)", &mut Vec::new());

@@ -107,8 +107,10 @@ pub fn literal(v: i128) -> String {
 
 #[derive(Clone, Debug)]
 pub enum E {
-    /// A literal or a `$param` (both literals to the binder), as written.
+    /// A literal, as written.
     Lit(String),
+    /// A `$param` declared with an integer type: a constant of that type.
+    Param(String, (u8, bool)),
     /// `cast(C as T)`.
     Typed(i128, (u8, bool)),
     Unary(&'static str, Box<E>, Ty),
@@ -123,7 +125,7 @@ impl E {
     pub fn ty(&self) -> Ty {
         match self {
             E::Lit(_) => Ty::Lit,
-            E::Typed(_, t) | E::Cast(_, t) => Ty::Int(t.0, t.1),
+            E::Typed(_, t) | E::Cast(_, t) | E::Param(_, t) => Ty::Int(t.0, t.1),
             E::Unary(_, _, ty) | E::Arith(_, _, _, ty) => *ty,
             E::Compare(..) | E::Logic(..) | E::Not(_) => Ty::Bool,
         }
@@ -183,7 +185,7 @@ impl<C: Choices> Gen<C> {
                     ty,
                     value,
                 });
-                E::Lit(format!("${name}"))
+                E::Param(format!("${name}"), ty)
             }
         }
     }
@@ -256,7 +258,7 @@ impl<C: Choices> Gen<C> {
 /// The expression as written: every constant a constant, so the binder folds what it can.
 pub fn folded(e: &E) -> String {
     match e {
-        E::Lit(text) => text.clone(),
+        E::Lit(text) | E::Param(text, _) => text.clone(),
         E::Typed(v, t) => format!("cast({} as {})", literal(*v), type_name(*t)),
         E::Unary(op, a, _) => format!("{op}({})", folded(a)),
         E::Arith(op, a, b, _) | E::Compare(op, a, b) => {
@@ -269,7 +271,8 @@ pub fn folded(e: &E) -> String {
 }
 
 /// The expression with its constants made run-time values of the same type, `zero` being a
-/// run-time s64 zero (`pid - pid`): `cast(C as T)` becomes `cast(zero + C as T)`; a literal
+/// run-time s64 zero (`pid - pid`): `cast(C as T)` becomes `cast(zero + C as T)`, a `$param`
+/// of type T `cast(zero + $param as T)`; a literal
 /// becomes the s64 `(zero + C)` where it meets only literals (literals are signed 64-bit among
 /// themselves), and stays a literal where it meets a typed operand (where it takes that
 /// operand's signedness). `casts` collects the casts written (group keys, for a grouped query).
@@ -282,6 +285,7 @@ fn written(e: &E, zero: &str, literal_ok: bool, casts: &mut Vec<String>) -> Stri
         E::Lit(text) if literal_ok => format!("({zero} + {text})"),
         E::Lit(text) => text.clone(),
         E::Typed(v, t) => format!("cast({zero} + {} as {})", literal(*v), type_name(*t)),
+        E::Param(name, t) => format!("cast({zero} + {name} as {})", type_name(*t)),
         E::Unary(op, a, ty) => {
             if *ty == Ty::Lit && !literal_ok {
                 return folded(e);
@@ -311,7 +315,7 @@ fn written(e: &E, zero: &str, literal_ok: bool, casts: &mut Vec<String>) -> Stri
             type_name(*t)
         ),
     };
-    if matches!(e, E::Typed(..) | E::Cast(..)) && !casts.contains(&text) {
+    if matches!(e, E::Typed(..) | E::Param(..) | E::Cast(..)) && !casts.contains(&text) {
         casts.push(text.clone());
     }
     text

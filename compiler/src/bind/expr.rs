@@ -494,17 +494,10 @@ impl Binder<'_> {
         ty: &crate::syntax::ast::TypeName,
         span: Span,
     ) -> Result<TExpr, Diagnostic> {
-        let target = match ty.name.as_str() {
-            _ if ty.is_struct => None,
-            "u8" => Some((1, false)),
-            "u16" => Some((2, false)),
-            "u32" => Some((4, false)),
-            "u64" => Some((8, false)),
-            "s8" | "i8" => Some((1, true)),
-            "s16" | "i16" => Some((2, true)),
-            "s32" | "i32" => Some((4, true)),
-            "s64" | "i64" => Some((8, true)),
-            _ => None,
+        let target = if ty.is_struct {
+            None
+        } else {
+            super::int_type(&ty.name)
         };
         let Some((bytes, signed)) = target else {
             return self.bind_struct_cast(value, ty, span);
@@ -655,11 +648,24 @@ impl Binder<'_> {
         } else {
             text.parse::<u64>().ok()
         };
+        // A parameter declared with an integer type is a constant of that type.
+        let declared = self
+            .env
+            .params
+            .get(&crate::queryfile::declared_type_key(name))
+            .and_then(|t| super::int_type(t));
         Ok(match parsed {
-            Some(v) => TExpr {
-                kind: TKind::Int(v),
-                ty: Ty::Literal,
-                span,
+            Some(v) => match declared {
+                Some((bytes, signed)) => TExpr {
+                    kind: TKind::Int(crate::alu::extend(v, 8 * u32::from(bytes), 0, signed)),
+                    ty: Ty::Int { bytes, signed },
+                    span,
+                },
+                None => TExpr {
+                    kind: TKind::Int(v),
+                    ty: Ty::Literal,
+                    span,
+                },
             },
             None => TExpr {
                 kind: TKind::Str(text.as_bytes().to_vec()),

@@ -195,6 +195,21 @@ pub fn literal_right<'e>(
     }
 }
 
+/// The (bytes, signed) of an integer type name (`u8` ... `s64`, `i8` ... `i64`).
+pub fn int_type(name: &str) -> Option<(u8, bool)> {
+    Some(match name {
+        "u8" => (1, false),
+        "u16" => (2, false),
+        "u32" => (4, false),
+        "u64" => (8, false),
+        "s8" | "i8" => (1, true),
+        "s16" | "i16" => (2, true),
+        "s32" | "i32" => (4, true),
+        "s64" | "i64" => (8, true),
+        _ => return None,
+    })
+}
+
 /// Whether arithmetic or a comparison of operands typed `a` and `b` is signed (signed division,
 /// `s>>`, signed jumps): when either operand is signed, and when both are literals, which are
 /// 64-bit signed integers among themselves (`-1 < 0`, `-16 / 3` is -5). A literal meeting a
