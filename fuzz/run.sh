@@ -9,7 +9,7 @@
 # (sanitizer, coverage) to the stable compiler, whose x86_64 std ships the ASan runtime.
 # cargo-fuzz's default profile is release with debug assertions (overflow checks count).
 #
-# Usage: fuzz/run.sh [TARGET...]     (default: parse compile btf)
+# Usage: fuzz/run.sh [TARGET...]     (default: parse compile btf fold)
 # Env:   FUZZ_SECONDS=N   seconds per target (default 60)
 #        FUZZ_SEED=N      libFuzzer's seed (default 1, so a CI run is reproducible: the same
 #                         inputs in the same order; set another seed to explore further)
@@ -18,7 +18,7 @@ fuzz_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 seconds=${FUZZ_SECONDS:-60}
 seed=${FUZZ_SEED:-1}
 targets=("$@")
-((${#targets[@]})) || targets=(parse compile btf)
+((${#targets[@]})) || targets=(parse compile btf fold)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz/run.sh: installing cargo-fuzz (cargo install cargo-fuzz --locked)" >&2

@@ -355,8 +355,9 @@ fn render_query(columns: &[Column], filter: Option<&str>) -> String {
 
 // ---- the evaluator ---------------------------------------------------------------------------
 
-/// bpfq's integer semantics: 64-bit, signed if any operand is signed (a literal is not); a
-/// literal-only expression stays a literal. Runtime division by zero gives 0, modulo by zero
+/// bpfq's integer semantics: 64-bit, signed if any operand is signed; a literal takes the
+/// signedness of a typed operand, and literals among themselves are signed (a literal-only
+/// expression stays a literal). Runtime division by zero gives 0, modulo by zero
 /// the dividend, shift amounts are taken modulo 64 (BPF's rules).
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
@@ -504,7 +505,7 @@ impl ProcSelf {
                     _ => Kind::Unsigned,
                 };
                 Value {
-                    bits: arith(*op, a.bits, b.bits, kind == Kind::Signed),
+                    bits: arith(*op, a.bits, b.bits, kind != Kind::Unsigned),
                     kind,
                 }
             }
@@ -515,7 +516,8 @@ impl ProcSelf {
         match expr {
             BoolExpr::Compare(op, _, l, r) => {
                 let (a, b) = (self.int(l), self.int(r));
-                let ordering = if a.signed() || b.signed() {
+                let literals = a.kind == Kind::Literal && b.kind == Kind::Literal;
+                let ordering = if a.signed() || b.signed() || literals {
                     (a.bits as i64).cmp(&(b.bits as i64))
                 } else {
                     a.bits.cmp(&b.bits)

@@ -94,7 +94,8 @@ pub const DUPLICATE_DEFINITION: &str = "E0122";
 pub const TYPE_MISMATCH: &str = "E0201";
 /// A struct, array or string where a column value is needed.
 pub const NOT_A_VALUE: &str = "E0202";
-/// A string literal longer than the char array it is compared with.
+/// A string literal longer than the char array it is compared with, or a `like` pattern that
+/// needs more bytes than the array holds.
 pub const STRING_TOO_LONG: &str = "E0203";
 /// A value where a condition is needed (`where`, `and`, `or`, `not`).
 pub const EXPECTED_CONDITION: &str = "E0204";
@@ -319,7 +320,7 @@ pub const ALL: &[(&str, &str)] = &[
     ),
     (
         STRING_TOO_LONG,
-        "a string literal longer than the char array can never be equal to it",
+        "a string literal longer than the char array can never be equal to it, nor a `like` pattern needing more bytes than it holds match it",
     ),
     (
         EXPECTED_CONDITION,

@@ -4,7 +4,8 @@
 //! comparison) and writes it in the plan's `RowLayout`, so decoding, user-space grouping, sort,
 //! limit and every output format are those of the program's rows.
 
-use crate::bind::{ArithOp, CmpOp, TExpr, TKind, Ty};
+use crate::alu::{arith, compare, extend};
+use crate::bind::{TExpr, TKind, Ty};
 use crate::layout::{ColumnKind, RowLayout};
 use crate::map_walk::{MapField, MapWalk};
 use crate::maps::MapShape;
@@ -194,7 +195,7 @@ impl<'a> Evaluator<'a> {
                 })
             }
             TKind::Int(c) => Val::Int(*c),
-            TKind::Neg(e) => Val::Int(self.int(e, element)?.wrapping_neg()),
+            TKind::Neg(e) => Val::Int(crate::alu::neg(self.int(e, element)?)),
             TKind::BitNot(e) => Val::Int(!self.int(e, element)?),
             TKind::Cast {
                 value,
@@ -259,15 +260,13 @@ impl<'a> Evaluator<'a> {
                 rhs,
                 signed,
             } => {
-                // As the lowering: a literal goes right, then a negative literal compared with a
-                // narrower unsigned value is taken at that width.
-                let (op, lhs, rhs) = crate::bind::literal_right(*op, lhs, rhs);
-                let a = self.int(lhs, element)?;
-                let b = match rhs.kind {
-                    TKind::Int(c) => crate::bind::narrowed_literal(c, &lhs.ty),
-                    _ => self.int(rhs, element)?,
-                };
-                compare(op, a, b, *signed)
+                // The binder has narrowed a literal to the other operand's width already.
+                compare(
+                    *op,
+                    self.int(lhs, element)?,
+                    self.int(rhs, element)?,
+                    *signed,
+                )
             }
             TKind::TextEq {
                 text,
@@ -309,59 +308,6 @@ impl<'a> Evaluator<'a> {
     }
 }
 
-/// Bits `[bit, bit + bits)` of `v`, zero- or sign-extended to 64 bits (the lowering's two shifts).
-fn extend(v: u64, bits: u32, bit: u32, signed: bool) -> u64 {
-    if bits >= 64 {
-        return v;
-    }
-    let raised = v << (64 - bit - bits);
-    let down = 64 - bits;
-    if signed {
-        ((raised as i64) >> down) as u64
-    } else {
-        raised >> down
-    }
-}
-
-/// BPF's 64-bit ALU: wrapping arithmetic; x / 0 = 0 and x % 0 = x (signed or not);
-/// INT64_MIN / -1 = INT64_MIN and INT64_MIN % -1 = 0; shift counts taken modulo 64.
-fn arith(op: ArithOp, a: u64, b: u64, signed: bool) -> u64 {
-    let (sa, sb) = (a as i64, b as i64);
-    match op {
-        ArithOp::Add => a.wrapping_add(b),
-        ArithOp::Sub => a.wrapping_sub(b),
-        ArithOp::Mul => a.wrapping_mul(b),
-        ArithOp::Div if b == 0 => 0,
-        ArithOp::Rem if b == 0 => a,
-        ArithOp::Div if signed => sa.wrapping_div(sb) as u64,
-        ArithOp::Rem if signed => sa.wrapping_rem(sb) as u64,
-        ArithOp::Div => a / b,
-        ArithOp::Rem => a % b,
-        ArithOp::BitAnd => a & b,
-        ArithOp::BitOr => a | b,
-        ArithOp::BitXor => a ^ b,
-        ArithOp::Shl => a << (b & 63),
-        ArithOp::Shr if signed => (sa >> (b & 63)) as u64,
-        ArithOp::Shr => a >> (b & 63),
-    }
-}
-
-fn compare(op: CmpOp, a: u64, b: u64, signed: bool) -> bool {
-    let ordering = if signed {
-        (a as i64).cmp(&(b as i64))
-    } else {
-        a.cmp(&b)
-    };
-    match op {
-        CmpOp::Eq => a == b,
-        CmpOp::Ne => a != b,
-        CmpOp::Lt => ordering.is_lt(),
-        CmpOp::Le => ordering.is_le(),
-        CmpOp::Gt => ordering.is_gt(),
-        CmpOp::Ge => ordering.is_ge(),
-    }
-}
-
 /// Whether the C string `text` matches `pattern`: `%` any run of bytes, `_` any one byte.
 fn glob(text: &[u8], pattern: &[u8]) -> bool {
     // Classic two-pointer matching with backtracking to the last `%`.
@@ -390,41 +336,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn division_and_shifts_follow_bpf() {
-        assert_eq!(arith(ArithOp::Div, 7, 0, false), 0);
-        assert_eq!(arith(ArithOp::Rem, 7, 0, true), 7);
-        let min = i64::MIN as u64;
-        assert_eq!(arith(ArithOp::Div, min, u64::MAX, true), min);
-        assert_eq!(arith(ArithOp::Rem, min, u64::MAX, true), 0);
-        assert_eq!(arith(ArithOp::Div, (-7i64) as u64, 2, true), (-3i64) as u64);
-        assert_eq!(arith(ArithOp::Rem, (-7i64) as u64, 2, true), (-1i64) as u64);
-        assert_eq!(arith(ArithOp::Shl, 1, 65, false), 2);
-        assert_eq!(arith(ArithOp::Shr, min, 63, true), u64::MAX);
-        assert_eq!(arith(ArithOp::Shr, min, 63, false), 1);
-    }
-
-    #[test]
-    fn extension_keeps_width_and_sign() {
-        assert_eq!(extend(0xff, 8, 0, true), u64::MAX);
-        assert_eq!(extend(0x1ff, 8, 0, false), 0xff);
-        // Bits 4..7 of 0xa0 are 0b1010: -6 signed.
-        assert_eq!(extend(0xa0, 4, 4, true), (-6i64) as u64);
-        assert_eq!(extend(0xa0, 4, 4, false), 10);
-    }
-
-    #[test]
-    fn comparisons_narrow_negative_literals_like_the_lowering() {
+    fn comparisons_narrow_negative_literals_not_typed_constants() {
         let u32_ty = Ty::Int {
             bytes: 4,
             signed: false,
         };
-        assert_eq!(
-            crate::bind::narrowed_literal((-1i64) as u64, &u32_ty),
-            0xffff_ffff
-        );
-        assert_eq!(crate::bind::narrowed_literal(5, &u32_ty), 5);
-        assert!(compare(CmpOp::Lt, (-1i64) as u64, 0, true));
-        assert!(!compare(CmpOp::Lt, (-1i64) as u64, 0, false));
+        let constant = |v: i64, ty: Ty| TExpr {
+            kind: TKind::Int(v as u64),
+            ty,
+            span: crate::diagnostic::Span::default(),
+        };
+        let narrowed = |c: &TExpr| crate::bind::narrowed_literal(c, &u32_ty);
+        assert_eq!(narrowed(&constant(-1, Ty::Literal)), Some(0xffff_ffff));
+        assert_eq!(narrowed(&constant(5, Ty::Literal)), Some(5));
+        // `cast(-1 as s64)` is the register value -1 at run time too: not narrowed.
+        let s64 = Ty::Int {
+            bytes: 8,
+            signed: true,
+        };
+        assert_eq!(narrowed(&constant(-1, s64)), Some(u64::MAX));
     }
 
     #[test]

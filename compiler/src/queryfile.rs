@@ -19,7 +19,8 @@ pub struct GivenParam {
     pub value_span: Span,
 }
 
-/// The query to compile and the value of each `$param`, as text the binder reads.
+/// The query to compile and the value of each `$param`, as text the binder reads (and, for a
+/// parameter declared with an integer type, that type under `declared_type_key`).
 #[derive(Debug)]
 pub struct Chosen<'m> {
     pub query: &'m Query,
@@ -204,6 +205,9 @@ fn settle_params(
                 .map_err(|why| wrong_type(decl, &text, span, why))?,
             None => text,
         };
+        if let (Some(ParamType::Int { .. }), Some(ty)) = (kind, &decl.ty) {
+            values.insert(declared_type_key(name), ty.name.clone());
+        }
         values.insert(name.clone(), value);
     }
     Ok(values)
@@ -222,6 +226,12 @@ fn wrong_type(decl: &ParamDecl, text: &str, span: Span, why: String) -> Diagnost
         }
     }
     diag.with_note(format!("give a {ty}: `--param {}=...`", decl.name.name))
+}
+
+/// The key under which `choose` records the declared integer type of parameter `name` (the
+/// binder makes `$name` a constant of that type); no `$param` can spell it.
+pub fn declared_type_key(name: &str) -> String {
+    format!("{name}:type")
 }
 
 /// The names of the `$params` that `query` uses.

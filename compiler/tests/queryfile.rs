@@ -76,7 +76,12 @@ fn defaults_apply_and_given_values_override_them() {
     assert_eq!(name.as_deref(), Some("on_port"));
     assert_eq!(
         got,
-        params(&[("port", "22"), ("verbose", "0"), ("name", "x")])
+        params(&[
+            ("port", "22"),
+            ("port:type", "u16"),
+            ("verbose", "0"),
+            ("name", "x")
+        ])
     );
     let (_, got) = run(
         FILE,
@@ -88,18 +93,22 @@ fn defaults_apply_and_given_values_override_them() {
         got,
         params(&[
             ("port", "443"),
+            ("port:type", "u16"),
             ("verbose", "1"),
             ("name", "sshd"),
             ("extra", "7")
         ]),
-        "hex normalised, bool as 1, undeclared values passed on"
+        "hex normalised, bool as 1, an integer's declared type, undeclared values passed on"
     );
 }
 
 #[test]
 fn a_parameter_without_default_is_needed_only_by_the_queries_using_it() {
     let (_, got) = run(FILE, Some("listening"), &[]).expect("`name` is not used");
-    assert_eq!(got, params(&[("port", "22"), ("verbose", "0")]));
+    assert_eq!(
+        got,
+        params(&[("port", "22"), ("port:type", "u16"), ("verbose", "0")])
+    );
 }
 
 #[test]

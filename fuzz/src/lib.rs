@@ -1,9 +1,14 @@
 //! Fuzzing support shared by the cargo-fuzz targets: the 6.18 fixture BTF and the stdlib,
 //! loaded once per process, and the one property every target checks — bad input gives a
-//! coded diagnostic or an error value, never a panic (libFuzzer reports a panic as a crash).
+//! coded diagnostic or an error value, never a panic (libFuzzer reports a panic as a crash);
+//! the `fold` target also checks that constant folding computes what the map walk's evaluator
+//! computes for the same expression with run-time operands.
 
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::Sources;
+use bpfq_compiler::map_walk::RowsFrom;
+use bpfq_compiler::map_walk_eval::{Element, Evaluator};
+use bpfq_compiler::maps::{MapLookup, MapLookupError, MapRef, MapShape};
 use bpfq_compiler::pipeline::compile;
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
@@ -96,4 +101,107 @@ pub fn exercise_btf(bytes: Vec<u8>) {
     for query in BTF_PROBE_QUERIES {
         compile_against(&btf, query);
     }
+}
+
+/// The expression generator of the kernel test `kernel_fold.rs`.
+#[path = "../../tests/common/expr_gen.rs"]
+pub mod expr_gen;
+
+/// Every map is a hash map of 4-byte keys and 8-byte values.
+struct OneMap;
+
+impl MapLookup for OneMap {
+    fn lookup(&self, _map: &MapRef) -> Result<MapShape, MapLookupError> {
+        Ok(MapShape {
+            map_type: 1,
+            key_size: 4,
+            value_size: 8,
+            name: "m".into(),
+            id: 1,
+            possible_cpus: 1,
+        })
+    }
+}
+
+/// The column of `from bpf_map_elem(map = "m") select EXPR` for one element (key 7), computed
+/// by the map walk's evaluator (the fixture's features with map-element programs refused), as
+/// (column kind, row bytes); a compile error is a panic (the generator's expressions are well
+/// typed).
+fn walked_column(expr: &str, params: &HashMap<String, String>) -> (String, Vec<u8>) {
+    let (stdlib_sources, stdlib) = stdlib();
+    let mut sources = stdlib_sources.clone();
+    let query = format!("from bpf_map_elem(map = \"m\") select {expr} as x");
+    let file = sources.add("<fold>", &query);
+    static FEATURES: OnceLock<bpfq_kernel::KernelFeatures> = OnceLock::new();
+    let features = FEATURES.get_or_init(|| {
+        let mut features = bpfq_kernel::KernelFeatures::from_btf(fixture()).expect("features");
+        features.map_elem_programs = false;
+        features.why.map_elem_programs = bpfq_kernel::Why::Given("the fold fuzz target");
+        features
+    });
+    let env = BindEnv {
+        btf: fixture(),
+        stdlib,
+        sources: &sources,
+        params,
+        maps: Some(&OneMap),
+        features,
+    };
+    let compiled = match compile(file, &env) {
+        Ok(c) => c,
+        Err(diagnostic) => panic!("{query}\n{}", diagnostic.render(&sources)),
+    };
+    let RowsFrom::MapWalk(walk) = &compiled.plan.rows_from else {
+        panic!("{query} is not walked");
+    };
+    let evaluator = Evaluator::new(&compiled.plan, walk, &compiled.layout, &walk.map.shape);
+    let mut row = vec![0u8; compiled.layout.size as usize];
+    let element = Element {
+        key: &7u32.to_le_bytes(),
+        value: &[0; 8],
+    };
+    let passed = evaluator
+        .row(&element, &mut row)
+        .unwrap_or_else(|e| panic!("{query}: {e}"));
+    assert!(passed, "{query}: no filter, yet no row");
+    let column = &compiled.layout.columns[0];
+    let at = column.offset as usize;
+    let width = column.kind.width() as usize;
+    (format!("{:?}", column.kind), row[at..at + width].to_vec())
+}
+
+/// An expression generated from `data`, folded by the binder and, with its constants made
+/// run-time values of the key, computed by the map walk's evaluator: the two must agree.
+pub fn fold_agrees(data: &[u8]) {
+    let mut gen = expr_gen::Gen {
+        choices: expr_gen::Bytes(data),
+        params: Vec::new(),
+    };
+    let expr = if expr_gen::Choices::below(&mut gen.choices, 2) == 0 {
+        gen.cond(3)
+    } else {
+        gen.int(4)
+    };
+    // As a query file's declarations give them: the value and its declared type.
+    let params: HashMap<String, String> = gen
+        .params
+        .iter()
+        .flat_map(|p| {
+            [
+                (p.name.clone(), p.value.to_string()),
+                (
+                    bpfq_compiler::queryfile::declared_type_key(&p.name),
+                    expr_gen::type_name(p.ty),
+                ),
+            ]
+        })
+        .collect();
+    let folded = expr_gen::folded(&expr);
+    let run_time = expr_gen::runtime(&expr, "cast(key - key as s64)", &mut Vec::new());
+    let at_compile = walked_column(&folded, &params);
+    let evaluated = walked_column(&run_time, &params);
+    assert_eq!(
+        at_compile, evaluated,
+        "folded: {folded}\nevaluated: {run_time}\nparams: {params:?}"
+    );
 }

@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
-use bpfq_compiler::bind::{AggFunc, ArithOp, CmpOp, GExpr, GKind, Grouping};
+use bpfq_compiler::bind::{AggFunc, ArithOp, GExpr, GKind, GTy, Grouping, Ty};
 use bpfq_compiler::layout::{ColumnKind, ColumnLayout, RowLayout};
 
 use crate::decode::{decode_row, Value};
@@ -288,6 +288,14 @@ fn integer(value: &Value) -> Option<i128> {
     }
 }
 
+/// An integer value as the program's 64-bit register holds it (signed values sign-extended).
+fn register(value: &Value) -> Option<u64> {
+    match value {
+        Value::Float(_) => None,
+        other => integer(other).map(|i| i as u64),
+    }
+}
+
 fn float(value: &Value) -> Option<f64> {
     match value {
         Value::Float(x) => Some(*x),
@@ -341,18 +349,29 @@ impl Ctx<'_> {
         match &expr.kind {
             GKind::Key(k) => self.keys.get(*k).cloned().unwrap_or(Value::Null),
             GKind::Agg(a) => self.aggs.get(*a).cloned().unwrap_or(Value::Null),
-            GKind::Int(v) => match i64::try_from(*v) {
-                Ok(i) => Value::Int(i),
-                Err(_) => Value::UInt(*v),
+            // A literal is a 64-bit signed integer; a typed constant is shown as its type.
+            GKind::Int(v) => match &expr.ty {
+                GTy::Kernel(t @ Ty::Int { .. }) if !t.is_signed() => Value::UInt(*v),
+                _ => Value::Int(*v as i64),
             },
             GKind::Str(s) => Value::Text(String::from_utf8_lossy(s).into_owned()),
             GKind::Neg(inner) => match self.eval(inner) {
                 Value::Float(x) => Value::Float(-x),
                 other => match integer(&other) {
-                    Some(i) => Value::Int((i as i64).wrapping_neg()),
+                    Some(i) => Value::Int(bpfq_compiler::alu::neg(i as u64) as i64),
                     None => Value::Null,
                 },
             },
+            GKind::BitNot(inner) => {
+                let value = self.eval(inner);
+                match register(&value) {
+                    Some(bits) if matches!(expr.ty, GTy::Kernel(ref t) if t.is_signed()) => {
+                        Value::Int(!bits as i64)
+                    }
+                    Some(bits) => Value::UInt(!bits),
+                    None => Value::Null,
+                }
+            }
             GKind::Not(inner) => from_truth(truth(&self.eval(inner)).map(|b| !b)),
             GKind::And(a, b) => {
                 let (a, b) = (truth(&self.eval(a)), truth(&self.eval(b)));
@@ -370,19 +389,20 @@ impl Ctx<'_> {
                     _ => None,
                 })
             }
-            GKind::Compare { op, lhs, rhs } => {
+            GKind::Compare {
+                op,
+                lhs,
+                rhs,
+                signed,
+            } => {
                 let (l, r) = (self.eval(lhs), self.eval(rhs));
                 if l == Value::Null || r == Value::Null {
                     return Value::Null;
                 }
-                let ord = compare_values(&l, &r);
-                Value::Bool(match op {
-                    CmpOp::Eq => ord == Ordering::Equal,
-                    CmpOp::Ne => ord != Ordering::Equal,
-                    CmpOp::Lt => ord == Ordering::Less,
-                    CmpOp::Le => ord != Ordering::Greater,
-                    CmpOp::Gt => ord == Ordering::Greater,
-                    CmpOp::Ge => ord != Ordering::Less,
+                // Integers as the program's registers compare them; floats and text by value.
+                Value::Bool(match (register(&l), register(&r)) {
+                    (Some(a), Some(b)) => bpfq_compiler::alu::compare(*op, a, b, *signed),
+                    _ => op.holds(compare_values(&l, &r)),
                 })
             }
             GKind::Arith {
@@ -396,7 +416,7 @@ impl Ctx<'_> {
 }
 
 /// Arithmetic on group values: floats when an operand is one, else 64-bit integers with the
-/// BPF program's semantics (wrap around; `x / 0 = 0`, `x % 0 = x`).
+/// BPF program's semantics (`alu::arith`).
 fn arith(op: ArithOp, l: Value, r: Value, signed: bool) -> Value {
     if matches!(l, Value::Float(_)) || matches!(r, Value::Float(_)) {
         let (Some(x), Some(y)) = (float(&l), float(&r)) else {
@@ -411,27 +431,10 @@ fn arith(op: ArithOp, l: Value, r: Value, signed: bool) -> Value {
             _ => return Value::Null,
         });
     }
-    let (Some(a), Some(b)) = (integer(&l), integer(&r)) else {
+    let (Some(a), Some(b)) = (register(&l), register(&r)) else {
         return Value::Null;
     };
-    let (a, b) = (a as u64, b as u64);
-    let bits = match op {
-        ArithOp::Add => a.wrapping_add(b),
-        ArithOp::Sub => a.wrapping_sub(b),
-        ArithOp::Mul => a.wrapping_mul(b),
-        ArithOp::Div if b == 0 => 0,
-        ArithOp::Div if signed => (a as i64).wrapping_div(b as i64) as u64,
-        ArithOp::Div => a / b,
-        ArithOp::Rem if b == 0 => a,
-        ArithOp::Rem if signed => (a as i64).wrapping_rem(b as i64) as u64,
-        ArithOp::Rem => a % b,
-        ArithOp::BitAnd => a & b,
-        ArithOp::BitOr => a | b,
-        ArithOp::BitXor => a ^ b,
-        ArithOp::Shl => a.wrapping_shl(b as u32),
-        ArithOp::Shr if signed => (a as i64).wrapping_shr(b as u32) as u64,
-        ArithOp::Shr => a.wrapping_shr(b as u32),
-    };
+    let bits = bpfq_compiler::alu::arith(op, a, b, signed);
     if signed {
         Value::Int(bits as i64)
     } else {
@@ -442,7 +445,7 @@ fn arith(op: ArithOp, l: Value, r: Value, signed: bool) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bpfq_compiler::bind::{Aggregate, GTy, GroupColumn, Ty};
+    use bpfq_compiler::bind::{Aggregate, CmpOp, GroupColumn};
     use bpfq_compiler::diagnostic::Span;
 
     fn span() -> Span {
@@ -572,6 +575,7 @@ mod tests {
                     op: CmpOp::Gt,
                     lhs: Box::new(count),
                     rhs: Box::new(one),
+                    signed: false,
                 },
                 ty: GTy::Kernel(Ty::Bool),
                 span: span(),

@@ -4,10 +4,8 @@
 //! keys never match (as in SQL), integers of different widths or signedness match by value, and
 //! a `where` comparison of two sources drops a combination as soon as both are joined.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use bpfq_compiler::bind::CmpOp;
 use bpfq_compiler::join::{JoinFilter, JoinPlan};
 use bpfq_compiler::layout::{ColumnLayout, RowLayout};
 
@@ -115,15 +113,7 @@ fn holds(filter: &JoinFilter, sources: &[Vec<Vec<Value>>], combo: &[usize]) -> b
     if l == Value::Null || r == Value::Null {
         return false;
     }
-    let ord = compare_values(&l, &r);
-    match filter.op {
-        CmpOp::Eq => ord == Ordering::Equal,
-        CmpOp::Ne => ord != Ordering::Equal,
-        CmpOp::Lt => ord == Ordering::Less,
-        CmpOp::Le => ord != Ordering::Greater,
-        CmpOp::Gt => ord == Ordering::Greater,
-        CmpOp::Ge => ord != Ordering::Less,
-    }
+    filter.op.holds(compare_values(&l, &r))
 }
 
 /// The layout of the join's result rows (names and kinds; offsets mean nothing).
@@ -147,6 +137,7 @@ pub fn result_layout(join: &JoinPlan, sides: &[&RowLayout]) -> RowLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bpfq_compiler::bind::CmpOp;
     use bpfq_compiler::join::{JoinColumn, JoinStep};
 
     fn column(side: usize, column: usize) -> JoinColumn {

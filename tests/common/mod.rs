@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod btf_mutations;
+pub mod expr_gen;
 pub mod netns;
 pub mod proc_net;
 pub mod raw_programs;

@@ -280,7 +280,7 @@ impl Binder<'_> {
                 TKind::Int(v) => {
                     return Ok(GExpr {
                         kind: GKind::Int(v),
-                        ty: GTy::Kernel(Ty::Literal),
+                        ty: GTy::Kernel(bound.ty),
                         span,
                     })
                 }
@@ -311,6 +311,25 @@ impl Binder<'_> {
                 };
                 Ok(GExpr {
                     kind: GKind::Neg(Box::new(inner)),
+                    ty,
+                    span,
+                })
+            }
+            ExprKind::Unary(UnaryOp::BitNot, inner) => {
+                let inner = self.group_number(g, inner)?;
+                let GTy::Kernel(inner_ty) = &inner.ty else {
+                    return Err(Diagnostic::error(
+                        codes::EXPECTED_INTEGER,
+                        "`~` needs an integer, not a float",
+                    )
+                    .with_primary(span, "the operand is a float (from `avg`)"));
+                };
+                let ty = GTy::Kernel(Ty::Int {
+                    bytes: 8,
+                    signed: inner_ty.is_signed(),
+                });
+                Ok(GExpr {
+                    kind: GKind::BitNot(Box::new(inner)),
                     ty,
                     span,
                 })
@@ -425,11 +444,22 @@ impl Binder<'_> {
             )
             .with_primary(span, "mismatched types"));
         }
+        // As the program compares: signedness from the operand types, a negative literal taken
+        // at the width of a narrower unsigned operand.
+        let (signed, l, r) = match (&l.ty, &r.ty) {
+            (GTy::Kernel(a), GTy::Kernel(b)) => {
+                let signed = super::signed_operation(a, b);
+                let (a, b) = (a.clone(), b.clone());
+                (signed, narrowed(l, &b), narrowed(r, &a))
+            }
+            _ => (false, l, r),
+        };
         Ok(bool_expr(
             GKind::Compare {
                 op: arith,
                 lhs: Box::new(l),
                 rhs: Box::new(r),
+                signed,
             },
             span,
         ))
@@ -518,9 +548,10 @@ impl Binder<'_> {
                     .with_primary(rhs.span, "this is zero"),
             );
         }
-        let signed = [&l, &r]
-            .iter()
-            .any(|e| matches!(&e.ty, GTy::Kernel(t) if t.is_signed()));
+        let signed = match (&l.ty, &r.ty) {
+            (GTy::Kernel(a), GTy::Kernel(b)) => super::signed_operation(a, b),
+            _ => false,
+        };
         let ty = if float {
             GTy::Float
         } else {
@@ -638,4 +669,24 @@ fn check_argument(func: AggFunc, arg: &TExpr, call: Span) -> Result<(), Diagnost
 
 fn is_enum(value: &GExpr) -> bool {
     matches!(value.ty, GTy::Kernel(Ty::Enum { .. }))
+}
+
+/// `constant` as the program compares it with a value of type `other` (`bind::narrow_literal`);
+/// anything but a constant unchanged.
+fn narrowed(constant: GExpr, other: &Ty) -> GExpr {
+    let (GKind::Int(v), GTy::Kernel(ty)) = (&constant.kind, &constant.ty) else {
+        return constant;
+    };
+    let probe = TExpr {
+        kind: TKind::Int(*v),
+        ty: ty.clone(),
+        span: constant.span,
+    };
+    match super::narrow_literal(probe, other).kind {
+        TKind::Int(c) => GExpr {
+            kind: GKind::Int(c),
+            ..constant
+        },
+        _ => constant,
+    }
 }

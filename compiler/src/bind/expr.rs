@@ -462,6 +462,21 @@ impl Binder<'_> {
             )
             .with_primary(pattern.span, "not a string"));
         };
+        // Every byte but `%` takes one byte of the text: as `==` with a longer string, a
+        // pattern that needs more bytes than the array has can never match.
+        let needed = bytes.iter().filter(|b| **b != b'%').count();
+        if let Ty::Chars { len } = bound.ty {
+            if needed > len as usize {
+                return Err(Diagnostic::error(
+                    codes::STRING_TOO_LONG,
+                    format!(
+                        "this pattern matches only text of {needed} bytes or more; the field holds at most {len}"
+                    ),
+                )
+                .with_primary(pattern.span, "too long: `like` could never match")
+                .with_secondary(text.span, format!("char[{len}]")));
+            }
+        }
         Ok(TExpr {
             kind: TKind::Like {
                 text: Box::new(bound),
@@ -479,17 +494,10 @@ impl Binder<'_> {
         ty: &crate::syntax::ast::TypeName,
         span: Span,
     ) -> Result<TExpr, Diagnostic> {
-        let target = match ty.name.as_str() {
-            _ if ty.is_struct => None,
-            "u8" => Some((1, false)),
-            "u16" => Some((2, false)),
-            "u32" => Some((4, false)),
-            "u64" => Some((8, false)),
-            "s8" | "i8" => Some((1, true)),
-            "s16" | "i16" => Some((2, true)),
-            "s32" | "i32" => Some((4, true)),
-            "s64" | "i64" => Some((8, true)),
-            _ => None,
+        let target = if ty.is_struct {
+            None
+        } else {
+            super::int_type(&ty.name)
         };
         let Some((bytes, signed)) = target else {
             return self.bind_struct_cast(value, ty, span);
@@ -525,14 +533,8 @@ impl Binder<'_> {
             });
         }
         if let TKind::Int(v) = inner.kind {
-            let shift = 64 - 8 * u32::from(bytes);
-            let folded = if signed {
-                (((v << shift) as i64) >> shift) as u64
-            } else {
-                (v << shift) >> shift
-            };
             return Ok(TExpr {
-                kind: TKind::Int(folded),
+                kind: TKind::Int(crate::alu::extend(v, 8 * u32::from(bytes), 0, signed)),
                 ty: Ty::Int { bytes, signed },
                 span,
             });
@@ -646,11 +648,24 @@ impl Binder<'_> {
         } else {
             text.parse::<u64>().ok()
         };
+        // A parameter declared with an integer type is a constant of that type.
+        let declared = self
+            .env
+            .params
+            .get(&crate::queryfile::declared_type_key(name))
+            .and_then(|t| super::int_type(t));
         Ok(match parsed {
-            Some(v) => TExpr {
-                kind: TKind::Int(v),
-                ty: Ty::Literal,
-                span,
+            Some(v) => match declared {
+                Some((bytes, signed)) => TExpr {
+                    kind: TKind::Int(crate::alu::extend(v, 8 * u32::from(bytes), 0, signed)),
+                    ty: Ty::Int { bytes, signed },
+                    span,
+                },
+                None => TExpr {
+                    kind: TKind::Int(v),
+                    ty: Ty::Literal,
+                    span,
+                },
             },
             None => TExpr {
                 kind: TKind::Str(text.as_bytes().to_vec()),
@@ -670,22 +685,26 @@ impl Binder<'_> {
             });
         }
         let inner = self.integer(arg)?;
+        // A literal stays a literal; anything else is a 64-bit register value, signed after `-`.
+        let ty = match inner.ty {
+            Ty::Literal => Ty::Literal,
+            _ => Ty::Int {
+                bytes: 8,
+                signed: inner.ty.is_signed() || op == UnaryOp::Neg,
+            },
+        };
         if let TKind::Int(v) = inner.kind {
             let folded = if op == UnaryOp::Neg {
-                v.wrapping_neg()
+                crate::alu::neg(v)
             } else {
                 !v
             };
             return Ok(TExpr {
                 kind: TKind::Int(folded),
-                ty: Ty::Literal,
+                ty,
                 span,
             });
         }
-        let ty = Ty::Int {
-            bytes: 8,
-            signed: inner.ty.is_signed() || op == UnaryOp::Neg,
-        };
         let kind = if op == UnaryOp::Neg {
             TKind::Neg(Box::new(inner))
         } else {
@@ -743,17 +762,24 @@ impl Binder<'_> {
         };
         let l = self.integer(lhs)?;
         let r = self.integer(rhs)?;
-        let signed = l.ty.is_signed() || r.ty.is_signed();
+        let signed = super::signed_operation(&l.ty, &r.ty);
         if matches!(arith, ArithOp::Div | ArithOp::Rem) && r.kind == TKind::Int(0) {
             return Err(
                 Diagnostic::error(codes::DIVISION_BY_ZERO, "division by zero")
                     .with_primary(rhs.span, "this is zero"),
             );
         }
+        // Two literals give a literal; otherwise the result is the 64-bit register the program
+        // computes, folded or not.
+        let ty = if l.ty == Ty::Literal && r.ty == Ty::Literal {
+            Ty::Literal
+        } else {
+            Ty::Int { bytes: 8, signed }
+        };
         if let (TKind::Int(a), TKind::Int(b)) = (&l.kind, &r.kind) {
             return Ok(TExpr {
-                kind: TKind::Int(fold(arith, *a, *b)),
-                ty: Ty::Literal,
+                kind: TKind::Int(crate::alu::arith(arith, *a, *b, signed)),
+                ty,
                 span,
             });
         }
@@ -764,7 +790,7 @@ impl Binder<'_> {
                 rhs: Box::new(r),
                 signed,
             },
-            ty: Ty::Int { bytes: 8, signed },
+            ty,
             span,
         })
     }
@@ -841,12 +867,12 @@ impl Binder<'_> {
             |a: &TExpr, b: &TExpr| matches!(a.ty, Ty::Ptr { .. }) && b.kind == TKind::Int(0);
         match (l.ty.clone(), r.ty.clone()) {
             (a, b) if a.is_integer() && b.is_integer() => {
-                let signed = a.is_signed() || b.is_signed();
+                let signed = super::signed_operation(&a, &b);
                 Ok(TExpr {
                     kind: TKind::Compare {
                         op,
-                        lhs: Box::new(l),
-                        rhs: Box::new(r),
+                        lhs: Box::new(super::narrow_literal(l, &b)),
+                        rhs: Box::new(super::narrow_literal(r, &a)),
                         signed,
                     },
                     ty: Ty::Bool,
@@ -978,21 +1004,5 @@ fn enum_member(compared_with: &TExpr, v: i64, span: Span) -> TExpr {
         kind: TKind::Int(v as u64),
         ty: compared_with.ty.clone(),
         span,
-    }
-}
-
-/// Constant arithmetic with the same wrap-around semantics as the BPF program.
-fn fold(op: ArithOp, a: u64, b: u64) -> u64 {
-    match op {
-        ArithOp::Add => a.wrapping_add(b),
-        ArithOp::Sub => a.wrapping_sub(b),
-        ArithOp::Mul => a.wrapping_mul(b),
-        ArithOp::Div => a.checked_div(b).unwrap_or(0),
-        ArithOp::Rem => a.checked_rem(b).unwrap_or(a),
-        ArithOp::BitAnd => a & b,
-        ArithOp::BitOr => a | b,
-        ArithOp::BitXor => a ^ b,
-        ArithOp::Shl => a.wrapping_shl(b as u32),
-        ArithOp::Shr => a.wrapping_shr(b as u32),
     }
 }

@@ -98,12 +98,16 @@ pub enum GKind {
         rhs: Box<GExpr>,
         signed: bool,
     },
+    /// `signed`: as the program would compare integers (`bind::signed_operation`); floats and
+    /// text compare by value.
     Compare {
         op: CmpOp,
         lhs: Box<GExpr>,
         rhs: Box<GExpr>,
+        signed: bool,
     },
     Neg(Box<GExpr>),
+    BitNot(Box<GExpr>),
     And(Box<GExpr>, Box<GExpr>),
     Or(Box<GExpr>, Box<GExpr>),
     Not(Box<GExpr>),
@@ -219,8 +223,9 @@ impl fmt::Display for GExpr {
             GKind::Int(v) => write!(f, "{}", *v as i64),
             GKind::Str(s) => write!(f, "{:?}", String::from_utf8_lossy(s)),
             GKind::Arith { op, lhs, rhs, .. } => write!(f, "({lhs} {op:?} {rhs})"),
-            GKind::Compare { op, lhs, rhs } => write!(f, "({lhs} {op:?} {rhs})"),
+            GKind::Compare { op, lhs, rhs, .. } => write!(f, "({lhs} {op:?} {rhs})"),
             GKind::Neg(e) => write!(f, "-({e})"),
+            GKind::BitNot(e) => write!(f, "~({e})"),
             GKind::And(a, b) => write!(f, "({a} and {b})"),
             GKind::Or(a, b) => write!(f, "({a} or {b})"),
             GKind::Not(a) => write!(f, "not {a}"),

@@ -167,6 +167,18 @@ impl CmpOp {
             other => other,
         }
     }
+
+    /// Whether the operator holds for operands ordered as `ordering`.
+    pub fn holds(self, ordering: std::cmp::Ordering) -> bool {
+        match self {
+            CmpOp::Eq => ordering.is_eq(),
+            CmpOp::Ne => ordering.is_ne(),
+            CmpOp::Lt => ordering.is_lt(),
+            CmpOp::Le => ordering.is_le(),
+            CmpOp::Gt => ordering.is_gt(),
+            CmpOp::Ge => ordering.is_ge(),
+        }
+    }
 }
 
 /// A comparison as the kernel program and every evaluator read it: a literal on the left moves
@@ -183,16 +195,46 @@ pub fn literal_right<'e>(
     }
 }
 
-/// A negative literal `c` compared with a narrower unsigned value of type `other` is taken at
-/// that width, as C does (`uid == -1` means 0xffffffff for a u32 uid). Other literals are
-/// compared as they are: the value is zero-extended, so a literal beyond its range compares
-/// correctly in 64 bits.
-pub fn narrowed_literal(c: u64, other: &Ty) -> u64 {
-    match other {
+/// The (bytes, signed) of an integer type name (`u8` ... `s64`, `i8` ... `i64`).
+pub fn int_type(name: &str) -> Option<(u8, bool)> {
+    Some(match name {
+        "u8" => (1, false),
+        "u16" => (2, false),
+        "u32" => (4, false),
+        "u64" => (8, false),
+        "s8" | "i8" => (1, true),
+        "s16" | "i16" => (2, true),
+        "s32" | "i32" => (4, true),
+        "s64" | "i64" => (8, true),
+        _ => return None,
+    })
+}
+
+/// Whether arithmetic or a comparison of operands typed `a` and `b` is signed (signed division,
+/// `s>>`, signed jumps): when either operand is signed, and when both are literals, which are
+/// 64-bit signed integers among themselves (`-1 < 0`, `-16 / 3` is -5). A literal meeting a
+/// typed operand takes that operand's signedness (`u64_field >> 4` stays a logical shift).
+pub fn signed_operation(a: &Ty, b: &Ty) -> bool {
+    a.is_signed() || b.is_signed() || (*a == Ty::Literal && *b == Ty::Literal)
+}
+
+/// The constant `rhs` as compared with a value of type `other`, or None when `rhs` is not a
+/// constant. A negative literal compared with a narrower unsigned value is taken at that width,
+/// as C does (`uid == -1` means 0xffffffff for a u32 uid). Other constants are compared as they
+/// are: the value is zero-extended, so a literal beyond its range compares correctly in 64
+/// bits, and a typed constant (`cast(-1 as s64)`) is the value a register holds at run time.
+///
+/// The binder applies it to both operands of every comparison it builds (`narrow_literal`), so
+/// the program and every evaluator compare the values as they are.
+pub fn narrowed_literal(rhs: &TExpr, other: &Ty) -> Option<u64> {
+    let TKind::Int(c) = rhs.kind else {
+        return None;
+    };
+    Some(match other {
         Ty::Int {
             bytes,
             signed: false,
-        } if *bytes < 8 => {
+        } if *bytes < 8 && rhs.ty == Ty::Literal => {
             let bits = u32::from(*bytes) * 8;
             let value = c as i64;
             if value < 0 && value >= -(1i64 << (bits - 1)) {
@@ -202,6 +244,18 @@ pub fn narrowed_literal(c: u64, other: &Ty) -> u64 {
             }
         }
         _ => c,
+    })
+}
+
+/// `constant` with its value narrowed for a comparison with a value of type `other`
+/// (`narrowed_literal`); anything but a constant unchanged.
+pub fn narrow_literal(constant: TExpr, other: &Ty) -> TExpr {
+    match narrowed_literal(&constant, other) {
+        Some(c) => TExpr {
+            kind: TKind::Int(c),
+            ..constant
+        },
+        None => constant,
     }
 }
 

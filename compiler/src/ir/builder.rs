@@ -2,7 +2,9 @@
 //! fresh values and blocks. A block is laid out when it is first switched to, so a lowering that
 //! switches to a join block only after its arms keeps every jump forward. It also tracks
 //! dominators as blocks are laid out, so the lowering can reuse a value only where the block
-//! that defined it dominates the current one.
+//! that defined it dominates the current one. A block no jump from the entry reaches (the
+//! other arm of a condition that is constant, such as a `like` pattern that always matches) is
+//! left out of the function: the verifier refuses unreachable instructions.
 
 use super::{Block, BlockData, Function, Inst, InstData, Terminator, Value};
 use cranelift_entity::{EntityRef, PrimaryMap, SecondaryMap};
@@ -14,6 +16,8 @@ pub struct FunctionBuilder {
     position: SecondaryMap<Block, u32>,
     preds: SecondaryMap<Block, Vec<Block>>,
     idom: SecondaryMap<Block, Option<Block>>,
+    /// Whether a path of jumps from the entry leads to the block (known when it is laid out).
+    reachable: SecondaryMap<Block, bool>,
     current: Block,
     next_value: u32,
     slots: u32,
@@ -30,12 +34,15 @@ impl FunctionBuilder {
     pub fn new() -> Self {
         let mut blocks = PrimaryMap::new();
         let current = blocks.push(empty_block());
+        let mut reachable = SecondaryMap::new();
+        reachable[current] = true;
         FunctionBuilder {
             blocks,
             layout: vec![current],
             position: SecondaryMap::new(),
             preds: SecondaryMap::new(),
             idom: SecondaryMap::new(),
+            reachable,
             current,
             next_value: 0,
             slots: 0,
@@ -54,9 +61,11 @@ impl FunctionBuilder {
         if !self.layout.contains(&block) {
             self.position[block] = self.layout.len() as u32;
             self.layout.push(block);
+            // Only reachable predecessors lead here: an unreachable one dominates nothing.
             self.idom[block] = self.preds[block]
                 .iter()
                 .copied()
+                .filter(|p| self.reachable[*p])
                 .reduce(|a, b| self.intersect(a, b));
         }
         self.current = block;
@@ -124,6 +133,9 @@ impl FunctionBuilder {
     pub fn terminate(&mut self, terminator: Terminator) {
         for succ in terminator.successors() {
             self.preds[succ].push(self.current);
+            if self.reachable[self.current] {
+                self.reachable[succ] = true;
+            }
         }
         let block = &mut self.blocks[self.current];
         block.terminator = terminator;
@@ -131,9 +143,11 @@ impl FunctionBuilder {
     }
 
     pub fn finish(self, row_size: u32) -> Function {
+        let reachable = &self.reachable;
+        let layout = self.layout.into_iter().filter(|b| reachable[*b]).collect();
         Function {
             blocks: self.blocks,
-            layout: self.layout,
+            layout,
             value_count: self.next_value,
             slots: self.slots,
             row_size,

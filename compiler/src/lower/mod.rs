@@ -857,9 +857,8 @@ impl Lowerer<'_> {
                 signed,
             } => {
                 let (op, lhs, rhs) = crate::bind::literal_right(*op, lhs, rhs);
-                let rhs = narrow_literal(rhs, &lhs.ty);
                 let lhs = self.value(lhs)?;
-                let rhs = self.operand(&rhs)?;
+                let rhs = self.operand(rhs)?;
                 self.b.terminate(Terminator::Branch {
                     cmp: cmp_of(op, *signed),
                     lhs,
@@ -1287,16 +1286,5 @@ impl Lowerer<'_> {
             }
         }
         Ok(())
-    }
-}
-
-/// `rhs` with a literal narrowed to `other`'s width (`bind::narrowed_literal`).
-fn narrow_literal(literal: &TExpr, other: &Ty) -> TExpr {
-    match literal.kind {
-        TKind::Int(c) => TExpr {
-            kind: TKind::Int(crate::bind::narrowed_literal(c, other)),
-            ..literal.clone()
-        },
-        _ => literal.clone(),
     }
 }
