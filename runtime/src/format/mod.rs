@@ -3,6 +3,7 @@
 
 mod ascii;
 mod csv;
+mod escape;
 mod fit;
 mod json;
 pub mod pointer;
@@ -17,6 +18,7 @@ use bpfq_compiler::layout::RowLayout;
 use crate::decode::Row;
 
 pub use self::csv::CsvSink;
+pub use self::escape::is_hidden;
 pub use self::json::JsonSink;
 pub use self::pointer::PointerKey;
 pub use self::table::TableSink;
