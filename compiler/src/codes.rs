@@ -36,6 +36,10 @@ pub const PARSE_KEYWORD_AS_NAME: &str = "E0013";
 pub const PARSE_USE_OUTSIDE_FILE: &str = "E0014";
 /// `bpfq fmt`: a comment the formatter cannot keep in its place and order.
 pub const FMT_COMMENT_MISPLACED: &str = "E0015";
+/// Query or module text that is not UTF-8 (the first bad byte's place is given).
+pub const SOURCE_NOT_UTF8: &str = "E0020";
+/// A control character (NUL, an escape sequence...) in query text, outside any escape.
+pub const PARSE_CONTROL_CHARACTER: &str = "E0021";
 
 // ---------------------------------------------------------------- E01xx: names
 
@@ -200,6 +204,14 @@ pub const ALL: &[(&str, &str)] = &[
     (
         FMT_COMMENT_MISPLACED,
         "`bpfq fmt` cannot keep a comment where it is; put it on its own line before the clause or item",
+    ),
+    (
+        SOURCE_NOT_UTF8,
+        "a query file or module is not UTF-8 text; the message gives the first bad byte's line and column",
+    ),
+    (
+        PARSE_CONTROL_CHARACTER,
+        "query text holds a control character (NUL, ESC...); remove it, or write it as an escape in a string",
     ),
     (
         UNKNOWN_TARGET,

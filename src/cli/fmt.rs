@@ -96,14 +96,16 @@ pub fn fmt(files: &[PathBuf], mode: Mode) -> Result<(), Failure> {
 
 fn read(path: &Path, is_stdin: bool) -> Result<(String, String), Failure> {
     if is_stdin {
-        let mut text = String::new();
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .map_err(|e| Failure::Usage(format!("cannot read standard input: {e}")))?;
-        return Ok(("<stdin>".to_string(), text));
+        return Ok((
+            "<stdin>".to_string(),
+            super::source_file::decode(bytes, "<stdin>")?,
+        ));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = super::source_file::read_source(path, "file")?;
     Ok((path.display().to_string(), text))
 }
 

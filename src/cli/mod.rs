@@ -17,6 +17,7 @@ mod run_groups;
 mod run_join;
 mod run_ring;
 mod socket_run;
+mod source_file;
 mod targets;
 mod terminal;
 mod timings;

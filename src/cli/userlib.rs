@@ -7,6 +7,7 @@
 use super::Failure;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::modules::{resolve, FoundFile, ModuleFiles};
+use bpfq_compiler::source_text::source_text;
 use bpfq_compiler::syntax::parse_module;
 use std::path::{Path, PathBuf};
 
@@ -39,9 +40,7 @@ pub fn user_files() -> Result<Vec<(String, String)>, Failure> {
             .collect();
         paths.sort();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                Failure::Usage(format!("cannot read stdlib file {}: {e}", path.display()))
-            })?;
+            let text = super::source_file::read_source(&path, "stdlib file")?;
             for (identity, display, text) in used_by(&path, &text)? {
                 if seen.insert(identity) {
                     files.push((display, text));
@@ -123,14 +122,16 @@ impl ModuleFiles for DiskModules {
         if !path.exists() {
             return None;
         }
-        Some(match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(FoundFile {
+        let display = path.display().to_string();
+        let text = std::fs::read(&path).map_err(|e| format!("{display}: {e}"));
+        Some(text.and_then(|bytes| {
+            let text = source_text(bytes, &display, &mut Sources::new());
+            Ok(FoundFile {
                 identity: identity(&path),
-                display: path.display().to_string(),
-                text,
-            }),
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        })
+                text: text.map_err(|diag| diag.message)?,
+                display,
+            })
+        }))
     }
 
     fn names_under(&self, root: &str) -> Vec<String> {

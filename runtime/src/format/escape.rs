@@ -1,10 +1,11 @@
-//! Stage `format` (helper): the one place that decides which characters never reach a reader
-//! raw, and how each format family spells them. Guarantees that no C0 control, DEL, C1 control
-//! or Unicode bidi/format control (U+061C, U+200E/F, U+202A-E, U+2066-9: they reorder or hide
-//! the text around them on a terminal) survives `push_text` (table, TSV, CSV) or `push_json`
-//! unescaped, and that text without one is copied as it is.
+//! Stage `format` (helper): how each format family spells the characters that never reach a
+//! reader raw (`bpfq_compiler::hidden`: C0, DEL, C1 and the bidi controls). Guarantees that no
+//! such character survives `push_text` (table, TSV, CSV) or `push_json` unescaped, and that
+//! text without one is copied as it is.
 
 use std::fmt::Write;
+
+use bpfq_compiler::hidden::{has_hidden, is_hidden, write_visible};
 
 use super::TextBuf;
 
@@ -17,29 +18,9 @@ pub(super) enum Backslash {
     Doubled,
 }
 
-/// Whether `ch` must never be written raw.
-pub fn is_hidden(ch: char) -> bool {
-    ch.is_control()
-        || matches!(
-            ch,
-            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-        )
-}
-
 /// Whether UTF-8 `text` holds a character `push_text` changes.
 pub(super) fn needs_escaping(text: &[u8], backslash: Backslash) -> bool {
-    // The lead bytes of every hidden character: C0 and DEL are below 0x20 or 0x7f, C1 is
-    // 0xc2 0x80-0x9f, U+061C is 0xd8 0x9c, the others start with 0xe2. Text without any of
-    // these bytes (nearly every cell) is not decoded.
-    let suspect = |b: &u8| {
-        *b < 0x20
-            || matches!(*b, 0x7f | 0xc2 | 0xd8 | 0xe2)
-            || (*b == b'\\' && backslash == Backslash::Doubled)
-    };
-    text.iter().any(suspect)
-        && String::from_utf8_lossy(text)
-            .chars()
-            .any(|ch| is_hidden(ch) || (ch == '\\' && backslash == Backslash::Doubled))
+    has_hidden(text) || (backslash == Backslash::Doubled && text.contains(&b'\\'))
 }
 
 /// Appends `text` with every hidden character visible: `\t`, `\n`, `\r`, `\xNN` below U+0100,
@@ -56,11 +37,8 @@ pub(super) fn push_text(out: &mut TextBuf, text: &str, backslash: Backslash) {
             '\r' => out.push_str("\\r"),
             '\\' if backslash == Backslash::Doubled => out.push_str("\\\\"),
             // Writing into a TextBuf cannot fail.
-            hidden if is_hidden(hidden) && u32::from(hidden) < 0x100 => {
-                let _ = write!(out, "\\x{:02x}", u32::from(hidden));
-            }
             hidden if is_hidden(hidden) => {
-                let _ = write!(out, "\\u{{{:04x}}}", u32::from(hidden));
+                let _ = write_visible(out, hidden);
             }
             other => out.push(other),
         }

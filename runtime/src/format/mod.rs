@@ -18,7 +18,6 @@ use bpfq_compiler::layout::RowLayout;
 use crate::decode::Row;
 
 pub use self::csv::CsvSink;
-pub use self::escape::is_hidden;
 pub use self::json::JsonSink;
 pub use self::pointer::PointerKey;
 pub use self::table::TableSink;
