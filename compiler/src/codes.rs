@@ -2,7 +2,8 @@
 //! explanation in [`ALL`] for `bpfq explain-code`. Codes are stable: never reuse one.
 //!
 //! Ranges: E00xx parse, E01xx name resolution, E02xx types, E03xx backend,
-//! E09xx internal errors (bugs in bpfq).
+//! E09xx internal errors (bugs in bpfq), and from E0905 on the run's surroundings (its output,
+//! its privileges).
 
 // ---------------------------------------------------------------- E00xx: parse
 
@@ -151,6 +152,8 @@ pub const INTERNAL: &str = "E0902";
 pub const PANIC: &str = "E0903";
 /// `bpfq fmt` would have changed what a file means: a bug in bpfq.
 pub const INTERNAL_FORMAT: &str = "E0904";
+/// Standard output cannot be written (a full disk, an I/O error, closed before bpfq started).
+pub const OUTPUT_FAILED: &str = "E0905";
 
 /// Every code with a one-line explanation, in code order.
 pub const ALL: &[(&str, &str)] = &[
@@ -406,6 +409,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         INTERNAL_FORMAT,
         "`bpfq fmt` produced text that means something else: a bug in bpfq; nothing was written",
+    ),
+    (
+        OUTPUT_FAILED,
+        "the output cannot be written (no space left on the device, an I/O error, standard output closed); a reader that went away is not an error",
     ),
 ];
 

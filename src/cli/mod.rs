@@ -9,6 +9,7 @@ mod explain;
 mod fmt;
 mod man;
 mod map_run;
+mod output;
 mod panic_report;
 mod pin;
 mod queryfile;
@@ -51,12 +52,17 @@ pub enum Failure {
     Usage(String),
     /// A runtime error: the kernel refused, a read failed (exit 1).
     Runtime(String),
+    /// A runtime error with its code (exit 1).
+    Coded(&'static str, String),
+    /// The reader of the output went away: the command ends quietly (exit 0).
+    OutputClosed,
 }
 
 impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::Runtime(_) => 1,
+            Failure::OutputClosed => 0,
+            Failure::Runtime(_) | Failure::Coded(..) => 1,
             Failure::Compile(..) | Failure::Usage(_) => 2,
         }
     }
@@ -75,7 +81,19 @@ impl Failure {
                 }
             }
             Failure::Usage(msg) | Failure::Runtime(msg) => eprintln!("bpfq: {msg}"),
+            Failure::Coded(code, msg) => eprintln!("error[{code}]: {msg}"),
+            Failure::OutputClosed => {}
         }
+    }
+}
+
+/// Parses `argv` and runs its command; `--help` and `--version` print through `output` too.
+pub fn parse_and_dispatch(argv: Vec<std::ffi::OsString>) -> Result<(), Failure> {
+    output::check_open()?;
+    match <Cli as clap::Parser>::try_parse_from(argv) {
+        Ok(cli) => dispatch(cli),
+        Err(e) if e.use_stderr() => e.exit(),
+        Err(e) => output::print(e.render().to_string().as_bytes()),
     }
 }
 
@@ -130,7 +148,7 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
         let names = match queryfile::names_to_check(path) {
             Ok(names) => names,
             Err(failure) => {
-                println!("FAILED  {}", path.display());
+                output::line(&format!("FAILED  {}", path.display()))?;
                 failure.report();
                 failed += 1;
                 checked += 1;
@@ -152,9 +170,9 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
             let mut timings = timings::Timings::new(false);
             match queryfile::compile_from_file(path, name.as_deref(), common, &kernel, &mut timings)
             {
-                Ok(_) => println!("ok      {shown}"),
+                Ok(_) => output::line(&format!("ok      {shown}"))?,
                 Err(failure) => {
-                    println!("FAILED  {shown}");
+                    output::line(&format!("FAILED  {shown}"))?;
                     failure.report();
                     failed += 1;
                 }
@@ -192,10 +210,7 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
         features: &kernel.features,
     };
     match bpfq_compiler::describe::describe(&env, file) {
-        Ok(text) => {
-            print!("{text}");
-            Ok(())
-        }
+        Ok(text) => output::print(text.as_bytes()),
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     }
 }
