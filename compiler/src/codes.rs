@@ -41,6 +41,8 @@ pub const FMT_COMMENT_MISPLACED: &str = "E0015";
 pub const SOURCE_NOT_UTF8: &str = "E0020";
 /// A control character (NUL, an escape sequence...) in query text, outside any escape.
 pub const PARSE_CONTROL_CHARACTER: &str = "E0021";
+/// `--param NAME=...` for a parameter the query file neither declares nor uses.
+pub const UNDECLARED_PARAM_GIVEN: &str = "E0022";
 
 // ---------------------------------------------------------------- E01xx: names
 
@@ -215,6 +217,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         PARSE_CONTROL_CHARACTER,
         "query text holds a control character (NUL, ESC...); remove it, or write it as an escape in a string",
+    ),
+    (
+        UNDECLARED_PARAM_GIVEN,
+        "`--param` names a parameter the query file does not declare (and its query does not use): a misspelt name would be ignored",
     ),
     (
         UNKNOWN_TARGET,

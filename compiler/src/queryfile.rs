@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 #[derive(Debug, Clone)]
 pub struct GivenParam {
     pub name: String,
+    pub name_span: Span,
     pub value: String,
     pub value_span: Span,
 }
@@ -158,12 +159,27 @@ fn not_chosen(named: &[(&Ident, &Query)], bare: &[&Query]) -> Diagnostic {
 }
 
 /// Each declared parameter's value (given, else its default) checked against its type, plus
-/// given values of undeclared parameters as they are (the binder reads them as before).
+/// given values of undeclared parameters the query uses as they are (the binder reads them as
+/// before); a given name neither declared nor used is E0022.
 fn settle_params(
     module: &Module,
     given: &[GivenParam],
     used: &HashSet<String>,
 ) -> Result<HashMap<String, String>, Diagnostic> {
+    let declared: Vec<&str> = module
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Param(p) => Some(p.name.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    if let Some(unknown) = given
+        .iter()
+        .find(|g| !declared.contains(&g.name.as_str()) && !used.contains(&g.name))
+    {
+        return Err(unknown_param(unknown, &declared));
+    }
     let mut values: HashMap<String, String> = given
         .iter()
         .map(|g| (g.name.clone(), g.value.clone()))
@@ -207,6 +223,27 @@ fn settle_params(
         values.insert(name.clone(), value);
     }
     Ok(values)
+}
+
+/// `--param NAME=...` for a parameter the file does not declare and the query does not use.
+fn unknown_param(given: &GivenParam, declared: &[&str]) -> Diagnostic {
+    let diag = Diagnostic::error(
+        codes::UNDECLARED_PARAM_GIVEN,
+        format!("the query file has no parameter `{}`", given.name),
+    )
+    .with_primary(
+        given.name_span,
+        "not declared by the file nor used by its query",
+    );
+    let near = nearest_names(&given.name, declared.iter().copied(), 1);
+    match (near.first(), declared.is_empty()) {
+        (_, true) => diag.with_note("the file declares no parameters: leave `--param` out"),
+        (Some(first), false) => diag.with_note(format!(
+            "did you mean `{first}`? the file's parameters: {}",
+            declared.join(", ")
+        )),
+        (None, false) => diag.with_note(format!("the file's parameters: {}", declared.join(", "))),
+    }
 }
 
 fn wrong_type(decl: &ParamDecl, text: &str, span: Span, why: String) -> Diagnostic {

@@ -245,6 +245,7 @@ fn given_params(params: &[String], sources: &mut Sources) -> Result<Vec<GivenPar
                 let file = sources.add("--param", option.clone());
                 Ok(GivenParam {
                     name: name.trim_start_matches('$').to_string(),
+                    name_span: Span::new(file, 0, name.len()),
                     value: value.to_string(),
                     value_span: Span::new(file, name.len() + 1, option.len()),
                 })
