@@ -43,6 +43,8 @@ pub const SOURCE_NOT_UTF8: &str = "E0020";
 pub const PARSE_CONTROL_CHARACTER: &str = "E0021";
 /// `--param NAME=...` for a parameter the query file neither declares nor uses.
 pub const UNDECLARED_PARAM_GIVEN: &str = "E0022";
+/// A numeric command-line option outside the range it accepts (`--ring-size`, `--watch`...).
+pub const OPTION_OUT_OF_RANGE: &str = "E0023";
 
 // ---------------------------------------------------------------- E01xx: names
 
@@ -221,6 +223,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         UNDECLARED_PARAM_GIVEN,
         "`--param` names a parameter the query file does not declare (and its query does not use): a misspelt name would be ignored",
+    ),
+    (
+        OPTION_OUT_OF_RANGE,
+        "a numeric option (`--ring-size`, `--group-entries`, `--count`, `--watch`) is outside the range the message names",
     ),
     (
         UNKNOWN_TARGET,
