@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::ir::MapRef;
 
+use crate::caps::{self, Needs};
 use crate::loader::{load_iter_program, IterProgramSpec, LoadError};
 use crate::sys;
 
@@ -43,6 +44,8 @@ pub enum PinError {
         path: PathBuf,
     },
     Load(LoadError),
+    /// A bpf(2) command failed, in the user's terms (`caps::failure_text`).
+    Refused(String),
     Sys {
         what: String,
         err: io::Error,
@@ -68,6 +71,7 @@ impl fmt::Display for PinError {
                 write!(f, "{} is not a pinned BPF link", path.display())
             }
             PinError::Load(err) => write!(f, "{err}"),
+            PinError::Refused(text) => write!(f, "{text}"),
             PinError::Sys { what, err } => write!(f, "{what}: {err}"),
         }
     }
@@ -110,8 +114,13 @@ pub fn pin_iterator(request: &PinRequest<'_>, verbose: bool) -> Result<(), PinEr
         None
     } else {
         Some(
-            sys::frozen_array_create("bpfq_formats", &request.program.formats)
-                .map_err(sys_error("creating the format map (BPF_MAP_CREATE)"))?,
+            sys::frozen_array_create("bpfq_formats", &request.program.formats).map_err(|err| {
+                PinError::Refused(caps::failure_text(
+                    "create the format map (BPF_MAP_CREATE)",
+                    &err,
+                    Needs::Bpf,
+                ))
+            })?,
         )
     };
     let formats_fd = formats.as_ref().map_or(-1, |fd| fd.as_raw_fd());

@@ -14,6 +14,7 @@ use super::{
 use bpfq_compiler::group_place::{KernelGrouping, MAX_ENTRIES};
 use bpfq_compiler::ir::MapRef;
 use bpfq_compiler::pipeline::Compiled;
+use bpfq_runtime::caps::{self, Needs};
 use bpfq_runtime::group::Grouper;
 use bpfq_runtime::group_map::read_groups;
 use bpfq_runtime::pipeline::{write_groups, StreamSummary};
@@ -43,7 +44,9 @@ pub fn run_groups(
     let mut walks = 1;
     let map = loop {
         let map = HashMapFd::create(MAP_NAME, kernel.key_size, kernel.value_size, entries)
-            .map_err(|e| Failure::Runtime(format!("creating the group map failed: {e}")))?;
+            .map_err(|e| {
+                Failure::Runtime(caps::failure_text("create the group map", &e, Needs::Bpf))
+            })?;
         if !walk(query, compiled, common, &map)? {
             break map;
         }
