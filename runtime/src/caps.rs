@@ -89,7 +89,11 @@ pub fn failure_text(what: &str, err: &io::Error, needs: Needs) -> String {
 
 /// The refusal sentence for `what` when `missing` capabilities are why.
 pub fn refused(what: &str, missing: &str) -> String {
-    let them = if missing.contains(" and ") { "them" } else { "it" };
+    let them = if missing.contains(" and ") {
+        "them"
+    } else {
+        "it"
+    };
     format!("not allowed to {what}: this process lacks {missing}; run as root or grant {them}")
 }
 

@@ -28,6 +28,7 @@ mod watch;
 use args::{Cli, Command};
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::{Diagnostic, FileId, Sources};
+use bpfq_compiler::hidden::visible_lines;
 use bpfq_compiler::pipeline::{compile_query_timed as compile_any, CompiledQuery, StageTimes};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::{Btf, KernelFeatures};
@@ -80,8 +81,11 @@ impl Failure {
                     eprintln!("error[{}]: {}", diag.code, diag.message);
                 }
             }
-            Failure::Usage(msg) | Failure::Runtime(msg) => eprintln!("bpfq: {msg}"),
-            Failure::Coded(code, msg) => eprintln!("error[{code}]: {msg}"),
+            // Messages may quote paths and kernel text: control characters shown escaped.
+            Failure::Usage(msg) | Failure::Runtime(msg) => {
+                eprintln!("bpfq: {}", visible_lines(msg))
+            }
+            Failure::Coded(code, msg) => eprintln!("error[{code}]: {}", visible_lines(msg)),
             Failure::OutputClosed => {}
         }
     }

@@ -60,10 +60,10 @@ pub fn print(text: &[u8]) -> Result<(), Failure> {
     finish(out)
 }
 
-/// Writes one line (a check's verdict) to standard output now, so that it comes before any
-/// message that follows it on standard error.
+/// Writes one line (a check's verdict, with a file name) to standard output now, so that it
+/// comes before any message that follows it on standard error; control characters escaped.
 pub fn line(text: &str) -> Result<(), Failure> {
-    print(format!("{text}\n").as_bytes())
+    print(format!("{}\n", bpfq_compiler::hidden::visible_lines(text)).as_bytes())
 }
 
 /// Flushes what `out` holds.
