@@ -56,20 +56,20 @@ fn every_refusal_names_the_missing_capability() {
         (
             &["from task select comm, count(pid) as n group by comm"],
             1,
-            "not allowed to create the group map: this process lacks CAP_BPF (or \
-             CAP_SYS_ADMIN)",
+            "not allowed to create the group map: this process lacks CAP_BPF and \
+             CAP_PERFMON (or CAP_SYS_ADMIN)",
         ),
         (
             &["from unix select inode"],
             1,
-            "BPF ring buffer that carries the rows: this process lacks CAP_BPF (or \
-             CAP_SYS_ADMIN)",
+            "BPF ring buffer that carries the rows: this process lacks CAP_BPF and \
+             CAP_PERFMON (or CAP_SYS_ADMIN)",
         ),
         (
             &["pin", "from task select pid", &pin_path],
             1,
             "not allowed to create the format map (BPF_MAP_CREATE): this process lacks \
-             CAP_BPF (or CAP_SYS_ADMIN)",
+             CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
         ),
         (
             &["from bpf_map_elem(map = \"no_such_map\") select key"],

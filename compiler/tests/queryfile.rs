@@ -4,7 +4,7 @@
 //! parameter. Command-line text is its own source, as the CLI adds it.
 
 use bpfq_compiler::diagnostic::{Sources, Span};
-use bpfq_compiler::queryfile::{choose, query_names, GivenParam};
+use bpfq_compiler::queryfile::{choose, query_names, undeclared_param, GivenParam};
 use bpfq_compiler::syntax::ast::Ident;
 use bpfq_compiler::syntax::parse_module;
 use std::collections::HashMap;
@@ -53,7 +53,14 @@ fn run(text: &str, name: Option<&str>, params: &[&str]) -> Result<Picked, (Strin
         wanted.as_ref(),
         &given,
     ) {
-        Ok(chosen) => Ok((chosen.name.map(str::to_string), chosen.params)),
+        // A run refuses a parameter the file does not claim, as the CLI does.
+        Ok(chosen) => match chosen.unclaimed.first() {
+            Some(given) => {
+                let diag = undeclared_param(given, &module);
+                Err((diag.code.to_string(), diag.render(&sources)))
+            }
+            None => Ok((chosen.name.map(str::to_string), chosen.params)),
+        },
         Err(diag) => Err((diag.code.to_string(), diag.render(&sources))),
     }
 }

@@ -34,12 +34,11 @@ fn has(mask: u64, cap: u32) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needs {
     /// BPF_PROG_LOAD of a tracing (iterator) program: CAP_BPF for any program, CAP_PERFMON for
-    /// tracing types; attaching and reading it then need nothing more.
+    /// tracing types; attaching and reading it then need nothing more. Also the maps made only
+    /// for such a program (ring, group and format maps): BPF_MAP_CREATE of a hash, array or
+    /// ring buffer needs CAP_BPF alone (when kernel.unprivileged_bpf_disabled is set, as
+    /// distributions do), but naming only that would send the user back for CAP_PERFMON.
     Tracing,
-    /// BPF_MAP_CREATE of a hash, array or ring buffer (CAP_BPF when
-    /// kernel.unprivileged_bpf_disabled is set, as distributions do), of an sk_storage map, and
-    /// BPF_BTF_LOAD: CAP_BPF.
-    Bpf,
     /// BPF_MAP_GET_FD_BY_ID and BPF_MAP_GET_NEXT_ID (another program's map): CAP_SYS_ADMIN,
     /// whatever else is held.
     SysAdmin,
@@ -50,7 +49,6 @@ pub enum Needs {
 pub fn missing(needs: Needs, mask: u64) -> Option<String> {
     let wanted: &[(u32, &str)] = match needs {
         Needs::Tracing => &[(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")],
-        Needs::Bpf => &[(CAP_BPF, "CAP_BPF")],
         Needs::SysAdmin => return (!has(mask, CAP_SYS_ADMIN)).then(|| "CAP_SYS_ADMIN".into()),
     };
     if has(mask, CAP_SYS_ADMIN) {
@@ -123,11 +121,6 @@ mod tests {
             missing_for_tracing(0).as_deref(),
             Some("CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)")
         );
-        assert_eq!(
-            missing(Needs::Bpf, 1 << CAP_PERFMON).as_deref(),
-            Some("CAP_BPF (or CAP_SYS_ADMIN)")
-        );
-        assert_eq!(missing(Needs::Bpf, 1 << CAP_BPF), None);
         assert_eq!(
             missing(Needs::SysAdmin, 1 << CAP_BPF).as_deref(),
             Some("CAP_SYS_ADMIN")

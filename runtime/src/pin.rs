@@ -118,7 +118,7 @@ pub fn pin_iterator(request: &PinRequest<'_>, verbose: bool) -> Result<(), PinEr
                 PinError::Refused(caps::failure_text(
                     "create the format map (BPF_MAP_CREATE)",
                     &err,
-                    Needs::Bpf,
+                    Needs::Tracing,
                 ))
             })?,
         )

@@ -46,7 +46,7 @@ impl fmt::Display for RingError {
         match self {
             RingError::Create { size, err } => {
                 let what = format!("create the {size}-byte BPF ring buffer that carries the rows");
-                write!(f, "{}", caps::failure_text(&what, err, Needs::Bpf))
+                write!(f, "{}", caps::failure_text(&what, err, Needs::Tracing))
             }
             RingError::Map(err) => write!(f, "mapping the BPF ring buffer failed: {err}"),
             RingError::Busy { at } => write!(

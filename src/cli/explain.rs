@@ -27,7 +27,7 @@ pub fn explain(query: &str, common: &Common) -> Result<(), Failure> {
 pub fn explain_file(path: &Path, name: Option<&str>, common: &Common) -> Result<(), Failure> {
     let kernel = open_kernel_probed(common.btf.as_deref())?;
     let mut timings = Timings::new(false);
-    let (compiled, _text) = compile_from_file(path, name, common, &kernel, &mut timings)?;
+    let (compiled, _text) = compile_from_file(path, name, common, &kernel, &mut timings, None)?;
     super::output::print(explain_compiled(&compiled, &kernel.features).as_bytes())
 }
 

@@ -148,6 +148,7 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
     let kernel = open_kernel_probed(common.btf.as_deref())?;
     let mut failed = 0;
     let mut checked = 0;
+    let mut claimed = std::collections::HashSet::new();
     for path in files {
         let names = match queryfile::names_to_check(path) {
             Ok(names) => names,
@@ -172,8 +173,15 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
                 None => path.display().to_string(),
             };
             let mut timings = timings::Timings::new(false);
-            match queryfile::compile_from_file(path, name.as_deref(), common, &kernel, &mut timings)
-            {
+            let compiled = queryfile::compile_from_file(
+                path,
+                name.as_deref(),
+                common,
+                &kernel,
+                &mut timings,
+                Some(&mut claimed),
+            );
+            match compiled {
                 Ok(_) => output::line(&format!("ok      {shown}"))?,
                 Err(failure) => {
                     output::line(&format!("FAILED  {shown}"))?;
@@ -184,12 +192,49 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
         }
     }
     if failed == 0 {
-        Ok(())
+        unclaimed_params(files, common, &claimed)
     } else {
         Err(Failure::Usage(format!(
             "{failed} of {checked} queries did not compile"
         )))
     }
+}
+
+/// After a `check` that passed: E0022 for the first `--param` no checked file declares or uses,
+/// with the names the files declare.
+fn unclaimed_params(
+    files: &[std::path::PathBuf],
+    common: &args::Common,
+    claimed: &std::collections::HashSet<String>,
+) -> Result<(), Failure> {
+    let mut sources = Sources::new();
+    let given = queryfile::given_params(&common.params, &mut sources)?;
+    let Some(unclaimed) = given.iter().find(|g| !claimed.contains(&g.name)) else {
+        return Ok(());
+    };
+    let modules: Vec<_> = files
+        .iter()
+        .filter_map(|path| queryfile::parse_file(path, &mut Sources::new()).ok())
+        .collect();
+    let mut declared: Vec<&str> = modules
+        .iter()
+        .flat_map(|parsed| bpfq_compiler::queryfile::declared_params(&parsed.module))
+        .collect();
+    declared.sort_unstable();
+    declared.dedup();
+    let mut diag = Diagnostic::error(
+        bpfq_compiler::codes::UNDECLARED_PARAM_GIVEN,
+        format!("no checked query file has a parameter `{}`", unclaimed.name),
+    )
+    .with_primary(unclaimed.name_span, "declared by no file, used by no query");
+    let near = bpfq_compiler::diagnostic::nearest_names(&unclaimed.name, declared.clone(), 1);
+    if let Some(first) = near.first() {
+        diag = diag.with_note(format!(
+            "did you mean `{first}`? the files' parameters: {}",
+            declared.join(", ")
+        ));
+    }
+    Err(Failure::Compile(Box::new(diag), Box::new(sources)))
 }
 
 /// `bpfq describe`: columns, context fields and struct members, from BTF and the stdlib; the

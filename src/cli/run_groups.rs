@@ -45,7 +45,11 @@ pub fn run_groups(
     let map = loop {
         let map = HashMapFd::create(MAP_NAME, kernel.key_size, kernel.value_size, entries)
             .map_err(|e| {
-                Failure::Runtime(caps::failure_text("create the group map", &e, Needs::Bpf))
+                Failure::Runtime(caps::failure_text(
+                    "create the group map",
+                    &e,
+                    Needs::Tracing,
+                ))
             })?;
         if !walk(query, compiled, common, &map)? {
             break map;
