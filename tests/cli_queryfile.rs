@@ -131,6 +131,23 @@ fn bad_names_and_values_are_coded_errors_and_load_nothing() {
     assert_objects_return_to(baseline, "query file errors");
 }
 
+#[test]
+fn a_leading_byte_order_mark_is_skipped() {
+    let file = QueryFile::new("bom");
+    let text = format!("\u{feff}{FILE}");
+    std::fs::write(&file.path, text).expect("write query file");
+    let out = bpfq_ok(&["check", &file.path, "--param", "pid=1"]);
+    assert_eq!(
+        out,
+        format!("ok      {0} by_name\nok      {0} by_pid\n", file.path)
+    );
+    let out = bpfq_ok(&["fmt", &file.path]);
+    assert!(
+        out.starts_with("-- Processes"),
+        "the canonical form has no mark: {out:?}"
+    );
+}
+
 /// A query file in a scratch directory, next to the modules it uses, plus a directory standing
 /// for `$BPFQ_PATH` and an empty HOME; removed on drop.
 struct ModuleTree {

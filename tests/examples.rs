@@ -91,13 +91,22 @@ fn every_example_runs() {
         if !name.ends_with(".bpfq") {
             continue;
         }
-        let pid = format!("pid={me}");
-        let map = format!("map={}", storage.path);
+        // Each example gets the parameters it uses (an unused `--param` is E0022).
+        let text = std::fs::read_to_string(format!("{dir}/{name}")).expect("example readable");
+        let mut params = Vec::new();
+        for (param, value) in [("pid", me.clone()), ("map", storage.path.clone())] {
+            if text.contains(&format!("${param}")) {
+                params.extend(["--param".to_string(), format!("{param}={value}")]);
+            }
+        }
+        let params: Vec<&str> = params.iter().map(String::as_str).collect();
         if let Some(target) = refused_target(&format!("{dir}/{name}")) {
             // A kernel that refuses this example's target whatever bpfq emits (see
             // `doctor_verdict`): the example must fail with exit 1 and name this kernel.
             let path = format!("{dir}/{name}");
-            let out = bpfq(&["-f", &path, "--param", &pid, "--param", &map]);
+            let mut args = vec!["-f", path.as_str()];
+            args.extend_from_slice(&params);
+            let out = bpfq(&args);
             assert_eq!(
                 out.status.code(),
                 Some(1),
@@ -116,7 +125,7 @@ fn every_example_runs() {
             let text = match &query {
                 // A file of named queries runs each by name through `bpfq run`.
                 Some(query) => run_named(&name, query),
-                None => run_example(&name, &["--param", &pid, "--param", &map]),
+                None => run_example(&name, &params),
             };
             assert!(
                 text.lines().count() >= 1,

@@ -356,3 +356,32 @@ fn rss_and_start_time_match_proc_stat() {
         "statm {exact} vs bpfq {shown} pages"
     );
 }
+
+#[test]
+fn is_null_finds_the_kernel_threads_whose_rss_is_null() {
+    let _k = shared_kernel();
+    // Kernel threads have no mm: their rss (read through task.mm) is NULL, and `is null`
+    // selects exactly them.
+    let (_, kthreads) = query_csv(
+        "from task select pid, rss where rss is null and comm like \"kworker%\"",
+        &[],
+    );
+    assert!(!kthreads.is_empty(), "this machine has kworker threads");
+    assert!(kthreads.iter().all(|row| row[1].is_empty()), "{kthreads:?}");
+    let (_, with_rss) = query_csv(
+        "from task select pid where rss is not null and comm like \"kworker%\"",
+        &[],
+    );
+    assert_eq!(with_rss, Vec::<Vec<String>>::new());
+    // A process of ours has an mm: `is not null` keeps it, `is null` drops it.
+    let child = Named::spawn(&unique_name("rss"));
+    for (test, expected) in [("is not null", 1), ("is null", 0)] {
+        let query = format!(
+            "from task select pid, rss where rss {test} and pid == {}",
+            child.pid()
+        );
+        let (_, rows) = query_csv(&query, &[]);
+        assert_eq!(rows.len(), expected, "{query}: {rows:?}");
+        assert!(rows.iter().all(|row| !row[1].is_empty()), "{rows:?}");
+    }
+}

@@ -2,7 +2,8 @@
 //! explanation in [`ALL`] for `bpfq explain-code`. Codes are stable: never reuse one.
 //!
 //! Ranges: E00xx parse, E01xx name resolution, E02xx types, E03xx backend,
-//! E09xx internal errors (bugs in bpfq).
+//! E09xx internal errors (bugs in bpfq), and from E0905 on the run's surroundings (its output,
+//! its privileges).
 
 // ---------------------------------------------------------------- E00xx: parse
 
@@ -39,6 +40,14 @@ pub const FMT_COMMENT_MISPLACED: &str = "E0015";
 /// A file read as bpfq source (a user stdlib file, a module, a query file) is not UTF-8 query
 /// text: its bytes are never quoted in a diagnostic.
 pub const NOT_QUERY_TEXT: &str = "E0016";
+/// Query or module text that is not UTF-8 (the first bad byte's place is given).
+pub const SOURCE_NOT_UTF8: &str = "E0020";
+/// A control character (NUL, an escape sequence...) in query text, outside any escape.
+pub const PARSE_CONTROL_CHARACTER: &str = "E0021";
+/// `--param NAME=...` for a parameter the query file neither declares nor uses.
+pub const UNDECLARED_PARAM_GIVEN: &str = "E0022";
+/// A numeric command-line option outside the range it accepts (`--ring-size`, `--watch`...).
+pub const OPTION_OUT_OF_RANGE: &str = "E0023";
 
 // ---------------------------------------------------------------- E01xx: names
 
@@ -163,6 +172,8 @@ pub const INTERNAL: &str = "E0902";
 pub const PANIC: &str = "E0903";
 /// `bpfq fmt` would have changed what a file means: a bug in bpfq.
 pub const INTERNAL_FORMAT: &str = "E0904";
+/// Standard output cannot be written (a full disk, an I/O error, closed before bpfq started).
+pub const OUTPUT_FAILED: &str = "E0905";
 
 /// Every code with a one-line explanation, in code order.
 pub const ALL: &[(&str, &str)] = &[
@@ -221,6 +232,22 @@ pub const ALL: &[(&str, &str)] = &[
         NOT_QUERY_TEXT,
         "a file read as bpfq source is not UTF-8 text starting with a bpfq item; it is named, \
          never quoted: check that the path points at the .bpfq file you meant",
+    ),
+    (
+        SOURCE_NOT_UTF8,
+        "a query file or module is not UTF-8 text; the message gives the first bad byte's line and column",
+    ),
+    (
+        PARSE_CONTROL_CHARACTER,
+        "query text holds a control character (NUL, ESC...); remove it, or write it as an escape in a string",
+    ),
+    (
+        UNDECLARED_PARAM_GIVEN,
+        "`--param` names a parameter the query file does not declare (and its query does not use): a misspelt name would be ignored",
+    ),
+    (
+        OPTION_OUT_OF_RANGE,
+        "a numeric option (`--ring-size`, `--group-entries`, `--count`, `--watch`) is outside the range the message names",
     ),
     (
         UNKNOWN_TARGET,
@@ -442,6 +469,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         INTERNAL_FORMAT,
         "`bpfq fmt` produced text that means something else: a bug in bpfq; nothing was written",
+    ),
+    (
+        OUTPUT_FAILED,
+        "the output cannot be written (no space left on the device, an I/O error, standard output closed); a reader that went away is not an error",
     ),
 ];
 

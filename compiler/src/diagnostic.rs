@@ -2,10 +2,14 @@
 //! codespan-reporting, and "did you mean" suggestions. Rendering never panics: a span
 //! outside its file is clamped rather than trusted.
 
+use std::borrow::Cow;
+
 use codespan_reporting::diagnostic as cs;
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term;
 use codespan_reporting::term::termcolor::WriteColor;
+
+use crate::hidden::visible_lines;
 
 /// Index of a source text inside [`Sources`].
 pub type FileId = usize;
@@ -148,7 +152,7 @@ impl Diagnostic {
     /// Plain text (no colour), as a terminal would show it.
     pub fn render(&self, sources: &Sources) -> String {
         let (files, diagnostic) = self.to_codespan(sources);
-        match term::emit_into_string(&render_config(), files, &diagnostic) {
+        match term::emit_into_string(&render_config(), files.as_ref(), &diagnostic) {
             Ok(text) => text,
             // Only reachable if a file vanished; fall back to the bare message.
             Err(_) => format!("error[{}]: {}\n", self.code, self.message),
@@ -158,15 +162,19 @@ impl Diagnostic {
     /// Render to a terminal writer (which decides about colour).
     pub fn render_to(&self, sources: &Sources, out: &mut dyn WriteColor) -> std::io::Result<()> {
         let (files, diagnostic) = self.to_codespan(sources);
-        term::emit_to_write_style(out, &render_config(), files, &diagnostic)
+        term::emit_to_write_style(out, &render_config(), files.as_ref(), &diagnostic)
             .map_err(std::io::Error::other)
     }
 
-    /// codespan needs labels that fit their file; clamping here makes rendering total.
+    /// codespan needs labels that fit their file; clamping here makes rendering total. Control
+    /// and bidi characters of the sources and texts are shown escaped (`hidden.rs`), the
+    /// labels moved to match, so a snippet never writes them raw to the terminal.
     fn to_codespan<'s>(
         &self,
         sources: &'s Sources,
-    ) -> (&'s SimpleFiles<String, String>, cs::Diagnostic<FileId>) {
+    ) -> (Cow<'s, SimpleFiles<String, String>>, cs::Diagnostic<FileId>) {
+        let hidden =
+            (0..sources.len()).any(|id| visible_lines(sources.text(id)) != sources.text(id));
         let labels = self
             .labels
             .iter()
@@ -175,20 +183,43 @@ impl Diagnostic {
                 let text = sources.text(label.span.file);
                 let start = floor_char_boundary(text, label.span.start as usize);
                 let end = floor_char_boundary(text, (label.span.end as usize).max(start));
+                let shown = |offset: usize| match hidden {
+                    true => visible_lines(&text[..offset]).len(),
+                    false => offset,
+                };
                 let label_kind = if label.primary {
                     cs::Label::primary
                 } else {
                     cs::Label::secondary
                 };
-                label_kind(label.span.file, start..end).with_message(label.message.clone())
+                label_kind(label.span.file, shown(start)..shown(end))
+                    .with_message(visible_lines(&label.message))
             })
             .collect();
         let diagnostic = cs::Diagnostic::error()
             .with_code(self.code)
-            .with_message(self.message.clone())
+            .with_message(visible_lines(&self.message))
             .with_labels(labels)
-            .with_notes(self.notes.clone());
-        (&sources.files, diagnostic)
+            .with_notes(
+                self.notes
+                    .iter()
+                    .map(|n| visible_lines(n).into_owned())
+                    .collect(),
+            );
+        let files = match hidden {
+            false => Cow::Borrowed(&sources.files),
+            true => {
+                let mut shown = SimpleFiles::new();
+                for id in 0..sources.len() {
+                    shown.add(
+                        sources.name(id).to_string(),
+                        visible_lines(sources.text(id)).into_owned(),
+                    );
+                }
+                Cow::Owned(shown)
+            }
+        };
+        (files, diagnostic)
     }
 }
 
@@ -302,6 +333,27 @@ mod tests {
         let b = Span::new(0, 10, 12);
         assert_eq!(a.to(b), Span::new(0, 3, 12));
         assert_eq!(b.to(a), Span::new(0, 3, 12));
+    }
+
+    #[test]
+    fn render_escapes_control_characters_and_keeps_the_label_under_its_text() {
+        let mut sources = Sources::new();
+        let file = sources.add("<query>", "from task\0\u{1b}[2J selct pid");
+        let text = Diagnostic::error("E0001", "unexpected `\u{202e}`")
+            .with_primary(Span::new(file, 15, 20), "here")
+            .render(&sources);
+        assert!(
+            !text.chars().any(crate::hidden::is_hidden_in_line),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("error[E0001]: unexpected `\\u{202e}`"),
+            "{text}"
+        );
+        assert!(text.contains("from task\\x00\\x1b[2J selct pid"), "{text}");
+        let source_line = text.lines().find(|l| l.contains("selct")).unwrap_or("");
+        let label_line = text.lines().find(|l| l.contains("^^^^^")).unwrap_or("");
+        assert_eq!(source_line.find("selct"), label_line.find('^'), "{text}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::codes;
 use crate::diagnostic::{nearest_names, Diagnostic, FileId, Sources};
 use crate::stdlib::{embedded_targets, Stdlib};
 use crate::syntax::ast::{Item, Module, UseDecl};
-use crate::syntax::{not_query_text, parse_module_file};
+use crate::syntax::parse_module_file;
 use std::collections::{HashMap, HashSet};
 
 /// A module file found under a search root.
@@ -32,8 +32,8 @@ pub enum ReadFailure {
     Unreadable(String),
     /// It, or a directory on its way, is not trusted (E0310): the reason and the fix.
     Untrusted { why: String, help: String },
-    /// It is not UTF-8 text (E0016): its path.
-    NotText(String),
+    /// It is not UTF-8 text (`source_text`'s E0020, which names it without quoting it).
+    NotText(Box<Diagnostic>),
 }
 
 /// The file system as module resolution sees it (the compiler does no I/O itself).
@@ -141,9 +141,8 @@ impl Walk<'_> {
                 )
                 .with_note(format!("help: {help}")))
             }
-            Some(Err(ReadFailure::NotText(path))) => {
-                return Err(not_query_text(&path, "it is not UTF-8 text")
-                    .with_secondary(decl.span, "used here"))
+            Some(Err(ReadFailure::NotText(diag))) => {
+                return Err(diag.with_secondary(decl.span, "used here"))
             }
             None => return Err(self.unknown(decl, &names, &relative)),
         };

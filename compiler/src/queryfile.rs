@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 #[derive(Debug, Clone)]
 pub struct GivenParam {
     pub name: String,
+    pub name_span: Span,
     pub value: String,
     pub value_span: Span,
 }
@@ -22,11 +23,14 @@ pub struct GivenParam {
 /// The query to compile and the value of each `$param`, as text the binder reads (and, for a
 /// parameter declared with an integer type, that type under `declared_type_key`).
 #[derive(Debug)]
-pub struct Chosen<'m> {
+pub struct Chosen<'m, 'g> {
     pub query: &'m Query,
     /// The query's name, if it has one.
     pub name: Option<&'m str>,
     pub params: HashMap<String, String>,
+    /// The given parameters the file does not declare and the query does not use (E0022 for
+    /// a run of this query: `undeclared_param`; `check` of several files asks them all).
+    pub unclaimed: Vec<&'g GivenParam>,
 }
 
 /// The names of the `query NAME = ...` items, in file order.
@@ -43,12 +47,12 @@ pub fn query_names(module: &Module) -> Vec<&str> {
 
 /// The query `wanted` names (its span is in a command-line source), or the file's only query;
 /// `file_span` (the whole file) carries errors about the file as a whole.
-pub fn choose<'m>(
+pub fn choose<'m, 'g>(
     module: &'m Module,
     file_span: Span,
     wanted: Option<&Ident>,
-    given: &[GivenParam],
-) -> Result<Chosen<'m>, Diagnostic> {
+    given: &'g [GivenParam],
+) -> Result<Chosen<'m, 'g>, Diagnostic> {
     let named: Vec<(&'m Ident, &'m Query)> = module
         .items
         .iter()
@@ -83,10 +87,16 @@ pub fn choose<'m>(
             _ => return Err(not_chosen(&named, &bare)),
         },
     };
+    let used = params_used(query);
+    let declared = declared_params(module);
     Ok(Chosen {
         query,
         name,
-        params: settle_params(module, given, &params_used(query))?,
+        params: settle_params(module, given, &used)?,
+        unclaimed: given
+            .iter()
+            .filter(|g| !declared.contains(&g.name.as_str()) && !used.contains(&g.name))
+            .collect(),
     })
 }
 
@@ -158,8 +168,20 @@ fn not_chosen(named: &[(&Ident, &Query)], bare: &[&Query]) -> Diagnostic {
     }
 }
 
+/// The names of the parameters `module` declares.
+pub fn declared_params(module: &Module) -> Vec<&str> {
+    module
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Param(p) => Some(p.name.name.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Each declared parameter's value (given, else its default) checked against its type, plus
-/// given values of undeclared parameters as they are (the binder reads them as before).
+/// given values of undeclared parameters as they are (the binder reads those the query uses).
 fn settle_params(
     module: &Module,
     given: &[GivenParam],
@@ -211,6 +233,29 @@ fn settle_params(
         values.insert(name.clone(), value);
     }
     Ok(values)
+}
+
+/// E0022 for `--param NAME=...` of a parameter `module` does not declare and its query does
+/// not use (one of `Chosen::unclaimed`).
+pub fn undeclared_param(given: &GivenParam, module: &Module) -> Diagnostic {
+    let declared = declared_params(module);
+    let diag = Diagnostic::error(
+        codes::UNDECLARED_PARAM_GIVEN,
+        format!("the query file has no parameter `{}`", given.name),
+    )
+    .with_primary(
+        given.name_span,
+        "not declared by the file nor used by its query",
+    );
+    let near = nearest_names(&given.name, declared.iter().copied(), 1);
+    match (near.first(), declared.is_empty()) {
+        (_, true) => diag.with_note("the file declares no parameters: leave `--param` out"),
+        (Some(first), false) => diag.with_note(format!(
+            "did you mean `{first}`? the file's parameters: {}",
+            declared.join(", ")
+        )),
+        (None, false) => diag.with_note(format!("the file's parameters: {}", declared.join(", "))),
+    }
 }
 
 fn wrong_type(decl: &ParamDecl, text: &str, span: Span, why: String) -> Diagnostic {

@@ -4,7 +4,7 @@
 //! parameter. Command-line text is its own source, as the CLI adds it.
 
 use bpfq_compiler::diagnostic::{Sources, Span};
-use bpfq_compiler::queryfile::{choose, query_names, GivenParam};
+use bpfq_compiler::queryfile::{choose, query_names, undeclared_param, GivenParam};
 use bpfq_compiler::syntax::ast::Ident;
 use bpfq_compiler::syntax::parse_module;
 use std::collections::HashMap;
@@ -40,6 +40,7 @@ fn run(text: &str, name: Option<&str>, params: &[&str]) -> Result<Picked, (Strin
             let at = sources.add("--param", *option);
             GivenParam {
                 name: key.to_string(),
+                name_span: Span::new(at, 0, key.len()),
                 value: value.to_string(),
                 value_span: Span::new(at, key.len() + 1, option.len()),
             }
@@ -52,7 +53,14 @@ fn run(text: &str, name: Option<&str>, params: &[&str]) -> Result<Picked, (Strin
         wanted.as_ref(),
         &given,
     ) {
-        Ok(chosen) => Ok((chosen.name.map(str::to_string), chosen.params)),
+        // A run refuses a parameter the file does not claim, as the CLI does.
+        Ok(chosen) => match chosen.unclaimed.first() {
+            Some(given) => {
+                let diag = undeclared_param(given, &module);
+                Err((diag.code.to_string(), diag.render(&sources)))
+            }
+            None => Ok((chosen.name.map(str::to_string), chosen.params)),
+        },
         Err(diag) => Err((diag.code.to_string(), diag.render(&sources))),
     }
 }
@@ -86,7 +94,7 @@ fn defaults_apply_and_given_values_override_them() {
     let (_, got) = run(
         FILE,
         Some("on_port"),
-        &["name=sshd", "port=0x1bb", "verbose=true", "extra=7"],
+        &["name=sshd", "port=0x1bb", "verbose=true"],
     )
     .expect("chosen");
     assert_eq!(
@@ -96,9 +104,8 @@ fn defaults_apply_and_given_values_override_them() {
             ("port:type", "u16"),
             ("verbose", "1"),
             ("name", "sshd"),
-            ("extra", "7")
         ]),
-        "hex normalised, bool as 1, an integer's declared type, undeclared values passed on"
+        "hex normalised, bool as 1, an integer's declared type"
     );
 }
 
@@ -156,6 +163,10 @@ fn query_file_diagnostics() {
             None,
             &[],
         ),
+        // A misspelt name is not ignored; an undeclared one the query uses is still passed on
+        // (`a_file_of_one_query_needs_no_name`).
+        ("E0022", FILE, Some("on_port"), &["name=x", "prot=443"]),
+        ("E0022", "from task select pid", None, &["pid=1"]),
     ];
     let mut rendered = String::new();
     for (code, text, name, given) in cases {
@@ -169,7 +180,9 @@ fn query_file_diagnostics() {
 
 #[test]
 fn every_new_code_is_documented() {
-    for code in ["E0111", "E0112", "E0113", "E0114", "E0208", "E0209"] {
+    for code in [
+        "E0111", "E0112", "E0113", "E0114", "E0208", "E0209", "E0022",
+    ] {
         assert!(
             bpfq_compiler::codes::ALL.iter().any(|(c, _)| *c == code),
             "{code} has no explanation"

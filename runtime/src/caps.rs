@@ -29,37 +29,70 @@ fn has(mask: u64, cap: u32) -> bool {
     mask & (1u64 << cap) != 0
 }
 
-/// What to tell the user is missing for loading and running tracing programs, or `None` when
-/// the capabilities are all present (then the refusal comes from elsewhere, e.g. lockdown).
-pub fn missing_for_tracing(mask: u64) -> Option<String> {
-    if has(mask, CAP_SYS_ADMIN) || (has(mask, CAP_BPF) && has(mask, CAP_PERFMON)) {
+/// What a bpf(2) command bpfq issues needs (kernel/bpf/syscall.c, Linux 6.x; CAP_SYS_ADMIN
+/// stands in for CAP_BPF and CAP_PERFMON everywhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// BPF_PROG_LOAD of a tracing (iterator) program: CAP_BPF for any program, CAP_PERFMON for
+    /// tracing types; attaching and reading it then need nothing more. Also the maps made only
+    /// for such a program (ring, group and format maps): BPF_MAP_CREATE of a hash, array or
+    /// ring buffer needs CAP_BPF alone (when kernel.unprivileged_bpf_disabled is set, as
+    /// distributions do), but naming only that would send the user back for CAP_PERFMON.
+    Tracing,
+    /// BPF_MAP_GET_FD_BY_ID and BPF_MAP_GET_NEXT_ID (another program's map): CAP_SYS_ADMIN,
+    /// whatever else is held.
+    SysAdmin,
+}
+
+/// The capabilities of `needs` that `mask` lacks, as words, or `None` when none is missing
+/// (then a refusal comes from elsewhere, e.g. lockdown or a security module).
+pub fn missing(needs: Needs, mask: u64) -> Option<String> {
+    let wanted: &[(u32, &str)] = match needs {
+        Needs::Tracing => &[(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")],
+        Needs::SysAdmin => return (!has(mask, CAP_SYS_ADMIN)).then(|| "CAP_SYS_ADMIN".into()),
+    };
+    if has(mask, CAP_SYS_ADMIN) {
         return None;
     }
-    let missing: Vec<&str> = [(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")]
-        .into_iter()
-        .filter(|&(cap, _)| !has(mask, cap))
-        .map(|(_, name)| name)
+    let lacking: Vec<&str> = wanted
+        .iter()
+        .filter(|&&(cap, _)| !has(mask, cap))
+        .map(|&(_, name)| name)
         .collect();
-    Some(format!("{} (or CAP_SYS_ADMIN)", missing.join(" and ")))
+    (!lacking.is_empty()).then(|| format!("{} (or CAP_SYS_ADMIN)", lacking.join(" and ")))
 }
 
-/// After an EPERM from bpf(2) for bpfq's own programs or maps: the capabilities this process
-/// lacks, if that is why (else the refusal comes from elsewhere and `None`).
-pub fn missing_after_eperm(err: &io::Error) -> Option<String> {
+/// What to tell the user is missing for loading and running tracing programs.
+pub fn missing_for_tracing(mask: u64) -> Option<String> {
+    missing(Needs::Tracing, mask)
+}
+
+/// After `err` from a bpf(2) command that `needs`: the capabilities this process lacks when
+/// the error is EPERM and that is why, else `None`.
+pub fn missing_after_eperm(err: &io::Error, needs: Needs) -> Option<String> {
     if err.raw_os_error() != Some(libc::EPERM) {
         return None;
     }
-    missing_for_tracing(effective_capabilities().ok()?)
+    missing(needs, effective_capabilities().ok()?)
 }
 
-/// After an EPERM while opening another program's map by id (`BPF_MAP_GET_FD_BY_ID` and
-/// `BPF_MAP_GET_NEXT_ID` need CAP_SYS_ADMIN whatever else is held): `CAP_SYS_ADMIN` if missing.
-pub fn missing_for_map_lookup_after_eperm(err: &io::Error) -> Option<&'static str> {
-    if err.raw_os_error() != Some(libc::EPERM) {
-        return None;
+/// `what` (e.g. "create the group map") failed with `err`: in the user's terms, naming the
+/// missing capabilities when an EPERM comes from them.
+pub fn failure_text(what: &str, err: &io::Error, needs: Needs) -> String {
+    match missing_after_eperm(err, needs) {
+        Some(missing) => refused(what, &missing),
+        None => format!("cannot {what}: {err}"),
     }
-    let mask = effective_capabilities().ok()?;
-    (!has(mask, CAP_SYS_ADMIN)).then_some("CAP_SYS_ADMIN")
+}
+
+/// The refusal sentence for `what` when `missing` capabilities are why.
+pub fn refused(what: &str, missing: &str) -> String {
+    let them = if missing.contains(" and ") {
+        "them"
+    } else {
+        "it"
+    };
+    format!("not allowed to {what}: this process lacks {missing}; run as root or grant {them}")
 }
 
 #[cfg(test)]
@@ -88,5 +121,10 @@ mod tests {
             missing_for_tracing(0).as_deref(),
             Some("CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)")
         );
+        assert_eq!(
+            missing(Needs::SysAdmin, 1 << CAP_BPF).as_deref(),
+            Some("CAP_SYS_ADMIN")
+        );
+        assert_eq!(missing(Needs::SysAdmin, 1 << CAP_SYS_ADMIN), None);
     }
 }

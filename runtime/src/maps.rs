@@ -56,7 +56,7 @@ fn count_cpu_list(list: &str) -> Option<u32> {
 }
 
 fn failed(what: &str, err: io::Error) -> MapLookupError {
-    match crate::caps::missing_for_map_lookup_after_eperm(&err) {
+    match crate::caps::missing_after_eperm(&err, crate::caps::Needs::SysAdmin) {
         Some(missing) => MapLookupError::Failed(format!(
             "{what}: not allowed: this process lacks {missing}, which opening another program's map needs; run as root or grant it"
         )),

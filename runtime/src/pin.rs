@@ -20,6 +20,7 @@ use bpfq_compiler::codes;
 use bpfq_compiler::diagnostic::Diagnostic;
 use bpfq_compiler::ir::MapRef;
 
+use crate::caps::{self, Needs};
 use crate::loader::{load_iter_program, IterProgramSpec, LoadError};
 use crate::sys;
 use crate::trust::{self, Untrusted};
@@ -67,6 +68,8 @@ pub enum PinError {
         owner: u32,
     },
     Load(LoadError),
+    /// A bpf(2) command failed, in the user's terms (`caps::failure_text`).
+    Refused(String),
     Sys {
         what: String,
         err: io::Error,
@@ -112,6 +115,7 @@ impl fmt::Display for PinError {
                 trust::user(*owner)
             ),
             PinError::Load(err) => write!(f, "{err}"),
+            PinError::Refused(text) => write!(f, "{text}"),
             PinError::Sys { what, err } => write!(f, "{what}: {err}"),
         }
     }
@@ -195,8 +199,13 @@ pub fn pin_iterator(request: &PinRequest<'_>, verbose: bool) -> Result<(), PinEr
         None
     } else {
         Some(
-            sys::frozen_array_create("bpfq_formats", &request.program.formats)
-                .map_err(sys_error("creating the format map (BPF_MAP_CREATE)"))?,
+            sys::frozen_array_create("bpfq_formats", &request.program.formats).map_err(|err| {
+                PinError::Refused(caps::failure_text(
+                    "create the format map (BPF_MAP_CREATE)",
+                    &err,
+                    Needs::Tracing,
+                ))
+            })?,
         )
     };
     let formats_fd = formats.as_ref().map_or(-1, |fd| fd.as_raw_fd());

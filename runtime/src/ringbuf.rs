@@ -9,6 +9,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+use crate::caps::{self, Needs};
 use crate::sys;
 
 /// The kernel name of bpfq's ring buffers (tests count maps by this prefix).
@@ -43,12 +44,9 @@ pub enum RingError {
 impl fmt::Display for RingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RingError::Create { err, .. } if crate::caps::missing_after_eperm(err).is_some() => {
-                let missing = crate::caps::missing_after_eperm(err).unwrap_or_default();
-                write!(f, "not allowed to create the BPF ring buffer that carries the rows: this process lacks {missing}; run as root or grant those capabilities")
-            }
             RingError::Create { size, err } => {
-                write!(f, "creating a {size}-byte BPF ring buffer failed: {err}")
+                let what = format!("create the {size}-byte BPF ring buffer that carries the rows");
+                write!(f, "{}", caps::failure_text(&what, err, Needs::Tracing))
             }
             RingError::Map(err) => write!(f, "mapping the BPF ring buffer failed: {err}"),
             RingError::Busy { at } => write!(

@@ -9,7 +9,7 @@ use std::mem::{size_of, zeroed};
 use std::ops::ControlFlow;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use aya_obj::generated::{
     bpf_attach_type, bpf_attr, bpf_attr__bindgen_ty_14__bindgen_ty_3__bindgen_ty_1, bpf_cmd,
@@ -98,6 +98,28 @@ fn fd_u32(fd: BorrowedFd<'_>) -> u32 {
     // A BorrowedFd is never negative, so this cast cannot change the value.
     fd.as_raw_fd() as u32
 }
+
+/// Whether fd 1 was closed when the process started (`bpfq ... >&-`). Recorded by a
+/// constructor, before the standard library's start-up replaces a closed standard descriptor
+/// with /dev/null (after which writes vanish without an error).
+pub fn stdout_closed_at_start() -> bool {
+    STDOUT_CLOSED_AT_START.load(Ordering::Relaxed)
+}
+
+static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn note_closed_stdout() {
+    // SAFETY: fcntl(F_GETFD) only reads the descriptor table entry of fd 1; no memory is passed.
+    let closed = unsafe { libc::fcntl(1, libc::F_GETFD) } == -1;
+    STDOUT_CLOSED_AT_START.store(closed, Ordering::Relaxed);
+}
+
+// SAFETY: a function pointer in .init_array is called once by the dynamic loader (or the C
+// runtime's start-up) before `main`, with no arguments, as `note_closed_stdout` expects; it
+// touches only an atomic.
+#[used]
+#[link_section = ".init_array"]
+static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
 
 /// The width in columns of the terminal on `fd`, or `None` when `fd` is not a terminal (or
 /// reports no size, as a serial console may).

@@ -1,6 +1,10 @@
 //! CLI: the command-line grammar (clap). Only declarations; behaviour lives in the subcommands.
 
+use bpfq_compiler::codes;
+use bpfq_compiler::group_place::MAX_ENTRIES;
+use bpfq_runtime::ring_walk::MAX_RING;
 use clap::{Parser, Subcommand, ValueEnum};
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -9,7 +13,7 @@ use std::path::PathBuf;
     version,
     about = "Query live Linux kernel data structures; each query compiles to a BPF iterator program",
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  bpfq 'from task select pid, tgid, comm'\n  bpfq 'from task select pid, comm where pid == 1234' -o json\n  bpfq --watch 2 --count 5 'from tcp select src, sport, dst, dport, state'\n  bpfq --timings 'from task select pid, comm'\n  bpfq explain 'from task select pid, comm where tgid == 42'\n  bpfq targets\n  source <(bpfq completions bash)\n\nExit codes:\n  0  success\n  1  runtime error: the kernel refused (missing capabilities, verifier), a read failed\n  2  usage or compile error: bad arguments, query, query file, parameter or BTF file"
+    after_help = "Examples:\n  bpfq 'from task select pid, tgid, comm'\n  bpfq 'from task select pid, comm where pid == 1234' -o json\n  bpfq --watch 2 --count 5 'from tcp select src, sport, dst, dport, state'\n  bpfq --timings 'from task select pid, comm'\n  bpfq explain 'from task select pid, comm where tgid == 42'\n  bpfq targets\n  source <(bpfq completions bash)\n\nExit codes:\n  0  success (also when the reader of the output went away)\n  1  runtime error: the kernel refused (missing capabilities, verifier), a read failed, the output cannot be written\n  2  usage or compile error: bad arguments, query, query file, parameter or BTF file"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -40,7 +44,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_interval)]
     pub watch: Option<f64>,
     /// Stop after N runs (with --watch; alone it runs every 2 seconds).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = parse_count)]
     pub count: Option<u64>,
 }
 
@@ -85,9 +89,39 @@ fn parse_interval(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => Ok(secs),
         _ => Err(format!(
-            "expected a number of seconds above 0 (at most 86400), e.g. 2 or 0.5; got `{text}`"
+            "[{}] expected a number of seconds above 0 (at most 86400), e.g. 2 or 0.5",
+            codes::OPTION_OUT_OF_RANGE
         )),
     }
+}
+
+/// A whole number in `range`, else E0023 naming the range (`what`: the unit, plural).
+fn parse_bounded(text: &str, range: RangeInclusive<u64>, what: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(format!(
+            "[{}] expected {what} from {} to {}",
+            codes::OPTION_OUT_OF_RANGE,
+            range.start(),
+            range.end()
+        )),
+    }
+}
+
+/// `--count`: at least one run.
+fn parse_count(text: &str) -> Result<u64, String> {
+    parse_bounded(text, 1..=u64::MAX, "a number of runs")
+}
+
+/// `--ring-size`: up to the largest ring bpfq creates (rounded up to a power of two and a page).
+fn parse_ring_size(text: &str) -> Result<u64, String> {
+    parse_bounded(text, 1..=MAX_RING, "a number of bytes")
+}
+
+/// `--group-entries`: up to the largest group map bpfq creates.
+fn parse_group_entries(text: &str) -> Result<u32, String> {
+    let entries = parse_bounded(text, 1..=u64::from(MAX_ENTRIES), "a number of entries")?;
+    u32::try_from(entries).map_err(|e| e.to_string())
 }
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -107,7 +141,7 @@ pub struct Common {
     pub verbose: bool,
     /// First ring buffer size for targets read through one (unix); doubled while it fills up.
     /// Default: estimated from the kernel's count of the target's objects.
-    #[arg(long, value_name = "BYTES", global = true)]
+    #[arg(long, value_name = "BYTES", global = true, value_parser = parse_ring_size)]
     pub ring_size: Option<u64>,
     /// Where a grouped query groups: `auto` (in the kernel when the keys and aggregates allow
     /// it) or `user` (always in user space). Hidden: for comparing both paths.
@@ -119,8 +153,7 @@ pub struct Common {
     #[arg(long, global = true, hide = true)]
     pub map_walk: bool,
     /// Entries of the first kernel group map (doubled while it fills up). Hidden: for tests.
-    #[arg(long, value_name = "N", global = true, hide = true,
-          value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", global = true, hide = true, value_parser = parse_group_entries)]
     pub group_entries: Option<u32>,
 }
 

@@ -43,11 +43,11 @@ pub fn check_module(
         let shown = format!("{} {what}", path.display());
         match check_module_item(path, &query, common, kernel) {
             Ok(()) => {
-                println!("ok      {shown}");
+                super::output::line(&format!("ok      {shown}"))?;
                 ok += 1;
             }
             Err(failure) => {
-                println!("FAILED  {shown}");
+                super::output::line(&format!("FAILED  {shown}"))?;
                 failure.report();
                 failed += 1;
             }

@@ -15,7 +15,6 @@ use bpfq_compiler::syntax::parse_module;
 use clap::CommandFactory;
 use clap_complete::Shell;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::PathBuf;
 
 const BASH: &str = include_str!("completions/bpfq.bash");
@@ -25,19 +24,18 @@ const FISH: &str = include_str!("completions/bpfq.fish");
 /// `bpfq completions SHELL`. bash, zsh and fish get scripts that call `__complete`; the other
 /// shells clap_complete knows get its static script (options and subcommands only).
 pub fn print_script(shell: Shell) -> Result<(), Failure> {
-    let mut stdout = std::io::stdout();
     let script = match shell {
         Shell::Bash => BASH,
         Shell::Zsh => ZSH,
         Shell::Fish => FISH,
         other => {
-            clap_complete::generate(other, &mut Cli::command(), "bpfq", &mut stdout);
-            return Ok(());
+            // Generated in memory: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(other, &mut Cli::command(), "bpfq", &mut script);
+            return super::output::print(&script);
         }
     };
-    stdout
-        .write_all(script.as_bytes())
-        .map_err(|e| Failure::Runtime(format!("writing output failed: {e}")))
+    super::output::print(script.as_bytes())
 }
 
 /// `bpfq __complete CWORD WORDS...`: the candidates, one a line.
@@ -47,9 +45,7 @@ pub fn complete(cword: usize, words: &[String]) -> Result<(), Failure> {
         out.push_str(&candidate);
         out.push('\n');
     }
-    // A completion that cannot write has nobody to tell.
-    let _ = std::io::stdout().write_all(out.as_bytes());
-    Ok(())
+    super::output::print(out.as_bytes())
 }
 
 /// What the words before the one being completed say.

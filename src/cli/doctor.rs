@@ -15,7 +15,7 @@ use bpfq_kernel::catalogue::discover;
 use bpfq_runtime::decode::Value;
 use bpfq_runtime::format::{new_sink, FormatOptions};
 use bpfq_runtime::{lockdown, probe, sys, verifier_report, LoadError};
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 /// One line of the report.
@@ -54,6 +54,7 @@ pub fn doctor(common: &Common, output: &OutputArgs) -> Result<(), Failure> {
         Err(failure) => {
             let why = match &failure {
                 Failure::Runtime(msg) | Failure::Usage(msg) => msg.clone(),
+                Failure::OutputClosed => String::new(),
                 Failure::Compile(diag, _) | Failure::Refused(diag) => diag.message.clone(),
             };
             findings.push(Finding::new("btf", "missing", why));
@@ -239,7 +240,7 @@ fn write_findings(findings: &[Finding], output: &OutputArgs) -> Result<(), Failu
         header: !output.no_header,
         ..FormatOptions::default()
     };
-    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut out = super::output::stdout();
     let written = (|| -> io::Result<()> {
         let mut sink = new_sink(output_format(output), &mut out, options);
         sink.begin(&layout)?;
@@ -252,10 +253,6 @@ fn write_findings(findings: &[Finding], output: &OutputArgs) -> Result<(), Failu
         }
         sink.end()
     })();
-    match written.and_then(|()| out.flush()) {
-        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
-            Err(Failure::Runtime(format!("writing output failed: {err}")))
-        }
-        _ => Ok(()),
-    }
+    written.map_err(super::output::write_failure)?;
+    super::output::finish(out)
 }

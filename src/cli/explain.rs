@@ -21,17 +21,15 @@ use std::path::Path;
 pub fn explain(query: &str, common: &Common) -> Result<(), Failure> {
     let kernel = open_kernel_probed(common.btf.as_deref())?;
     let (compiled, _sources) = compile_query(query, &kernel, common)?;
-    print!("{}", explain_compiled(&compiled, &kernel.features));
-    Ok(())
+    super::output::print(explain_compiled(&compiled, &kernel.features).as_bytes())
 }
 
 /// `bpfq explain -f FILE [NAME]`: a query of a file, compiled as `bpfq run FILE NAME` would.
 pub fn explain_file(path: &Path, name: Option<&str>, common: &Common) -> Result<(), Failure> {
     let kernel = open_kernel_probed(common.btf.as_deref())?;
     let mut timings = Timings::new(false);
-    let (compiled, _text) = compile_from_file(path, name, common, &kernel, &mut timings)?;
-    print!("{}", explain_compiled(&compiled, &kernel.features));
-    Ok(())
+    let (compiled, _text) = compile_from_file(path, name, common, &kernel, &mut timings, None)?;
+    super::output::print(explain_compiled(&compiled, &kernel.features).as_bytes())
 }
 
 fn explain_compiled(compiled: &CompiledQuery, features: &KernelFeatures) -> String {

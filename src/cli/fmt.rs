@@ -35,7 +35,7 @@ pub fn fmt(files: &[PathBuf], mode: Mode) -> Result<(), Failure> {
     };
     let mut not_canonical = 0;
     let mut failed = 0;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = super::output::stdout();
     for path in files {
         let is_stdin = path == Path::new("-");
         let (name, text) = match read(path, is_stdin) {
@@ -56,29 +56,28 @@ pub fn fmt(files: &[PathBuf], mode: Mode) -> Result<(), Failure> {
                 continue;
             }
         };
-        let result = match mode {
-            Mode::Print => stdout.write_all(formatted.as_bytes()),
-            Mode::Write if is_stdin => stdout.write_all(formatted.as_bytes()),
-            Mode::Write if formatted != text => std::fs::write(path, &formatted),
-            Mode::Write => Ok(()),
-            Mode::Check => {
-                if let Some(report) = first_difference(&name, &text, &formatted) {
-                    not_canonical += 1;
-                    stdout.write_all(report.as_bytes())
-                } else {
-                    Ok(())
+        let to_stdout = match mode {
+            Mode::Print => Some(formatted),
+            Mode::Write if is_stdin => Some(formatted),
+            Mode::Write if formatted != text => {
+                if let Err(e) = std::fs::write(path, &formatted) {
+                    Failure::Usage(format!("cannot write {name}: {e}")).report();
+                    failed += 1;
                 }
+                None
             }
+            Mode::Write => None,
+            Mode::Check => first_difference(&name, &text, &formatted).inspect(|_| {
+                not_canonical += 1;
+            }),
         };
-        if let Err(e) = result {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return Ok(());
-            }
-            Failure::Usage(format!("cannot write {name}: {e}")).report();
-            failed += 1;
+        if let Some(text) = to_stdout {
+            stdout
+                .write_all(text.as_bytes())
+                .map_err(super::output::write_failure)?;
         }
     }
-    let _ = stdout.flush();
+    super::output::finish(stdout)?;
     if failed > 0 {
         return Err(Failure::Usage(format!(
             "{failed} of {} files could not be formatted",
@@ -96,14 +95,16 @@ pub fn fmt(files: &[PathBuf], mode: Mode) -> Result<(), Failure> {
 
 fn read(path: &Path, is_stdin: bool) -> Result<(String, String), Failure> {
     if is_stdin {
-        let mut text = String::new();
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .map_err(|e| Failure::Usage(format!("cannot read standard input: {e}")))?;
-        return Ok(("<stdin>".to_string(), text));
+        return Ok((
+            "<stdin>".to_string(),
+            super::source_file::decode(bytes, "<stdin>")?,
+        ));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = super::source_file::read_source(path, "file")?;
     Ok((path.display().to_string(), text))
 }
 

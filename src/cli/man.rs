@@ -5,7 +5,6 @@
 use super::args::Cli;
 use super::Failure;
 use clap::CommandFactory;
-use std::io::Write;
 
 pub fn print_page(subcommand: Option<&str>) -> Result<(), Failure> {
     let command = Cli::command();
@@ -36,7 +35,5 @@ pub fn print_page(subcommand: Option<&str>) -> Result<(), Failure> {
     clap_mangen::Man::new(page)
         .render(&mut roff)
         .map_err(|e| Failure::Runtime(format!("rendering the manual page failed: {e}")))?;
-    std::io::stdout()
-        .write_all(&roff)
-        .map_err(|e| Failure::Runtime(format!("writing output failed: {e}")))
+    super::output::print(&roff)
 }

@@ -9,6 +9,7 @@ mod explain;
 mod fmt;
 mod man;
 mod map_run;
+mod output;
 mod panic_report;
 mod pin;
 mod queryfile;
@@ -17,6 +18,7 @@ mod run_groups;
 mod run_join;
 mod run_ring;
 mod socket_run;
+mod source_file;
 mod targets;
 mod terminal;
 mod timings;
@@ -26,6 +28,7 @@ mod watch;
 use args::{Cli, Command};
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::{Diagnostic, FileId, Sources};
+use bpfq_compiler::hidden::visible_lines;
 use bpfq_compiler::pipeline::{compile_query_timed as compile_any, CompiledQuery, StageTimes};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::{Btf, KernelFeatures};
@@ -50,13 +53,17 @@ pub enum Failure {
     Usage(String),
     /// A runtime error: the kernel refused, a read failed (exit 1).
     Runtime(String),
-    /// A coded refusal about no source text, such as an untrusted pin directory (exit 1).
+    /// A coded refusal about no source text, such as an untrusted pin directory or output that
+    /// cannot be written (exit 1).
     Refused(Box<Diagnostic>),
+    /// The reader of the output went away: the command ends quietly (exit 0).
+    OutputClosed,
 }
 
 impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
+            Failure::OutputClosed => 0,
             Failure::Runtime(_) | Failure::Refused(_) => 1,
             Failure::Compile(..) | Failure::Usage(_) => 2,
         }
@@ -67,10 +74,12 @@ impl Failure {
         let (diag, sources) = match self {
             Failure::Compile(diag, sources) => (diag, &**sources),
             Failure::Refused(diag) => (diag, &empty),
+            // Messages may quote paths and kernel text: control characters shown escaped.
             Failure::Usage(msg) | Failure::Runtime(msg) => {
-                eprintln!("bpfq: {msg}");
+                eprintln!("bpfq: {}", visible_lines(msg));
                 return;
             }
+            Failure::OutputClosed => return,
         };
         let choice = if std::io::stderr().is_terminal() {
             ColorChoice::Auto
@@ -81,6 +90,16 @@ impl Failure {
         if diag.render_to(sources, &mut stderr).is_err() {
             eprintln!("error[{}]: {}", diag.code, diag.message);
         }
+    }
+}
+
+/// Parses `argv` and runs its command; `--help` and `--version` print through `output` too.
+pub fn parse_and_dispatch(argv: Vec<std::ffi::OsString>) -> Result<(), Failure> {
+    output::check_open()?;
+    match <Cli as clap::Parser>::try_parse_from(argv) {
+        Ok(cli) => dispatch(cli),
+        Err(e) if e.use_stderr() => e.exit(),
+        Err(e) => output::print(e.render().to_string().as_bytes()),
     }
 }
 
@@ -131,11 +150,12 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
     let kernel = open_kernel_probed(common.btf.as_deref())?;
     let mut failed = 0;
     let mut checked = 0;
+    let mut claimed = std::collections::HashSet::new();
     for path in files {
         let names = match queryfile::names_to_check(path) {
             Ok(names) => names,
             Err(failure) => {
-                println!("FAILED  {}", path.display());
+                output::line(&format!("FAILED  {}", path.display()))?;
                 failure.report();
                 failed += 1;
                 checked += 1;
@@ -155,11 +175,18 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
                 None => path.display().to_string(),
             };
             let mut timings = timings::Timings::new(false);
-            match queryfile::compile_from_file(path, name.as_deref(), common, &kernel, &mut timings)
-            {
-                Ok(_) => println!("ok      {shown}"),
+            let compiled = queryfile::compile_from_file(
+                path,
+                name.as_deref(),
+                common,
+                &kernel,
+                &mut timings,
+                Some(&mut claimed),
+            );
+            match compiled {
+                Ok(_) => output::line(&format!("ok      {shown}"))?,
                 Err(failure) => {
-                    println!("FAILED  {shown}");
+                    output::line(&format!("FAILED  {shown}"))?;
                     failure.report();
                     failed += 1;
                 }
@@ -167,12 +194,49 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
         }
     }
     if failed == 0 {
-        Ok(())
+        unclaimed_params(files, common, &claimed)
     } else {
         Err(Failure::Usage(format!(
             "{failed} of {checked} queries did not compile"
         )))
     }
+}
+
+/// After a `check` that passed: E0022 for the first `--param` no checked file declares or uses,
+/// with the names the files declare.
+fn unclaimed_params(
+    files: &[std::path::PathBuf],
+    common: &args::Common,
+    claimed: &std::collections::HashSet<String>,
+) -> Result<(), Failure> {
+    let mut sources = Sources::new();
+    let given = queryfile::given_params(&common.params, &mut sources)?;
+    let Some(unclaimed) = given.iter().find(|g| !claimed.contains(&g.name)) else {
+        return Ok(());
+    };
+    let modules: Vec<_> = files
+        .iter()
+        .filter_map(|path| queryfile::parse_file(path, &mut Sources::new()).ok())
+        .collect();
+    let mut declared: Vec<&str> = modules
+        .iter()
+        .flat_map(|parsed| bpfq_compiler::queryfile::declared_params(&parsed.module))
+        .collect();
+    declared.sort_unstable();
+    declared.dedup();
+    let mut diag = Diagnostic::error(
+        bpfq_compiler::codes::UNDECLARED_PARAM_GIVEN,
+        format!("no checked query file has a parameter `{}`", unclaimed.name),
+    )
+    .with_primary(unclaimed.name_span, "declared by no file, used by no query");
+    let near = bpfq_compiler::diagnostic::nearest_names(&unclaimed.name, declared.clone(), 1);
+    if let Some(first) = near.first() {
+        diag = diag.with_note(format!(
+            "did you mean `{first}`? the files' parameters: {}",
+            declared.join(", ")
+        ));
+    }
+    Err(Failure::Compile(Box::new(diag), Box::new(sources)))
 }
 
 /// `bpfq describe`: columns, context fields and struct members, from BTF and the stdlib; the
@@ -197,10 +261,7 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
         features: &kernel.features,
     };
     match bpfq_compiler::describe::describe(&env, file) {
-        Ok(text) => {
-            print!("{text}");
-            Ok(())
-        }
+        Ok(text) => output::print(text.as_bytes()),
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     }
 }

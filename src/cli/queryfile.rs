@@ -10,13 +10,13 @@ use super::timings::Timings;
 use super::{open_kernel_probed, run, userlib, Failure, Kernel};
 use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::{FileId, Sources, Span};
-use bpfq_compiler::modules::{resolve, Modules, ReadFailure};
+use bpfq_compiler::modules::{resolve, Modules};
 use bpfq_compiler::pipeline::{compile_query_parsed, CompiledQuery, StageTimes};
-use bpfq_compiler::queryfile::{choose, query_names, unknown_module, GivenParam};
+use bpfq_compiler::queryfile::{choose, query_names, undeclared_param, unknown_module, GivenParam};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::syntax::ast::{Ident, Module, Query};
-use bpfq_compiler::syntax::{not_query_text, parse_module_file};
-use std::collections::HashMap;
+use bpfq_compiler::syntax::parse_module_file;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 pub fn run_file(
@@ -46,7 +46,7 @@ fn run_file_timed(
         ));
     }
     let kernel = timings.time("open BTF", || open_kernel_probed(None))?;
-    let (compiled, query_text) = compile_from_file(path, name, common, &kernel, timings)?;
+    let (compiled, query_text) = compile_from_file(path, name, common, &kernel, timings, None)?;
     run::execute_query(&compiled, &query_text, common, output, how, timings)
 }
 
@@ -94,25 +94,20 @@ pub(super) fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFil
 }
 
 pub(super) fn read(path: &Path) -> Result<String, Failure> {
-    userlib::read_text(path).map_err(|failure| match failure {
-        ReadFailure::NotText(name) => Failure::Compile(
-            Box::new(not_query_text(&name, "it is not UTF-8 text")),
-            Box::default(),
-        ),
-        ReadFailure::Unreadable(why) | ReadFailure::Untrusted { why, .. } => {
-            Failure::Usage(format!("cannot read query file {why}"))
-        }
-    })
+    super::source_file::read_source(path, "query file")
 }
 
 /// Compiles query `name` of the file at `path` (or its only query) for `kernel`; returns it
-/// with its source text (for the verifier's messages).
+/// with its source text (for the verifier's messages). A `--param` the file neither declares
+/// nor its query uses is E0022, unless `claimed` collects the names that are (`check` of
+/// several files, which asks at the end whether any file claimed each name).
 pub fn compile_from_file(
     path: &Path,
     name: Option<&str>,
     common: &Common,
     kernel: &Kernel,
     timings: &mut Timings,
+    claimed: Option<&mut HashSet<String>>,
 ) -> Result<(CompiledQuery, String), Failure> {
     let mut sources = Sources::new();
     let parse_started = std::time::Instant::now();
@@ -163,6 +158,20 @@ pub fn compile_from_file(
         Ok(chosen) => chosen,
         Err(diag) => return Err(compile_error(diag, sources)),
     };
+    match claimed {
+        Some(claimed) => claimed.extend(
+            given
+                .iter()
+                .filter(|g| !chosen.unclaimed.iter().any(|u| u.name == g.name))
+                .map(|g| g.name.clone()),
+        ),
+        None => {
+            if let Some(first) = chosen.unclaimed.first() {
+                let diag = undeclared_param(first, owner);
+                return Err(compile_error(diag, sources));
+            }
+        }
+    }
     let params = chosen.params.clone();
     let context = FileContext {
         module: &module,
@@ -245,7 +254,10 @@ pub(super) fn compile_in_context(
 }
 
 /// `--param NAME=VALUE` options, each added to `sources` so a bad value can be pointed at.
-fn given_params(params: &[String], sources: &mut Sources) -> Result<Vec<GivenParam>, Failure> {
+pub(super) fn given_params(
+    params: &[String],
+    sources: &mut Sources,
+) -> Result<Vec<GivenParam>, Failure> {
     params
         .iter()
         .map(|option| match option.split_once('=') {
@@ -253,6 +265,7 @@ fn given_params(params: &[String], sources: &mut Sources) -> Result<Vec<GivenPar
                 let file = sources.add("--param", option.clone());
                 Ok(GivenParam {
                     name: name.trim_start_matches('$').to_string(),
+                    name_span: Span::new(file, 0, name.len()),
                     value: value.to_string(),
                     value_span: Span::new(file, name.len() + 1, option.len()),
                 })

@@ -15,7 +15,6 @@ use bpfq_compiler::group_place::GroupPlace;
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::pipeline::{Compiled, CompiledQuery};
 use bpfq_kernel::catalogue::RowTransport;
-use bpfq_runtime::format::{new_sink, FormatOptions};
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec, LoadError};
 use bpfq_runtime::loader::{IterLink, LoadedProgram};
 use bpfq_runtime::netns::all_network_namespaces;
@@ -130,15 +129,13 @@ pub fn execute(
     }
     let (_program, link) = load_and_attach(compiled, query, common, timings)?;
     let failed = |e| load_failure(e, query, &compiled.program, common.verbose);
-    let options = format_options(output);
     let mut once = || -> Result<StreamSummary, Failure> {
         // Each run reads a new iterator of the same link: the program is loaded only once.
         let opened = timings.time("iterator create", || {
             open_iterators(&link, compiled.plan.iter_params.as_ref())
         });
         let mut readers = opened.map_err(|e| opening_failure(e, &failed))?;
-        let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-        let mut sink = new_sink(super::output_format(output), out, options);
+        let mut sink = super::output::row_sink(output);
         let mut timed = TimedSink {
             inner: sink.as_mut(),
             spent: Duration::ZERO,
@@ -157,7 +154,7 @@ pub fn execute(
         timings.record("read", started.elapsed().saturating_sub(format_time));
         timings.record("format", format_time);
         timings.count_run();
-        result.map_err(|err| Failure::Runtime(err.to_string()))
+        result.map_err(super::output::stream_failure)
     };
     match Repeat::from_args(how) {
         None => once().map(|_| ()),
@@ -183,8 +180,7 @@ fn stream_to_stdout<S: bpfq_runtime::row_source::RowSource>(
     output: &OutputArgs,
     timings: &mut Timings,
 ) -> Result<StreamSummary, Failure> {
-    let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    let mut sink = new_sink(super::output_format(output), out, format_options(output));
+    let mut sink = super::output::row_sink(output);
     let mut timed = TimedSink {
         inner: sink.as_mut(),
         spent: Duration::ZERO,
@@ -196,16 +192,7 @@ fn stream_to_stdout<S: bpfq_runtime::row_source::RowSource>(
     timings.record("read", started.elapsed().saturating_sub(format_time));
     timings.record("format", format_time);
     timings.count_run();
-    result.map_err(|err| Failure::Runtime(err.to_string()))
-}
-
-fn format_options(output: &OutputArgs) -> FormatOptions {
-    FormatOptions {
-        header: !output.no_header,
-        show_kptrs: output.show_kptrs,
-        max_width: super::terminal::table_width(output),
-        ..FormatOptions::default()
-    }
+    result.map_err(super::output::stream_failure)
 }
 
 /// Loads `compiled`'s program (seq transport) and creates its link, with the link info of its

@@ -14,12 +14,11 @@ use super::{
 use bpfq_compiler::group_place::{KernelGrouping, MAX_ENTRIES};
 use bpfq_compiler::ir::MapRef;
 use bpfq_compiler::pipeline::Compiled;
-use bpfq_runtime::format::{new_sink, FormatOptions};
+use bpfq_runtime::caps::{self, Needs};
 use bpfq_runtime::group::Grouper;
 use bpfq_runtime::group_map::read_groups;
 use bpfq_runtime::pipeline::{write_groups, StreamSummary};
 use bpfq_runtime::sys::HashMapFd;
-use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 
 /// The kernel name of the group map (and the prefix the leak tests look for).
@@ -45,7 +44,13 @@ pub fn run_groups(
     let mut walks = 1;
     let map = loop {
         let map = HashMapFd::create(MAP_NAME, kernel.key_size, kernel.value_size, entries)
-            .map_err(|e| Failure::Runtime(format!("creating the group map failed: {e}")))?;
+            .map_err(|e| {
+                Failure::Runtime(caps::failure_text(
+                    "create the group map",
+                    &e,
+                    Needs::Tracing,
+                ))
+            })?;
         if !walk(query, compiled, common, &map)? {
             break map;
         }
@@ -71,21 +76,14 @@ pub fn run_groups(
     if common.verbose {
         eprintln!("bpfq: {groups} group(s) in a map of {entries} entries, {walks} walk(s)");
     }
-    let options = FormatOptions {
-        header: !output.no_header,
-        show_kptrs: output.show_kptrs,
-        max_width: super::terminal::table_width(output),
-        ..FormatOptions::default()
-    };
-    let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    let mut sink = new_sink(super::output_format(output), out, options);
+    let mut sink = super::output::row_sink(output);
     write_groups(
         grouper,
         &compiled.layout,
         &compiled.plan.user,
         sink.as_mut(),
     )
-    .map_err(|err| Failure::Runtime(err.to_string()))
+    .map_err(super::output::stream_failure)
 }
 
 /// One walk of every iterator the query reads into `map`; true when the program reported the

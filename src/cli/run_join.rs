@@ -14,10 +14,8 @@ use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::pipeline::{Compiled, CompiledJoin};
 use bpfq_kernel::catalogue::RowTransport;
 use bpfq_runtime::decode::Value;
-use bpfq_runtime::format::{new_sink, FormatOptions};
 use bpfq_runtime::join::{hash_join, result_layout};
 use bpfq_runtime::pipeline::{read_all, write_rows};
-use std::io;
 
 pub fn run_join(
     join: &CompiledJoin,
@@ -29,14 +27,7 @@ pub fn run_join(
     for side in &join.sides {
         rows.push(read_side(side, query, common)?);
     }
-    let options = FormatOptions {
-        header: !output.no_header,
-        show_kptrs: output.show_kptrs,
-        max_width: super::terminal::table_width(output),
-        ..FormatOptions::default()
-    };
-    let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    let mut sink = new_sink(super::output_format(output), out, options);
+    let mut sink = super::output::row_sink(output);
     let layouts: Vec<&RowLayout> = join.sides.iter().map(|s| &s.layout).collect();
     let joined = hash_join(&join.join, &rows);
     write_rows(
@@ -48,7 +39,7 @@ pub fn run_join(
         sink.as_mut(),
     )
     .map(|_| ())
-    .map_err(|err| Failure::Runtime(err.to_string()))
+    .map_err(super::output::stream_failure)
 }
 
 /// Every row of one source, decoded; its program, link and iterators are closed on return.

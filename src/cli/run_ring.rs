@@ -13,7 +13,6 @@ use bpfq_compiler::bind::{IterParams, NetnsRef};
 use bpfq_compiler::ir::MapRef;
 use bpfq_compiler::lower::SEGMENT_MAX;
 use bpfq_compiler::pipeline::Compiled;
-use bpfq_runtime::format::{new_sink, FormatOptions};
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec};
 use bpfq_runtime::netns::all_network_namespaces;
 use bpfq_runtime::pipeline::{stream_rows_of, StreamSummary};
@@ -21,7 +20,6 @@ use bpfq_runtime::ring_walk::{walk_into_ring, RingWalkError};
 use bpfq_runtime::ringbuf::RowRing;
 use bpfq_runtime::row_source::RingRows;
 use std::fs::File;
-use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 
 /// First ring when the number of objects cannot be estimated: about 30,000 rows of 128 bytes.
@@ -36,22 +34,14 @@ pub fn run_ring(
     output: &OutputArgs,
 ) -> Result<StreamSummary, Failure> {
     let mut rows = ring_rows(query, compiled, common)?;
-    let stdout = io::stdout().lock();
-    let out = io::BufWriter::with_capacity(64 * 1024, stdout);
-    let options = FormatOptions {
-        header: !output.no_header,
-        show_kptrs: output.show_kptrs,
-        max_width: super::terminal::table_width(output),
-        ..FormatOptions::default()
-    };
-    let mut sink = new_sink(super::output_format(output), out, options);
+    let mut sink = super::output::row_sink(output);
     stream_rows_of(
         &mut rows,
         &compiled.layout,
         &compiled.plan.user,
         sink.as_mut(),
     )
-    .map_err(|err| Failure::Runtime(err.to_string()))
+    .map_err(super::output::stream_failure)
 }
 
 /// The rows of every namespace the query reads, each in a ring of its own.

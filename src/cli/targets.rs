@@ -9,7 +9,7 @@ use bpfq_compiler::layout::{ColumnKind, RowLayout};
 use bpfq_kernel::catalogue::{discover, type_name};
 use bpfq_runtime::decode::Value;
 use bpfq_runtime::format::{new_sink, FormatOptions};
-use std::io::{self, Write};
+use std::io;
 
 pub fn targets(common: &Common, output: &OutputArgs) -> Result<(), Failure> {
     let btf = open_btf(common.btf.as_deref())?;
@@ -28,8 +28,7 @@ pub fn targets(common: &Common, output: &OutputArgs) -> Result<(), Failure> {
         header: !output.no_header,
         ..FormatOptions::default()
     };
-    let stdout = io::stdout().lock();
-    let mut out = io::BufWriter::new(stdout);
+    let mut out = super::output::stdout();
     let written = (|| -> io::Result<()> {
         let mut sink = new_sink(output_format(output), &mut out, options);
         sink.begin(&layout)?;
@@ -47,10 +46,6 @@ pub fn targets(common: &Common, output: &OutputArgs) -> Result<(), Failure> {
         }
         sink.end()
     })();
-    match written.and_then(|()| out.flush()) {
-        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
-            Err(Failure::Runtime(format!("writing output failed: {err}")))
-        }
-        _ => Ok(()),
-    }
+    written.map_err(super::output::write_failure)?;
+    super::output::finish(out)
 }

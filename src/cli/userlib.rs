@@ -4,14 +4,15 @@
 //! files `use` names, found under the query file's directory, then the same directories
 //! (`DiskModules`). Guarantee: every directory and file read here, and every parent up to `/`,
 //! passes `bpfq_runtime::trust::check` (owned by root or the running user, not writable by
-//! others) or the command stops with E0310; a file that is not UTF-8 is E0016, never quoted.
+//! others) or the command stops with E0310; a file that is not UTF-8 is E0020, never quoted.
 //! A query file named on the command line is not checked (the user chose it); the modules it
 //! `use`s are, wherever they are found.
 
 use super::Failure;
 use bpfq_compiler::diagnostic::Sources;
+use super::source_file::{read_source, read_text};
 use bpfq_compiler::modules::{resolve, FoundFile, ModuleFiles, ReadFailure};
-use bpfq_compiler::syntax::{not_query_text, parse_module};
+use bpfq_compiler::syntax::parse_module;
 use bpfq_runtime::trust;
 use std::path::{Path, PathBuf};
 
@@ -50,16 +51,7 @@ pub fn user_files() -> Result<Vec<(String, String)>, Failure> {
             if !trusted(&path)? {
                 continue;
             }
-            let text = match read_text(&path) {
-                Ok(text) => text,
-                Err(ReadFailure::NotText(name)) => {
-                    let diag = not_query_text(&name, "it is not UTF-8 text");
-                    return Err(Failure::Compile(Box::new(diag), Box::default()));
-                }
-                Err(ReadFailure::Unreadable(why) | ReadFailure::Untrusted { why, .. }) => {
-                    return Err(Failure::Usage(format!("cannot read stdlib file {why}")));
-                }
-            };
+            let text = read_source(&path, "stdlib file")?;
             for (identity, display, text) in used_by(&path, &text)? {
                 if seen.insert(identity) {
                     files.push((display, text));
@@ -85,13 +77,6 @@ fn trusted(path: &Path) -> Result<bool, Failure> {
             Box::default(),
         )),
     }
-}
-
-/// The text of a checked file: not UTF-8 is `NotText`, never an excerpt of its bytes.
-pub(super) fn read_text(path: &Path) -> Result<String, ReadFailure> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| ReadFailure::Unreadable(format!("{}: {e}", path.display())))?;
-    String::from_utf8(bytes).map_err(|_| ReadFailure::NotText(path.display().to_string()))
 }
 
 /// The modules the user file at `path` uses, in the order they apply: (identity, display,

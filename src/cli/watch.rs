@@ -43,13 +43,14 @@ pub fn repeat(
     let mut runs = 0u64;
     loop {
         let started = Instant::now();
-        let mut stdout = std::io::stdout();
+        let mut stdout = super::output::stdout();
         let separated = if on_terminal {
             // Home the cursor and clear the screen, then a title line as watch(1) prints.
             write!(
                 stdout,
-                "\x1b[H\x1b[2JEvery {:.1}s: {query}    {}\n\n",
+                "\x1b[H\x1b[2JEvery {:.1}s: {}    {}\n\n",
                 repeat.interval.as_secs_f64(),
+                bpfq_compiler::hidden::visible_lines(query),
                 utc_clock()
             )
         } else if runs > 0 {
@@ -57,9 +58,8 @@ pub fn repeat(
         } else {
             Ok(())
         };
-        if separated.and_then(|()| stdout.flush()).is_err() {
-            return Ok(()); // the reader went away: nothing more to show
-        }
+        separated.map_err(super::output::write_failure)?;
+        super::output::finish(stdout)?;
         let summary = run_once()?;
         runs += 1;
         if summary.output_closed || repeat.count.is_some_and(|count| runs >= count) {

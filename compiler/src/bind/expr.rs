@@ -3,6 +3,7 @@
 //! coded diagnostic at the operator or operand that is wrong.
 
 use super::enum_names;
+use super::nullable::null_sources;
 use super::vma_perms::{self, VMA_PERMS_BITS};
 use super::{internal, malformed_btf, unsupported, ArithOp, Binder, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
@@ -370,28 +371,42 @@ impl Binder<'_> {
                 negated,
             } => {
                 let bound = self.bind_expr(inner)?;
-                if !matches!(bound.ty, Ty::Ptr { .. }) {
+                if matches!(bound.ty, Ty::Ptr { .. }) {
+                    return Ok(pointer_is_null(bound, *negated, span));
+                }
+                // A value read through pointers is NULL when one of them is: test those.
+                let sources = null_sources(&bound);
+                if sources.pointers.is_empty() || sources.helper {
+                    let why = if sources.helper {
+                        "NULL here only when the kernel fails to build it, which a filter cannot see"
+                    } else {
+                        "never NULL: it is not read through a pointer"
+                    };
                     return Err(Diagnostic::error(
                         codes::TYPE_MISMATCH,
-                        format!("`is null` needs a pointer, found {}", bound.ty.a()),
+                        format!(
+                            "`is null` needs a pointer or a value read through one, found {}",
+                            bound.ty.a()
+                        ),
                     )
-                    .with_primary(inner.span, "not a pointer"));
+                    .with_primary(inner.span, why));
                 }
-                let op = if *negated { CmpOp::Ne } else { CmpOp::Eq };
-                let zero = TExpr {
-                    kind: TKind::Int(0),
-                    ty: Ty::Literal,
-                    span,
-                };
-                Ok(TExpr {
-                    kind: TKind::Compare {
-                        op,
-                        lhs: Box::new(bound),
-                        rhs: Box::new(zero),
-                        signed: false,
+                let tests = sources
+                    .pointers
+                    .into_iter()
+                    .map(|ptr| pointer_is_null(ptr.clone(), *negated, span));
+                // NULL when any pointer is NULL; not NULL when none is.
+                let joined = tests.reduce(|acc, test| TExpr {
+                    kind: if *negated {
+                        TKind::And(Box::new(acc), Box::new(test))
+                    } else {
+                        TKind::Or(Box::new(acc), Box::new(test))
                     },
                     ty: Ty::Bool,
                     span,
+                });
+                joined.ok_or_else(|| {
+                    internal(span, "`is null`: a list of NULL sources emptied itself")
                 })
             }
             ExprKind::Like {
@@ -1003,6 +1018,25 @@ fn enum_member(compared_with: &TExpr, v: i64, span: Span) -> TExpr {
     TExpr {
         kind: TKind::Int(v as u64),
         ty: compared_with.ty.clone(),
+        span,
+    }
+}
+
+/// `ptr is null` (or `is not null` when `negated`): a compare with 0.
+fn pointer_is_null(ptr: TExpr, negated: bool, span: Span) -> TExpr {
+    let zero = TExpr {
+        kind: TKind::Int(0),
+        ty: Ty::Literal,
+        span,
+    };
+    TExpr {
+        kind: TKind::Compare {
+            op: if negated { CmpOp::Ne } else { CmpOp::Eq },
+            lhs: Box::new(ptr),
+            rhs: Box::new(zero),
+            signed: false,
+        },
+        ty: Ty::Bool,
         span,
     }
 }

@@ -10,6 +10,7 @@ mod expr;
 mod grouping;
 mod kernfs_path;
 mod map_elem;
+pub mod nullable;
 mod params;
 mod path;
 mod quirks;

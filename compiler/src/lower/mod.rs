@@ -381,28 +381,7 @@ impl Lowerer<'_> {
 /// Whether reading `expr` follows a pointer that was itself loaded from kernel memory (which may
 /// be NULL; context pointers are checked once at entry).
 fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
-    match &expr.kind {
-        TKind::Load { ptr, .. } | TKind::Place { ptr, .. } => {
-            matches!(ptr.kind, TKind::Load { .. }) || dereferences_loaded_pointer(ptr)
-        }
-        TKind::Neg(e) | TKind::BitNot(e) => dereferences_loaded_pointer(e),
-        TKind::Cast { value, .. } | TKind::ByteSwap { value, .. } => {
-            dereferences_loaded_pointer(value)
-        }
-        TKind::StructCast { value, .. } => {
-            matches!(value.kind, TKind::Load { .. }) || dereferences_loaded_pointer(value)
-        }
-        // The helper can fail (a path longer than the column): NULL then.
-        TKind::DPath { .. } => true,
-        // A walk deeper than the slots, or a name cut by its slot: NULL then.
-        TKind::KernfsPath { .. } => true,
-        // A walk that meets a name cut by its slot, a failed read or a pseudo file: NULL then.
-        TKind::DentryPath { .. } => true,
-        TKind::Arith { lhs, rhs, .. } => {
-            dereferences_loaded_pointer(lhs) || dereferences_loaded_pointer(rhs)
-        }
-        _ => false,
-    }
+    crate::bind::nullable::null_sources(expr).any()
 }
 
 /// The offsets of the context pointer fields `expr` reads.

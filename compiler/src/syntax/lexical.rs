@@ -1,10 +1,12 @@
 //! Lexical pre-scan (stage: parse, before the grammar): splits the source into coarse
 //! tokens and rejects what the grammar would report badly: unterminated strings and
-//! backquoted names, unbalanced brackets, nesting deep enough to threaten the stack.
+//! backquoted names, unbalanced brackets, nesting deep enough to threaten the stack, and
+//! control characters (E0021).
 //! After it succeeds, every bracket is matched and nesting is bounded.
 
 use crate::codes;
 use crate::diagnostic::{Diagnostic, FileId, Span};
+use crate::hidden::visible;
 
 /// Deepest bracket nesting accepted; real queries stay far below, and it keeps the
 /// recursive parser and every later recursive stage within a thread's stack.
@@ -38,6 +40,7 @@ const TWO_CHAR_PUNCT: [&str; 8] = ["==", "!=", "<>", "<=", ">=", "<<", ">>", "??
 
 /// Tokenise `src`, checking strings, names and brackets.
 pub fn scan(src: &str, file: FileId) -> Result<Vec<Token>, Diagnostic> {
+    check_control_characters(src, file)?;
     let bytes = src.as_bytes();
     let mut tokens = Vec::new();
     let mut open_brackets: Vec<(u8, usize)> = Vec::new();
@@ -135,6 +138,30 @@ pub fn scan(src: &str, file: FileId) -> Result<Vec<Token>, Diagnostic> {
         ));
     }
     Ok(tokens)
+}
+
+/// A control character other than tab and line breaks (a NUL byte, an escape sequence) has no
+/// place in query text, not even in a string or comment: E0021 at the first one.
+fn check_control_characters(src: &str, file: FileId) -> Result<(), Diagnostic> {
+    let control = |ch: char| ch.is_control() && !matches!(ch, '\t' | '\n' | '\r');
+    let Some((offset, ch)) = src.char_indices().find(|&(_, ch)| control(ch)) else {
+        return Ok(());
+    };
+    Err(Diagnostic::error(
+        codes::PARSE_CONTROL_CHARACTER,
+        format!(
+            "the query text holds control character U+{:04X}",
+            u32::from(ch)
+        ),
+    )
+    .with_primary(
+        Span::new(file, offset, offset + ch.len_utf8()),
+        "control character here",
+    )
+    .with_note(format!(
+        "help: remove it; in a string, write it as an escape (`{}`)",
+        visible(ch)
+    )))
 }
 
 fn check_closer(

@@ -1,7 +1,8 @@
 //! Stage `parse` for files read from disk (user stdlib files, modules, query files): a file that
-//! is not bpfq query text — not UTF-8, holding control characters, or whose first word starts
-//! no bpfq item — is reported by its name only (E0016). Guarantee: its bytes never reach a
-//! diagnostic, so a path that leads to the wrong file (a secret) does not print that file.
+//! is not bpfq query text — its first word starts no bpfq item — is reported by its name only
+//! (E0016; bytes that are not UTF-8 are E0020, also unquoted). Guarantee: its bytes never reach
+//! a diagnostic, so a path that leads to the wrong file (a secret) does not print that file; a
+//! file that starts as query text is quoted, its control characters escaped.
 
 use super::{ast, parse_module};
 use crate::codes;
@@ -29,15 +30,9 @@ pub fn not_query_text(name: &str, why: &str) -> Diagnostic {
     .with_note("help: check that the path leads to the .bpfq file you meant")
 }
 
-/// Why `text` is not query text, if it is not: it holds control characters, or its first word
-/// (after blanks, `--` comments and `;`) starts no bpfq item.
+/// Why `text` is not query text, if it is not: its first word (after blanks, `--` comments and
+/// `;`) starts no bpfq item.
 pub fn why_not_query_text(text: &str) -> Option<&'static str> {
-    if text
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-    {
-        return Some("it holds control characters");
-    }
     let mut rest = text;
     loop {
         rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
@@ -71,13 +66,14 @@ mod tests {
             "--- doc\nquery q = from task select pid;",
             "from task select pid",
             "COLUMN task.x = 1;",
+            "column\u{0}",
         ] {
             assert_eq!(why_not_query_text(text), None, "{text:?}");
         }
         for text in [
             "root:$y$j9T$secret:19000:0:99999:7:::",
             "columns task.x = 1;",
-            "column\u{0}",
+            "\u{0}\u{1}\u{2} binary",
             "# a shell script",
         ] {
             assert!(why_not_query_text(text).is_some(), "{text:?}");

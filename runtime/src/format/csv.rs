@@ -1,13 +1,16 @@
-//! Stage `format`: rows as CSV. Guarantees RFC 4180 quoting: a field containing a comma, a
-//! double quote, CR or LF is quoted with inner quotes doubled; NULL is an empty field. Rows are
-//! written as they arrive (streaming), one LF-terminated line per row, built in a reused buffer
-//! (no allocation per row). The TSV variant separates with tabs and escapes tab, LF, CR and
-//! backslash as `\t`, `\n`, `\r`, `\\` instead of quoting, so every row is exactly one line.
+//! Stage `format`: rows as CSV or TSV. Guarantees every row is exactly one LF-terminated line
+//! and no control character is written raw: in both, a field's tab, LF, CR, backslash and
+//! every other control or bidi character (`escape.rs`) are written `\t`, `\n`, `\r`, `\\`,
+//! `\xNN`, `\u{NNNN}` (undoing these escapes gives the text back exactly); CSV then quotes,
+//! per RFC 4180, a field holding a comma or double quote, inner quotes doubled. NULL is an
+//! empty field. Rows are written as they arrive (streaming), built in a reused buffer (no
+//! allocation per row, except for a field that needs quotes).
 
 use std::io;
 
 use bpfq_compiler::layout::RowLayout;
 
+use super::escape::{self, Backslash};
 use super::{text, write_pending, FormatOptions, RowSink, TextBuf};
 use crate::decode::Row;
 
@@ -60,33 +63,28 @@ impl<W: io::Write> CsvSink<W> {
     }
 }
 
-/// One TSV field: the separator and line breaks escaped, so a row stays one line.
+/// One TSV field: tab, line breaks, backslash and every hidden character escaped
+/// (`escape::push_text`), so a row stays one line and reads back exactly.
 fn push_tsv_escaped(out: &mut TextBuf, field: &TextBuf) {
-    let special = |b: &u8| matches!(b, b'\t' | b'\n' | b'\r' | b'\\');
-    if !field.as_bytes().iter().any(special) {
-        out.push_buf(field);
-        return;
-    }
-    for ch in field.text_from(0).chars() {
-        match ch {
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\\' => out.push_str("\\\\"),
-            other => out.push(other),
-        }
-    }
+    escape::push_text(out, &field.text_from(0), Backslash::Doubled);
 }
 
-/// One field, quoted only when RFC 4180 requires it.
+/// One field: escaped as in TSV, then quoted only when RFC 4180 requires it (a comma or a
+/// double quote; escaping leaves no line break).
 fn push_quoted(out: &mut TextBuf, field: &TextBuf) {
-    let special = |b: &u8| matches!(b, b',' | b'"' | b'\r' | b'\n');
-    if !field.as_bytes().iter().any(special) {
-        out.push_buf(field);
+    let start = out.len();
+    push_tsv_escaped(out, field);
+    if !out
+        .bytes_from(start)
+        .iter()
+        .any(|b| matches!(b, b',' | b'"'))
+    {
         return;
     }
+    let escaped = out.text_from(start).into_owned();
+    out.truncate(start);
     out.push('"');
-    for ch in field.text_from(0).chars() {
+    for ch in escaped.chars() {
         if ch == '"' {
             out.push('"');
         }
@@ -145,14 +143,20 @@ mod tests {
         assert_eq!(quote("plain"), "plain");
         assert_eq!(quote("a,b"), "\"a,b\"");
         assert_eq!(quote("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(quote("two\nlines"), "\"two\nlines\"");
-        assert_eq!(quote("cr\r"), "\"cr\r\"");
+        assert_eq!(quote("two\nlines"), "two\\nlines");
+        assert_eq!(quote("cr\r"), "cr\\r");
+        assert_eq!(quote("a,\u{1b}[31m\\"), "\"a,\\x1b[31m\\\\\"");
+        assert_eq!(quote("\u{202e}\"x\""), "\"\\u{202e}\"\"x\"\"\"");
     }
 
     #[test]
     fn tsv_escapes_separators_and_backslashes() {
         let mut out = TextBuf::new();
         push_tsv_escaped(&mut out, &buf("a\tb\\c\nd\re"));
-        assert_eq!(out.into_string(), "a\\tb\\\\c\\nd\\re");
+        push_tsv_escaped(&mut out, &buf("\u{1b}[0m\u{85}\u{2067}"));
+        assert_eq!(
+            out.into_string(),
+            "a\\tb\\\\c\\nd\\re\\x1b[0m\\x85\\u{2067}"
+        );
     }
 }

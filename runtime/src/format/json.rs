@@ -1,15 +1,15 @@
 //! Stage `format`: rows as one JSON array of objects (keys = column names). Guarantees valid
-//! JSON for any text (own escaper: quotes, backslashes, control characters), numbers as JSON
+//! JSON for any text (`escape::push_json`: quotes, backslashes, and every character that must
+//! not reach a terminal raw as `\uNNNN`), numbers as JSON
 //! numbers, NULL as `null`; pointers and bytes as strings. Streams one object per line, built in
 //! a reused buffer (no allocation per row); in JSON Lines mode (`-o jsonl`) each line is a
 //! complete document and there is no array.
 
-use std::fmt::Write;
 use std::io;
 
 use bpfq_compiler::layout::RowLayout;
 
-use super::{text, write_pending, FormatOptions, RowSink, TextBuf};
+use super::{escape, text, write_pending, FormatOptions, RowSink, TextBuf};
 use crate::decode::{Cell, Row};
 
 pub struct JsonSink<W: io::Write> {
@@ -64,7 +64,7 @@ impl<W: io::Write> JsonSink<W> {
             _ => {
                 self.field.clear();
                 text::push_plain(&mut self.field, cell, &self.options);
-                push_string_buf(out, &self.field);
+                escape::push_json(out, &self.field.text_from(0));
             }
         }
     }
@@ -74,51 +74,8 @@ impl<W: io::Write> JsonSink<W> {
 #[cfg(test)]
 pub(super) fn string(text: &str) -> String {
     let mut out = TextBuf::new();
-    push_string(&mut out, text);
+    escape::push_json(&mut out, text);
     out.into_string()
-}
-
-/// Appends the text of `buf` as a JSON string literal; without anything to escape (the usual
-/// value) its bytes are copied as they are.
-fn push_string_buf(out: &mut TextBuf, buf: &TextBuf) {
-    if needs_escaping(buf.as_bytes()) {
-        push_string(out, &buf.text_from(0));
-    } else {
-        out.push('"');
-        out.push_buf(buf);
-        out.push('"');
-    }
-}
-
-fn needs_escaping(bytes: &[u8]) -> bool {
-    bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
-}
-
-/// Appends `text` as a JSON string literal.
-pub(super) fn push_string(out: &mut TextBuf, text: &str) {
-    out.push('"');
-    if !needs_escaping(text.as_bytes()) {
-        out.push_str(text);
-        out.push('"');
-        return;
-    }
-    for ch in text.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            control if u32::from(control) < 0x20 => {
-                // Writing into a TextBuf cannot fail.
-                let _ = write!(out, "\\u{:04x}", u32::from(control));
-            }
-            other => out.push(other),
-        }
-    }
-    out.push('"');
 }
 
 impl<W: io::Write> RowSink for JsonSink<W> {
@@ -128,7 +85,7 @@ impl<W: io::Write> RowSink for JsonSink<W> {
             .iter()
             .map(|c| {
                 let mut key = TextBuf::new();
-                push_string(&mut key, &c.name);
+                escape::push_json(&mut key, &c.name);
                 key
             })
             .collect();
@@ -186,5 +143,6 @@ mod tests {
         assert_eq!(string("l1\nl2\tx\r"), r#""l1\nl2\tx\r""#);
         assert_eq!(string("\u{1}\u{1f}"), r#""\u0001\u001f""#);
         assert_eq!(string("ü→😀"), "\"ü→😀\"");
+        assert_eq!(string("\u{1b}[0m\u{202e}"), r#""\u001b[0m\u202e""#);
     }
 }

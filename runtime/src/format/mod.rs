@@ -3,6 +3,7 @@
 
 mod ascii;
 mod csv;
+mod escape;
 mod fit;
 mod json;
 pub mod pointer;

@@ -1,7 +1,7 @@
-//! Stage `format`: rows as an aligned text table. Guarantees one line per row (control
-//! characters in text are shown escaped), numbers right-aligned, everything else left-aligned,
-//! no trailing spaces; with `max_width` (a terminal), long text and hex cells are cut with `…`
-//! so lines fit when they can. Streams in bounded memory: the column widths come from the first
+//! Stage `format`: rows as an aligned text table. Guarantees one line per row (control and
+//! bidi characters in text are shown escaped, `\x1b`, `\u{202e}`), numbers right-aligned,
+//! everything else left-aligned, no trailing spaces; with `max_width` (a terminal), long text
+//! and hex cells are cut with `…` so lines fit when they can. Streams in bounded memory: the column widths come from the first
 //! `WINDOW` rows (from every row when there are fewer, or when the pipeline `preview`s rows it
 //! holds anyway for a sort), which are held, then printed after the header; each later row is
 //! printed as it arrives. A later cell wider than its column widens that column from then on
@@ -12,6 +12,7 @@ use std::io;
 
 use bpfq_compiler::layout::{ColumnKind, RowLayout};
 
+use super::escape::{self, Backslash};
 use super::textbuf::char_count;
 use super::{ascii, fit, text, write_pending, FormatOptions, RowSink, TextBuf};
 use crate::decode::Row;
@@ -255,34 +256,15 @@ fn trimmed_len(line: &[u8]) -> usize {
         .map_or(0, |last| last + 1)
 }
 
-/// Whether UTF-8 `text` holds a control character, which would break the line.
+/// Whether UTF-8 `text` holds a character that is shown escaped.
 fn needs_escaping(text: &[u8]) -> bool {
-    // Printable ASCII (the usual cell) needs no look at characters; C1 controls are not ASCII.
-    !ascii::is_printable(text) && String::from_utf8_lossy(text).chars().any(char::is_control)
+    escape::needs_escaping(text, Backslash::Literal)
 }
 
-/// Appends `text` with control characters escaped so a cell never breaks the line.
+/// Appends `text` with control and bidi characters escaped (`escape.rs`), so a cell never
+/// breaks the line or reorders what follows it.
 fn push_one_line(out: &mut TextBuf, text: &str) {
-    if !needs_escaping(text.as_bytes()) {
-        out.push_str(text);
-        return;
-    }
-    for ch in text.chars() {
-        match ch {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            control if control.is_control() => {
-                out.push_str("\\x");
-                let code = u32::from(control);
-                for shift in [4, 0] {
-                    let digit = (code >> shift) & 0xf;
-                    out.push(char::from_digit(digit, 16).unwrap_or('?'));
-                }
-            }
-            other => out.push(other),
-        }
-    }
+    escape::push_text(out, text, Backslash::Literal);
 }
 
 impl<W: io::Write> RowSink for TableSink<W> {
@@ -474,7 +456,7 @@ mod tests {
     #[test]
     fn control_characters_are_escaped() {
         let mut out = TextBuf::new();
-        push_one_line(&mut out, "a\nb\tc\u{1}d");
-        assert_eq!(out.into_string(), "a\\nb\\tc\\x01d");
+        push_one_line(&mut out, "a\nb\tc\u{1}d\u{202e}e\\");
+        assert_eq!(out.into_string(), "a\\nb\\tc\\x01d\\u{202e}e\\");
     }
 }

@@ -1,0 +1,92 @@
+//! CLI: the one way to standard output. Guarantees every subcommand writes through this module
+//! (the crate denies `print!`/`println!`): a reader that went away (EPIPE, `bpfq ... | head -1`)
+//! ends the command quietly with exit 0; any other failed write (a full disk, an I/O error) is
+//! E0905 "cannot write output: REASON", exit 1, and so is a standard output that was closed
+//! before bpfq started (`bpfq ... >&-`), reported before anything runs.
+
+use std::io::{self, Write};
+
+use bpfq_compiler::codes;
+use bpfq_compiler::diagnostic::Diagnostic;
+use bpfq_runtime::format::{new_sink, FormatOptions, RowSink};
+use bpfq_runtime::StreamError;
+
+use super::args::OutputArgs;
+use super::Failure;
+
+/// Standard output, buffered: callers write, then `finish`.
+pub type Stdout = io::BufWriter<io::StdoutLock<'static>>;
+
+/// Standard output behind a 64 KiB buffer (sinks hand it 64 KiB at a time).
+pub fn stdout() -> Stdout {
+    io::BufWriter::with_capacity(64 * 1024, io::stdout().lock())
+}
+
+/// Fails when standard output was closed at start: its writes would vanish (the standard
+/// library reopens a closed fd 1 on /dev/null).
+pub fn check_open() -> Result<(), Failure> {
+    if bpfq_runtime::sys::stdout_closed_at_start() {
+        return Err(refused("cannot write output: standard output is closed".into()));
+    }
+    Ok(())
+}
+
+/// What a failed write to standard output means for the command.
+pub fn write_failure(err: io::Error) -> Failure {
+    if err.kind() == io::ErrorKind::BrokenPipe {
+        return Failure::OutputClosed;
+    }
+    refused(format!("cannot write output: {}", reason(&err)))
+}
+
+fn refused(message: String) -> Failure {
+    Failure::Refused(Box::new(Diagnostic::error(codes::OUTPUT_FAILED, message)))
+}
+
+/// The system's words for `err`, without the " (os error N)" the standard library adds.
+fn reason(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// Writes `text` to standard output and flushes it.
+pub fn print(text: &[u8]) -> Result<(), Failure> {
+    let mut out = stdout();
+    out.write_all(text).map_err(write_failure)?;
+    finish(out)
+}
+
+/// Writes one line (a check's verdict, with a file name) to standard output now, so that it
+/// comes before any message that follows it on standard error; control characters escaped.
+pub fn line(text: &str) -> Result<(), Failure> {
+    print(format!("{}\n", bpfq_compiler::hidden::visible_lines(text)).as_bytes())
+}
+
+/// Flushes what `out` holds.
+pub fn finish(mut out: Stdout) -> Result<(), Failure> {
+    out.flush().map_err(write_failure)
+}
+
+/// A failure of formatting rows to standard output: a write is `write_failure`, a read a
+/// runtime error.
+pub fn stream_failure(err: StreamError) -> Failure {
+    match err {
+        StreamError::Write(err) => write_failure(err),
+        StreamError::Read(err) => Failure::Runtime(err.to_string()),
+    }
+}
+
+/// The sink a query's rows go to: standard output in the chosen format, with the chosen
+/// header, pointer and width options.
+pub fn row_sink(output: &OutputArgs) -> Box<dyn RowSink> {
+    let options = FormatOptions {
+        header: !output.no_header,
+        show_kptrs: output.show_kptrs,
+        max_width: super::terminal::table_width(output),
+        ..FormatOptions::default()
+    };
+    new_sink(super::output_format(output), stdout(), options)
+}
