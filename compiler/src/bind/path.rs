@@ -2,6 +2,7 @@
 //! target, a field of the iterator context, or a member of the target's main object; each further
 //! step follows BTF (pointers implicitly, anonymous members flattened, arrays by constant index).
 
+use super::quirks::holds_address;
 use super::{internal, malformed_btf, quote_list, Binder, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{nearest_names, Diagnostic, Span};
@@ -270,13 +271,22 @@ impl Binder<'_> {
         let bitfield = member
             .bitfield_size
             .map(|bits| (member.bit_offset % 8, bits));
-        self.typed_memory(
+        let value = self.typed_memory(
             ptr,
             byte_offset,
             member.type_id,
             bitfield,
             base.span.to(span),
-        )
+        )?;
+        let owner = btf.name_of(struct_id).unwrap_or_default();
+        Ok(match value.ty {
+            // A kernel address kept in an integer (a target's quirk): a pointer to nothing known.
+            Ty::Int { bytes: 8, .. } if holds_address(owner, name) => TExpr {
+                ty: Ty::Ptr { pointee: TypeId(0) },
+                ..value
+            },
+            _ => value,
+        })
     }
 
     /// The expression for memory of BTF type `type_id` at `ptr + offset`: a load for scalars,
