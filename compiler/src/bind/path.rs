@@ -271,22 +271,31 @@ impl Binder<'_> {
         let bitfield = member
             .bitfield_size
             .map(|bits| (member.bit_offset % 8, bits));
-        let value = self.typed_memory(
+        let owner = btf.name_of(struct_id).unwrap_or_default();
+        if holds_address(owner, name)
+            && bitfield.is_none()
+            && btf.size_of(member.type_id).ok() == Some(8)
+        {
+            // A kernel address kept in an integer (`bind::quirks`): a pointer to nothing known.
+            return Ok(TExpr {
+                kind: TKind::Load {
+                    ptr: Box::new(ptr),
+                    offset: byte_offset,
+                    bytes: 8,
+                    signed: false,
+                    bitfield: None,
+                },
+                ty: Ty::Ptr { pointee: TypeId(0) },
+                span: base.span.to(span),
+            });
+        }
+        self.typed_memory(
             ptr,
             byte_offset,
             member.type_id,
             bitfield,
             base.span.to(span),
-        )?;
-        let owner = btf.name_of(struct_id).unwrap_or_default();
-        Ok(match value.ty {
-            // A kernel address kept in an integer (a target's quirk): a pointer to nothing known.
-            Ty::Int { bytes: 8, .. } if holds_address(owner, name) => TExpr {
-                ty: Ty::Ptr { pointee: TypeId(0) },
-                ..value
-            },
-            _ => value,
-        })
+        )
     }
 
     /// The expression for memory of BTF type `type_id` at `ptr + offset`: a load for scalars,

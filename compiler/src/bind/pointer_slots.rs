@@ -1,7 +1,9 @@
 //! Stage `bind` (helper): where a value's BTF layout keeps kernel addresses. Guarantees every
-//! pointer member of a struct, union or array, at any depth, is listed by the byte offset of
-//! its 8 bytes, so an aggregate shown as bytes can hide them like any pointer column.
+//! pointer member of a struct, union or array, at any depth, and every integer member the
+//! quirks say holds an address (`quirks::holds_address`), is listed by the byte offset of its
+//! 8 bytes, so an aggregate shown as bytes can hide them like any pointer column.
 
+use super::quirks::holds_address;
 use bpfq_kernel::{Btf, BtfError, BtfType, TypeId};
 
 /// Nesting deeper than this is a loop in malformed BTF (a struct cannot hold itself).
@@ -54,11 +56,19 @@ impl Walk<'_> {
         let id = self.btf.resolve(id)?;
         match self.btf.get(id)? {
             BtfType::Ptr { .. } => self.slots.push(at),
-            BtfType::Struct { .. } | BtfType::Union { .. } => {
+            BtfType::Struct { name, .. } | BtfType::Union { name, .. } => {
+                let owner = name.unwrap_or_default();
                 for member in self.btf.raw_members(id)? {
                     // A bitfield is an integer; only whole members can be pointers.
-                    if member.bitfield_size.is_none() && member.bit_offset % 8 == 0 {
-                        let inner = at.saturating_add(member.bit_offset / 8);
+                    if member.bitfield_size.is_some() || member.bit_offset % 8 != 0 {
+                        continue;
+                    }
+                    let inner = at.saturating_add(member.bit_offset / 8);
+                    if holds_address(owner, member.name)
+                        && self.btf.size_of(member.type_id).ok() == Some(8)
+                    {
+                        self.slots.push(inner);
+                    } else {
                         self.collect(member.type_id, inner, depth + 1)?;
                     }
                 }

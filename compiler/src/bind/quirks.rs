@@ -3,7 +3,7 @@
 //! program that is dumping it (`bpf_prog_<tag>_bpfq_ksym`), skipped by a filter added here in
 //! the kernel; shows its last symbol twice (dropped in user space); and holds each symbol's
 //! address in an integer (`kallsym_iter.value`), typed here as a pointer so it is hidden like
-//! one.
+//! one, as are the few kernel structs' integers that hold addresses (`ADDRESS_INTEGERS`).
 
 use super::{Binder, TExpr, TKind, Ty};
 use crate::diagnostic::{Diagnostic, Span};
@@ -41,12 +41,24 @@ pub fn quirks_of(target: &str) -> &'static TargetQuirks {
     QUIRKS.iter().find(|q| q.target == target).unwrap_or(&NONE)
 }
 
-/// Whether member `member` of struct `owner` is an integer holding a kernel address. A fact
-/// about the struct, whichever target (or cast) reaches it.
+/// Members of kernel structs that keep a kernel address in an 8-byte integer, whatever the
+/// target: an rb-tree node's parent (its colour in bit 0), the task owning a mutex or an
+/// rw_semaphore (`atomic_long_t`, flags in the low bits).
+const ADDRESS_INTEGERS: &[(&str, &str)] = &[
+    ("rb_node", "__rb_parent_color"),
+    ("mutex", "owner"),
+    ("rw_semaphore", "owner"),
+];
+
+/// Whether member `member` of struct `owner` holds a kernel address in an integer (a target's
+/// `address_members` or one of `ADDRESS_INTEGERS`). A fact about the struct, whichever target
+/// (or cast) reaches it: such a member is a pointer column, and a pointer slot of any struct
+/// value holding it.
 pub fn holds_address(owner: &str, member: &str) -> bool {
     QUIRKS
         .iter()
         .flat_map(|q| q.address_members)
+        .chain(ADDRESS_INTEGERS)
         .any(|&(s, m)| s == owner && m == member)
 }
 
