@@ -643,7 +643,7 @@ fn describe_marks_integer_addresses() {
         .find(|l| l.trim_start().starts_with("value "))
         .expect("ksym's value member");
     assert!(
-        value.ends_with("(a kernel address: a pointer to bpfq)"),
+        value.ends_with("(holds a kernel address: hidden like a pointer)"),
         "{value}"
     );
 }

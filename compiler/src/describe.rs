@@ -88,7 +88,7 @@ fn members_text(env: &BindEnv, id: TypeId) -> String {
                 let bits = m.bitfield_size.map(|b| format!(":{b}")).unwrap_or_default();
                 let owner = env.btf.name_of(id).unwrap_or_default();
                 let address = if holds_address(owner, m.name) {
-                    "  (a kernel address: a pointer to bpfq)"
+                    "  (holds a kernel address: hidden like a pointer)"
                 } else {
                     ""
                 };

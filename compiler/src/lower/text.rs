@@ -21,8 +21,8 @@ pub const TEXT_DIFFERENCES: &str = "NULL is `-` (tsv: empty); text is printed as
      multiple of 8 loses its last byte when it fills the whole column; IPv6 addresses are \
      printed in full (fd00:0000:...; bpf_seq_printf ignores %pI6c); kernel pointers, also \
      those inside a struct printed as bytes, are printed with %pK (zeros unless kptr_restrict \
-     allows them); enums of more than 64 names \
-     print numbers; an iterator that visits no object prints nothing, not even the header";
+     allows them); enums of more than 64 names print numbers; an iterator that visits no \
+     object prints nothing, not even the header";
 
 /// How the kernel prints a kernel address: hashed or zeros unless kptr_restrict lets the
 /// reader of the pinned file see it (vsprintf's `%pK`).

@@ -81,7 +81,17 @@ pub(super) fn push_bytes(
     let mut rest = bytes;
     let mut at = 0;
     for &slot in pointers {
-        let Some(before) = (slot as usize).checked_sub(at).filter(|&n| n <= rest.len()) else {
+        let slot = slot as usize;
+        if slot < at {
+            // Overlapping the pointer before it (a union of unaligned pointers): the bytes of
+            // this one not hidden yet are shown as zeros.
+            let cut = (slot + 8).saturating_sub(at).min(rest.len());
+            (0..cut).for_each(|_| out.push_str("00"));
+            rest = &rest[cut..];
+            at += cut;
+            continue;
+        }
+        let Some(before) = Some(slot - at).filter(|&n| n <= rest.len()) else {
             continue;
         };
         push_hex(out, &rest[..before]);
@@ -96,7 +106,7 @@ pub(super) fn push_bytes(
             &visible(u64::from_le_bytes(*word), options).to_le_bytes(),
         );
         rest = &rest[8..];
-        at = slot as usize + 8;
+        at = slot + 8;
     }
     push_hex(out, rest);
 }
@@ -256,5 +266,9 @@ mod tests {
         assert_eq!(bytes_text(&[0xde, 0x0a], &[], false), "de0a");
         // A slot cut by the end of the value shows nothing of the address.
         assert_eq!(bytes_text(&[0x20, 0xc9, 0x26], &[0], false), "000000");
+        // Overlapping slots: the second one's bytes past the first are zeros.
+        let shown = bytes_text(&bytes, &[0, 4], false);
+        assert_eq!(&shown[..16], token(next));
+        assert_eq!(&shown[16..], "00000000ffffffffdeadbeef");
     }
 }
