@@ -91,9 +91,11 @@ pub(super) fn push_bytes(
             at += cut;
             continue;
         }
-        let Some(before) = Some(slot - at).filter(|&n| n <= rest.len()) else {
-            continue;
-        };
+        let before = slot - at;
+        if before > rest.len() {
+            // Past the end of the value.
+            break;
+        }
         push_hex(out, &rest[..before]);
         rest = &rest[before..];
         let Some(word) = rest.first_chunk::<8>() else {
