@@ -2,7 +2,7 @@
 //! their docs and types), its context fields, and the members of the struct behind any path.
 //! Uses the same binder as queries, so what it lists is exactly what a query can use.
 
-use crate::bind::{bind_without_map, resolve_target, BindEnv, Ty};
+use crate::bind::{bind_without_map, holds_address, resolve_target, BindEnv, Ty};
 use crate::diagnostic::{Diagnostic, FileId, Sources, Span};
 use crate::syntax::ast::Ident;
 use crate::syntax::parse_query;
@@ -86,9 +86,15 @@ fn members_text(env: &BindEnv, id: TypeId) -> String {
         Ok(members) => {
             for m in members {
                 let bits = m.bitfield_size.map(|b| format!(":{b}")).unwrap_or_default();
+                let owner = env.btf.name_of(id).unwrap_or_default();
+                let address = if holds_address(owner, m.name) {
+                    "  (holds a kernel address: hidden like a pointer)"
+                } else {
+                    ""
+                };
                 let _ = writeln!(
                     out,
-                    "  {:<28} {:>6}  {}{bits}",
+                    "  {:<28} {:>6}  {}{bits}{address}",
                     m.name,
                     m.bit_offset / 8,
                     type_name(env.btf, m.type_id)

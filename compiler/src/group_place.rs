@@ -121,9 +121,9 @@ fn kernel_grouping(
     layout: &RowLayout,
     target: &str,
 ) -> Result<KernelGrouping, String> {
-    if target == "ksym" {
-        // The kernel shows ksym's last symbol twice; only the row stream can drop the repeat.
-        return Err("iter/ksym repeats its last row".into());
+    if crate::bind::quirks_of(target).repeats_last_row {
+        // Only the row stream can drop the repeat.
+        return Err(format!("iter/{target} repeats its last row"));
     }
     if target == "bpf_map" {
         // The group map itself would be one of the maps counted.

@@ -33,8 +33,9 @@ pub enum ColumnKind {
     },
     /// A kernel address: hidden unless the user asks for raw pointers.
     KernelPointer,
-    /// Raw bytes rendered as hex.
-    Bytes { len: u32 },
+    /// Raw bytes rendered as hex; the 8 bytes at each of `pointers` (offsets in the column,
+    /// from the value's BTF layout) are a kernel address, hidden like a `KernelPointer`.
+    Bytes { len: u32, pointers: Vec<u32> },
     /// A `struct in6_addr`: 16 bytes in network order, rendered as an IPv6 address.
     Ipv6,
     /// An IPv4 address: 4 bytes in network order, rendered as a dotted quad.
@@ -59,7 +60,7 @@ impl ColumnKind {
         match self {
             ColumnKind::Int { bytes, .. } | ColumnKind::Enum { bytes, .. } => u32::from(*bytes),
             ColumnKind::Bool | ColumnKind::VmaPerms => 1,
-            ColumnKind::Chars { len } | ColumnKind::Bytes { len } => *len,
+            ColumnKind::Chars { len } | ColumnKind::Bytes { len, .. } => *len,
             ColumnKind::KernelPointer | ColumnKind::Float => 8,
             ColumnKind::Ipv6 => 16,
             ColumnKind::Ipv4 => 4,

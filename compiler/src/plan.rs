@@ -29,7 +29,7 @@ pub struct UserPart {
     pub limit: Option<u64>,
     /// Indices of the result columns that are printed, in order.
     pub visible: Vec<usize>,
-    /// Drop a last row equal to the one before it (iter/ksym shows its last symbol twice).
+    /// Drop a last row equal to the one before it (`TargetQuirks::repeats_last_row`: iter/ksym).
     pub drop_repeated_last: bool,
 }
 
@@ -76,9 +76,9 @@ pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
             .map(|(i, _)| i)
             .collect(),
     };
-    let ksym = query.target.name == "ksym";
-    // The ksym quirk filter is ANDed after the user's (see bind::quirks); name it in words.
-    let filter_text = match (&query.filter, ksym) {
+    let quirks = crate::bind::quirks_of(&query.target.name);
+    // The own-program filter is ANDed after the user's (see bind::quirks); name it in words.
+    let filter_text = match (&query.filter, quirks.lists_own_program) {
         (
             Some(TExpr {
                 kind: TKind::And(user, _),
@@ -106,7 +106,7 @@ pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
             order_by: query.order_by,
             limit: query.limit,
             visible,
-            drop_repeated_last: ksym,
+            drop_repeated_last: quirks.repeats_last_row,
         },
         group_place: None,
         rows_from: RowsFrom::Program,

@@ -112,6 +112,9 @@ const CASES: &[(&str, &str)] = &[
     ("E0222", "from task select sum(comm)"),
     ("E0222", "from task select avg(task.mm)"),
     ("E0222", "from task select count(pid, tid)"),
+    // ksym's address in an integer is a pointer: no sums or arithmetic of it.
+    ("E0222", "from ksym select sum(value)"),
+    ("E0205", "from ksym select ksym.value + 0"),
     ("E0223", "from task select pid having pid > 1"),
     (
         "E0204",

@@ -360,3 +360,43 @@ fn plan_grouping_falls_back_to_user_space_with_a_reason() {
     .collect();
     insta::assert_snapshot!(reasons.join("\n"));
 }
+
+/// `lower` boundary: a struct, union or array column lists where its kernel addresses sit,
+/// at any depth, from the BTF; ksym's address held in an integer is a pointer column.
+#[test]
+fn pointer_slots_of_aggregate_columns() {
+    let kinds = |query: &str| -> Vec<String> {
+        compile_ok(query)
+            .layout
+            .columns
+            .iter()
+            .map(|c| format!("{} {:?}", c.name, c.kind))
+            .collect()
+    };
+    assert_eq!(
+        kinds("from task select task.tasks, task.pid_links, task.rcu_read_unlock_special"),
+        [
+            "task.tasks Bytes { len: 16, pointers: [0, 8] }",
+            // hlist_node[4]: next and pprev of each element.
+            "task.pid_links Bytes { len: 64, pointers: [0, 8, 16, 24, 32, 40, 48, 56] }",
+            // A union of integers only.
+            "task.rcu_read_unlock_special Bytes { len: 4, pointers: [] }",
+        ]
+    );
+    assert_eq!(
+        kinds("from tcp select sk_common.skc_net, sk_common.skc_v6_daddr"),
+        [
+            // possible_net_t holds its `struct net *` one struct down.
+            "sk_common.skc_net Bytes { len: 8, pointers: [0] }",
+            "sk_common.skc_v6_daddr Ipv6",
+        ]
+    );
+    assert_eq!(
+        kinds("from task_file select file.f_path"),
+        ["file.f_path Bytes { len: 16, pointers: [0, 8] }"]
+    );
+    assert_eq!(
+        kinds("from ksym select ksym.value, address"),
+        ["ksym.value KernelPointer", "address KernelPointer"]
+    );
+}

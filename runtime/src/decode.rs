@@ -26,7 +26,12 @@ pub enum Value {
     },
     /// A kernel address (formatters hide it unless asked).
     Pointer(u64),
-    Bytes(Vec<u8>),
+    /// A value's bytes; `pointers` are the offsets of the kernel addresses among them (from
+    /// `ColumnKind::Bytes`), which formatters hide like `Pointer`s.
+    Bytes {
+        bytes: Vec<u8>,
+        pointers: Vec<u32>,
+    },
 }
 
 /// One column value borrowed from where it lives: the row bytes the kernel wrote (text of a
@@ -48,7 +53,10 @@ pub enum Cell<'a> {
         name: Option<&'a str>,
     },
     Pointer(u64),
-    Bytes(&'a [u8]),
+    Bytes {
+        bytes: &'a [u8],
+        pointers: &'a [u32],
+    },
     Ipv4(Ipv4Addr),
     Ipv6(Ipv6Addr),
     /// VM_READ/VM_WRITE/VM_EXEC/VM_MAYSHARE bits, shown as /proc/PID/maps' `r-xp`.
@@ -70,7 +78,10 @@ impl Cell<'_> {
                 name: name.map(str::to_string),
             },
             Cell::Pointer(address) => Value::Pointer(*address),
-            Cell::Bytes(bytes) => Value::Bytes(bytes.to_vec()),
+            Cell::Bytes { bytes, pointers } => Value::Bytes {
+                bytes: bytes.to_vec(),
+                pointers: pointers.to_vec(),
+            },
             Cell::Ipv4(address) => Value::Text(address.to_string()),
             Cell::Ipv6(address) => Value::Text(address.to_string()),
             Cell::VmaPerms(bits) => Value::Text(vma_perms_text(*bits).iter().collect()),
@@ -93,7 +104,7 @@ impl Value {
                 name: name.as_deref(),
             },
             Value::Pointer(address) => Cell::Pointer(*address),
-            Value::Bytes(bytes) => Cell::Bytes(bytes),
+            Value::Bytes { bytes, pointers } => Cell::Bytes { bytes, pointers },
         }
     }
 }
@@ -189,7 +200,7 @@ pub fn decode_cell<'a>(column: &'a ColumnLayout, row: &'a [u8]) -> Cell<'a> {
         }
         ColumnKind::KernelPointer => Cell::Pointer(unsigned(bytes)),
         ColumnKind::Float => Cell::Float(f64::from_bits(unsigned(bytes))),
-        ColumnKind::Bytes { .. } => Cell::Bytes(bytes),
+        ColumnKind::Bytes { pointers, .. } => Cell::Bytes { bytes, pointers },
         ColumnKind::VmaPerms => Cell::VmaPerms(unsigned(bytes)),
         ColumnKind::Ipv4 => match <[u8; 4]>::try_from(bytes) {
             Ok(octets) => Cell::Ipv4(Ipv4Addr::from(octets)),
@@ -429,7 +440,14 @@ mod tests {
                 false,
             ),
             ("p", ColumnKind::KernelPointer, true),
-            ("x", ColumnKind::Bytes { len: 2 }, false),
+            (
+                "x",
+                ColumnKind::Bytes {
+                    len: 2,
+                    pointers: Vec::new(),
+                },
+                false,
+            ),
         ]);
         let mut row = vec![0u8; layout.size as usize];
         let at = |name: &str| {
@@ -460,7 +478,10 @@ mod tests {
                     name: Some("SEVEN".into())
                 },
                 Value::Null,
-                Value::Bytes(vec![0xde, 0xad]),
+                Value::Bytes {
+                    bytes: vec![0xde, 0xad],
+                    pointers: Vec::new(),
+                },
             ]
         );
     }

@@ -317,7 +317,7 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
         },
         (Text(x), Text(y)) => x.cmp(y),
         (Pointer(x), Pointer(y)) => x.cmp(y),
-        (Bytes(x), Bytes(y)) => x.cmp(y),
+        (Bytes { bytes: x, .. }, Bytes { bytes: y, .. }) => x.cmp(y),
         _ => match (integer(a), integer(b)) {
             (Some(x), Some(y)) => x.cmp(&y),
             // Columns hold one kind of value; mixed kinds only meet in a malformed layout.

@@ -28,7 +28,7 @@ fn key_part(value: &Value) -> Option<KeyPart> {
         Value::Enum { value, .. } => KeyPart::Int(i128::from(*value)),
         Value::Pointer(p) => KeyPart::Int(i128::from(*p)),
         Value::Text(t) => KeyPart::Text(t.clone()),
-        Value::Bytes(b) => KeyPart::Bytes(b.clone()),
+        Value::Bytes { bytes, .. } => KeyPart::Bytes(bytes.clone()),
         Value::Null | Value::Float(_) => return None,
     })
 }

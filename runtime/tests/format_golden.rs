@@ -38,7 +38,14 @@ fn layout() -> RowLayout {
         ),
         ("task".to_string(), ColumnKind::KernelPointer, true),
         ("on_cpu".to_string(), ColumnKind::Bool, false),
-        ("raw".to_string(), ColumnKind::Bytes { len: 4 }, false),
+        (
+            "raw".to_string(),
+            ColumnKind::Bytes {
+                len: 4,
+                pointers: Vec::new(),
+            },
+            false,
+        ),
         (
             "total_vm".to_string(),
             ColumnKind::Int {
@@ -414,4 +421,99 @@ fn floats_in_every_format() {
         all.push_str(&format!("== {name}\n{text}"));
     }
     insta::assert_snapshot!("floats", all);
+}
+
+/// Struct values holding kernel addresses, shown as bytes: `list_head`-like (two pointers) and
+/// `{ void *p; u32 n; }`, next to the same addresses in a pointer column.
+fn render_pointer_structs(format: OutputFormat, show_kptrs: bool) -> String {
+    let layout = RowLayout::pack([
+        ("task".to_string(), ColumnKind::KernelPointer, false),
+        (
+            "tasks".to_string(),
+            ColumnKind::Bytes {
+                len: 16,
+                pointers: vec![0, 8],
+            },
+            false,
+        ),
+        (
+            "link".to_string(),
+            ColumnKind::Bytes {
+                len: 12,
+                pointers: vec![0],
+            },
+            false,
+        ),
+    ]);
+    let rows: [(u64, u64, u64, u32); 3] = [
+        (
+            0xffff_8881_0026_c920,
+            0xffff_8881_0026_c920,
+            0xffff_ffff_8100_0000,
+            7,
+        ),
+        (0xffff_8881_0026_8420, 0, 0, u32::MAX),
+        (0, 0xffff_ffff_c0de_0000, 0xffff_8881_0026_8420, 0),
+    ];
+    let options = FormatOptions {
+        header: true,
+        show_kptrs,
+        pointer_key: PointerKey::fixed(1, 2),
+        max_width: None,
+    };
+    let mut out = Vec::new();
+    {
+        let mut sink = new_sink(format, &mut out, options);
+        sink.begin(&layout).expect("begin");
+        for (task, next, link, n) in rows {
+            let mut row = vec![0u8; layout.size as usize];
+            let mut put = |index: usize, bytes: &[u8]| {
+                let start = layout.columns[index].offset as usize;
+                row[start..start + bytes.len()].copy_from_slice(bytes);
+            };
+            put(0, &task.to_le_bytes());
+            put(1, &[next.to_le_bytes(), task.to_le_bytes()].concat());
+            put(2, &[&link.to_le_bytes()[..], &n.to_le_bytes()].concat());
+            sink.row(&decode_row(&layout, &row)).expect("row");
+        }
+        sink.end().expect("end");
+    }
+    String::from_utf8(out).expect("utf-8 output")
+}
+
+#[test]
+fn pointers_inside_structs_are_hidden_in_every_format() {
+    let mut all = String::new();
+    for format in [
+        OutputFormat::Table,
+        OutputFormat::Csv,
+        OutputFormat::Tsv,
+        OutputFormat::Json,
+        OutputFormat::JsonLines,
+    ] {
+        let hidden = render_pointer_structs(format, false);
+        // Numeric order (a pointer column) and memory order (bytes), kernel and module space.
+        for address in [
+            "ffff8881",
+            "8188ffff",
+            "ffffffff81",
+            "81ffffffff",
+            "ffffffffc0de",
+            "dec0ffffffff",
+            "26c920",
+            "20c926",
+        ] {
+            assert!(
+                !hidden.contains(address),
+                "{format:?} leaked an address:\n{hidden}"
+            );
+        }
+        let shown = render_pointer_structs(format, true);
+        assert!(
+            shown.contains("20c926008188ffff") && shown.contains("00000081ffffffff"),
+            "{format:?} with show_kptrs:\n{shown}"
+        );
+        all.push_str(&format!("-- {format:?}\n{hidden}"));
+    }
+    insta::assert_snapshot!("pointer_structs_hidden", all);
 }

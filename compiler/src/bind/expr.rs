@@ -173,6 +173,8 @@ impl Binder<'_> {
                 },
                 ..expr
             }),
+            // Already a pointer (an address member of a target's quirks): nothing to change.
+            "kptr" if matches!(expr.ty, Ty::Ptr { .. }) => Ok(expr),
             "kptr" => Err(wrong("an 8-byte integer")),
             "string" => match expr.ty {
                 Ty::Ptr { pointee }

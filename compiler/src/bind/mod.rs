@@ -13,6 +13,7 @@ mod map_elem;
 pub mod nullable;
 mod params;
 mod path;
+mod pointer_slots;
 mod quirks;
 pub mod typed;
 mod vma_perms;
@@ -23,6 +24,8 @@ pub use grouping::{AggFunc, Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping}
 pub use kernfs_path::{KERNFS_NAME_SLOT, KERNFS_PATH_LEVELS};
 pub use map_elem::{MapParam, ELEMENT_BYTES_MAX};
 pub use params::{CgroupOrder, CgroupStart, IterParams, NetnsRef, CGROUP2_ROOT_ID};
+pub use pointer_slots::{array_pointer_slots, pointer_slots};
+pub use quirks::{holds_address, quirks_of, TargetQuirks};
 pub use typed::*;
 
 use crate::codes;

@@ -2,6 +2,7 @@
 //! target, a field of the iterator context, or a member of the target's main object; each further
 //! step follows BTF (pointers implicitly, anonymous members flattened, arrays by constant index).
 
+use super::quirks::holds_address;
 use super::{internal, malformed_btf, quote_list, Binder, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{nearest_names, Diagnostic, Span};
@@ -270,6 +271,24 @@ impl Binder<'_> {
         let bitfield = member
             .bitfield_size
             .map(|bits| (member.bit_offset % 8, bits));
+        let owner = btf.name_of(struct_id).unwrap_or_default();
+        if holds_address(owner, name)
+            && bitfield.is_none()
+            && btf.size_of(member.type_id).ok() == Some(8)
+        {
+            // A kernel address kept in an integer (`bind::quirks`): a pointer to nothing known.
+            return Ok(TExpr {
+                kind: TKind::Load {
+                    ptr: Box::new(ptr),
+                    offset: byte_offset,
+                    bytes: 8,
+                    signed: false,
+                    bitfield: None,
+                },
+                ty: Ty::Ptr { pointee: TypeId(0) },
+                span: base.span.to(span),
+            });
+        }
         self.typed_memory(
             ptr,
             byte_offset,

@@ -14,7 +14,7 @@ mod text;
 pub use segments::{ROW_MAX, SEGMENT_MAX};
 pub use text::TEXT_DIFFERENCES;
 
-use crate::bind::{ArithOp, CmpOp, TExpr, TKind, Ty};
+use crate::bind::{array_pointer_slots, pointer_slots, ArithOp, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::Diagnostic;
 use crate::group_place::GroupPlace;
@@ -94,13 +94,19 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
             levels: *levels,
             slot: *slot,
         },
-        Ty::Bytes { len } => ColumnKind::Bytes { len: *len },
+        // Map keys and values: user data, never kernel addresses.
+        Ty::Bytes { len } => ColumnKind::Bytes {
+            len: *len,
+            pointers: Vec::new(),
+        },
         Ty::Struct { id } if btf.name_of(*id) == Some("in6_addr") => ColumnKind::Ipv6,
         Ty::Struct { id } => ColumnKind::Bytes {
             len: btf.size_of(*id).map_err(|e| internal(e.to_string()))?,
+            pointers: pointer_slots(btf, *id).map_err(|e| internal(e.to_string()))?,
         },
         Ty::Array { elem, len } => ColumnKind::Bytes {
             len: btf.size_of(*elem).map_err(|e| internal(e.to_string()))? * len,
+            pointers: array_pointer_slots(btf, *elem, *len).map_err(|e| internal(e.to_string()))?,
         },
         Ty::Enum { id, bytes, signed } => {
             let names = match btf.get(*id) {

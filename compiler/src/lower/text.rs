@@ -19,9 +19,14 @@ use std::collections::HashMap;
 pub const TEXT_DIFFERENCES: &str = "NULL is `-` (tsv: empty); text is printed as the kernel \
      has it (tabs and newlines inside a value are not escaped); a char array whose size is a \
      multiple of 8 loses its last byte when it fills the whole column; IPv6 addresses are \
-     printed in full (fd00:0000:...; bpf_seq_printf ignores %pI6c); kernel pointers are \
-     printed with %pK (zeros unless kptr_restrict allows them); enums of more than 64 names \
-     print numbers; an iterator that visits no object prints nothing, not even the header";
+     printed in full (fd00:0000:...; bpf_seq_printf ignores %pI6c); kernel pointers, also \
+     those inside a struct printed as bytes, are printed with %pK (zeros unless kptr_restrict \
+     allows them); enums of more than 64 names print numbers; an iterator that visits no \
+     object prints nothing, not even the header";
+
+/// How the kernel prints a kernel address: hashed or zeros unless kptr_restrict lets the
+/// reader of the pinned file see it (vsprintf's `%pK`).
+const POINTER_SPEC: &str = "%pK";
 
 /// Enums with more names than this print numbers: each name costs a compare and a call.
 const ENUM_NAMES_MAX: usize = 64;
@@ -130,6 +135,19 @@ pub(super) fn check(plan: &Plan, layout: &RowLayout, segments: usize) -> Result<
             plan,
             &format!(
                 "column `{}` is a kernfs path, whose names are joined in user space",
+                column.name
+            ),
+        ));
+    }
+    if let Some(column) = layout.columns.iter().find(|c| match &c.kind {
+        ColumnKind::Bytes { pointers, .. } => pointers.iter().any(|at| (c.offset + at) % 8 != 0),
+        _ => false,
+    }) {
+        return Err(refuse(
+            plan,
+            &format!(
+                "column `{}` holds a kernel address that is not 8-byte aligned, which the \
+                 program cannot read back to print it with %pK",
                 column.name
             ),
         ));
@@ -362,7 +380,7 @@ impl Lowerer<'_> {
                 let value = self.row_int(offset, 8, false)?;
                 self.printf(
                     plan,
-                    &format!("%pK{separator}"),
+                    &format!("{POINTER_SPEC}{separator}"),
                     Some(PrintfArg::Value(value)),
                 );
             }
@@ -376,15 +394,23 @@ impl Lowerer<'_> {
                 &format!("%pI6{separator}"),
                 Some(PrintfArg::RowAddress(offset)),
             ),
-            ColumnKind::Bytes { len } => {
-                for at in 0..*len {
-                    let byte = self.row_int(offset + at, 1, false)?;
-                    let spec = if at + 1 == *len {
-                        format!("%02llx{separator}")
+            ColumnKind::Bytes { len, pointers } => {
+                // A pointer inside the value is printed as one `%pK` (the kernel's own hiding,
+                // 16 digits) in place of its 8 bytes; every other byte as two hex digits.
+                let mut at = 0;
+                while at < *len {
+                    let (spec, value, step) = if pointers.contains(&at) {
+                        (POINTER_SPEC, self.row_int(offset + at, 8, false)?, 8)
                     } else {
-                        "%02llx".to_string()
+                        ("%02llx", self.row_int(offset + at, 1, false)?, 1)
                     };
-                    self.printf(plan, &spec, Some(PrintfArg::Value(byte)));
+                    at += step;
+                    let tail = if at >= *len { separator } else { "" };
+                    self.printf(
+                        plan,
+                        &format!("{spec}{tail}"),
+                        Some(PrintfArg::Value(value)),
+                    );
                 }
             }
             ColumnKind::Float => return Err(internal("a float column in a kernel row")),

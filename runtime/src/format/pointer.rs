@@ -1,11 +1,13 @@
-//! Stage `format` (helper): how kernel addresses are shown. Guarantees a hidden pointer never
-//! reveals the address: it is replaced by a SipHash-2-4 of the address under a per-run random
-//! key, so equal pointers still look equal within one output (like the kernel's `%p`).
+//! Stage `format` (helper): how kernel addresses are shown, the one place that decides it.
+//! Guarantees no kernel address is printed without `--show-kptrs`, whether a pointer column or
+//! a pointer inside a struct's bytes: it is replaced by a SipHash-2-4 of the address under a
+//! per-run random key with the top bit cleared (never address-like), so equal pointers still
+//! look equal within one output (like the kernel's `%p`).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
-use super::TextBuf;
+use super::{FormatOptions, TextBuf};
 
 /// The 128-bit SipHash key used to hide addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,36 +38,89 @@ impl PointerKey {
         }
     }
 
-    /// The token shown instead of `address`: `0` for NULL, else `0x` and 16 hex digits.
-    pub fn hide(&self, address: u64) -> String {
-        let mut out = TextBuf::new();
-        self.push_hidden(&mut out, address);
-        out.into_string()
-    }
-
-    /// Appends `hide(address)` to `out` (no allocation: a dump may hide millions of pointers).
-    pub fn push_hidden(&self, out: &mut TextBuf, address: u64) {
+    /// The word shown instead of `address`: 0 for NULL, else a SipHash-2-4 of it with the top
+    /// bit cleared. Every kernel address has that bit set (the upper half of the address
+    /// space), so a token can never be mistaken for one, nor a 63-bit hash collide in practice.
+    pub fn token(&self, address: u64) -> u64 {
         if address == 0 {
-            out.push('0');
+            0
         } else {
-            push_hex64(out, siphash24(self.k0, self.k1, &address.to_le_bytes()));
+            siphash24(self.k0, self.k1, &address.to_le_bytes()) & !(1 << 63)
         }
     }
 }
 
-/// A raw address as the user asked to see it.
-pub fn show(address: u64) -> String {
-    let mut out = TextBuf::new();
-    push_shown(&mut out, address);
-    out.into_string()
+/// The one rule for every kernel address bpfq prints: itself only with `--show-kptrs`, else
+/// its token. Pointer columns and the pointers inside struct bytes both come through here.
+pub(super) fn visible(address: u64, options: &FormatOptions) -> u64 {
+    if options.show_kptrs {
+        address
+    } else {
+        options.pointer_key.token(address)
+    }
 }
 
-/// Appends `show(address)` to `out`.
-pub fn push_shown(out: &mut TextBuf, address: u64) {
-    if address == 0 {
-        out.push('0');
-    } else {
-        push_hex64(out, address);
+/// Appends a pointer column's text: `0` for NULL, else `0x` and the 16 hex digits of the
+/// visible word.
+pub(super) fn push_pointer(out: &mut TextBuf, address: u64, options: &FormatOptions) {
+    match visible(address, options) {
+        0 => out.push('0'),
+        word => push_hex64(out, word),
+    }
+}
+
+/// Appends `bytes` as hex (two digits a byte, in memory order), each 8-byte kernel address at
+/// an offset in `pointers` replaced by the bytes of its visible word (in memory order too, so
+/// equal pointers show equal bytes here and in a pointer column, byte-swapped).
+pub(super) fn push_bytes(
+    out: &mut TextBuf,
+    bytes: &[u8],
+    pointers: &[u32],
+    options: &FormatOptions,
+) {
+    let mut rest = bytes;
+    let mut at = 0;
+    for &slot in pointers {
+        let slot = slot as usize;
+        if slot < at {
+            // Overlapping the pointer before it (a union of unaligned pointers): the bytes of
+            // this one not hidden yet are shown as zeros.
+            let cut = (slot + 8).saturating_sub(at).min(rest.len());
+            (0..cut).for_each(|_| out.push_str("00"));
+            rest = &rest[cut..];
+            at += cut;
+            continue;
+        }
+        let before = slot - at;
+        if before > rest.len() {
+            // Past the end of the value.
+            break;
+        }
+        push_hex(out, &rest[..before]);
+        rest = &rest[before..];
+        let Some(word) = rest.first_chunk::<8>() else {
+            // A pointer cut by the end of the value: nothing of it is shown.
+            rest.iter().for_each(|_| out.push_str("00"));
+            return;
+        };
+        push_hex(
+            out,
+            &visible(u64::from_le_bytes(*word), options).to_le_bytes(),
+        );
+        rest = &rest[8..];
+        at = slot + 8;
+    }
+    push_hex(out, rest);
+}
+
+/// Two hex digits for each byte.
+fn push_hex(out: &mut TextBuf, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.push_ascii(&[
+            DIGITS[usize::from(byte >> 4)],
+            DIGITS[usize::from(byte & 0xf)],
+        ]);
     }
 }
 
@@ -134,6 +189,26 @@ mod tests {
     const K0: u64 = 0x0706_0504_0302_0100;
     const K1: u64 = 0x0f0e_0d0c_0b0a_0908;
 
+    fn options(show_kptrs: bool) -> FormatOptions {
+        FormatOptions {
+            show_kptrs,
+            pointer_key: PointerKey::fixed(K0, K1),
+            ..FormatOptions::default()
+        }
+    }
+
+    fn pointer_text(address: u64, show_kptrs: bool) -> String {
+        let mut out = TextBuf::new();
+        push_pointer(&mut out, address, &options(show_kptrs));
+        out.into_string()
+    }
+
+    fn bytes_text(bytes: &[u8], pointers: &[u32], show_kptrs: bool) -> String {
+        let mut out = TextBuf::new();
+        push_bytes(&mut out, bytes, pointers, &options(show_kptrs));
+        out.into_string()
+    }
+
     #[test]
     fn matches_the_reference_vectors() {
         assert_eq!(siphash24(K0, K1, &[]), 0x726f_db47_dd0e_0e31);
@@ -146,23 +221,56 @@ mod tests {
     #[test]
     fn shown_and_hidden_tokens_are_16_hex_digits() {
         for address in [1u64, 0xabc, 0xffff_ffff_8100_0000, u64::MAX] {
-            assert_eq!(show(address), format!("0x{address:016x}"));
-            let hashed = siphash24(K0, K1, &address.to_le_bytes());
-            assert_eq!(
-                PointerKey::fixed(K0, K1).hide(address),
-                format!("0x{hashed:016x}")
-            );
+            assert_eq!(pointer_text(address, true), format!("0x{address:016x}"));
+            let hashed = siphash24(K0, K1, &address.to_le_bytes()) & !(1 << 63);
+            assert_eq!(pointer_text(address, false), format!("0x{hashed:016x}"));
+        }
+        assert_eq!(pointer_text(0, false), "0");
+        assert_eq!(pointer_text(0, true), "0");
+    }
+
+    #[test]
+    fn hidden_pointers_are_stable_per_key_and_never_address_like() {
+        let key = PointerKey::fixed(1, 2);
+        let address = 0xffff_8880_0123_4560u64;
+        assert_eq!(key.token(address), key.token(address));
+        assert_ne!(key.token(address), PointerKey::fixed(3, 4).token(address));
+        // The top bit is never set, whatever the hash: scan many addresses.
+        for n in 0..10_000u64 {
+            assert!(key.token(0xffff_8880_0000_0000 + n * 64) < 1 << 63);
         }
     }
 
     #[test]
-    fn hidden_pointers_are_stable_per_key_and_never_the_address() {
-        let key = PointerKey::fixed(1, 2);
-        let address = 0xffff_8880_0123_4560u64;
-        assert_eq!(key.hide(address), key.hide(address));
-        assert_ne!(key.hide(address), show(address));
-        assert_ne!(key.hide(address), PointerKey::fixed(3, 4).hide(address));
-        assert_eq!(key.hide(0), "0");
-        assert_eq!(key.hide(address).len(), 18);
+    fn pointers_inside_bytes_are_hidden_slot_by_slot() {
+        // A list_head-like value: two pointers, then 4 bytes of integer.
+        let next = 0xffff_8881_0026_c920u64;
+        let prev = 0xffff_ffff_8100_0000u64;
+        let mut bytes = next.to_le_bytes().to_vec();
+        bytes.extend(prev.to_le_bytes());
+        bytes.extend([0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(
+            bytes_text(&bytes, &[0, 8], true),
+            "20c926008188ffff00000081ffffffffdeadbeef"
+        );
+        let hidden = bytes_text(&bytes, &[0, 8], false);
+        let token = |a: u64| {
+            PointerKey::fixed(K0, K1)
+                .token(a)
+                .to_le_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        assert_eq!(hidden, format!("{}{}deadbeef", token(next), token(prev)));
+        // NULL stays zeros; bytes without pointers are untouched.
+        assert_eq!(bytes_text(&[0; 8], &[0], false), "0000000000000000");
+        assert_eq!(bytes_text(&[0xde, 0x0a], &[], false), "de0a");
+        // A slot cut by the end of the value shows nothing of the address.
+        assert_eq!(bytes_text(&[0x20, 0xc9, 0x26], &[0], false), "000000");
+        // Overlapping slots: the second one's bytes past the first are zeros.
+        let shown = bytes_text(&bytes, &[0, 4], false);
+        assert_eq!(&shown[..16], token(next));
+        assert_eq!(&shown[16..], "00000000ffffffffdeadbeef");
     }
 }

@@ -30,8 +30,8 @@ pub(super) fn push_slow(out: &mut TextBuf, cell: &Cell<'_>, options: &FormatOpti
         Cell::Enum {
             name: Some(name), ..
         } => out.push_str(name),
-        Cell::Pointer(address) => push_pointer(out, *address, options),
-        Cell::Bytes(bytes) => push_hex(out, bytes),
+        Cell::Pointer(address) => pointer::push_pointer(out, *address, options),
+        Cell::Bytes { bytes, pointers } => pointer::push_bytes(out, bytes, pointers, options),
         Cell::VmaPerms(bits) => vma_perms_text(*bits).into_iter().for_each(|c| out.push(c)),
         // Numbers, booleans and addresses always have quick text.
         Cell::Int(_)
@@ -52,25 +52,6 @@ pub(super) fn push_float(out: &mut TextBuf, x: f64) {
     let _ = write!(out, "{x}");
     if x.is_finite() && !out.bytes_from(start).contains(&b'.') {
         out.push_str(".0");
-    }
-}
-
-pub(super) fn push_pointer(out: &mut TextBuf, address: u64, options: &FormatOptions) {
-    if options.show_kptrs {
-        pointer::push_shown(out, address);
-    } else {
-        options.pointer_key.push_hidden(out, address);
-    }
-}
-
-pub(super) fn push_hex(out: &mut TextBuf, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for byte in bytes {
-        let pair = [
-            DIGITS[usize::from(byte >> 4)],
-            DIGITS[usize::from(byte & 0xf)],
-        ];
-        out.push_ascii(&pair);
     }
 }
 
@@ -114,7 +95,14 @@ mod tests {
     #[test]
     fn null_appends_nothing_and_other_kinds_read_naturally() {
         assert_eq!(text_of(Cell::Null), None);
-        assert_eq!(text_of(Cell::Bytes(&[0xde, 0x0a])).as_deref(), Some("de0a"));
+        assert_eq!(
+            text_of(Cell::Bytes {
+                bytes: &[0xde, 0x0a],
+                pointers: &[]
+            })
+            .as_deref(),
+            Some("de0a")
+        );
         assert_eq!(text_of(Cell::VmaPerms(0x85)).as_deref(), Some("r-xs"));
         for octets in [
             [10, 0, 0, 1],
