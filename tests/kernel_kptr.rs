@@ -308,7 +308,7 @@ impl Swept {
 /// Workers taking batches: with the formats of each side by side, up to 15 bpfq runs at once.
 const WORKERS: usize = 3;
 
-/// Why the kernel refuses every program of target `from` (this 6.18 refuses sockmap's), from
+/// Why the kernel refuses every program of target `from` (a kernel may refuse a whole target), from
 /// a query of one column that needs no more than the target; None where it runs.
 fn target_refusal(from: &str) -> Option<String> {
     let out = bpfq(&["-o", "csv", &format!("from {from} select 1 limit 1")]);
@@ -331,7 +331,7 @@ fn sweep_every_target_and_pointer_field_in_every_format() {
     // Maps for the targets that need one: a hash map (bpftool), a sockmap and an sk_storage
     // map holding loopback sockets (the python helper).
     let hash = PinnedHash::create(42);
-    let sockmap = SocketMap::create("sockmap", &format!("{BPFFS}/{}", unique_name("kpsm")), 2);
+    let sockmap = SocketMap::create("sockmap8", &format!("{BPFFS}/{}", unique_name("kpsm")), 2);
     let storage = SocketMap::create("sk_storage", &format!("{BPFFS}/{}", unique_name("kpsk")), 2);
     let targets = bpfq_ok(&["targets", "-o", "csv", "--no-header"]);
     let mut jobs = Vec::new();
