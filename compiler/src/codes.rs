@@ -84,6 +84,9 @@ pub const MODULE_CYCLE: &str = "E0120";
 pub const MODULE_UNREADABLE: &str = "E0121";
 /// Two used modules, neither using the other, define the same column or `defaults`.
 pub const DUPLICATE_DEFINITION: &str = "E0122";
+/// An input file (query file, module, user library file, `--btf`) that is not a regular file or
+/// is larger than bpfq reads.
+pub const INPUT_REFUSED: &str = "E0123";
 
 // ---------------------------------------------------------------- E02xx: types
 
@@ -288,6 +291,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         DUPLICATE_DEFINITION,
         "two used modules define the same column (or `defaults`) and neither uses the other, so neither wins: define it in the query file itself, or drop one `use`",
+    ),
+    (
+        INPUT_REFUSED,
+        "bpfq reads query files, modules and BTF only from regular files of bounded size (16 MiB of text, 256 MiB of BTF): not from a FIFO, a device or a directory",
     ),
     (
         TYPE_MISMATCH,

@@ -6,7 +6,7 @@
 use super::Failure;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::syntax::format_module;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -96,14 +96,12 @@ pub fn fmt(files: &[PathBuf], mode: Mode) -> Result<(), Failure> {
 
 fn read(path: &Path, is_stdin: bool) -> Result<(String, String), Failure> {
     if is_stdin {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
+        let limit = bpfq_kernel::input::MAX_SOURCE_BYTES;
+        let text = bpfq_kernel::input::read_stream_text(std::io::stdin(), limit)
             .map_err(|e| Failure::Usage(format!("cannot read standard input: {e}")))?;
         return Ok(("<stdin>".to_string(), text));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = super::input::read_source(path, "file")?;
     Ok((path.display().to_string(), text))
 }
 

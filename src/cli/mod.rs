@@ -7,6 +7,7 @@ mod complete;
 mod doctor;
 mod explain;
 mod fmt;
+mod input;
 mod man;
 mod map_run;
 mod panic_report;
@@ -285,6 +286,7 @@ fn open_btf_read(
             .map_err(|e| match e {
                 // The reader's own I/O message already names the file.
                 bpfq_kernel::BtfError::Io { .. } => Failure::Usage(e.to_string()),
+                bpfq_kernel::BtfError::Refused(why) => input::failure(path, "BTF file", why),
                 _ => Failure::Usage(format!("cannot read BTF file {}: {e}", path.display())),
             }),
         None => {

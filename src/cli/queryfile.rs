@@ -94,8 +94,7 @@ pub(super) fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFil
 }
 
 pub(super) fn read(path: &Path) -> Result<String, Failure> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Failure::Usage(format!("cannot read query file {}: {e}", path.display())))
+    super::input::read_source(path, "query file")
 }
 
 /// Compiles query `name` of the file at `path` (or its only query) for `kernel`; returns it

@@ -8,6 +8,7 @@ use super::Failure;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::modules::{resolve, FoundFile, ModuleFiles};
 use bpfq_compiler::syntax::parse_module;
+use bpfq_kernel::input::{read_input_text, MAX_SOURCE_BYTES};
 use std::path::{Path, PathBuf};
 
 fn search_path() -> Vec<PathBuf> {
@@ -39,9 +40,7 @@ pub fn user_files() -> Result<Vec<(String, String)>, Failure> {
             .collect();
         paths.sort();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                Failure::Usage(format!("cannot read stdlib file {}: {e}", path.display()))
-            })?;
+            let text = super::input::read_source(&path, "stdlib file")?;
             for (identity, display, text) in used_by(&path, &text)? {
                 if seen.insert(identity) {
                     files.push((display, text));
@@ -123,7 +122,7 @@ impl ModuleFiles for DiskModules {
         if !path.exists() {
             return None;
         }
-        Some(match std::fs::read_to_string(&path) {
+        Some(match read_input_text(&path, MAX_SOURCE_BYTES) {
             Ok(text) => Ok(FoundFile {
                 identity: identity(&path),
                 display: path.display().to_string(),

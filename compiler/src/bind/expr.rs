@@ -42,10 +42,12 @@ impl Binder<'_> {
                     bound = Some(expr);
                     break;
                 }
-                // Not a kernel difference: the map decides, so no alternative can help.
+                // Not a kernel difference: the map decides, or the BTF is broken (an alternative
+                // that avoids the broken type would hide it), so no alternative can help.
                 Err(diag)
                     if diag.code == codes::MAP_REQUIRED
-                        || diag.code == codes::MAP_ELEMENT_UNREADABLE =>
+                        || diag.code == codes::MAP_ELEMENT_UNREADABLE
+                        || diag.code == codes::MALFORMED_BTF =>
                 {
                     self.in_progress.pop();
                     return Err(diag.with_secondary(use_span, "used here"));

@@ -10,6 +10,7 @@ mod lookup;
 mod members;
 mod resolve;
 mod source;
+mod xz_scan;
 
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
