@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::bounded::bounded;
+use common::bounded::{bounded, bounded_command};
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -170,5 +170,140 @@ fn an_xz_bomb_stops_at_the_decompressed_cap() {
             "error[E0123]: cannot read BTF file {}: it is larger than bpfq reads (256 MiB)",
             bomb.display()
         ),
+    );
+}
+
+fn fixture_btf() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/btf/linux-6.18.btf.xz")
+        .display()
+        .to_string()
+}
+
+/// `explain --btf FIXTURE -f FILE` on `text`, capped; the first line of stderr and the exit code.
+fn explain_file(tag: &str, text: &str) -> (Option<i32>, String) {
+    let scratch = Scratch::new(tag);
+    scratch.write("q.bpfq", text);
+    let out = bounded(
+        &["explain", "--btf", &fixture_btf(), "-f", "q.bpfq"],
+        &scratch.0,
+        &[],
+    );
+    let first = stderr(&out).lines().next().unwrap_or("").to_string();
+    (out.status.code(), first)
+}
+
+#[test]
+fn a_long_in_list_is_refused_with_its_limit_and_one_at_the_limit_compiles() {
+    let list = |n: usize| {
+        let values: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        format!(
+            "from task select pid where pid in ({});\n",
+            values.join(", ")
+        )
+    };
+    // 20,000 values used to nest 20,000 `or`s deep: the compiler's recursion overflowed its stack.
+    assert_eq!(
+        explain_file("in-long", &list(20_000)),
+        (
+            Some(2),
+            "error[E0125]: `in` list of 20000 values is longer than bpfq compiles (limit 4096)"
+                .to_string()
+        )
+    );
+    assert_eq!(
+        explain_file("in-limit", &list(4096)),
+        (Some(0), String::new())
+    );
+}
+
+/// `column task.c1 = pid;`, then `cI = c(I-1) + ADDED` up to `c{count}`, and a query of it.
+fn chained_columns(count: usize, added: &str) -> String {
+    let mut text = String::from("column task.c1 = pid;\n");
+    for i in 2..=count {
+        text.push_str(&format!("column task.c{i} = c{} + {added};\n", i - 1));
+    }
+    text + &format!("from task select c{count};\n")
+}
+
+#[test]
+fn thousands_of_chained_columns_are_refused_at_the_nesting_limit() {
+    assert_eq!(
+        explain_file("chain", &chained_columns(4000, "1")),
+        (
+            Some(2),
+            "error[E0124]: columns defined through columns nest more than 32 deep (limit 32), from `c4000` down to `c3968`"
+                .to_string()
+        )
+    );
+}
+
+#[test]
+fn deep_columns_used_in_deep_columns_are_refused_at_the_depth_limit() {
+    // Each column alone is within the parser's limit; put in place, 32 of them nest 6,400 deep.
+    assert_eq!(
+        explain_file("deep", &chained_columns(32, &vec!["1"; 200].join("+"))),
+        (
+            Some(2),
+            "error[E0126]: expression nested too deeply once its columns are put in place (limit 256)"
+                .to_string()
+        )
+    );
+}
+
+/// `bpfq COMMAND --btf FIXTURE ARGS` in `scratch`, capped, with the CPU-time limit `cpu`.
+fn with_cpu_budget(scratch: &Scratch, command: &str, args: &str, cpu: &str) -> Output {
+    let btf = fixture_btf();
+    let mut words = vec![command, "--btf", &btf];
+    words.extend(args.split_whitespace());
+    bounded_command(&words, &scratch.0, &[], &[cpu])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_of_thousands_of_queries_stays_within_a_cpu_budget() {
+    // Each query used to re-read and re-parse the whole file and clone its every query: 2,000
+    // queries took minutes of CPU. Now about a second; the cap is a budget, not a timing.
+    let scratch = Scratch::new("check-many");
+    let text: String = (0..2000)
+        .map(|i| format!("query q{i} = from task select pid where pid == {i};\n"))
+        .collect();
+    scratch.write("many.bpfq", &text);
+    let out = with_cpu_budget(&scratch, "check", "many.bpfq", "--cpu=60");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out)
+            .lines()
+            .filter(|l| l.starts_with("ok "))
+            .count(),
+        2000
+    );
+}
+
+#[test]
+fn a_megabyte_unknown_name_gets_no_suggestion_and_costs_little() {
+    // The did-you-mean search used to compare it with every candidate by edit distance
+    // (quadratic in its length): 22 s and 240 MB.
+    let scratch = Scratch::new("long-name");
+    scratch.write(
+        "q.bpfq",
+        &format!("from task select {};\n", "a".repeat(1 << 20)),
+    );
+    let btf = fixture_btf();
+    let out = bounded_command(
+        &["explain", "--btf", &btf, "-f", "q.bpfq"],
+        &scratch.0,
+        &[],
+        &["--cpu=10"],
+    )
+    .output()
+    .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", &err[..err.len().min(300)]);
+    assert!(err.starts_with("error[E0102]: unknown column or field `aaaa"));
+    assert!(
+        !err.contains("did you mean"),
+        "a suggestion for a 1 MB name"
     );
 }

@@ -271,7 +271,13 @@ impl Modules {
                 lib.define(item.clone());
             }
         }
-        for item in &root.items {
+        // Only definitions: cloning the file's queries would make `check` of a file of many
+        // queries quadratic.
+        for item in root
+            .items
+            .iter()
+            .filter(|item| defined_name(item).is_some())
+        {
             lib.define(item.clone());
         }
         Ok(())

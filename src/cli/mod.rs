@@ -127,8 +127,9 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
     let mut failed = 0;
     let mut checked = 0;
     for path in files {
-        let names = match queryfile::names_to_check(path) {
-            Ok(names) => names,
+        let mut sources = bpfq_compiler::diagnostic::Sources::new();
+        let parsed = match queryfile::parse_file(path, &mut sources) {
+            Ok(parsed) => parsed,
             Err(failure) => {
                 println!("FAILED  {}", path.display());
                 failure.report();
@@ -143,15 +144,25 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
             failed += failures;
             continue;
         }
-        for name in names {
+        // Parsed once for all its queries; each compile gets its own (cheap) copy of the sources.
+        for name in queryfile::names_to_check(&parsed) {
             checked += 1;
             let shown = match &name {
                 Some(name) => format!("{} {name}", path.display()),
                 None => path.display().to_string(),
             };
             let mut timings = timings::Timings::new(false);
-            match queryfile::compile_from_file(path, name.as_deref(), common, &kernel, &mut timings)
-            {
+            let sources = sources.clone();
+            let no_time = std::time::Duration::ZERO;
+            match queryfile::compile_parsed(
+                &parsed,
+                sources,
+                no_time,
+                name.as_deref(),
+                common,
+                &kernel,
+                &mut timings,
+            ) {
                 Ok(_) => println!("ok      {shown}"),
                 Err(failure) => {
                     println!("FAILED  {shown}");

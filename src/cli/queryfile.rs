@@ -53,18 +53,17 @@ fn run_file_timed(
 /// The names `bpfq check` compiles in a file: each named query, or `None` for its only query
 /// (or for none: a file of definitions is then checked by `check_module.rs`). The modules it
 /// uses are loaded too, so a broken module fails the file once, not each query.
-pub fn names_to_check(path: &Path) -> Result<Vec<Option<String>>, Failure> {
-    let parsed = parse_file(path, &mut Sources::new())?;
+pub fn names_to_check(parsed: &ParsedFile) -> Vec<Option<String>> {
     let names = query_names(&parsed.module);
-    Ok(if names.is_empty() {
+    if names.is_empty() {
         vec![None]
     } else {
         names.into_iter().map(|n| Some(n.to_string())).collect()
-    })
+    }
 }
 
 /// A query file, parsed, with the modules it uses.
-pub(super) struct ParsedFile {
+pub struct ParsedFile {
     file: FileId,
     pub module: Module,
     pub modules: Modules,
@@ -72,7 +71,7 @@ pub(super) struct ParsedFile {
 
 /// Reads, parses and resolves the `use`s of the query file at `path`; a diagnostic takes the
 /// sources with it.
-pub(super) fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFile, Failure> {
+pub fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFile, Failure> {
     let text = read(path)?;
     let file = sources.add(path.display().to_string(), text.clone());
     let files = userlib::DiskModules::for_file(path);
@@ -108,22 +107,38 @@ pub fn compile_from_file(
 ) -> Result<(CompiledQuery, String), Failure> {
     let mut sources = Sources::new();
     let parse_started = std::time::Instant::now();
+    let parsed = parse_file(path, &mut sources)?;
+    let parse_time = parse_started.elapsed();
+    compile_parsed(&parsed, sources, parse_time, name, common, kernel, timings)
+}
+
+/// `compile_from_file` on a file already parsed (with the `sources` that hold it): `check`
+/// parses a file once for all its queries.
+pub fn compile_parsed(
+    parsed: &ParsedFile,
+    mut sources: Sources,
+    parse_time: std::time::Duration,
+    name: Option<&str>,
+    common: &Common,
+    kernel: &Kernel,
+    timings: &mut Timings,
+) -> Result<(CompiledQuery, String), Failure> {
     let ParsedFile {
         file,
         module,
         modules,
-    } = parse_file(path, &mut sources)?;
-    let parse_time = parse_started.elapsed();
+    } = parsed;
+    let file = *file;
     let given = given_params(&common.params, &mut sources)?;
     let compile_error = |diag, sources| Failure::Compile(Box::new(diag), Box::new(sources));
     // `mod.query` names a query of a used module: it runs with its module's params and the
     // file's columns.
     let (owner, owner_file, wanted) = match name.map(|n| (n, n.rsplit_once('.'))) {
-        None => (&module, file, None),
+        None => (module, file, None),
         Some((name, None)) => {
             let at = sources.add("<query name>", name);
             (
-                &module,
+                module,
                 file,
                 Some(Ident {
                     name: name.to_string(),
@@ -157,8 +172,8 @@ pub fn compile_from_file(
     };
     let params = chosen.params.clone();
     let context = FileContext {
-        module: &module,
-        modules: &modules,
+        module,
+        modules,
         parse_time,
     };
     compile_in_context(

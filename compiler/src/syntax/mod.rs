@@ -23,6 +23,7 @@ use tree::Ctx;
 struct BpfqGrammar;
 
 pub use errors::describe_rule;
+pub use expr::MAX_EXPR_DEPTH;
 pub use format::format_module;
 
 /// Parse one query (a command-line argument); a trailing `;` is allowed.
