@@ -93,6 +93,8 @@ pub const COLUMNS_TOO_DEEP: &str = "E0124";
 pub const IN_LIST_TOO_LONG: &str = "E0125";
 /// An expression that nests too deeply once the columns it uses are put in place.
 pub const BOUND_TOO_DEEP: &str = "E0126";
+/// A join would hold more row combinations in memory than `--max-join-rows` allows.
+pub const JOIN_TOO_LARGE: &str = "E0127";
 
 // ---------------------------------------------------------------- E02xx: types
 
@@ -313,6 +315,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         BOUND_TOO_DEEP,
         "with the columns it uses put in place, an expression nests deeper than bpfq compiles: define columns from fields, not through long chains",
+    ),
+    (
+        JOIN_TOO_LARGE,
+        "a join would hold more row combinations in memory than --max-join-rows allows: narrow it with `where`, or raise the limit",
     ),
     (
         TYPE_MISMATCH,
