@@ -10,10 +10,10 @@
 
 mod common;
 
+use common::bounded::bounded_command;
 use common::btf_mutations::{xz_variants, RawBtf};
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 const GROUPS: &[&str] = &["queries", "params", "files", "cli", "runtime"];
 
@@ -153,13 +153,13 @@ fn btf_cases(scratch: &Path, raw: &RawBtf, xz: &[u8]) -> Vec<Case> {
     cases
 }
 
+/// Each case runs capped (`common::bounded`): bad input must not make bpfq allocate or block
+/// without end.
 fn run_case(case: &Case, home: &Path) -> Outcome {
-    let out = Command::new(bpfq_path())
-        .args(&case.args)
-        .current_dir(&case.dir)
+    let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
+    let out = bounded_command(&args, &case.dir, &[], &[])
         .env_remove("BPFQ_PATH")
         .env("HOME", home)
-        .stdin(Stdio::null())
         .output()
         .expect("bpfq runs");
     Outcome {

@@ -96,6 +96,17 @@ pub const MODULE_CYCLE: &str = "E0120";
 pub const MODULE_UNREADABLE: &str = "E0121";
 /// Two used modules, neither using the other, define the same column or `defaults`.
 pub const DUPLICATE_DEFINITION: &str = "E0122";
+/// An input file (query file, module, user library file, `--btf`) that is not a regular file or
+/// is larger than bpfq reads.
+pub const INPUT_REFUSED: &str = "E0123";
+/// Column definitions that use one another nest deeper than bpfq compiles.
+pub const COLUMNS_TOO_DEEP: &str = "E0124";
+/// An `in` list longer than bpfq compiles into one program.
+pub const IN_LIST_TOO_LONG: &str = "E0125";
+/// An expression that nests too deeply once the columns it uses are put in place.
+pub const BOUND_TOO_DEEP: &str = "E0126";
+/// A join would hold more row combinations in memory than `--max-join-rows` allows.
+pub const JOIN_TOO_LARGE: &str = "E0127";
 
 // ---------------------------------------------------------------- E02xx: types
 
@@ -336,6 +347,26 @@ pub const ALL: &[(&str, &str)] = &[
     (
         DUPLICATE_DEFINITION,
         "two used modules define the same column (or `defaults`) and neither uses the other, so neither wins: define it in the query file itself, or drop one `use`",
+    ),
+    (
+        INPUT_REFUSED,
+        "bpfq reads query files, modules and BTF only from regular files of bounded size (16 MiB of text, 256 MiB of BTF): not from a FIFO, a device or a directory",
+    ),
+    (
+        COLUMNS_TOO_DEEP,
+        "a column is defined through a chain of other columns deeper than bpfq compiles: define it from fields directly",
+    ),
+    (
+        IN_LIST_TOO_LONG,
+        "an `in` list has more values than bpfq compiles into one program: split the query, or filter in user space",
+    ),
+    (
+        BOUND_TOO_DEEP,
+        "with the columns it uses put in place, an expression nests deeper than bpfq compiles: define columns from fields, not through long chains",
+    ),
+    (
+        JOIN_TOO_LARGE,
+        "a join would hold more row combinations in memory than --max-join-rows allows: narrow it with `where`, or raise the limit",
     ),
     (
         TYPE_MISMATCH,

@@ -50,10 +50,10 @@ fn clamp_u32(offset: usize) -> u32 {
 }
 
 /// Names and texts of every source a diagnostic may point into (query arguments,
-/// query files, stdlib files).
+/// query files, stdlib files). Texts are shared: a clone copies no text.
 #[derive(Clone, Debug, Default)]
 pub struct Sources {
-    files: SimpleFiles<String, String>,
+    files: SimpleFiles<String, std::sync::Arc<str>>,
     count: usize,
 }
 
@@ -64,7 +64,8 @@ impl Sources {
 
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
         self.count += 1;
-        self.files.add(name.into(), text.into())
+        self.files
+            .add(name.into(), std::sync::Arc::from(text.into()))
     }
 
     /// The file's name, or "" for an id this collection never gave out.
@@ -79,7 +80,7 @@ impl Sources {
     pub fn text(&self, id: FileId) -> &str {
         self.files
             .get(id)
-            .map(|file| file.source().as_str())
+            .map(|file| file.source().as_ref())
             .unwrap_or("")
     }
 
@@ -172,7 +173,10 @@ impl Diagnostic {
     fn to_codespan<'s>(
         &self,
         sources: &'s Sources,
-    ) -> (Cow<'s, SimpleFiles<String, String>>, cs::Diagnostic<FileId>) {
+    ) -> (
+        Cow<'s, SimpleFiles<String, std::sync::Arc<str>>>,
+        cs::Diagnostic<FileId>,
+    ) {
         let hidden =
             (0..sources.len()).any(|id| visible_lines(sources.text(id)) != sources.text(id));
         let labels = self
@@ -213,7 +217,7 @@ impl Diagnostic {
                 for id in 0..sources.len() {
                     shown.add(
                         sources.name(id).to_string(),
-                        visible_lines(sources.text(id)).into_owned(),
+                        std::sync::Arc::from(visible_lines(sources.text(id)).into_owned()),
                     );
                 }
                 Cow::Owned(shown)
@@ -235,15 +239,25 @@ fn floor_char_boundary(text: &str, offset: usize) -> usize {
     offset
 }
 
+/// A name longer than this gets no suggestion: no real column, member or target name comes
+/// close (the longest kernel identifiers are about 60 characters), and the edit distance costs
+/// the product of the two lengths.
+pub const MAX_SUGGESTED_LEN: usize = 64;
+
 /// Candidates that look like `wanted`, closest first: prefix matches, then small
 /// edit distances (optimal string alignment: insert, delete, replace, swap). Matching
 /// ignores ASCII case. Far-off names are left out so a suggestion is worth reading.
+/// Linear in the candidates; nothing for a `wanted` over `MAX_SUGGESTED_LEN` bytes.
 pub fn nearest_names<'a>(
     wanted: &str,
     candidates: impl IntoIterator<Item = &'a str>,
     max: usize,
 ) -> Vec<&'a str> {
+    if wanted.len() > MAX_SUGGESTED_LEN {
+        return Vec::new();
+    }
     let wanted_lower = wanted.to_ascii_lowercase();
+    let wanted_chars = wanted_lower.chars().count();
     let mut scored: Vec<(usize, &'a str)> = Vec::new();
     for candidate in candidates {
         let lower = candidate.to_ascii_lowercase();
@@ -260,20 +274,31 @@ pub fn nearest_names<'a>(
         } else if wanted_lower.len() >= 3 && lower.contains(&wanted_lower) {
             2
         } else {
-            let distance = edit_distance(&wanted_lower, &lower);
+            let chars = lower.chars().count();
             // Allow about one edit per three characters, at least one.
-            let allowed = (wanted_lower.chars().count().max(lower.chars().count()) / 3).max(1);
+            let allowed = (wanted_chars.max(chars) / 3).max(1);
+            // The distance is at least the difference in length: skip the table when that
+            // alone is too far (a long candidate costs nothing then).
+            if chars.abs_diff(wanted_chars) > allowed {
+                continue;
+            }
+            let distance = edit_distance(&wanted_lower, &lower);
             if distance > allowed {
                 continue;
             }
             2 + distance
         };
-        if !scored.iter().any(|(_, seen)| *seen == candidate) {
-            scored.push((score, candidate));
-        }
+        scored.push((score, candidate));
     }
     scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-    scored.into_iter().take(max).map(|(_, name)| name).collect()
+    // A candidate listed twice keeps its best score (the first after sorting by score).
+    let mut seen = std::collections::HashSet::new();
+    scored
+        .into_iter()
+        .filter(|(_, name)| seen.insert(*name))
+        .take(max)
+        .map(|(_, name)| name)
+        .collect()
 }
 
 /// Optimal-string-alignment distance (Damerau-Levenshtein without repeated edits of
@@ -325,6 +350,14 @@ mod tests {
         let fields = ["comm", "common", "pid", "tgid"];
         assert_eq!(nearest_names("com", fields, 2), vec!["comm", "common"]);
         assert_eq!(nearest_names("SELECT", ["select"], 1), vec!["select"]);
+    }
+
+    #[test]
+    fn a_name_past_the_suggestion_cap_gets_no_suggestion() {
+        let at_cap = format!("comm{}", "x".repeat(MAX_SUGGESTED_LEN - 4));
+        let past_cap = format!("{at_cap}x");
+        assert_eq!(nearest_names(&at_cap, ["comm"], 1), vec!["comm"]);
+        assert!(nearest_names(&past_cap, ["comm"], 1).is_empty());
     }
 
     #[test]

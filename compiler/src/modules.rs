@@ -32,8 +32,9 @@ pub enum ReadFailure {
     Unreadable(String),
     /// It, or a directory on its way, is not trusted (E0310): the reason and the fix.
     Untrusted { why: String, help: String },
-    /// It is not UTF-8 text (`source_text`'s E0020, which names it without quoting it).
-    NotText(Box<Diagnostic>),
+    /// It cannot be taken as source text: not a regular file, too large (E0123), not UTF-8
+    /// (E0020); the diagnostic names it without quoting it.
+    Refused(Box<Diagnostic>),
 }
 
 /// The file system as module resolution sees it (the compiler does no I/O itself).
@@ -141,7 +142,7 @@ impl Walk<'_> {
                 )
                 .with_note(format!("help: {help}")))
             }
-            Some(Err(ReadFailure::NotText(diag))) => {
+            Some(Err(ReadFailure::Refused(diag))) => {
                 return Err(diag.with_secondary(decl.span, "used here"))
             }
             None => return Err(self.unknown(decl, &names, &relative)),
@@ -297,7 +298,13 @@ impl Modules {
                 lib.define(item.clone());
             }
         }
-        for item in &root.items {
+        // Only definitions: cloning the file's queries would make `check` of a file of many
+        // queries quadratic.
+        for item in root
+            .items
+            .iter()
+            .filter(|item| defined_name(item).is_some())
+        {
             lib.define(item.clone());
         }
         Ok(())

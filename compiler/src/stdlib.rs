@@ -4,6 +4,7 @@
 //! bound lazily, per query, so a column that does not fit the running kernel breaks only the
 //! queries that use it.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -18,7 +19,11 @@ include!(concat!(env!("OUT_DIR"), "/stdlib_files.rs"));
 /// Column definitions and default column lists, by target.
 #[derive(Debug, Default)]
 pub struct Stdlib {
-    columns: Vec<Column>,
+    /// In definition order; `None` where a later definition replaced the column.
+    columns: Vec<Option<Column>>,
+    /// (target, name) -> the column's place in `columns`: a lookup or a replacement costs the
+    /// same however many columns a file defines.
+    by_name: HashMap<(String, String), usize>,
     defaults: Vec<(String, Vec<Ident>, Span)>,
 }
 
@@ -137,15 +142,12 @@ impl Stdlib {
             .then(|| word(1, TokenKind::Word).zip(word(3, TokenKind::Word)))
             .flatten();
             match column {
-                Some((target, name)) => {
-                    self.remove_column(target, name);
-                    self.columns.push(Column {
-                        target: target.to_string(),
-                        name: name.to_string(),
-                        decl: OnceLock::new(),
-                        unparsed: Some((file, text, range)),
-                    });
-                }
+                Some((target, name)) => self.push_column(Column {
+                    target: target.to_string(),
+                    name: name.to_string(),
+                    decl: OnceLock::new(),
+                    unparsed: Some((file, text, range)),
+                }),
                 None => {
                     for item in parse_module_range(text, range, file)?.items {
                         self.define(item);
@@ -158,19 +160,20 @@ impl Stdlib {
         Ok(())
     }
 
-    fn remove_column(&mut self, target: &str, name: &str) {
-        self.columns
-            .retain(|c| !(c.target == target && c.name == name));
+    /// Adds `column` last, replacing an earlier one of the same target and name.
+    fn push_column(&mut self, column: Column) {
+        let key = (column.target.clone(), column.name.clone());
+        if let Some(earlier) = self.by_name.insert(key, self.columns.len()) {
+            self.columns[earlier] = None;
+        }
+        self.columns.push(Some(column));
     }
 
     /// Adds a `column` or `defaults` item, replacing an earlier one of the same target and
     /// name; other items are not the stdlib's business.
     pub fn define(&mut self, item: Item) {
         match item {
-            Item::Column(decl) => {
-                self.remove_column(&decl.target.name, &decl.name.name);
-                self.columns.push(Column::parsed(decl));
-            }
+            Item::Column(decl) => self.push_column(Column::parsed(decl)),
             Item::Defaults(decl) => {
                 self.defaults.retain(|(t, _, _)| *t != decl.target.name);
                 self.defaults
@@ -189,16 +192,15 @@ impl Stdlib {
     }
 
     pub fn column(&self, target: &str, name: &str) -> Option<&ColumnDecl> {
-        self.columns
-            .iter()
-            .find(|c| c.target == target && c.name == name)
-            .map(Column::decl)
+        let at = *self.by_name.get(&(target.to_string(), name.to_string()))?;
+        self.columns[at].as_ref().map(Column::decl)
     }
 
     /// Every column of `target`, parsed (for `describe` and completion).
     pub fn columns_of<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a ColumnDecl> + 'a {
         self.columns
             .iter()
+            .flatten()
             .filter(move |c| c.target == target)
             .map(Column::decl)
     }
@@ -207,6 +209,7 @@ impl Stdlib {
     pub fn column_names_of<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.columns
             .iter()
+            .flatten()
             .filter(move |c| c.target == target)
             .map(|c| c.name.as_str())
     }
@@ -253,8 +256,9 @@ mod tests {
             for item in whole.items {
                 eager.define(item);
             }
-            let lazy: Vec<&ColumnDecl> = lib.columns.iter().map(Column::decl).collect();
-            let whole: Vec<&ColumnDecl> = eager.columns.iter().map(Column::decl).collect();
+            let lazy: Vec<&ColumnDecl> = lib.columns.iter().flatten().map(Column::decl).collect();
+            let whole: Vec<&ColumnDecl> =
+                eager.columns.iter().flatten().map(Column::decl).collect();
             assert!(!whole.is_empty(), "{name} defines no column");
             assert_eq!(lazy, whole, "{name}");
             assert_eq!(lib.defaults, eager.defaults, "{name}");
@@ -268,6 +272,7 @@ mod tests {
         let parsed = |lib: &Stdlib| {
             lib.columns
                 .iter()
+                .flatten()
                 .filter(|c| c.decl.get().is_some())
                 .count()
         };

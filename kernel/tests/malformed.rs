@@ -331,3 +331,38 @@ fn random_byte_flips_never_panic() {
         "only {erroneous} of {ROUNDS} corrupted blobs reported an error"
     );
 }
+
+/// The 6.18 fixture with the length of the array `task_struct.comm` (`char[16]`) set to
+/// 0xffffffff: its record found by walking the type section with `record_len`.
+fn absurd_comm_length() -> (Vec<u8>, TypeId) {
+    let btf = common::fixture("6.18");
+    let task = btf.find(Kind::Struct, "task_struct").expect("task_struct");
+    let comm = btf.member(task, "comm").unwrap().expect("comm").type_id;
+    let mut bytes = btf.bytes().to_vec();
+    let header_len = le32(&bytes, 4) as usize;
+    let mut pos = header_len + le32(&bytes, 8) as usize;
+    for id in 1..comm.0 {
+        pos += record_len(btf, TypeId(id));
+    }
+    // struct btf_array { type, index_type, nelems } follows the 12-byte common part.
+    assert_eq!(le32(&bytes, pos + 20), 16, "the fixture's comm is char[16]");
+    put32(&mut bytes, pos + 20, 0xffff_ffff);
+    (bytes, task)
+}
+
+#[test]
+fn an_array_longer_than_its_struct_is_malformed() {
+    let (bytes, task) = absurd_comm_length();
+    let btf = Btf::from_bytes(bytes).unwrap();
+    let by_name = btf.member(task, "comm").unwrap_err();
+    assert!(
+        matches!(&by_name, BtfError::MemberOutside { container, member, .. }
+            if *container == task && member == "comm"),
+        "{by_name:?}"
+    );
+    assert_eq!(
+        by_name.to_string(),
+        "member `comm` (type [334]) of `task_struct` [114] ends at 4294969047 bytes, past the struct's 3264 bytes (an array length or offset is wrong)"
+    );
+    assert_eq!(btf.members(task).unwrap_err(), by_name);
+}

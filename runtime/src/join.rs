@@ -2,9 +2,11 @@
 //! equality keys (the first source's rows with the second's, the pairs with the third's, ...).
 //! Guarantees: output in the order of the first source's rows (then the second's, ...), NULL
 //! keys never match (as in SQL), integers of different widths or signedness match by value, and
-//! a `where` comparison of two sources drops a combination as soon as both are joined.
+//! a `where` comparison of two sources drops a combination as soon as both are joined; the
+//! last step's rows stream out as found, the earlier steps hold at most a given number.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use bpfq_compiler::join::{JoinFilter, JoinPlan};
 use bpfq_compiler::layout::{ColumnLayout, RowLayout};
@@ -38,17 +40,45 @@ fn key(row: &[Value], columns: impl Iterator<Item = usize>) -> Option<Vec<KeyPar
     columns.map(|c| row.get(c).and_then(key_part)).collect()
 }
 
+/// Combinations a join may hold at once by default: those of every step but the last (whose
+/// rows stream out), or every result row when they must be sorted. About 100 bytes each.
+pub const DEFAULT_MAX_HELD: usize = 1_000_000;
+
+/// A join had to hold more than `limit` combinations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyHeld {
+    pub limit: usize,
+}
+
 /// Every combination of rows (one per source) whose keys are equal, as the values of the join's
 /// result columns; `sources[i]` holds source `i`'s rows.
 pub fn hash_join(join: &JoinPlan, sources: &[Vec<Vec<Value>>]) -> Vec<Vec<Value>> {
+    let mut rows = Vec::new();
+    let _ = hash_join_each(join, sources, usize::MAX, |row| {
+        rows.push(row);
+        ControlFlow::Continue(())
+    });
+    rows
+}
+
+/// `hash_join`, each result row handed to `emit` as the last step finds it (nothing of the last
+/// step is held; `emit` may stop the join). The earlier steps' combinations are held: more than
+/// `max_held` of them is `TooManyHeld`.
+pub fn hash_join_each(
+    join: &JoinPlan,
+    sources: &[Vec<Vec<Value>>],
+    max_held: usize,
+    mut emit: impl FnMut(Vec<Value>) -> ControlFlow<()>,
+) -> Result<(), TooManyHeld> {
     let Some(first) = sources.first() else {
-        return Vec::new();
+        return Ok(());
     };
     // A combination is the index of its row in each source joined so far.
     let mut combos: Vec<Vec<usize>> = (0..first.len()).map(|i| vec![i]).collect();
-    for step in &join.steps {
+    for (number, step) in join.steps.iter().enumerate() {
+        let last = number + 1 == join.steps.len();
         let Some(rows) = sources.get(step.side) else {
-            return Vec::new();
+            return Ok(());
         };
         let mut table: HashMap<Vec<KeyPart>, Vec<usize>> = HashMap::new();
         for (index, row) in rows.iter().enumerate() {
@@ -72,26 +102,35 @@ pub fn hash_join(join: &JoinPlan, sources: &[Vec<Vec<Value>>]) -> Vec<Vec<Value>
                 let mut joined = combo.clone();
                 joined.push(index);
                 let now = |f: &&JoinFilter| f.lhs.0.max(f.rhs.0) == step.side;
-                if join
+                if !join
                     .after
                     .iter()
                     .filter(now)
                     .all(|f| holds(f, sources, &joined))
                 {
+                    continue;
+                }
+                if last {
+                    if emit(result_row(join, sources, &joined)).is_break() {
+                        return Ok(());
+                    }
+                } else if next.len() >= max_held {
+                    return Err(TooManyHeld { limit: max_held });
+                } else {
                     next.push(joined);
                 }
             }
         }
         combos = next;
     }
-    combos
+    Ok(())
+}
+
+/// The join's result columns of one combination.
+fn result_row(join: &JoinPlan, sources: &[Vec<Vec<Value>>], combo: &[usize]) -> Vec<Value> {
+    join.columns
         .iter()
-        .map(|combo| {
-            join.columns
-                .iter()
-                .map(|c| value(sources, combo, (c.side, c.column)))
-                .collect()
-        })
+        .map(|c| value(sources, combo, (c.side, c.column)))
         .collect()
 }
 

@@ -45,9 +45,17 @@ pub enum LoadError {
     /// The kernel said EPERM to `what` although this process holds the capabilities: a policy
     /// of this kernel (lockdown, a security module, a distribution's patch) denies it.
     Policy { what: &'static str },
+    /// More instructions than the kernel loads (E2BIG from BPF_PROG_LOAD).
+    TooLarge { insns: usize },
     /// Any other failed system call.
     Sys { what: &'static str, err: io::Error },
 }
+
+/// Most instructions the kernel takes in one program from a process with CAP_BPF or
+/// CAP_SYS_ADMIN (`BPF_COMPLEXITY_LIMIT_INSNS`); without them, `BPF_MAXINSNS`.
+pub const KERNEL_MAX_INSNS: usize = 1_000_000;
+/// `BPF_MAXINSNS`: the limit for a process without CAP_BPF or CAP_SYS_ADMIN.
+pub const KERNEL_MAX_INSNS_UNPRIVILEGED: usize = 4096;
 
 impl LoadError {
     /// The index of the instruction the verifier stopped at: the last `N: (..)` line of its log.
@@ -83,6 +91,12 @@ impl fmt::Display for LoadError {
                  this kernel allows",
                 verifier_report::kernel_release()
             ),
+            LoadError::TooLarge { insns } => write!(
+                f,
+                "the program is too large for the kernel: {insns} instructions, where the kernel \
+                 loads at most {KERNEL_MAX_INSNS} ({KERNEL_MAX_INSNS_UNPRIVILEGED} for a process \
+                 without CAP_BPF or CAP_SYS_ADMIN); select fewer columns or use shorter `in` lists"
+            ),
             LoadError::Sys { what, err } => write!(f, "{what} failed: {err}"),
         }
     }
@@ -95,6 +109,14 @@ impl std::error::Error for LoadError {
             _ => None,
         }
     }
+}
+
+/// `sys_error` of a failed BPF_PROG_LOAD of `insns` instructions: E2BIG is the program's size.
+fn load_error(insns: usize, err: io::Error) -> LoadError {
+    if err.raw_os_error() == Some(libc::E2BIG) {
+        return LoadError::TooLarge { insns };
+    }
+    sys_error("BPF_PROG_LOAD", err)
 }
 
 /// Turns an errno from the kernel into a `LoadError`, naming capabilities on EPERM.
@@ -238,6 +260,10 @@ pub fn load_iter_program(
             ),
         });
     }
+    let insns = spec.insns.len() / 8;
+    if insns > KERNEL_MAX_INSNS {
+        return Err(LoadError::TooLarge { insns });
+    }
     let license = CString::new(spec.license).map_err(|_| LoadError::InvalidProgram {
         reason: "license contains a NUL byte".to_string(),
     })?;
@@ -258,7 +284,7 @@ pub fn load_iter_program(
                 })
             }
             Err(err) if is_verifier_refusal(&err) => {}
-            Err(err) => return Err(sys_error("BPF_PROG_LOAD", err)),
+            Err(err) => return Err(load_error(insns, err)),
         }
     }
     load_with_log(&request)
@@ -297,7 +323,7 @@ fn load_with_log(request: &sys::ProgLoad<'_>) -> Result<LoadedProgram, LoadError
                     log: text,
                 })
             }
-            Err(err) => return Err(sys_error("BPF_PROG_LOAD", err)),
+            Err(err) => return Err(load_error(request.insns.len() / 8, err)),
         }
     }
 }
@@ -326,6 +352,26 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_program_over_the_kernel_limit_is_refused_in_user_terms() {
+        let insns = vec![0u8; (KERNEL_MAX_INSNS + 1) * 8];
+        let spec = IterProgramSpec {
+            name: "bpfq_task",
+            insns: &insns,
+            license: "GPL",
+            attach_btf_id: 1,
+        };
+        let err = load_iter_program(&spec, false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the program is too large for the kernel: 1000001 instructions, where the kernel \
+             loads at most 1000000 (4096 for a process without CAP_BPF or CAP_SYS_ADMIN); \
+             select fewer columns or use shorter `in` lists"
+        );
+        let from_kernel = load_error(5000, io::Error::from_raw_os_error(libc::E2BIG));
+        assert!(matches!(from_kernel, LoadError::TooLarge { insns: 5000 }));
+    }
 
     #[test]
     fn display_shows_the_reason_in_bpfq_words() {

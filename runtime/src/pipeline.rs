@@ -255,27 +255,14 @@ pub fn write_rows(
     visible: &[usize],
     sink: &mut dyn RowSink,
 ) -> Result<StreamSummary, StreamError> {
-    let shown = RowLayout {
-        size: layout.size,
-        columns: visible
-            .iter()
-            .filter_map(|&i| layout.columns.get(i).cloned())
-            .collect(),
-    };
     let mut written = 0usize;
     let result = (|| {
-        sink.begin(&shown)?;
+        sink.begin(&shown_layout(layout, visible))?;
         sort_rows(&mut rows, order_by);
-        let limit = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
         let picked: Vec<Vec<Value>> = rows
             .into_iter()
-            .take(limit)
-            .map(|row| {
-                visible
-                    .iter()
-                    .filter_map(|&i| row.get(i).cloned())
-                    .collect()
-            })
+            .take(limit_count(limit))
+            .map(|row| project(row, visible))
             .collect();
         for row in &picked {
             sink.preview(row);
@@ -286,6 +273,69 @@ pub fn write_rows(
         }
         sink.end()
     })();
+    summary(result, written)
+}
+
+/// Writes rows as `produce` hands them over (a join's, unsorted), cut at `limit`, the `visible`
+/// columns of `layout` only; no row is held. `produce` must stop when its callback breaks.
+pub fn write_row_stream(
+    layout: &RowLayout,
+    limit: Option<u64>,
+    visible: &[usize],
+    sink: &mut dyn RowSink,
+    produce: impl FnOnce(&mut dyn FnMut(Vec<Value>) -> ControlFlow<()>),
+) -> Result<StreamSummary, StreamError> {
+    let mut written = 0usize;
+    let limit = limit_count(limit);
+    let result = (|| {
+        sink.begin(&shown_layout(layout, visible))?;
+        let mut failed = None;
+        if limit > 0 {
+            produce(&mut |row| {
+                if let Err(err) = sink.row(&project(row, visible)) {
+                    failed = Some(err);
+                    return ControlFlow::Break(());
+                }
+                written += 1;
+                if written >= limit {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+        }
+        match failed {
+            Some(err) => Err(err),
+            None => sink.end(),
+        }
+    })();
+    summary(result, written)
+}
+
+fn limit_count(limit: Option<u64>) -> usize {
+    limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX))
+}
+
+/// The result layout cut to its `visible` columns.
+fn shown_layout(layout: &RowLayout, visible: &[usize]) -> RowLayout {
+    RowLayout {
+        size: layout.size,
+        columns: visible
+            .iter()
+            .filter_map(|&i| layout.columns.get(i).cloned())
+            .collect(),
+    }
+}
+
+fn project(row: Vec<Value>, visible: &[usize]) -> Vec<Value> {
+    visible
+        .iter()
+        .filter_map(|&i| row.get(i).cloned())
+        .collect()
+}
+
+/// How a write of `written` rows ended: a closed output is a quiet end.
+fn summary(result: io::Result<()>, written: usize) -> Result<StreamSummary, StreamError> {
     match result {
         Ok(()) => Ok(StreamSummary {
             rows: written,

@@ -129,6 +129,10 @@ pub struct Common {
     /// Value for a `$name` in the query: --param name=value (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE", global = true)]
     pub params: Vec<String>,
+    /// Most row combinations a join holds in memory at once (those of every join step but the
+    /// last, whose rows stream out; all result rows with `order by`).
+    #[arg(long, value_name = "N", global = true, default_value_t = bpfq_runtime::join::DEFAULT_MAX_HELD)]
+    pub max_join_rows: usize,
     /// Use this BTF file (raw or .xz) instead of the running kernel's; compile-only commands.
     #[arg(long, value_name = "FILE", global = true)]
     pub btf: Option<PathBuf>,

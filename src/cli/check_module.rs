@@ -3,7 +3,7 @@
 //! modules it uses, so a module kept in git is checked like a query file. Nothing is loaded.
 
 use super::args::Common;
-use super::queryfile::{compile_in_context, parse_file, read, FileContext};
+use super::queryfile::{compile_in_context, parse_file, read, FileContext, ParsedFile};
 use super::timings::Timings;
 use super::{Failure, Kernel};
 use bpfq_compiler::diagnostic::Sources;
@@ -39,9 +39,12 @@ pub fn check_module(
     kernel: &Kernel,
 ) -> Result<(usize, usize), Failure> {
     let (mut ok, mut failed) = (0, 0);
-    for (what, query) in module_checks(path)? {
+    // Parsed once for all its items; each compile gets its own (cheap) copy of the sources.
+    let mut sources = Sources::new();
+    let parsed = parse_file(path, &mut sources)?;
+    for (what, query) in module_checks(&parsed) {
         let shown = format!("{} {what}", path.display());
-        match check_module_item(path, &query, common, kernel) {
+        match check_module_item(&parsed, sources.clone(), &query, common, kernel) {
             Ok(()) => {
                 super::output::line(&format!("ok      {shown}"))?;
                 ok += 1;
@@ -58,9 +61,8 @@ pub fn check_module(
 
 /// What `bpfq check` compiles for a module (a file of definitions and no query): each column
 /// alone (`from T select C`) and each `defaults` line (`from T select *`), as text.
-fn module_checks(path: &Path) -> Result<Vec<(String, String)>, Failure> {
-    let parsed = parse_file(path, &mut Sources::new())?;
-    Ok(parsed
+fn module_checks(parsed: &ParsedFile) -> Vec<(String, String)> {
+    parsed
         .module
         .items
         .iter()
@@ -75,18 +77,18 @@ fn module_checks(path: &Path) -> Result<Vec<(String, String)>, Failure> {
             )),
             _ => None,
         })
-        .collect())
+        .collect()
 }
 
-/// Compiles `query` (from `module_checks`) with the definitions of the module at `path`.
+/// Compiles `query` (from `module_checks`) with the definitions of the module `parsed` (held
+/// in `sources`).
 fn check_module_item(
-    path: &Path,
+    parsed: &ParsedFile,
+    mut sources: Sources,
     query: &str,
     common: &Common,
     kernel: &Kernel,
 ) -> Result<(), Failure> {
-    let mut sources = Sources::new();
-    let parsed = parse_file(path, &mut sources)?;
     let file = sources.add("<check>", query);
     let ast = match parse_query(query, file) {
         Ok(ast) => ast,

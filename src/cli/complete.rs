@@ -199,7 +199,8 @@ fn candidates(cword: usize, words: &[String]) -> Vec<String> {
 
 /// The named queries of the file `bpfq run FILE` (or `explain -f FILE`) was given.
 fn query_names_in(path: &str) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let limit = bpfq_kernel::input::MAX_SOURCE_BYTES;
+    let Ok(text) = bpfq_kernel::input::read_input_text(std::path::Path::new(path), limit) else {
         return Vec::new();
     };
     let file = Sources::new().add(path, text.clone());

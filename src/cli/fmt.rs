@@ -6,7 +6,7 @@
 use super::Failure;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::syntax::format_module;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -95,16 +95,10 @@ pub fn fmt(files: &[PathBuf], mode: Mode) -> Result<(), Failure> {
 
 fn read(path: &Path, is_stdin: bool) -> Result<(String, String), Failure> {
     if is_stdin {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .map_err(|e| Failure::Usage(format!("cannot read standard input: {e}")))?;
-        return Ok((
-            "<stdin>".to_string(),
-            super::source_file::decode(bytes, "<stdin>")?,
-        ));
+        let text = super::input::read_stream_source(std::io::stdin(), "standard input")?;
+        return Ok(("<stdin>".to_string(), text));
     }
-    let text = super::source_file::read_source(path, "file")?;
+    let text = super::input::read_source(path, "file")?;
     Ok((path.display().to_string(), text))
 }
 

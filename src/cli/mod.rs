@@ -7,6 +7,7 @@ mod complete;
 mod doctor;
 mod explain;
 mod fmt;
+mod input;
 mod man;
 mod map_run;
 mod output;
@@ -18,7 +19,6 @@ mod run_groups;
 mod run_join;
 mod run_ring;
 mod socket_run;
-mod source_file;
 mod targets;
 mod terminal;
 mod timings;
@@ -152,8 +152,9 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
     let mut checked = 0;
     let mut claimed = std::collections::HashSet::new();
     for path in files {
-        let names = match queryfile::names_to_check(path) {
-            Ok(names) => names,
+        let mut sources = bpfq_compiler::diagnostic::Sources::new();
+        let parsed = match queryfile::parse_file(path, &mut sources) {
+            Ok(parsed) => parsed,
             Err(failure) => {
                 output::line(&format!("FAILED  {}", path.display()))?;
                 failure.report();
@@ -168,22 +169,24 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
             failed += failures;
             continue;
         }
-        for name in names {
+        // Parsed once for all its queries; each compile gets its own (cheap) copy of the sources.
+        for name in queryfile::names_to_check(&parsed) {
             checked += 1;
             let shown = match &name {
                 Some(name) => format!("{} {name}", path.display()),
                 None => path.display().to_string(),
             };
             let mut timings = timings::Timings::new(false);
-            let compiled = queryfile::compile_from_file(
-                path,
+            let sources = sources.clone();
+            match queryfile::compile_parsed(
+                &parsed,
+                sources,
                 name.as_deref(),
                 common,
                 &kernel,
                 &mut timings,
                 Some(&mut claimed),
-            );
-            match compiled {
+            ) {
                 Ok(_) => output::line(&format!("ok      {shown}"))?,
                 Err(failure) => {
                     output::line(&format!("FAILED  {shown}"))?;
@@ -352,6 +355,7 @@ fn open_btf_read(
             .map_err(|e| match e {
                 // The reader's own I/O message already names the file.
                 bpfq_kernel::BtfError::Io { .. } => Failure::Usage(e.to_string()),
+                bpfq_kernel::BtfError::Refused(why) => input::failure(path, "BTF file", why),
                 _ => Failure::Usage(format!("cannot read BTF file {}: {e}", path.display())),
             }),
         None => {

@@ -53,26 +53,28 @@ fn run_file_timed(
 /// The names `bpfq check` compiles in a file: each named query, or `None` for its only query
 /// (or for none: a file of definitions is then checked by `check_module.rs`). The modules it
 /// uses are loaded too, so a broken module fails the file once, not each query.
-pub fn names_to_check(path: &Path) -> Result<Vec<Option<String>>, Failure> {
-    let parsed = parse_file(path, &mut Sources::new())?;
+pub fn names_to_check(parsed: &ParsedFile) -> Vec<Option<String>> {
     let names = query_names(&parsed.module);
-    Ok(if names.is_empty() {
+    if names.is_empty() {
         vec![None]
     } else {
         names.into_iter().map(|n| Some(n.to_string())).collect()
-    })
+    }
 }
 
 /// A query file, parsed, with the modules it uses.
-pub(super) struct ParsedFile {
+pub struct ParsedFile {
     file: FileId,
     pub module: Module,
     pub modules: Modules,
+    /// How long reading, parsing and resolving took (`--timings`).
+    pub parse_time: std::time::Duration,
 }
 
 /// Reads, parses and resolves the `use`s of the query file at `path`; a diagnostic takes the
 /// sources with it.
-pub(super) fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFile, Failure> {
+pub fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFile, Failure> {
+    let started = std::time::Instant::now();
     let text = read(path)?;
     let file = sources.add(path.display().to_string(), text.clone());
     let files = userlib::DiskModules::for_file(path);
@@ -85,6 +87,7 @@ pub(super) fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFil
             file,
             module,
             modules,
+            parse_time: started.elapsed(),
         }),
         Err(diag) => Err(Failure::Compile(
             Box::new(diag),
@@ -94,7 +97,7 @@ pub(super) fn parse_file(path: &Path, sources: &mut Sources) -> Result<ParsedFil
 }
 
 pub(super) fn read(path: &Path) -> Result<String, Failure> {
-    super::source_file::read_source(path, "query file")
+    super::input::read_source(path, "query file")
 }
 
 /// Compiles query `name` of the file at `path` (or its only query) for `kernel`; returns it
@@ -110,23 +113,38 @@ pub fn compile_from_file(
     claimed: Option<&mut HashSet<String>>,
 ) -> Result<(CompiledQuery, String), Failure> {
     let mut sources = Sources::new();
-    let parse_started = std::time::Instant::now();
+    let parsed = parse_file(path, &mut sources)?;
+    compile_parsed(&parsed, sources, name, common, kernel, timings, claimed)
+}
+
+/// `compile_from_file` on a file already parsed (with the `sources` that hold it): `check`
+/// parses a file once for all its queries.
+pub fn compile_parsed(
+    parsed: &ParsedFile,
+    mut sources: Sources,
+    name: Option<&str>,
+    common: &Common,
+    kernel: &Kernel,
+    timings: &mut Timings,
+    claimed: Option<&mut HashSet<String>>,
+) -> Result<(CompiledQuery, String), Failure> {
     let ParsedFile {
         file,
         module,
         modules,
-    } = parse_file(path, &mut sources)?;
-    let parse_time = parse_started.elapsed();
+        parse_time,
+    } = parsed;
+    let file = *file;
     let given = given_params(&common.params, &mut sources)?;
     let compile_error = |diag, sources| Failure::Compile(Box::new(diag), Box::new(sources));
     // `mod.query` names a query of a used module: it runs with its module's params and the
     // file's columns.
     let (owner, owner_file, wanted) = match name.map(|n| (n, n.rsplit_once('.'))) {
-        None => (&module, file, None),
+        None => (module, file, None),
         Some((name, None)) => {
             let at = sources.add("<query name>", name);
             (
-                &module,
+                module,
                 file,
                 Some(Ident {
                     name: name.to_string(),
@@ -174,9 +192,9 @@ pub fn compile_from_file(
     }
     let params = chosen.params.clone();
     let context = FileContext {
-        module: &module,
-        modules: &modules,
-        parse_time,
+        module,
+        modules,
+        parse_time: *parse_time,
     };
     compile_in_context(
         chosen.query,

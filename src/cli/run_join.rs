@@ -9,13 +9,16 @@ use super::{
     args::{Common, OutputArgs},
     Failure,
 };
+use bpfq_compiler::codes;
+use bpfq_compiler::diagnostic::{Diagnostic, Sources};
 use bpfq_compiler::layout::RowLayout;
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::pipeline::{Compiled, CompiledJoin};
 use bpfq_kernel::catalogue::RowTransport;
 use bpfq_runtime::decode::Value;
-use bpfq_runtime::join::{hash_join, result_layout};
-use bpfq_runtime::pipeline::{read_all, write_rows};
+use bpfq_runtime::join::{hash_join_each, result_layout, TooManyHeld};
+use bpfq_runtime::pipeline::{read_all, write_row_stream, write_rows};
+use std::ops::ControlFlow;
 
 pub fn run_join(
     join: &CompiledJoin,
@@ -29,17 +32,50 @@ pub fn run_join(
     }
     let mut sink = super::output::row_sink(output);
     let layouts: Vec<&RowLayout> = join.sides.iter().map(|s| &s.layout).collect();
-    let joined = hash_join(&join.join, &rows);
-    write_rows(
-        joined,
-        &result_layout(&join.join, &layouts),
-        &join.join.order_by,
-        join.join.limit,
-        &join.join.visible,
-        sink.as_mut(),
+    let layout = result_layout(&join.join, &layouts);
+    let plan = &join.join;
+    let max = common.max_join_rows;
+    let mut joined = Ok(());
+    let written = if plan.order_by.is_empty() {
+        // Rows stream out as the last step finds them; only earlier steps' combinations are held.
+        write_row_stream(&layout, plan.limit, &plan.visible, sink.as_mut(), |emit| {
+            joined = hash_join_each(plan, &rows, max, emit);
+        })
+    } else {
+        let mut held = Vec::new();
+        joined = hash_join_each(plan, &rows, max, |row| {
+            held.push(row);
+            match held.len() > max {
+                true => ControlFlow::Break(()),
+                false => ControlFlow::Continue(()),
+            }
+        });
+        if held.len() > max {
+            joined = Err(TooManyHeld { limit: max });
+        }
+        joined.map_err(too_large)?;
+        write_rows(
+            held,
+            &layout,
+            &plan.order_by,
+            plan.limit,
+            &plan.visible,
+            sink.as_mut(),
+        )
+    };
+    joined.map_err(too_large)?;
+    written.map(|_| ()).map_err(super::output::stream_failure)
+}
+
+/// E0127: the join needed more combinations in memory than `--max-join-rows`.
+fn too_large(TooManyHeld { limit }: TooManyHeld) -> Failure {
+    let diag = Diagnostic::error(
+        codes::JOIN_TOO_LARGE,
+        format!("the join holds more than {limit} row combinations in memory (--max-join-rows {limit})"),
     )
-    .map(|_| ())
-    .map_err(super::output::stream_failure)
+    .with_note("rows of the last `join` stream out as they are found; the combinations of earlier joins, or every result row of a join with `order by`, are held")
+    .with_note("help: narrow the sources with `where`, or raise the limit with --max-join-rows N");
+    Failure::Compile(Box::new(diag), Box::new(Sources::new()))
 }
 
 /// Every row of one source, decoded; its program, link and iterators are closed on return.

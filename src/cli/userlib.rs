@@ -8,7 +8,7 @@
 //! A query file named on the command line is not checked (the user chose it); the modules it
 //! `use`s are, wherever they are found.
 
-use super::source_file::{read_source, read_text};
+use super::input::{read_source, read_text};
 use super::Failure;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::modules::{resolve, FoundFile, ModuleFiles, ReadFailure};
@@ -157,7 +157,7 @@ impl ModuleFiles for DiskModules {
                 }))
             }
         }
-        Some(read_text(&path).map(|text| FoundFile {
+        Some(read_text(&path, "module").map(|text| FoundFile {
             identity: identity(&path),
             display: path.display().to_string(),
             text,

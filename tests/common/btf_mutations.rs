@@ -7,6 +7,7 @@ use std::collections::HashMap;
 const HEADER: usize = 24;
 const STRUCT: u32 = 4;
 const UNION: u32 = 5;
+const ARRAY: u32 = 3;
 const TYPEDEF: u32 = 8;
 const FUNC: u32 = 12;
 
@@ -97,18 +98,30 @@ impl RawBtf {
         String::from_utf8_lossy(&bytes[start..end]).into_owned()
     }
 
-    /// The type id `task_struct.pid` names, through typedefs, as a record.
-    fn pid_int(&self) -> Record {
+    /// The type id member `name` of `task_struct` names.
+    fn task_member_type(&self, name: &str) -> u32 {
         let task = self.record("task_struct", STRUCT);
         let member_at = (0..task.vlen as usize)
             .map(|i| task.at + 12 + 12 * i)
-            .find(|&at| self.member_name(&self.bytes, at) == "pid")
-            .expect("task_struct.pid");
-        let mut id = le32(&self.bytes, member_at + 4);
+            .find(|&at| self.member_name(&self.bytes, at) == name)
+            .unwrap_or_else(|| panic!("task_struct.{name}"));
+        le32(&self.bytes, member_at + 4)
+    }
+
+    /// The type id `task_struct.pid` names, through typedefs, as a record.
+    fn pid_int(&self) -> Record {
+        let mut id = self.task_member_type("pid");
         while self.records[id as usize].kind == TYPEDEF {
             id = le32(&self.bytes, self.records[id as usize].at + 8);
         }
         self.records[id as usize]
+    }
+
+    /// The array type `task_struct.comm` names (`char[16]`), as a record.
+    fn comm_array(&self) -> Record {
+        let array = self.records[self.task_member_type("comm") as usize];
+        assert_eq!(array.kind, ARRAY);
+        array
     }
 
     fn mutated(&self, change: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
@@ -124,6 +137,7 @@ impl RawBtf {
         let context = self.record("bpf_iter__task", STRUCT);
         let context_id = self.id("bpf_iter__task", STRUCT);
         let pid_int = self.pid_int();
+        let comm_array = self.comm_array();
         let (strings_len, types_len) = (self.strings_len, self.types_len);
         let members = |record: Record, field: usize, value: u32| {
             move |b: &mut Vec<u8>| {
@@ -244,6 +258,11 @@ impl RawBtf {
             (
                 "pid-int-of-200-bits",
                 self.mutated(|b| put32(b, pid_int.at + 12, (1 << 24) | 200)),
+            ),
+            (
+                // struct btf_array's nelems, after the 12-byte common part and two type ids.
+                "task-struct-comm-length-huge",
+                self.mutated(|b| put32(b, comm_array.at + 20, u32::MAX)),
             ),
             ("magic-then-zeros", {
                 let mut b = self.bytes[..8].to_vec();

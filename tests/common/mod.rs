@@ -2,6 +2,7 @@
 //! and count the kernel's BPF programs and links with bpftool (an independent oracle).
 #![allow(dead_code)]
 
+pub mod bounded;
 pub mod btf_mutations;
 pub mod expr_gen;
 pub mod netns;

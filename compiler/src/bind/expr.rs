@@ -9,12 +9,39 @@ use super::{internal, malformed_btf, unsupported, ArithOp, Binder, CmpOp, TExpr,
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
+use crate::syntax::MAX_EXPR_DEPTH;
 
 /// The longest C string a `string` column reads (bytes, with the NUL).
 pub const STRING_MAX: u32 = 64;
 
 /// Structs and arrays up to this size can be selected whole, as bytes.
 pub const MAX_VALUE_BYTES: u32 = 64;
+
+/// Deepest chain of columns defined through columns: each one's expression is bound in place,
+/// so later stages (which recurse over expressions) see depths adding up along the chain.
+pub const MAX_COLUMN_NESTING: usize = 32;
+
+/// Most values of an `in` list: each is a compare and a branch in the program (about 4
+/// instructions), so the program stays far below the verifier's limits.
+pub const MAX_IN_VALUES: usize = 4096;
+
+/// `a or b or c ...` as a balanced tree (depth log2 of the count, not the count), left to right
+/// in evaluation order; `None` for no operands.
+fn balanced_or(mut operands: Vec<TExpr>, span: Span) -> Option<TExpr> {
+    match operands.len() {
+        0 => None,
+        1 => operands.pop(),
+        len => {
+            let right = operands.split_off(len / 2);
+            let (left, right) = (balanced_or(operands, span)?, balanced_or(right, span)?);
+            Some(TExpr {
+                kind: TKind::Or(Box::new(left), Box::new(right)),
+                ty: Ty::Bool,
+                span,
+            })
+        }
+    }
+}
 
 impl Binder<'_> {
     /// A stdlib column of the target, bound now: the first alternative whose fields exist wins.
@@ -34,6 +61,22 @@ impl Binder<'_> {
             )
             .with_primary(decl.name.span, "cyclic definition"));
         }
+        if self.in_progress.len() >= MAX_COLUMN_NESTING {
+            return Err(Diagnostic::error(
+                codes::COLUMNS_TOO_DEEP,
+                format!(
+                    "columns defined through columns nest more than {MAX_COLUMN_NESTING} deep (limit {MAX_COLUMN_NESTING}), from `{}` down to `{name}`",
+                    self.in_progress[0]
+                ),
+            )
+            .with_primary(decl.name.span, "one column too many in the chain")
+            .with_secondary(use_span, "used here")
+            .with_note(format!(
+                "the chain: {} -> {name}",
+                self.in_progress.join(" -> ")
+            ))
+            .with_note("help: define the column from fields, not through a long chain of columns"));
+        }
         self.in_progress.push(name.to_string());
         let mut failures = Vec::new();
         let mut bound = None;
@@ -43,13 +86,26 @@ impl Binder<'_> {
                     bound = Some(expr);
                     break;
                 }
-                // Not a kernel difference: the map decides, so no alternative can help.
+                // Not a kernel difference: the map decides, the BTF is broken (an alternative
+                // that avoids the broken type would hide it) or a limit is reached, so no
+                // alternative can help.
                 Err(diag)
                     if diag.code == codes::MAP_REQUIRED
-                        || diag.code == codes::MAP_ELEMENT_UNREADABLE =>
+                        || diag.code == codes::MAP_ELEMENT_UNREADABLE
+                        || diag.code == codes::MALFORMED_BTF
+                        || diag.code == codes::COLUMNS_TOO_DEEP
+                        || diag.code == codes::BOUND_TOO_DEEP
+                        || diag.code == codes::IN_LIST_TOO_LONG =>
                 {
                     self.in_progress.pop();
-                    return Err(diag.with_secondary(use_span, "used here"));
+                    // The chain is in the note already: one label per level would repeat it.
+                    return Err(
+                        if matches!(diag.code, codes::COLUMNS_TOO_DEEP | codes::BOUND_TOO_DEEP) {
+                            diag
+                        } else {
+                            diag.with_secondary(use_span, "used here")
+                        },
+                    );
                 }
                 Err(diag) => failures.push((alternative.span, diag.message)),
             }
@@ -302,7 +358,30 @@ impl Binder<'_> {
         }
     }
 
+    /// Binds `expr`; refuses (E0126) to nest deeper than the parser's own limit once columns
+    /// are bound in place, so no later stage's recursion over the typed tree runs out of stack.
     pub(super) fn bind_expr(&mut self, expr: &Expr) -> Result<TExpr, Diagnostic> {
+        if self.depth >= MAX_EXPR_DEPTH {
+            return Err(Diagnostic::error(
+                codes::BOUND_TOO_DEEP,
+                format!(
+                    "expression nested too deeply once its columns are put in place (limit {MAX_EXPR_DEPTH})"
+                ),
+            )
+            .with_primary(expr.span, "this is nested too deeply")
+            .with_note(format!(
+                "columns used: {}",
+                self.in_progress.join(" -> ")
+            ))
+            .with_note("help: define columns from fields rather than through long chains of other columns"));
+        }
+        self.depth += 1;
+        let bound = self.bind_expr_here(expr);
+        self.depth -= 1;
+        bound
+    }
+
+    fn bind_expr_here(&mut self, expr: &Expr) -> Result<TExpr, Diagnostic> {
         let span = expr.span;
         match &expr.kind {
             ExprKind::Int(v) => Ok(TExpr {
@@ -342,19 +421,22 @@ impl Binder<'_> {
                 list,
                 negated,
             } => {
-                let mut result: Option<TExpr> = None;
-                for item in list {
-                    let cmp = self.compare(CmpOp::Eq, needle, item, item.span)?;
-                    result = Some(match result {
-                        None => cmp,
-                        Some(acc) => TExpr {
-                            kind: TKind::Or(Box::new(acc), Box::new(cmp)),
-                            ty: Ty::Bool,
-                            span,
-                        },
-                    });
+                if list.len() > MAX_IN_VALUES {
+                    return Err(Diagnostic::error(
+                        codes::IN_LIST_TOO_LONG,
+                        format!(
+                            "`in` list of {} values is longer than bpfq compiles (limit {MAX_IN_VALUES})",
+                            list.len()
+                        ),
+                    )
+                    .with_primary(span, "this list")
+                    .with_note("help: split the values over several queries, or select the column and filter the rows outside bpfq"));
                 }
-                let result = result.ok_or_else(|| {
+                let compares = list
+                    .iter()
+                    .map(|item| self.compare(CmpOp::Eq, needle, item, item.span))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let result = balanced_or(compares, span).ok_or_else(|| {
                     Diagnostic::error(codes::EXPECTED_CONDITION, "`in` needs at least one value")
                         .with_primary(span, "empty list")
                 })?;

@@ -57,6 +57,8 @@ pub(crate) struct Binder<'a> {
     alias: Option<String>,
     /// Stdlib columns being bound, to report cycles instead of recursing forever.
     in_progress: Vec<String>,
+    /// How deep `bind_expr` is now: columns bound in place add their depth to their user's.
+    depth: usize,
     /// Struct names already looked up for pointer casts (each lookup scans the BTF).
     cast_types: HashMap<String, Option<bpfq_kernel::TypeId>>,
     /// The `bpf_rdonly_cast` kfunc, once looked up (None inside: this kernel lacks it, or the
@@ -223,6 +225,7 @@ fn bind_query(
         target,
         alias: query.from.alias.as_ref().map(|a| a.name.clone()),
         in_progress: Vec::new(),
+        depth: 0,
         cast_types: HashMap::new(),
         rdonly_cast: None,
         map_shape: None,

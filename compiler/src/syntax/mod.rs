@@ -24,6 +24,7 @@ use tree::Ctx;
 struct BpfqGrammar;
 
 pub use errors::describe_rule;
+pub use expr::MAX_EXPR_DEPTH;
 pub use format::format_module;
 pub use query_text::{not_query_text, parse_module_file};
 

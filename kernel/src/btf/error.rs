@@ -48,6 +48,18 @@ pub enum BtfError {
     NoSize { id: TypeId, kind: Option<Kind> },
     /// A size computation overflowed 32 bits.
     SizeOverflow { id: TypeId },
+    /// A member reaches past the end of its struct or union (an absurd array length or offset).
+    MemberOutside {
+        container: TypeId,
+        container_name: String,
+        container_size: u32,
+        member: String,
+        member_type: TypeId,
+        /// Where the member ends, in bits from the start of the container (u64::MAX: overflows).
+        end_bits: u64,
+    },
+    /// The file is not a regular file, or it (or its decompressed content) exceeds the cap.
+    Refused(crate::input::InputError),
     /// A type or member the caller needs is not in this BTF.
     NotFound(String),
 }
@@ -110,6 +122,25 @@ impl fmt::Display for BtfError {
                 write!(f, "BTF type {id} ({}) has no size", kind_text(kind))
             }
             BtfError::SizeOverflow { id } => write!(f, "size of BTF type {id} overflows 32 bits"),
+            BtfError::MemberOutside {
+                container,
+                container_name,
+                container_size,
+                member,
+                member_type,
+                end_bits,
+            } => {
+                let end = if *end_bits == u64::MAX {
+                    "a size that overflows".to_string()
+                } else {
+                    format!("{} bytes", end_bits.div_ceil(8))
+                };
+                write!(
+                    f,
+                    "member `{member}` (type {member_type}) of `{container_name}` {container} ends at {end}, past the struct's {container_size} bytes (an array length or offset is wrong)"
+                )
+            }
+            BtfError::Refused(why) => write!(f, "{why}"),
             BtfError::NotFound(what) => write!(f, "{what} not found in BTF"),
         }
     }

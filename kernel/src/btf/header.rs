@@ -25,18 +25,23 @@ pub(crate) fn read_u32(bytes: &[u8], pos: usize, big_endian: bool) -> Option<u32
     })
 }
 
+/// The byte order the first two bytes (the magic) announce, or `BadMagic`: the one check a
+/// decompressor can make before the rest of the blob exists.
+pub(crate) fn byte_order(magic: [u8; 2]) -> Result<bool, BtfError> {
+    if magic == MAGIC.to_le_bytes() {
+        Ok(false)
+    } else if magic == MAGIC.to_be_bytes() {
+        Ok(true)
+    } else {
+        Err(BtfError::BadMagic(u16::from_le_bytes(magic)))
+    }
+}
+
 pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header, BtfError> {
     if bytes.len() < FIXED_HEADER_LEN {
         return Err(BtfError::TruncatedHeader { len: bytes.len() });
     }
-    let magic = [bytes[0], bytes[1]];
-    let big_endian = if magic == MAGIC.to_le_bytes() {
-        false
-    } else if magic == MAGIC.to_be_bytes() {
-        true
-    } else {
-        return Err(BtfError::BadMagic(u16::from_le_bytes(magic)));
-    };
+    let big_endian = byte_order([bytes[0], bytes[1]])?;
     if bytes[2] != 1 {
         return Err(BtfError::UnsupportedVersion(bytes[2]));
     }

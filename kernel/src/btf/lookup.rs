@@ -67,25 +67,46 @@ impl Btf {
     }
 
     /// Finds several (kind, name) pairs in one pass; each result is the first match, in input order.
+    /// Each pair is searched for once per blob: later calls answer from a memo.
     pub fn find_many(&self, wanted: &[(Kind, &str)]) -> Vec<Option<TypeId>> {
-        let mut found = vec![None; wanted.len()];
-        let mut missing = wanted.len();
+        let known: Vec<Option<Option<TypeId>>> = {
+            let memo = self.found();
+            wanted
+                .iter()
+                .map(|(kind, name)| memo.get(kind).and_then(|names| names.get(*name)).copied())
+                .collect()
+        };
+        let mut found: Vec<Option<TypeId>> = known.iter().map(|k| k.flatten()).collect();
+        let mut searched: Vec<bool> = known.iter().map(Option::is_some).collect();
+        let mut missing = known.iter().filter(|k| k.is_none()).count();
         if missing == 0 {
             return found;
         }
         let strings = self.string_section();
         self.scan_records(|id, name_off, kind, _| {
-            for (slot, (wanted_kind, name)) in found.iter_mut().zip(wanted) {
+            for ((slot, done), (wanted_kind, name)) in
+                found.iter_mut().zip(&mut searched).zip(wanted)
+            {
                 if slot.is_none()
+                    && !*done
                     && kind == *wanted_kind
                     && str_is(strings, name_off, name.as_bytes())
                 {
                     *slot = Some(id);
+                    *done = true;
                     missing -= 1;
                 }
             }
             missing > 0
         });
+        let mut memo = self.found();
+        for ((kind, name), (result, before)) in wanted.iter().zip(found.iter().zip(&known)) {
+            if before.is_none() {
+                memo.entry(*kind)
+                    .or_default()
+                    .insert((*name).into(), *result);
+            }
+        }
         found
     }
 

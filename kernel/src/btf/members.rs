@@ -97,6 +97,8 @@ impl Btf {
             return Err(BtfError::TypeLoop { id });
         }
         let strings = self.string_section();
+        let resolved_id = self.resolve(id)?;
+        let container_size = self.record(resolved_id)?.size_or_type;
         for (name_off, raw) in self.raw_layout(id)? {
             let bit_offset = base_bits
                 .checked_add(raw.bit_offset)
@@ -112,6 +114,7 @@ impl Btf {
                 continue;
             }
             if super::lookup::str_is(strings, name_off, name) {
+                self.check_fits(resolved_id, container_size, name_off, &raw)?;
                 let member = Member {
                     name: self.str_at(name_off)?,
                     bit_offset,
@@ -143,6 +146,39 @@ impl Btf {
         Ok(member)
     }
 
+    /// A member must lie inside its struct: an array length or offset that says otherwise
+    /// (`char comm[0xffffffff]` in a 9 KB struct) is malformed BTF, refused here before anything
+    /// sizes a column, a row or a buffer from it. A member of a type without a size (not valid C)
+    /// is left to the caller.
+    fn check_fits(
+        &self,
+        container: TypeId,
+        container_size: u32,
+        name_off: u32,
+        raw: &Member<'_>,
+    ) -> Result<(), BtfError> {
+        let end_bits = match raw.bitfield_size {
+            Some(bits) => u64::from(raw.bit_offset) + u64::from(bits),
+            None => match self.size_of(raw.type_id) {
+                Ok(size) => u64::from(raw.bit_offset) + u64::from(size) * 8,
+                Err(BtfError::NoSize { .. }) => return Ok(()),
+                Err(BtfError::SizeOverflow { .. }) => u64::MAX,
+                Err(other) => return Err(other),
+            },
+        };
+        if end_bits <= u64::from(container_size) * 8 {
+            return Ok(());
+        }
+        Err(BtfError::MemberOutside {
+            container,
+            container_name: self.name_of(container).unwrap_or("").to_string(),
+            container_size,
+            member: self.str_at(name_off).unwrap_or("").to_string(),
+            member_type: raw.type_id,
+            end_bits,
+        })
+    }
+
     fn flatten_into<'a>(
         &'a self,
         id: TypeId,
@@ -153,7 +189,14 @@ impl Btf {
         if depth >= MAX_DEPTH {
             return Err(BtfError::TypeLoop { id });
         }
-        for raw in self.raw_members(id)? {
+        let resolved_id = self.resolve(id)?;
+        let container_size = self.record(resolved_id)?.size_or_type;
+        for (name_off, raw) in self.raw_layout(id)? {
+            self.check_fits(resolved_id, container_size, name_off, &raw)?;
+            let raw = Member {
+                name: self.str_at(name_off)?,
+                ..raw
+            };
             let bit_offset = base_bits
                 .checked_add(raw.bit_offset)
                 .ok_or(BtfError::SizeOverflow { id })?;

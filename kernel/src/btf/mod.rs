@@ -10,6 +10,7 @@ mod lookup;
 mod members;
 mod resolve;
 mod source;
+mod xz_scan;
 
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -38,7 +39,14 @@ pub struct Btf {
     data: Box<dyn AsRef<[u8]> + Send + Sync>,
     header: Header,
     index: Mutex<Index>,
+    /// Results of `find_many` by kind and name, so a name is searched for once per blob
+    /// (`check` of a file of many queries asks for its target once per query).
+    found: Mutex<Found>,
 }
+
+/// `find_many`'s memo: kind -> name -> first id of that kind and name (None: not in the blob).
+pub(crate) type Found =
+    std::collections::HashMap<Kind, std::collections::HashMap<Box<str>, Option<TypeId>>>;
 
 /// The fixed part of one type record, with its position in the blob.
 #[derive(Clone, Copy, Debug)]
@@ -71,6 +79,7 @@ impl Btf {
         Ok(Btf {
             data: bytes,
             index: Mutex::new(Index::new(&header)),
+            found: Mutex::default(),
             header,
         })
     }
@@ -84,6 +93,7 @@ impl Btf {
         Ok(Btf {
             data: Box::new(bytes),
             index: Mutex::new(Index::new(&header)),
+            found: Mutex::default(),
             header,
         })
     }
@@ -116,6 +126,11 @@ impl Btf {
     /// holding it; entries never change once recorded, so a poisoned lock is still consistent.
     pub(crate) fn index(&self) -> MutexGuard<'_, Index> {
         self.index.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `find_many`'s memo (a poisoned lock holds only complete entries).
+    pub(crate) fn found(&self) -> MutexGuard<'_, Found> {
+        self.found.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The index of every record (or up to the first malformed one).
