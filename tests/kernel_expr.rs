@@ -218,11 +218,16 @@ fn state_of_sleeping_and_stopped_processes() {
 /// PF_KTHREAD in the flags field (9) of /proc/PID/stat.
 const PF_KTHREAD: u64 = 0x0020_0000;
 
-/// The flags field of /proc/PID/stat, or None when the process is gone.
+/// The flags field of /proc/PID/stat, or None when the process is gone or exiting (a zombie,
+/// or a process past `exit_mm`, has no mm either: state Z or X, or PF_EXITING).
 fn stat_flags(pid: &str) -> Option<u64> {
+    const PF_EXITING: u64 = 0x4;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after_comm = &stat[stat.rfind(')')? + 1..];
-    after_comm.split_whitespace().nth(9 - 3)?.parse().ok()
+    let mut fields = after_comm.split_whitespace();
+    let state = fields.next()?;
+    let flags: u64 = fields.nth(9 - 4)?.parse().ok()?;
+    (!matches!(state, "Z" | "X") && flags & PF_EXITING == 0).then_some(flags)
 }
 
 #[test]
