@@ -32,8 +32,8 @@ fn piped_tables_are_never_cut() {
     assert!(!text.contains('…'), "{text}");
 }
 
-/// The stages `--timings` reports, in the order they run.
-const TIMED_STAGES: &[&str] = &[
+/// The stages `--timings` reports before a query runs, in the order they run.
+const COMPILE_STAGES: &[&str] = &[
     "open BTF",
     "stdlib",
     "compile: parse",
@@ -41,6 +41,10 @@ const TIMED_STAGES: &[&str] = &[
     "compile: plan",
     "compile: lower",
     "compile: emit",
+];
+
+/// The stages of running a query's program, in the order they run.
+const PROGRAM_STAGES: &[&str] = &[
     "load (verifier)",
     "attach (link)",
     "iterator create",
@@ -74,9 +78,13 @@ fn timings_go_to_stderr_and_leave_stdout_alone() {
         ]]
     );
     assert!(!stderr(&plain).contains("timings"), "{}", stderr(&plain));
-    let report = stderr(&timed);
+    assert_stages_in_order(&stderr(&timed), &[COMPILE_STAGES, PROGRAM_STAGES].concat());
+}
+
+/// Checks that `report` lists each of `stages`, in order, each with its milliseconds.
+fn assert_stages_in_order(report: &str, stages: &[&str]) {
     let mut at = 0;
-    for stage in TIMED_STAGES {
+    for stage in stages {
         let line = report[at..]
             .lines()
             .position(|l| l.trim_start().starts_with(stage))
@@ -89,6 +97,33 @@ fn timings_go_to_stderr_and_leave_stdout_alone() {
             .unwrap_or_else(|| panic!("no milliseconds in `{text}`"));
         assert!(millis >= 0.0);
         at += report[at..].find(text).unwrap() + text.len();
+    }
+}
+
+/// `--timings` on every run path: a query grouped in the kernel, one whose rows travel through
+/// a ring buffer, and a join each report their own load, read and format stages.
+#[test]
+fn timings_cover_every_run_path() {
+    let _k = shared_kernel();
+    let child = Named::spawn(&unique_name("timedpath"));
+    let grouped = format!(
+        "from task select tgid, count(*) where comm == \"{}\" group by tgid",
+        child.name
+    );
+    let program = [COMPILE_STAGES, PROGRAM_STAGES].concat();
+    let join = [&PROGRAM_STAGES[..4], &["join"], &PROGRAM_STAGES[4..]].concat();
+    let cases = [
+        (grouped.as_str(), &program),
+        ("from unix select inode limit 1", &program),
+        (
+            "from task_file as f join tcp on f.inode == tcp.inode select f.fd limit 1",
+            &join,
+        ),
+    ];
+    for (query, stages) in cases {
+        let timed = bpfq(&["--timings", query, "-o", "csv"]);
+        assert!(timed.status.success(), "{query}: {}", stderr(&timed));
+        assert_stages_in_order(&stderr(&timed), stages);
     }
 }
 

@@ -5,10 +5,12 @@
 
 pub mod caps;
 pub mod decode;
+pub mod execute;
 pub mod format;
 mod framer;
 pub mod group;
 pub mod group_map;
+pub mod grow;
 pub mod join;
 pub mod loader;
 pub mod lockdown;

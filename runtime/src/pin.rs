@@ -18,10 +18,10 @@ use bpfq_compiler::bind::PROGRAM_PREFIX;
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::codes;
 use bpfq_compiler::diagnostic::Diagnostic;
-use bpfq_compiler::ir::MapRef;
 
 use crate::caps::{self, Needs};
-use crate::loader::{load_iter_program, IterProgramSpec, LoadError};
+use crate::execute::{load_and_attach, Attach, MapFds, Timings};
+use crate::loader::LoadError;
 use crate::sys;
 use crate::trust::{self, Untrusted};
 
@@ -208,23 +208,21 @@ pub fn pin_iterator(request: &PinRequest<'_>, verbose: bool) -> Result<(), PinEr
             })?,
         )
     };
-    let formats_fd = formats.as_ref().map_or(-1, |fd| fd.as_raw_fd());
-    let insns = request.program.to_bytes_with_maps(|map| match map {
-        MapRef::Formats => formats_fd,
-        // A text program writes no ring records and groups nothing.
-        MapRef::RowRing | MapRef::Groups => -1,
-        // Socket iterator programs of sk_storage and sockmap queries are never pinned (E0304).
-        MapRef::SkStorage | MapRef::SocketKeys => -1,
-    });
-    let spec = IterProgramSpec {
+    let what = Attach {
         name: request.prog_name,
-        insns: &insns,
-        license: "GPL",
+        program: request.program,
         attach_btf_id: request.attach_btf_id,
+        // A text program writes no ring records and groups nothing; socket iterator programs
+        // of sk_storage and sockmap queries are never pinned (E0304).
+        maps: MapFds {
+            formats: formats.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
+            ..MapFds::default()
+        },
+        link_info: request.link_info,
     };
-    let program = load_iter_program(&spec, verbose).map_err(PinError::Load)?;
-    let link = program.attach(request.link_info).map_err(PinError::Load)?;
-    sys::obj_pin(link.as_fd(), request.path).map_err(|err| match err.raw_os_error() {
+    let attached =
+        load_and_attach(&what, verbose, &mut Timings::new(false)).map_err(PinError::Load)?;
+    sys::obj_pin(attached.link.as_fd(), request.path).map_err(|err| match err.raw_os_error() {
         Some(libc::EEXIST) => PinError::Exists {
             path: request.path.to_path_buf(),
         },
@@ -236,7 +234,7 @@ pub fn pin_iterator(request: &PinRequest<'_>, verbose: bool) -> Result<(), PinEr
             err,
         },
     })?;
-    set_mode(request.path, link.as_fd(), request.mode)
+    set_mode(request.path, attached.link.as_fd(), request.mode)
 }
 
 /// Sets the mode of the pin just made at `path`, on the pinned inode itself: the entry is

@@ -1,10 +1,11 @@
 //! Stage `load` + `read` (ring transport): runs the walk into a ring buffer, and again with a
-//! ring twice as large while the program reports the ring full. Guarantees: the rows handed
+//! ring twice as large while the program reports the ring full (`grow.rs`). Guarantees: the rows handed
 //! back come from one complete walk that lost nothing to a full ring; every ring of a failed
 //! or discarded attempt is released before the next is created.
 
 use std::fmt;
 
+use crate::grow::{until_fits, Attempt, GrowError};
 use crate::reader::SilentWalk;
 use crate::ringbuf::{ring_size_for, RingError, RowRing};
 use crate::row_source::RingRows;
@@ -71,29 +72,30 @@ pub fn walk_into_ring<E>(
     mut walk_once: impl FnMut(&RowRing) -> Result<SilentWalk, E>,
     mut on_full: impl FnMut(u32, u32),
 ) -> Result<(RingRows, RingWalkSummary), RingWalkError<E>> {
-    let mut size = ring_size_for(first_size).min(MAX_RING);
-    let mut walks = 0;
-    loop {
+    let attempt = |size: u64| -> Result<Attempt<_>, RingWalkError<E>> {
         let size32 = u32::try_from(size).map_err(|_| RingWalkError::TooManyRows { size })?;
         let ring = RowRing::create(size32).map_err(RingWalkError::Ring)?;
         let walk = walk_once(&ring).map_err(RingWalkError::Walk)?;
-        walks += 1;
-        if !walk.overflowed {
-            let records = ring.records().map_err(RingWalkError::Ring)?;
-            let summary = RingWalkSummary {
-                ring_size: size32,
-                used: records.used(),
-                walks,
-                pauses: walk.pauses,
-            };
-            return Ok((RingRows::new(records), summary));
+        if walk.overflowed {
+            return Ok(Attempt::Full);
         }
-        drop(ring);
-        if size >= MAX_RING {
-            return Err(RingWalkError::TooManyRows { size });
-        }
-        let next = size * 2;
-        on_full(size32, u32::try_from(next).unwrap_or(u32::MAX));
-        size = next;
-    }
+        let records = ring.records().map_err(RingWalkError::Ring)?;
+        Ok(Attempt::Fits((records, walk.pauses)))
+    };
+    let narrow = |size: u64| u32::try_from(size).unwrap_or(u32::MAX);
+    let grown = until_fits(ring_size_for(first_size), MAX_RING, attempt, |old, new| {
+        on_full(narrow(old), narrow(new))
+    })
+    .map_err(|err| match err {
+        GrowError::TooLarge { size } => RingWalkError::TooManyRows { size },
+        GrowError::Walk(err) => err,
+    })?;
+    let (records, pauses) = grown.value;
+    let summary = RingWalkSummary {
+        ring_size: narrow(grown.size),
+        used: records.used(),
+        walks: grown.walks,
+        pauses,
+    };
+    Ok((RingRows::new(records), summary))
 }

@@ -125,7 +125,7 @@ fn explain_one(out: &mut String, compiled: &Compiled) {
     if let Some(first) = compiled.program.relocations.first() {
         let (name, kind) = match first.map {
             MapRef::RowRing => (bpfq_runtime::ringbuf::RING_NAME, "BPF_MAP_TYPE_RINGBUF"),
-            MapRef::Groups => (super::run_groups::MAP_NAME, "BPF_MAP_TYPE_HASH"),
+            MapRef::Groups => (bpfq_runtime::execute::GROUP_MAP_NAME, "BPF_MAP_TYPE_HASH"),
             // Only `bpfq pin`/`compile` build text programs; explain shows binary ones.
             MapRef::Formats => ("bpfq_formats", "BPF_MAP_TYPE_ARRAY, read-only"),
             MapRef::SkStorage => ("the query's map", "BPF_MAP_TYPE_SK_STORAGE"),

@@ -8,8 +8,8 @@ use std::io::{self, Write};
 
 use bpfq_compiler::codes;
 use bpfq_compiler::diagnostic::Diagnostic;
+use bpfq_runtime::execute::RunError;
 use bpfq_runtime::format::{new_sink, FormatOptions, RowSink};
-use bpfq_runtime::StreamError;
 
 use super::args::OutputArgs;
 use super::Failure;
@@ -72,12 +72,13 @@ pub fn finish(mut out: Stdout) -> Result<(), Failure> {
     out.flush().map_err(write_failure)
 }
 
-/// A failure of formatting rows to standard output: a write is `write_failure`, a read a
+/// A failure of running a query to standard output: a write is `write_failure`, the rest a
 /// runtime error.
-pub fn stream_failure(err: StreamError) -> Failure {
+pub fn run_failure(err: RunError) -> Failure {
     match err {
-        StreamError::Write(err) => write_failure(err),
-        StreamError::Read(err) => Failure::Runtime(err.to_string()),
+        RunError::Write(err) => write_failure(err),
+        RunError::Failed(text) => Failure::Runtime(text),
+        RunError::Refused(diag) => Failure::Refused(diag),
     }
 }
 

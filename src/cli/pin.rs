@@ -5,12 +5,12 @@
 use super::args::Common;
 use super::run::load_failure;
 use super::{compile_query_with, open_kernel_probed, timings::Timings, Failure};
-use bpfq_compiler::bind::{IterParams, MapParam};
+use bpfq_compiler::bind::IterParams;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::elf::{write_object, ObjectSpec};
 use bpfq_compiler::pipeline::compile_text;
+use bpfq_runtime::execute::link_info;
 use bpfq_runtime::pin::{check_pin_path, pin_iterator, PinError, PinRequest};
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 pub fn pin(query: &str, path: &Path, mode: u32, common: &Common) -> Result<(), Failure> {
@@ -31,17 +31,8 @@ pub fn pin(query: &str, path: &Path, mode: u32, common: &Common) -> Result<(), F
     }
     check_pin_path(path, mode).map_err(pin_failure)?;
     // A map-element query's link holds its map: the fd is needed only until the link exists.
-    let map_fd = match &compiled.plan.iter_params {
-        Some(IterParams::Map(param)) => Some(super::map_run::open_for_link(param)?),
-        _ => None,
-    };
-    let link_info = match (&compiled.plan.iter_params, &map_fd) {
-        (_, Some(fd)) => Some(MapParam::link_info(fd.as_raw_fd() as u32)),
-        (Some(params), None) => params
-            .link_info(&super::run::cgroup_id_of)
-            .map_err(Failure::Runtime)?,
-        (None, None) => None,
-    };
+    let (link_info, _map_fd) =
+        link_info(compiled.plan.iter_params.as_ref()).map_err(super::output::run_failure)?;
     let request = PinRequest {
         prog_name: &compiled.prog_name,
         program: &compiled.program,

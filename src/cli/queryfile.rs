@@ -28,7 +28,7 @@ pub fn run_file(
 ) -> Result<(), Failure> {
     let mut timings = Timings::new(how.timings);
     let result = run_file_timed(path, name, common, output, how, &mut timings);
-    timings.report();
+    super::timings::report(&timings);
     result
 }
 
@@ -40,11 +40,7 @@ fn run_file_timed(
     how: &RunArgs,
     timings: &mut Timings,
 ) -> Result<(), Failure> {
-    if common.btf.is_some() {
-        return Err(Failure::Usage(
-            "--btf is for compile-only commands (check, explain, targets); a query runs against the running kernel".into(),
-        ));
-    }
+    run::refuse_compile_only(common, "check, explain, targets")?;
     let kernel = timings.time("open BTF", || open_kernel_probed(None))?;
     let (compiled, query_text) = compile_from_file(path, name, common, &kernel, timings, None)?;
     run::execute_query(&compiled, &query_text, common, output, how, timings)
