@@ -401,13 +401,10 @@ impl Binder<'_> {
                 };
                 return Ok(bool_expr(kind, span));
             }
-            BinaryOp::Eq => CmpOp::Eq,
-            BinaryOp::Ne => CmpOp::Ne,
-            BinaryOp::Lt => CmpOp::Lt,
-            BinaryOp::Le => CmpOp::Le,
-            BinaryOp::Gt => CmpOp::Gt,
-            BinaryOp::Ge => CmpOp::Ge,
-            other => return self.group_arith(g, other, lhs, rhs, span),
+            other => match CmpOp::of(other) {
+                Some(cmp) => cmp,
+                None => return self.group_arith(g, other, lhs, rhs, span),
+            },
         };
         let is_string = |e: &Expr| matches!(e.kind, crate::syntax::ast::ExprKind::Str(_));
         let (l, r) = match (self.group_expr(g, lhs), self.group_expr(g, rhs)) {

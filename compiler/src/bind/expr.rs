@@ -766,15 +766,12 @@ impl Binder<'_> {
                     span,
                 });
             }
-            BinaryOp::Eq => return self.compare(CmpOp::Eq, lhs, rhs, span),
-            BinaryOp::Ne => return self.compare(CmpOp::Ne, lhs, rhs, span),
-            BinaryOp::Lt => return self.compare(CmpOp::Lt, lhs, rhs, span),
-            BinaryOp::Le => return self.compare(CmpOp::Le, lhs, rhs, span),
-            BinaryOp::Gt => return self.compare(CmpOp::Gt, lhs, rhs, span),
-            BinaryOp::Ge => return self.compare(CmpOp::Ge, lhs, rhs, span),
-            arithmetic => match ArithOp::of(arithmetic) {
-                Some(arith) => arith,
-                None => return Err(super::internal(span, "an operator that is not arithmetic")),
+            other => match (CmpOp::of(other), ArithOp::of(other)) {
+                (Some(cmp), _) => return self.compare(cmp, lhs, rhs, span),
+                (None, Some(arith)) => arith,
+                (None, None) => {
+                    return Err(super::internal(span, "an operator that is not arithmetic"))
+                }
             },
         };
         let l = self.integer(lhs)?;

@@ -157,6 +157,31 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
+    /// The comparison a binary operator of the syntax performs; `None` for arithmetic and logic.
+    pub fn of(op: crate::syntax::ast::BinaryOp) -> Option<CmpOp> {
+        use crate::syntax::ast::BinaryOp;
+        Some(match op {
+            BinaryOp::Eq => CmpOp::Eq,
+            BinaryOp::Ne => CmpOp::Ne,
+            BinaryOp::Lt => CmpOp::Lt,
+            BinaryOp::Le => CmpOp::Le,
+            BinaryOp::Gt => CmpOp::Gt,
+            BinaryOp::Ge => CmpOp::Ge,
+            BinaryOp::Add
+            | BinaryOp::Sub
+            | BinaryOp::Mul
+            | BinaryOp::Div
+            | BinaryOp::Rem
+            | BinaryOp::BitAnd
+            | BinaryOp::BitOr
+            | BinaryOp::BitXor
+            | BinaryOp::Shl
+            | BinaryOp::Shr
+            | BinaryOp::And
+            | BinaryOp::Or => return None,
+        })
+    }
+
     /// The operator that holds with the operands exchanged (`a < b` is `b > a`).
     pub fn swapped(self) -> CmpOp {
         match self {
