@@ -3,7 +3,8 @@
 //! result expression refers only to group keys, aggregates and constants; anything else is a
 //! coded diagnostic (E0220-E0223) at the offending span.
 
-use super::grouping::{AggFunc, Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
+use super::builtins::AggFunc;
+use super::grouping::{Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
 use super::{source_text, ArithOp, Binder, CmpOp, OutputColumn, SortKey, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};

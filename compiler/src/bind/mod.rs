@@ -3,6 +3,7 @@
 //! pointing at the source (or stdlib) span that caused it.
 
 mod aggregate;
+mod builtins;
 mod d_path;
 mod display;
 mod enum_names;
@@ -19,8 +20,9 @@ pub mod typed;
 mod vma_perms;
 
 pub use aggregate::find_aggregate;
+pub use builtins::AggFunc;
 pub use d_path::{walk_note, D_PATH_MAX, D_PATH_WALK_LEVELS, D_PATH_WALK_SLOT};
-pub use grouping::{AggFunc, Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
+pub use grouping::{Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
 pub use kernfs_path::{KERNFS_NAME_SLOT, KERNFS_PATH_LEVELS};
 pub use map_elem::{MapParam, ELEMENT_BYTES_MAX};
 pub use params::{CgroupOrder, CgroupStart, IterParams, NetnsRef, CGROUP2_ROOT_ID};
