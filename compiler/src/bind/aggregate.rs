@@ -3,7 +3,7 @@
 //! result expression refers only to group keys, aggregates and constants; anything else is a
 //! coded diagnostic (E0220-E0223) at the offending span.
 
-use super::builtins::AggFunc;
+use super::builtins::{misplaced_aggregate, AggFunc};
 use super::grouping::{Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
 use super::{source_text, ArithOp, Binder, CmpOp, OutputColumn, SortKey, TExpr, TKind, Ty};
 use crate::codes;
@@ -39,16 +39,6 @@ pub fn find_aggregate(expr: &Expr) -> Option<Span> {
         | ExprKind::Null
         | ExprKind::Param(_) => None,
     }
-}
-
-/// An aggregate where only plain values may appear (`where`, `group by`, inside an aggregate).
-pub(super) fn misplaced_aggregate(span: Span, place: &str, hint: &str) -> Diagnostic {
-    Diagnostic::error(
-        codes::AGGREGATE_MISPLACED,
-        format!("an aggregate cannot be used {place}"),
-    )
-    .with_primary(span, "aggregate here")
-    .with_note(hint.to_string())
 }
 
 /// Whether the query is grouped: `group by`, or an aggregate in select, having or order by.

@@ -151,6 +151,16 @@ fn if_result(args: &[TExpr]) -> Ty {
     Ty::Int { bytes: 8, signed }
 }
 
+/// An aggregate where only plain values may appear (`where`, `group by`, inside an aggregate).
+pub(super) fn misplaced_aggregate(span: Span, place: &str, hint: &str) -> Diagnostic {
+    Diagnostic::error(
+        codes::AGGREGATE_MISPLACED,
+        format!("an aggregate cannot be used {place}"),
+    )
+    .with_primary(span, "aggregate here")
+    .with_note(hint.to_string())
+}
+
 /// A call of no built-in: the nearest names, or all of them.
 pub(crate) fn unknown_function(name: &str, span: Span) -> Diagnostic {
     let names = BUILTINS.iter().map(|b| b.name);
@@ -218,7 +228,7 @@ impl Binder<'_> {
                 })
             }
             BuiltinKind::Reader(bind) => bind(self, &args[0], span),
-            BuiltinKind::Aggregate(_) => Err(super::aggregate::misplaced_aggregate(
+            BuiltinKind::Aggregate(_) => Err(misplaced_aggregate(
                 span,
                 "here",
                 "aggregates go in `select`, `having` and `order by`",

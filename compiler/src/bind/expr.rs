@@ -421,7 +421,7 @@ impl Binder<'_> {
                 Some(builtin) => self.bind_call(builtin, args, span),
                 None => Err(super::builtins::unknown_function(&func.name, func.span)),
             },
-            ExprKind::CountStar => Err(super::aggregate::misplaced_aggregate(
+            ExprKind::CountStar => Err(super::builtins::misplaced_aggregate(
                 span,
                 "here",
                 "aggregates go in `select`, `having` and `order by`",

@@ -325,7 +325,7 @@ fn bind_query(
     }
 
     if let Some(span) = query.filter.as_ref().and_then(aggregate::find_aggregate) {
-        return Err(aggregate::misplaced_aggregate(
+        return Err(builtins::misplaced_aggregate(
             span,
             "in `where`",
             "`where` picks rows before grouping; filter groups with `having`",
