@@ -7,6 +7,10 @@
 //! here, a `scalar_fn::ScalarFn` variant with its user-space `eval`, and its IR in
 //! `lower::scalar_fn`. A reader of kernel memory (`d_path`, `kernfs_path`) has its own node
 //! kind, because its lowering, NULL-ness and row layout are its own.
+//!
+//! Column views (`port`, `ipv4`, `tcp_state`, `string`, `kptr`, `char`, `vma_perms`, BTF enums)
+//! are not here: they are no calls but a stdlib column's declared type, applied to its one
+//! bound value by `Binder::apply_view`, and most only retype it (`kptr`, `ipv4`, an enum).
 
 use super::{Binder, TExpr, TKind, Ty};
 use crate::codes;
