@@ -53,7 +53,8 @@ pub const OPTION_OUT_OF_RANGE: &str = "E0023";
 
 /// `from X` where the kernel has no BPF iterator X.
 pub const UNKNOWN_TARGET: &str = "E0101";
-/// A name that is no stdlib column, context field or member of the main object.
+/// A name that is no stdlib column, context field or member of the main object, or a call of
+/// no built-in function.
 pub const UNKNOWN_NAME: &str = "E0102";
 /// `.x` where the struct has no member x.
 pub const UNKNOWN_MEMBER: &str = "E0103";
@@ -266,7 +267,7 @@ pub const ALL: &[(&str, &str)] = &[
     ),
     (
         UNKNOWN_NAME,
-        "the name is no stdlib column, context field or member of the target's object",
+        "the name is no stdlib column, context field or member of the target's object, or the call no built-in function",
     ),
     (
         UNKNOWN_MEMBER,

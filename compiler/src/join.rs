@@ -257,16 +257,7 @@ fn cross_comparison(expr: &Expr) -> Option<(CmpOp, &Expr, &Expr)> {
     let ExprKind::Binary(op, lhs, rhs) = &expr.kind else {
         return None;
     };
-    let op = match op {
-        BinaryOp::Eq => CmpOp::Eq,
-        BinaryOp::Ne => CmpOp::Ne,
-        BinaryOp::Lt => CmpOp::Lt,
-        BinaryOp::Le => CmpOp::Le,
-        BinaryOp::Gt => CmpOp::Gt,
-        BinaryOp::Ge => CmpOp::Ge,
-        _ => return None,
-    };
-    Some((op, lhs, rhs))
+    Some((CmpOp::of(*op)?, lhs, rhs))
 }
 
 /// One source of a join: its typed query and the source text of its `where` conditions (not

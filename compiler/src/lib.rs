@@ -24,6 +24,7 @@ pub mod modules;
 pub mod pipeline;
 pub mod plan;
 pub mod queryfile;
+pub mod scalar_fn;
 pub mod socket_storage;
 pub mod source_text;
 pub mod stdlib;

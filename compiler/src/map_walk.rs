@@ -237,16 +237,30 @@ impl Checker<'_> {
                 self.value(rhs)
             }
             TKind::BoolToInt { cond } => self.cond(cond),
-            TKind::IfElse {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.cond(cond)?;
-                self.value(then)?;
-                self.value(otherwise)
-            }
-            _ => Err(self.refuse(expr, "this value")),
+            TKind::Call { args, .. } => args.iter().try_for_each(|arg| {
+                if arg.ty == Ty::Bool {
+                    self.cond(arg)
+                } else {
+                    self.value(arg)
+                }
+            }),
+            // What the map walk's evaluator does not compute: refused, so the query runs a
+            // program (or is refused where none can run).
+            TKind::CtxField { .. }
+            | TKind::CtxValue { .. }
+            | TKind::Place { .. }
+            | TKind::Str(_)
+            | TKind::Compare { .. }
+            | TKind::TextEq { .. }
+            | TKind::Like { .. }
+            | TKind::StructCast { .. }
+            | TKind::CString { .. }
+            | TKind::DPath { .. }
+            | TKind::KernfsPath { .. }
+            | TKind::DentryPath { .. }
+            | TKind::And(..)
+            | TKind::Or(..)
+            | TKind::Not(_) => Err(self.refuse(expr, "this value")),
         }
     }
 
@@ -266,7 +280,24 @@ impl Checker<'_> {
                 _ => Err(self.refuse(text, "this text")),
             },
             TKind::Load { .. } if expr.ty == Ty::Bool => self.value(expr),
-            _ => Err(self.refuse(expr, "this condition")),
+            TKind::Load { .. }
+            | TKind::CtxField { .. }
+            | TKind::CtxValue { .. }
+            | TKind::Place { .. }
+            | TKind::Int(_)
+            | TKind::Str(_)
+            | TKind::Neg(_)
+            | TKind::BitNot(_)
+            | TKind::Arith { .. }
+            | TKind::StructCast { .. }
+            | TKind::CString { .. }
+            | TKind::DPath { .. }
+            | TKind::KernfsPath { .. }
+            | TKind::DentryPath { .. }
+            | TKind::BoolToInt { .. }
+            | TKind::Call { .. }
+            | TKind::ByteSwap { .. }
+            | TKind::Cast { .. } => Err(self.refuse(expr, "this condition")),
         }
     }
 }

@@ -229,16 +229,20 @@ impl<'a> Evaluator<'a> {
                 *signed,
             )),
             TKind::BoolToInt { cond } => Val::Int(u64::from(self.cond(cond, element)?)),
-            TKind::IfElse {
-                cond,
-                then,
-                otherwise,
-            } => {
-                if self.cond(cond, element)? {
-                    Val::Int(self.int(then, element)?)
-                } else {
-                    Val::Int(self.int(otherwise, element)?)
-                }
+            TKind::Call { func, args } => {
+                let registers = args
+                    .iter()
+                    .map(|arg| {
+                        if arg.ty == Ty::Bool {
+                            self.cond(arg, element).map(u64::from)
+                        } else {
+                            self.int(arg, element)
+                        }
+                    })
+                    .collect::<Result<Vec<u64>, EvalError>>()?;
+                Val::Int(func.eval(&registers).ok_or_else(|| {
+                    EvalError(format!("`{}` of {} arguments", func.name(), args.len()))
+                })?)
             }
             _ => {
                 return Err(EvalError(format!(

@@ -7,10 +7,11 @@
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
-use bpfq_compiler::bind::{AggFunc, ArithOp, GExpr, GKind, GTy, Grouping, Ty};
+use bpfq_compiler::bind::{AggFunc, Grouping};
 use bpfq_compiler::layout::{ColumnKind, ColumnLayout, RowLayout};
 
 use crate::decode::{decode_row, Value};
+use crate::eval::{compare_values, integer, GroupValues};
 
 /// One aggregate's running state.
 #[derive(Debug, Clone)]
@@ -219,7 +220,7 @@ impl<'a> Grouper<'a> {
                     .zip(&grouping.aggregates)
                     .map(|(acc, agg)| result(acc, agg.signed))
                     .collect();
-                let ctx = Ctx {
+                let ctx = GroupValues {
                     keys: &group.keys,
                     aggs: &aggs,
                 };
@@ -277,175 +278,10 @@ fn result(acc: Acc, signed: bool) -> Value {
     }
 }
 
-/// A value as an integer when it is one (enums and booleans included).
-fn integer(value: &Value) -> Option<i128> {
-    match value {
-        Value::Int(i) => Some(i128::from(*i)),
-        Value::UInt(u) => Some(i128::from(*u)),
-        Value::Bool(b) => Some(i128::from(*b)),
-        Value::Enum { value, .. } => Some(i128::from(*value)),
-        _ => None,
-    }
-}
-
-/// An integer value as the program's 64-bit register holds it (signed values sign-extended).
-fn register(value: &Value) -> Option<u64> {
-    match value {
-        Value::Float(_) => None,
-        other => integer(other).map(|i| i as u64),
-    }
-}
-
-fn float(value: &Value) -> Option<f64> {
-    match value {
-        Value::Float(x) => Some(*x),
-        other => integer(other).map(|i| i as f64),
-    }
-}
-
-/// Order of two values of one column (or a value and a constant); NULL first. Numbers compare
-/// by value whatever their kind.
-pub fn compare_values(a: &Value, b: &Value) -> Ordering {
-    use Value::*;
-    match (a, b) {
-        (Null, Null) => Ordering::Equal,
-        (Null, _) => Ordering::Less,
-        (_, Null) => Ordering::Greater,
-        (Float(_), _) | (_, Float(_)) => match (float(a), float(b)) {
-            (Some(x), Some(y)) => x.total_cmp(&y),
-            _ => Ordering::Equal,
-        },
-        (Text(x), Text(y)) => x.cmp(y),
-        (Pointer(x), Pointer(y)) => x.cmp(y),
-        (Bytes { bytes: x, .. }, Bytes { bytes: y, .. }) => x.cmp(y),
-        _ => match (integer(a), integer(b)) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            // Columns hold one kind of value; mixed kinds only meet in a malformed layout.
-            _ => Ordering::Equal,
-        },
-    }
-}
-
-/// The values one group's expressions are computed from.
-struct Ctx<'v> {
-    keys: &'v [Value],
-    aggs: &'v [Value],
-}
-
-fn truth(value: &Value) -> Option<bool> {
-    match value {
-        Value::Bool(b) => Some(*b),
-        _ => None,
-    }
-}
-
-fn from_truth(b: Option<bool>) -> Value {
-    b.map_or(Value::Null, Value::Bool)
-}
-
-impl Ctx<'_> {
-    /// The value of `expr` for this group; NULL in, NULL out (a NULL condition fails `having`).
-    fn eval(&self, expr: &GExpr) -> Value {
-        match &expr.kind {
-            GKind::Key(k) => self.keys.get(*k).cloned().unwrap_or(Value::Null),
-            GKind::Agg(a) => self.aggs.get(*a).cloned().unwrap_or(Value::Null),
-            // A literal is a 64-bit signed integer; a typed constant is shown as its type.
-            GKind::Int(v) => match &expr.ty {
-                GTy::Kernel(t @ Ty::Int { .. }) if !t.is_signed() => Value::UInt(*v),
-                _ => Value::Int(*v as i64),
-            },
-            GKind::Str(s) => Value::Text(String::from_utf8_lossy(s).into_owned()),
-            GKind::Neg(inner) => match self.eval(inner) {
-                Value::Float(x) => Value::Float(-x),
-                other => match integer(&other) {
-                    Some(i) => Value::Int(bpfq_compiler::alu::neg(i as u64) as i64),
-                    None => Value::Null,
-                },
-            },
-            GKind::BitNot(inner) => {
-                let value = self.eval(inner);
-                match register(&value) {
-                    Some(bits) if matches!(expr.ty, GTy::Kernel(ref t) if t.is_signed()) => {
-                        Value::Int(!bits as i64)
-                    }
-                    Some(bits) => Value::UInt(!bits),
-                    None => Value::Null,
-                }
-            }
-            GKind::Not(inner) => from_truth(truth(&self.eval(inner)).map(|b| !b)),
-            GKind::And(a, b) => {
-                let (a, b) = (truth(&self.eval(a)), truth(&self.eval(b)));
-                from_truth(match (a, b) {
-                    (Some(false), _) | (_, Some(false)) => Some(false),
-                    (Some(true), Some(true)) => Some(true),
-                    _ => None,
-                })
-            }
-            GKind::Or(a, b) => {
-                let (a, b) = (truth(&self.eval(a)), truth(&self.eval(b)));
-                from_truth(match (a, b) {
-                    (Some(true), _) | (_, Some(true)) => Some(true),
-                    (Some(false), Some(false)) => Some(false),
-                    _ => None,
-                })
-            }
-            GKind::Compare {
-                op,
-                lhs,
-                rhs,
-                signed,
-            } => {
-                let (l, r) = (self.eval(lhs), self.eval(rhs));
-                if l == Value::Null || r == Value::Null {
-                    return Value::Null;
-                }
-                // Integers as the program's registers compare them; floats and text by value.
-                Value::Bool(match (register(&l), register(&r)) {
-                    (Some(a), Some(b)) => bpfq_compiler::alu::compare(*op, a, b, *signed),
-                    _ => op.holds(compare_values(&l, &r)),
-                })
-            }
-            GKind::Arith {
-                op,
-                lhs,
-                rhs,
-                signed,
-            } => arith(*op, self.eval(lhs), self.eval(rhs), *signed),
-        }
-    }
-}
-
-/// Arithmetic on group values: floats when an operand is one, else 64-bit integers with the
-/// BPF program's semantics (`alu::arith`).
-fn arith(op: ArithOp, l: Value, r: Value, signed: bool) -> Value {
-    if matches!(l, Value::Float(_)) || matches!(r, Value::Float(_)) {
-        let (Some(x), Some(y)) = (float(&l), float(&r)) else {
-            return Value::Null;
-        };
-        return Value::Float(match op {
-            ArithOp::Add => x + y,
-            ArithOp::Sub => x - y,
-            ArithOp::Mul => x * y,
-            ArithOp::Div => x / y,
-            // The binder accepts only + - * / with floats.
-            _ => return Value::Null,
-        });
-    }
-    let (Some(a), Some(b)) = (register(&l), register(&r)) else {
-        return Value::Null;
-    };
-    let bits = bpfq_compiler::alu::arith(op, a, b, signed);
-    if signed {
-        Value::Int(bits as i64)
-    } else {
-        Value::UInt(bits)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bpfq_compiler::bind::{Aggregate, CmpOp, GroupColumn};
+    use bpfq_compiler::bind::{Aggregate, CmpOp, GExpr, GKind, GTy, GroupColumn, Ty};
     use bpfq_compiler::diagnostic::Span;
 
     fn span() -> Span {
@@ -659,25 +495,5 @@ mod tests {
         assert_eq!(got, expected);
         assert_eq!(got[0][2], Value::UInt(3), "the sum wraps around");
         assert_eq!(got[1][2], Value::Null, "a sum of no values is NULL");
-    }
-
-    #[test]
-    fn integer_arithmetic_follows_the_bpf_program() {
-        assert_eq!(
-            arith(ArithOp::Div, Value::UInt(7), Value::UInt(0), false),
-            Value::UInt(0)
-        );
-        assert_eq!(
-            arith(ArithOp::Rem, Value::UInt(7), Value::UInt(0), false),
-            Value::UInt(7)
-        );
-        assert_eq!(
-            arith(ArithOp::Div, Value::Int(-7), Value::Int(2), true),
-            Value::Int(-3)
-        );
-        assert_eq!(
-            arith(ArithOp::Mul, Value::Float(1.5), Value::UInt(2), false),
-            Value::Float(3.0)
-        );
     }
 }

@@ -12,7 +12,7 @@ use bpfq_compiler::join::{JoinFilter, JoinPlan};
 use bpfq_compiler::layout::{ColumnLayout, RowLayout};
 
 use crate::decode::Value;
-use crate::group::compare_values;
+use crate::eval::{compare, Integers};
 
 /// A join key part that hashes and compares by value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -149,10 +149,7 @@ fn holds(filter: &JoinFilter, sources: &[Vec<Vec<Value>>], combo: &[usize]) -> b
         value(sources, combo, filter.lhs),
         value(sources, combo, filter.rhs),
     );
-    if l == Value::Null || r == Value::Null {
-        return false;
-    }
-    filter.op.holds(compare_values(&l, &r))
+    compare(filter.op, &l, &r, Integers::ByValue).unwrap_or(false)
 }
 
 /// The layout of the join's result rows (names and kinds; offsets mean nothing).

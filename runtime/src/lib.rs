@@ -5,6 +5,7 @@
 
 pub mod caps;
 pub mod decode;
+pub mod eval;
 pub mod execute;
 pub mod format;
 mod framer;

@@ -14,8 +14,9 @@ use bpfq_compiler::plan::UserPart;
 use std::cmp::Ordering;
 
 use crate::decode::{decode_row, RawRow, Value};
+use crate::eval::compare_values;
 use crate::format::RowSink;
-use crate::group::{compare_values, Grouper};
+use crate::group::Grouper;
 use crate::reader::ReadError;
 use crate::row_source::RowSource;
 

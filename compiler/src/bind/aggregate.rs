@@ -3,7 +3,8 @@
 //! result expression refers only to group keys, aggregates and constants; anything else is a
 //! coded diagnostic (E0220-E0223) at the offending span.
 
-use super::grouping::{AggFunc, Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
+use super::builtins::{misplaced_aggregate, AggFunc};
+use super::grouping::{Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
 use super::{source_text, ArithOp, Binder, CmpOp, OutputColumn, SortKey, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
@@ -38,16 +39,6 @@ pub fn find_aggregate(expr: &Expr) -> Option<Span> {
         | ExprKind::Null
         | ExprKind::Param(_) => None,
     }
-}
-
-/// An aggregate where only plain values may appear (`where`, `group by`, inside an aggregate).
-pub(super) fn misplaced_aggregate(span: Span, place: &str, hint: &str) -> Diagnostic {
-    Diagnostic::error(
-        codes::AGGREGATE_MISPLACED,
-        format!("an aggregate cannot be used {place}"),
-    )
-    .with_primary(span, "aggregate here")
-    .with_note(hint.to_string())
 }
 
 /// Whether the query is grouped: `group by`, or an aggregate in select, having or order by.
@@ -401,13 +392,10 @@ impl Binder<'_> {
                 };
                 return Ok(bool_expr(kind, span));
             }
-            BinaryOp::Eq => CmpOp::Eq,
-            BinaryOp::Ne => CmpOp::Ne,
-            BinaryOp::Lt => CmpOp::Lt,
-            BinaryOp::Le => CmpOp::Le,
-            BinaryOp::Gt => CmpOp::Gt,
-            BinaryOp::Ge => CmpOp::Ge,
-            other => return self.group_arith(g, other, lhs, rhs, span),
+            other => match CmpOp::of(other) {
+                Some(cmp) => cmp,
+                None => return self.group_arith(g, other, lhs, rhs, span),
+            },
         };
         let is_string = |e: &Expr| matches!(e.kind, crate::syntax::ast::ExprKind::Str(_));
         let (l, r) = match (self.group_expr(g, lhs), self.group_expr(g, rhs)) {

@@ -24,20 +24,7 @@ pub const D_PATH_WALK_SLOT: u32 = 44;
 pub const D_PATH_MAX: u32 = 256;
 
 impl Binder<'_> {
-    pub(super) fn bind_d_path(&mut self, args: &[Expr], span: Span) -> Result<TExpr, Diagnostic> {
-        let [arg] = args else {
-            return Err(Diagnostic::error(
-                codes::TYPE_MISMATCH,
-                format!(
-                    "`d_path` takes 1 argument (a struct path), not {}",
-                    args.len()
-                ),
-            )
-            .with_primary(span, "here")
-            .with_note(
-                "e.g. d_path(file.f_path) on task_file, d_path(vma.vm_file.f_path) on task_vma",
-            ));
-        };
+    pub(super) fn bind_d_path(&mut self, arg: &Expr, span: Span) -> Result<TExpr, Diagnostic> {
         let bound = self.bind_expr(arg)?;
         let path_struct = match (&bound.kind, &bound.ty) {
             (TKind::Place { .. }, Ty::Struct { id })

@@ -134,11 +134,10 @@ impl fmt::Display for TExpr {
                 walk.d_parent, walk.d_name, walk.mount_mnt
             ),
             TKind::BoolToInt { cond } => write!(f, "int({cond})"),
-            TKind::IfElse {
-                cond,
-                then,
-                otherwise,
-            } => write!(f, "if({cond}, {then}, {otherwise})"),
+            TKind::Call { func, args } => {
+                let args: Vec<String> = args.iter().map(TExpr::to_string).collect();
+                write!(f, "{}({})", func.name(), args.join(", "))
+            }
             TKind::ByteSwap { value, bytes } => {
                 write!(f, "bswap{}({value})", u32::from(*bytes) * 8)
             }

@@ -5,7 +5,7 @@
 use super::enum_names;
 use super::nullable::null_sources;
 use super::vma_perms::{self, VMA_PERMS_BITS};
-use super::{internal, malformed_btf, unsupported, ArithOp, Binder, CmpOp, TExpr, TKind, Ty};
+use super::{internal, malformed_btf, ArithOp, Binder, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
@@ -499,28 +499,11 @@ impl Binder<'_> {
                 negated,
             } => self.bind_like(text, pattern, *negated, span),
             ExprKind::Cast { expr: value, ty } => self.bind_cast(value, ty, span),
-            ExprKind::Call { func, args, .. } if func.name == "if" => self.bind_if(args, span),
-            ExprKind::Call { func, args, .. } if func.name == "d_path" => {
-                self.bind_d_path(args, span)
-            }
-            ExprKind::Call { func, args, .. } if func.name == "kernfs_path" => {
-                self.bind_kernfs_path(args, span)
-            }
-            ExprKind::Call { func, .. }
-                if super::grouping::AggFunc::from_name(&func.name).is_some() =>
-            {
-                Err(super::aggregate::misplaced_aggregate(
-                    span,
-                    "here",
-                    "aggregates go in `select`, `having` and `order by`",
-                ))
-            }
-            ExprKind::Call { func, .. } => Err(unsupported(
-                &format!("function `{}`", func.name),
-                span,
-                "the expressions issue (#3)",
-            )),
-            ExprKind::CountStar => Err(super::aggregate::misplaced_aggregate(
+            ExprKind::Call { func, args, .. } => match super::builtins::builtin(&func.name) {
+                Some(builtin) => self.bind_call(builtin, args, span),
+                None => Err(super::builtins::unknown_function(&func.name, func.span)),
+            },
+            ExprKind::CountStar => Err(super::builtins::misplaced_aggregate(
                 span,
                 "here",
                 "aggregates go in `select`, `having` and `order by`",
@@ -699,38 +682,6 @@ impl Binder<'_> {
         })
     }
 
-    /// `if(cond, a, b)`: `a` when the condition holds, else `b`; both integers.
-    fn bind_if(&mut self, args: &[Expr], span: Span) -> Result<TExpr, Diagnostic> {
-        let [cond, then, otherwise] = args else {
-            return Err(Diagnostic::error(
-                codes::TYPE_MISMATCH,
-                format!(
-                    "`if` takes 3 arguments (condition, then, else), not {}",
-                    args.len()
-                ),
-            )
-            .with_primary(span, "here"));
-        };
-        let cond = self.bind_condition(cond)?;
-        let then = self.integer(then)?;
-        let otherwise = self.integer(otherwise)?;
-        // Signed when an arm is, or is a negative literal (`if(c, 1, -1)`).
-        let negative = |e: &TExpr| matches!(e.kind, TKind::Int(v) if (v as i64) < 0);
-        let signed = then.ty.is_signed()
-            || otherwise.ty.is_signed()
-            || negative(&then)
-            || negative(&otherwise);
-        Ok(TExpr {
-            kind: TKind::IfElse {
-                cond: Box::new(cond),
-                then: Box::new(then),
-                otherwise: Box::new(otherwise),
-            },
-            ty: Ty::Int { bytes: 8, signed },
-            span,
-        })
-    }
-
     fn bind_param(&mut self, name: &str, span: Span) -> Result<TExpr, Diagnostic> {
         let Some(text) = self.env.params.get(name) else {
             return Err(Diagnostic::error(
@@ -813,7 +764,7 @@ impl Binder<'_> {
     }
 
     /// Binds an operand that must be an integer.
-    fn integer(&mut self, expr: &Expr) -> Result<TExpr, Diagnostic> {
+    pub(super) fn integer(&mut self, expr: &Expr) -> Result<TExpr, Diagnostic> {
         let bound = self.bind_expr(expr)?;
         if bound.ty.is_integer() {
             Ok(bound)
@@ -848,15 +799,12 @@ impl Binder<'_> {
                     span,
                 });
             }
-            BinaryOp::Eq => return self.compare(CmpOp::Eq, lhs, rhs, span),
-            BinaryOp::Ne => return self.compare(CmpOp::Ne, lhs, rhs, span),
-            BinaryOp::Lt => return self.compare(CmpOp::Lt, lhs, rhs, span),
-            BinaryOp::Le => return self.compare(CmpOp::Le, lhs, rhs, span),
-            BinaryOp::Gt => return self.compare(CmpOp::Gt, lhs, rhs, span),
-            BinaryOp::Ge => return self.compare(CmpOp::Ge, lhs, rhs, span),
-            arithmetic => match ArithOp::of(arithmetic) {
-                Some(arith) => arith,
-                None => return Err(super::internal(span, "an operator that is not arithmetic")),
+            other => match (CmpOp::of(other), ArithOp::of(other)) {
+                (Some(cmp), _) => return self.compare(cmp, lhs, rhs, span),
+                (None, Some(arith)) => arith,
+                (None, None) => {
+                    return Err(super::internal(span, "an operator that is not arithmetic"))
+                }
             },
         };
         let l = self.integer(lhs)?;

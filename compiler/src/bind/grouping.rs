@@ -2,43 +2,11 @@
 //! a query has `group by` or aggregates. Guarantees every reference is an index: `Key` into
 //! `keys`, `Agg` into `aggregates`, kernel columns into `TypedQuery::columns`; no source names.
 
+use super::builtins::AggFunc;
 use super::{ArithOp, CmpOp, Ty};
 use crate::diagnostic::Span;
 use crate::layout::{ColumnKind, RowLayout};
 use std::fmt;
-
-/// The aggregate functions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AggFunc {
-    Count,
-    Sum,
-    Min,
-    Max,
-    Avg,
-}
-
-impl AggFunc {
-    pub fn from_name(name: &str) -> Option<AggFunc> {
-        Some(match name.to_ascii_lowercase().as_str() {
-            "count" => AggFunc::Count,
-            "sum" => AggFunc::Sum,
-            "min" => AggFunc::Min,
-            "max" => AggFunc::Max,
-            "avg" => AggFunc::Avg,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            AggFunc::Count => "count",
-            AggFunc::Sum => "sum",
-            AggFunc::Min => "min",
-            AggFunc::Max => "max",
-            AggFunc::Avg => "avg",
-        }
-    }
-}
 
 /// One aggregate over the rows of a group.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -15,22 +15,7 @@ pub const KERNFS_PATH_LEVELS: u32 = 8;
 pub const KERNFS_NAME_SLOT: u32 = 40;
 
 impl Binder<'_> {
-    pub(super) fn bind_kernfs_path(
-        &mut self,
-        args: &[Expr],
-        span: Span,
-    ) -> Result<TExpr, Diagnostic> {
-        let [arg] = args else {
-            return Err(Diagnostic::error(
-                codes::TYPE_MISMATCH,
-                format!(
-                    "`kernfs_path` takes 1 argument (a struct kernfs_node pointer), not {}",
-                    args.len()
-                ),
-            )
-            .with_primary(span, "here")
-            .with_note("e.g. kernfs_path(cgroup.kn) on cgroup"));
-        };
+    pub(super) fn bind_kernfs_path(&mut self, arg: &Expr, span: Span) -> Result<TExpr, Diagnostic> {
         let node = self.bind_expr(arg)?;
         let is_node = match &node.ty {
             Ty::Ptr { pointee } => self.env.btf.name_of(*pointee) == Some("kernfs_node"),

@@ -3,6 +3,7 @@
 //! pointing at the source (or stdlib) span that caused it.
 
 mod aggregate;
+mod builtins;
 mod d_path;
 mod display;
 mod enum_names;
@@ -19,8 +20,9 @@ pub mod typed;
 mod vma_perms;
 
 pub use aggregate::find_aggregate;
+pub use builtins::AggFunc;
 pub use d_path::{walk_note, D_PATH_MAX, D_PATH_WALK_LEVELS, D_PATH_WALK_SLOT};
-pub use grouping::{AggFunc, Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
+pub use grouping::{Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
 pub use kernfs_path::{KERNFS_NAME_SLOT, KERNFS_PATH_LEVELS};
 pub use map_elem::{MapParam, ELEMENT_BYTES_MAX};
 pub use params::{CgroupOrder, CgroupStart, IterParams, NetnsRef, CGROUP2_ROOT_ID};
@@ -326,7 +328,7 @@ fn bind_query(
     }
 
     if let Some(span) = query.filter.as_ref().and_then(aggregate::find_aggregate) {
-        return Err(aggregate::misplaced_aggregate(
+        return Err(builtins::misplaced_aggregate(
             span,
             "in `where`",
             "`where` picks rows before grouping; filter groups with `having`",

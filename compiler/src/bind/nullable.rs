@@ -28,29 +28,50 @@ pub fn null_sources(expr: &TExpr) -> NullSources<'_> {
 
 fn collect<'e>(expr: &'e TExpr, sources: &mut NullSources<'e>) {
     match &expr.kind {
-        TKind::Load { ptr, .. } | TKind::Place { ptr, .. } => {
-            collect(ptr, sources);
-            if matches!(ptr.kind, TKind::Load { .. }) {
-                sources.pointers.push(ptr);
+        // A read through a pointer loaded from memory: NULL when that pointer is.
+        TKind::Load { ptr: inner, .. }
+        | TKind::Place { ptr: inner, .. }
+        | TKind::StructCast { value: inner, .. } => {
+            collect(inner, sources);
+            if matches!(inner.kind, TKind::Load { .. }) {
+                sources.pointers.push(inner);
             }
         }
-        TKind::StructCast { value, .. } => {
-            collect(value, sources);
-            if matches!(value.kind, TKind::Load { .. }) {
-                sources.pointers.push(value);
+        // Integers computed from values: NULL when an operand is.
+        TKind::Call { func, .. } if func.null_in_null_out() => {
+            for operand in expr.children() {
+                collect(operand, sources);
             }
         }
-        TKind::Neg(e) | TKind::BitNot(e) => collect(e, sources),
-        TKind::Cast { value, .. } | TKind::ByteSwap { value, .. } => collect(value, sources),
-        TKind::Arith { lhs, rhs, .. } => {
-            collect(lhs, sources);
-            collect(rhs, sources);
+        TKind::Neg(_)
+        | TKind::BitNot(_)
+        | TKind::Cast { .. }
+        | TKind::ByteSwap { .. }
+        | TKind::Arith { .. } => {
+            for operand in expr.children() {
+                collect(operand, sources);
+            }
         }
         // A path longer than the column, a walk deeper than its slots, a name cut by its slot,
         // a failed read or a pseudo file: NULL then.
         TKind::DPath { .. } | TKind::KernfsPath { .. } | TKind::DentryPath { .. } => {
             sources.helper = true;
         }
-        _ => {}
+        // Never NULL: constants and the context (checked at entry); a C string (the probe
+        // read gives an empty string for a NULL pointer); conditions and what is chosen by
+        // one, as `if` (a test of a NULL value is false, not NULL).
+        TKind::CtxField { .. }
+        | TKind::CtxValue { .. }
+        | TKind::Int(_)
+        | TKind::Str(_)
+        | TKind::CString { .. }
+        | TKind::Compare { .. }
+        | TKind::TextEq { .. }
+        | TKind::Like { .. }
+        | TKind::BoolToInt { .. }
+        | TKind::Call { .. }
+        | TKind::And(..)
+        | TKind::Or(..)
+        | TKind::Not(_) => {}
     }
 }

@@ -157,6 +157,31 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
+    /// The comparison a binary operator of the syntax performs; `None` for arithmetic and logic.
+    pub fn of(op: crate::syntax::ast::BinaryOp) -> Option<CmpOp> {
+        use crate::syntax::ast::BinaryOp;
+        Some(match op {
+            BinaryOp::Eq => CmpOp::Eq,
+            BinaryOp::Ne => CmpOp::Ne,
+            BinaryOp::Lt => CmpOp::Lt,
+            BinaryOp::Le => CmpOp::Le,
+            BinaryOp::Gt => CmpOp::Gt,
+            BinaryOp::Ge => CmpOp::Ge,
+            BinaryOp::Add
+            | BinaryOp::Sub
+            | BinaryOp::Mul
+            | BinaryOp::Div
+            | BinaryOp::Rem
+            | BinaryOp::BitAnd
+            | BinaryOp::BitOr
+            | BinaryOp::BitXor
+            | BinaryOp::Shl
+            | BinaryOp::Shr
+            | BinaryOp::And
+            | BinaryOp::Or => return None,
+        })
+    }
+
     /// The operator that holds with the operands exchanged (`a < b` is `b > a`).
     pub fn swapped(self) -> CmpOp {
         match self {
@@ -401,11 +426,11 @@ pub enum TKind {
     BoolToInt {
         cond: Box<TExpr>,
     },
-    /// `if(cond, then, otherwise)`: an integer chosen by a condition.
-    IfElse {
-        cond: Box<TExpr>,
-        then: Box<TExpr>,
-        otherwise: Box<TExpr>,
+    /// A scalar built-in (`if(cond, a, b)`) of its arguments, each an integer or, typed `Bool`,
+    /// a condition.
+    Call {
+        func: crate::scalar_fn::ScalarFn,
+        args: Vec<TExpr>,
     },
     /// The low `bytes` bytes of an integer in reverse order (a network-order `port`).
     ByteSwap {
@@ -421,6 +446,45 @@ pub enum TKind {
     And(Box<TExpr>, Box<TExpr>),
     Or(Box<TExpr>, Box<TExpr>),
     Not(Box<TExpr>),
+}
+
+impl TExpr {
+    /// The direct sub-expressions, in the order the program computes them. The one exhaustive
+    /// list of what each node kind contains: a new kind is added here, and every walk over the
+    /// tree (`walk`) then sees inside it.
+    pub fn children(&self) -> Vec<&TExpr> {
+        match &self.kind {
+            TKind::CtxField { .. } | TKind::CtxValue { .. } | TKind::Int(_) | TKind::Str(_) => {
+                Vec::new()
+            }
+            TKind::Place { ptr: e, .. }
+            | TKind::Load { ptr: e, .. }
+            | TKind::CString { ptr: e, .. }
+            | TKind::Neg(e)
+            | TKind::BitNot(e)
+            | TKind::Not(e)
+            | TKind::TextEq { text: e, .. }
+            | TKind::Like { text: e, .. }
+            | TKind::StructCast { value: e, .. }
+            | TKind::ByteSwap { value: e, .. }
+            | TKind::Cast { value: e, .. }
+            | TKind::DPath { path: e, .. }
+            | TKind::DentryPath { path: e, .. }
+            | TKind::KernfsPath { node: e, .. }
+            | TKind::BoolToInt { cond: e } => vec![e],
+            TKind::Arith { lhs, rhs, .. } | TKind::Compare { lhs, rhs, .. } => vec![lhs, rhs],
+            TKind::And(l, r) | TKind::Or(l, r) => vec![l, r],
+            TKind::Call { args, .. } => args.iter().collect(),
+        }
+    }
+
+    /// Calls `f` on this expression and on every expression inside it, parents first.
+    pub fn walk<'e>(&'e self, f: &mut dyn FnMut(&'e TExpr)) {
+        f(self);
+        for child in self.children() {
+            child.walk(f);
+        }
+    }
 }
 
 /// The iterator the query runs on.
@@ -474,4 +538,75 @@ pub struct TypedQuery {
     /// Grouping and aggregates computed over the kernel's rows (`columns` are then the group
     /// keys and aggregate arguments); `order_by` and `limit` then apply to the groups.
     pub grouping: Option<super::Grouping>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(kind: TKind, ty: Ty) -> TExpr {
+        TExpr {
+            kind,
+            ty,
+            span: Span::default(),
+        }
+    }
+
+    /// `if(task.pid > 1, task.tgid, 0)`: a walk sees the context field in every argument.
+    #[test]
+    fn walks_reach_the_arguments_of_a_call() {
+        let int = Ty::Int {
+            bytes: 4,
+            signed: true,
+        };
+        let task = || {
+            Box::new(node(
+                TKind::CtxField {
+                    name: "task".into(),
+                    offset: 8,
+                },
+                Ty::Ptr { pointee: TypeId(1) },
+            ))
+        };
+        let load = |offset| {
+            node(
+                TKind::Load {
+                    ptr: task(),
+                    offset,
+                    bytes: 4,
+                    signed: true,
+                    bitfield: None,
+                },
+                int.clone(),
+            )
+        };
+        let cond = node(
+            TKind::Compare {
+                op: CmpOp::Gt,
+                lhs: Box::new(load(100)),
+                rhs: Box::new(node(TKind::Int(1), Ty::Literal)),
+                signed: true,
+            },
+            Ty::Bool,
+        );
+        let call = node(
+            TKind::Call {
+                func: crate::scalar_fn::ScalarFn::If,
+                args: vec![cond, load(104), node(TKind::Int(0), Ty::Literal)],
+            },
+            Ty::Int {
+                bytes: 8,
+                signed: true,
+            },
+        );
+        let mut loads = Vec::new();
+        call.walk(&mut |e| {
+            if let TKind::Load { offset, .. } = e.kind {
+                loads.push(offset);
+            }
+        });
+        assert_eq!(loads, [100, 104]);
+        assert_eq!(call.children().len(), 3);
+        assert_eq!(call.to_string().split('(').next(), Some("if"));
+    }
 }

@@ -7,6 +7,7 @@ mod dentry_path;
 mod kernfs_path;
 use kernfs_path::KernfsWalk;
 mod group_update;
+mod scalar_fn;
 mod segments;
 mod sk_storage;
 mod text;
@@ -397,38 +398,11 @@ fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
 
 /// Calls `f` with the name and offset of each context pointer field `expr` reads.
 pub(crate) fn visit_ctx_fields<'e>(expr: &'e TExpr, f: &mut dyn FnMut(&'e str, u32)) {
-    match &expr.kind {
-        TKind::CtxField { name, offset } => f(name, *offset),
-        TKind::Place { ptr, .. } | TKind::Load { ptr, .. } => visit_ctx_fields(ptr, f),
-        TKind::Int(_) | TKind::Str(_) | TKind::CtxValue { .. } => {}
-        TKind::Neg(e) | TKind::BitNot(e) | TKind::Not(e) => visit_ctx_fields(e, f),
-        TKind::TextEq { text, .. } | TKind::Like { text, .. } => visit_ctx_fields(text, f),
-        TKind::BoolToInt { cond } => visit_ctx_fields(cond, f),
-        TKind::IfElse {
-            cond,
-            then,
-            otherwise,
-        } => {
-            visit_ctx_fields(cond, f);
-            visit_ctx_fields(then, f);
-            visit_ctx_fields(otherwise, f);
+    expr.walk(&mut |e| {
+        if let TKind::CtxField { name, offset } = &e.kind {
+            f(name, *offset);
         }
-        TKind::Cast { value, .. }
-        | TKind::StructCast { value, .. }
-        | TKind::ByteSwap { value, .. }
-        | TKind::CString { ptr: value, .. }
-        | TKind::DPath { path: value, .. }
-        | TKind::KernfsPath { node: value, .. }
-        | TKind::DentryPath { path: value, .. } => visit_ctx_fields(value, f),
-        TKind::Arith { lhs, rhs, .. } | TKind::Compare { lhs, rhs, .. } => {
-            visit_ctx_fields(lhs, f);
-            visit_ctx_fields(rhs, f);
-        }
-        TKind::And(a, b) | TKind::Or(a, b) => {
-            visit_ctx_fields(a, f);
-            visit_ctx_fields(b, f);
-        }
-    }
+    });
 }
 
 /// A 32-bit immediate that sign-extends to exactly `value`.
@@ -618,27 +592,7 @@ impl Lowerer<'_> {
                 self.b.switch_to(join);
                 self.b.value(Inst::SlotLoad { slot })
             }
-            TKind::IfElse {
-                cond,
-                then,
-                otherwise,
-            } => {
-                let slot = self.b.new_slot();
-                let (yes, no, join) = (
-                    self.b.create_block(),
-                    self.b.create_block(),
-                    self.b.create_block(),
-                );
-                self.cond(cond, yes, no)?;
-                for (block, arm) in [(yes, then), (no, otherwise)] {
-                    self.b.switch_to(block);
-                    let value = self.operand(arm)?;
-                    self.b.effect(Inst::SlotStore { slot, value });
-                    self.b.terminate(Terminator::Jump(join));
-                }
-                self.b.switch_to(join);
-                self.b.value(Inst::SlotLoad { slot })
-            }
+            TKind::Call { func, args } => self.call(*func, args)?,
             TKind::ByteSwap { value, bytes } => {
                 let arg = self.value(value)?;
                 self.b.value(Inst::Unary {
