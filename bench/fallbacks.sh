@@ -12,6 +12,10 @@
 #   task_vma    the same for vm_file (--assume-kernel-lacks vma_file_path_trusted)
 # Then on this host: a query with the probe cache removed (/run/bpfq/features-*) against the
 # same query with the cache in place.
+# The guest's clock (BENCH_CLOCK): `icount` (default) runs qemu with -icount shift=0,sleep=off,
+# so guest time is its instruction count (1 ns each): steady within ~1% whatever the host's
+# load, but blind to memory and cache costs; `real` is TCG's wall clock, which swings by 2x
+# between rounds on a busy host.
 #
 # Usage: bench/fallbacks.sh [PATH_TO_BPFQ]   (the host binary for the probe rows; the guest's is
 #        the static build tests/kernels.sh makes of this checkout)
@@ -19,6 +23,7 @@
 #        BENCH_ROUNDS=N      measured rounds per pair (default 15)
 #        BENCH_WARMUP=N      unmeasured warm-up rounds (default 2)
 #        BENCH_KERNEL=LABEL  the tests/kernels.sh guest (default 6.12)
+#        BENCH_CLOCK=icount|real  the guest's clock (default icount, above)
 #        BENCH_SAMPLES=DIR   keep the guest's output and the host's raw samples there
 #        BOOT_TIMEOUT=S      seconds the guest may take (default 3600)
 set -euo pipefail
@@ -28,6 +33,7 @@ repo_root=$(cd "$bench_dir/.." && pwd)
 rounds=${BENCH_ROUNDS:-15}
 warmup=${BENCH_WARMUP:-2}
 kernel=${BENCH_KERNEL:-6.12}
+clock=${BENCH_CLOCK:-icount}
 bpfq=${1:-${BPFQ:-$repo_root/target/release/bpfq}}
 probe_query='from task select pid, comm'
 
@@ -36,6 +42,11 @@ say() { echo "fallbacks: $*" >&2; }
 
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer (got '$rounds')"
 [[ $warmup =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a non-negative integer (got '$warmup')"
+case $clock in
+    icount) qemu_extra='-icount shift=0,sleep=off' ;;
+    real) qemu_extra='' ;;
+    *) die "BENCH_CLOCK must be icount or real (got '$clock')" ;;
+esac
 [[ $(id -u) == 0 ]] || die "run as root (qemu's boot is not, but the host's probe rows load programs)"
 command -v cc >/dev/null || die "no cc: the guest's helpers are built with cc -static (libc6-dev)"
 
@@ -76,13 +87,14 @@ DIRS=4
 FILES=1000
 CONFIG
 
-say "booting $kernel under qemu: $rounds rounds (+$warmup warm-up) of 5 pairs (a TCG guest: minutes)"
-BOOT_TIMEOUT=${BOOT_TIMEOUT:-3600} "$repo_root/tests/kernels.sh" --run "$guest" "$kernel" \
+say "booting $kernel under qemu ($clock clock): $rounds rounds (+$warmup warm-up) of 5 pairs"
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-3600} QEMU_EXTRA=$qemu_extra "$repo_root/tests/kernels.sh" --run "$guest" "$kernel" \
     >"$samples_dir/guest.out" &
 kernels_pid=$!
 wait "$kernels_pid" || { kernels_pid=''; cat "$samples_dir/guest.out" >&2; die "the guest run failed"; }
 kernels_pid=''
 grep '^INFO' "$samples_dir/guest.out" | sed 's/^INFO /guest: /'
+echo "guest clock: $clock${qemu_extra:+ (qemu $qemu_extra: guest ms = instructions / 10^6)}"
 
 # ---- host: the probe, cache removed vs cached ------------------------------------------------
 cc -O2 -o "$work/runbench" "$bench_dir/c/runbench.c" || die "building runbench.c failed"
@@ -99,9 +111,10 @@ echo "host: $(uname -r), $(nproc) CPUs, $("$bpfq" --version)"
 # ---- the table -------------------------------------------------------------------------------
 echo
 echo "Medians of $rounds interleaved rounds in ms (p10-p90); ratio = fallback median / direct"
-echo "median, with the p10-p90 of the per-round ratios (each round's fallback over its direct)."
+echo "median, with the p10-p90 of the per-round ratios (each round's fallback over its direct);"
+echo "the same for CPU time (user + system)."
 echo
-echo "| fallback | rows (direct / fallback) | direct ms | fallback ms | ratio (p10-p90) | CPU ratio |"
+echo "| fallback | rows (direct / fallback) | direct ms | fallback ms | ratio (p10-p90) | CPU ratio (p10-p90) |"
 echo "|---|---|---|---|---|---|"
 awk '
     # Nearest-rank percentile of v[1..n] after sorting it in place (n is small).
@@ -128,13 +141,14 @@ awk '
                 d[r + 1] = wall[name, "direct", r]; f[r + 1] = wall[name, "fallback", r]
                 q[r + 1] = f[r + 1] / d[r + 1]
                 dc[r + 1] = cpu[name, "direct", r]; fc[r + 1] = cpu[name, "fallback", r]
+                qc[r + 1] = fc[r + 1] / dc[r + 1]
             }
             dm = med(d, n); dl = pct(d, n, 0.1); dh = pct(d, n, 0.9)
             fm = med(f, n); fl = pct(f, n, 0.1); fh = pct(f, n, 0.9)
             ql = pct(q, n, 0.1); qh = pct(q, n, 0.9)
-            printf "| %s | %s | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) | %.2fx (%.2f-%.2f) | %.2fx |\n",
+            printf "| %s | %s | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) | %.2fx (%.2f-%.2f) | %.2fx (%.2f-%.2f) |\n",
                 what[name] check[name], (name in rows) ? rows[name] : "-", dm, dl, dh, fm, fl, fh,
-                fm / dm, ql, qh, med(fc, n) / med(dc, n)
+                fm / dm, ql, qh, med(fc, n) / med(dc, n), pct(qc, n, 0.1), pct(qc, n, 0.9)
         }
     }' "$samples_dir/guest.out"
 if [[ -n ${BENCH_SAMPLES:-} ]]; then echo; echo "raw samples: $samples_dir/guest.out"; fi

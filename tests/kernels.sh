@@ -19,7 +19,8 @@
 # the checks, and its output, framed by BPFQ-RUN-START and BPFQ-RUN-END <exit status> lines, goes
 # to stdout instead of a matrix (bench/fallbacks.sh); exits 0 only when every run.sh did.
 # Environment: BPFQ_KERNELS_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/bpfq-kernels),
-# BOOT_TIMEOUT (seconds per guest, default 600).
+# BOOT_TIMEOUT (seconds per guest, default 600), QEMU_EXTRA (more qemu arguments, split on spaces:
+# bench/fallbacks.sh's `-icount`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -252,7 +253,8 @@ boot_once() {
     # The kernel hands an unknown name=value of its command line to /init as an environment variable.
     [ -z "$run_dir" ] || append+=" bpfq_run=/guest-run/run.sh"
     t0=$(date +%s)
-    timeout -k 10 "$boot_timeout" qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m 1G \
+    # shellcheck disable=SC2086 # QEMU_EXTRA is a list of arguments
+    timeout -k 10 "$boot_timeout" qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m 1G ${QEMU_EXTRA:-} \
         -nographic -no-reboot -nic none -pidfile "$work/$label.qemu.pid" \
         -kernel "${vmlinuz[$label]}" -initrd "$work/initrd.gz" -append "$append" \
         </dev/null >"$work/$label.log" 2>&1 &
