@@ -354,3 +354,42 @@ fn task_file_paths_by_dentry_walk_match_readlink() {
     let paths: Vec<&Value> = rows.iter().map(|row| &row[1]).collect();
     assert_eq!(paths, [&Value::Text(link)], "the socket's name");
 }
+
+/// The hidden `--assume-kernel-lacks d_path_in_iter` plans task_file paths as Linux 5.10 would:
+/// `explain` names the dentry walk and who asked for it, and the walk's rows for a file this
+/// process holds open equal readlink. A name that is no feature is a usage error listing them.
+#[test]
+fn assume_kernel_lacks_d_path_gives_the_dentry_walk_from_the_cli() {
+    let _k = shared_kernel();
+    let file = std::env::temp_dir().join(format!("bpfq-lacks-{}", std::process::id()));
+    std::fs::write(&file, "x").expect("file");
+    let held = std::fs::File::open(&file).expect("open");
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&held);
+    let query = format!(
+        "from task_file(pid = {}) select path where fd == {fd}",
+        std::process::id()
+    );
+    let lacks = ["--assume-kernel-lacks", "d_path_in_iter"];
+    let explained = bpfq_ok(&["explain", lacks[0], lacks[1], &query]);
+    assert!(
+        explained.contains("column path: d_path: dentry walk")
+            && explained.contains("given: --assume-kernel-lacks"),
+        "{explained}"
+    );
+    let (_, rows) = query_csv(&query, &lacks);
+    let want = std::fs::read_link(format!("/proc/self/fd/{fd}")).expect("readlink");
+    assert_eq!(rows, [[want.display().to_string()]]);
+    drop(held);
+    std::fs::remove_file(&file).expect("remove");
+
+    let out = bpfq(&["--assume-kernel-lacks", "d_path", "from task select pid"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).lines().next(),
+        Some(
+            "bpfq: --assume-kernel-lacks: no feature 'd_path' (features: cpu_v4, rdonly_cast, \
+             d_path_in_iter, task_iter_params, ringbuf, probe_read_kernel, memlock_charged, \
+             map_elem_programs, vma_file_path_trusted)"
+        )
+    );
+}

@@ -8,20 +8,25 @@
 # are never changed: kernels come from a private apt configuration under the cache directory,
 # and a kernel once extracted is never downloaded again.
 #
-#   tests/kernels.sh [--report-only] [--jobs N] [--refresh] [KERNEL...]
+#   tests/kernels.sh [--report-only] [--jobs N] [--refresh] [--run DIR] [KERNEL...]
 #
 # KERNEL: 5.10 (bullseye), 6.1 (bookworm), 6.12 (trixie), 6.12-lockdown (trixie booted with
 # lockdown=integrity), 6.12-confidentiality (lockdown=confidentiality: what still runs where
 # BPF may not read kernel memory), host (this machine's kernel, guest.sh run in
 # `unshare -m -n`). Default: all but 6.12-confidentiality. --jobs: guests booted at once (default 2; TCG uses one host core per busy vCPU).
 # --refresh: re-read the package lists now (else at most once a day) to pick up newer kernels.
+# --run DIR: the guests run DIR/run.sh (busybox sh; DIR is the initramfs's /guest-run) instead of
+# the checks, and its output, framed by BPFQ-RUN-START and BPFQ-RUN-END <exit status> lines, goes
+# to stdout instead of a matrix (bench/fallbacks.sh); exits 0 only when every run.sh did.
 # Environment: BPFQ_KERNELS_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/bpfq-kernels),
-# BOOT_TIMEOUT (seconds per guest, default 600).
+# BOOT_TIMEOUT (seconds per guest, default 600), QEMU_EXTRA (more qemu arguments, split on spaces:
+# bench/fallbacks.sh's `-icount`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
 report_only=false
+run_dir=
 jobs=2
 refresh=false
 kernels=()
@@ -30,6 +35,7 @@ while [ $# -gt 0 ]; do
         --report-only) report_only=true ;;
         --jobs) jobs=$2; shift ;;
         --refresh) refresh=true ;;
+        --run) run_dir=$2; shift ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         5.10 | 6.1 | 6.12 | 6.12-lockdown | 6.12-confidentiality | host) kernels+=("$1") ;;
         *) echo "tests/kernels.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
@@ -37,6 +43,12 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ ${#kernels[@]} -gt 0 ] || kernels=(5.10 6.1 6.12 6.12-lockdown host)
+if [ -n "$run_dir" ]; then
+    [ -f "$run_dir/run.sh" ] || { echo "tests/kernels.sh: --run $run_dir: no run.sh there" >&2; exit 2; }
+    for k in "${kernels[@]}"; do
+        [ "$k" != host ] || { echo "tests/kernels.sh: --run boots guests only, not host" >&2; exit 2; }
+    done
+fi
 
 cache=${BPFQ_KERNELS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfq-kernels}
 boot_timeout=${BOOT_TIMEOUT:-600}
@@ -213,6 +225,7 @@ if command -v cc >/dev/null; then
 fi
 cp -r examples/. "$root/examples/"
 cp tests/kernels/guest.sh "$root/init"
+[ -z "$run_dir" ] || cp -r "$run_dir" "$root/guest-run"
 chmod 755 "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1 >"$work/initrd.gz")
 
@@ -228,7 +241,7 @@ boot() {
     # sched_clock_cpu, seen on 6.12), which is qemu's fault, not the kernel's or bpfq's.
     for attempt in 1 2; do
         boot_once "$label"
-        grep -q '^BPFQ-RESULT' "$work/$label.log" && return
+        grep -q '^BPFQ-RESULT\|^BPFQ-RUN-START' "$work/$label.log" && return
         [ "$attempt" = 1 ] && log "$label crashed before its first check; booting it once more"
     done
 }
@@ -237,8 +250,11 @@ boot_once() {
     local label=$1 append="console=ttyS0 panic=-1" t0
     [ "$label" = 6.12-lockdown ] && append+=" lockdown=integrity"
     [ "$label" = 6.12-confidentiality ] && append+=" lockdown=confidentiality"
+    # The kernel hands an unknown name=value of its command line to /init as an environment variable.
+    [ -z "$run_dir" ] || append+=" bpfq_run=/guest-run/run.sh"
     t0=$(date +%s)
-    timeout -k 10 "$boot_timeout" qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m 1G \
+    # shellcheck disable=SC2086 # QEMU_EXTRA is a list of arguments
+    timeout -k 10 "$boot_timeout" qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m 1G ${QEMU_EXTRA:-} \
         -nographic -no-reboot -nic none -pidfile "$work/$label.qemu.pid" \
         -kernel "${vmlinuz[$label]}" -initrd "$work/initrd.gz" -append "$append" \
         </dev/null >"$work/$label.log" 2>&1 &
@@ -281,6 +297,22 @@ for k in "${kernels[@]}"; do
     waiters+=("$!")
 done
 wait
+
+# --- --run: each guest's output instead of a matrix ---------------------------------------------
+
+if [ -n "$run_dir" ]; then
+    status=0
+    for k in "${kernels[@]}"; do
+        tr -d '\r' <"$work/$k.log" | sed -n '/^BPFQ-RUN-START/,/^BPFQ-RUN-END/p' >"$work/$k.run"
+        cat "$work/$k.run"
+        if ! grep -q '^BPFQ-RUN-END 0$' "$work/$k.run"; then
+            log "$k: run.sh did not finish with status 0 (rc $(cat "$work/$k.rc")); its console's end:"
+            tail -n 20 "$work/$k.log" >&2
+            status=1
+        fi
+    done
+    exit "$status"
+fi
 
 # --- matrix -------------------------------------------------------------------------------------
 

@@ -156,6 +156,11 @@ pub struct Common {
     /// `sockmap` rows from the socket iterators. Hidden: for comparing both paths.
     #[arg(long, global = true, hide = true)]
     pub map_walk: bool,
+    /// Plan as on a kernel without this fact of `bpfq doctor`'s feature list (repeatable), e.g.
+    /// `d_path_in_iter` for the dentry walk that replaces `bpf_d_path`. Hidden: for comparing
+    /// both paths.
+    #[arg(long, value_name = "FEATURE", global = true, hide = true)]
+    pub assume_kernel_lacks: Vec<String>,
     /// Entries of the first kernel group map (doubled while it fills up). Hidden: for tests.
     #[arg(long, value_name = "N", global = true, hide = true, value_parser = parse_group_entries)]
     pub group_entries: Option<u32>,

@@ -5,7 +5,7 @@
 
 use super::queryfile::compile_from_file;
 use super::timings::Timings;
-use super::{args::Common, compile_query, open_kernel_probed, Failure};
+use super::{args::Common, compile_query, features_for, open_kernel_probed, Failure};
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::ir::MapRef;
 use bpfq_compiler::layout::RowLayout;
@@ -21,7 +21,8 @@ use std::path::Path;
 pub fn explain(query: &str, common: &Common) -> Result<(), Failure> {
     let kernel = open_kernel_probed(common.btf.as_deref())?;
     let (compiled, _sources) = compile_query(query, &kernel, common)?;
-    super::output::print(explain_compiled(&compiled, &kernel.features).as_bytes())
+    let features = features_for(&kernel, common)?;
+    super::output::print(explain_compiled(&compiled, &features).as_bytes())
 }
 
 /// `bpfq explain -f FILE [NAME]`: a query of a file, compiled as `bpfq run FILE NAME` would.
@@ -29,7 +30,8 @@ pub fn explain_file(path: &Path, name: Option<&str>, common: &Common) -> Result<
     let kernel = open_kernel_probed(common.btf.as_deref())?;
     let mut timings = Timings::new(false);
     let (compiled, _text) = compile_from_file(path, name, common, &kernel, &mut timings, None)?;
-    super::output::print(explain_compiled(&compiled, &kernel.features).as_bytes())
+    let features = features_for(&kernel, common)?;
+    super::output::print(explain_compiled(&compiled, &features).as_bytes())
 }
 
 fn explain_compiled(compiled: &CompiledQuery, features: &KernelFeatures) -> String {

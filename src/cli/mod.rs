@@ -444,7 +444,7 @@ pub fn compile_query_with<T>(
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
     let maps = map_lookup(common)?;
-    let features = features_for(kernel, common);
+    let features = features_for(kernel, common)?;
     let env = BindEnv {
         btf: &kernel.btf,
         stdlib: &stdlib,
@@ -464,14 +464,27 @@ pub fn compile_query_with<T>(
 
 /// The features to compile for: the kernel's, and with `--map-walk` as on a kernel that refuses
 /// map-element programs (bpf_map_elem rows are then read from user space, bpf_sk_storage_map
-/// and sockmap rows through the socket iterators).
-pub(super) fn features_for(kernel: &Kernel, common: &args::Common) -> KernelFeatures {
+/// and sockmap rows through the socket iterators), without each `--assume-kernel-lacks` fact.
+pub(super) fn features_for(
+    kernel: &Kernel,
+    common: &args::Common,
+) -> Result<KernelFeatures, Failure> {
     let mut features = kernel.features.clone();
     if common.map_walk {
         features.map_elem_programs = false;
         features.why.map_elem_programs = bpfq_kernel::Why::Given("--map-walk");
     }
-    features
+    for name in &common.assume_kernel_lacks {
+        let given = bpfq_kernel::Why::Given("--assume-kernel-lacks");
+        if !features.set(name, false, given) {
+            let known: Vec<&str> = features.facts().iter().map(|f| f.name).collect();
+            return Err(Failure::Usage(format!(
+                "--assume-kernel-lacks: no feature '{name}' (features: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(features)
 }
 
 /// `compiled` with its grouping moved to user space when `--group-in user` asks for it.

@@ -241,7 +241,7 @@ pub(super) fn compile_in_context(
         Err(diag) => return Err(compile_error(diag, sources)),
     };
     let maps = super::map_lookup(common)?;
-    let features = super::features_for(kernel, common);
+    let features = super::features_for(kernel, common)?;
     let env = BindEnv {
         btf: &kernel.btf,
         stdlib: &stdlib,

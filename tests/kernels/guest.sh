@@ -11,6 +11,8 @@
 #   - on the host, by tests/kernels.sh inside `unshare -m -n` (private mount and network
 #     namespaces, so nothing it mounts, binds or routes touches the host), with PATH starting at
 #     a directory of busybox applet links and BPFQ, EXAMPLES and SCRATCH set.
+# With bpfq_run=SCRIPT in its environment (tests/kernels.sh --run) it runs SCRIPT instead of the
+# checks, between a `BPFQ-RUN-START` line and a `BPFQ-RUN-END <exit status>` line.
 
 # The kernel starts /init with no PATH.
 export PATH="${PATH:-/bin:/sbin}"
@@ -386,6 +388,22 @@ lockdown=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/security/lockdown 2>/dev/n
 echo "BPFQ-INFO lockdown ${lockdown:-unknown}"
 start=$(date +%s)
 
+# The end of a run: a guest powers its machine off.
+finish() {
+    if $is_guest; then
+        sync
+        poweroff -f
+    fi
+}
+
+if [ -n "${bpfq_run:-}" ]; then
+    echo "BPFQ-RUN-START"
+    sh "$bpfq_run"
+    echo "BPFQ-RUN-END $?"
+    finish
+    exit 0
+fi
+
 check version version_check
 check targets targets_check
 
@@ -502,7 +520,4 @@ done
 
 stop_maps
 echo "BPFQ-DONE $(( $(date +%s) - start ))s"
-if $is_guest; then
-    sync
-    poweroff -f
-fi
+finish

@@ -8,6 +8,10 @@
  *                      cookie: readable where the kernel refuses sockmap iterator programs)
  *   DIR/kt_sk_storage  BPF_MAP_TYPE_SK_STORAGE (BTF int -> u64): that client socket -> 1000
  *
+ * `maps DIR HASH_ELEMENTS CONNECTIONS` makes bigger ones (bench/fallbacks.sh): keys 1..N in
+ * kt_hash (key -> key * 10), and CONNECTIONS loopback connections whose client ends fill slots
+ * 0.. of kt_sockmap8 and kt_sk_storage (the i-th -> 1000 + i); kt_sockmap keeps the first only.
+ *
  * It prints one line per map, `<name> ok` or `<name> fail <reason>`, then `client <local port>
  * <remote port>` and `ready`, and keeps the sockets (and so the map entries) alive until it is
  * killed. It never removes the pins: the caller does (in a guest, or in a private bpffs).
@@ -20,6 +24,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -97,6 +103,17 @@ static int btf_two_ints(void)
 	return bpf(BPF_BTF_LOAD, &a);
 }
 
+/* One loopback connection to `listener` (bound at `addr`): its client end, or -1. The server end
+ * stays open (and so the connection established) until the process exits. */
+static int connect_once(int listener, const struct sockaddr_in *addr)
+{
+	int client = socket(AF_INET, SOCK_STREAM, 0);
+	if (client < 0 || connect(client, (const struct sockaddr *)addr, sizeof(*addr)) ||
+	    accept(listener, NULL, NULL) < 0)
+		return -1;
+	return client;
+}
+
 static void report(const char *name, int ok)
 {
 	if (ok)
@@ -108,29 +125,42 @@ static void report(const char *name, int ok)
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "/sys/fs/bpf";
+	uint32_t elements = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 3;
+	uint32_t connections = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 1;
 	struct sockaddr_in addr;
 	socklen_t len = sizeof(addr);
-	int listener, client, server, fd, btf;
-	uint32_t key, slot = 0, cfd;
+	struct rlimit files;
+	int listener, client = -1, fd, fd8, btf, ok;
+	uint32_t key, slot = 0, cfd, i;
 	uint64_t value, cfd64;
 	int32_t sk_key;
+	int *clients;
 
-	/* A loopback TCP connection: its client end goes into the socket maps. */
+	/* Two descriptors a connection: as many as the hard limit allows. */
+	if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
+		files.rlim_cur = files.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &files);
+	}
+	clients = calloc(connections ? connections : 1, sizeof(*clients));
+
+	/* Loopback TCP connections: their client ends go into the socket maps. */
 	memset(&addr, 0, sizeof(addr));
 	addr.sin_family = AF_INET;
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	listener = socket(AF_INET, SOCK_STREAM, 0);
-	client = socket(AF_INET, SOCK_STREAM, 0);
-	if (listener < 0 || client < 0 || bind(listener, (struct sockaddr *)&addr, sizeof(addr)) ||
-	    listen(listener, 1) || getsockname(listener, (struct sockaddr *)&addr, &len) ||
-	    connect(client, (struct sockaddr *)&addr, sizeof(addr)) ||
-	    (server = accept(listener, NULL, NULL)) < 0) {
+	ok = clients && connections > 0 && listener >= 0 &&
+	     !bind(listener, (struct sockaddr *)&addr, sizeof(addr)) && !listen(listener, 1) &&
+	     !getsockname(listener, (struct sockaddr *)&addr, &len);
+	for (i = 0; ok && i < connections; i++)
+		ok = (clients[i] = connect_once(listener, &addr)) >= 0;
+	if (!ok) {
 		printf("socket fail %s\n", strerror(errno));
 		return 1;
 	}
+	client = clients[0];
 
-	fd = map_create(BPF_MAP_TYPE_HASH, 4, 8, 8, 0, "kt_hash", -1, 0, 0);
-	for (key = 1; fd >= 0 && key <= 3; key++) {
+	fd = map_create(BPF_MAP_TYPE_HASH, 4, 8, elements, 0, "kt_hash", -1, 0, 0);
+	for (key = 1; fd >= 0 && key <= elements; key++) {
 		value = key * 10;
 		if (update(fd, &key, &value))
 			fd = -1;
@@ -141,19 +171,23 @@ int main(int argc, char **argv)
 	cfd = (uint32_t)client;
 	report("sockmap", fd >= 0 && update(fd, &slot, &cfd) == 0 && pin(fd, dir, "kt_sockmap") == 0);
 
-	fd = map_create(BPF_MAP_TYPE_SOCKMAP, 4, 8, 2, 0, "kt_sockmap8", -1, 0, 0);
-	cfd64 = (uint64_t)client;
-	report("sockmap8",
-	       fd >= 0 && update(fd, &slot, &cfd64) == 0 && pin(fd, dir, "kt_sockmap8") == 0);
-
 	btf = btf_two_ints();
 	fd = btf < 0 ? -1
 		     : map_create(BPF_MAP_TYPE_SK_STORAGE, 4, 8, 0, BPF_F_NO_PREALLOC,
 				  "kt_sk_storage", btf, 1, 2);
-	sk_key = client;
-	value = 1000;
-	report("sk_storage",
-	       fd >= 0 && update(fd, &sk_key, &value) == 0 && pin(fd, dir, "kt_sk_storage") == 0);
+	fd8 = map_create(BPF_MAP_TYPE_SOCKMAP, 4, 8, connections < 2 ? 2 : connections, 0,
+			 "kt_sockmap8", -1, 0, 0);
+	for (slot = 0; slot < connections; slot++) {
+		cfd64 = (uint64_t)clients[slot];
+		if (fd8 >= 0 && update(fd8, &slot, &cfd64))
+			fd8 = -1;
+		sk_key = clients[slot];
+		value = 1000 + slot;
+		if (fd >= 0 && update(fd, &sk_key, &value))
+			fd = -1;
+	}
+	report("sockmap8", fd8 >= 0 && pin(fd8, dir, "kt_sockmap8") == 0);
+	report("sk_storage", fd >= 0 && pin(fd, dir, "kt_sk_storage") == 0);
 
 	len = sizeof(addr);
 	getsockname(client, (struct sockaddr *)&addr, &len);
