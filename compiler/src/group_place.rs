@@ -121,13 +121,14 @@ fn kernel_grouping(
     layout: &RowLayout,
     target: &str,
 ) -> Result<KernelGrouping, String> {
-    if crate::bind::quirks_of(target).repeats_last_row {
+    let facts = bpfq_kernel::catalogue::facts_of(target);
+    if facts.repeats_last_row {
         // Only the row stream can drop the repeat.
         return Err(format!("iter/{target} repeats its last row"));
     }
-    if target == "bpf_map" {
+    if facts.lists_own_maps {
         // The group map itself would be one of the maps counted.
-        return Err("iter/bpf_map would see bpfq's own group map".into());
+        return Err(format!("iter/{target} would see bpfq's own group map"));
     }
     if layout.size > SEGMENT_MAX {
         return Err(format!("the row is wider than {SEGMENT_MAX} bytes"));

@@ -99,7 +99,7 @@ pub fn compile_query_parsed(
     for side in typed {
         let clock = Instant::now();
         let mut plan = plan(side.query, env.sources);
-        if !crate::bind::quirks_of(&plan.target.name).lists_own_program {
+        if !plan.target.facts().lists_own_program {
             plan.kernel.filter_text = side.filter_text;
         }
         times.plan += clock.elapsed();

@@ -29,7 +29,7 @@ pub struct UserPart {
     pub limit: Option<u64>,
     /// Indices of the result columns that are printed, in order.
     pub visible: Vec<usize>,
-    /// Drop a last row equal to the one before it (`TargetQuirks::repeats_last_row`: iter/ksym).
+    /// Drop a last row equal to the one before it (`TargetFacts::repeats_last_row`: iter/ksym).
     pub drop_repeated_last: bool,
 }
 
@@ -76,7 +76,7 @@ pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
             .map(|(i, _)| i)
             .collect(),
     };
-    let quirks = crate::bind::quirks_of(&query.target.name);
+    let quirks = query.target.facts();
     // The own-program filter is ANDed after the user's (see bind::quirks); name it in words.
     let filter_text = match (&query.filter, quirks.lists_own_program) {
         (

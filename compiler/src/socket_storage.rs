@@ -323,7 +323,7 @@ fn socket_target(target: IterTarget, features: &KernelFeatures) -> Option<BoundT
         object_offset: object.byte_offset,
         object_field: object.name.clone(),
         // tcp and udp write to the seq buffer; unix to a ring buffer (its seq output loses
-        // objects), where the kernel has one (`catalogue::row_transport`).
+        // objects), where the kernel has one (`TargetFacts::transport`).
         transport: match features.ringbuf {
             true => target.transport,
             false => RowTransport::Seq,

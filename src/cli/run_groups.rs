@@ -118,7 +118,7 @@ fn walk(
         }
         pauses += walked.pauses;
     }
-    if pauses > 0 && compiled.plan.target.name == "unix" {
+    if pauses > 0 && compiled.plan.target.facts().seq_loses_objects {
         eprintln!(
             "bpfq: warning: the kernel paused the walk {pauses} time(s) after 1,000,000 objects; \
              iter/unix resumes at the next hash bucket, so objects of the bucket it paused in may be missing"

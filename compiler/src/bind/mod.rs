@@ -25,7 +25,7 @@ pub use kernfs_path::{KERNFS_NAME_SLOT, KERNFS_PATH_LEVELS};
 pub use map_elem::{MapParam, ELEMENT_BYTES_MAX};
 pub use params::{CgroupOrder, CgroupStart, IterParams, NetnsRef, CGROUP2_ROOT_ID};
 pub use pointer_slots::{array_pointer_slots, pointer_slots};
-pub use quirks::{holds_address, quirks_of, TargetQuirks};
+pub use quirks::holds_address;
 pub use typed::*;
 
 use crate::codes;
@@ -212,7 +212,7 @@ fn bind_query(
         object_offset,
         object_field,
         // Before Linux 5.8 there is no ring buffer: rows go through the seq buffer, with the
-        // losses `catalogue::row_transport` describes for the targets that prefer the ring.
+        // losses `TargetFacts::transport` describes for the targets that prefer the ring.
         transport: match env.features.ringbuf {
             true => target.transport,
             false => bpfq_kernel::catalogue::RowTransport::Seq,
