@@ -6,8 +6,7 @@
 //! space, with the reason.
 
 use crate::bind::{AggFunc, Grouping};
-use crate::layout::{ColumnKind, RowLayout};
-use crate::lower::SEGMENT_MAX;
+use crate::layout::{ColumnKind, RowLayout, SEGMENT_MAX};
 
 /// The most bytes of group key (values and NULL flags) the kernel map is keyed by.
 pub const KEY_MAX: u32 = 64;

@@ -9,7 +9,7 @@ use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::map_walk_eval::{Element, Evaluator};
 use bpfq_compiler::maps::{MapLookup, MapLookupError, MapRef, MapShape};
-use bpfq_compiler::pipeline::compile;
+use bpfq_compiler::pipeline::{Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
 use std::collections::HashMap;
@@ -51,15 +51,8 @@ pub fn compile_against(btf: &Btf, query: &str) {
     let Ok(features) = bpfq_kernel::KernelFeatures::from_btf(btf) else {
         return;
     };
-    let env = BindEnv {
-        btf,
-        stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-        features: &features,
-    };
-    if let Err(diagnostic) = compile(file, &env) {
+    let env = Compiler::new(btf, &features, stdlib, &sources).with_params(&params);
+    if let Err(diagnostic) = env.compile_single(Input::File(file), Options::default()) {
         // Rendering walks the spans: a span outside its file would panic here.
         let _ = diagnostic.render(&sources);
     }
@@ -139,15 +132,8 @@ fn walked_column(expr: &str, params: &HashMap<String, String>) -> (String, Vec<u
         features.why.map_elem_programs = bpfq_kernel::Why::Given("the fold fuzz target");
         features
     });
-    let env = BindEnv {
-        btf: fixture(),
-        stdlib,
-        sources: &sources,
-        params,
-        maps: Some(&OneMap),
-        features,
-    };
-    let compiled = match compile(file, &env) {
+    let env = Compiler::new(fixture(), features, stdlib, &sources).with_params(params).with_maps(&OneMap);
+    let compiled = match env.compile_single(Input::File(file), Options::default()) {
         Ok(c) => c,
         Err(diagnostic) => panic!("{query}\n{}", diagnostic.render(&sources)),
     };

@@ -11,7 +11,7 @@ use super::{
 };
 use bpfq_compiler::bind::{IterParams, NetnsRef};
 use bpfq_compiler::ir::MapRef;
-use bpfq_compiler::lower::SEGMENT_MAX;
+use bpfq_compiler::layout::SEGMENT_MAX;
 use bpfq_compiler::pipeline::Compiled;
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec};
 use bpfq_runtime::netns::all_network_namespaces;

@@ -51,6 +51,16 @@ pub struct BindEnv<'a> {
     pub features: &'a bpfq_kernel::KernelFeatures,
 }
 
+impl<'a> BindEnv<'a> {
+    /// The same environment over the source files `sources` (a scratch query's).
+    pub fn over<'s>(&self, sources: &'s Sources) -> BindEnv<'s>
+    where
+        'a: 's,
+    {
+        BindEnv { sources, ..*self }
+    }
+}
+
 pub(crate) struct Binder<'a> {
     env: &'a BindEnv<'a>,
     target: IterTarget,

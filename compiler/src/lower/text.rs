@@ -122,7 +122,7 @@ pub(super) fn check(plan: &Plan, layout: &RowLayout, segments: usize) -> Result<
             &format!(
                 "the row ({} bytes) is wider than one {}-byte segment",
                 layout.size,
-                super::SEGMENT_MAX
+                crate::layout::SEGMENT_MAX
             ),
         ));
     }
