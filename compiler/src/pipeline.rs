@@ -2,7 +2,7 @@
 //! session (`Compiler`). Guarantees: either a complete program with its row layout (one per
 //! source of a join), or one coded diagnostic; never a panic; no stage after `plan` changes it.
 
-use crate::bind::{bind, BindEnv};
+use crate::bind::{bind, BindEnv, Params};
 use crate::bpf::asm::Program;
 use crate::codegen::{generate, CodegenError};
 use crate::codes;
@@ -18,7 +18,6 @@ use crate::syntax::ast;
 use crate::syntax::parse_query;
 use bpfq_kernel::{Btf, KernelFeatures};
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Everything `bpfq explain` shows and the loader needs.
@@ -98,13 +97,13 @@ impl<'a> Compiler<'a> {
         stdlib: &'a Stdlib,
         sources: &'a Sources,
     ) -> Compiler<'a> {
-        static NO_PARAMS: std::sync::OnceLock<HashMap<String, String>> = std::sync::OnceLock::new();
+        static NO_PARAMS: std::sync::OnceLock<Params> = std::sync::OnceLock::new();
         Compiler {
             env: BindEnv {
                 btf,
                 stdlib,
                 sources,
-                params: NO_PARAMS.get_or_init(HashMap::new),
+                params: NO_PARAMS.get_or_init(Params::new),
                 maps: None,
                 features,
             },
@@ -113,7 +112,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// The session, with `--param name=value` pairs, typed when a query uses `$name`.
-    pub fn with_params(mut self, params: &'a HashMap<String, String>) -> Compiler<'a> {
+    pub fn with_params(mut self, params: &'a Params) -> Compiler<'a> {
         self.env.params = params;
         self
     }

@@ -4,6 +4,7 @@
 mod common;
 
 use bpfq_compiler::bind::bind;
+use bpfq_compiler::bind::Params;
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::diagnostic::Diagnostic;
 use bpfq_compiler::diagnostic::Sources;
@@ -11,7 +12,6 @@ use bpfq_compiler::pipeline::{Compiled, CompiledQuery, Compiler, Input, Options}
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::syntax::parse_query;
 use bpfq_kernel::Btf;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 fn fixture() -> &'static Btf {
@@ -34,7 +34,7 @@ fn with_env<T>(
     let mut sources = Sources::new();
     let file = sources.add("<query>", query);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let params = HashMap::from([("min".to_string(), "100".to_string())]);
+    let params = Params::from_iter([("min".to_string(), "100".to_string())]);
     let features = bpfq_kernel::KernelFeatures::from_btf(fixture()).expect("features of the BTF");
     let env = Compiler::new(fixture(), &features, &stdlib, &sources).with_params(&params);
     match stage(file, &env) {

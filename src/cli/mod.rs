@@ -26,6 +26,7 @@ mod userlib;
 mod watch;
 
 use args::{Cli, Command};
+use bpfq_compiler::bind::Params;
 use bpfq_compiler::diagnostic::{Diagnostic, FileId, Sources};
 use bpfq_compiler::hidden::visible_lines;
 use bpfq_compiler::pipeline::{Compiled, CompiledQuery, Compiler, Input, Options};
@@ -33,7 +34,6 @@ use bpfq_compiler::plan::{GroupIn, Output};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::{Btf, KernelFeatures};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -374,7 +374,7 @@ pub fn output_format(output: &args::OutputArgs) -> bpfq_runtime::format::OutputF
 }
 
 /// `--param name=value` pairs.
-pub fn parse_params(params: &[String]) -> Result<HashMap<String, String>, Failure> {
+pub fn parse_params(params: &[String]) -> Result<Params, Failure> {
     params
         .iter()
         .map(|p| match p.split_once('=') {

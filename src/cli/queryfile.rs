@@ -8,6 +8,7 @@
 use super::args::{Common, OutputArgs, RunArgs};
 use super::timings::Timings;
 use super::{open_kernel_probed, run, userlib, Failure, Kernel};
+use bpfq_compiler::bind::Params;
 use bpfq_compiler::diagnostic::{FileId, Sources, Span};
 use bpfq_compiler::modules::{resolve, Modules};
 use bpfq_compiler::pipeline::{CompiledQuery, Compiler, Input};
@@ -16,7 +17,7 @@ use bpfq_compiler::queryfile::{choose, query_names, undeclared_param, unknown_mo
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::syntax::ast::{Ident, Module, Query};
 use bpfq_compiler::syntax::parse_module_file;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 pub fn run_file(
@@ -200,7 +201,7 @@ pub(super) struct FileContext<'a> {
 /// file's definitions; returns it with its source text (for the verifier's messages).
 pub(super) fn compile_in_context(
     query: &Query,
-    params: &HashMap<String, String>,
+    params: &Params,
     context: &FileContext,
     mut sources: Sources,
     common: &Common,

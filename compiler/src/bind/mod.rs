@@ -11,6 +11,7 @@ mod grouping;
 mod kernfs_path;
 mod map_elem;
 pub mod nullable;
+mod param_values;
 mod params;
 mod path;
 mod pointer_slots;
@@ -23,6 +24,7 @@ pub use d_path::{walk_note, D_PATH_MAX, D_PATH_WALK_LEVELS, D_PATH_WALK_SLOT};
 pub use grouping::{AggFunc, Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
 pub use kernfs_path::{KERNFS_NAME_SLOT, KERNFS_PATH_LEVELS};
 pub use map_elem::{MapParam, ELEMENT_BYTES_MAX};
+pub use param_values::{ParamValue, Params};
 pub use params::{CgroupOrder, CgroupStart, IterParams, NetnsRef, CGROUP2_ROOT_ID};
 pub use pointer_slots::{array_pointer_slots, pointer_slots};
 pub use quirks::holds_address;
@@ -42,7 +44,7 @@ pub struct BindEnv<'a> {
     pub stdlib: &'a Stdlib,
     pub sources: &'a Sources,
     /// `--param name=value` pairs, typed when a query uses `$name`.
-    pub params: &'a HashMap<String, String>,
+    pub params: &'a Params,
     /// Looks up the map of a map-element query (`from bpf_map_elem(map = ...)`); None where no
     /// map can be looked up.
     pub maps: Option<&'a dyn crate::maps::MapLookup>,
