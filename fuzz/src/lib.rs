@@ -5,7 +5,6 @@
 //! computes for the same expression with run-time operands.
 
 use bpfq_compiler::bind::Params;
-use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::map_walk_eval::{Element, Evaluator};
@@ -13,7 +12,6 @@ use bpfq_compiler::maps::{MapLookup, MapLookupError, MapRef, MapShape};
 use bpfq_compiler::pipeline::{Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
