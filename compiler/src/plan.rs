@@ -193,9 +193,18 @@ fn complete(mut plan: Plan, env: &PlanEnv) -> Result<Plan, Diagnostic> {
             return Err(crate::map_walk::nothing_to_pin(env.features, env.span));
         }
         plan.rows_from = RowsFrom::MapWalk(walk);
-    } else if let Some(sockets) =
-        crate::socket_storage::choose(&plan, env.span, env.btf, env.features)?
-    {
+    } else if let Some(sockets) = crate::socket_storage::choose(
+        &plan.target.name,
+        plan.iter_params.as_ref(),
+        plan.kernel
+            .columns
+            .iter()
+            .map(|column| &column.expr)
+            .chain(plan.kernel.filter.as_ref()),
+        env.span,
+        env.btf,
+        env.features,
+    )? {
         if text {
             return Err(crate::socket_storage::nothing_to_pin(
                 &plan.target.name,
