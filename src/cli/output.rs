@@ -26,9 +26,7 @@ pub fn stdout() -> Stdout {
 /// library reopens a closed fd 1 on /dev/null).
 pub fn check_open() -> Result<(), Failure> {
     if bpfq_runtime::sys::stdout_closed_at_start() {
-        return Err(refused(
-            "cannot write output: standard output is closed".into(),
-        ));
+        return Err(refused("cannot write output: standard output is closed".into()));
     }
     Ok(())
 }

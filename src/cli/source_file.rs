@@ -13,8 +13,7 @@ use super::Failure;
 pub fn read_text(path: &Path) -> Result<String, ReadFailure> {
     let bytes = std::fs::read(path)
         .map_err(|e| ReadFailure::Unreadable(format!("{}: {e}", path.display())))?;
-    source_text(bytes, &path.display().to_string())
-        .map_err(|diag| ReadFailure::NotText(diag.into()))
+    source_text(bytes, &path.display().to_string()).map_err(|diag| ReadFailure::NotText(diag.into()))
 }
 
 /// The text of the file at `path`; `what` names the kind of file in a read error.

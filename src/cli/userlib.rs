@@ -8,9 +8,9 @@
 //! A query file named on the command line is not checked (the user chose it); the modules it
 //! `use`s are, wherever they are found.
 
-use super::source_file::{read_source, read_text};
 use super::Failure;
 use bpfq_compiler::diagnostic::Sources;
+use super::source_file::{read_source, read_text};
 use bpfq_compiler::modules::{resolve, FoundFile, ModuleFiles, ReadFailure};
 use bpfq_compiler::syntax::parse_module;
 use bpfq_runtime::trust;
