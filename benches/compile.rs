@@ -2,15 +2,13 @@
 //! that motivated bpfq's own reader and loader, and row decoding + formatting (table, csv,
 //! json) of 10k canned binary rows. Run: `cargo bench --bench compile`.
 
-use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::layout::{ColumnKind, RowLayout};
-use bpfq_compiler::pipeline::compile;
+use bpfq_compiler::pipeline::{Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
 use bpfq_runtime::decode::RawRow;
 use bpfq_runtime::format::{new_sink, FormatOptions, OutputFormat, PointerKey};
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -187,7 +185,6 @@ fn main() {
 
     let btf = open_btf();
     bpfq_kernel::catalogue::find_target(&btf, "task").unwrap();
-    let params = HashMap::new();
     // Decided once when the CLI opens the BTF, outside the compile.
     let features = bpfq_kernel::KernelFeatures::from_btf(&btf).expect("features of the BTF");
     let query = "from task select pid, tgid, comm where comm == \"bash\" or pid == 1";
@@ -195,15 +192,10 @@ fn main() {
         let mut sources = Sources::new();
         let file = sources.add("<query>", query);
         let stdlib = Stdlib::load_for(&mut sources, Some("task"), &[]).unwrap();
-        let env = BindEnv {
-            btf: &btf,
-            stdlib: &stdlib,
-            sources: &sources,
-            params: &params,
-            maps: None,
-            features: &features,
-        };
-        let compiled = compile(file, &env).unwrap();
+        let env = Compiler::new(&btf, &features, &stdlib, &sources);
+        let compiled = env
+            .compile_single(Input::File(file), Options::default())
+            .unwrap();
         assert!(!compiled.program.insns.is_empty());
     });
 

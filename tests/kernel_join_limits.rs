@@ -86,7 +86,7 @@ fn a_join_that_must_hold_more_than_the_cap_is_refused_with_e0127() {
     .output()
     .unwrap();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(
         err.lines().next(),
         Some("error[E0127]: the join holds more than 100000 row combinations in memory (--max-join-rows 100000)")

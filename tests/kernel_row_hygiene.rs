@@ -7,16 +7,14 @@
 
 mod common;
 
-use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::bpf::insn::encode;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::layout::{ColumnKind, RowLayout};
-use bpfq_compiler::pipeline::{compile_query, CompiledQuery};
+use bpfq_compiler::pipeline::{CompiledQuery, Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec};
 use bpfq_runtime::RowSource;
 use common::*;
-use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 const QUERY: &str = "from task select cast(tid as u8) as small, task.mm.total_vm as vm, \
@@ -44,17 +42,9 @@ fn rows_hold_no_stray_stack_bytes() {
     let mut sources = Sources::new();
     let file = sources.add("<query>", QUERY);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib");
-    let params = HashMap::new();
     let features = bpfq_kernel::KernelFeatures::from_btf(&btf).expect("features of the BTF");
-    let env = BindEnv {
-        btf: &btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-        features: &features,
-    };
-    let compiled = match compile_query(file, &env) {
+    let env = Compiler::new(&btf, &features, &stdlib, &sources);
+    let compiled = match env.compile(Input::File(file), Options::default()) {
         Ok(CompiledQuery::Single(compiled)) => compiled,
         Ok(_) => panic!("one source"),
         Err(diag) => panic!("{}", diag.render(&sources)),

@@ -32,14 +32,7 @@ pub(crate) fn type_of(
     let mut sources = Sources::new();
     let prefix = format!("from {target} select ");
     let file = sources.add("<describe>", format!("{prefix}{expr}"));
-    let scoped = BindEnv {
-        btf: env.btf,
-        stdlib: env.stdlib,
-        sources: &sources,
-        params: env.params,
-        maps: env.maps,
-        features: env.features,
-    };
+    let scoped = env.over(&sources);
     let typed = parse_query(sources.text(file), file)
         .and_then(|query| bind_without_map(&query, &scoped))
         .map_err(|mut diag| {

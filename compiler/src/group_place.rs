@@ -6,8 +6,7 @@
 //! space, with the reason.
 
 use crate::bind::{AggFunc, Grouping};
-use crate::layout::{ColumnKind, RowLayout};
-use crate::lower::SEGMENT_MAX;
+use crate::layout::{ColumnKind, RowLayout, SEGMENT_MAX};
 
 /// The most bytes of group key (values and NULL flags) the kernel map is keyed by.
 pub const KEY_MAX: u32 = 64;
@@ -121,13 +120,14 @@ fn kernel_grouping(
     layout: &RowLayout,
     target: &str,
 ) -> Result<KernelGrouping, String> {
-    if crate::bind::quirks_of(target).repeats_last_row {
+    let facts = bpfq_kernel::catalogue::facts_of(target);
+    if facts.repeats_last_row {
         // Only the row stream can drop the repeat.
         return Err(format!("iter/{target} repeats its last row"));
     }
-    if target == "bpf_map" {
+    if facts.lists_own_maps {
         // The group map itself would be one of the maps counted.
-        return Err("iter/bpf_map would see bpfq's own group map".into());
+        return Err(format!("iter/{target} would see bpfq's own group map"));
     }
     if layout.size > SEGMENT_MAX {
         return Err(format!("the row is wider than {SEGMENT_MAX} bytes"));

@@ -93,6 +93,12 @@ pub struct ColumnLayout {
     pub null_flag: Option<u32>,
 }
 
+/// The largest row segment written by one `bpf_seq_write` (or ring record) from the stack; the
+/// rest of the 512-byte stack is left for spilled values.
+pub const SEGMENT_MAX: u32 = 384;
+/// One object's output must stay below the kernel's 32 KiB seq buffer.
+pub const ROW_MAX: u32 = 32 * 1024 - 8;
+
 /// The fixed-size binary row the BPF program writes for each matching object.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RowLayout {

@@ -23,6 +23,7 @@ pub mod maps;
 pub mod modules;
 pub mod pipeline;
 pub mod plan;
+pub mod plan_layout;
 pub mod queryfile;
 pub mod scalar_fn;
 pub mod socket_storage;

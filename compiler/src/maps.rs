@@ -124,15 +124,11 @@ pub fn is_percpu(map_type: u32) -> bool {
     matches!(map_type, 5 | 6 | 10)
 }
 
-/// The map types each map-element target's attach function accepts (`bpf_iter_attach_map`,
-/// `bpf_sk_storage`'s and sock_map's attach functions); None for other targets.
+/// The map types each map-element target's attach function accepts (`TargetFacts::map_types`);
+/// None for other targets.
 pub fn accepted_types(target: &str) -> Option<&'static [u32]> {
-    match target {
-        "bpf_map_elem" => Some(&[1, 2, 5, 6, 9, 10]),
-        "bpf_sk_storage_map" => Some(&[24]),
-        "sockmap" => Some(&[15, 18]),
-        _ => None,
-    }
+    let facts = bpfq_kernel::catalogue::facts_of(target);
+    (facts.params == bpfq_kernel::catalogue::ParamKind::Map).then_some(facts.map_types)
 }
 
 #[cfg(test)]

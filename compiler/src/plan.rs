@@ -1,15 +1,89 @@
 //! Stage `plan`: splits a typed query into the part the BPF program runs in the kernel (filter
 //! and projection) and the part user space runs over the rows (grouping and aggregates, having,
-//! sort, limit, hiding sort-only columns). Guarantees: the kernel part alone decides which
-//! objects produce rows.
+//! sort, limit, hiding sort-only columns), and decides everything about where work happens:
+//! where the rows come from (`RowsFrom`), their layout, where a grouping runs (`GroupPlace`) and
+//! how a row leaves the program (`RowExit`). Guarantees: the kernel part alone decides which
+//! objects produce rows; no later stage changes a plan.
 
 use crate::bind::{
     BoundTarget, Grouping, IterParams, OutputColumn, SortKey, TExpr, TKind, TypedQuery,
 };
-use crate::diagnostic::{Sources, Span};
-use crate::group_place::GroupPlace;
+use crate::diagnostic::{Diagnostic, Sources, Span};
+use crate::group_place::{place, GroupPlace, KernelGrouping};
+use crate::layout::RowLayout;
 use crate::map_walk::RowsFrom;
 use crate::socket_storage::SocketLookup;
+use bpfq_kernel::catalogue::RowTransport;
+use bpfq_kernel::{Btf, KernelFeatures};
+
+/// What a program writes: binary rows for bpfq to read, or text lines (`bpfq pin`, `compile`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Output {
+    #[default]
+    Rows,
+    Text,
+}
+
+/// Where a grouped query may group: where the planner finds best, or always in user space
+/// (the hidden `--group-in user`, to compare both paths).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GroupIn {
+    #[default]
+    Auto,
+    User,
+}
+
+/// What the caller asks of the plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    pub output: Output,
+    pub group_in: GroupIn,
+}
+
+impl PlanOptions {
+    /// A program that prints text lines, grouping where the planner finds best.
+    pub fn text() -> PlanOptions {
+        PlanOptions {
+            output: Output::Text,
+            group_in: GroupIn::Auto,
+        }
+    }
+}
+
+/// What the planner needs besides the typed query.
+pub struct PlanEnv<'a> {
+    pub sources: &'a Sources,
+    pub btf: &'a Btf,
+    pub features: &'a KernelFeatures,
+    pub options: PlanOptions,
+    /// The query's span, for what concerns it as a whole.
+    pub span: Span,
+}
+
+/// How each row leaves the program of the plan's own target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowExit {
+    /// `bpf_seq_write` into the iterator's seq buffer.
+    Seq,
+    /// `bpf_ringbuf_output` into the row ring (`RowTransport::RingBuf`).
+    Ring,
+    /// `bpf_seq_printf` of a text line (`Output::Text`).
+    Text,
+    /// No row: the program updates its group in the kernel group map (`GroupPlace::Kernel`).
+    KernelGroups,
+    /// The plan's target has no program: the rows come from elsewhere (`RowsFrom`).
+    NoProgram,
+}
+
+impl RowExit {
+    /// How a program writing binary rows through `transport` sends each row.
+    pub fn of_transport(transport: RowTransport) -> RowExit {
+        match transport {
+            RowTransport::Seq => RowExit::Seq,
+            RowTransport::RingBuf => RowExit::Ring,
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelPart {
@@ -29,7 +103,7 @@ pub struct UserPart {
     pub limit: Option<u64>,
     /// Indices of the result columns that are printed, in order.
     pub visible: Vec<usize>,
-    /// Drop a last row equal to the one before it (`TargetQuirks::repeats_last_row`: iter/ksym).
+    /// Drop a last row equal to the one before it (`TargetFacts::repeats_last_row`: iter/ksym).
     pub drop_repeated_last: bool,
 }
 
@@ -40,15 +114,18 @@ pub struct Plan {
     pub iter_params: Option<IterParams>,
     pub kernel: KernelPart,
     pub user: UserPart,
-    /// Where a grouped query groups (`group_place::place`, set by the pipeline once the row
-    /// layout is known): in the kernel, the program updates a BPF hash map instead of writing
-    /// rows and user space reads the groups from it; `user.grouping` still says what the
-    /// groups mean. None for an ungrouped query.
+    /// Where a grouped query groups (`group_place::place`): in the kernel, the program updates a
+    /// BPF hash map instead of writing rows and user space reads the groups from it;
+    /// `user.grouping` still says what the groups mean. None for an ungrouped query.
     pub group_place: Option<GroupPlace>,
     /// Where the rows come from: the program (the default), or a user-space walk of the map
-    /// (`map_walk::choose`, set by the pipeline when the kernel refuses map-element programs;
-    /// lowering and emission are then skipped).
+    /// (`map_walk::choose`, when the kernel refuses map-element programs; lowering and emission
+    /// are then skipped), or socket iterator programs (`socket_storage::choose`).
     pub rows_from: RowsFrom,
+    /// The layout of the rows of the kernel part (`plan_layout::row_layout`).
+    pub layout: RowLayout,
+    /// How a row leaves the program of the plan's target.
+    pub exit: RowExit,
 }
 
 fn text(sources: &Sources, span: Span) -> String {
@@ -59,7 +136,116 @@ fn text(sources: &Sources, span: Span) -> String {
         .to_string()
 }
 
-pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
+/// Plans a single-source query.
+pub fn plan(query: TypedQuery, env: &PlanEnv) -> Result<Plan, Diagnostic> {
+    let filter_text = filter_text(&query, env.sources);
+    complete(split(query, filter_text), env)
+}
+
+/// Plans one source of a join, whose filter reads `filter_text` (the part of the join's `where`
+/// that concerns this source).
+pub fn plan_join_side(
+    query: TypedQuery,
+    filter_text: Option<String>,
+    env: &PlanEnv,
+) -> Result<Plan, Diagnostic> {
+    let filter_text = match query.target.facts().lists_own_program {
+        true => self::filter_text(&query, env.sources),
+        false => filter_text,
+    };
+    complete(split(query, filter_text), env)
+}
+
+/// The filter's source text, for `explain` and instruction notes; the own-program filter is
+/// ANDed after the user's (see bind::quirks): named in words.
+fn filter_text(query: &TypedQuery, sources: &Sources) -> Option<String> {
+    match (&query.filter, query.target.facts().lists_own_program) {
+        (
+            Some(TExpr {
+                kind: TKind::And(user, _),
+                ..
+            }),
+            true,
+        ) => Some(format!(
+            "{} and not bpfq's own program symbol",
+            text(sources, user.span)
+        )),
+        (Some(_), true) => Some("not bpfq's own program symbol".to_string()),
+        (filter, false) => filter.as_ref().map(|f| text(sources, f.span)),
+        (None, true) => None,
+    }
+}
+
+/// Where the rows come from, their layout, where a grouping runs and how a row leaves the
+/// program.
+fn complete(mut plan: Plan, env: &PlanEnv) -> Result<Plan, Diagnostic> {
+    let text = env.options.output == Output::Text;
+    let walk = crate::map_walk::choose(
+        &plan.target.name,
+        plan.iter_params.as_ref(),
+        plan.kernel.columns.iter().map(|column| &column.expr),
+        plan.kernel.filter.as_ref(),
+        env.btf,
+        env.features,
+    )?;
+    if let Some(walk) = walk {
+        if text {
+            return Err(crate::map_walk::nothing_to_pin(env.features, env.span));
+        }
+        plan.rows_from = RowsFrom::MapWalk(walk);
+    } else if let Some(sockets) = crate::socket_storage::choose(
+        &plan.target.name,
+        plan.iter_params.as_ref(),
+        plan.kernel
+            .columns
+            .iter()
+            .map(|column| &column.expr)
+            .chain(plan.kernel.filter.as_ref()),
+        env.span,
+        env.btf,
+        env.features,
+    )? {
+        if text {
+            return Err(crate::socket_storage::nothing_to_pin(
+                &plan.target.name,
+                env.features,
+                env.span,
+            ));
+        }
+        plan.rows_from = RowsFrom::SocketIterators(sockets);
+    }
+    plan.layout = crate::plan_layout::row_layout(&plan.kernel.columns, env.btf)?;
+    plan.group_place = plan.user.grouping.as_ref().map(|grouping| {
+        let elsewhere = match &plan.rows_from {
+            RowsFrom::Program => None,
+            RowsFrom::MapWalk(_) => Some("the rows come from a user-space map walk"),
+            RowsFrom::SocketIterators(_) => {
+                Some("the rows come from several socket iterator programs")
+            }
+        };
+        match (elsewhere, place(grouping, &plan.layout, &plan.target.name)) {
+            (Some(reason), _) => GroupPlace::User {
+                reason: reason.into(),
+            },
+            (None, GroupPlace::Kernel(_)) if env.options.group_in == GroupIn::User => {
+                GroupPlace::User {
+                    reason: "asked for with --group-in user".into(),
+                }
+            }
+            (None, placed) => placed,
+        }
+    });
+    plan.exit = match (&plan.rows_from, &plan.group_place) {
+        (RowsFrom::MapWalk(_) | RowsFrom::SocketIterators(_), _) => RowExit::NoProgram,
+        _ if text => RowExit::Text,
+        (_, Some(GroupPlace::Kernel(_))) => RowExit::KernelGroups,
+        _ => RowExit::of_transport(plan.target.transport),
+    };
+    Ok(plan)
+}
+
+/// The kernel and user parts of `query`, before `complete` decides where work happens.
+fn split(query: TypedQuery, filter_text: Option<String>) -> Plan {
     let visible = match &query.grouping {
         Some(grouping) => grouping
             .columns
@@ -76,23 +262,7 @@ pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
             .map(|(i, _)| i)
             .collect(),
     };
-    let quirks = crate::bind::quirks_of(&query.target.name);
-    // The own-program filter is ANDed after the user's (see bind::quirks); name it in words.
-    let filter_text = match (&query.filter, quirks.lists_own_program) {
-        (
-            Some(TExpr {
-                kind: TKind::And(user, _),
-                ..
-            }),
-            true,
-        ) => Some(format!(
-            "{} and not bpfq's own program symbol",
-            text(sources, user.span)
-        )),
-        (Some(_), true) => Some("not bpfq's own program symbol".to_string()),
-        (filter, false) => filter.as_ref().map(|f| text(sources, f.span)),
-        (None, true) => None,
-    };
+    let quirks = query.target.facts();
     Plan {
         target: query.target,
         iter_params: query.iter_params,
@@ -110,10 +280,20 @@ pub fn plan(query: TypedQuery, sources: &Sources) -> Plan {
         },
         group_place: None,
         rows_from: RowsFrom::Program,
+        layout: RowLayout::default(),
+        exit: RowExit::NoProgram,
     }
 }
 
 impl Plan {
+    /// The kernel grouping, when the program updates the group map (`RowExit::KernelGroups`).
+    pub fn kernel_grouping(&self) -> Option<&KernelGrouping> {
+        match (&self.exit, &self.group_place) {
+            (RowExit::KernelGroups, Some(GroupPlace::Kernel(k))) => Some(k),
+            _ => None,
+        }
+    }
+
     /// A few lines saying what runs where, for `bpfq explain`.
     pub fn describe(&self) -> String {
         let mut out = String::new();

@@ -4,12 +4,13 @@
 //! the binder fits its declared type; every problem is a coded diagnostic pointing at the file
 //! or at the command-line text it came from (sources the caller added).
 
+use crate::bind::Params;
 use crate::codes;
 use crate::diagnostic::{nearest_names, Diagnostic, Span};
 use crate::syntax::ast::{
     Expr, ExprKind, Ident, Item, Module, ParamDecl, PathSegment, Query, Select, UnaryOp,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// A `--param NAME=VALUE`; `value_span` points at VALUE in a source holding the option text.
 #[derive(Debug, Clone)]
@@ -21,13 +22,13 @@ pub struct GivenParam {
 }
 
 /// The query to compile and the value of each `$param`, as text the binder reads (and, for a
-/// parameter declared with an integer type, that type under `declared_type_key`).
+/// parameter declared with an integer type, that type).
 #[derive(Debug)]
 pub struct Chosen<'m, 'g> {
     pub query: &'m Query,
     /// The query's name, if it has one.
     pub name: Option<&'m str>,
-    pub params: HashMap<String, String>,
+    pub params: Params,
     /// The given parameters the file does not declare and the query does not use (E0022 for
     /// a run of this query: `undeclared_param`; `check` of several files asks them all).
     pub unclaimed: Vec<&'g GivenParam>,
@@ -186,8 +187,8 @@ fn settle_params(
     module: &Module,
     given: &[GivenParam],
     used: &HashSet<String>,
-) -> Result<HashMap<String, String>, Diagnostic> {
-    let mut values: HashMap<String, String> = given
+) -> Result<Params, Diagnostic> {
+    let mut values: Params = given
         .iter()
         .map(|g| (g.name.clone(), g.value.clone()))
         .collect();
@@ -227,10 +228,10 @@ fn settle_params(
                 .map_err(|why| wrong_type(decl, &text, span, why))?,
             None => text,
         };
+        values.set(name.clone(), value);
         if let (Some(ParamType::Int { .. }), Some(ty)) = (kind, &decl.ty) {
-            values.insert(declared_type_key(name), ty.name.clone());
+            values = values.with_type(name, &ty.name);
         }
-        values.insert(name.clone(), value);
     }
     Ok(values)
 }
@@ -271,12 +272,6 @@ fn wrong_type(decl: &ParamDecl, text: &str, span: Span, why: String) -> Diagnost
         }
     }
     diag.with_note(format!("give a {ty}: `--param {}=...`", decl.name.name))
-}
-
-/// The key under which `choose` records the declared integer type of parameter `name` (the
-/// binder makes `$name` a constant of that type); no `$param` can spell it.
-pub fn declared_type_key(name: &str) -> String {
-    format!("{name}:type")
 }
 
 /// The names of the `$params` that `query` uses.

@@ -14,7 +14,6 @@
 use crate::bind::{BoundTarget, IterParams, MapParam, TExpr};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
-use crate::plan::Plan;
 use bpfq_kernel::btf::Kind;
 use bpfq_kernel::catalogue::{find_targets, IterTarget, RowTransport};
 use bpfq_kernel::{Btf, KernelFeatures};
@@ -154,35 +153,32 @@ fn fallback_of(target: &str) -> Option<&'static Fallback> {
     FALLBACKS.iter().find(|f| f.target == target)
 }
 
-/// The socket iterators for `plan`, when its rows must come from them: `bpf_sk_storage_map` or
+/// The socket iterators for a plan (its target, parameters, and the kernel columns' and
+/// filter's expressions `exprs`), when its rows must come from them: `bpf_sk_storage_map` or
 /// `sockmap` on a kernel whose features say map-element programs are refused. None otherwise.
 /// `span` is the query's, for what concerns the map as a whole.
-pub fn choose(
-    plan: &Plan,
+pub fn choose<'e>(
+    target: &str,
+    iter_params: Option<&IterParams>,
+    exprs: impl IntoIterator<Item = &'e TExpr>,
     span: Span,
     btf: &Btf,
     features: &KernelFeatures,
 ) -> Result<Option<SocketIterators>, Diagnostic> {
-    let Some(fallback) = fallback_of(&plan.target.name) else {
+    let Some(fallback) = fallback_of(target) else {
         return Ok(None);
     };
     if features.map_elem_programs {
         return Ok(None);
     }
-    let Some(IterParams::Map(map)) = &plan.iter_params else {
+    let Some(IterParams::Map(map)) = iter_params else {
         return Ok(None);
     };
     // The bound columns name the context fields they read (`TKind::CtxField`): `sk` and the
     // looked-up field are given their values by the socket programs; anything else (`map`)
     // cannot be.
     let (mut sk_offset, mut found_offset) = (None, None);
-    for expr in plan
-        .kernel
-        .columns
-        .iter()
-        .map(|c| &c.expr)
-        .chain(plan.kernel.filter.as_ref())
-    {
+    for expr in exprs {
         let mut fields = Vec::new();
         ctx_fields(expr, &mut fields);
         for (name, offset) in fields {
@@ -323,7 +319,7 @@ fn socket_target(target: IterTarget, features: &KernelFeatures) -> Option<BoundT
         object_offset: object.byte_offset,
         object_field: object.name.clone(),
         // tcp and udp write to the seq buffer; unix to a ring buffer (its seq output loses
-        // objects), where the kernel has one (`catalogue::row_transport`).
+        // objects), where the kernel has one (`TargetFacts::transport`).
         transport: match features.ringbuf {
             true => target.transport,
             false => RowTransport::Seq,

@@ -8,7 +8,7 @@ use bpfq_compiler::complete::{complete, unfinished_word};
 use bpfq_kernel::Btf;
 
 fn candidates(btf: &Btf, text: &str) -> Vec<String> {
-    common::with_env(btf, "", |_, env| complete(env, text))
+    common::with_env(btf, "", |_, env| complete(env.env(), text))
 }
 
 #[test]

@@ -7,15 +7,13 @@
 
 mod common;
 
-use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::pipeline::{compile, Compiled};
+use bpfq_compiler::pipeline::{Compiled, Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::variants::path_variants;
 use bpfq_kernel::{Btf, KernelFeatures, Why};
 use common::fixture;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// The fixture of `version`, decompressed once for all tests of this file.
@@ -47,16 +45,9 @@ fn compiled(version: &str, untrusted_vm_file: bool, query: &str) -> Result<Compi
     let mut sources = Sources::new();
     let file = sources.add("<query>", query);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let params = HashMap::new();
-    let env = BindEnv {
-        btf: btf(version),
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-        features: &features,
-    };
-    compile(file, &env).map_err(|d| format!("{}\n{}", d.code, d.render(&sources)))
+    let env = Compiler::new(btf(version), &features, &stdlib, &sources);
+    env.compile_single(Input::File(file), Options::default())
+        .map_err(|d| format!("{}\n{}", d.code, d.render(&sources)))
 }
 
 fn helper_name(id: i32) -> Option<String> {

@@ -1,12 +1,11 @@
 //! Every binder and backend diagnostic, rendered against the 6.18 BTF fixture: each case must be
 //! an error with the expected code, and the rendered text is snapshotted for review.
 
-use bpfq_compiler::bind::BindEnv;
+use bpfq_compiler::bind::Params;
 use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::pipeline::compile_query;
+use bpfq_compiler::pipeline::{Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
-use std::collections::HashMap;
 
 fn fixture() -> Btf {
     let path = concat!(
@@ -31,17 +30,10 @@ fn compile_error(
     let mut sources = Sources::new();
     let file = sources.add("<query>", query);
     let stdlib = Stdlib::load_for(&mut sources, target, extra).expect("stdlib");
-    let params = HashMap::from([("name".to_string(), "bash".to_string())]);
+    let params = Params::from_iter([("name".to_string(), "bash".to_string())]);
     let features = bpfq_kernel::KernelFeatures::from_btf(btf).expect("features of the BTF");
-    let env = BindEnv {
-        btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-        features: &features,
-    };
-    match compile_query(file, &env) {
+    let env = Compiler::new(btf, &features, &stdlib, &sources).with_params(&params);
+    match env.compile(Input::File(file), Options::default()) {
         Ok(_) => panic!("expected an error for {query}"),
         Err(diag) => (diag.code.to_string(), diag.render(&sources)),
     }

@@ -2,12 +2,11 @@
 //! built from the language's vocabulary, mutations of valid queries and raw bytes must each give
 //! a program or a coded diagnostic — never a panic, never an internal-error code.
 
-use bpfq_compiler::bind::BindEnv;
+use bpfq_compiler::bind::Params;
 use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::pipeline::compile;
+use bpfq_compiler::pipeline::{Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
-use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// xorshift64*: deterministic, no dependency.
@@ -133,18 +132,11 @@ struct Front {
 fn check(front: &mut Front, query: &str) {
     let file = front.sources.add("<fuzz>", query);
     let (btf, sources, stdlib) = (&front.btf, &front.sources, &front.stdlib);
-    let params = HashMap::from([("p".to_string(), "7".to_string())]);
+    let params = Params::from_iter([("p".to_string(), "7".to_string())]);
     let features = bpfq_kernel::KernelFeatures::from_btf(btf).expect("features of the BTF");
-    let env = BindEnv {
-        btf,
-        stdlib,
-        sources,
-        params: &params,
-        maps: None,
-        features: &features,
-    };
+    let env = Compiler::new(btf, &features, stdlib, sources).with_params(&params);
     let result = catch_unwind(AssertUnwindSafe(|| {
-        compile(file, &env)
+        env.compile_single(Input::File(file), Options::default())
             .map(|_| ())
             .map_err(|d| (d.code, d.render(sources)))
     }));

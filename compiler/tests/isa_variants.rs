@@ -9,7 +9,7 @@ mod common;
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::bpf::insn::{AluOp, Insn, Operand, Reg, Size, SwapWidth};
 use bpfq_compiler::bpf::Program;
-use bpfq_compiler::pipeline::{compile, Compiled};
+use bpfq_compiler::pipeline::{Compiled, Input, Options};
 use bpfq_kernel::Btf;
 use common::{fixture, with_env};
 use std::sync::OnceLock;
@@ -28,7 +28,8 @@ fn btf(version: &str) -> &'static Btf {
 
 fn compiled_on(version: &str, query: &str) -> Result<Compiled, String> {
     with_env(btf(version), query, |file, env| {
-        compile(file, env).map_err(|d| format!("{}\n{}", d.code, d.render(env.sources)))
+        env.compile_single(Input::File(file), Options::default())
+            .map_err(|d| format!("{}\n{}", d.code, d.render(env.env().sources)))
     })
 }
 
@@ -196,17 +197,15 @@ fn needs_cpu_v4_names_exactly_the_v4_forms() {
 /// ipv6_route) write their rows with `bpf_seq_write`; with it they use the ring.
 #[test]
 fn without_a_ring_buffer_rows_take_the_seq_buffer() {
-    use bpfq_compiler::bind::BindEnv;
     use bpfq_kernel::catalogue::RowTransport;
     let transport_of = |ringbuf: bool| {
         with_env(btf("6.18"), "from unix select inode", |file, env| {
-            let mut features = env.features.clone();
+            let mut features = env.env().features.clone();
             features.ringbuf = ringbuf;
-            let env = BindEnv {
-                features: &features,
-                ..*env
-            };
-            let compiled = compile(file, &env).expect("compiles");
+            let env = env.with_features(&features);
+            let compiled = env
+                .compile_single(Input::File(file), Options::default())
+                .expect("compiles");
             let calls: Vec<i32> = compiled
                 .program
                 .insns

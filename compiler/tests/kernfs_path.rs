@@ -4,12 +4,10 @@
 
 mod common;
 
-use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::pipeline::compile;
+use bpfq_compiler::pipeline::{Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::{Btf, Kind};
-use std::collections::HashMap;
 
 /// Columns on `task` (offered by every fixture, 5.10 included): the path of the task's cgroup2
 /// cgroup, and one given the wrong kind of pointer.
@@ -29,17 +27,9 @@ fn bind_one(btf: &Btf, query: &str) -> Result<String, String> {
         &[("user/kernfs.bpfq".to_string(), USER_LIB.to_string())],
     )
     .expect("stdlib");
-    let params = HashMap::new();
     let features = bpfq_kernel::KernelFeatures::from_btf(btf).expect("features of the BTF");
-    let env = BindEnv {
-        btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-        features: &features,
-    };
-    match compile(file, &env) {
+    let env = Compiler::new(btf, &features, &stdlib, &sources);
+    match env.compile_single(Input::File(file), Options::default()) {
         Ok(compiled) => Ok(compiled
             .layout
             .columns

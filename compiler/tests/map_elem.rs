@@ -4,13 +4,11 @@
 
 mod common;
 
-use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::maps::{MapLookup, MapLookupError, MapRef, MapShape};
-use bpfq_compiler::pipeline::compile;
+use bpfq_compiler::pipeline::{Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
-use std::collections::HashMap;
 
 /// A machine with a few maps of known shapes, by name.
 struct TestMaps;
@@ -61,17 +59,9 @@ fn compiled(query: &str) -> Result<String, String> {
     let mut sources = Sources::new();
     let file = sources.add("<query>", query);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let params = HashMap::new();
     let features = bpfq_kernel::KernelFeatures::from_btf(&btf).expect("features of the BTF");
-    let env = BindEnv {
-        btf: &btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: Some(&TestMaps),
-        features: &features,
-    };
-    match compile(file, &env) {
+    let env = Compiler::new(&btf, &features, &stdlib, &sources).with_maps(&TestMaps);
+    match env.compile_single(Input::File(file), Options::default()) {
         Ok(c) => {
             let layout: Vec<String> = c
                 .layout

@@ -4,10 +4,9 @@
 //! cycle, unreadable, unparsable module, conflicting definitions), rendered and snapshotted.
 //! The typed columns are bound against the 6.18 BTF fixture.
 
-use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::modules::{resolve, FoundFile, ModuleFiles, Modules, ReadFailure};
-use bpfq_compiler::pipeline::compile_query;
+use bpfq_compiler::pipeline::{Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::syntax::parse_module;
 use bpfq_kernel::Btf;
@@ -190,17 +189,11 @@ fn a_module_column_binds_like_a_stdlib_column() {
     let files = files();
     let (lib, mut sources, _) = load("use net.ports;\nfrom task select x, y", &files).unwrap();
     let query = sources.add("<query>", "from task select x, y");
-    let params = HashMap::new();
     let features = bpfq_kernel::KernelFeatures::from_btf(&btf).expect("features of the BTF");
-    let env = BindEnv {
-        btf: &btf,
-        stdlib: &lib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-        features: &features,
-    };
-    let compiled = compile_query(query, &env).expect("compiles");
+    let env = Compiler::new(&btf, &features, &lib, &sources);
+    let compiled = env
+        .compile(Input::File(query), Options::default())
+        .expect("compiles");
     let bpfq_compiler::pipeline::CompiledQuery::Single(compiled) = compiled else {
         panic!("one source")
     };

@@ -3,11 +3,11 @@
 //! snapshotted for review) for an unknown name, an unchosen query, a missing or ill-typed
 //! parameter. Command-line text is its own source, as the CLI adds it.
 
+use bpfq_compiler::bind::Params;
 use bpfq_compiler::diagnostic::{Sources, Span};
 use bpfq_compiler::queryfile::{choose, query_names, undeclared_param, GivenParam};
 use bpfq_compiler::syntax::ast::Ident;
 use bpfq_compiler::syntax::parse_module;
-use std::collections::HashMap;
 
 const FILE: &str = "\
 -- Sockets, by port.
@@ -22,7 +22,7 @@ query on_port = from tcp select src, sport, dst, dport where sport == $port;
 ";
 
 /// The chosen query's name and its parameter values.
-type Picked = (Option<String>, HashMap<String, String>);
+type Picked = (Option<String>, Params);
 
 /// What `choose` gives for `FILE` (or `text`) with `name` and `--param` options: the chosen
 /// query's name and the parameters, or the code and rendered diagnostic.
@@ -65,11 +65,8 @@ fn run(text: &str, name: Option<&str>, params: &[&str]) -> Result<Picked, (Strin
     }
 }
 
-fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+fn params(pairs: &[(&str, &str)]) -> Params {
+    pairs.iter().copied().collect()
 }
 
 #[test]
@@ -84,12 +81,7 @@ fn defaults_apply_and_given_values_override_them() {
     assert_eq!(name.as_deref(), Some("on_port"));
     assert_eq!(
         got,
-        params(&[
-            ("port", "22"),
-            ("port:type", "u16"),
-            ("verbose", "0"),
-            ("name", "x")
-        ])
+        params(&[("port", "22"), ("verbose", "0"), ("name", "x")]).with_type("port", "u16")
     );
     let (_, got) = run(
         FILE,
@@ -99,12 +91,7 @@ fn defaults_apply_and_given_values_override_them() {
     .expect("chosen");
     assert_eq!(
         got,
-        params(&[
-            ("port", "443"),
-            ("port:type", "u16"),
-            ("verbose", "1"),
-            ("name", "sshd"),
-        ]),
+        params(&[("port", "443"), ("verbose", "1"), ("name", "sshd")]).with_type("port", "u16"),
         "hex normalised, bool as 1, an integer's declared type"
     );
 }
@@ -114,7 +101,7 @@ fn a_parameter_without_default_is_needed_only_by_the_queries_using_it() {
     let (_, got) = run(FILE, Some("listening"), &[]).expect("`name` is not used");
     assert_eq!(
         got,
-        params(&[("port", "22"), ("port:type", "u16"), ("verbose", "0")])
+        params(&[("port", "22"), ("verbose", "0")]).with_type("port", "u16")
     );
 }
 

@@ -8,16 +8,14 @@
 
 mod common;
 
-use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::ir::MapRef as IrMap;
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::maps::{MapLookup, MapLookupError, MapRef, MapShape};
-use bpfq_compiler::pipeline::{compile, compile_text, Compiled, StageTimes};
+use bpfq_compiler::pipeline::{Compiled, Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::{Btf, KernelFeatures, Why};
-use std::collections::HashMap;
 
 struct StorageMap;
 
@@ -52,22 +50,14 @@ fn compiled_as(
     let mut sources = Sources::new();
     let file = sources.add("<query>", query);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let params = HashMap::new();
     let mut features = KernelFeatures::from_btf(btf).expect("features of the BTF");
     features.map_elem_programs = map_elem_programs;
     features.why.map_elem_programs = Why::Given("the test");
-    let env = BindEnv {
-        btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: Some(&StorageMap),
-        features: &features,
-    };
+    let env = Compiler::new(btf, &features, &stdlib, &sources).with_maps(&StorageMap);
     let result = if text {
-        compile_text(file, &env, &mut StageTimes::default())
+        env.compile_single(Input::File(file), Options::text())
     } else {
-        compile(file, &env)
+        env.compile_single(Input::File(file), Options::default())
     };
     result.map_err(|diag| diag.render(&sources))
 }

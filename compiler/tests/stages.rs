@@ -3,14 +3,15 @@
 
 mod common;
 
-use bpfq_compiler::bind::{bind, BindEnv};
+use bpfq_compiler::bind::bind;
+use bpfq_compiler::bind::Params;
 use bpfq_compiler::bpf::disasm::disassemble;
+use bpfq_compiler::diagnostic::Diagnostic;
 use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::pipeline::{compile, compile_query, CompiledQuery};
+use bpfq_compiler::pipeline::{Compiled, CompiledQuery, Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::syntax::parse_query;
 use bpfq_kernel::Btf;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 fn fixture() -> &'static Btf {
@@ -27,26 +28,27 @@ fn fixture() -> &'static Btf {
 /// Runs `stage` on `query` against the fixture; a diagnostic is rendered instead.
 fn with_env<T>(
     query: &str,
-    stage: impl FnOnce(usize, &BindEnv) -> Result<T, bpfq_compiler::diagnostic::Diagnostic>,
+    stage: impl FnOnce(usize, &Compiler) -> Result<T, bpfq_compiler::diagnostic::Diagnostic>,
     show: impl FnOnce(T) -> String,
 ) -> String {
     let mut sources = Sources::new();
     let file = sources.add("<query>", query);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let params = HashMap::from([("min".to_string(), "100".to_string())]);
+    let params = Params::from_iter([("min".to_string(), "100".to_string())]);
     let features = bpfq_kernel::KernelFeatures::from_btf(fixture()).expect("features of the BTF");
-    let env = BindEnv {
-        btf: fixture(),
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-        features: &features,
-    };
+    let env = Compiler::new(fixture(), &features, &stdlib, &sources).with_params(&params);
     match stage(file, &env) {
         Ok(value) => show(value),
         Err(diag) => diag.render(&sources),
     }
+}
+
+fn compile_single(file: usize, c: &Compiler) -> Result<Compiled, Diagnostic> {
+    c.compile_single(Input::File(file), Options::default())
+}
+
+fn compile_any(file: usize, c: &Compiler) -> Result<CompiledQuery, Diagnostic> {
+    c.compile(Input::File(file), Options::default())
 }
 
 /// A query that must compile against the fixture.
@@ -54,36 +56,29 @@ fn compile_ok(query: &str) -> bpfq_compiler::pipeline::Compiled {
     let mut sources = Sources::new();
     let file = sources.add("<query>", query);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let params = HashMap::new();
     let features = bpfq_kernel::KernelFeatures::from_btf(fixture()).expect("features of the BTF");
-    let env = BindEnv {
-        btf: fixture(),
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-        features: &features,
-    };
-    compile(file, &env).unwrap_or_else(|d| panic!("{}", d.render(&sources)))
+    let env = Compiler::new(fixture(), &features, &stdlib, &sources);
+    env.compile_single(Input::File(file), Options::default())
+        .unwrap_or_else(|d| panic!("{}", d.render(&sources)))
 }
 
 /// `bind` boundary: the typed query.
 fn check_bind(query: &str) -> String {
     with_env(
         query,
-        |file, env| bind(&parse_query(env.sources.text(file), file)?, env),
+        |file, env| bind(&parse_query(env.env().sources.text(file), file)?, env.env()),
         |typed| typed.to_string(),
     )
 }
 
 /// `lower` boundary: the IR.
 fn check_ir(query: &str) -> String {
-    with_env(query, compile, |c| c.ir.to_string())
+    with_env(query, compile_single, |c| c.ir.to_string())
 }
 
 /// `emit` boundary: the BPF listing and the row layout.
 fn check_bpf(query: &str) -> String {
-    with_env(query, compile, |c| {
+    with_env(query, compile_single, |c| {
         let layout: Vec<String> = c
             .layout
             .columns
@@ -257,7 +252,7 @@ fn ring_relocations_are_patched_with_the_map_fd_and_explained_in_the_plan() {
 /// `plan` boundary of a grouped query: what the kernel writes (filter, key and argument
 /// columns) and what user space computes (groups, aggregates, having, sort, limit).
 fn check_plan(query: &str) -> String {
-    with_env(query, compile, |c| {
+    with_env(query, compile_single, |c| {
         let layout: Vec<String> = c
             .layout
             .columns
@@ -285,7 +280,7 @@ fn check_plan(query: &str) -> String {
             c.plan.user.visible,
             with_env(
                 query,
-                |file, env| bind(&parse_query(env.sources.text(file), file)?, env),
+                |file, env| bind(&parse_query(env.env().sources.text(file), file)?, env.env()),
                 |t| t.to_string()
             )
         )
@@ -295,7 +290,7 @@ fn check_plan(query: &str) -> String {
 /// A join: one program per source (its columns, keys and `where` conditions) and the user-space
 /// hash join.
 fn check_join(query: &str) -> String {
-    with_env(query, compile_query, |c| {
+    with_env(query, compile_any, |c| {
         let CompiledQuery::Join(join) = c else {
             return "not a join".to_string();
         };

@@ -8,7 +8,7 @@ mod common;
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::diagnostic::Diagnostic;
 use bpfq_compiler::elf::{write_object, ObjectSpec};
-use bpfq_compiler::pipeline::{compile_text, Compiled, StageTimes};
+use bpfq_compiler::pipeline::{Compiled, Input, Options};
 use bpfq_kernel::Btf;
 use common::targets::TEXT_OUTPUT_TARGETS;
 use common::{fixture, with_env, VERSIONS};
@@ -26,8 +26,8 @@ fn text(query: &str) -> Result<Compiled, String> {
 
 fn text_on(btf: &Btf, query: &str) -> Result<Compiled, String> {
     with_env(btf, query, |file, env| {
-        compile_text(file, env, &mut StageTimes::default())
-            .map_err(|d: Diagnostic| format!("{}\n{}", d.code, d.render(env.sources)))
+        env.compile_single(Input::File(file), Options::text())
+            .map_err(|d: Diagnostic| format!("{}\n{}", d.code, d.render(env.env().sources)))
     })
 }
 

@@ -4,15 +4,14 @@
 //! the `fold` target also checks that constant folding computes what the map walk's evaluator
 //! computes for the same expression with run-time operands.
 
-use bpfq_compiler::bind::BindEnv;
+use bpfq_compiler::bind::Params;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::map_walk_eval::{Element, Evaluator};
 use bpfq_compiler::maps::{MapLookup, MapLookupError, MapRef, MapShape};
-use bpfq_compiler::pipeline::compile;
+use bpfq_compiler::pipeline::{Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -46,20 +45,13 @@ pub fn compile_against(btf: &Btf, query: &str) {
     let (stdlib_sources, stdlib) = stdlib();
     let mut sources = stdlib_sources.clone();
     let file = sources.add("<fuzz>", query);
-    let params = HashMap::from([("p".to_string(), "7".to_string())]);
+    let params = Params::from_iter([("p".to_string(), "7".to_string())]);
     // Broken BTF (the btf target patches bytes) has no features: nothing to compile.
     let Ok(features) = bpfq_kernel::KernelFeatures::from_btf(btf) else {
         return;
     };
-    let env = BindEnv {
-        btf,
-        stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-        features: &features,
-    };
-    if let Err(diagnostic) = compile(file, &env) {
+    let env = Compiler::new(btf, &features, stdlib, &sources).with_params(&params);
+    if let Err(diagnostic) = env.compile_single(Input::File(file), Options::default()) {
         // Rendering walks the spans: a span outside its file would panic here.
         let _ = diagnostic.render(&sources);
     }
@@ -127,7 +119,7 @@ impl MapLookup for OneMap {
 /// by the map walk's evaluator (the fixture's features with map-element programs refused), as
 /// (column kind, row bytes); a compile error is a panic (the generator's expressions are well
 /// typed).
-fn walked_column(expr: &str, params: &HashMap<String, String>) -> (String, Vec<u8>) {
+fn walked_column(expr: &str, params: &Params) -> (String, Vec<u8>) {
     let (stdlib_sources, stdlib) = stdlib();
     let mut sources = stdlib_sources.clone();
     let query = format!("from bpf_map_elem(map = \"m\") select {expr} as x");
@@ -139,15 +131,8 @@ fn walked_column(expr: &str, params: &HashMap<String, String>) -> (String, Vec<u
         features.why.map_elem_programs = bpfq_kernel::Why::Given("the fold fuzz target");
         features
     });
-    let env = BindEnv {
-        btf: fixture(),
-        stdlib,
-        sources: &sources,
-        params,
-        maps: Some(&OneMap),
-        features,
-    };
-    let compiled = match compile(file, &env) {
+    let env = Compiler::new(fixture(), features, stdlib, &sources).with_params(params).with_maps(&OneMap);
+    let compiled = match env.compile_single(Input::File(file), Options::default()) {
         Ok(c) => c,
         Err(diagnostic) => panic!("{query}\n{}", diagnostic.render(&sources)),
     };
@@ -183,19 +168,10 @@ pub fn fold_agrees(data: &[u8]) {
         gen.int(4)
     };
     // As a query file's declarations give them: the value and its declared type.
-    let params: HashMap<String, String> = gen
-        .params
-        .iter()
-        .flat_map(|p| {
-            [
-                (p.name.clone(), p.value.to_string()),
-                (
-                    bpfq_compiler::queryfile::declared_type_key(&p.name),
-                    expr_gen::type_name(p.ty),
-                ),
-            ]
-        })
-        .collect();
+    let params = gen.params.iter().fold(Params::new(), |mut params, p| {
+        params.set(p.name.clone(), p.value.to_string());
+        params.with_type(&p.name, &expr_gen::type_name(p.ty))
+    });
     let folded = expr_gen::folded(&expr);
     let run_time = expr_gen::runtime(&expr, "cast(key - key as s64)", &mut Vec::new());
     let at_compile = walked_column(&folded, &params);

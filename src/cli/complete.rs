@@ -6,15 +6,14 @@
 
 use super::args::Cli;
 use super::{open_kernel, userlib, Failure};
-use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::complete::{complete as complete_query, unfinished_word};
 use bpfq_compiler::diagnostic::Sources;
+use bpfq_compiler::pipeline::Compiler;
 use bpfq_compiler::queryfile::query_names;
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::syntax::parse_module;
 use clap::CommandFactory;
 use clap_complete::Shell;
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 const BASH: &str = include_str!("completions/bpfq.bash");
@@ -228,15 +227,7 @@ fn in_query(line: &Line, text: &str) -> Vec<String> {
     let Ok(stdlib) = Stdlib::load(&mut sources, &user_files) else {
         return Vec::new();
     };
-    let params = HashMap::new();
-    let env = BindEnv {
-        btf: &kernel.btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        // Completion never opens maps: key/value columns of map targets are offered untyped.
-        maps: None,
-        features: &kernel.features,
-    };
-    complete_query(&env, text)
+    // Completion never opens maps: key/value columns of map targets are offered untyped.
+    let compiler = Compiler::new(&kernel.btf, &kernel.features, &stdlib, &sources);
+    complete_query(compiler.env(), text)
 }

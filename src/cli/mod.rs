@@ -21,14 +21,14 @@ mod userlib;
 mod watch;
 
 use args::{Cli, Command};
-use bpfq_compiler::bind::BindEnv;
+use bpfq_compiler::bind::Params;
 use bpfq_compiler::diagnostic::{Diagnostic, FileId, Sources};
 use bpfq_compiler::hidden::visible_lines;
-use bpfq_compiler::pipeline::{compile_query_timed as compile_any, CompiledQuery, StageTimes};
+use bpfq_compiler::pipeline::{Compiled, CompiledQuery, Compiler, Input, Options};
+use bpfq_compiler::plan::{GroupIn, Output};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::{Btf, KernelFeatures};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -242,7 +242,6 @@ fn unclaimed_params(
 /// (a `d_path` the kernel refuses is a dentry walk's `dentry_path`).
 fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
     let kernel = open_kernel_probed(common.btf.as_deref())?;
-    let params = HashMap::new();
     let mut sources = Sources::new();
     let file = sources.add("<describe>", what);
     let target = what.split('.').next().unwrap_or(what).trim();
@@ -250,15 +249,8 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
         Ok(lib) => lib,
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
-    let env = BindEnv {
-        btf: &kernel.btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-        features: &kernel.features,
-    };
-    match bpfq_compiler::describe::describe(&env, file) {
+    let compiler = Compiler::new(&kernel.btf, &kernel.features, &stdlib, &sources);
+    match bpfq_compiler::describe::describe(compiler.env(), file) {
         Ok(text) => output::print(text.as_bytes()),
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     }
@@ -381,7 +373,7 @@ pub fn output_format(output: &args::OutputArgs) -> bpfq_runtime::format::OutputF
 }
 
 /// `--param name=value` pairs.
-pub fn parse_params(params: &[String]) -> Result<HashMap<String, String>, Failure> {
+pub fn parse_params(params: &[String]) -> Result<Params, Failure> {
     params
         .iter()
         .map(|p| match p.split_once('=') {
@@ -411,21 +403,40 @@ pub fn compile_query_timed(
     common: &args::Common,
     timings: &mut timings::Timings,
 ) -> Result<(CompiledQuery, Sources), Failure> {
-    compile_query_with(query, kernel, common, timings, |file, env, times| {
-        compile_any(file, env, times)
-            .and_then(|compiled| placed_grouping(compiled, env, common, file))
-    })
+    compile_query_as(query, kernel, common, timings, Output::Rows)
 }
 
-/// Parses the query, loads the stdlib it needs and compiles it with `compile` (binary rows, or
+/// Compiles single-source `query` to a program that prints its rows as text in the kernel
+/// (`bpfq pin`, `bpfq compile`); the sources are returned for later diagnostics.
+pub fn compile_text_query(
+    query: &str,
+    kernel: &Kernel,
+    common: &args::Common,
+) -> Result<(Compiled, Sources), Failure> {
+    let (compiled, sources) = compile_query_as(
+        query,
+        kernel,
+        common,
+        &mut timings::Timings::new(false),
+        Output::Text,
+    )?;
+    match compiled {
+        CompiledQuery::Single(single) => Ok((*single, sources)),
+        CompiledQuery::Join(_) => Err(Failure::Runtime(
+            "internal error (this is a bug in bpfq): a text program of a join".into(),
+        )),
+    }
+}
+
+/// Parses the query, loads the stdlib it needs and compiles it to `output` (binary rows, or
 /// text for `bpfq pin`); the sources are returned for later diagnostics.
-pub fn compile_query_with<T>(
+fn compile_query_as(
     query: &str,
     kernel: &Kernel,
     common: &args::Common,
     timings: &mut timings::Timings,
-    compile: impl FnOnce(FileId, &BindEnv, &mut StageTimes) -> Result<T, Diagnostic>,
-) -> Result<(T, Sources), Failure> {
+    output: Output,
+) -> Result<(CompiledQuery, Sources), Failure> {
     let params = parse_params(&common.params)?;
     let mut sources = Sources::new();
     let file: FileId = sources.add("<query>", query);
@@ -445,20 +456,25 @@ pub fn compile_query_with<T>(
     };
     let maps = map_lookup(common)?;
     let features = features_for(kernel, common)?;
-    let env = BindEnv {
-        btf: &kernel.btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: Some(maps.as_ref()),
-        features: &features,
-    };
-    let mut stage_times = StageTimes::default();
-    let compiled = compile(file, &env, &mut stage_times);
-    timings.record_compile(&stage_times);
+    let compiler = Compiler::new(&kernel.btf, &features, &stdlib, &sources)
+        .with_params(&params)
+        .with_maps(maps.as_ref());
+    let compiled = compiler.compile(Input::File(file), options_for(common, output));
+    timings.record_compile(&compiler.times());
     match compiled {
         Ok(compiled) => Ok((compiled, sources)),
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
+    }
+}
+
+/// The compiler options of `common` (`--group-in`) for programs writing `output`.
+pub(super) fn options_for(common: &args::Common, output: Output) -> Options {
+    Options {
+        output,
+        group_in: match common.group_in {
+            args::GroupIn::Auto => GroupIn::Auto,
+            args::GroupIn::User => GroupIn::User,
+        },
     }
 }
 
@@ -485,27 +501,6 @@ pub(super) fn features_for(
         }
     }
     Ok(features)
-}
-
-/// `compiled` with its grouping moved to user space when `--group-in user` asks for it.
-pub(super) fn placed_grouping(
-    compiled: CompiledQuery,
-    env: &BindEnv,
-    common: &args::Common,
-    file: FileId,
-) -> Result<CompiledQuery, bpfq_compiler::diagnostic::Diagnostic> {
-    match compiled {
-        CompiledQuery::Single(single) if common.group_in == args::GroupIn::User => {
-            let span = bpfq_compiler::diagnostic::Span {
-                file,
-                start: 0,
-                end: env.sources.text(file).len() as u32,
-            };
-            bpfq_compiler::pipeline::group_in_user_space(*single, env, span)
-                .map(|c| CompiledQuery::Single(Box::new(c)))
-        }
-        other => Ok(other),
-    }
 }
 
 /// Where map-element queries find their map: `--map-shape`, else the running kernel.

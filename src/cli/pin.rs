@@ -4,24 +4,17 @@
 
 use super::args::Common;
 use super::run::load_failure;
-use super::{compile_query_with, open_kernel_probed, timings::Timings, Failure};
+use super::{compile_text_query, open_kernel_probed, Failure};
 use bpfq_compiler::bind::IterParams;
+use bpfq_runtime::execute::link_info;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::elf::{write_object, ObjectSpec};
-use bpfq_compiler::pipeline::compile_text;
-use bpfq_runtime::execute::link_info;
 use bpfq_runtime::pin::{check_pin_path, pin_iterator, PinError, PinRequest};
 use std::path::Path;
 
 pub fn pin(query: &str, path: &Path, mode: u32, common: &Common) -> Result<(), Failure> {
     let kernel = open_kernel_probed(common.btf.as_deref())?;
-    let (compiled, _sources) = compile_query_with(
-        query,
-        &kernel,
-        common,
-        &mut Timings::new(false),
-        compile_text,
-    )?;
+    let (compiled, _sources) = compile_text_query(query, &kernel, common)?;
     if let Some(IterParams::Netns(_)) = &compiled.plan.iter_params {
         return Err(Failure::Usage(
             "a pinned network query cannot take `netns = ...`: it shows the network namespace \
@@ -50,13 +43,7 @@ pub fn pin(query: &str, path: &Path, mode: u32, common: &Common) -> Result<(), F
 /// `bpfq compile QUERY -o FILE`: the text-output program as an ELF object.
 pub fn compile_object(query: &str, output: &Path, common: &Common) -> Result<(), Failure> {
     let kernel = open_kernel_probed(common.btf.as_deref())?;
-    let (compiled, _sources) = compile_query_with(
-        query,
-        &kernel,
-        common,
-        &mut Timings::new(false),
-        compile_text,
-    )?;
+    let (compiled, _sources) = compile_text_query(query, &kernel, common)?;
     if compiled.plan.iter_params.is_some() {
         return Err(Failure::Usage(
             "a compiled object cannot carry target parameters (pid, cgroup, netns, map): \

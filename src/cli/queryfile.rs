@@ -8,15 +8,16 @@
 use super::args::{Common, OutputArgs, RunArgs};
 use super::timings::Timings;
 use super::{open_kernel_probed, run, userlib, Failure, Kernel};
-use bpfq_compiler::bind::BindEnv;
+use bpfq_compiler::bind::Params;
 use bpfq_compiler::diagnostic::{FileId, Sources, Span};
 use bpfq_compiler::modules::{resolve, Modules};
-use bpfq_compiler::pipeline::{compile_query_parsed, CompiledQuery, StageTimes};
+use bpfq_compiler::pipeline::{CompiledQuery, Compiler, Input};
+use bpfq_compiler::plan::Output;
 use bpfq_compiler::queryfile::{choose, query_names, undeclared_param, unknown_module, GivenParam};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_compiler::syntax::ast::{Ident, Module, Query};
 use bpfq_compiler::syntax::parse_module_file;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 pub fn run_file(
@@ -214,7 +215,7 @@ pub(super) struct FileContext<'a> {
 /// file's definitions; returns it with its source text (for the verifier's messages).
 pub(super) fn compile_in_context(
     query: &Query,
-    params: &HashMap<String, String>,
+    params: &Params,
     context: &FileContext,
     mut sources: Sources,
     common: &Common,
@@ -242,20 +243,15 @@ pub(super) fn compile_in_context(
     };
     let maps = super::map_lookup(common)?;
     let features = super::features_for(kernel, common)?;
-    let env = BindEnv {
-        btf: &kernel.btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params,
-        maps: Some(maps.as_ref()),
-        features: &features,
-    };
-    let mut stage_times = StageTimes {
-        parse: context.parse_time,
-        ..StageTimes::default()
-    };
-    let compiled = compile_query_parsed(query, &env, &mut stage_times)
-        .and_then(|c| super::placed_grouping(c, &env, common, query.span.file));
+    let compiler = Compiler::new(&kernel.btf, &features, &stdlib, &sources)
+        .with_params(params)
+        .with_maps(maps.as_ref());
+    let compiled = compiler.compile(
+        Input::Parsed(query),
+        super::options_for(common, Output::Rows),
+    );
+    let mut stage_times = compiler.times();
+    stage_times.parse = context.parse_time;
     timings.record_compile(&stage_times);
     match compiled {
         Ok(compiled) => {

@@ -2,15 +2,13 @@
 //! (to run an older kernel's variant here), then load it through the runtime API and read the
 //! raw rows it writes. The verifier must accept the program.
 
-use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::bpf::insn::encode;
 use bpfq_compiler::diagnostic::Sources;
-use bpfq_compiler::pipeline::{compile_query, Compiled, CompiledQuery};
+use bpfq_compiler::pipeline::{Compiled, CompiledQuery, Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::{Btf, KernelFeatures};
 use bpfq_runtime::loader::{load_iter_program, IterProgramSpec};
 use bpfq_runtime::RowSource;
-use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::OnceLock;
 
@@ -27,16 +25,8 @@ pub fn compile_with(query: &str, features: &KernelFeatures) -> Compiled {
     let mut sources = Sources::new();
     let file = sources.add("<query>", query);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib");
-    let params = HashMap::new();
-    let env = BindEnv {
-        btf: vmlinux(),
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-        features,
-    };
-    match compile_query(file, &env) {
+    let env = Compiler::new(vmlinux(), features, &stdlib, &sources);
+    match env.compile(Input::File(file), Options::default()) {
         Ok(CompiledQuery::Single(compiled)) => *compiled,
         Ok(_) => panic!("one source"),
         Err(diag) => panic!("{}", diag.render(&sources)),

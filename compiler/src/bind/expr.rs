@@ -683,7 +683,7 @@ impl Binder<'_> {
     }
 
     fn bind_param(&mut self, name: &str, span: Span) -> Result<TExpr, Diagnostic> {
-        let Some(text) = self.env.params.get(name) else {
+        let Some(value) = self.env.params.get(name) else {
             return Err(Diagnostic::error(
                 codes::UNKNOWN_PARAM,
                 format!("parameter `${name}` has no value"),
@@ -691,6 +691,7 @@ impl Binder<'_> {
             .with_primary(span, "not given")
             .with_note(format!("pass it with `--param {name}=VALUE`")));
         };
+        let text = &value.text;
         let parsed = if let Some(hex) = text.strip_prefix("0x") {
             u64::from_str_radix(hex, 16).ok()
         } else if let Some(neg) = text.strip_prefix('-') {
@@ -699,11 +700,7 @@ impl Binder<'_> {
             text.parse::<u64>().ok()
         };
         // A parameter declared with an integer type is a constant of that type.
-        let declared = self
-            .env
-            .params
-            .get(&crate::queryfile::declared_type_key(name))
-            .and_then(|t| super::int_type(t));
+        let declared = value.declared.as_deref().and_then(super::int_type);
         Ok(match parsed {
             Some(v) => match declared {
                 Some((bytes, signed)) => TExpr {

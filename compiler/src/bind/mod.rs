@@ -12,6 +12,7 @@ mod grouping;
 mod kernfs_path;
 mod map_elem;
 pub mod nullable;
+mod param_values;
 mod params;
 mod path;
 mod pointer_slots;
@@ -25,9 +26,10 @@ pub use d_path::{walk_note, D_PATH_MAX, D_PATH_WALK_LEVELS, D_PATH_WALK_SLOT};
 pub use grouping::{Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
 pub use kernfs_path::{KERNFS_NAME_SLOT, KERNFS_PATH_LEVELS};
 pub use map_elem::{MapParam, ELEMENT_BYTES_MAX};
+pub use param_values::{ParamValue, Params};
 pub use params::{CgroupOrder, CgroupStart, IterParams, NetnsRef, CGROUP2_ROOT_ID};
 pub use pointer_slots::{array_pointer_slots, pointer_slots};
-pub use quirks::{holds_address, quirks_of, TargetQuirks};
+pub use quirks::holds_address;
 pub use typed::*;
 
 use crate::codes;
@@ -44,13 +46,23 @@ pub struct BindEnv<'a> {
     pub stdlib: &'a Stdlib,
     pub sources: &'a Sources,
     /// `--param name=value` pairs, typed when a query uses `$name`.
-    pub params: &'a HashMap<String, String>,
+    pub params: &'a Params,
     /// Looks up the map of a map-element query (`from bpf_map_elem(map = ...)`); None where no
     /// map can be looked up.
     pub maps: Option<&'a dyn crate::maps::MapLookup>,
     /// What the kernel lets the program do (`KernelFeatures::from_btf` of `btf`, or a runtime
     /// probe's): which variant of an instruction or a pointer cast the compiler emits.
     pub features: &'a bpfq_kernel::KernelFeatures,
+}
+
+impl<'a> BindEnv<'a> {
+    /// The same environment over the source files `sources` (a scratch query's).
+    pub fn over<'s>(&self, sources: &'s Sources) -> BindEnv<'s>
+    where
+        'a: 's,
+    {
+        BindEnv { sources, ..*self }
+    }
 }
 
 pub(crate) struct Binder<'a> {
@@ -216,7 +228,7 @@ fn bind_query(
         object_offset,
         object_field,
         // Before Linux 5.8 there is no ring buffer: rows go through the seq buffer, with the
-        // losses `catalogue::row_transport` describes for the targets that prefer the ring.
+        // losses `TargetFacts::transport` describes for the targets that prefer the ring.
         transport: match env.features.ringbuf {
             true => target.transport,
             false => bpfq_kernel::catalogue::RowTransport::Seq,

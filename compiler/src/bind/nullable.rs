@@ -1,5 +1,5 @@
 //! Stage `bind` (helper): where a typed value can be NULL. Guarantees one answer for both uses:
-//! which columns get a NULL flag in the row (`lower::row_layout`) and what `x is null` tests
+//! which columns get a NULL flag in the row (`plan_layout::row_layout`) and what `x is null` tests
 //! for an `x` that is not itself a pointer (the pointers loaded on the way to it).
 
 use super::typed::{TExpr, TKind};

@@ -7,6 +7,7 @@ use super::{quote_list, Binder, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{nearest_names, Diagnostic, Span};
 use crate::syntax::ast::{Expr, Ident};
+use bpfq_kernel::catalogue::{facts_of, ParamKind};
 
 /// What the iterator link is created with (`union bpf_iter_link_info`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,7 +51,7 @@ impl NetnsRef {
 
 /// Targets that show one network namespace.
 fn is_net_target(target: &str) -> bool {
-    matches!(target, "tcp" | "udp" | "unix" | "netlink" | "ipv6_route")
+    facts_of(target).params == ParamKind::Netns
 }
 
 /// Where a cgroup walk starts: a path under the cgroup2 mount (resolved to its id, the
@@ -162,7 +163,7 @@ impl IterParams {
 
 /// Targets whose link info is `task`.
 fn is_task_target(target: &str) -> bool {
-    matches!(target, "task" | "task_file" | "task_vma")
+    facts_of(target).params == ParamKind::Task
 }
 
 impl Binder<'_> {
@@ -280,7 +281,7 @@ impl Binder<'_> {
         span: Span,
     ) -> Result<Option<IterParams>, Diagnostic> {
         let target = self.target.name.clone();
-        if target == "cgroup" {
+        if facts_of(&target).params == ParamKind::Cgroup {
             return self.bind_cgroup_params(params).map(Some);
         }
         if is_net_target(&target) && !params.is_empty() {

@@ -1,44 +1,18 @@
-//! Stage `bind`: corrections for iterators whose raw output is not what a user should see,
-//! each target's in one record (`TargetQuirks`). ksym lists the kernel symbol of the very
-//! program that is dumping it (`bpf_prog_<tag>_bpfq_ksym`), skipped by a filter added here in
-//! the kernel; shows its last symbol twice (dropped in user space); and holds each symbol's
-//! address in an integer (`kallsym_iter.value`), typed here as a pointer so it is hidden like
-//! one, as are the few kernel structs' integers that hold addresses (`ADDRESS_INTEGERS`).
+//! Stage `bind`: corrections for iterators whose raw output is not what a user should see, read
+//! from the target's catalogue record (`TargetFacts`). A target that lists its own program
+//! (ksym: `bpf_prog_<tag>_bpfq_ksym`) gets a filter added here in the kernel that skips it;
+//! integers that hold kernel addresses (a target's `address_members`, and the few kernel
+//! structs' `ADDRESS_INTEGERS`) are typed here as pointers, so they are hidden like one.
 
-use super::{Binder, TExpr, TKind, Ty};
+use super::{Binder, BoundTarget, TExpr, TKind, Ty};
 use crate::diagnostic::{Diagnostic, Span};
+use bpfq_kernel::catalogue::{all_facts, facts_of, TargetFacts};
 
-/// What one iterator target does that the binder, planner and runtime must correct.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TargetQuirks {
-    pub target: &'static str,
-    /// The target lists the symbol of the program that dumps it; a filter skips it.
-    pub lists_own_program: bool,
-    /// The kernel shows the last object twice; only the row stream can drop the repeat, so
-    /// the query groups in user space.
-    pub repeats_last_row: bool,
-    /// Integer members (struct, member) that hold a kernel address: typed as pointers, so
-    /// they are hidden, compared and refused in arithmetic like any pointer.
-    pub address_members: &'static [(&'static str, &'static str)],
-}
-
-const NONE: TargetQuirks = TargetQuirks {
-    target: "",
-    lists_own_program: false,
-    repeats_last_row: false,
-    address_members: &[],
-};
-
-const QUIRKS: &[TargetQuirks] = &[TargetQuirks {
-    target: "ksym",
-    lists_own_program: true,
-    repeats_last_row: true,
-    address_members: &[("kallsym_iter", "value")],
-}];
-
-/// The quirks of `target` (none for most).
-pub fn quirks_of(target: &str) -> &'static TargetQuirks {
-    QUIRKS.iter().find(|q| q.target == target).unwrap_or(&NONE)
+impl BoundTarget {
+    /// What bpfq knows of this target beyond its BTF (`IterTarget::facts`).
+    pub fn facts(&self) -> &'static TargetFacts {
+        facts_of(&self.name)
+    }
 }
 
 /// Members of kernel structs that keep a kernel address in an 8-byte integer, whatever the
@@ -55,9 +29,9 @@ const ADDRESS_INTEGERS: &[(&str, &str)] = &[
 /// (or cast) reaches it: such a member is a pointer column, and a pointer slot of any struct
 /// value holding it.
 pub fn holds_address(owner: &str, member: &str) -> bool {
-    QUIRKS
+    all_facts()
         .iter()
-        .flat_map(|q| q.address_members)
+        .flat_map(|facts| facts.address_members)
         .chain(ADDRESS_INTEGERS)
         .any(|&(s, m)| s == owner && m == member)
 }
@@ -69,7 +43,7 @@ impl Binder<'_> {
         prog_name: &str,
         span: Span,
     ) -> Result<Option<TExpr>, Diagnostic> {
-        if !quirks_of(&self.target.name).lists_own_program {
+        if !self.target.facts().lists_own_program {
             return Ok(None);
         }
         // `bpf_prog_` + 16 hex digits of the tag + `_` + program name: fixed offsets.
@@ -120,9 +94,9 @@ impl Binder<'_> {
     }
 
     fn member_of_main(&mut self, member: &str, span: Span) -> Result<TExpr, Diagnostic> {
-        let object = self
-            .main_object(span)?
-            .ok_or_else(|| super::internal(span, "ksym without an object"))?;
+        let object = self.main_object(span)?.ok_or_else(|| {
+            super::internal(span, "a target listing its own program without an object")
+        })?;
         self.member(object, member, span)
     }
 }

@@ -12,21 +12,17 @@ mod segments;
 mod sk_storage;
 mod text;
 
-pub use segments::{ROW_MAX, SEGMENT_MAX};
 pub use text::TEXT_DIFFERENCES;
 
-use crate::bind::{array_pointer_slots, pointer_slots, ArithOp, CmpOp, TExpr, TKind, Ty};
+use crate::bind::{ArithOp, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::Diagnostic;
-use crate::group_place::GroupPlace;
 use crate::ir::{
     BinOp, Block, Cmp, Function, FunctionBuilder, Helper, Inst, MapRef, Operand, Terminator, UnOp,
     Value, Width,
 };
-use crate::layout::{ColumnKind, RowLayout};
-use crate::plan::Plan;
+use crate::plan::{Plan, RowExit};
 use crate::socket_storage::{SocketIterator, SocketIterators};
-use bpfq_kernel::catalogue::RowTransport;
 use bpfq_kernel::{Btf, BtfType, KernelFeatures};
 use segments::{segments, words_to_zero};
 use std::collections::HashMap;
@@ -55,15 +51,6 @@ struct Lowerer<'a> {
     formats: text::FormatTable,
 }
 
-/// What the program writes for each matching object.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum RowOutput {
-    /// Binary rows (`RowLayout`) that bpfq decodes and formats.
-    Binary,
-    /// Text lines printed by the kernel (`bpf_seq_printf`): a pinned iterator read with `cat`.
-    Text,
-}
-
 fn internal(msg: impl Into<String>) -> Diagnostic {
     Diagnostic::error(
         codes::INTERNAL,
@@ -71,104 +58,9 @@ fn internal(msg: impl Into<String>) -> Diagnostic {
     )
 }
 
-/// The row column kind of a typed expression.
-pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
-    Ok(match ty {
-        Ty::Int { bytes, signed } => ColumnKind::Int {
-            bytes: *bytes,
-            signed: *signed,
-        },
-        Ty::Literal => ColumnKind::Int {
-            bytes: 8,
-            signed: true,
-        },
-        Ty::Bool => ColumnKind::Bool,
-        Ty::Chars { len } => ColumnKind::Chars { len: *len },
-        Ty::Ptr { .. } => ColumnKind::KernelPointer,
-        Ty::Ipv4 => ColumnKind::Ipv4,
-        Ty::VmaPerms => ColumnKind::VmaPerms,
-        Ty::KernfsPath { levels, slot } => ColumnKind::KernfsPath {
-            levels: *levels,
-            slot: *slot,
-        },
-        Ty::DentryPath { levels, slot } => ColumnKind::DentryPath {
-            levels: *levels,
-            slot: *slot,
-        },
-        // Map keys and values: user data, never kernel addresses.
-        Ty::Bytes { len } => ColumnKind::Bytes {
-            len: *len,
-            pointers: Vec::new(),
-        },
-        Ty::Struct { id } if btf.name_of(*id) == Some("in6_addr") => ColumnKind::Ipv6,
-        Ty::Struct { id } => ColumnKind::Bytes {
-            len: btf.size_of(*id).map_err(|e| internal(e.to_string()))?,
-            pointers: pointer_slots(btf, *id).map_err(|e| internal(e.to_string()))?,
-        },
-        Ty::Array { elem, len } => ColumnKind::Bytes {
-            len: btf.size_of(*elem).map_err(|e| internal(e.to_string()))? * len,
-            pointers: array_pointer_slots(btf, *elem, *len).map_err(|e| internal(e.to_string()))?,
-        },
-        Ty::Enum { id, bytes, signed } => {
-            let names = match btf.get(*id) {
-                Ok(BtfType::Enum { values, .. }) => {
-                    values.iter().map(|(n, v)| (*v, n.to_string())).collect()
-                }
-                _ => Vec::new(),
-            };
-            ColumnKind::Enum {
-                bytes: *bytes,
-                signed: *signed,
-                names,
-            }
-        }
-        other => {
-            return Err(internal(format!(
-                "a {} reached the row layout",
-                other.describe()
-            )))
-        }
-    })
-}
-
-/// The layout of the rows `plan`'s program writes (for a kernel-grouped query: the row it
-/// builds on the stack before updating its group).
-pub fn row_layout(plan: &Plan, btf: &Btf) -> Result<RowLayout, Diagnostic> {
-    let mut kinds = Vec::new();
-    for column in &plan.kernel.columns {
-        let nullable = column.expr.ty != Ty::Bool && dereferences_loaded_pointer(&column.expr);
-        kinds.push((
-            column.name.clone(),
-            column_kind(btf, &column.expr.ty)?,
-            nullable,
-        ));
-    }
-    // Null flags go together at the end of the row, unless the row is written in several
-    // segments: then each flag follows its column so both are in the same segment.
-    let compact = RowLayout::pack(kinds.clone());
-    Ok(if compact.size <= SEGMENT_MAX {
-        compact
-    } else {
-        RowLayout::pack_inline(kinds)
-    })
-}
-
-pub fn lower(
-    plan: &Plan,
-    btf: &Btf,
-    features: &KernelFeatures,
-) -> Result<(Function, RowLayout), Diagnostic> {
-    lower_as(plan, btf, features, RowOutput::Binary)
-}
-
-/// `lower`, writing rows as `output` says.
-pub fn lower_as(
-    plan: &Plan,
-    btf: &Btf,
-    features: &KernelFeatures,
-    output: RowOutput,
-) -> Result<(Function, RowLayout), Diagnostic> {
-    lower_with(plan, btf, features, output, None)
+/// The program of `plan`'s target, writing each row as `plan.exit` says, in `plan.layout`.
+pub fn lower(plan: &Plan, btf: &Btf, features: &KernelFeatures) -> Result<Function, Diagnostic> {
+    lower_with(plan, btf, features, None)
 }
 
 /// The program of socket iterator `iterator` for `plan`, a `bpf_sk_storage_map` or `sockmap`
@@ -179,33 +71,28 @@ pub fn lower_as(
 /// (`bpf_sk_storage_get(map, sk, NULL, 0)`, or its cookie's key in `MapRef::SocketKeys`),
 /// skipping a socket without one, and lets the columns and filter read those two values where
 /// they read the context fields. `meta` and the seq buffer are the socket iterator's. The row
-/// layout is the map-element program's.
+/// layout is the map-element program's (`plan.layout`); each row leaves through the socket
+/// iterator's transport.
 pub fn lower_sockets(
     plan: &Plan,
     storage: &SocketIterators,
     iterator: &SocketIterator,
     btf: &Btf,
     features: &KernelFeatures,
-) -> Result<(Function, RowLayout), Diagnostic> {
+) -> Result<Function, Diagnostic> {
     let mut socket_plan = plan.clone();
     socket_plan.target = iterator.target.clone();
-    lower_with(
-        &socket_plan,
-        btf,
-        features,
-        RowOutput::Binary,
-        Some((storage, iterator)),
-    )
+    socket_plan.exit = RowExit::of_transport(iterator.target.transport);
+    lower_with(&socket_plan, btf, features, Some((storage, iterator)))
 }
 
 fn lower_with(
     plan: &Plan,
     btf: &Btf,
     features: &KernelFeatures,
-    output: RowOutput,
     sockets: Option<(&SocketIterators, &SocketIterator)>,
-) -> Result<(Function, RowLayout), Diagnostic> {
-    let layout = row_layout(plan, btf)?;
+) -> Result<Function, Diagnostic> {
+    let layout = &plan.layout;
 
     let mut b = FunctionBuilder::new();
     let ctx = b.value(Inst::Context);
@@ -222,10 +109,10 @@ fn lower_with(
         formats: text::FormatTable::default(),
     };
     let exit = l.b.create_block();
-    let text_output = output == RowOutput::Text;
-    let segments = segments(&layout, &plan.kernel.columns)?;
+    let text_output = plan.exit == RowExit::Text;
+    let segments = segments(layout, &plan.kernel.columns)?;
     if text_output {
-        text::check(plan, &layout, segments.len())?;
+        text::check(plan, layout, segments.len())?;
         l.print_header(plan, &plan.kernel.columns, exit);
     }
 
@@ -249,19 +136,22 @@ fn lower_with(
     }
     // A row wider than the stack buffer is written in segments, one seq_write (or ring record)
     // each; together they are one object's output, so the reader sees the whole row.
-    let kernel_grouping = match &plan.group_place {
-        Some(GroupPlace::Kernel(k)) if segments.len() == 1 => Some(k),
-        Some(GroupPlace::Kernel(_)) => {
+    let kernel_grouping = match (plan.exit, plan.kernel_grouping()) {
+        (RowExit::KernelGroups, Some(k)) if segments.len() == 1 => Some(k),
+        (RowExit::KernelGroups, _) => {
             return Err(internal("a kernel-grouped row must be one segment"))
         }
         _ => None,
     };
-    let ring =
-        plan.target.transport == RowTransport::RingBuf && kernel_grouping.is_none() && !text_output;
+    let ring = match plan.exit {
+        RowExit::Ring => true,
+        RowExit::Seq | RowExit::Text | RowExit::KernelGroups => false,
+        RowExit::NoProgram => return Err(internal("lowering a plan without a program")),
+    };
     // Ring transport: where a failed ring write goes (created on first use).
     let mut ring_full: Option<Block> = None;
     for (index, segment) in segments.iter().enumerate() {
-        let words = words_to_zero(&layout, &plan.kernel.columns, segment);
+        let words = words_to_zero(layout, &plan.kernel.columns, segment);
         if !words.is_empty() {
             l.b.note("zero the row bytes no column fully overwrites");
             l.b.effect(Inst::ZeroRow { words });
@@ -312,7 +202,7 @@ fn lower_with(
                 l.b.switch_to(next);
             }
         } else if text_output {
-            l.print_row(plan, &layout)?;
+            l.print_row(plan, layout)?;
         } else {
             l.b.note(what);
             l.seq_write(plan, len);
@@ -334,7 +224,7 @@ fn lower_with(
     let buffer = kernel_grouping.map_or(buffer, |k| k.buffer_size());
     let mut function = l.b.finish(buffer);
     function.formats = l.formats.bytes;
-    Ok((function, layout))
+    Ok(function)
 }
 
 impl Lowerer<'_> {
@@ -383,12 +273,6 @@ impl Lowerer<'_> {
         });
         self.b.switch_to(next);
     }
-}
-
-/// Whether reading `expr` follows a pointer that was itself loaded from kernel memory (which may
-/// be NULL; context pointers are checked once at entry).
-fn dereferences_loaded_pointer(expr: &TExpr) -> bool {
-    crate::bind::nullable::null_sources(expr).any()
 }
 
 /// The offsets of the context pointer fields `expr` reads.

@@ -6,13 +6,7 @@
 use crate::bind::{OutputColumn, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::Diagnostic;
-use crate::layout::RowLayout;
-
-/// The largest row segment written by one `bpf_seq_write` from the stack; the rest of the
-/// 512-byte stack is left for spilled values.
-pub const SEGMENT_MAX: u32 = 384;
-/// One object's output must stay below the kernel's 32 KiB seq buffer.
-pub const ROW_MAX: u32 = 32 * 1024 - 8;
+use crate::layout::{RowLayout, ROW_MAX, SEGMENT_MAX};
 
 /// Bytes `[from, to)` of column `column` (offsets relative to the column's start).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -77,7 +77,7 @@ fn refuse(plan: &Plan, why: &str) -> Diagnostic {
 pub(super) fn check(plan: &Plan, layout: &RowLayout, segments: usize) -> Result<(), Diagnostic> {
     // A text program always prints through the seq buffer; only a target whose seq output
     // drops objects at read boundaries (not one that is merely faster through the ring) is out.
-    if bpfq_kernel::catalogue::seq_output_loses_objects(&plan.target.name) {
+    if plan.target.facts().seq_loses_objects {
         return Err(refuse(
             plan,
             &format!(
@@ -122,7 +122,7 @@ pub(super) fn check(plan: &Plan, layout: &RowLayout, segments: usize) -> Result<
             &format!(
                 "the row ({} bytes) is wider than one {}-byte segment",
                 layout.size,
-                super::SEGMENT_MAX
+                crate::layout::SEGMENT_MAX
             ),
         ));
     }

@@ -16,12 +16,11 @@ macro_rules! snap {
     }};
 }
 
-use bpfq_compiler::bind::BindEnv;
 use bpfq_compiler::describe::ColumnInfo;
 use bpfq_compiler::diagnostic::{FileId, Sources};
+use bpfq_compiler::pipeline::Compiler;
 use bpfq_compiler::stdlib::Stdlib;
 use bpfq_kernel::Btf;
-use std::collections::HashMap;
 use std::path::Path;
 
 /// The kernels whose BTF is kept in tests/fixtures/btf.
@@ -36,28 +35,20 @@ pub fn fixture(version: &str) -> Btf {
     Btf::from_file(Path::new(&path)).expect("fixture BTF")
 }
 
-/// Runs `use_env` with a bind environment over `btf`, the embedded stdlib, no parameters and no
+/// Runs `use_env` with a compiler session over `btf`, the embedded stdlib, no parameters and no
 /// maps, and `query` as the source file it is given.
-pub fn with_env<T>(btf: &Btf, query: &str, use_env: impl FnOnce(FileId, &BindEnv) -> T) -> T {
+pub fn with_env<T>(btf: &Btf, query: &str, use_env: impl FnOnce(FileId, &Compiler) -> T) -> T {
     let mut sources = Sources::new();
     let file = sources.add("<query>", query);
     let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let params = HashMap::new();
     let features = bpfq_kernel::KernelFeatures::from_btf(btf).expect("features of the BTF");
-    let env = BindEnv {
-        btf,
-        stdlib: &stdlib,
-        sources: &sources,
-        params: &params,
-        maps: None,
-        features: &features,
-    };
+    let env = Compiler::new(btf, &features, &stdlib, &sources);
     use_env(file, &env)
 }
 
 /// Every stdlib column of `target`, bound against `btf` (its type, or why it cannot be bound).
 pub fn stdlib_columns(btf: &Btf, target: &str) -> Vec<ColumnInfo> {
     with_env(btf, "", |_, env| {
-        bpfq_compiler::describe::columns(env, target)
+        bpfq_compiler::describe::columns(env.env(), target)
     })
 }

@@ -1,14 +1,15 @@
 //! Iterator catalogue stage: lists the BPF iterator targets a kernel's BTF offers (context struct, attach function, context fields, main object).
 
-mod elements;
+mod facts;
 mod meta;
 mod object_count;
 mod transport;
 mod type_name;
 
+pub use facts::{all_facts, facts_of, ParamKind, TargetFacts, WELL_BEHAVED};
 pub use meta::{meta_layout, MetaLayout};
-pub use object_count::{object_count, ObjectCount};
-pub use transport::{row_transport, seq_output_loses_objects, RowTransport};
+pub use object_count::ObjectCount;
+pub use transport::RowTransport;
 pub use type_name::type_name;
 
 use crate::btf::{Btf, BtfError, BtfType, Kind, TypeId};
@@ -36,8 +37,15 @@ pub struct IterTarget {
     pub final_null: Option<usize>,
     /// Where `ctx->meta->seq` and `seq_num` are; None if the context has no `meta` pointer.
     pub meta: Option<MetaLayout>,
-    /// How rows of this target reach user space (see [`row_transport`]).
+    /// How rows of this target reach user space (`TargetFacts::transport`).
     pub transport: RowTransport,
+}
+
+impl IterTarget {
+    /// What bpfq knows of this target beyond its BTF (one record per target).
+    pub fn facts(&self) -> &'static TargetFacts {
+        facts_of(&self.name)
+    }
 }
 
 /// One member of an iterator context struct.
@@ -153,7 +161,8 @@ fn build_target(
             .pointee
             .is_some_and(|pointee| matches!(btf.kind_of(pointee), Ok(Some(Kind::Struct))))
     };
-    let element = elements::element_field(name)
+    let element = facts_of(name)
+        .final_null_field
         .and_then(|wanted| context.iter().position(|field| field.name == wanted));
     let main_object = element
         .filter(|&index| is_struct_pointer(&context[index]))
@@ -167,6 +176,6 @@ fn build_target(
         main_object,
         final_null,
         meta,
-        transport: row_transport(name),
+        transport: facts_of(name).transport,
     })
 }

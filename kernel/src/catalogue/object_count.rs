@@ -1,5 +1,5 @@
-//! Iterator catalogue: where the kernel keeps a count of a ring-buffer target's objects, so the
-//! ring can be sized before the walk. Guarantees a parser never panics on odd text (`None`).
+//! Iterator catalogue: how to read the count the kernel keeps of a ring-buffer target's objects
+//! (`TargetFacts::object_count`), so the ring can be sized before the walk. Guarantees a parser never panics on odd text (`None`).
 
 /// A count the kernel publishes per network namespace in `/proc/<pid>/net/<proc_net_file>`.
 #[derive(Clone, Copy, Debug)]
@@ -8,29 +8,13 @@ pub struct ObjectCount {
     pub parse: fn(&str) -> Option<u64>,
 }
 
-/// The count for target `name`, if the kernel keeps one: unix sockets in `protocols`, IPv6
-/// routes in `rt6_stats`.
-pub fn object_count(name: &str) -> Option<ObjectCount> {
-    match name {
-        "unix" => Some(ObjectCount {
-            proc_net_file: "protocols",
-            parse: unix_sockets_in_protocols,
-        }),
-        "ipv6_route" => Some(ObjectCount {
-            proc_net_file: "rt6_stats",
-            parse: routes_in_rt6_stats,
-        }),
-        _ => None,
-    }
-}
-
 /// `fib_rt_entries`, the fourth (hexadecimal) field of /proc/net/rt6_stats.
-fn routes_in_rt6_stats(text: &str) -> Option<u64> {
+pub(super) fn routes_in_rt6_stats(text: &str) -> Option<u64> {
     u64::from_str_radix(text.split_whitespace().nth(3)?, 16).ok()
 }
 
 /// Sum of the `sockets` column of the `UNIX` and `UNIX-STREAM` lines of /proc/net/protocols.
-fn unix_sockets_in_protocols(text: &str) -> Option<u64> {
+pub(super) fn unix_sockets_in_protocols(text: &str) -> Option<u64> {
     let mut lines = text.lines();
     let column = lines
         .next()?
@@ -64,12 +48,5 @@ mod tests {
                     UNIX      1152      7      -1   NI       0   yes  kernel      y  n\n";
         assert_eq!(unix_sockets_in_protocols(text), Some(27));
         assert_eq!(unix_sockets_in_protocols("protocol size\n"), None);
-    }
-
-    #[test]
-    fn only_ring_targets_have_a_count() {
-        assert!(object_count("unix").is_some());
-        assert!(object_count("ipv6_route").is_some());
-        assert!(object_count("tcp").is_none());
     }
 }

@@ -7,7 +7,7 @@
 use std::os::fd::{AsFd, AsRawFd};
 
 use bpfq_compiler::bind::{IterParams, NetnsRef};
-use bpfq_compiler::lower::SEGMENT_MAX;
+use bpfq_compiler::layout::SEGMENT_MAX;
 use bpfq_compiler::pipeline::Compiled;
 
 use super::attach::{attach_query, load_failure, MapFds};
@@ -110,9 +110,9 @@ fn first_ring_size(compiled: &Compiled) -> u64 {
 }
 
 /// The kernel's count of the target's objects in the namespace the iterator will show, when
-/// it keeps one (`catalogue::object_count` names the /proc/PID/net file and how to read it).
+/// it keeps one (`TargetFacts::object_count` names the /proc/PID/net file and how to read it).
 fn expected_objects(target: &str, netns: Option<&NetnsRef>) -> Option<u64> {
-    let count = bpfq_kernel::catalogue::object_count(target)?;
+    let count = bpfq_kernel::catalogue::facts_of(target).object_count?;
     let file = match netns {
         None => format!("/proc/self/net/{}", count.proc_net_file),
         Some(NetnsRef::Pid(pid)) => format!("/proc/{pid}/net/{}", count.proc_net_file),
