@@ -348,5 +348,5 @@ pub fn nothing_to_pin(target: &str, features: &KernelFeatures, span: Span) -> Di
 
 /// The context fields `expr` reads, by name and offset.
 fn ctx_fields<'e>(expr: &'e TExpr, out: &mut Vec<(&'e str, u32)>) {
-    crate::lower::visit_ctx_fields(expr, &mut |name, offset| out.push((name, offset)));
+    expr.visit_ctx_fields(&mut |name, offset| out.push((name, offset)));
 }

@@ -5,7 +5,7 @@
 
 use std::ops::ControlFlow;
 
-use crate::reader::ReadError;
+use crate::read_error::ReadError;
 
 pub(crate) struct Framer {
     row_size: usize,

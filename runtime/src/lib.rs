@@ -21,6 +21,7 @@ pub mod netns;
 pub mod pin;
 pub mod pipeline;
 pub mod probe;
+mod read_error;
 pub mod reader;
 pub mod ring_walk;
 pub mod ringbuf;

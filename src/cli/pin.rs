@@ -6,9 +6,9 @@ use super::args::Common;
 use super::run::load_failure;
 use super::{compile_text_query, open_kernel_probed, Failure};
 use bpfq_compiler::bind::IterParams;
-use bpfq_runtime::execute::link_info;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::elf::{write_object, ObjectSpec};
+use bpfq_runtime::execute::link_info;
 use bpfq_runtime::pin::{check_pin_path, pin_iterator, PinError, PinRequest};
 use std::path::Path;
 

@@ -485,6 +485,15 @@ impl TExpr {
             child.walk(f);
         }
     }
+
+    /// Calls `f` with the name and offset of each context pointer field this expression reads.
+    pub fn visit_ctx_fields<'e>(&'e self, f: &mut dyn FnMut(&'e str, u32)) {
+        self.walk(&mut |e| {
+            if let TKind::CtxField { name, offset } = &e.kind {
+                f(name, *offset);
+            }
+        });
+    }
 }
 
 /// The iterator the query runs on.

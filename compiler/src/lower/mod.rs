@@ -277,16 +277,7 @@ impl Lowerer<'_> {
 
 /// The offsets of the context pointer fields `expr` reads.
 fn collect_ctx_fields(expr: &TExpr, out: &mut Vec<u32>) {
-    visit_ctx_fields(expr, &mut |_, offset| out.push(offset));
-}
-
-/// Calls `f` with the name and offset of each context pointer field `expr` reads.
-pub(crate) fn visit_ctx_fields<'e>(expr: &'e TExpr, f: &mut dyn FnMut(&'e str, u32)) {
-    expr.walk(&mut |e| {
-        if let TKind::CtxField { name, offset } = &e.kind {
-            f(name, *offset);
-        }
-    });
+    expr.visit_ctx_fields(&mut |_, offset| out.push(offset));
 }
 
 /// A 32-bit immediate that sign-extends to exactly `value`.
