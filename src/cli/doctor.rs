@@ -5,17 +5,13 @@
 
 use super::{
     args::{Common, OutputArgs},
-    compile_query, open_kernel_probed, output_format, Failure, Kernel, VMLINUX_BTF,
+    compile_query, open_kernel_probed, Failure, Kernel, VMLINUX_BTF,
 };
-use bpfq_compiler::layout::{ColumnKind, RowLayout};
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::maps::{accepted_types, map_type_name};
 use bpfq_compiler::pipeline::CompiledQuery;
 use bpfq_kernel::catalogue::discover;
-use bpfq_runtime::decode::Value;
-use bpfq_runtime::format::{new_sink, FormatOptions};
 use bpfq_runtime::{lockdown, probe, sys, verifier_report, LoadError};
-use std::io;
 use std::path::Path;
 
 /// One line of the report.
@@ -234,25 +230,8 @@ fn refusal(err: &LoadError) -> String {
 }
 
 fn write_findings(findings: &[Finding], output: &OutputArgs) -> Result<(), Failure> {
-    let text = |name: &str| (name.to_string(), ColumnKind::Chars { len: 256 }, false);
-    let layout = RowLayout::pack([text("item"), text("status"), text("detail")]);
-    let options = FormatOptions {
-        header: !output.no_header,
-        ..FormatOptions::default()
-    };
-    let mut out = super::output::stdout();
-    let written = (|| -> io::Result<()> {
-        let mut sink = new_sink(output_format(output), &mut out, options);
-        sink.begin(&layout)?;
-        for finding in findings {
-            sink.row(&[
-                Value::Text(finding.item.clone()),
-                Value::Text(finding.status.clone()),
-                Value::Text(finding.detail.clone()),
-            ])?;
-        }
-        sink.end()
-    })();
-    written.map_err(super::output::write_failure)?;
-    super::output::finish(out)
+    let rows = findings
+        .iter()
+        .map(|f| vec![f.item.clone(), f.status.clone(), f.detail.clone()]);
+    super::output::write_text_rows(&["item", "status", "detail"], 256, rows, output)
 }

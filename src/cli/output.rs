@@ -93,3 +93,36 @@ pub fn row_sink(output: &OutputArgs) -> Box<dyn RowSink> {
     };
     new_sink(super::output_format(output), stdout(), options)
 }
+
+/// Rows of text cells under `columns` (each at most `width` bytes wide), in the format the
+/// user chose: the tables of `targets` and `doctor`.
+pub fn write_text_rows(
+    columns: &[&str],
+    width: u32,
+    rows: impl IntoIterator<Item = Vec<String>>,
+    output: &OutputArgs,
+) -> Result<(), Failure> {
+    use bpfq_compiler::layout::{ColumnKind, RowLayout};
+    use bpfq_runtime::decode::Value;
+    let layout = RowLayout::pack(
+        columns
+            .iter()
+            .map(|name| (name.to_string(), ColumnKind::Chars { len: width }, false)),
+    );
+    let options = FormatOptions {
+        header: !output.no_header,
+        ..FormatOptions::default()
+    };
+    let mut out = stdout();
+    let written = (|| -> io::Result<()> {
+        let mut sink = new_sink(super::output_format(output), &mut out, options);
+        sink.begin(&layout)?;
+        for row in rows {
+            let cells: Vec<Value> = row.into_iter().map(Value::Text).collect();
+            sink.row(&cells)?;
+        }
+        sink.end()
+    })();
+    written.map_err(write_failure)?;
+    finish(out)
+}

@@ -3,13 +3,9 @@
 
 use super::{
     args::{Common, OutputArgs},
-    open_btf, output_format, Failure,
+    open_btf, Failure,
 };
-use bpfq_compiler::layout::{ColumnKind, RowLayout};
 use bpfq_kernel::catalogue::{discover, type_name};
-use bpfq_runtime::decode::Value;
-use bpfq_runtime::format::{new_sink, FormatOptions};
-use std::io;
 
 pub fn targets(common: &Common, output: &OutputArgs) -> Result<(), Failure> {
     let btf = open_btf(common.btf.as_deref())?;
@@ -22,30 +18,12 @@ pub fn targets(common: &Common, output: &OutputArgs) -> Result<(), Failure> {
             None => Failure::Runtime(message),
         }
     })?;
-    let text = |name: &str| (name.to_string(), ColumnKind::Chars { len: 64 }, false);
-    let layout = RowLayout::pack([text("target"), text("context"), text("object")]);
-    let options = FormatOptions {
-        header: !output.no_header,
-        ..FormatOptions::default()
-    };
-    let mut out = super::output::stdout();
-    let written = (|| -> io::Result<()> {
-        let mut sink = new_sink(output_format(output), &mut out, options);
-        sink.begin(&layout)?;
-        for t in &targets {
-            let object = t
-                .main_object
-                .map(|i| format!("{} ({})", t.context[i].name, t.context[i].type_name))
-                .unwrap_or_else(|| "-".into());
-            let context = type_name(&btf, t.ctx_struct);
-            sink.row(&[
-                Value::Text(t.name.clone()),
-                Value::Text(context),
-                Value::Text(object),
-            ])?;
-        }
-        sink.end()
-    })();
-    written.map_err(super::output::write_failure)?;
-    super::output::finish(out)
+    let rows = targets.iter().map(|t| {
+        let object = t
+            .main_object
+            .map(|i| format!("{} ({})", t.context[i].name, t.context[i].type_name))
+            .unwrap_or_else(|| "-".into());
+        vec![t.name.clone(), type_name(&btf, t.ctx_struct), object]
+    });
+    super::output::write_text_rows(&["target", "context", "object"], 64, rows, output)
 }
