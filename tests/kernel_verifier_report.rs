@@ -5,7 +5,7 @@
 
 mod common;
 
-use bpfq_runtime::verifier_report::{report, StoppedAt};
+use bpfq_runtime::verifier_report::{report, Refusal, StoppedAt};
 use bpfq_runtime::LoadError;
 use common::*;
 
@@ -22,9 +22,10 @@ fn refusal() -> LoadError {
 fn refusal_without_verbose_names_the_clause_and_reason_but_not_the_log() {
     let _k = shared_kernel();
     let err = refusal();
-    let LoadError::Verifier { log, .. } = &err else {
+    let LoadError::Verifier { errno, log } = &err else {
         unreachable!()
     };
+    let refused = Refusal { errno: *errno, log };
     assert!(log.contains("R0 !read_ok"), "the kernel's log: {log}");
     let stopped = err.failed_insn().map(|instruction| StoppedAt {
         instruction,
@@ -35,7 +36,12 @@ fn refusal_without_verbose_names_the_clause_and_reason_but_not_the_log() {
         Some(0),
         "the only instruction: {log}"
     );
-    let text = report(&err, "from task select pid where pid == 1", stopped, false);
+    let text = report(
+        refused,
+        "from task select pid where pid == 1",
+        stopped,
+        false,
+    );
     for line in log.lines().filter(|line| !line.trim().is_empty()) {
         assert!(
             !text.contains(line.trim()),
@@ -54,10 +60,11 @@ fn refusal_without_verbose_names_the_clause_and_reason_but_not_the_log() {
 fn refusal_with_verbose_shows_the_whole_log() {
     let _k = shared_kernel();
     let err = refusal();
-    let LoadError::Verifier { log, .. } = &err else {
+    let LoadError::Verifier { errno, log } = &err else {
         unreachable!()
     };
-    let text = report(&err, "from task select pid", None, true);
+    let refused = Refusal { errno: *errno, log };
+    let text = report(refused, "from task select pid", None, true);
     assert!(
         text.contains(log.trim_end()),
         "the kernel's log, whole:\n{log}\nin:\n{text}"

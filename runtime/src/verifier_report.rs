@@ -5,8 +5,6 @@
 
 use std::io;
 
-use crate::loader::LoadError;
-
 /// How many of the log's last non-empty lines may hold the verifier's reason: after it come
 /// only bookkeeping lines ("processed N insns ...", "verification time ...").
 const REASON_WINDOW: usize = 6;
@@ -195,17 +193,21 @@ pub struct StoppedAt<'a> {
     pub clause: &'a str,
 }
 
+/// The verifier's answer to a program load: the errno and the log it wrote.
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal<'a> {
+    pub errno: i32,
+    pub log: &'a str,
+}
+
 /// The whole message for a verifier refusal of the program compiled from `query`. `verbose`
 /// appends the full log; without it the message ends with the hint that `--verbose` shows it.
 pub fn report(
-    err: &LoadError,
+    Refusal { errno, log }: Refusal<'_>,
     query: &str,
     stopped: Option<StoppedAt<'_>>,
     verbose: bool,
 ) -> String {
-    let LoadError::Verifier { errno, log } = err else {
-        return err.to_string();
-    };
     let mut text = format!("the kernel's verifier refused the program compiled from:\n  {query}\n");
     if let Some(at) = stopped {
         text += &format!(
@@ -213,7 +215,7 @@ pub fn report(
             at.instruction, at.clause
         );
     }
-    text += &format!("why: {}\n", why(*errno, log));
+    text += &format!("why: {}\n", why(errno, log));
     if log.trim().is_empty() {
         // Nothing more to show, with or without --verbose.
     } else if verbose {
@@ -327,15 +329,15 @@ mod tests {
 
     #[test]
     fn report_shows_the_log_only_when_verbose() {
-        let err = LoadError::Verifier {
+        let err = Refusal {
             errno: libc::EACCES,
-            log: "func#0 @0\n0: (95) exit\nR0 !read_ok\nprocessed 1 insns\n".to_string(),
+            log: "func#0 @0\n0: (95) exit\nR0 !read_ok\nprocessed 1 insns\n",
         };
         let stopped = Some(StoppedAt {
             instruction: 0,
             clause: "where pid == 1",
         });
-        let quiet = report(&err, "from task select pid", stopped, false);
+        let quiet = report(err, "from task select pid", stopped, false);
         assert!(!quiet.contains("func#0"), "{quiet}");
         assert!(!quiet.contains("!read_ok"), "{quiet}");
         assert!(
@@ -346,7 +348,7 @@ mod tests {
             quiet.contains("it stopped at instruction 0, from: where pid == 1"),
             "{quiet}"
         );
-        let loud = report(&err, "from task select pid", stopped, true);
+        let loud = report(err, "from task select pid", stopped, true);
         assert!(
             loud.contains("func#0 @0\n0: (95) exit\nR0 !read_ok\nprocessed 1 insns\n"),
             "{loud}"
@@ -356,12 +358,12 @@ mod tests {
 
     #[test]
     fn an_empty_log_says_so_with_or_without_verbose() {
-        let err = LoadError::Verifier {
+        let err = Refusal {
             errno: libc::EINVAL,
-            log: String::new(),
+            log: "",
         };
         for verbose in [false, true] {
-            let text = report(&err, "q", None, verbose);
+            let text = report(err, "q", None, verbose);
             assert!(text.contains("EINVAL"), "{text}");
             assert!(
                 text.contains("why: the kernel gave no verifier log"),

@@ -152,5 +152,11 @@ pub fn load_failure_text(err: &LoadError, query: &str, program: &Program, verbos
                 clause,
             })
     });
-    verifier_report::report(err, query, stopped, verbose)
+    match err {
+        LoadError::Verifier { errno, log } => {
+            let refusal = verifier_report::Refusal { errno: *errno, log };
+            verifier_report::report(refusal, query, stopped, verbose)
+        }
+        other => other.to_string(),
+    }
 }
