@@ -252,6 +252,13 @@ fn quoted_end(bytes: &[u8], open: usize, file: FileId) -> Result<usize, Diagnost
     }
 }
 
+/// The text of a doc comment line (`--- text`; a `----` line is a separator, not a doc
+/// comment), or None: the one rule the parser and the formatter both read doc comments by.
+pub fn doc_comment_text(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("---")?;
+    (!rest.starts_with('-')).then(|| rest.strip_prefix(' ').unwrap_or(rest))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

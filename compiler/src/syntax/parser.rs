@@ -388,11 +388,9 @@ pub fn doc_comment(src: &str, item_start: usize) -> String {
     // (`lines` drops the last one).
     for line in complete_lines.split('\n').rev() {
         let line = line.trim();
-        match line.strip_prefix("---") {
-            Some(rest) if !rest.starts_with('-') => {
-                lines.push(rest.strip_prefix(' ').unwrap_or(rest).trim_end());
-            }
-            _ => break,
+        match super::lexical::doc_comment_text(line) {
+            Some(text) => lines.push(text.trim_end()),
+            None => break,
         }
     }
     lines.reverse();

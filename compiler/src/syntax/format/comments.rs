@@ -4,6 +4,7 @@
 //! handed out in source order as the printer walks the AST. Every comment is handed out once.
 
 use super::doc::Doc;
+use crate::syntax::lexical::doc_comment_text;
 use crate::syntax::lexical::Token;
 
 /// One `--` comment (doc comments `---` included).
@@ -24,8 +25,8 @@ pub struct Comment {
 }
 
 /// Whether `text` is written like a doc comment (`---`, not a `----` separator).
-pub fn doc_like(text: &str) -> bool {
-    text.starts_with("---") && !text.starts_with("----")
+fn doc_like(text: &str) -> bool {
+    doc_comment_text(text).is_some()
 }
 
 /// Marks the comments that document an item: the `---` lines directly above an item that

@@ -178,7 +178,7 @@ impl Printer {
     fn own_line_comment(&mut self, comment: &str) {
         self.write_raw(comment);
         self.newline_due = true;
-        self.blank_due = super::comments::doc_like(comment);
+        self.blank_due = crate::syntax::lexical::doc_comment_text(comment).is_some();
     }
 
     fn fill(&mut self, items: &[Doc], separator: &str, indent: usize, flat: bool, tail: usize) {
