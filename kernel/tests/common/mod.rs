@@ -30,9 +30,16 @@ pub fn fixture(version: &str) -> &'static Btf {
     OPENED[slot].get_or_init(|| Btf::from_file(&fixture_path(version)).expect("fixture opens"))
 }
 
-/// Writes the raw (decompressed) bytes of `btf` to a per-process temp file and returns its path.
+/// Writes the raw (decompressed) bytes of `btf` to a temp file of its own and returns its path.
 pub fn raw_copy(btf: &Btf, label: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("bpfq-kernel-{label}-{}.btf", std::process::id()));
+    // Tests of one binary run at once: each copy gets its own name, or one test's removal
+    // pulls the file from under another's bpftool.
+    static COPIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!(
+        "bpfq-kernel-{label}-{}-{n}.btf",
+        std::process::id()
+    ));
     std::fs::write(&path, btf.bytes()).expect("temp file writable");
     path
 }
