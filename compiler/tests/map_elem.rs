@@ -9,20 +9,10 @@ use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::maps::{MapLookup, MapLookupError, MapRef, MapShape};
 use bpfq_compiler::pipeline::{Compiler, Input, Options};
 use bpfq_compiler::stdlib::Stdlib;
+use common::maps::shape;
 
 /// A machine with a few maps of known shapes, by name.
 struct TestMaps;
-
-fn shape(map_type: u32, key_size: u32, value_size: u32, name: &str) -> MapShape {
-    MapShape {
-        map_type,
-        key_size,
-        value_size,
-        name: name.to_string(),
-        id: 42,
-        possible_cpus: 4,
-    }
-}
 
 impl MapLookup for TestMaps {
     fn lookup(&self, map: &MapRef) -> Result<MapShape, MapLookupError> {

@@ -6,72 +6,30 @@
 
 mod common;
 
-use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::layout::{ColumnKind, RowLayout};
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::map_walk_eval::{Element, Evaluator};
-use bpfq_compiler::maps::{MapLookup, MapLookupError, MapRef, MapShape};
-use bpfq_compiler::pipeline::{Compiled, Compiler, Input, Options};
-use bpfq_compiler::stdlib::Stdlib;
-use bpfq_kernel::{Btf, KernelFeatures, Why};
+use bpfq_compiler::pipeline::Compiled;
+use bpfq_kernel::Btf;
 
-struct TestMaps;
+/// The maps these queries name.
+const TEST_MAPS: common::maps::Maps = common::maps::Maps(&[
+    ("counts", 1, 4, 8),
+    ("small", 1, 4, 1),
+    ("flows", 1, 16, 24),
+    ("percpu", 6, 4, 4),
+    ("socks", 15, 4, 8),
+    ("storage", 24, 4, 8),
+]);
 
-fn shape(map_type: u32, key_size: u32, value_size: u32, name: &str) -> MapShape {
-    MapShape {
-        map_type,
-        key_size,
-        value_size,
-        name: name.to_string(),
-        id: 42,
-        possible_cpus: 4,
-    }
-}
-
-impl MapLookup for TestMaps {
-    fn lookup(&self, map: &MapRef) -> Result<MapShape, MapLookupError> {
-        let MapRef::Name(name) = map else {
-            return Err(MapLookupError::Failed("by name only".into()));
-        };
-        Ok(match name.as_str() {
-            "counts" => shape(1, 4, 8, name),
-            "small" => shape(1, 4, 1, name),
-            "flows" => shape(1, 16, 24, name),
-            "percpu" => shape(6, 4, 4, name),
-            "socks" => shape(15, 4, 8, name),
-            "storage" => shape(24, 4, 8, name),
-            _ => return Err(MapLookupError::NotFound { near: vec![] }),
-        })
-    }
-}
-
-/// The 6.18 fixture's features with `map_elem_programs` set by hand.
-fn features(btf: &Btf, map_elem_programs: bool) -> KernelFeatures {
-    let mut features = KernelFeatures::from_btf(btf).expect("features of the BTF");
-    features.map_elem_programs = map_elem_programs;
-    features.why.map_elem_programs = Why::Given("the test");
-    features
-}
-
-/// `query` compiled (binary rows, or text with `text`) for a kernel that allows map-element
-/// programs or not; the diagnostic rendered on failure.
+/// `query` compiled with `TEST_MAPS` for a kernel that allows map-element programs or not.
 fn compiled_as(
     btf: &Btf,
     query: &str,
     map_elem_programs: bool,
     text: bool,
 ) -> Result<Compiled, String> {
-    let mut sources = Sources::new();
-    let file = sources.add("<query>", query);
-    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let features = features(btf, map_elem_programs);
-    let env = Compiler::new(btf, &features, &stdlib, &sources).with_maps(&TestMaps);
-    let result = if text {
-        env.compile_single(Input::File(file), Options::text())
-    } else {
-        env.compile_single(Input::File(file), Options::default())
-    };
-    result.map_err(|diag| diag.render(&sources))
+    common::maps::compiled_as(btf, &TEST_MAPS, query, map_elem_programs, text)
 }
 
 fn walked(btf: &Btf, query: &str) -> Compiled {

@@ -9,57 +9,27 @@
 mod common;
 
 use bpfq_compiler::bpf::disasm::disassemble;
-use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::ir::MapRef as IrMap;
 use bpfq_compiler::map_walk::RowsFrom;
-use bpfq_compiler::maps::{MapLookup, MapLookupError, MapRef, MapShape};
-use bpfq_compiler::pipeline::{Compiled, Compiler, Input, Options};
-use bpfq_compiler::stdlib::Stdlib;
-use bpfq_kernel::{Btf, KernelFeatures, Why};
+use bpfq_compiler::pipeline::Compiled;
+use bpfq_kernel::Btf;
 
-struct StorageMap;
+/// An sk_storage map, sockmaps of 8- and 4-byte values, a sockhash of 12-byte keys.
+const STORAGE_MAPS: common::maps::Maps = common::maps::Maps(&[
+    ("storage", 24, 4, 8),
+    ("sockets", 15, 4, 8),
+    ("narrow", 15, 4, 4),
+    ("hashed", 18, 12, 8),
+]);
 
-impl MapLookup for StorageMap {
-    fn lookup(&self, map: &MapRef) -> Result<MapShape, MapLookupError> {
-        // (type, key size, value size) by name: an sk_storage map, sockmaps of 8- and 4-byte
-        // values, a sockhash of 12-byte keys.
-        let (map_type, key_size, value_size) = match map {
-            MapRef::Name(name) if name == "storage" => (24, 4, 8),
-            MapRef::Name(name) if name == "sockets" => (15, 4, 8),
-            MapRef::Name(name) if name == "narrow" => (15, 4, 4),
-            MapRef::Name(name) if name == "hashed" => (18, 12, 8),
-            _ => return Err(MapLookupError::NotFound { near: vec![] }),
-        };
-        Ok(MapShape {
-            map_type,
-            key_size,
-            value_size,
-            name: map.to_string(),
-            id: 42,
-            possible_cpus: 4,
-        })
-    }
-}
-
+/// `query` compiled with `STORAGE_MAPS` for a kernel that allows map-element programs or not.
 fn compiled_as(
     btf: &Btf,
     query: &str,
     map_elem_programs: bool,
     text: bool,
 ) -> Result<Compiled, String> {
-    let mut sources = Sources::new();
-    let file = sources.add("<query>", query);
-    let stdlib = Stdlib::load(&mut sources, &[]).expect("stdlib parses");
-    let mut features = KernelFeatures::from_btf(btf).expect("features of the BTF");
-    features.map_elem_programs = map_elem_programs;
-    features.why.map_elem_programs = Why::Given("the test");
-    let env = Compiler::new(btf, &features, &stdlib, &sources).with_maps(&StorageMap);
-    let result = if text {
-        env.compile_single(Input::File(file), Options::text())
-    } else {
-        env.compile_single(Input::File(file), Options::default())
-    };
-    result.map_err(|diag| diag.render(&sources))
+    common::maps::compiled_as(btf, &STORAGE_MAPS, query, map_elem_programs, text)
 }
 
 const QUERIES: [&str; 3] = [

@@ -3,6 +3,7 @@
 //! given kernel binds them.
 #![allow(dead_code, unused_macros)]
 
+pub mod maps;
 pub mod targets;
 
 /// `snap!(name, src)`: an insta snapshot of the calling file's `check(src)`, with the input as
