@@ -42,21 +42,14 @@ fn task_file_paths_match_readlink() {
     // bytes, 7: a character device; 0 is a pipe (stdin is piped). Pipes and sockets have no
     // path: d_path gives the kernel's pseudo name (`pipe:[INODE]`, `socket:[INODE]`), which is
     // what readlink shows too.
-    let script = format!(
-        "exec 3<'{}' 4<'{}' 5<'{}' 6<'{}' 7<>/dev/null; rm '{}'; exec \"$0\" \"$@\"",
-        scratch.display(),
-        root.display(),
-        deleted.display(),
-        deep.display(),
-        deleted.display()
-    );
-    let named = Named::spawn_program(
-        &["sh", "-c", &script],
-        "/bin/sleep",
-        &["300"],
-        &unique_name("path"),
-        Stdio::piped,
-    );
+    let redirects = [
+        format!("3<'{}'", scratch.display()),
+        format!("4<'{}'", root.display()),
+        format!("5<'{}'", deleted.display()),
+        format!("6<'{}'", deep.display()),
+        "7<>/dev/null".to_string(),
+    ];
+    let named = sleeper_holding(&redirects, &deleted, "path");
     let pid = named.pid();
     let (_, rows) = query_csv(
         &format!("from task_file(pid = {pid}) select fd, path order by fd"),
@@ -248,24 +241,16 @@ fn task_file_paths_by_dentry_walk_match_readlink() {
     std::fs::write(&long, "x").expect("long name");
     let shm = PathBuf::from(format!("/dev/shm/bpfq-wpaths-{}", std::process::id()));
     std::fs::write(&shm, "x").expect("shm file");
-    let script = format!(
-        "exec 3<'{}' 4<'{}' 5<'{}' 6<'{}' 7</proc/self/status 8<'{}' 9<'{}'; rm '{}'; \
-         exec \"$0\" \"$@\"",
-        scratch.display(),
-        root.display(),
-        deleted.display(),
-        deep.display(),
-        shm.display(),
-        long.display(),
-        deleted.display()
-    );
-    let named = Named::spawn_program(
-        &["sh", "-c", &script],
-        "/bin/sleep",
-        &["300"],
-        &unique_name("wpath"),
-        Stdio::piped,
-    );
+    let redirects = [
+        format!("3<'{}'", scratch.display()),
+        format!("4<'{}'", root.display()),
+        format!("5<'{}'", deleted.display()),
+        format!("6<'{}'", deep.display()),
+        "7</proc/self/status".to_string(),
+        format!("8<'{}'", shm.display()),
+        format!("9<'{}'", long.display()),
+    ];
+    let named = sleeper_holding(&redirects, &deleted, "wpath");
     let pid = named.pid();
     let compiled = compile_with(
         &format!("from task_file(pid = {pid}) select fd, path"),
@@ -392,4 +377,21 @@ fn assume_kernel_lacks_d_path_gives_the_dentry_walk_from_the_cli() {
              map_elem_programs, vma_file_path_trusted)"
         )
     );
+}
+
+/// A `sleep` (stdin piped) holding the files of `redirects` (`3<'PATH'`...) open, with `removed`
+/// deleted once opened.
+fn sleeper_holding(redirects: &[String], removed: &Path, tag: &str) -> Named {
+    let script = format!(
+        "exec {}; rm '{}'; exec \"$0\" \"$@\"",
+        redirects.join(" "),
+        removed.display()
+    );
+    Named::spawn_program(
+        &["sh", "-c", &script],
+        "/bin/sleep",
+        &["300"],
+        &unique_name(tag),
+        Stdio::piped,
+    )
 }
