@@ -1,12 +1,12 @@
 //! Stage `bind`: corrections for iterators whose raw output is not what a user should see, read
 //! from the target's catalogue record (`TargetFacts`). A target that lists its own program
 //! (ksym: `bpf_prog_<tag>_bpfq_ksym`) gets a filter added here in the kernel that skips it;
-//! integers that hold kernel addresses (a target's `address_members`, and the few kernel
-//! structs' `ADDRESS_INTEGERS`) are typed here as pointers, so they are hidden like one.
+//! integers that hold kernel addresses (the catalogue's `ADDRESS_MEMBERS`) are typed here as
+//! pointers, so they are hidden like one.
 
 use super::{Binder, BoundTarget, TExpr, TKind, Ty};
 use crate::diagnostic::{Diagnostic, Span};
-use bpfq_kernel::catalogue::{all_facts, facts_of, TargetFacts};
+use bpfq_kernel::catalogue::{facts_of, TargetFacts, ADDRESS_MEMBERS};
 
 impl BoundTarget {
     /// What bpfq knows of this target beyond its BTF (`IterTarget::facts`).
@@ -15,24 +15,12 @@ impl BoundTarget {
     }
 }
 
-/// Members of kernel structs that keep a kernel address in an 8-byte integer, whatever the
-/// target: an rb-tree node's parent (its colour in bit 0), the task owning a mutex or an
-/// rw_semaphore (`atomic_long_t`, flags in the low bits).
-const ADDRESS_INTEGERS: &[(&str, &str)] = &[
-    ("rb_node", "__rb_parent_color"),
-    ("mutex", "owner"),
-    ("rw_semaphore", "owner"),
-];
-
-/// Whether member `member` of struct `owner` holds a kernel address in an integer (a target's
-/// `address_members` or one of `ADDRESS_INTEGERS`). A fact about the struct, whichever target
-/// (or cast) reaches it: such a member is a pointer column, and a pointer slot of any struct
+/// Whether member `member` of struct `owner` holds a kernel address in an integer
+/// (`ADDRESS_MEMBERS`): such a member is a pointer column, and a pointer slot of any struct
 /// value holding it.
 pub fn holds_address(owner: &str, member: &str) -> bool {
-    all_facts()
+    ADDRESS_MEMBERS
         .iter()
-        .flat_map(|facts| facts.address_members)
-        .chain(ADDRESS_INTEGERS)
         .any(|&(s, m)| s == owner && m == member)
 }
 

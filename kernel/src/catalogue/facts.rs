@@ -46,10 +46,18 @@ pub struct TargetFacts {
     pub lists_own_maps: bool,
     /// Where the kernel keeps a count of its objects (to size a ring before the walk).
     pub object_count: Option<ObjectCount>,
-    /// Integer members (struct, member) that hold a kernel address: typed as pointers, so
-    /// they are hidden, compared and refused in arithmetic like any pointer.
-    pub address_members: &'static [(&'static str, &'static str)],
 }
+
+/// Integer members (struct, member) that hold a kernel address: typed as pointers, so they are
+/// hidden, compared and refused in arithmetic like any pointer. A fact of the struct, whichever
+/// target (or cast) reaches it: ksym's symbol address, an rb-tree node's parent (its colour in
+/// bit 0), the task owning a mutex or an rw_semaphore (`atomic_long_t`, flags in the low bits).
+pub const ADDRESS_MEMBERS: &[(&str, &str)] = &[
+    ("kallsym_iter", "value"),
+    ("rb_node", "__rb_parent_color"),
+    ("mutex", "owner"),
+    ("rw_semaphore", "owner"),
+];
 
 /// The facts of a target the table does not list.
 pub const WELL_BEHAVED: TargetFacts = TargetFacts {
@@ -63,7 +71,6 @@ pub const WELL_BEHAVED: TargetFacts = TargetFacts {
     repeats_last_row: false,
     lists_own_maps: false,
     object_count: None,
-    address_members: &[],
 };
 
 const fn with_params(name: &'static str, params: ParamKind) -> TargetFacts {
@@ -146,7 +153,6 @@ const FACTS: &[TargetFacts] = &[
     TargetFacts {
         lists_own_program: true,
         repeats_last_row: true,
-        address_members: &[("kallsym_iter", "value")],
         ..with_params("ksym", ParamKind::None)
     },
     TargetFacts {
@@ -161,11 +167,6 @@ pub fn facts_of(name: &str) -> &'static TargetFacts {
         .iter()
         .find(|facts| facts.name == name)
         .unwrap_or(&WELL_BEHAVED)
-}
-
-/// The facts of every target the table lists.
-pub fn all_facts() -> &'static [TargetFacts] {
-    FACTS
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ mod object_count;
 mod transport;
 mod type_name;
 
-pub use facts::{all_facts, facts_of, ParamKind, TargetFacts, WELL_BEHAVED};
+pub use facts::{facts_of, ParamKind, TargetFacts, ADDRESS_MEMBERS, WELL_BEHAVED};
 pub use meta::{meta_layout, MetaLayout};
 pub use object_count::ObjectCount;
 pub use transport::RowTransport;
