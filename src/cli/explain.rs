@@ -29,7 +29,7 @@ pub fn explain(query: &str, common: &Common) -> Result<(), Failure> {
 pub fn explain_file(path: &Path, name: Option<&str>, common: &Common) -> Result<(), Failure> {
     let kernel = open_kernel_probed(common.btf.as_deref())?;
     let mut timings = Timings::new(false);
-    let (compiled, _text) = compile_from_file(path, name, common, &kernel, &mut timings, None)?;
+    let (compiled, _text) = compile_from_file(path, name, common, &kernel, &mut timings)?;
     let features = features_for(&kernel, common)?;
     super::output::print(explain_compiled(&compiled, &features).as_bytes())
 }

@@ -43,7 +43,7 @@ fn run_file_timed(
 ) -> Result<(), Failure> {
     run::refuse_compile_only(common, "check, explain, targets")?;
     let kernel = timings.time("open BTF", || open_kernel_probed(None))?;
-    let (compiled, query_text) = compile_from_file(path, name, common, &kernel, timings, None)?;
+    let (compiled, query_text) = compile_from_file(path, name, common, &kernel, timings)?;
     run::execute_query(&compiled, &query_text, common, output, how, timings)
 }
 
@@ -99,23 +99,23 @@ pub(super) fn read(path: &Path) -> Result<String, Failure> {
 
 /// Compiles query `name` of the file at `path` (or its only query) for `kernel`; returns it
 /// with its source text (for the verifier's messages). A `--param` the file neither declares
-/// nor its query uses is E0022, unless `claimed` collects the names that are (`check` of
-/// several files, which asks at the end whether any file claimed each name).
+/// nor its query uses is E0022.
 pub fn compile_from_file(
     path: &Path,
     name: Option<&str>,
     common: &Common,
     kernel: &Kernel,
     timings: &mut Timings,
-    claimed: Option<&mut HashSet<String>>,
 ) -> Result<(CompiledQuery, String), Failure> {
     let mut sources = Sources::new();
     let parsed = parse_file(path, &mut sources)?;
-    compile_parsed(&parsed, sources, name, common, kernel, timings, claimed)
+    compile_parsed(&parsed, sources, name, common, kernel, timings, None)
 }
 
 /// `compile_from_file` on a file already parsed (with the `sources` that hold it): `check`
-/// parses a file once for all its queries.
+/// parses a file once for all its queries, and passes `claimed` to collect the `--param` names
+/// some file declares or uses instead of refusing the others at once (it asks at the end whether
+/// any file claimed each name).
 pub fn compile_parsed(
     parsed: &ParsedFile,
     mut sources: Sources,
