@@ -20,6 +20,7 @@ pub mod lower;
 pub mod map_walk;
 pub mod map_walk_eval;
 pub mod maps;
+pub mod metric;
 pub mod modules;
 pub mod pipeline;
 pub mod plan;

@@ -14,6 +14,7 @@ mod panic_report;
 mod pin;
 mod queryfile;
 mod run;
+mod serve;
 mod targets;
 mod terminal;
 mod timings;
@@ -129,6 +130,21 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         (Some(Command::Complete { cword, words }), _) => complete::complete(*cword, words),
         (Some(Command::Pin { query, path, mode }), _) => pin::pin(query, path, *mode, &cli.common),
         (Some(Command::Unpin { path }), _) => pin::unpin(path),
+        (
+            Some(Command::Serve {
+                paths,
+                listen,
+                query_timeout,
+            }),
+            _,
+        ) => serve::serve(
+            &serve::ServeArgs {
+                paths,
+                listen,
+                budget: std::time::Duration::from_secs_f64(*query_timeout),
+            },
+            &cli.common,
+        ),
         (Some(Command::Compile { query, object }), _) => {
             pin::compile_object(query, object, &cli.common)
         }

@@ -5,6 +5,7 @@
 //! walk creates new iterators of it; what holds a walk's results (a ring, a group map) is
 //! created afresh at each walk; every fd a walk opens is closed before the next walk.
 
+use bpfq_compiler::bind::IterParams;
 use bpfq_compiler::group_place::{GroupPlace, KernelGrouping};
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::pipeline::Compiled;
@@ -16,6 +17,7 @@ use super::rows::Rows;
 use super::sockets::SocketLinks;
 use super::timings::Timings;
 use super::{Context, RunError};
+use crate::caps::Needs;
 use crate::group::Grouper;
 
 /// How a query's rows are produced, and what stays loaded between walks.
@@ -76,6 +78,24 @@ impl<'c> Producer<'c> {
 
     pub fn compiled(&self) -> &'c Compiled {
         self.compiled
+    }
+
+    /// What each walk asks of the kernel beyond the fds loaded once (`bpfq serve` keeps the
+    /// capabilities of these and drops the rest after loading).
+    pub fn walk_needs(&self) -> Vec<Needs> {
+        let params = self.compiled.plan.iter_params.as_ref();
+        let in_other_namespaces = matches!(params, Some(IterParams::Netns(_)));
+        let mut needs = match &self.strategy {
+            Strategy::Seq(_) => vec![],
+            Strategy::Ring | Strategy::Groups(_) => vec![Needs::Tracing],
+            Strategy::MapWalk => vec![Needs::SysAdmin],
+            // Ring programs load at each walk, in every namespace of the machine.
+            Strategy::Sockets(_) => vec![Needs::Tracing, Needs::Namespaces],
+        };
+        if in_other_namespaces {
+            needs.push(Needs::Namespaces);
+        }
+        needs
     }
 
     /// One walk of the kernel's objects.
