@@ -199,7 +199,11 @@ fn check_name(text: &str, span: Span, what: &str, colon: bool) -> Result<(), Dia
         format!("`{text}` cannot be a Prometheus {what} name"),
     )
     .with_primary(span, why)
-    .with_note(format!("rename it: `as some_{what}_name`")))
+    .with_note(if colon {
+        "rename the metric: `metric some_name = ...`"
+    } else {
+        "rename the column: `... as some_name`"
+    }))
 }
 
 /// The doc comment as one `# HELP` line; the metric's name when it has none.

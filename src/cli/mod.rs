@@ -188,17 +188,21 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
                 None => path.display().to_string(),
             };
             let mut timings = timings::Timings::new(false);
-            let sources = sources.clone();
-            match queryfile::compile_parsed(
+            let compiled = queryfile::compile_parsed(
                 &parsed,
-                sources,
+                sources.clone(),
                 name.as_deref(),
                 common,
                 &kernel,
                 &mut timings,
                 Some(&mut claimed),
-            ) {
-                Ok(_) => output::line(&format!("ok      {shown}"))?,
+            );
+            // A `metric` item is checked as `bpfq serve` takes it, too.
+            let checked_metric = compiled.and_then(|(compiled, _)| {
+                serve::check_metric(&parsed.module, name.as_deref(), &compiled, &sources)
+            });
+            match checked_metric {
+                Ok(()) => output::line(&format!("ok      {shown}"))?,
                 Err(failure) => {
                     output::line(&format!("FAILED  {shown}"))?;
                     failure.report();

@@ -10,7 +10,7 @@ use bpfq_compiler::codes;
 use bpfq_compiler::diagnostic::{Diagnostic, Sources, Span};
 use bpfq_compiler::metric::{shape, MetricShape};
 use bpfq_compiler::pipeline::CompiledQuery;
-use bpfq_compiler::syntax::ast::{Item, NamedQuery};
+use bpfq_compiler::syntax::ast::{Item, Module, NamedQuery};
 
 use super::super::args::Common;
 use super::super::timings::Timings;
@@ -61,15 +61,7 @@ pub fn compile_metrics(
     for path in files {
         let mut sources = Sources::new();
         let parsed = queryfile::parse_file(path, &mut sources)?;
-        let items: Vec<&NamedQuery> = parsed
-            .module
-            .items
-            .iter()
-            .filter_map(|item| match item {
-                Item::Query(named) if named.metric.is_some() => Some(named),
-                _ => None,
-            })
-            .collect();
+        let items: Vec<&NamedQuery> = metric_items(&parsed.module).collect();
         if items.is_empty() {
             return Err(no_metric(
                 path,
@@ -100,6 +92,20 @@ pub fn compile_metrics(
         }
     }
     Ok(metrics)
+}
+
+/// The `metric` items of `module`, in file order.
+fn metric_items(module: &Module) -> impl Iterator<Item = &NamedQuery> {
+    module.items.iter().filter_map(|item| match item {
+        Item::Query(named) if named.metric.is_some() => Some(named),
+        _ => None,
+    })
+}
+
+/// The `metric` item called `name` in `module`, if there is one (a bare query, `None`, is not).
+pub fn metric_item<'m>(module: &'m Module, name: Option<&str>) -> Option<&'m NamedQuery> {
+    let name = name?;
+    metric_items(module).find(|item| item.name.name == name)
 }
 
 /// E0925 when `shape` publishes a family another metric (or bpfq itself) does.

@@ -106,6 +106,22 @@ pub fn serve(args: &ServeArgs<'_>, common: &Common) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `bpfq check` of query `name` of `module`, compiled to `compiled`: when it is a `metric`
+/// item, the shape `bpfq serve` would publish, or its diagnostic.
+pub fn check_metric(
+    module: &bpfq_compiler::syntax::ast::Module,
+    name: Option<&str>,
+    compiled: &bpfq_compiler::pipeline::CompiledQuery,
+    sources: &bpfq_compiler::diagnostic::Sources,
+) -> Result<(), Failure> {
+    match metrics_files::metric_item(module, name) {
+        Some(item) => bpfq_compiler::metric::shape(item, compiled)
+            .map(|_| ())
+            .map_err(|diag| Failure::Compile(Box::new(diag), Box::new(sources.clone()))),
+        None => Ok(()),
+    }
+}
+
 /// `--listen`: an address and port (a name is resolved once, its first address taken).
 fn listen_address(text: &str) -> Result<SocketAddr, Failure> {
     let bad = |why: String| {
