@@ -100,7 +100,10 @@ const CASES: &[(&str, &str)] = &[
         "E0924",
         "metric tcp = from tcp select state as __state, count(*) as n group by state;",
     ),
-    ("E0929", "metric states = from tcp select state group by state;"),
+    (
+        "E0929",
+        "metric states = from tcp select state group by state;",
+    ),
     (
         "E0930",
         "metric by_comm = from task select comm, count(*) as n group by pid, comm;",

@@ -7,6 +7,7 @@ pub mod btf_mutations;
 pub mod expr_gen;
 pub mod netns;
 pub mod proc_net;
+pub mod prometheus;
 pub mod raw_programs;
 pub mod socket_maps;
 pub mod with_features;
