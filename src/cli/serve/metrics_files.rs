@@ -121,20 +121,26 @@ fn clash(shape: &MetricShape, earlier: &[CompiledMetric], span: Span) -> Option<
     if !own && taken.is_none() {
         return None;
     }
-    let why = match taken {
-        Some(other) => format!(
-            "metric `{}` of a file before publishes it too",
-            other.shape.name
+    let (message, why) = match taken {
+        Some(other) => (
+            format!("metric `{}` is published twice", shape.name),
+            format!(
+                "metric `{}` of a file before publishes it too",
+                other.shape.name
+            ),
         ),
-        None => format!("names starting `{OWN_PREFIX}` are bpfq's own metrics"),
+        None => (
+            format!(
+                "metric `{}` takes the name of one of bpfq's own",
+                shape.name
+            ),
+            format!("names starting `{OWN_PREFIX}` are bpfq's own metrics"),
+        ),
     };
     Some(
-        Diagnostic::error(
-            codes::METRIC_DUPLICATE,
-            format!("metric `{}` is published twice", shape.name),
-        )
-        .with_primary(span, why)
-        .with_note("rename one of them: each metric name is published once"),
+        Diagnostic::error(codes::METRIC_DUPLICATE, message)
+            .with_primary(span, why)
+            .with_note("rename the metric: each metric name is published once"),
     )
 }
 
