@@ -21,7 +21,7 @@ const HALF_CLOSED: usize = 3;
 
 /// A python3 child holding TCP sockets in known states in `ns`.
 fn hold_states(ns: &Namespace) -> KillOnDrop {
-    let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers/tcp_states.py");
+    let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers/hold_tcp.py");
     let mut child = spawn_python(
         &["ip", "netns", "exec", &ns.0],
         &[helper, &ESTABLISHED.to_string(), &HALF_CLOSED.to_string()],
