@@ -46,7 +46,7 @@ in_ns() { ip netns exec "$ns" "$@"; }
 # until their stdin (a fifo this script keeps open on fd 3) closes.
 mkfifo "$work/hold"
 for i in 1 2 3; do
-    in_ns python3 "$repo_root/tests/helpers/hold_tcp.py" 6667 > "$work/holder.$i.out" < "$work/hold" &
+    ip netns exec "$ns" python3 "$repo_root/tests/helpers/hold_tcp.py" 6667 > "$work/holder.$i.out" < "$work/hold" &
     pids+=($!)
 done
 exec 3> "$work/hold"
@@ -60,9 +60,10 @@ cat > "$work/tcp.bpfq" <<'Q'
 --- TCP sockets by state.
 metric bpfq_tcp_sockets = from tcp select state, count(*) as sockets group by state;
 Q
-in_ns "$bpfq" serve --listen 127.0.0.1:9436 "$work/tcp.bpfq" 2> "$work/serve.log" &
+# `ip netns exec` execs its command: $! is then bpfq's own pid (in_ns, a function, would fork).
+ip netns exec "$ns" "$bpfq" serve --listen 127.0.0.1:9436 "$work/tcp.bpfq" 2> "$work/serve.log" &
 serve_pid=$!; pids+=($serve_pid)
-in_ns prometheus-node-exporter --web.listen-address=127.0.0.1:9100 --collector.disable-defaults \
+ip netns exec "$ns" prometheus-node-exporter --web.listen-address=127.0.0.1:9100 --collector.disable-defaults \
     --collector.tcpstat > /dev/null 2>&1 &
 pids+=($!)
 until in_ns curl -sf -o /dev/null 127.0.0.1:9436/healthz; do sleep 0.2; done
