@@ -20,7 +20,7 @@ use super::timings::Timings;
 use super::{Context, RunError};
 use crate::grow::{warn_if_paused, Kept};
 use crate::reader::SilentWalk;
-use crate::ring_walk::{walk_into_ring, RingPair, RingWalkError};
+use crate::ring_walk::{walk_into_ring, RingPair, RingWalkError, MAX_RING};
 use crate::ringbuf::{ring_size_for, RowRing};
 use crate::row_source::RingRows;
 
@@ -49,7 +49,8 @@ impl RingProgram {
                 .options
                 .ring_size
                 .unwrap_or_else(|| first_ring_size(compiled)),
-        );
+        )
+        .min(MAX_RING);
         let size = u32::try_from(first).unwrap_or(u32::MAX);
         let ring = RowRing::create(size).map_err(|err| RunError::Failed(err.to_string()))?;
         let program = load_with_ring(compiled, context, maps, &ring, timings)?;
