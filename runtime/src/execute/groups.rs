@@ -8,7 +8,6 @@
 
 use std::cell::RefCell;
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::Mutex;
 
 use bpfq_compiler::group_place::{KernelGrouping, MAX_ENTRIES};
 use bpfq_compiler::pipeline::Compiled;
@@ -37,7 +36,7 @@ struct GroupPair {
 pub struct GroupProgram<'c> {
     kernel: &'c KernelGrouping,
     first: u64,
-    kept: Mutex<Option<Kept<GroupPair>>>,
+    kept: RefCell<Option<Kept<GroupPair>>>,
 }
 
 impl<'c> GroupProgram<'c> {
@@ -60,7 +59,7 @@ impl<'c> GroupProgram<'c> {
         Ok(GroupProgram {
             kernel,
             first,
-            kept: Mutex::new(Some(Kept {
+            kept: RefCell::new(Some(Kept {
                 size: first,
                 value: pair,
             })),
@@ -107,10 +106,7 @@ impl<'c> GroupProgram<'c> {
                 "the group map of {entries} entries filled up; walking again with {next}"
             ));
         };
-        let mut kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut kept = self.kept.borrow_mut();
         let max = u64::from(MAX_ENTRIES);
         let grown = until_fits_kept(&mut kept, self.first, max, make, attempt, on_full)
             .map_err(|err| match err {

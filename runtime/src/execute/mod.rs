@@ -87,7 +87,8 @@ pub struct Context<'c> {
 }
 
 /// A compiled query, loaded and ready to run. `Send`, so a server may keep it behind a `Mutex`
-/// and run it from any thread.
+/// and run it from any thread; not `Sync`, as a run reads the kept ring after its walk, so
+/// runs of one `Prepared` never overlap.
 pub struct Prepared<'c> {
     context: Context<'c>,
     what: Loaded<'c>,

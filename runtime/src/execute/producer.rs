@@ -31,7 +31,7 @@ enum Strategy<'c> {
     Groups(GroupProgram<'c>),
     /// No program: the map's elements walked from user space.
     MapWalk,
-    /// One program per socket iterator; the seq ones loaded once.
+    /// One program per socket iterator, each loaded once (a ring one with its ring).
     Sockets(SocketLinks),
 }
 

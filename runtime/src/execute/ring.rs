@@ -12,7 +12,6 @@ use bpfq_compiler::layout::SEGMENT_MAX;
 use bpfq_compiler::pipeline::Compiled;
 
 use std::cell::RefCell;
-use std::sync::Mutex;
 
 use super::attach::{attach_query, load_failure, Attached, MapFds};
 use super::namespaces::Namespaces;
@@ -31,7 +30,7 @@ const DEFAULT_RING: u64 = 4 << 20;
 /// them when a walk fills the ring).
 pub struct RingProgram {
     first: u64,
-    kept: Mutex<Option<Kept<RingPair<Attached>>>>,
+    kept: RefCell<Option<Kept<RingPair<Attached>>>>,
 }
 
 impl RingProgram {
@@ -60,7 +59,7 @@ impl RingProgram {
         };
         Ok(RingProgram {
             first,
-            kept: Mutex::new(Some(kept)),
+            kept: RefCell::new(Some(kept)),
         })
     }
 
@@ -107,10 +106,7 @@ impl RingProgram {
                 new >> 10
             ));
         };
-        let mut kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut kept = self.kept.borrow_mut();
         let (rows, summary) = walk_into_ring(&mut kept, self.first, load, walk_once, on_full)
             .map_err(|err| match err {
                 RingWalkError::Walk(failure) => failure,
