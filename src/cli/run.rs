@@ -74,14 +74,8 @@ pub fn execute_query(
                 .into(),
         ));
     }
-    let options = RunOptions {
-        verbose: common.verbose,
-        ring_size: common.ring_size,
-        group_entries: common.group_entries,
-        max_join_rows: common.max_join_rows,
-    };
-    let prepared =
-        Prepared::new(compiled, query, options, timings).map_err(super::output::run_failure)?;
+    let prepared = Prepared::new(compiled, query, run_options(common), timings)
+        .map_err(super::output::run_failure)?;
     let mut once = || {
         let mut sink = super::output::row_sink(output);
         prepared
@@ -93,6 +87,17 @@ pub fn execute_query(
         Some(repeat) => watch::repeat(&repeat, query, &mut once),
     }
     // `prepared` is dropped here, after every reader: every fd closes on every path.
+}
+
+/// The runtime's options from the command line's.
+pub(super) fn run_options(common: &Common) -> RunOptions {
+    RunOptions {
+        verbose: common.verbose,
+        ring_size: common.ring_size,
+        group_entries: common.group_entries,
+        max_join_rows: common.max_join_rows,
+        notes: super::output::run_notes(common.verbose),
+    }
 }
 
 /// A refusal of `program` in the user's terms (`bpfq pin`'s load).

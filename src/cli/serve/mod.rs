@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bpfq_compiler::codes;
 use bpfq_compiler::diagnostic::Diagnostic;
-use bpfq_runtime::execute::{Prepared, RunError, RunOptions};
+use bpfq_runtime::execute::{Prepared, RunError};
 
 use super::args::Common;
 use super::timings::Timings;
@@ -54,18 +54,18 @@ pub fn serve(args: &ServeArgs<'_>, common: &Common) -> Result<(), Failure> {
         metrics_files::compile_metrics(&files, common, &kernel)?
         // The BTF is unmapped here: compiled queries do not borrow it.
     };
-    let options = RunOptions {
-        verbose: common.verbose,
-        ring_size: common.ring_size,
-        group_entries: common.group_entries,
-        max_join_rows: common.max_join_rows,
-    };
+    let options = run::run_options(common);
     let mut timings = Timings::new(false);
     let served = metrics
         .iter()
         .map(|metric| {
-            let prepared = Prepared::new(&metric.compiled, &metric.text, options, &mut timings)
-                .map_err(output::run_failure)?;
+            let prepared = Prepared::new(
+                &metric.compiled,
+                &metric.text,
+                options.clone(),
+                &mut timings,
+            )
+            .map_err(output::run_failure)?;
             let stats = QueryStats {
                 kernel_grouping: prepared.groups_in_kernel(),
                 ..QueryStats::default()
