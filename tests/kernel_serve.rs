@@ -206,7 +206,20 @@ fn after_loading_only_the_capabilities_a_walk_needs_are_kept() {
     const CAP_PERFMON: u64 = 1 << 38;
     const CAP_BPF: u64 = 1 << 39;
     let dir = TempDir::new("caps");
-    // Grouped in the kernel: each walk loads its program with a fresh group map.
+    // Grouped in user space over a seq program's rows: a walk only creates iterators of the
+    // link loaded at start, which needs no capability.
+    let plain = dir.file(
+        "plain.bpfq",
+        "metric bpfq_test_users = from task select uid, count(distinct pid) as n group by uid;\n",
+    );
+    let serve = Serve::start(&[&text(&plain)]);
+    assert_eq!(effective_caps(serve.child.pid()), 0);
+    let body = serve.scrape(None).body;
+    assert!(body.contains("bpfq_test_users{uid=\"0\"}"), "{body}");
+    drop(serve);
+
+    // Grouped in the kernel: a walk that fills the group map loads the program again with a
+    // larger one.
     let grouped = dir.file(
         "grouped.bpfq",
         "metric bpfq_test_states = from tcp select state, count(*) as n group by state;\n",
