@@ -147,6 +147,14 @@ pub const JOIN_CONDITION: &str = "E0224";
 pub const JOIN_AMBIGUOUS: &str = "E0225";
 /// A string compared with an enum value that names none of the enum's members.
 pub const UNKNOWN_ENUM_MEMBER: &str = "E0226";
+/// A string compared with a socket address that is no IPv4 or IPv6 address or prefix.
+pub const BAD_ADDRESS: &str = "E0260";
+/// An address prefix whose length is not a number up to 32 (IPv4) or 128 (IPv6).
+pub const BAD_PREFIX_LENGTH: &str = "E0261";
+/// An address prefix with bits set after its length (`10.1.2.3/8`).
+pub const PREFIX_HOST_BITS: &str = "E0262";
+/// An address prefix compared with `==` or `!=` instead of matched with `in`.
+pub const PREFIX_NEEDS_IN: &str = "E0263";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
 
@@ -433,6 +441,22 @@ pub const ALL: &[(&str, &str)] = &[
     (
         UNKNOWN_ENUM_MEMBER,
         "a string compared with an enum names one of its values, e.g. \"TCP_LISTEN\" or \"LISTEN\"",
+    ),
+    (
+        BAD_ADDRESS,
+        "a socket address is compared with an IPv4 or IPv6 address (\"10.1.2.3\", \"::1\") or matched with a prefix (\"10.0.0.0/8\")",
+    ),
+    (
+        BAD_PREFIX_LENGTH,
+        "a prefix length is a number of bits after `/`: at most 32 for IPv4, 128 for IPv6",
+    ),
+    (
+        PREFIX_HOST_BITS,
+        "a prefix has no bits set after its length: write its network (10.0.0.0/8, not 10.1.2.3/8)",
+    ),
+    (
+        PREFIX_NEEDS_IN,
+        "an address is inside a prefix, not equal to it: write `dst in (\"10.0.0.0/8\")`",
     ),
     (
         UNSUPPORTED,

@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use std::ffi::CStr;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use bpfq_compiler::layout::{ColumnKind, ColumnLayout, RowLayout};
+use bpfq_compiler::address::{AF_INET, AF_INET6};
+use bpfq_compiler::layout::{ColumnKind, ColumnLayout, RowLayout, INET_ADDR_V4, INET_ADDR_V6};
 
 /// One decoded column value.
 #[derive(Debug, Clone, PartialEq)]
@@ -212,6 +213,27 @@ pub fn decode_cell<'a>(column: &'a ColumnLayout, row: &'a [u8]) -> Cell<'a> {
             Ok(octets) => Cell::Ipv6(Ipv6Addr::from(octets)),
             Err(_) => Cell::Null,
         },
+        ColumnKind::InetAddr => inet_addr(bytes),
+    }
+}
+
+/// A socket address column: the IPv4 or IPv6 address its family says (an IPv4-mapped IPv6
+/// address stays IPv6, `::ffff:a.b.c.d`, as ss shows it), NULL for any other family.
+fn inet_addr(bytes: &[u8]) -> Cell<'_> {
+    let field = |at: u32, len: usize| bytes.get(at as usize..at as usize + len);
+    let family = field(0, 2).map(|f| u16::from_le_bytes([f[0], f[1]]));
+    match family {
+        Some(AF_INET) => match field(INET_ADDR_V4, 4).and_then(|f| <[u8; 4]>::try_from(f).ok()) {
+            Some(octets) => Cell::Ipv4(Ipv4Addr::from(octets)),
+            None => Cell::Null,
+        },
+        Some(AF_INET6) => {
+            match field(INET_ADDR_V6, 16).and_then(|f| <[u8; 16]>::try_from(f).ok()) {
+                Some(octets) => Cell::Ipv6(Ipv6Addr::from(octets)),
+                None => Cell::Null,
+            }
+        }
+        _ => Cell::Null,
     }
 }
 

@@ -456,7 +456,7 @@ impl Binder<'_> {
     /// `name` as a member of `value`'s enum, when `value` is an enum and `name` one of its
     /// members (exactly or after a common prefix, as in `where`).
     fn enum_member(&mut self, value: &GExpr, name: &Expr) -> Option<GExpr> {
-        let GTy::Kernel(ty @ Ty::Enum { .. }) = &value.ty else {
+        let GTy::Kernel(ty @ (Ty::Enum { .. } | Ty::AddressFamily { .. })) = &value.ty else {
             return None;
         };
         let probe = TExpr {
@@ -633,7 +633,12 @@ fn check_argument(func: AggFunc, arg: &TExpr, call: Span) -> Result<(), Diagnost
         AggFunc::Sum | AggFunc::Avg => matches!(arg.ty, Ty::Int { .. } | Ty::Literal),
         AggFunc::Min | AggFunc::Max => matches!(
             arg.ty,
-            Ty::Int { .. } | Ty::Literal | Ty::Enum { .. } | Ty::Chars { .. } | Ty::Bool
+            Ty::Int { .. }
+                | Ty::Literal
+                | Ty::Enum { .. }
+                | Ty::AddressFamily { .. }
+                | Ty::Chars { .. }
+                | Ty::Bool
         ),
     };
     if ok {
@@ -641,7 +646,7 @@ fn check_argument(func: AggFunc, arg: &TExpr, call: Span) -> Result<(), Diagnost
     }
     let hint = match (func, &arg.ty) {
         (_, Ty::Chars { .. }) => "text can be counted (`count`) or ordered (`min`, `max`)",
-        (AggFunc::Sum | AggFunc::Avg, Ty::Enum { .. }) => {
+        (AggFunc::Sum | AggFunc::Avg, Ty::Enum { .. } | Ty::AddressFamily { .. }) => {
             "an enum names states; count them with `count(*)` and `group by`"
         }
         _ => "sum and avg take integers, min and max ordered values, count any value",
@@ -656,7 +661,10 @@ fn check_argument(func: AggFunc, arg: &TExpr, call: Span) -> Result<(), Diagnost
 }
 
 fn is_enum(value: &GExpr) -> bool {
-    matches!(value.ty, GTy::Kernel(Ty::Enum { .. }))
+    matches!(
+        value.ty,
+        GTy::Kernel(Ty::Enum { .. } | Ty::AddressFamily { .. })
+    )
 }
 
 /// `constant` as the program compares it with a value of type `other` (`bind::narrow_literal`);
