@@ -120,8 +120,8 @@ pub(super) fn compare(
         )
         .with_primary(literal.span, "a prefix: many addresses")
         .with_note(format!(
-            "help: write `{name} in (\"{text}\")`{}",
-            if op == CmpOp::Ne { " under `not`" } else { "" }
+            "help: write `{name} {}in (\"{text}\")`",
+            if op == CmpOp::Ne { "not " } else { "" }
         )));
     }
     let TKind::InetAddr { family, v4, v6 } = &address.kind else {
