@@ -136,11 +136,11 @@ fn join_examples_show_this_process_sockets() {
     let out = bpfq(&["-f", &path, "-o", "csv"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let rows = csv_rows(&stdout(&out));
-    // src, src6, sport, recv_q, send_q, comm, pid, fd
+    // family, src, sport, recv_q, send_q, comm, pid, fd
     // Other tests of this binary listen too: ours is the one on our port.
     let ours: Vec<_> = rows.iter().filter(|r| r[2] == port).collect();
     assert_eq!(ours.len(), 1, "one listener on port {port}: {ours:?}");
-    assert_eq!(ours[0][0], "127.0.0.1");
+    assert_eq!(ours[0][..2], ["inet", "127.0.0.1"]);
     assert_eq!(ours[0][6], me);
     assert_eq!(ours[0][7], sockets.listener.as_raw_fd().to_string());
 

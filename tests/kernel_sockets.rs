@@ -70,8 +70,6 @@ fn listener_with_a_connection(address: &str) -> (TcpListener, u16, TcpStream, Tc
 }
 
 const INET_COLUMNS: &str = "family, src, sport, dst, dport, state, tx_queue, rx_queue, uid, inode";
-const INET6_COLUMNS: &str =
-    "family, src6, sport, dst6, dport, state, tx_queue, rx_queue, uid, inode";
 
 #[test]
 fn tcp_rows_match_proc_net_tcp_in_every_state_we_create() {
@@ -196,12 +194,12 @@ fn tcp6_rows_match_proc_net_tcp6() {
     let _k = shared_kernel();
     let (_listener, port, client, _server) = listener_with_a_connection("[::1]:0");
     let expected = proc_rows_of(&["tcp6"], &[port]);
-    let got = bpfq_inet_rows("tcp", INET6_COLUMNS, &[port]);
+    let got = bpfq_inet_rows("tcp", INET_COLUMNS, &[port]);
     assert_eq!(got, expected, "bpfq (left) vs /proc/net/tcp6 (right)");
     assert_eq!(got.len(), 3, "listener and both sides: {got:?}");
     assert!(got
         .iter()
-        .any(|r| r[0] == "10" && r[1] == "::1" && r[9] == socket_inode(&client)));
+        .any(|r| r[0] == "inet6" && r[1] == "::1" && r[9] == socket_inode(&client)));
 }
 
 #[test]
@@ -226,7 +224,7 @@ fn udp_rows_match_proc_net_udp_and_udp6() {
     let expected = proc_rows_of(&["udp"], &ports);
     let got = bpfq_inet_rows("udp", INET_COLUMNS, &ports)
         .into_iter()
-        .filter(|r| r[0] == "2")
+        .filter(|r| r[0] == "inet")
         .collect::<BTreeSet<_>>();
     assert_eq!(got, expected, "bpfq (left) vs /proc/net/udp (right)");
     let receiver_row = got
@@ -243,9 +241,9 @@ fn udp_rows_match_proc_net_udp_and_udp6() {
     assert_eq!(sender_row[3], "127.0.0.1");
 
     let expected6 = proc_rows_of(&["udp6"], &ports);
-    let got6 = bpfq_inet_rows("udp", INET6_COLUMNS, &ports)
+    let got6 = bpfq_inet_rows("udp", INET_COLUMNS, &ports)
         .into_iter()
-        .filter(|r| r[0] == "10")
+        .filter(|r| r[0] == "inet6")
         .collect::<BTreeSet<_>>();
     assert_eq!(got6, expected6, "bpfq (left) vs /proc/net/udp6 (right)");
     assert_eq!(got6.len(), 1);
