@@ -58,7 +58,7 @@ fn named_queries_of_a_file_find_this_tests_listener() {
     assert_eq!(
         csv_rows(&on_port),
         vec![vec![
-            "2".to_string(), // AF_INET
+            "inet".to_string(), // AF_INET, by name
             "127.0.0.1".to_string(),
             port.to_string(),
             "0.0.0.0".to_string(),
