@@ -499,16 +499,18 @@ fn socket_rows(held: &[HeldSocket]) -> Vec<Vec<String>> {
     let mut rows: Vec<Vec<String>> = held
         .iter()
         .map(|s| {
-            // Unix and netlink sockets have no IPv4 addresses (zeros); a bound netlink socket
-            // is in state 7 (TCP_CLOSE), a socketpair's end connected like the TCP sockets.
-            let (address, state) = match s.family {
-                2 => ("127.0.0.1", "TCP_ESTABLISHED"),
-                16 => ("0.0.0.0", "TCP_CLOSE"),
-                _ => ("0.0.0.0", "TCP_ESTABLISHED"),
+            // Unix and netlink sockets have no internet address (NULL: empty in CSV); a bound
+            // netlink socket is in state 7 (TCP_CLOSE), a socketpair's end connected like the
+            // TCP sockets.
+            let (family, address, state) = match s.family {
+                2 => ("inet", "127.0.0.1", "TCP_ESTABLISHED"),
+                16 => ("netlink", "", "TCP_CLOSE"),
+                1 => ("unix", "", "TCP_ESTABLISHED"),
+                other => panic!("a family the helper does not create: {other}"),
             };
             vec![
                 s.first.to_string(),
-                s.family.to_string(),
+                family.to_string(),
                 address.to_string(),
                 s.sport.to_string(),
                 address.to_string(),
