@@ -85,6 +85,10 @@ const BAD: &[(&str, &str)] = &[
     ("E0226", "from tcp select sport where family == \"inet7\""),
     (
         "E0201",
+        "from tcp select src, count(*) group by src having src == \"127.0.0.1\"",
+    ),
+    (
+        "E0201",
         "from tcp select inet_addr(sk_common.skc_family, sk_common.skc_num, sk_common.skc_v6_daddr)",
     ),
 ];

@@ -422,7 +422,7 @@ impl Binder<'_> {
             || (text(&l.ty) && text(&r.ty))
             || (l.ty == r.ty && !matches!(l.ty, GTy::Kernel(Ty::Bool)));
         if !comparable {
-            return Err(Diagnostic::error(
+            let diag = Diagnostic::error(
                 codes::TYPE_MISMATCH,
                 format!(
                     "cannot compare a {} with a {}",
@@ -430,7 +430,15 @@ impl Binder<'_> {
                     r.ty.describe()
                 ),
             )
-            .with_primary(span, "mismatched types"));
+            .with_primary(span, "mismatched types");
+            let address = |t: &GTy| matches!(t, GTy::Kernel(Ty::InetAddr));
+            return Err(if address(&l.ty) || address(&r.ty) {
+                diag.with_note(
+                    "help: filter addresses in `where`, which runs in the kernel before grouping",
+                )
+            } else {
+                diag
+            });
         }
         // As the program compares: signedness from the operand types, a negative literal taken
         // at the width of a narrower unsigned operand.

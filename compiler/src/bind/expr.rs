@@ -446,10 +446,12 @@ impl Binder<'_> {
                         self.compare_with(CmpOp::Eq, needle, item, item.span, PrefixUse::Allowed)
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let result = balanced_or(compares, span).ok_or_else(|| {
+                let mut result = balanced_or(compares, span).ok_or_else(|| {
                     Diagnostic::error(codes::EXPECTED_CONDITION, "`in` needs at least one value")
                         .with_primary(span, "empty list")
                 })?;
+                // A list of one is that one comparison: it still stands for the whole `in`.
+                result.span = span;
                 Ok(if *negated {
                     TExpr {
                         kind: TKind::Not(Box::new(result)),
