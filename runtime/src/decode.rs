@@ -355,6 +355,35 @@ mod tests {
     }
 
     #[test]
+    fn socket_addresses_are_shown_in_their_own_family() {
+        let layout = layout(vec![("src", ColumnKind::InetAddr, false)]);
+        let address_of = |family: u16, v4: [u8; 4], v6: [u8; 16]| {
+            let mut row = vec![0u8; layout.size as usize];
+            row[..2].copy_from_slice(&family.to_le_bytes());
+            row[4..8].copy_from_slice(&v4);
+            row[8..24].copy_from_slice(&v6);
+            decode_row(&layout, &row).remove(0)
+        };
+        let mapped: std::net::Ipv6Addr = "::ffff:127.0.0.1".parse().unwrap();
+        let text = |t: &str| Value::Text(t.into());
+        assert_eq!(
+            address_of(2, [127, 0, 0, 1], mapped.octets()),
+            text("127.0.0.1")
+        );
+        assert_eq!(
+            address_of(10, [127, 0, 0, 1], mapped.octets()),
+            text("::ffff:127.0.0.1")
+        );
+        let compressed: std::net::Ipv6Addr = "2001:db8:0:0:1:0:0:1".parse().unwrap();
+        assert_eq!(
+            address_of(10, [0; 4], compressed.octets()),
+            text("2001:db8::1:0:0:1")
+        );
+        // A unix or netlink socket has no internet address.
+        assert_eq!(address_of(1, [0; 4], [0; 16]), Value::Null);
+    }
+
+    #[test]
     fn kernfs_paths_join_the_names_in_reverse() {
         let kind = ColumnKind::KernfsPath { levels: 3, slot: 8 };
         let layout = layout(vec![("path", kind, false)]);
