@@ -156,6 +156,14 @@ fn tcp_and_udp_addresses_match_ss_field_by_field() {
         "::ffff:127.0.0.1".to_string(),
         "::ffff:127.0.0.1".to_string()
     ]));
+    // The old raw columns keep working: for an inet6 socket src6/dst6 hold what src/dst show.
+    // (distinct rows: listeners on ::1, 2001:db8::1:0:0:1 and :: twice, connections on ::1 and
+    // 2001:db8::1:0:0:1 both ways, the IPv4-mapped server side)
+    let inet6 = s.bpfq("tcp", "src, src6, dst, dst6", "family == inet6");
+    assert_eq!(inet6.len(), 6, "{inet6:?}");
+    for row in &inet6 {
+        assert_eq!((&row[0], &row[2]), (&row[1], &row[3]), "{row:?}");
+    }
     // The JSON value of an address is its text.
     let query = format!(
         "from tcp(netns = \"/run/netns/{}\") select family, src where src == \"::ffff:127.0.0.1\"",
