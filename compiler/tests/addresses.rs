@@ -21,6 +21,7 @@ fn compiled(btf: &bpfq_kernel::Btf, query: &str) -> String {
                     .as_ref()
                     .map_or("none".to_string(), ToString::to_string);
                 let layout: Vec<String> = c
+                    .plan
                     .layout
                     .columns
                     .iter()
@@ -37,12 +38,12 @@ fn compiled(btf: &bpfq_kernel::Btf, query: &str) -> String {
                     .collect();
                 format!(
                     "where {filter}\nrow {} bytes: {}\n{} instructions\n",
-                    c.layout.size,
+                    c.plan.layout.size,
                     layout.join("; "),
                     c.program.insns.len()
                 )
             }
-            Err(diag) => diag.render(env.env().sources),
+            Err(diag) => diag.render(env.sources()),
         }
     })
 }
@@ -101,7 +102,7 @@ fn bad_addresses_prefixes_and_families_are_coded_diagnostics() {
         let (got, text) = with_env(&btf, query, |file, env| {
             match env.compile(Input::File(file), Options::default()) {
                 Ok(_) => panic!("expected an error for {query}"),
-                Err(diag) => (diag.code.to_string(), diag.render(env.env().sources)),
+                Err(diag) => (diag.code.to_string(), diag.render(env.sources())),
             }
         });
         assert_eq!(&got, code, "{query}\n{text}");
