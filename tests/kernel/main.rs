@@ -26,6 +26,7 @@ mod map_elem;
 mod netns;
 mod paths;
 mod pin;
+mod prepared;
 mod random;
 mod route_scale;
 mod row_hygiene;
