@@ -11,7 +11,7 @@ command -v bpftool >/dev/null || need+=(bpftool)
 command -v llvm-mc >/dev/null || need+=(llvm)          # independent oracle for the BPF encoder
 command -v python3 >/dev/null || need+=(python3)       # spawns many-threaded processes
 command -v prlimit >/dev/null || need+=(util-linux)    # runs a test under a low memlock limit
-command -v man >/dev/null || need+=(man-db)            # renders `bpfq man` (tests/cli_man.rs)
+command -v man >/dev/null || need+=(man-db)            # renders `bpfq man` (tests/cli/man.rs)
 command -v fish >/dev/null || need+=(fish)             # shell completion tests
 command -v zsh >/dev/null || need+=(zsh)
 if [ ${#need[@]} -gt 0 ]; then

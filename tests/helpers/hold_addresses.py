@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Test helper for tests/kernel_addresses.rs: holds TCP and UDP sockets of every address kind in
+"""Test helper for tests/kernel/addresses.rs: holds TCP and UDP sockets of every address kind in
 the network namespace it runs in (the test's own, with 2001:db8::1:0:0:1 and
 2001:db8:0:1:1:1:1:1 on its loopback), until its stdin closes (or it is killed).
 
