@@ -35,7 +35,7 @@ pub fn change_log(
     let CompiledQuery::Single(compiled) = compiled else {
         return Ok(None);
     };
-    let layout = visible_layout(&compiled.layout, &compiled.plan.user);
+    let layout = visible_layout(&compiled.plan.layout, &compiled.plan.user);
     let columns: Vec<&str> = layout.columns.iter().map(|c| c.name.as_str()).collect();
     if let Some(taken) = columns.iter().find(|name| CHANGE_COLUMNS.contains(name)) {
         return Err(column_taken(taken, query));
