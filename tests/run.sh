@@ -41,6 +41,9 @@ cargo test --workspace --locked --no-fail-fast
 # fuzz/artifacts/; a failed check of a kernel fails CI and is in tests/kernels/MATRIX.md.
 if [ "${CI:-}" = true ]; then
     fuzz/run.sh
+    # The Debian package: a release build (fat LTO), cargo-deb installed when missing, the .deb
+    # installed, used and purged (tests/package.sh says the cost).
+    tests/package.sh
     # The kernel matrix: bpfq inside Debian's 5.10, 6.1 and 6.12 kernels (6.12 also with
     # lockdown=integrity) under qemu, about 4 minutes with its downloads, and the same checks on
     # this machine's kernel (`host`: in private namespaces, no qemu), which refuses map-element

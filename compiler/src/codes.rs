@@ -194,6 +194,13 @@ pub const PANIC: &str = "E0903";
 pub const INTERNAL_FORMAT: &str = "E0904";
 /// Standard output cannot be written (a full disk, an I/O error, closed before bpfq started).
 pub const OUTPUT_FAILED: &str = "E0905";
+/// `--key COL` naming a column the query does not select.
+pub const CHANGE_KEY_UNKNOWN: &str = "E0906";
+/// `--changes` without `--watch` or `--count`: a single run has nothing to compare with.
+pub const CHANGES_WITHOUT_REPEAT: &str = "E0907";
+/// `--changes` on a query selecting a column named like a change column (`action`, `time`,
+/// `unix_time`).
+pub const CHANGE_COLUMN_TAKEN: &str = "E0908";
 
 /// Every code with a one-line explanation, in code order.
 pub const ALL: &[(&str, &str)] = &[
@@ -529,6 +536,21 @@ pub const ALL: &[(&str, &str)] = &[
     (
         OUTPUT_FAILED,
         "the output cannot be written (no space left on the device, an I/O error, standard output closed); a reader that went away is not an error",
+    ),
+    (
+        CHANGE_KEY_UNKNOWN,
+        "`--key` names the columns that identify a row for `--changes`: each must be a column the \
+         query selects, by its name in the output (an `as` name where the query gives one)",
+    ),
+    (
+        CHANGES_WITHOUT_REPEAT,
+        "`--changes` prints what changed since the previous run, so it needs runs to compare: add \
+         `--watch SECS` (or `--count N`)",
+    ),
+    (
+        CHANGE_COLUMN_TAKEN,
+        "`--changes` puts the columns `action`, `time` and `unix_time` before the query's; a \
+         query column of the same name would be ambiguous: rename it with `as`",
     ),
 ];
 

@@ -10,6 +10,7 @@ mod common;
 mod addresses;
 mod bpf_objects;
 mod cgroup_path;
+mod changes;
 mod churn;
 mod dmabuf;
 mod escaping;
