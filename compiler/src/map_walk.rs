@@ -162,9 +162,12 @@ impl Checker<'_> {
         match &expr.ty {
             Ty::Bool => self.cond(expr),
             Ty::Chars { .. } | Ty::Bytes { .. } => self.memory(expr).map(|_| ()),
-            Ty::Int { .. } | Ty::Literal | Ty::Enum { .. } | Ty::Ipv4 | Ty::VmaPerms => {
-                self.value(expr)
-            }
+            Ty::Int { .. }
+            | Ty::Literal
+            | Ty::Enum { .. }
+            | Ty::AddressFamily { .. }
+            | Ty::Ipv4
+            | Ty::VmaPerms => self.value(expr),
             other => Err(self.refuse(expr, format!("a column of type {}", other.describe()))),
         }
     }
@@ -258,6 +261,7 @@ impl Checker<'_> {
             | TKind::DPath { .. }
             | TKind::KernfsPath { .. }
             | TKind::DentryPath { .. }
+            | TKind::InetAddr { .. }
             | TKind::And(..)
             | TKind::Or(..)
             | TKind::Not(_) => Err(self.refuse(expr, "this value")),
@@ -294,6 +298,7 @@ impl Checker<'_> {
             | TKind::DPath { .. }
             | TKind::KernfsPath { .. }
             | TKind::DentryPath { .. }
+            | TKind::InetAddr { .. }
             | TKind::BoolToInt { .. }
             | TKind::Call { .. }
             | TKind::ByteSwap { .. }

@@ -31,6 +31,15 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
         Ty::Chars { len } => ColumnKind::Chars { len: *len },
         Ty::Ptr { .. } => ColumnKind::KernelPointer,
         Ty::Ipv4 => ColumnKind::Ipv4,
+        Ty::InetAddr => ColumnKind::InetAddr,
+        Ty::AddressFamily { bytes } => ColumnKind::Enum {
+            bytes: *bytes,
+            signed: false,
+            names: crate::address::FAMILIES
+                .iter()
+                .map(|(name, value)| (*value, name.to_string()))
+                .collect(),
+        },
         Ty::VmaPerms => ColumnKind::VmaPerms,
         Ty::KernfsPath { levels, slot } => ColumnKind::KernfsPath {
             levels: *levels,

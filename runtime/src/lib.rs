@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 pub mod caps;
+pub mod changes;
 pub mod decode;
 pub mod eval;
 pub mod execute;

@@ -2,6 +2,7 @@
 //! query, and turning every failure into a message plus an exit code.
 
 pub mod args;
+mod changes;
 mod check_module;
 mod complete;
 mod doctor;

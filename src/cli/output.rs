@@ -108,15 +108,18 @@ pub fn run_notes(verbose: bool) -> NoteSink {
     NoteSink::new(Arc::new(Stderr { verbose }))
 }
 
-/// The sink a query's rows go to: standard output in the chosen format, with the chosen
-/// header, pointer and width options.
-pub fn row_sink(output: &OutputArgs) -> Box<dyn RowSink> {
-    let options = FormatOptions {
+/// The header, pointer and width options the user chose (a new pointer key each call).
+pub fn format_options(output: &OutputArgs) -> FormatOptions {
+    FormatOptions {
         header: !output.no_header,
         show_kptrs: output.show_kptrs,
         max_width: super::terminal::table_width(output),
         ..FormatOptions::default()
-    };
+    }
+}
+
+/// The sink a query's rows go to: standard output in the chosen format with `options`.
+pub fn row_sink(output: &OutputArgs, options: FormatOptions) -> Box<dyn RowSink> {
     new_sink(super::output_format(output), stdout(), options)
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Test helper for tests/kernel_tcp_40k.rs and tests/kernel_serve.rs (and bench/serve.sh): holds
+"""Test helper for tests/kernel/tcp_40k.rs and tests/kernel/serve.rs (and bench/serve.sh): holds
 loopback TCP connections in the network namespace it runs in, until its stdin closes (or it is
 killed).
 

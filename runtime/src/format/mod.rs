@@ -2,6 +2,7 @@
 //! writes only through its `io::Write` and renders kernel pointers hidden unless asked.
 
 mod ascii;
+pub mod change_rows;
 mod csv;
 mod escape;
 mod fit;
@@ -10,6 +11,7 @@ pub mod pointer;
 mod table;
 mod text;
 mod textbuf;
+pub mod utc;
 
 use std::io;
 
@@ -17,6 +19,7 @@ use bpfq_compiler::layout::RowLayout;
 
 use crate::decode::Row;
 
+pub use self::change_rows::ChangeSink;
 pub use self::csv::CsvSink;
 pub use self::json::JsonSink;
 pub use self::pointer::PointerKey;
