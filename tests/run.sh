@@ -14,7 +14,7 @@ command -v prlimit >/dev/null || need+=(util-linux)    # runs a test under a low
 command -v man >/dev/null || need+=(man-db)            # renders `bpfq man` (tests/cli/man.rs)
 command -v fish >/dev/null || need+=(fish)             # shell completion tests
 command -v zsh >/dev/null || need+=(zsh)
-command -v prometheus >/dev/null || need+=(prometheus)  # scrapes `bpfq serve` (tests/kernel_serve.rs)
+command -v prometheus >/dev/null || need+=(prometheus)  # scrapes `bpfq serve` (tests/kernel/serve.rs)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "tests/run.sh: missing ${need[*]}; install them (apt-get install ${need[*]})" >&2
