@@ -147,6 +147,9 @@ pub const JOIN_CONDITION: &str = "E0224";
 pub const JOIN_AMBIGUOUS: &str = "E0225";
 /// A string compared with an enum value that names none of the enum's members.
 pub const UNKNOWN_ENUM_MEMBER: &str = "E0226";
+/// A string compared with a column shown as text (a state letter, a terminal name) that no
+/// value of the column shows as, or such a column ordered with `<`/`>`.
+pub const NOT_A_SHOWN_VALUE: &str = "E0250";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
 
@@ -433,6 +436,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         UNKNOWN_ENUM_MEMBER,
         "a string compared with an enum names one of its values, e.g. \"TCP_LISTEN\" or \"LISTEN\"",
+    ),
+    (
+        NOT_A_SHOWN_VALUE,
+        "a column shown as text (state_letter, tty) is compared with `==` or `!=` against a text it shows, e.g. \"Z\" or \"pts/3\"",
     ),
     (
         UNSUPPORTED,

@@ -42,6 +42,8 @@ pub enum ColumnKind {
     Ipv4,
     /// One byte of VMA permission bits (`Ty::VmaPerms`), rendered as `rwxp`/`rwxs` text.
     VmaPerms,
+    /// An 8-byte integer shown as its view's text (`Ty::Shown`: a state letter, a terminal).
+    Shown(crate::int_view::IntView),
     /// A kernfs node's path (`kernfs_path`): byte 0 counts the names, then from byte 8 `levels`
     /// NUL-terminated names of at most `slot` bytes, the node's own first; shown as
     /// `/` + the names joined by `/` in reverse (`/` alone for the root).
@@ -61,7 +63,7 @@ impl ColumnKind {
             ColumnKind::Int { bytes, .. } | ColumnKind::Enum { bytes, .. } => u32::from(*bytes),
             ColumnKind::Bool | ColumnKind::VmaPerms => 1,
             ColumnKind::Chars { len } | ColumnKind::Bytes { len, .. } => *len,
-            ColumnKind::KernelPointer | ColumnKind::Float => 8,
+            ColumnKind::KernelPointer | ColumnKind::Float | ColumnKind::Shown(_) => 8,
             ColumnKind::Ipv6 => 16,
             ColumnKind::Ipv4 => 4,
             ColumnKind::KernfsPath { levels, slot } | ColumnKind::DentryPath { levels, slot } => {

@@ -162,9 +162,12 @@ impl Checker<'_> {
         match &expr.ty {
             Ty::Bool => self.cond(expr),
             Ty::Chars { .. } | Ty::Bytes { .. } => self.memory(expr).map(|_| ()),
-            Ty::Int { .. } | Ty::Literal | Ty::Enum { .. } | Ty::Ipv4 | Ty::VmaPerms => {
-                self.value(expr)
-            }
+            Ty::Int { .. }
+            | Ty::Literal
+            | Ty::Enum { .. }
+            | Ty::Ipv4
+            | Ty::VmaPerms
+            | Ty::Shown(_) => self.value(expr),
             other => Err(self.refuse(expr, format!("a column of type {}", other.describe()))),
         }
     }

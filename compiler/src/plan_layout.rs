@@ -32,6 +32,7 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
         Ty::Ptr { .. } => ColumnKind::KernelPointer,
         Ty::Ipv4 => ColumnKind::Ipv4,
         Ty::VmaPerms => ColumnKind::VmaPerms,
+        Ty::Shown(view) => ColumnKind::Shown(*view),
         Ty::KernfsPath { levels, slot } => ColumnKind::KernfsPath {
             levels: *levels,
             slot: *slot,

@@ -202,6 +202,7 @@ pub fn decode_cell<'a>(column: &'a ColumnLayout, row: &'a [u8]) -> Cell<'a> {
         ColumnKind::Float => Cell::Float(f64::from_bits(unsigned(bytes))),
         ColumnKind::Bytes { pointers, .. } => Cell::Bytes { bytes, pointers },
         ColumnKind::VmaPerms => Cell::VmaPerms(unsigned(bytes)),
+        ColumnKind::Shown(view) => Cell::Text(view.text(unsigned(bytes))),
         ColumnKind::Ipv4 => match <[u8; 4]>::try_from(bytes) {
             Ok(octets) => Cell::Ipv4(Ipv4Addr::from(octets)),
             Err(_) => Cell::Null,

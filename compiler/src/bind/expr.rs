@@ -4,10 +4,12 @@
 
 use super::enum_names;
 use super::nullable::null_sources;
+use super::shown;
 use super::vma_perms::{self, VMA_PERMS_BITS};
 use super::{internal, malformed_btf, ArithOp, Binder, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
+use crate::int_view::IntView;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 use crate::syntax::MAX_EXPR_DEPTH;
 
@@ -207,6 +209,13 @@ impl Binder<'_> {
                 span,
             }),
             "vma_perms" => Err(wrong("an integer (a VMA's vm_flags)")),
+            name if IntView::from_name(name).is_some() => match IntView::from_name(name) {
+                Some(view) if width > 0 => Ok(TExpr {
+                    ty: Ty::Shown(view),
+                    ..expr
+                }),
+                _ => Err(wrong("an integer")),
+            },
             // The byte itself, copied as a one-character text column (`T`, not 84).
             "char" => match expr.kind {
                 TKind::Load {
@@ -264,7 +273,7 @@ impl Binder<'_> {
                     )
                     .with_primary(
                         view.span,
-                        "not port, ipv4, char, string, kptr, vma_perms, tcp_state or an enum of this kernel",
+                        "not port, ipv4, char, string, kptr, vma_perms, task_state, tty_device, tcp_state or an enum of this kernel",
                     ));
                 };
                 if width == 0 {
@@ -294,6 +303,7 @@ impl Binder<'_> {
             | Ty::Literal
             | Ty::Ipv4
             | Ty::VmaPerms
+            | Ty::Shown(_)
             | Ty::KernfsPath { .. }
             | Ty::DentryPath { .. }
             | Ty::Bytes { .. } => Ok(()),
@@ -936,6 +946,10 @@ impl Binder<'_> {
             (Ty::VmaPerms, Ty::Str) | (Ty::Str, Ty::VmaPerms) | (Ty::VmaPerms, Ty::VmaPerms) => {
                 vma_perms::compare(op, l, r, span)
             }
+            (Ty::Shown(view), Ty::Str) | (Ty::Str, Ty::Shown(view)) => {
+                shown::compare(view, op, l, r, span)
+            }
+            (Ty::Shown(a), Ty::Shown(b)) if a == b => shown::compare(a, op, l, r, span),
             (Ty::Ipv4, Ty::Str) | (Ty::Str, Ty::Ipv4) | (Ty::Ipv4, Ty::Ipv4) => {
                 let as_address = |e: TExpr| -> Result<TExpr, Diagnostic> {
                     let TKind::Str(text) = &e.kind else {
