@@ -16,6 +16,15 @@ pub const DENTRY_PATH_DELETED: u32 = 2;
 /// (`pipe:[N]`, `socket:[N]`, `anon_inode:NAME`).
 pub const DENTRY_PATH_PSEUDO: u32 = 3;
 
+/// What a `KernfsPath` column shows of the path it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PathShown {
+    /// The path itself.
+    Path,
+    /// The container (or systemd unit) a cgroup path names, derived in user space.
+    Container,
+}
+
 /// How the bytes of one column are to be read and shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColumnKind {
@@ -47,7 +56,11 @@ pub enum ColumnKind {
     /// A kernfs node's path (`kernfs_path`): byte 0 counts the names, then from byte 8 `levels`
     /// NUL-terminated names of at most `slot` bytes, the node's own first; shown as
     /// `/` + the names joined by `/` in reverse (`/` alone for the root).
-    KernfsPath { levels: u32, slot: u32 },
+    KernfsPath {
+        levels: u32,
+        slot: u32,
+        shown: PathShown,
+    },
     /// A file's path from a dentry walk (`d_path` without `bpf_d_path`): the `KernfsPath`
     /// layout and text, after `…/` when byte `DENTRY_PATH_CUT` is set and followed by
     /// ` (deleted)` when byte `DENTRY_PATH_DELETED` is.
@@ -66,9 +79,8 @@ impl ColumnKind {
             ColumnKind::KernelPointer | ColumnKind::Float | ColumnKind::Shown(_) => 8,
             ColumnKind::Ipv6 => 16,
             ColumnKind::Ipv4 => 4,
-            ColumnKind::KernfsPath { levels, slot } | ColumnKind::DentryPath { levels, slot } => {
-                KERNFS_PATH_HEADER + levels * slot
-            }
+            ColumnKind::KernfsPath { levels, slot, .. }
+            | ColumnKind::DentryPath { levels, slot } => KERNFS_PATH_HEADER + levels * slot,
         }
     }
 

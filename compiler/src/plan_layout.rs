@@ -33,9 +33,14 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
         Ty::Ipv4 => ColumnKind::Ipv4,
         Ty::VmaPerms => ColumnKind::VmaPerms,
         Ty::Shown(view) => ColumnKind::Shown(*view),
-        Ty::KernfsPath { levels, slot } => ColumnKind::KernfsPath {
+        Ty::KernfsPath {
+            levels,
+            slot,
+            shown,
+        } => ColumnKind::KernfsPath {
             levels: *levels,
             slot: *slot,
+            shown: *shown,
         },
         Ty::DentryPath { levels, slot } => ColumnKind::DentryPath {
             levels: *levels,

@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 pub mod caps;
+pub mod container;
 pub mod decode;
 pub mod eval;
 pub mod execute;

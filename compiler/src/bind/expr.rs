@@ -209,6 +209,9 @@ impl Binder<'_> {
                 span,
             }),
             "vma_perms" => Err(wrong("an integer (a VMA's vm_flags)")),
+            "container" => {
+                super::kernfs_path::as_container(expr.clone()).ok_or_else(|| wrong("a kernfs_path"))
+            }
             name if IntView::from_name(name).is_some() => match IntView::from_name(name) {
                 Some(view) if width > 0 => Ok(TExpr {
                     ty: Ty::Shown(view),
@@ -273,7 +276,7 @@ impl Binder<'_> {
                     )
                     .with_primary(
                         view.span,
-                        "not port, ipv4, char, string, kptr, vma_perms, task_state, tty_device, tcp_state or an enum of this kernel",
+                        "not port, ipv4, char, string, kptr, vma_perms, task_state, tty_device, container, tcp_state or an enum of this kernel",
                     ));
                 };
                 if width == 0 {

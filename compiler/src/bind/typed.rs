@@ -53,6 +53,7 @@ pub enum Ty {
     KernfsPath {
         levels: u32,
         slot: u32,
+        shown: crate::layout::PathShown,
     },
     /// A file's path built by a dentry walk (`d_path` where `bpf_d_path` cannot be used): the
     /// `KernfsPath` layout (count byte, then `levels` name slots of `slot` bytes, the file's

@@ -1003,7 +1003,7 @@ impl Lowerer<'_> {
                     parent_offset,
                     name_offset,
                 },
-                Ty::KernfsPath { levels, slot },
+                Ty::KernfsPath { levels, slot, .. },
             ) => self.store_kernfs_path(
                 node,
                 row_offset,
