@@ -67,7 +67,7 @@ fn same_single_row(query: &str) -> Vec<i64> {
         }
         let rows = run_rows(&compiled, what);
         assert_eq!(rows.len(), 1, "{what} rows of `{query}`: {rows:?}");
-        let values = integers(&compiled.layout, &rows[0]);
+        let values = integers(&compiled.plan.layout, &rows[0]);
         seen.push((rows[0].clone(), values));
     }
     assert_eq!(seen[0], seen[1], "v4 and v3 rows of `{query}` differ");

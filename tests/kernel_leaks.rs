@@ -95,8 +95,8 @@ fn sigint_tears_down() {
 }
 
 /// Starts a unix dump whose stdout nobody reads (thousands of rows: more than a pipe holds) and
-/// waits until it is blocked writing rows: its walk is over (program and link closed) and only
-/// its ring buffer map is alive.
+/// waits until it is blocked writing rows: its walk is over, and its program, link and ring
+/// buffer map are alive (kept for another walk).
 fn blocked_unix_dump(baseline: (usize, usize, usize)) -> Child {
     let child = Command::new(bpfq_path())
         .args(["from unix select inode, type, state, path", "-o", "csv"])
@@ -105,10 +105,10 @@ fn blocked_unix_dump(baseline: (usize, usize, usize)) -> Child {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while bpf_objects() != (baseline.0, baseline.1, baseline.2 + 1) {
+    while bpf_objects() != (baseline.0 + 1, baseline.1 + 1, baseline.2 + 1) {
         assert!(
             Instant::now() < deadline,
-            "bpfq never showed its ring buffer alone: {:?}",
+            "bpfq never showed its program, link and ring buffer: {:?}",
             bpf_objects()
         );
         std::thread::sleep(Duration::from_millis(10));
@@ -123,7 +123,7 @@ fn ring_transport_runs_leave_nothing() {
     let out = bpfq(&["from unix select inode", "-o", "csv"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_objects_return_to(baseline, "after a unix run");
-    // A first ring far too small: several walks, each with its own map.
+    // A first ring far too small: several walks, each larger ring with its own program.
     let out = bpfq(&["from unix select inode", "--ring-size", "4096", "-o", "csv"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_objects_return_to(baseline, "after a unix run that grew its ring");

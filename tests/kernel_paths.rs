@@ -215,7 +215,7 @@ fn task_vma_paths_match_proc_maps() {
 fn run_decoded(compiled: &Compiled) -> Vec<Vec<Value>> {
     run_rows(compiled, "dentry walk")
         .iter()
-        .map(|row| decode_row(&compiled.layout, row))
+        .map(|row| decode_row(&compiled.plan.layout, row))
         .collect()
 }
 
@@ -257,6 +257,7 @@ fn task_file_paths_by_dentry_walk_match_readlink() {
         &features,
     );
     let walk_column = compiled
+        .plan
         .layout
         .columns
         .iter()

@@ -49,7 +49,7 @@ fn rows_hold_no_stray_stack_bytes() {
         Ok(_) => panic!("one source"),
         Err(diag) => panic!("{}", diag.render(&sources)),
     };
-    let layout = &compiled.layout;
+    let layout = &compiled.plan.layout;
     let padding = unowned_bytes(layout);
     assert!(
         !padding.is_empty(),

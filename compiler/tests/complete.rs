@@ -4,11 +4,11 @@
 
 mod common;
 
-use bpfq_compiler::complete::{complete, unfinished_word};
+use bpfq_compiler::complete::unfinished_word;
 use bpfq_kernel::Btf;
 
 fn candidates(btf: &Btf, text: &str) -> Vec<String> {
-    common::with_env(btf, "", |_, env| complete(env.env(), text))
+    common::with_env(btf, "", |_, env| env.complete(text))
 }
 
 #[test]

@@ -62,6 +62,7 @@ fn listing(version: &str, untrusted_vm_file: bool, query: &str) -> String {
     match compiled(version, untrusted_vm_file, query) {
         Ok(c) => {
             let layout: Vec<String> = c
+                .plan
                 .layout
                 .columns
                 .iter()
@@ -73,7 +74,7 @@ fn listing(version: &str, untrusted_vm_file: bool, query: &str) -> String {
                 c.plan.describe(),
                 c.ir,
                 disassemble(&c.program, &helper_name),
-                c.layout.size,
+                c.plan.layout.size,
                 layout.join("; ")
             )
         }
@@ -125,7 +126,7 @@ fn each_kernel_and_feature_set_gets_the_expected_way() {
         let text = disassemble(&c.program, &helper_name);
         let calls_d_path = text.contains("bpf_d_path");
         let walks = text.contains("bpf_probe_read_kernel_str");
-        let kind = format!("{:?}", c.layout.columns[0].kind);
+        let kind = format!("{:?}", c.plan.layout.columns[0].kind);
         let got = match (calls_d_path, walks) {
             (true, false) if kind == "Chars { len: 256 }" => "bpf_d_path",
             (false, true) if kind.starts_with("DentryPath") => "walk",

@@ -29,7 +29,7 @@ fn btf(version: &str) -> &'static Btf {
 fn compiled_on(version: &str, query: &str) -> Result<Compiled, String> {
     with_env(btf(version), query, |file, env| {
         env.compile_single(Input::File(file), Options::default())
-            .map_err(|d| format!("{}\n{}", d.code, d.render(env.env().sources)))
+            .map_err(|d| format!("{}\n{}", d.code, d.render(env.sources())))
     })
 }
 
@@ -200,7 +200,7 @@ fn without_a_ring_buffer_rows_take_the_seq_buffer() {
     use bpfq_kernel::catalogue::RowTransport;
     let transport_of = |ringbuf: bool| {
         with_env(btf("6.18"), "from unix select inode", |file, env| {
-            let mut features = env.env().features.clone();
+            let mut features = env.features().clone();
             features.ringbuf = ringbuf;
             let env = env.with_features(&features);
             let compiled = env

@@ -31,6 +31,7 @@ fn bind_one(btf: &Btf, query: &str) -> Result<String, String> {
     let env = Compiler::new(btf, &features, &stdlib, &sources);
     match env.compile_single(Input::File(file), Options::default()) {
         Ok(compiled) => Ok(compiled
+            .plan
             .layout
             .columns
             .iter()

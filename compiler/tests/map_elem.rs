@@ -54,6 +54,7 @@ fn compiled(query: &str) -> Result<String, String> {
     match env.compile_single(Input::File(file), Options::default()) {
         Ok(c) => {
             let layout: Vec<String> = c
+                .plan
                 .layout
                 .columns
                 .iter()
@@ -65,7 +66,7 @@ fn compiled(query: &str) -> Result<String, String> {
                 c.ir,
                 disassemble(&c.program, &|id| (id == 127)
                     .then(|| "bpf_seq_write".to_string())),
-                c.layout.size,
+                c.plan.layout.size,
                 layout.join("; ")
             ))
         }

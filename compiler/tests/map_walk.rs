@@ -82,7 +82,7 @@ fn the_plan_walks_the_map_exactly_when_the_kernel_refuses_map_element_programs()
             }
         }
         // The same rows: columns, types and offsets of the program's row.
-        assert_eq!(refused.layout, allowed.layout, "{query}");
+        assert_eq!(refused.plan.layout, allowed.plan.layout, "{query}");
         assert_eq!(refused.plan.user, allowed.plan.user, "{query}");
         assert_eq!(refused.plan.kernel, allowed.plan.kernel, "{query}");
     }
@@ -97,7 +97,7 @@ fn explain_says_the_rows_come_from_a_user_space_map_walk() {
         text.push_str(&format!(
             "### {query}\n{}layout: {}\n",
             c.plan.describe(),
-            describe_layout(&c.layout)
+            describe_layout(&c.plan.layout)
         ));
     }
     insta::assert_snapshot!(text);
@@ -185,14 +185,14 @@ fn rows_of(btf: &Btf, query: &str, elements: &[(Vec<u8>, Vec<u8>)]) -> Vec<Vec<S
     let RowsFrom::MapWalk(walk) = &c.plan.rows_from else {
         panic!("{query} is not walked");
     };
-    let evaluator = Evaluator::new(&c.plan, walk, &c.layout, &walk.map.shape);
-    let mut row = vec![0u8; c.layout.size as usize];
+    let evaluator = Evaluator::new(&c.plan, walk, &c.plan.layout, &walk.map.shape);
+    let mut row = vec![0u8; c.plan.layout.size as usize];
     elements
         .iter()
         .filter_map(|(key, value)| {
             let element = Element { key, value };
             let passed = evaluator.row(&element, &mut row).expect(query);
-            passed.then(|| cells(&c.layout, &row))
+            passed.then(|| cells(&c.plan.layout, &row))
         })
         .collect()
 }

@@ -198,6 +198,7 @@ fn a_module_column_binds_like_a_stdlib_column() {
         panic!("one source")
     };
     let layout: Vec<String> = compiled
+        .plan
         .layout
         .columns
         .iter()

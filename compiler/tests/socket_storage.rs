@@ -80,7 +80,7 @@ fn assert_socket_programs(btf: &Btf, query: &str, iterators: &[&str], map: IrMap
         assert_eq!(maps.contains(&IrMap::RowRing), ring, "{query}: {maps:?}");
     }
     // The same rows: columns, types and offsets of the map-element program's row.
-    assert_eq!(refused.layout, allowed.layout, "{query}");
+    assert_eq!(refused.plan.layout, allowed.plan.layout, "{query}");
     assert_eq!(refused.plan.kernel, allowed.plan.kernel, "{query}");
     assert_eq!(refused.plan.user, allowed.plan.user, "{query}");
 }

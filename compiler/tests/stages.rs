@@ -3,7 +3,6 @@
 
 mod common;
 
-use bpfq_compiler::bind::bind;
 use bpfq_compiler::bind::Params;
 use bpfq_compiler::bpf::disasm::disassemble;
 use bpfq_compiler::diagnostic::Diagnostic;
@@ -66,7 +65,7 @@ fn compile_ok(query: &str) -> bpfq_compiler::pipeline::Compiled {
 fn check_bind(query: &str) -> String {
     with_env(
         query,
-        |file, env| bind(&parse_query(env.env().sources.text(file), file)?, env.env()),
+        |file, env| env.bind(&parse_query(env.sources().text(file), file)?),
         |typed| typed.to_string(),
     )
 }
@@ -80,6 +79,7 @@ fn check_ir(query: &str) -> String {
 fn check_bpf(query: &str) -> String {
     with_env(query, compile_single, |c| {
         let layout: Vec<String> = c
+            .plan
             .layout
             .columns
             .iter()
@@ -94,7 +94,7 @@ fn check_bpf(query: &str) -> String {
                 130 => Some("bpf_ringbuf_output".to_string()),
                 _ => None,
             }),
-            c.layout.size,
+            c.plan.layout.size,
             layout.join("; ")
         )
     })
@@ -254,6 +254,7 @@ fn ring_relocations_are_patched_with_the_map_fd_and_explained_in_the_plan() {
 fn check_plan(query: &str) -> String {
     with_env(query, compile_single, |c| {
         let layout: Vec<String> = c
+            .plan
             .layout
             .columns
             .iter()
@@ -265,7 +266,7 @@ fn check_plan(query: &str) -> String {
             .grouping
             .as_ref()
             .map(|g| {
-                g.result_layout(&c.layout)
+                g.result_layout(&c.plan.layout)
                     .columns
                     .iter()
                     .map(|col| format!("{} {:?}", col.name, col.kind))
@@ -280,7 +281,7 @@ fn check_plan(query: &str) -> String {
             c.plan.user.visible,
             with_env(
                 query,
-                |file, env| bind(&parse_query(env.env().sources.text(file), file)?, env.env()),
+                |file, env| env.bind(&parse_query(env.sources().text(file), file)?),
                 |t| t.to_string()
             )
         )
@@ -297,6 +298,7 @@ fn check_join(query: &str) -> String {
         let mut out = format!("{:#?}\n{}", join.join, join.join.describe());
         for (name, side) in join.join.names.iter().zip(&join.sides) {
             let layout: Vec<String> = side
+                .plan
                 .layout
                 .columns
                 .iter()
@@ -362,6 +364,7 @@ fn plan_grouping_falls_back_to_user_space_with_a_reason() {
 fn pointer_slots_of_aggregate_columns() {
     let kinds = |query: &str| -> Vec<String> {
         compile_ok(query)
+            .plan
             .layout
             .columns
             .iter()

@@ -4,7 +4,6 @@
 
 mod common;
 
-use bpfq_compiler::bind::bind;
 use bpfq_compiler::syntax::parse_query;
 use bpfq_kernel::Btf;
 use common::{fixture, with_env, VERSIONS};
@@ -30,7 +29,7 @@ fn fixtures() -> &'static [(&'static str, Btf)] {
 /// that does not fit this kernel.
 fn column_listing(btf: &Btf, target: &str) -> String {
     with_env(btf, "", |_, env| {
-        bpfq_compiler::describe::columns(env.env(), target)
+        env.columns(target)
             .into_iter()
             .map(|c| {
                 format!(
@@ -46,9 +45,9 @@ fn column_listing(btf: &Btf, target: &str) -> String {
 /// The typed query of `query` as the binder prints it, or its rendered diagnostic.
 fn bound(btf: &Btf, query: &str) -> String {
     with_env(btf, query, |file, env| {
-        match parse_query(env.env().sources.text(file), file).and_then(|q| bind(&q, env.env())) {
+        match parse_query(env.sources().text(file), file).and_then(|q| env.bind(&q)) {
             Ok(typed) => typed.to_string(),
-            Err(diag) => diag.render(env.env().sources),
+            Err(diag) => diag.render(env.sources()),
         }
     })
 }
@@ -119,14 +118,13 @@ fn select_star_binds_the_defaults_on_linux_6_18() {
     for target in TARGETS {
         let text = format!("from {target} select *");
         let (names, defaults) = with_env(btf, &text, |file, env| {
-            let query = parse_query(env.env().sources.text(file), file).expect("query parses");
-            let typed = bind(&query, env.env()).unwrap_or_else(|d| {
-                panic!("`{text}` does not bind:\n{}", d.render(env.env().sources))
-            });
+            let query = parse_query(env.sources().text(file), file).expect("query parses");
+            let typed = env
+                .bind(&query)
+                .unwrap_or_else(|d| panic!("`{text}` does not bind:\n{}", d.render(env.sources())));
             let names: Vec<String> = typed.columns.iter().map(|c| c.name.clone()).collect();
             let defaults: Vec<String> = env
-                .env()
-                .stdlib
+                .stdlib()
                 .defaults(target)
                 .expect("defaults declared")
                 .iter()

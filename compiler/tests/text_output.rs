@@ -27,7 +27,7 @@ fn text(query: &str) -> Result<Compiled, String> {
 fn text_on(btf: &Btf, query: &str) -> Result<Compiled, String> {
     with_env(btf, query, |file, env| {
         env.compile_single(Input::File(file), Options::text())
-            .map_err(|d: Diagnostic| format!("{}\n{}", d.code, d.render(env.env().sources)))
+            .map_err(|d: Diagnostic| format!("{}\n{}", d.code, d.render(env.sources())))
     })
 }
 

@@ -19,6 +19,7 @@ pub mod lockdown;
 pub mod map_walk;
 pub mod maps;
 pub mod netns;
+pub mod notes;
 pub mod pin;
 pub mod pipeline;
 pub mod probe;

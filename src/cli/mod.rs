@@ -250,7 +250,7 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
     let compiler = Compiler::new(&kernel.btf, &kernel.features, &stdlib, &sources);
-    match bpfq_compiler::describe::describe(compiler.env(), file) {
+    match compiler.describe(file) {
         Ok(text) => output::print(text.as_bytes()),
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     }

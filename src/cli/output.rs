@@ -5,11 +5,13 @@
 //! before bpfq started (`bpfq ... >&-`), reported before anything runs.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use bpfq_compiler::codes;
 use bpfq_compiler::diagnostic::Diagnostic;
 use bpfq_runtime::execute::RunError;
 use bpfq_runtime::format::{new_sink, FormatOptions, RowSink};
+use bpfq_runtime::notes::{Note, NoteLevel, NoteSink, Notes};
 
 use super::args::OutputArgs;
 use super::Failure;
@@ -80,6 +82,24 @@ pub fn run_failure(err: RunError) -> Failure {
         RunError::Failed(text) => Failure::Runtime(text),
         RunError::Refused(diag) => Failure::Refused(diag),
     }
+}
+
+/// A run's notes on standard error, as `bpfq: TEXT` (`--verbose` details only with
+/// `--verbose`) and `bpfq: warning: TEXT`.
+pub fn run_notes(verbose: bool) -> NoteSink {
+    struct Stderr {
+        verbose: bool,
+    }
+    impl Notes for Stderr {
+        fn note(&self, note: Note) {
+            match note.level {
+                NoteLevel::Warning => eprintln!("bpfq: warning: {}", note.text),
+                NoteLevel::Verbose if self.verbose => eprintln!("bpfq: {}", note.text),
+                NoteLevel::Verbose => {}
+            }
+        }
+    }
+    NoteSink::new(Arc::new(Stderr { verbose }))
 }
 
 /// The sink a query's rows go to: standard output in the chosen format, with the chosen

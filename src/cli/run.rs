@@ -79,6 +79,7 @@ pub fn execute_query(
         ring_size: common.ring_size,
         group_entries: common.group_entries,
         max_join_rows: common.max_join_rows,
+        notes: super::output::run_notes(common.verbose),
     };
     let prepared =
         Prepared::new(compiled, query, options, timings).map_err(super::output::run_failure)?;

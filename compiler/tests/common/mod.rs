@@ -49,7 +49,5 @@ pub fn with_env<T>(btf: &Btf, query: &str, use_env: impl FnOnce(FileId, &Compile
 
 /// Every stdlib column of `target`, bound against `btf` (its type, or why it cannot be bound).
 pub fn stdlib_columns(btf: &Btf, target: &str) -> Vec<ColumnInfo> {
-    with_env(btf, "", |_, env| {
-        bpfq_compiler::describe::columns(env.env(), target)
-    })
+    with_env(btf, "", |_, env| env.columns(target))
 }
