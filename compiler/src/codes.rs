@@ -155,6 +155,9 @@ pub const BAD_PREFIX_LENGTH: &str = "E0261";
 pub const PREFIX_HOST_BITS: &str = "E0262";
 /// An address prefix compared with `==` or `!=` instead of matched with `in`.
 pub const PREFIX_NEEDS_IN: &str = "E0263";
+/// A string compared with a column shown as text (a state letter, a terminal name) that no
+/// value of the column shows as, or such a column ordered with `<`/`>`.
+pub const NOT_A_SHOWN_VALUE: &str = "E0250";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
 
@@ -489,6 +492,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         PREFIX_NEEDS_IN,
         "an address is inside a prefix, not equal to it: write `dst in (\"10.0.0.0/8\")`",
+    ),
+    (
+        NOT_A_SHOWN_VALUE,
+        "a column shown as text (state_letter, tty) is compared with `==` or `!=` against a text it shows, e.g. \"Z\" or \"pts/3\"",
     ),
     (
         UNSUPPORTED,

@@ -14,6 +14,7 @@ pub mod diagnostic;
 pub mod elf;
 pub mod group_place;
 pub mod hidden;
+pub mod int_view;
 pub mod ir;
 pub mod join;
 pub mod layout;

@@ -167,7 +167,8 @@ impl Checker<'_> {
             | Ty::Enum { .. }
             | Ty::AddressFamily { .. }
             | Ty::Ipv4
-            | Ty::VmaPerms => self.value(expr),
+            | Ty::VmaPerms
+            | Ty::Shown(_) => self.value(expr),
             other => Err(self.refuse(expr, format!("a column of type {}", other.describe()))),
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod caps;
 pub mod changes;
+pub mod container;
 pub mod decode;
 pub mod eval;
 pub mod execute;

@@ -339,6 +339,19 @@ pub fn proc_stat_field(pid: u32, number: usize) -> String {
         .to_string()
 }
 
+/// Waits until /proc/PID/stat's state letter (field 3) is `letter` (e.g. "T" once stopped,
+/// "Z" once a child has exited unreaped).
+pub fn wait_for_state(pid: u32, letter: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while proc_stat_field(pid, 3) != letter {
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} never reached state {letter}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Spawns a program the test has just copied. While the copy is being written, another test
 /// thread may fork and hold the write fd until its exec: exec then fails with ETXTBSY, which
 /// goes away as soon as that exec happens, so it is retried.

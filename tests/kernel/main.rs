@@ -38,6 +38,7 @@ mod sockets;
 mod streaming;
 mod system;
 mod task;
+mod task_columns;
 mod tcp_40k;
 mod trust;
 mod unix_scale;

@@ -62,7 +62,7 @@ fn address_filters_compile_on_every_fixture_kernel() {
         for query in GOLDEN {
             all.push_str(&format!(
                 "## Linux {version}: {query}\n{}\n",
-                compiled(&btf, query)
+                compiled(btf, query)
             ));
         }
     }
@@ -99,7 +99,7 @@ fn bad_addresses_prefixes_and_families_are_coded_diagnostics() {
     let btf = fixture("6.18");
     let mut rendered = String::new();
     for (code, query) in BAD {
-        let (got, text) = with_env(&btf, query, |file, env| {
+        let (got, text) = with_env(btf, query, |file, env| {
             match env.compile(Input::File(file), Options::default()) {
                 Ok(_) => panic!("expected an error for {query}"),
                 Err(diag) => (diag.code.to_string(), diag.render(env.sources())),
