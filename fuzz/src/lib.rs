@@ -139,8 +139,8 @@ fn walked_column(expr: &str, params: &Params) -> (String, Vec<u8>) {
     let RowsFrom::MapWalk(walk) = &compiled.plan.rows_from else {
         panic!("{query} is not walked");
     };
-    let evaluator = Evaluator::new(&compiled.plan, walk, &compiled.layout, &walk.map.shape);
-    let mut row = vec![0u8; compiled.layout.size as usize];
+    let evaluator = Evaluator::new(&compiled.plan, walk, &compiled.plan.layout, &walk.map.shape);
+    let mut row = vec![0u8; compiled.plan.layout.size as usize];
     let element = Element {
         key: &7u32.to_le_bytes(),
         value: &[0; 8],
@@ -149,7 +149,7 @@ fn walked_column(expr: &str, params: &Params) -> (String, Vec<u8>) {
         .row(&element, &mut row)
         .unwrap_or_else(|e| panic!("{query}: {e}"));
     assert!(passed, "{query}: no filter, yet no row");
-    let column = &compiled.layout.columns[0];
+    let column = &compiled.plan.layout.columns[0];
     let at = column.offset as usize;
     let width = column.kind.width() as usize;
     (format!("{:?}", column.kind), row[at..at + width].to_vec())
