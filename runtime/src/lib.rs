@@ -3,6 +3,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod boot_key;
 pub mod caps;
 pub mod decode;
 pub mod eval;

@@ -280,8 +280,9 @@ pub fn open_kernel(btf: Option<&Path>) -> Result<Kernel, Failure> {
     })
 }
 
-/// Where the probe keeps what it learnt of the running kernel, per boot.
-const PROBE_CACHE: &str = "/run/bpfq";
+/// Where bpfq keeps what holds for one boot (a tmpfs): what the probe learnt of the running
+/// kernel, and the key hiding pointers (`bpfq_runtime::boot_key`).
+const BOOT_DIR: &str = "/run/bpfq";
 
 /// `open_kernel`, and for the running kernel (no `--btf`) its features settled by the probe
 /// (`probe::TRIALS`: one program load per fact BTF cannot tell, cached per boot): for commands
@@ -296,7 +297,7 @@ pub fn open_kernel_probed(btf: Option<&Path>) -> Result<Kernel, Failure> {
     let settled = bpfq_runtime::probe::settle(
         from_btf,
         &identity,
-        Path::new(PROBE_CACHE),
+        Path::new(BOOT_DIR),
         &mut |trial, assumed| {
             kernel.features = assumed.clone();
             try_trial(trial, &kernel)

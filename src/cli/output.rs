@@ -5,11 +5,13 @@
 //! before bpfq started (`bpfq ... >&-`), reported before anything runs.
 
 use std::io::{self, Write};
+use std::path::Path;
+use std::sync::OnceLock;
 
 use bpfq_compiler::codes;
 use bpfq_compiler::diagnostic::Diagnostic;
 use bpfq_runtime::execute::RunError;
-use bpfq_runtime::format::{new_sink, FormatOptions, RowSink};
+use bpfq_runtime::format::{new_sink, FormatOptions, PointerKey, RowSink};
 
 use super::args::OutputArgs;
 use super::Failure;
@@ -89,9 +91,25 @@ pub fn row_sink(output: &OutputArgs) -> Box<dyn RowSink> {
         header: !output.no_header,
         show_kptrs: output.show_kptrs,
         max_width: super::terminal::table_width(output),
-        ..FormatOptions::default()
+        pointer_key: match output.show_kptrs {
+            true => PointerKey::random(),
+            false => boot_pointer_key(),
+        },
     };
     new_sink(super::output_format(output), stdout(), options)
+}
+
+/// The key hiding this run's pointers: the boot's, so runs compare; else one for this run,
+/// said once on standard error.
+fn boot_pointer_key() -> PointerKey {
+    static KEY: OnceLock<PointerKey> = OnceLock::new();
+    *KEY.get_or_init(|| {
+        let (key, note) = bpfq_runtime::boot_key::boot_pointer_key(Path::new(super::BOOT_DIR));
+        if let Some(note) = note {
+            eprintln!("note: {}", bpfq_compiler::hidden::visible_lines(&note));
+        }
+        key
+    })
 }
 
 /// Rows of text cells under `columns` (each at most `width` bytes wide), in the format the

@@ -24,7 +24,8 @@ pub(super) fn push_plain(out: &mut TextBuf, cell: &Cell<'_>, options: &FormatOpt
 /// path already call this directly rather than trying it twice).
 pub(super) fn push_slow(out: &mut TextBuf, cell: &Cell<'_>, options: &FormatOptions) -> bool {
     match cell {
-        Cell::Null => return false,
+        // A NULL pointer is NULL, shown as each format shows NULL (never `0`).
+        Cell::Null | Cell::Pointer(0) => return false,
         Cell::Float(x) => push_float(out, *x),
         Cell::Text(text) => out.push_str(text),
         Cell::Enum {
@@ -95,6 +96,7 @@ mod tests {
     #[test]
     fn null_appends_nothing_and_other_kinds_read_naturally() {
         assert_eq!(text_of(Cell::Null), None);
+        assert_eq!(text_of(Cell::Pointer(0)), None);
         assert_eq!(
             text_of(Cell::Bytes {
                 bytes: &[0xde, 0x0a],
