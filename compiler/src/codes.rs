@@ -147,6 +147,13 @@ pub const JOIN_CONDITION: &str = "E0224";
 pub const JOIN_AMBIGUOUS: &str = "E0225";
 /// A string compared with an enum value that names none of the enum's members.
 pub const UNKNOWN_ENUM_MEMBER: &str = "E0226";
+/// A call of a built-in function with too few or too many arguments.
+pub const FUNCTION_ARITY: &str = "E0230";
+/// An argument of a user-space function of a type it does not take (`upper(pid)`).
+pub const FUNCTION_ARGUMENT: &str = "E0231";
+/// A function computed in user space where only the program's values can be: `where`, a
+/// grouped query, a join, `bpfq pin`/`compile`.
+pub const USER_FUNCTION_PLACE: &str = "E0232";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
 
@@ -433,6 +440,18 @@ pub const ALL: &[(&str, &str)] = &[
     (
         UNKNOWN_ENUM_MEMBER,
         "a string compared with an enum names one of its values, e.g. \"TCP_LISTEN\" or \"LISTEN\"",
+    ),
+    (
+        FUNCTION_ARITY,
+        "each function takes the number of arguments `bpfq describe functions` lists",
+    ),
+    (
+        FUNCTION_ARGUMENT,
+        "text functions take text (char arrays, strings, paths), number functions integers; `bpfq describe functions` lists them",
+    ),
+    (
+        USER_FUNCTION_PLACE,
+        "functions computed in user space (upper, concat, now...) go in the `select` of a single-source query without grouping, whose rows are printed by bpfq",
     ),
     (
         UNSUPPORTED,

@@ -16,6 +16,29 @@ pub const DENTRY_PATH_DELETED: u32 = 2;
 /// (`pipe:[N]`, `socket:[N]`, `anon_inode:NAME`).
 pub const DENTRY_PATH_PSEUDO: u32 = 3;
 
+/// What an 8-byte count of nanoseconds means (a `timestamp`, `boot_timestamp` or `duration`
+/// column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeKind {
+    /// Since the epoch (CLOCK_REALTIME): shown as a date and time.
+    Timestamp,
+    /// Since boot (CLOCK_BOOTTIME): shown as the date and time it was, boot time + the value.
+    BootTimestamp,
+    /// A length of time (`format_duration`).
+    Duration,
+}
+
+impl TimeKind {
+    /// The view's name in the stdlib (`column x: timestamp = ...`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeKind::Timestamp => "timestamp",
+            TimeKind::BootTimestamp => "boot_timestamp",
+            TimeKind::Duration => "duration",
+        }
+    }
+}
+
 /// How the bytes of one column are to be read and shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColumnKind {
@@ -52,6 +75,10 @@ pub enum ColumnKind {
     DentryPath { levels: u32, slot: u32 },
     /// A 64-bit IEEE float (`avg`); computed in user space, never written by a BPF program.
     Float,
+    /// 8 bytes of nanoseconds (`TimeKind` says since when, or how long).
+    Time(TimeKind),
+    /// Text computed in user space (`upper`, `concat`...); never in a kernel row.
+    Text,
 }
 
 impl ColumnKind {
@@ -61,7 +88,8 @@ impl ColumnKind {
             ColumnKind::Int { bytes, .. } | ColumnKind::Enum { bytes, .. } => u32::from(*bytes),
             ColumnKind::Bool | ColumnKind::VmaPerms => 1,
             ColumnKind::Chars { len } | ColumnKind::Bytes { len, .. } => *len,
-            ColumnKind::KernelPointer | ColumnKind::Float => 8,
+            ColumnKind::KernelPointer | ColumnKind::Float | ColumnKind::Time(_) => 8,
+            ColumnKind::Text => 0,
             ColumnKind::Ipv6 => 16,
             ColumnKind::Ipv4 => 4,
             ColumnKind::KernfsPath { levels, slot } | ColumnKind::DentryPath { levels, slot } => {
@@ -78,6 +106,7 @@ impl ColumnKind {
             | ColumnKind::Ipv6
             | ColumnKind::KernfsPath { .. }
             | ColumnKind::DentryPath { .. } => 8,
+            ColumnKind::Text => 1,
             other => other.width().min(8),
         }
     }

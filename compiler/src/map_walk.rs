@@ -162,9 +162,12 @@ impl Checker<'_> {
         match &expr.ty {
             Ty::Bool => self.cond(expr),
             Ty::Chars { .. } | Ty::Bytes { .. } => self.memory(expr).map(|_| ()),
-            Ty::Int { .. } | Ty::Literal | Ty::Enum { .. } | Ty::Ipv4 | Ty::VmaPerms => {
-                self.value(expr)
-            }
+            Ty::Int { .. }
+            | Ty::Literal
+            | Ty::Enum { .. }
+            | Ty::Ipv4
+            | Ty::VmaPerms
+            | Ty::Time(_) => self.value(expr),
             other => Err(self.refuse(expr, format!("a column of type {}", other.describe()))),
         }
     }
@@ -250,6 +253,7 @@ impl Checker<'_> {
             | TKind::CtxValue { .. }
             | TKind::Place { .. }
             | TKind::Str(_)
+            | TKind::UserCall { .. }
             | TKind::Compare { .. }
             | TKind::TextEq { .. }
             | TKind::Like { .. }
@@ -296,6 +300,7 @@ impl Checker<'_> {
             | TKind::DentryPath { .. }
             | TKind::BoolToInt { .. }
             | TKind::Call { .. }
+            | TKind::UserCall { .. }
             | TKind::ByteSwap { .. }
             | TKind::Cast { .. } => Err(self.refuse(expr, "this condition")),
         }

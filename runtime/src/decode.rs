@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::ffi::CStr;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use bpfq_compiler::layout::{ColumnKind, ColumnLayout, RowLayout};
+use bpfq_compiler::layout::{ColumnKind, ColumnLayout, RowLayout, TimeKind};
 
 /// One decoded column value.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +32,10 @@ pub enum Value {
         bytes: Vec<u8>,
         pointers: Vec<u32>,
     },
+    /// Nanoseconds since the epoch (a `boot_timestamp` already moved there).
+    Timestamp(i64),
+    /// A length of time in nanoseconds.
+    Duration(i64),
 }
 
 /// One column value borrowed from where it lives: the row bytes the kernel wrote (text of a
@@ -61,6 +65,8 @@ pub enum Cell<'a> {
     Ipv6(Ipv6Addr),
     /// VM_READ/VM_WRITE/VM_EXEC/VM_MAYSHARE bits, shown as /proc/PID/maps' `r-xp`.
     VmaPerms(u64),
+    Timestamp(i64),
+    Duration(i64),
 }
 
 impl Cell<'_> {
@@ -85,6 +91,8 @@ impl Cell<'_> {
             Cell::Ipv4(address) => Value::Text(address.to_string()),
             Cell::Ipv6(address) => Value::Text(address.to_string()),
             Cell::VmaPerms(bits) => Value::Text(vma_perms_text(*bits).iter().collect()),
+            Cell::Timestamp(ns) => Value::Timestamp(*ns),
+            Cell::Duration(ns) => Value::Duration(*ns),
         }
     }
 }
@@ -105,6 +113,8 @@ impl Value {
             },
             Value::Pointer(address) => Cell::Pointer(*address),
             Value::Bytes { bytes, pointers } => Cell::Bytes { bytes, pointers },
+            Value::Timestamp(ns) => Cell::Timestamp(*ns),
+            Value::Duration(ns) => Cell::Duration(*ns),
         }
     }
 }
@@ -212,6 +222,13 @@ pub fn decode_cell<'a>(column: &'a ColumnLayout, row: &'a [u8]) -> Cell<'a> {
             Ok(octets) => Cell::Ipv6(Ipv6Addr::from(octets)),
             Err(_) => Cell::Null,
         },
+        ColumnKind::Time(TimeKind::Timestamp) => Cell::Timestamp(unsigned(bytes) as i64),
+        ColumnKind::Time(TimeKind::BootTimestamp) => {
+            Cell::Timestamp(crate::clock::boot_time_ns().wrapping_add(unsigned(bytes) as i64))
+        }
+        ColumnKind::Time(TimeKind::Duration) => Cell::Duration(unsigned(bytes) as i64),
+        // Never in a kernel row.
+        ColumnKind::Text => Cell::Null,
     }
 }
 

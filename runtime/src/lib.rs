@@ -5,6 +5,7 @@
 
 pub mod boot_key;
 pub mod caps;
+pub mod clock;
 pub mod decode;
 pub mod eval;
 pub mod execute;
@@ -31,6 +32,7 @@ pub mod socket_keys;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod trust;
+pub mod user_fn;
 pub mod verifier_report;
 
 pub use decode::{decode_row, Cell, RawRow, Row, Value};

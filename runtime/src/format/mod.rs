@@ -10,6 +10,7 @@ pub mod pointer;
 mod table;
 mod text;
 mod textbuf;
+pub mod time;
 
 use std::io;
 

@@ -34,6 +34,8 @@ pub(super) fn push_slow(out: &mut TextBuf, cell: &Cell<'_>, options: &FormatOpti
         Cell::Pointer(address) => pointer::push_pointer(out, *address, options),
         Cell::Bytes { bytes, pointers } => pointer::push_bytes(out, bytes, pointers, options),
         Cell::VmaPerms(bits) => vma_perms_text(*bits).into_iter().for_each(|c| out.push(c)),
+        Cell::Timestamp(ns) => super::time::push_local(out, *ns),
+        Cell::Duration(ns) => out.push_str(&super::time::duration_text(*ns)),
         // Numbers, booleans and addresses always have quick text.
         Cell::Int(_)
         | Cell::UInt(_)
