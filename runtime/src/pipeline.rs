@@ -539,6 +539,7 @@ mod tests {
             limit: None,
             visible: vec![0],
             drop_repeated_last: false,
+            projection: None,
         }
     }
     #[test]
@@ -632,6 +633,7 @@ mod tests {
             limit: Some(2),
             visible: vec![0],
             drop_repeated_last: false,
+            projection: None,
         };
         let summary = stream_rows(&mut reader_of(&[3, 1, 5, 2]), &layout(), &user, &mut sink)
             .expect("stream");
@@ -652,6 +654,7 @@ mod tests {
             limit: Some(3),
             visible: vec![0],
             drop_repeated_last: false,
+            projection: None,
             grouping: None,
         };
         let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
@@ -680,6 +683,7 @@ mod tests {
             limit: Some(1),
             visible: vec![0],
             drop_repeated_last: false,
+            projection: None,
         };
         let summary =
             stream_rows(&mut reader_of(&[3, 1, 2]), &layout(), &user, &mut sink).expect("stream");
@@ -718,6 +722,7 @@ mod tests {
             limit: None,
             visible: vec![0],
             drop_repeated_last: false,
+            projection: None,
         };
         stream_rows(&mut reader_of(&[10, 2, 20, 1]), &two, &user, &mut sink).expect("stream");
         assert_eq!(

@@ -241,6 +241,9 @@ fn unclaimed_params(
 /// running kernel's features settled by the probe, so a column's type is the one a run gets
 /// (a `d_path` the kernel refuses is a dentry walk's `dentry_path`).
 fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
+    if what == "functions" {
+        return output::print(bpfq_compiler::describe::functions().as_bytes());
+    }
     let kernel = open_kernel_probed(common.btf.as_deref())?;
     let mut sources = Sources::new();
     let file = sources.add("<describe>", what);

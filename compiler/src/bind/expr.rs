@@ -801,6 +801,12 @@ impl Binder<'_> {
         span: Span,
     ) -> Result<TExpr, Diagnostic> {
         let arith = match op {
+            // `a || b` is `concat(a, b)`.
+            BinaryOp::Concat => {
+                let concat = super::builtins::builtin("concat")
+                    .ok_or_else(|| super::internal(span, "no `concat` built-in"))?;
+                return self.bind_call(concat, &[lhs.clone(), rhs.clone()], span);
+            }
             BinaryOp::And | BinaryOp::Or => {
                 let l = self.bind_condition(lhs)?;
                 let r = self.bind_condition(rhs)?;

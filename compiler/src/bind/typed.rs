@@ -184,6 +184,7 @@ impl CmpOp {
             | BinaryOp::BitXor
             | BinaryOp::Shl
             | BinaryOp::Shr
+            | BinaryOp::Concat
             | BinaryOp::And
             | BinaryOp::Or => return None,
         })

@@ -24,7 +24,7 @@ fn local_zone() -> &'static jiff::tz::TimeZone {
 pub(super) fn push_rfc3339(out: &mut TextBuf, ns: i64) {
     match instant(ns) {
         Some(at) => {
-            let _ = write!(out, "{}", at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"));
+            let _ = write!(out, "{}", at.strftime("%Y-%m-%dT%H:%M:%S.%9fZ"));
         }
         None => {
             let _ = write!(out, "{ns}");
