@@ -152,6 +152,8 @@ fn stdlib_task_parses_with_docs_on_every_item() {
         "rss",
         "start_time",
         "start",
+        "started",
+        "age",
     ];
     assert_eq!(columns, expected);
     snap!("stdlib_task", &format!("module:\n{text}"));

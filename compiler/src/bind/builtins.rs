@@ -381,10 +381,7 @@ pub(crate) fn unknown_function(name: &str, span: Span) -> Diagnostic {
             "help: did you mean `{}`? {}({}): {}",
             near.name, near.name, near.params, near.doc
         )),
-        None => diag.with_note(format!(
-            "the functions are {}",
-            names.collect::<Vec<_>>().join(", ")
-        )),
+        None => diag.with_note("help: `bpfq describe functions` lists every function"),
     }
 }
 
