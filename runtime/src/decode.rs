@@ -98,6 +98,18 @@ impl Cell<'_> {
 }
 
 impl Value {
+    /// The value as an integer when it is one (enums, booleans and times included).
+    pub fn as_integer(&self) -> Option<i128> {
+        match self {
+            Value::Int(i) => Some(i128::from(*i)),
+            Value::UInt(u) => Some(i128::from(*u)),
+            Value::Bool(b) => Some(i128::from(*b)),
+            Value::Enum { value, .. } => Some(i128::from(*value)),
+            Value::Timestamp(ns) | Value::Duration(ns) => Some(i128::from(*ns)),
+            _ => None,
+        }
+    }
+
     /// This value as a cell, borrowing its text.
     pub fn as_cell(&self) -> Cell<'_> {
         match self {

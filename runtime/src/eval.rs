@@ -33,16 +33,9 @@ pub fn compare(op: CmpOp, l: &Value, r: &Value, integers: Integers) -> Option<bo
     })
 }
 
-/// A value as an integer when it is one (enums and booleans included).
+/// A value as an integer when it is one (enums, booleans and times included).
 pub fn integer(value: &Value) -> Option<i128> {
-    match value {
-        Value::Int(i) => Some(i128::from(*i)),
-        Value::UInt(u) => Some(i128::from(*u)),
-        Value::Bool(b) => Some(i128::from(*b)),
-        Value::Enum { value, .. } => Some(i128::from(*value)),
-        Value::Timestamp(ns) | Value::Duration(ns) => Some(i128::from(*ns)),
-        _ => None,
-    }
+    value.as_integer()
 }
 
 /// An integer value as the program's 64-bit register holds it (signed values sign-extended).

@@ -6,7 +6,6 @@
 use bpfq_compiler::scalar_fn::UserFn;
 
 use crate::decode::Value;
-use crate::eval::integer;
 use crate::format::time::duration_text;
 
 /// `func(args)`; NULL for arguments of the wrong kind (a malformed plan).
@@ -22,7 +21,7 @@ pub fn value(func: UserFn, args: &[Value]) -> Value {
         return Value::Null;
     }
     let text = |at: usize| args.get(at).and_then(text_of);
-    let int = |at: usize| args.get(at).and_then(integer);
+    let int = |at: usize| args.get(at).and_then(Value::as_integer);
     let computed = match func {
         UserFn::Upper => text(0).map(|t| Value::Text(t.to_ascii_uppercase())),
         UserFn::Lower => text(0).map(|t| Value::Text(t.to_ascii_lowercase())),
