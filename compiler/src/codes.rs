@@ -151,8 +151,8 @@ pub const UNKNOWN_ENUM_MEMBER: &str = "E0226";
 pub const FUNCTION_ARITY: &str = "E0230";
 /// An argument of a user-space function of a type it does not take (`upper(pid)`).
 pub const FUNCTION_ARGUMENT: &str = "E0231";
-/// A function computed in user space where only the program's values can be: `where`, a
-/// grouped query, a join, `bpfq pin`/`compile`.
+/// A function computed in user space where only the program's values can be: a grouped query,
+/// a join, `bpfq pin`/`compile`, inside a cast.
 pub const USER_FUNCTION_PLACE: &str = "E0232";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
@@ -451,7 +451,7 @@ pub const ALL: &[(&str, &str)] = &[
     ),
     (
         USER_FUNCTION_PLACE,
-        "functions computed in user space (upper, concat, now...) go in the `select` of a single-source query without grouping, whose rows are printed by bpfq",
+        "functions computed in user space (upper, concat, now...) go in `select` and `where` of a single-source query without grouping, whose rows bpfq prints",
     ),
     (
         UNSUPPORTED,

@@ -72,9 +72,17 @@ pub fn split(
         return Ok((query, None));
     }
     if query.grouping.is_some() {
+        // The rows are grouped as they are read (in the kernel, or before any user-space step).
         let hint = "group by the function's arguments and select them";
-        for expr in query.columns.iter().map(|c| &c.expr).chain(&query.filter) {
+        for expr in query.columns.iter().map(|c| &c.expr) {
             refuse_inside(expr, "in a grouped query", hint)?;
+        }
+        if let Some(filter) = &query.filter {
+            refuse_inside(
+                filter,
+                "in the `where` of a grouped query",
+                "compare the function's arguments instead (`comm == \"sshd\"`), or leave out the grouping",
+            )?;
         }
     }
     let (mut kernel_filter, mut user_filter) = (Vec::new(), Vec::new());

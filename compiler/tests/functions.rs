@@ -94,6 +94,10 @@ fn wrong_calls_and_wrong_places_are_coded_diagnostics() {
         ("E0232", "from task select count(*) group by upper(comm)"),
         (
             "E0232",
+            "from task select count(*) where upper(comm) == \"SSHD\"",
+        ),
+        (
+            "E0232",
             "from task_file join tcp on task_file.inode == tcp.inode select upper(comm)",
         ),
         ("E0232", "from task select cast(length(comm) as u8)"),
