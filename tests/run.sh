@@ -11,7 +11,7 @@ command -v bpftool >/dev/null || need+=(bpftool)
 command -v llvm-mc >/dev/null || need+=(llvm)          # independent oracle for the BPF encoder
 command -v python3 >/dev/null || need+=(python3)       # spawns many-threaded processes
 command -v prlimit >/dev/null || need+=(util-linux)    # runs a test under a low memlock limit
-command -v man >/dev/null || need+=(man-db)            # renders `bpfq man` (tests/cli_man.rs)
+command -v man >/dev/null || need+=(man-db)            # renders `bpfq man` (tests/cli/man.rs)
 command -v fish >/dev/null || need+=(fish)             # shell completion tests
 command -v zsh >/dev/null || need+=(zsh)
 if [ ${#need[@]} -gt 0 ]; then
@@ -41,6 +41,9 @@ cargo test --workspace --locked --no-fail-fast
 # fuzz/artifacts/; a failed check of a kernel fails CI and is in tests/kernels/MATRIX.md.
 if [ "${CI:-}" = true ]; then
     fuzz/run.sh
+    # The Debian package: a release build (fat LTO), cargo-deb installed when missing, the .deb
+    # installed, used and purged (tests/package.sh says the cost).
+    tests/package.sh
     # The kernel matrix: bpfq inside Debian's 5.10, 6.1 and 6.12 kernels (6.12 also with
     # lockdown=integrity) under qemu, about 4 minutes with its downloads, and the same checks on
     # this machine's kernel (`host`: in private namespaces, no qemu), which refuses map-element

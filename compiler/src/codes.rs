@@ -154,6 +154,14 @@ pub const FUNCTION_ARGUMENT: &str = "E0231";
 /// A function computed in user space where only the program's values can be: a grouped query,
 /// a join, `bpfq pin`/`compile`, inside a cast.
 pub const USER_FUNCTION_PLACE: &str = "E0232";
+/// A string compared with a socket address that is no IPv4 or IPv6 address or prefix.
+pub const BAD_ADDRESS: &str = "E0260";
+/// An address prefix whose length is not a number up to 32 (IPv4) or 128 (IPv6).
+pub const BAD_PREFIX_LENGTH: &str = "E0261";
+/// An address prefix with bits set after its length (`10.1.2.3/8`).
+pub const PREFIX_HOST_BITS: &str = "E0262";
+/// An address prefix compared with `==` or `!=` instead of matched with `in`.
+pub const PREFIX_NEEDS_IN: &str = "E0263";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
 
@@ -193,6 +201,13 @@ pub const PANIC: &str = "E0903";
 pub const INTERNAL_FORMAT: &str = "E0904";
 /// Standard output cannot be written (a full disk, an I/O error, closed before bpfq started).
 pub const OUTPUT_FAILED: &str = "E0905";
+/// `--key COL` naming a column the query does not select.
+pub const CHANGE_KEY_UNKNOWN: &str = "E0906";
+/// `--changes` without `--watch` or `--count`: a single run has nothing to compare with.
+pub const CHANGES_WITHOUT_REPEAT: &str = "E0907";
+/// `--changes` on a query selecting a column named like a change column (`action`, `time`,
+/// `unix_time`).
+pub const CHANGE_COLUMN_TAKEN: &str = "E0908";
 
 /// Every code with a one-line explanation, in code order.
 pub const ALL: &[(&str, &str)] = &[
@@ -454,6 +469,22 @@ pub const ALL: &[(&str, &str)] = &[
         "functions computed in user space (upper, concat, now...) go in `select` and `where` of a single-source query without grouping, whose rows bpfq prints",
     ),
     (
+        BAD_ADDRESS,
+        "a socket address is compared with an IPv4 or IPv6 address (\"10.1.2.3\", \"::1\") or matched with a prefix (\"10.0.0.0/8\")",
+    ),
+    (
+        BAD_PREFIX_LENGTH,
+        "a prefix length is a number of bits after `/`: at most 32 for IPv4, 128 for IPv6",
+    ),
+    (
+        PREFIX_HOST_BITS,
+        "a prefix has no bits set after its length: write its network (10.0.0.0/8, not 10.1.2.3/8)",
+    ),
+    (
+        PREFIX_NEEDS_IN,
+        "an address is inside a prefix, not equal to it: write `dst in (\"10.0.0.0/8\")`",
+    ),
+    (
         UNSUPPORTED,
         "the language has this construct but this version does not compile it yet",
     ),
@@ -524,6 +555,21 @@ pub const ALL: &[(&str, &str)] = &[
     (
         OUTPUT_FAILED,
         "the output cannot be written (no space left on the device, an I/O error, standard output closed); a reader that went away is not an error",
+    ),
+    (
+        CHANGE_KEY_UNKNOWN,
+        "`--key` names the columns that identify a row for `--changes`: each must be a column the \
+         query selects, by its name in the output (an `as` name where the query gives one)",
+    ),
+    (
+        CHANGES_WITHOUT_REPEAT,
+        "`--changes` prints what changed since the previous run, so it needs runs to compare: add \
+         `--watch SECS` (or `--count N`)",
+    ),
+    (
+        CHANGE_COLUMN_TAKEN,
+        "`--changes` puts the columns `action`, `time` and `unix_time` before the query's; a \
+         query column of the same name would be ambiguous: rename it with `as`",
     ),
 ];
 

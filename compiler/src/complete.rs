@@ -17,7 +17,7 @@ const EXPR_KEYWORDS: &[&str] = &[
 
 /// Candidates for the unfinished word at the end of `text`: each is the whole word (a path
 /// keeps its written prefix, `task.mm.total_vm`), sorted, without duplicates.
-pub fn complete(env: &BindEnv, text: &str) -> Vec<String> {
+pub(crate) fn complete(env: &BindEnv, text: &str) -> Vec<String> {
     let word = unfinished_word(text);
     let before = &text[..text.len() - word.len()];
     let words: Vec<String> = before

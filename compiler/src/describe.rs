@@ -81,7 +81,7 @@ pub(crate) fn type_of(
     Ok(typed.columns[0].expr.ty.clone())
 }
 
-pub fn columns(env: &BindEnv, target: &str) -> Vec<ColumnInfo> {
+pub(crate) fn columns(env: &BindEnv, target: &str) -> Vec<ColumnInfo> {
     env.stdlib
         .columns_of(target)
         .map(|decl| ColumnInfo {
@@ -131,7 +131,7 @@ fn members_text(env: &BindEnv, id: TypeId) -> String {
 
 /// The text of `bpfq describe SPEC`, where SPEC (a target name, or a path such as `task.mm`) is
 /// the whole text of source file `spec_file`.
-pub fn describe(env: &BindEnv, spec_file: FileId) -> Result<String, Diagnostic> {
+pub(crate) fn describe(env: &BindEnv, spec_file: FileId) -> Result<String, Diagnostic> {
     let spec = env.sources.text(spec_file).trim();
     let (target_name, path) = match spec.split_once('.') {
         Some((t, p)) => (t, Some(p)),

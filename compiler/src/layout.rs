@@ -38,6 +38,10 @@ impl TimeKind {
         }
     }
 }
+/// Bytes of an `InetAddr` column: the family (u16) at 0, the IPv4 address (network order) at
+/// `INET_ADDR_V4`, the IPv6 address at `INET_ADDR_V6`; only the family's field is written.
+pub const INET_ADDR_V4: u32 = 4;
+pub const INET_ADDR_V6: u32 = 8;
 
 /// How the bytes of one column are to be read and shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +67,9 @@ pub enum ColumnKind {
     Ipv6,
     /// An IPv4 address: 4 bytes in network order, rendered as a dotted quad.
     Ipv4,
+    /// A socket address in its own family (`Ty::InetAddr`, laid out as `INET_ADDR_V4` says):
+    /// rendered as the IPv4 or the IPv6 address the family says, NULL for another family.
+    InetAddr,
     /// One byte of VMA permission bits (`Ty::VmaPerms`), rendered as `rwxp`/`rwxs` text.
     VmaPerms,
     /// A kernfs node's path (`kernfs_path`): byte 0 counts the names, then from byte 8 `levels`
@@ -92,6 +99,7 @@ impl ColumnKind {
             ColumnKind::Text => 0,
             ColumnKind::Ipv6 => 16,
             ColumnKind::Ipv4 => 4,
+            ColumnKind::InetAddr => INET_ADDR_V6 + 16,
             ColumnKind::KernfsPath { levels, slot } | ColumnKind::DentryPath { levels, slot } => {
                 KERNFS_PATH_HEADER + levels * slot
             }
@@ -104,6 +112,7 @@ impl ColumnKind {
             ColumnKind::Chars { .. }
             | ColumnKind::Bytes { .. }
             | ColumnKind::Ipv6
+            | ColumnKind::InetAddr
             | ColumnKind::KernfsPath { .. }
             | ColumnKind::DentryPath { .. } => 8,
             ColumnKind::Text => 1,

@@ -2,6 +2,7 @@
 //! No I/O happens here; every stage is a pure function of its input and the BTF it is given.
 #![forbid(unsafe_code)]
 
+pub mod address;
 pub mod alu;
 pub mod bind;
 pub mod bpf;

@@ -165,6 +165,7 @@ impl Checker<'_> {
             Ty::Int { .. }
             | Ty::Literal
             | Ty::Enum { .. }
+            | Ty::AddressFamily { .. }
             | Ty::Ipv4
             | Ty::VmaPerms
             | Ty::Time(_) => self.value(expr),
@@ -262,6 +263,7 @@ impl Checker<'_> {
             | TKind::DPath { .. }
             | TKind::KernfsPath { .. }
             | TKind::DentryPath { .. }
+            | TKind::InetAddr { .. }
             | TKind::And(..)
             | TKind::Or(..)
             | TKind::Not(_) => Err(self.refuse(expr, "this value")),
@@ -298,6 +300,7 @@ impl Checker<'_> {
             | TKind::DPath { .. }
             | TKind::KernfsPath { .. }
             | TKind::DentryPath { .. }
+            | TKind::InetAddr { .. }
             | TKind::BoolToInt { .. }
             | TKind::Call { .. }
             | TKind::UserCall { .. }

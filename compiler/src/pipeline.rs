@@ -2,14 +2,13 @@
 //! session (`Compiler`). Guarantees: either a complete program with its row layout (one per
 //! source of a join), or one coded diagnostic; never a panic; no stage after `plan` changes it.
 
-use crate::bind::{bind, BindEnv, Params};
+use crate::bind::{bind, BindEnv, Params, TypedQuery};
 use crate::bpf::asm::Program;
 use crate::codegen::{generate, CodegenError};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, FileId, Sources, Span};
 use crate::ir::Function;
 use crate::join::{plan_join, JoinPlan};
-use crate::layout::RowLayout;
 use crate::map_walk::RowsFrom;
 use crate::maps::MapLookup;
 use crate::plan::{plan, plan_join_side, Output, Plan, PlanEnv, PlanOptions};
@@ -26,7 +25,6 @@ pub struct Compiled {
     pub plan: Plan,
     pub ir: Function,
     pub program: Program,
-    pub layout: RowLayout,
     /// The kernel program name (at most 15 bytes).
     pub prog_name: String,
     /// With `RowsFrom::SocketIterators`, one program per socket iterator of the plan, in the
@@ -35,7 +33,7 @@ pub struct Compiled {
 }
 
 /// The program of one socket iterator of a `RowsFrom::SocketIterators` plan: it writes rows in
-/// the plan's `Compiled::layout`.
+/// the plan's `layout`.
 #[derive(Debug)]
 pub struct SocketProgram {
     /// The socket iterator target it attaches to (`attach_func`).
@@ -137,9 +135,41 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// What binding sees (for `describe` and completion, which bind without compiling).
-    pub fn env(&self) -> &BindEnv<'a> {
-        &self.env
+    /// The session's source files.
+    pub fn sources(&self) -> &'a Sources {
+        self.env.sources
+    }
+
+    /// The kernel features the session compiles for.
+    pub fn features(&self) -> &'a KernelFeatures {
+        self.env.features
+    }
+
+    /// The session's stdlib.
+    pub fn stdlib(&self) -> &'a Stdlib {
+        self.env.stdlib
+    }
+
+    /// Stage `bind` alone: `query` typed against the session (what a query can see, without
+    /// planning or code).
+    pub fn bind(&self, query: &ast::Query) -> Result<TypedQuery, Diagnostic> {
+        bind(query, &self.env)
+    }
+
+    /// The text of `bpfq describe SPEC`, SPEC being the whole text of source file `spec_file`
+    /// (`describe.rs`).
+    pub fn describe(&self, spec_file: FileId) -> Result<String, Diagnostic> {
+        crate::describe::describe(&self.env, spec_file)
+    }
+
+    /// `target`'s stdlib columns as this kernel sees them (`describe.rs`).
+    pub fn columns(&self, target: &str) -> Vec<crate::describe::ColumnInfo> {
+        crate::describe::columns(&self.env, target)
+    }
+
+    /// Completion candidates for the unfinished query `text` (`complete.rs`).
+    pub fn complete(&self, text: &str) -> Vec<String> {
+        crate::complete::complete(&self.env, text)
     }
 
     /// How long each stage took, added up over this session's compiles.
@@ -250,12 +280,10 @@ fn finish(
     span: Span,
     times: &mut StageTimes,
 ) -> Result<Compiled, Diagnostic> {
-    let layout = plan.layout.clone();
     let prog_name = crate::bind::program_name(&plan.target.name);
     let mut compiled = Compiled {
         ir: Function::empty(),
         program: Program::default(),
-        layout,
         prog_name,
         socket_programs: Vec::new(),
         plan,

@@ -32,6 +32,15 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
         Ty::Ptr { .. } => ColumnKind::KernelPointer,
         Ty::Ipv4 => ColumnKind::Ipv4,
         Ty::Time(kind) => ColumnKind::Time(*kind),
+        Ty::InetAddr => ColumnKind::InetAddr,
+        Ty::AddressFamily { bytes } => ColumnKind::Enum {
+            bytes: *bytes,
+            signed: false,
+            names: crate::address::FAMILIES
+                .iter()
+                .map(|(name, value)| (*value, name.to_string()))
+                .collect(),
+        },
         Ty::VmaPerms => ColumnKind::VmaPerms,
         Ty::KernfsPath { levels, slot } => ColumnKind::KernfsPath {
             levels: *levels,

@@ -95,7 +95,7 @@ pub fn exercise_btf(bytes: Vec<u8>) {
     }
 }
 
-/// The expression generator of the kernel test `kernel_fold.rs`.
+/// The expression generator of the kernel test `tests/kernel/fold.rs`.
 #[path = "../../tests/common/expr_gen.rs"]
 pub mod expr_gen;
 

@@ -7,7 +7,10 @@ use std::borrow::Cow;
 use std::ffi::CStr;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use bpfq_compiler::layout::{ColumnKind, ColumnLayout, RowLayout, TimeKind};
+use bpfq_compiler::address::{AF_INET, AF_INET6};
+use bpfq_compiler::layout::{
+    ColumnKind, ColumnLayout, RowLayout, TimeKind, INET_ADDR_V4, INET_ADDR_V6,
+};
 
 /// One decoded column value.
 #[derive(Debug, Clone, PartialEq)]
@@ -241,6 +244,27 @@ pub fn decode_cell<'a>(column: &'a ColumnLayout, row: &'a [u8]) -> Cell<'a> {
         ColumnKind::Time(TimeKind::Duration) => Cell::Duration(unsigned(bytes) as i64),
         // Never in a kernel row.
         ColumnKind::Text => Cell::Null,
+        ColumnKind::InetAddr => inet_addr(bytes),
+    }
+}
+
+/// A socket address column: the IPv4 or IPv6 address its family says (an IPv4-mapped IPv6
+/// address stays IPv6, `::ffff:a.b.c.d`, as ss shows it), NULL for any other family.
+fn inet_addr(bytes: &[u8]) -> Cell<'_> {
+    let field = |at: u32, len: usize| bytes.get(at as usize..at as usize + len);
+    let family = field(0, 2).map(|f| u16::from_le_bytes([f[0], f[1]]));
+    match family {
+        Some(AF_INET) => match field(INET_ADDR_V4, 4).and_then(|f| <[u8; 4]>::try_from(f).ok()) {
+            Some(octets) => Cell::Ipv4(Ipv4Addr::from(octets)),
+            None => Cell::Null,
+        },
+        Some(AF_INET6) => {
+            match field(INET_ADDR_V6, 16).and_then(|f| <[u8; 16]>::try_from(f).ok()) {
+                Some(octets) => Cell::Ipv6(Ipv6Addr::from(octets)),
+                None => Cell::Null,
+            }
+        }
+        _ => Cell::Null,
     }
 }
 
@@ -359,6 +383,35 @@ mod tests {
                 .into_iter()
                 .map(|(name, kind, nullable)| (name.to_string(), kind, nullable)),
         )
+    }
+
+    #[test]
+    fn socket_addresses_are_shown_in_their_own_family() {
+        let layout = layout(vec![("src", ColumnKind::InetAddr, false)]);
+        let address_of = |family: u16, v4: [u8; 4], v6: [u8; 16]| {
+            let mut row = vec![0u8; layout.size as usize];
+            row[..2].copy_from_slice(&family.to_le_bytes());
+            row[4..8].copy_from_slice(&v4);
+            row[8..24].copy_from_slice(&v6);
+            decode_row(&layout, &row).remove(0)
+        };
+        let mapped: std::net::Ipv6Addr = "::ffff:127.0.0.1".parse().unwrap();
+        let text = |t: &str| Value::Text(t.into());
+        assert_eq!(
+            address_of(2, [127, 0, 0, 1], mapped.octets()),
+            text("127.0.0.1")
+        );
+        assert_eq!(
+            address_of(10, [127, 0, 0, 1], mapped.octets()),
+            text("::ffff:127.0.0.1")
+        );
+        let compressed: std::net::Ipv6Addr = "2001:db8:0:0:1:0:0:1".parse().unwrap();
+        assert_eq!(
+            address_of(10, [0; 4], compressed.octets()),
+            text("2001:db8::1:0:0:1")
+        );
+        // A unix or netlink socket has no internet address.
+        assert_eq!(address_of(1, [0; 4], [0; 16]), Value::Null);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Stage `read` for kernel-grouped queries: the groups a program accumulated in its BPF hash map
-//! (`group_place::KernelGrouping`), read back key by key into the user-space `Grouper`.
+//! (`group_place::KernelGrouping`), moved out of the map (in batches where the kernel has them)
+//! into the user-space `Grouper`, so the map is empty for the next walk.
 //! Guarantees: each map element becomes exactly the group state the `Grouper` would have built
 //! from that group's rows (same key values, same NULLs, exact sums), so `having`, sort, limit and
 //! formatting cannot tell the two paths apart.
@@ -12,36 +13,117 @@ use bpfq_compiler::layout::RowLayout;
 
 use crate::decode::decode_row;
 use crate::group::{Grouper, Partial};
-use crate::sys::HashMapFd;
+use crate::sys::{BatchPosition, HashMapFd};
 
-/// Adds every group of `map` to `grouper`; returns how many elements the map held.
-pub fn read_groups(
+/// Moves every group of `map` into `grouper`, leaving the map empty; returns how many
+/// elements the map held.
+pub fn take_groups(
     map: &HashMapFd,
     kernel: &KernelGrouping,
     layout: &RowLayout,
     grouper: &mut Grouper<'_>,
 ) -> io::Result<usize> {
-    let mut key = vec![0u8; kernel.key_size as usize];
-    let mut next = vec![0u8; kernel.key_size as usize];
-    let mut value = vec![0u8; kernel.value_size as usize];
-    let mut first = true;
     let mut count = 0;
-    while map.next_key((!first).then_some(key.as_slice()), &mut next)? {
-        first = false;
-        std::mem::swap(&mut key, &mut next);
-        if !map.lookup(&key, &mut value)? {
-            continue;
-        }
-        let row = key_row(kernel, layout, &key);
+    drain(map, kernel, |key, value| {
+        let row = key_row(kernel, layout, key);
         let partials = kernel
             .aggregates
             .iter()
-            .map(|slots| partial(slots, &value, &row, layout))
+            .map(|slots| partial(slots, value, &row, layout))
             .collect();
         grouper.add_partial(&row, partials);
         count += 1;
-    }
+    })?;
     Ok(count)
+}
+
+/// Empties `map` of what an unfinished earlier run may have left (one lookup when it is empty).
+pub fn empty_map(map: &HashMapFd, kernel: &KernelGrouping) -> io::Result<()> {
+    let mut first = vec![0u8; kernel.key_size as usize];
+    if !map.next_key(None, &mut first)? {
+        return Ok(());
+    }
+    drain(map, kernel, |_, _| {})
+}
+
+/// Removes every element of `map`, handing each key and value to `take`: in batches
+/// (`BPF_MAP_LOOKUP_AND_DELETE_BATCH`, one system call for hundreds of groups), else, where the
+/// kernel has no batch operations for hash maps, key by key.
+fn drain(
+    map: &HashMapFd,
+    kernel: &KernelGrouping,
+    mut take: impl FnMut(&[u8], &[u8]),
+) -> io::Result<()> {
+    match drain_in_batches(map, kernel, &mut take) {
+        Err(err) if batches_unsupported(&err) => drain_by_key(map, kernel, &mut take),
+        drained => drained,
+    }
+}
+
+/// The errors of a kernel without batch operations for the map (`ENOTSUPP` is 524).
+fn batches_unsupported(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(524)
+    )
+}
+
+/// Elements per batch at first; a hash bucket holding more makes the buffers grow.
+const FIRST_BATCH: usize = 256;
+
+fn drain_in_batches(
+    map: &HashMapFd,
+    kernel: &KernelGrouping,
+    take: &mut impl FnMut(&[u8], &[u8]),
+) -> io::Result<()> {
+    let (key_size, value_size) = (kernel.key_size as usize, kernel.value_size as usize);
+    let mut room = FIRST_BATCH;
+    let mut keys = vec![0u8; room * key_size];
+    let mut values = vec![0u8; room * value_size];
+    let mut position = BatchPosition::default();
+    loop {
+        match map.take_batch(&mut position, &mut keys, &mut values) {
+            Ok(taken) => {
+                let pairs = keys
+                    .chunks_exact(key_size)
+                    .zip(values.chunks_exact(value_size));
+                for (key, value) in pairs.take(taken.count) {
+                    take(key, value);
+                }
+                if taken.done {
+                    return Ok(());
+                }
+            }
+            Err(err) if err.raw_os_error() == Some(libc::ENOSPC) && room < 1 << 20 => {
+                room *= 2;
+                keys.resize(room * key_size, 0);
+                values.resize(room * value_size, 0);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+fn drain_by_key(
+    map: &HashMapFd,
+    kernel: &KernelGrouping,
+    take: &mut impl FnMut(&[u8], &[u8]),
+) -> io::Result<()> {
+    let mut key = vec![0u8; kernel.key_size as usize];
+    let mut next = vec![0u8; kernel.key_size as usize];
+    let mut value = vec![0u8; kernel.value_size as usize];
+    let mut more = map.next_key(None, &mut key)?;
+    while more {
+        // The next key is found before this one is deleted: a deleted key would restart the
+        // walk at the map's first bucket.
+        more = map.next_key(Some(&key), &mut next)?;
+        if map.lookup(&key, &mut value)? {
+            take(&key, &value);
+        }
+        map.delete(&key)?;
+        std::mem::swap(&mut key, &mut next);
+    }
+    Ok(())
 }
 
 /// A row of the kernel layout holding only the key columns (and their NULL flags) of `key`.

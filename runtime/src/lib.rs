@@ -5,6 +5,7 @@
 
 pub mod boot_key;
 pub mod caps;
+pub mod changes;
 pub mod clock;
 pub mod decode;
 pub mod eval;
@@ -20,6 +21,7 @@ pub mod lockdown;
 pub mod map_walk;
 pub mod maps;
 pub mod netns;
+pub mod notes;
 pub mod pin;
 pub mod pipeline;
 pub mod probe;

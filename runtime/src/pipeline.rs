@@ -95,6 +95,7 @@ pub fn stream_rows_of<R: RowSource>(
     user: &UserPart,
     sink: &mut dyn RowSink,
 ) -> Result<StreamSummary, StreamError> {
+    crate::clock::start_run();
     let closed = |rows| {
         Ok(StreamSummary {
             rows,

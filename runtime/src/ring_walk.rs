@@ -1,11 +1,12 @@
-//! Stage `load` + `read` (ring transport): runs the walk into a ring buffer, and again with a
-//! ring twice as large while the program reports the ring full (`grow.rs`). Guarantees: the rows handed
-//! back come from one complete walk that lost nothing to a full ring; every ring of a failed
-//! or discarded attempt is released before the next is created.
+//! Stage `load` + `read` (ring transport): runs the walk into a kept ring buffer, and again with
+//! a ring twice as large while the program reports the ring full (`grow.rs`). Guarantees: the
+//! rows handed back come from one complete walk that lost nothing to a full ring; every ring of
+//! a discarded attempt is released before the next is created; the ring that held a walk, and
+//! its program, are kept for the next walks.
 
 use std::fmt;
 
-use crate::grow::{until_fits, Attempt, GrowError};
+use crate::grow::{until_fits_kept, Attempt, GrowError, Kept};
 use crate::reader::SilentWalk;
 use crate::ringbuf::{ring_size_for, RingError, RowRing};
 use crate::row_source::RingRows;
@@ -63,27 +64,42 @@ pub struct RingWalkSummary {
     pub pauses: u32,
 }
 
-/// Walks with a ring of `first_size` bytes (rounded up to a valid size), doubling it after each
-/// walk that filled it. `walk_once` loads the program with the ring's fd, runs the iterator
-/// with `IterReader::walk_silent` and closes program, link and iterator before it returns.
-/// `on_full(old, new)` is told of each retry.
-pub fn walk_into_ring<E>(
+/// A ring and the program loaded with its fd (dropped first), kept between walks.
+pub struct RingPair<P> {
+    pub program: P,
+    pub ring: RowRing,
+}
+
+/// Walks into the kept ring (one of `first_size` bytes, rounded up to a valid size, when there
+/// is none), emptied first, and into a ring twice as large after each walk that filled it; the
+/// ring that held the walk is kept. `load` loads the program with a new ring's fd; `walk_once`
+/// runs the program's iterators with `IterReader::walk_silent` and closes them before it
+/// returns. `on_full(old, new)` is told of each retry.
+pub fn walk_into_ring<P, E>(
+    kept: &mut Option<Kept<RingPair<P>>>,
     first_size: u64,
-    mut walk_once: impl FnMut(&RowRing) -> Result<SilentWalk, E>,
+    mut load: impl FnMut(&RowRing) -> Result<P, E>,
+    mut walk_once: impl FnMut(&P) -> Result<SilentWalk, E>,
     mut on_full: impl FnMut(u32, u32),
 ) -> Result<(RingRows, RingWalkSummary), RingWalkError<E>> {
-    let attempt = |size: u64| -> Result<Attempt<_>, RingWalkError<E>> {
+    let make = |size: u64| -> Result<RingPair<P>, RingWalkError<E>> {
         let size32 = u32::try_from(size).map_err(|_| RingWalkError::TooManyRows { size })?;
         let ring = RowRing::create(size32).map_err(RingWalkError::Ring)?;
-        let walk = walk_once(&ring).map_err(RingWalkError::Walk)?;
+        let program = load(&ring).map_err(RingWalkError::Walk)?;
+        Ok(RingPair { program, ring })
+    };
+    let attempt = |pair: &RingPair<P>| -> Result<Attempt<_>, RingWalkError<E>> {
+        pair.ring.discard_records().map_err(RingWalkError::Ring)?;
+        let walk = walk_once(&pair.program).map_err(RingWalkError::Walk)?;
         if walk.overflowed {
             return Ok(Attempt::Full);
         }
-        let records = ring.records().map_err(RingWalkError::Ring)?;
+        let records = pair.ring.records().map_err(RingWalkError::Ring)?;
         Ok(Attempt::Fits((records, walk.pauses)))
     };
     let narrow = |size: u64| u32::try_from(size).unwrap_or(u32::MAX);
-    let grown = until_fits(ring_size_for(first_size), MAX_RING, attempt, |old, new| {
+    let first = ring_size_for(first_size);
+    let grown = until_fits_kept(kept, first, MAX_RING, make, attempt, |old, new| {
         on_full(narrow(old), narrow(new))
     })
     .map_err(|err| match err {

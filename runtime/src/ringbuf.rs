@@ -1,9 +1,10 @@
-//! Stage `read` (ring transport): a BPF ring buffer map that the program fills during one walk,
-//! and its records read back afterwards. Guarantees: the map and its mappings live exactly as
-//! long as the `RowRing`; only the pages the walk filled are mapped, one window at a time (the
-//! kernel maps ring pages eagerly, so a whole ring would count fully in bpfq's resident memory);
-//! every committed record is handed over once, in order, and a record still being written is an
-//! error.
+//! Stage `read` (ring transport): a BPF ring buffer map that the program fills during each walk,
+//! and its records read back afterwards. Guarantees: the map lives as long as the `RowRing` and
+//! the `RingRecords` read from it; only the pages a walk filled are mapped, one window at a
+//! time (the kernel maps ring pages eagerly, so a whole ring would count fully in bpfq's
+//! resident memory); every committed record of a walk is handed over once, in order, and a
+//! record still being written is an error; a walk starts with the ring emptied (its consumer
+//! position moved to the producer's), so the ring is reused without being created again.
 
 use std::fmt;
 use std::io;
@@ -62,7 +63,7 @@ impl fmt::Display for RingError {
 
 impl std::error::Error for RingError {}
 
-/// A ring buffer map for one walk. Its fd goes into the program (map relocation).
+/// A ring buffer map, kept for many walks. Its fd goes into the program (map relocation).
 #[derive(Debug)]
 pub struct RowRing {
     fd: OwnedFd,
@@ -86,24 +87,47 @@ impl RowRing {
         self.size
     }
 
-    /// The records the walk left. Call only after the walk, with the program closed: the data
-    /// is then final.
-    pub fn records(self) -> Result<RingRecords, RingError> {
+    /// The consumer and producer positions (the consumer page, then the producer page).
+    fn positions(&self) -> Result<(u64, u64), RingError> {
         let page = sys::page_size();
-        // The map's mmap layout: consumer page, producer page, then the data (mapped twice).
-        let producer =
-            sys::mmap_map_readonly(self.fd.as_fd(), page, page).map_err(RingError::Map)?;
-        let published = producer
-            .load_u64_acquire(0)
-            .ok_or_else(|| RingError::Map(io::Error::other("producer page too small")))?;
-        // The consumer position stays 0 (nothing is consumed during the walk), so the producer
-        // never wraps: the records are the first `published` data bytes, contiguous.
-        let used = usize::try_from(published.min(u64::from(self.size)))
-            .map_err(|_| RingError::Malformed { at: 0 })?;
+        let pages = sys::mmap_map_readonly(self.fd.as_fd(), 0, 2 * page).map_err(RingError::Map)?;
+        let short = || RingError::Map(io::Error::other("ring position pages too small"));
+        let consumer = pages.load_u64_acquire(0).ok_or_else(short)?;
+        let producer = pages.load_u64_acquire(page).ok_or_else(short)?;
+        Ok((consumer, producer))
+    }
+
+    /// Before a walk: everything the last walk left counts as read (the consumer position moves
+    /// to the producer's), so the whole ring is free again.
+    pub fn discard_records(&self) -> Result<(), RingError> {
+        let (consumer, producer) = self.positions()?;
+        if consumer == producer {
+            return Ok(());
+        }
+        let page =
+            sys::mmap_map_read_write(self.fd.as_fd(), sys::page_size()).map_err(RingError::Map)?;
+        if !page.store_u64_release(0, producer) {
+            return Err(RingError::Map(io::Error::other(
+                "the ring's consumer page is not writable",
+            )));
+        }
+        Ok(())
+    }
+
+    /// The records the last walk left. Call only after the walk, with its iterators closed:
+    /// the data is then final until the next walk, which starts with `discard_records`.
+    pub fn records(&self) -> Result<RingRecords, RingError> {
+        let (start, end) = self.positions()?;
+        if end < start || end - start > u64::from(self.size) {
+            return Err(RingError::Malformed { at: 0 });
+        }
+        let fd = self.fd.try_clone().map_err(RingError::Map)?;
         Ok(RingRecords {
-            fd: self.fd,
-            used,
-            page,
+            fd,
+            start,
+            end,
+            size: self.size,
+            page: sys::page_size(),
         })
     }
 }
@@ -114,38 +138,46 @@ impl AsFd for RowRing {
     }
 }
 
-/// The records a finished walk left in a ring.
+/// The records a finished walk left in a ring: positions `start..end`, which wrap around the
+/// ring's data.
 pub struct RingRecords {
     fd: OwnedFd,
-    used: usize,
+    start: u64,
+    end: u64,
+    size: u32,
     page: usize,
 }
 
 impl RingRecords {
     /// Bytes of records (headers and padding included) the walk wrote.
     pub fn used(&self) -> usize {
-        self.used
+        usize::try_from(self.end - self.start).unwrap_or(usize::MAX)
     }
 
     /// Calls `on_payload` with each committed, non-discarded record's bytes, in order; stops
     /// early when it returns `false`. The data is mapped `WINDOW` bytes at a time; a record cut
-    /// by the end of a window is read again from the next one, which starts at its page.
+    /// by the end of a window is read again from the next one, which starts at its page. The
+    /// kernel maps the data twice in a row, so a window running past the ring's end reads on
+    /// from its start.
     pub fn for_each(&self, mut on_payload: impl FnMut(&[u8]) -> bool) -> Result<(), RingError> {
-        let mut at = 0usize;
-        while at < self.used {
+        let mut read = 0usize;
+        let used = self.used();
+        let mask = u64::from(self.size) - 1;
+        while read < used {
+            let at = ((self.start + read as u64) & mask) as usize;
             let base = at - at % self.page;
-            let len = (self.used - base).min(WINDOW);
+            let len = (at - base + (used - read)).min(WINDOW);
             let offset = 2 * self.page + base;
             let window =
                 sys::mmap_map_readonly(self.fd.as_fd(), offset, len.next_multiple_of(self.page))
                     .map_err(RingError::Map)?;
-            let last = base + len == self.used;
+            let last = at - base + (used - read) <= WINDOW;
             let walked = walk_records(&window.bytes()[at - base..len], last, &mut on_payload)
-                .map_err(|err| err.shifted(at))?;
+                .map_err(|err| err.shifted(read))?;
             match walked {
                 Walked::Stopped => return Ok(()),
-                Walked::Consumed(0) => return Err(RingError::Malformed { at }),
-                Walked::Consumed(consumed) => at += consumed,
+                Walked::Consumed(0) => return Err(RingError::Malformed { at: read }),
+                Walked::Consumed(consumed) => read += consumed,
             }
         }
         Ok(())

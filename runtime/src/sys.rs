@@ -701,6 +701,71 @@ impl HashMapFd {
     }
 }
 
+/// Where a batch drain of a hash map (`HashMapFd::take_batch`) stands: the kernel's token (a
+/// bucket index) between calls.
+#[derive(Default)]
+pub struct BatchPosition {
+    started: bool,
+    token: u64,
+}
+
+/// What one `HashMapFd::take_batch` handed over.
+pub struct BatchTaken {
+    /// Elements written to the buffers (and removed from the map).
+    pub count: usize,
+    /// The map has no element left after these.
+    pub done: bool,
+}
+
+impl HashMapFd {
+    /// `BPF_MAP_LOOKUP_AND_DELETE_BATCH` (Linux 5.6+): moves up to `keys.len() / key size`
+    /// elements out of the map into `keys` and `values` (each element's key and value at the
+    /// same index, values at the value size apart), continuing from `position`. ENOSPC means
+    /// one hash bucket holds more elements than the buffers: retry with larger ones.
+    pub fn take_batch(
+        &self,
+        position: &mut BatchPosition,
+        keys: &mut [u8],
+        values: &mut [u8],
+    ) -> io::Result<BatchTaken> {
+        let (key_size, value_size) = (self.key_size as usize, self.value_size as usize);
+        let room = keys.len() / key_size.max(1);
+        check_len(keys, room * key_size)?;
+        check_len(values, room * value_size)?;
+        let token_in = position.token;
+        let mut token_out = 0u64;
+        let mut attr = zeroed_attr();
+        // SAFETY: reading a zeroed POD union field; every bit pattern of it is valid.
+        let mut batch = unsafe { attr.batch };
+        batch.map_fd = self.fd.as_raw_fd() as u32;
+        // The token is a u32 for hash maps; 8 bytes leave room.
+        batch.in_batch = if position.started {
+            &token_in as *const u64 as u64
+        } else {
+            0
+        };
+        batch.out_batch = &mut token_out as *mut u64 as u64;
+        batch.keys = keys.as_mut_ptr() as u64;
+        batch.values = values.as_mut_ptr() as u64;
+        batch.count = u32::try_from(room).unwrap_or(u32::MAX);
+        attr.batch = batch;
+        let result = bpf(bpf_cmd::BPF_MAP_LOOKUP_AND_DELETE_BATCH, &mut attr);
+        // SAFETY: reading a POD union field the kernel wrote back (the count it copied out).
+        let count = unsafe { attr.batch.count } as usize;
+        let done = match result {
+            Ok(_) => false,
+            Err(err) if err.raw_os_error() == Some(libc::ENOENT) => true,
+            Err(err) => return Err(err),
+        };
+        position.started = true;
+        position.token = token_out;
+        Ok(BatchTaken {
+            count: count.min(room),
+            done,
+        })
+    }
+}
+
 /// `BPF_MAP_GET_NEXT_KEY` of the map `fd`. The caller has checked that `next` (and `key`) hold
 /// exactly the map's key size: the kernel reads and writes that many bytes.
 fn elem_next_key(fd: BorrowedFd<'_>, key: Option<&[u8]>, next: &mut [u8]) -> io::Result<bool> {
@@ -838,11 +903,13 @@ pub fn page_size() -> usize {
         .unwrap_or(4096)
 }
 
-/// A read-only `MAP_SHARED` view of part of a BPF map (ring buffer pages); unmapped on drop.
+/// A `MAP_SHARED` view of part of a BPF map (ring buffer pages; read-only but for a ring's
+/// consumer page); unmapped on drop.
 /// The map stays alive while the mapping exists, even after its fd is closed.
 pub struct SharedMapping {
     addr: *mut libc::c_void,
     len: usize,
+    writable: bool,
 }
 
 /// Maps `len` bytes (a multiple of the page size, non-zero) of the map behind `fd`, starting at
@@ -852,18 +919,37 @@ pub fn mmap_map_readonly(
     offset: usize,
     len: usize,
 ) -> io::Result<SharedMapping> {
+    mmap_map_shared(fd, offset, len, false)
+}
+
+/// Maps the first `len` bytes of the map behind `fd` (a ring buffer's consumer page)
+/// read-write and shared with the kernel: the only part of a ring user space may write.
+pub fn mmap_map_read_write(fd: BorrowedFd<'_>, len: usize) -> io::Result<SharedMapping> {
+    mmap_map_shared(fd, 0, len, true)
+}
+
+fn mmap_map_shared(
+    fd: BorrowedFd<'_>,
+    offset: usize,
+    len: usize,
+    writable: bool,
+) -> io::Result<SharedMapping> {
     let offset = libc::off_t::try_from(offset)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "mapping offset too large"))?;
     if len == 0 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty mapping"));
     }
-    // SAFETY: a fresh shared read-only mapping of an fd we hold open; the kernel picks the
-    // address, so no existing memory is affected.
+    let protection = match writable {
+        true => libc::PROT_READ | libc::PROT_WRITE,
+        false => libc::PROT_READ,
+    };
+    // SAFETY: a fresh shared mapping of an fd we hold open; the kernel picks the address, so no
+    // existing memory is affected.
     let addr = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
             len,
-            libc::PROT_READ,
+            protection,
             libc::MAP_SHARED,
             fd.as_raw_fd(),
             offset,
@@ -872,7 +958,11 @@ pub fn mmap_map_readonly(
     if addr == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());
     }
-    Ok(SharedMapping { addr, len })
+    Ok(SharedMapping {
+        addr,
+        len,
+        writable,
+    })
 }
 
 impl SharedMapping {
@@ -886,6 +976,23 @@ impl SharedMapping {
         // the live mapping; an AtomicU64 may alias memory another agent writes.
         let atomic = unsafe { &*(self.addr.cast::<u8>().add(offset) as *const AtomicU64) };
         Some(atomic.load(Ordering::Acquire))
+    }
+
+    /// Stores `value` at byte `offset` (8-aligned) with release ordering, as the kernel reads
+    /// a ring's consumer position with an acquire load; false when the mapping is read-only or
+    /// `offset` is out of it.
+    pub fn store_u64_release(&self, offset: usize, value: u64) -> bool {
+        if !self.writable
+            || !offset.is_multiple_of(8)
+            || offset.checked_add(8).is_none_or(|end| end > self.len)
+        {
+            return false;
+        }
+        // SAFETY: the mapping is PROT_WRITE (checked above), `addr + offset` is 8-aligned and
+        // inside it; an AtomicU64 may alias memory another agent reads.
+        let atomic = unsafe { &*(self.addr.cast::<u8>().add(offset) as *const AtomicU64) };
+        atomic.store(value, Ordering::Release);
+        true
     }
 
     /// The mapped bytes. Only for memory nobody writes while the borrow lives: bpfq reads a

@@ -13,7 +13,7 @@ use std::path::PathBuf;
     version,
     about = "Query live Linux kernel data structures; each query compiles to a BPF iterator program",
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  bpfq 'from task select pid, tgid, comm'\n  bpfq 'from task select pid, comm where pid == 1234' -o json\n  bpfq --watch 2 --count 5 'from tcp select src, sport, dst, dport, state'\n  bpfq --timings 'from task select pid, comm'\n  bpfq explain 'from task select pid, comm where tgid == 42'\n  bpfq targets\n  source <(bpfq completions bash)\n\nExit codes:\n  0  success (also when the reader of the output went away)\n  1  runtime error: the kernel refused (missing capabilities, verifier), a read failed, the output cannot be written\n  2  usage or compile error: bad arguments, query, query file, parameter or BTF file"
+    after_help = "Examples:\n  bpfq 'from task select pid, tgid, comm'\n  bpfq 'from task select pid, comm where pid == 1234' -o json\n  bpfq --watch 2 --count 5 'from tcp select src, sport, dst, dport, state'\n  bpfq --watch 10 --changes --key pid -o jsonl 'from task select pid, comm'\n  bpfq --timings 'from task select pid, comm'\n  bpfq explain 'from task select pid, comm where tgid == 42'\n  bpfq targets\n  source <(bpfq completions bash)\n\nExit codes:\n  0  success (also when the reader of the output went away)\n  1  runtime error: the kernel refused (missing capabilities, verifier), a read failed, the output cannot be written\n  2  usage or compile error: bad arguments, query, query file, parameter or BTF file"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -46,6 +46,18 @@ pub struct RunArgs {
     /// Stop after N runs (with --watch; alone it runs every 2 seconds).
     #[arg(long, value_name = "N", value_parser = parse_count)]
     pub count: Option<u64>,
+    /// With --watch: print only what changed since the previous run, as a log (osquery's
+    /// differential results). Each row starts with `action` (`snapshot` for every row of the
+    /// first run, then `added`, `removed` or, with --key, `changed`), `time` (the run's start,
+    /// RFC 3339 UTC) and `unix_time` (the same in seconds). With -o jsonl runs are not separated
+    /// by empty lines: every line is one change.
+    #[arg(long)]
+    pub changes: bool,
+    /// The columns that identify a row for --changes, e.g. --key pid or --key src,sport: a row
+    /// whose key stays while other values change is one `changed` row with its new values.
+    /// Default: all columns (a changed value is then a `removed` and an `added` row).
+    #[arg(long, value_name = "COL,COL", requires = "changes")]
+    pub key: Option<String>,
 }
 
 /// `bpfq compile QUERY -o q.o`, as compilers spell it: `-o` is the global output format

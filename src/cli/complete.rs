@@ -6,7 +6,7 @@
 
 use super::args::Cli;
 use super::{open_kernel, userlib, Failure};
-use bpfq_compiler::complete::{complete as complete_query, unfinished_word};
+use bpfq_compiler::complete::unfinished_word;
 use bpfq_compiler::diagnostic::Sources;
 use bpfq_compiler::pipeline::Compiler;
 use bpfq_compiler::queryfile::query_names;
@@ -229,5 +229,5 @@ fn in_query(line: &Line, text: &str) -> Vec<String> {
     };
     // Completion never opens maps: key/value columns of map targets are offered untyped.
     let compiler = Compiler::new(&kernel.btf, &kernel.features, &stdlib, &sources);
-    complete_query(compiler.env(), text)
+    compiler.complete(text)
 }

@@ -77,7 +77,11 @@ fn explain_one(out: &mut String, compiled: &Compiled) {
             out,
             "== program\nnone: the rows are computed in user space from each element's key and value\n"
         );
-        let _ = write!(out, "== row layout\n{}", describe_layout(&compiled.layout));
+        let _ = write!(
+            out,
+            "== row layout\n{}",
+            describe_layout(&compiled.plan.layout)
+        );
         return;
     }
     if let RowsFrom::SocketIterators(sockets) = &compiled.plan.rows_from {
@@ -113,7 +117,11 @@ fn explain_one(out: &mut String, compiled: &Compiled) {
                 disassemble(&socket.program, &helper_name)
             );
         }
-        let _ = write!(out, "== row layout\n{}", describe_layout(&compiled.layout));
+        let _ = write!(
+            out,
+            "== row layout\n{}",
+            describe_layout(&compiled.plan.layout)
+        );
         return;
     }
     let _ = writeln!(
@@ -154,7 +162,11 @@ fn explain_one(out: &mut String, compiled: &Compiled) {
         "== BPF\n{}",
         disassemble(&compiled.program, &helper_name)
     );
-    let _ = write!(out, "== row layout\n{}", describe_layout(&compiled.layout));
+    let _ = write!(
+        out,
+        "== row layout\n{}",
+        describe_layout(&compiled.plan.layout)
+    );
 }
 
 /// `bpf_<name>` for the helpers bpfq calls, for the listing.

@@ -2,6 +2,7 @@
 //! query, and turning every failure into a message plus an exit code.
 
 pub mod args;
+mod changes;
 mod check_module;
 mod complete;
 mod doctor;
@@ -253,7 +254,7 @@ fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
         Err(diag) => return Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     };
     let compiler = Compiler::new(&kernel.btf, &kernel.features, &stdlib, &sources);
-    match bpfq_compiler::describe::describe(compiler.env(), file) {
+    match compiler.describe(file) {
         Ok(text) => output::print(text.as_bytes()),
         Err(diag) => Err(Failure::Compile(Box::new(diag), Box::new(sources))),
     }

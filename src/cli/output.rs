@@ -6,12 +6,13 @@
 
 use std::io::{self, Write};
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bpfq_compiler::codes;
 use bpfq_compiler::diagnostic::Diagnostic;
 use bpfq_runtime::execute::RunError;
 use bpfq_runtime::format::{new_sink, FormatOptions, PointerKey, RowSink};
+use bpfq_runtime::notes::{Note, NoteLevel, NoteSink, Notes};
 
 use super::args::OutputArgs;
 use super::Failure;
@@ -84,10 +85,27 @@ pub fn run_failure(err: RunError) -> Failure {
     }
 }
 
-/// The sink a query's rows go to: standard output in the chosen format, with the chosen
-/// header, pointer and width options.
-pub fn row_sink(output: &OutputArgs) -> Box<dyn RowSink> {
-    let options = FormatOptions {
+/// A run's notes on standard error, as `bpfq: TEXT` (`--verbose` details only with
+/// `--verbose`) and `bpfq: warning: TEXT`.
+pub fn run_notes(verbose: bool) -> NoteSink {
+    struct Stderr {
+        verbose: bool,
+    }
+    impl Notes for Stderr {
+        fn note(&self, note: Note) {
+            match note.level {
+                NoteLevel::Warning => eprintln!("bpfq: warning: {}", note.text),
+                NoteLevel::Verbose if self.verbose => eprintln!("bpfq: {}", note.text),
+                NoteLevel::Verbose => {}
+            }
+        }
+    }
+    NoteSink::new(Arc::new(Stderr { verbose }))
+}
+
+/// The header, pointer and width options the user chose (hidden pointers with the boot's key).
+pub fn format_options(output: &OutputArgs) -> FormatOptions {
+    FormatOptions {
         header: !output.no_header,
         show_kptrs: output.show_kptrs,
         max_width: super::terminal::table_width(output),
@@ -95,7 +113,11 @@ pub fn row_sink(output: &OutputArgs) -> Box<dyn RowSink> {
             true => PointerKey::random(),
             false => boot_pointer_key(),
         },
-    };
+    }
+}
+
+/// The sink a query's rows go to: standard output in the chosen format with `options`.
+pub fn row_sink(output: &OutputArgs, options: FormatOptions) -> Box<dyn RowSink> {
     new_sink(super::output_format(output), stdout(), options)
 }
 

@@ -1,19 +1,21 @@
 //! `bpfq QUERY`: compile, then run through the runtime's execution API
 //! (`bpfq_runtime::execute`): the sink is chosen here, the query is loaded once and run once or
-//! on the `--watch` schedule. Every kernel object is held by an fd the prepared query owns, so
+//! on the `--watch` schedule, its rows written as they are or, with `--changes`, as changes. Every kernel object is held by an fd the prepared query owns, so
 //! it is released on every path, including early exit (limit, closed pipe) and signals (the
 //! kernel closes the fds of a dying process).
 
 use super::timings::{self, Timings};
 use super::watch::{self, Repeat};
 use super::{
-    args::{Common, OutputArgs, RunArgs},
+    args::{Common, Format, OutputArgs, RunArgs},
     compile_query_timed, open_kernel_probed, Failure,
 };
 use bpfq_compiler::bpf::asm::Program;
 use bpfq_compiler::pipeline::CompiledQuery;
 use bpfq_runtime::execute::{load_failure_text, Prepared, RunOptions};
+use bpfq_runtime::format::ChangeSink;
 use bpfq_runtime::loader::LoadError;
+use std::time::SystemTime;
 
 pub fn run(
     query: &str,
@@ -74,23 +76,34 @@ pub fn execute_query(
                 .into(),
         ));
     }
+    let mut change_log = super::changes::change_log(how, compiled, query, repeat.is_some())?;
     let options = RunOptions {
         verbose: common.verbose,
         ring_size: common.ring_size,
         group_entries: common.group_entries,
         max_join_rows: common.max_join_rows,
+        notes: super::output::run_notes(common.verbose),
     };
     let prepared =
         Prepared::new(compiled, query, options, timings).map_err(super::output::run_failure)?;
+    // One pointer key for every run, so a hidden address reads the same in each.
+    let format = super::output::format_options(output);
     let mut once = || {
-        let mut sink = super::output::row_sink(output);
+        let mut sink = super::output::row_sink(output, format);
+        if let Some(log) = change_log.as_mut() {
+            sink = Box::new(ChangeSink::new(log, sink, SystemTime::now()));
+        }
         prepared
             .run(sink.as_mut(), timings)
             .map_err(super::output::run_failure)
     };
     match repeat {
         None => once().map(|_| ()),
-        Some(repeat) => watch::repeat(&repeat, query, &mut once),
+        Some(mut repeat) => {
+            // A change log in JSON Lines is one stream of changes, each line a document.
+            repeat.separate_runs = !(how.changes && output.output == Format::Jsonl);
+            watch::repeat(&repeat, query, &mut once)
+        }
     }
     // `prepared` is dropped here, after every reader: every fd closes on every path.
 }

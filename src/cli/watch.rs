@@ -1,13 +1,15 @@
 //! CLI: `--watch SECS` / `--count N`, the same loaded program read again on a schedule.
 //! Guarantees each run is a complete result set: on a terminal the screen is cleared and
-//! redrawn under a title line, piped result sets are separated by one empty line; it stops
+//! redrawn under a title line, piped result sets are separated by one empty line (unless the
+//! caller says otherwise: a change log in JSON Lines); it stops
 //! after `count` runs, or when the reader of a pipe goes away.
 
 use super::args::RunArgs;
 use super::Failure;
+use bpfq_runtime::format::utc;
 use bpfq_runtime::pipeline::StreamSummary;
 use std::io::Write;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The interval of `--count` without `--watch`, as watch(1) has it.
 const DEFAULT_INTERVAL_SECS: f64 = 2.0;
@@ -17,6 +19,8 @@ pub struct Repeat {
     pub interval: Duration,
     /// `None`: until interrupted.
     pub count: Option<u64>,
+    /// Piped runs are separated by an empty line.
+    pub separate_runs: bool,
 }
 
 impl Repeat {
@@ -29,6 +33,7 @@ impl Repeat {
         Some(Repeat {
             interval: Duration::from_secs_f64(secs),
             count: how.count,
+            separate_runs: true,
         })
     }
 }
@@ -51,9 +56,9 @@ pub fn repeat(
                 "\x1b[H\x1b[2JEvery {:.1}s: {}    {}\n\n",
                 repeat.interval.as_secs_f64(),
                 bpfq_compiler::hidden::visible_lines(query),
-                utc_clock()
+                utc::clock(SystemTime::now())
             )
-        } else if runs > 0 {
+        } else if runs > 0 && repeat.separate_runs {
             writeln!(stdout)
         } else {
             Ok(())
@@ -67,18 +72,4 @@ pub fn repeat(
         }
         std::thread::sleep(repeat.interval.saturating_sub(started.elapsed()));
     }
-}
-
-/// The time of day in UTC, `HH:MM:SS UTC` (bpfq has no time-zone database).
-fn utc_clock() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let day = secs % 86_400;
-    format!(
-        "{:02}:{:02}:{:02} UTC",
-        day / 3600,
-        day % 3600 / 60,
-        day % 60
-    )
 }

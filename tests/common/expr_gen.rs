@@ -1,5 +1,5 @@
 //! Random well-typed integer and boolean expressions for differential tests of constant folding
-//! (the kernel test `kernel_fold.rs`, and the fuzz target `fold`, which includes this file):
+//! (the kernel test `tests/kernel/fold.rs`, and the fuzz target `fold`, which includes this file):
 //! literals, `cast(C as T)` of every width and signedness, `$param`s; every arithmetic,
 //! bitwise, shift, comparison and logical operator, unary `-` and `~`, casts. Each expression
 //! is written twice: as is (`folded`: the binder folds it) and with every constant a run-time

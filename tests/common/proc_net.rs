@@ -54,9 +54,10 @@ pub fn proc_address(hex: &str) -> String {
 
 /// Rows of a /proc/net/{tcp,tcp6,udp,udp6} file (`path`: /proc/net/tcp, or /proc/PID/net/tcp
 /// for the namespace of process PID) in bpfq's column order and rendering: family (10 for
-/// the files ending in 6), src, sport, dst, dport, state, tx_queue, rx_queue, uid, inode.
+/// the files ending in 6), src, sport, dst, dport, state, tx_queue, rx_queue, uid, inode. The
+/// family is named as bpfq names it: `inet`, or `inet6` for the files ending in 6.
 pub fn full_rows(path: &str) -> Vec<Vec<String>> {
-    let family = if path.ends_with('6') { "10" } else { "2" };
+    let family = if path.ends_with('6') { "inet6" } else { "inet" };
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     let hex = |h: &str| u64::from_str_radix(h, 16).expect("hex").to_string();
     text.lines()

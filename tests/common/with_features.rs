@@ -55,7 +55,7 @@ pub fn run_rows(compiled: &Compiled, what: &str) -> Vec<Vec<u8>> {
     let mut reader = link.open().expect("iterator");
     let mut rows = Vec::new();
     reader
-        .read_rows(compiled.layout.size as usize, |row| {
+        .read_rows(compiled.plan.layout.size as usize, |row| {
             rows.push(row.to_vec());
             ControlFlow::Continue(())
         })

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Test helper for tests/kernel_tcp_40k.rs: holds loopback TCP connections in the network
+"""Test helper for tests/kernel/tcp_40k.rs: holds loopback TCP connections in the network
 namespace it runs in, until its stdin closes (or it is killed).
 
     hold_tcp.py COUNT    one listener on 127.0.0.1 and COUNT connections to it (2 COUNT + 1 sockets)

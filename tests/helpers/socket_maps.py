@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Test helper for tests/kernel_map_elem.rs: fills a socket map that bpftool cannot fill
+"""Test helper for tests/kernel/map_elem.rs: fills a socket map that bpftool cannot fill
 (its values are socket fds of this process), pins it, prints what it put there, one line per
 socket then `ready`, and keeps the sockets open until stdin closes; then it unpins the map.
 

@@ -422,7 +422,7 @@ impl Binder<'_> {
             || (text(&l.ty) && text(&r.ty))
             || (l.ty == r.ty && !matches!(l.ty, GTy::Kernel(Ty::Bool)));
         if !comparable {
-            return Err(Diagnostic::error(
+            let diag = Diagnostic::error(
                 codes::TYPE_MISMATCH,
                 format!(
                     "cannot compare a {} with a {}",
@@ -430,7 +430,15 @@ impl Binder<'_> {
                     r.ty.describe()
                 ),
             )
-            .with_primary(span, "mismatched types"));
+            .with_primary(span, "mismatched types");
+            let address = |t: &GTy| matches!(t, GTy::Kernel(Ty::InetAddr));
+            return Err(if address(&l.ty) || address(&r.ty) {
+                diag.with_note(
+                    "help: filter addresses in `where`, which runs in the kernel before grouping",
+                )
+            } else {
+                diag
+            });
         }
         // As the program compares: signedness from the operand types, a negative literal taken
         // at the width of a narrower unsigned operand.
@@ -456,7 +464,7 @@ impl Binder<'_> {
     /// `name` as a member of `value`'s enum, when `value` is an enum and `name` one of its
     /// members (exactly or after a common prefix, as in `where`).
     fn enum_member(&mut self, value: &GExpr, name: &Expr) -> Option<GExpr> {
-        let GTy::Kernel(ty @ Ty::Enum { .. }) = &value.ty else {
+        let GTy::Kernel(ty @ (Ty::Enum { .. } | Ty::AddressFamily { .. })) = &value.ty else {
             return None;
         };
         let probe = TExpr {
@@ -633,7 +641,12 @@ fn check_argument(func: AggFunc, arg: &TExpr, call: Span) -> Result<(), Diagnost
         AggFunc::Sum | AggFunc::Avg => matches!(arg.ty, Ty::Int { .. } | Ty::Literal),
         AggFunc::Min | AggFunc::Max => matches!(
             arg.ty,
-            Ty::Int { .. } | Ty::Literal | Ty::Enum { .. } | Ty::Chars { .. } | Ty::Bool
+            Ty::Int { .. }
+                | Ty::Literal
+                | Ty::Enum { .. }
+                | Ty::AddressFamily { .. }
+                | Ty::Chars { .. }
+                | Ty::Bool
         ),
     };
     if ok {
@@ -641,7 +654,7 @@ fn check_argument(func: AggFunc, arg: &TExpr, call: Span) -> Result<(), Diagnost
     }
     let hint = match (func, &arg.ty) {
         (_, Ty::Chars { .. }) => "text can be counted (`count`) or ordered (`min`, `max`)",
-        (AggFunc::Sum | AggFunc::Avg, Ty::Enum { .. }) => {
+        (AggFunc::Sum | AggFunc::Avg, Ty::Enum { .. } | Ty::AddressFamily { .. }) => {
             "an enum names states; count them with `count(*)` and `group by`"
         }
         _ => "sum and avg take integers, min and max ordered values, count any value",
@@ -656,7 +669,10 @@ fn check_argument(func: AggFunc, arg: &TExpr, call: Span) -> Result<(), Diagnost
 }
 
 fn is_enum(value: &GExpr) -> bool {
-    matches!(value.ty, GTy::Kernel(Ty::Enum { .. }))
+    matches!(
+        value.ty,
+        GTy::Kernel(Ty::Enum { .. } | Ty::AddressFamily { .. })
+    )
 }
 
 /// `constant` as the program compares it with a value of type `other` (`bind::narrow_literal`);

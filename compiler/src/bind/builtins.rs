@@ -10,7 +10,7 @@
 //! value in `bpfq_runtime::user_fn`. A reader of kernel memory (`d_path`, `kernfs_path`) has
 //! its own node kind, because its lowering, NULL-ness and row layout are its own.
 //!
-//! Column views (`port`, `ipv4`, `tcp_state`, `string`, `kptr`, `char`, `vma_perms`, BTF enums)
+//! Column views (`port`, `ipv4`, `address_family`, `tcp_state`, `string`, `kptr`, `char`, `vma_perms`, BTF enums)
 //! are not here: they are no calls but a stdlib column's declared type, applied to its one
 //! bound value by `Binder::apply_view`, and most only retype it (`kptr`, `ipv4`, an enum).
 
@@ -60,8 +60,8 @@ pub(crate) enum BuiltinKind {
         args: &'static [Arg],
         result: fn(&[TExpr]) -> Ty,
     },
-    /// A reader of kernel memory, bound by its own hook from its one argument.
-    Reader(fn(&mut Binder<'_>, &Expr, Span) -> Result<TExpr, Diagnostic>),
+    /// A reader of kernel memory, bound by its own hook from its arguments.
+    Reader(fn(&mut Binder<'_>, &[Expr], Span) -> Result<TExpr, Diagnostic>),
     /// An aggregate over the rows of a group (`bind_grouped`).
     Aggregate(AggFunc),
 }
@@ -106,7 +106,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         example: Some(
             "e.g. d_path(file.f_path) on task_file, d_path(vma.vm_file.f_path) on task_vma",
         ),
-        kind: BuiltinKind::Reader(|b, arg, span| b.bind_d_path(arg, span)),
+        kind: BuiltinKind::Reader(|b, args, span| b.bind_d_path(&args[0], span)),
     },
     Builtin {
         name: "kernfs_path",
@@ -115,7 +115,18 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         returns: "text",
         doc: "a cgroup's path from the cgroup2 root",
         example: Some("e.g. kernfs_path(cgroup.kn) on cgroup"),
-        kind: BuiltinKind::Reader(|b, arg, span| b.bind_kernfs_path(arg, span)),
+        kind: BuiltinKind::Reader(|b, args, span| b.bind_kernfs_path(&args[0], span)),
+    },
+    Builtin {
+        name: "inet_addr",
+        params: "a family, an IPv4 field, an IPv6 field",
+        arity: (3, 3),
+        returns: "address",
+        doc: "a socket's address in its own family, shown as 127.0.0.1 or ::1 and filtered by address or prefix",
+        example: Some(
+            "e.g. inet_addr(sk_common.skc_family, sk_common.skc_daddr, sk_common.skc_v6_daddr) on tcp",
+        ),
+        kind: BuiltinKind::Reader(|b, args, span| b.bind_inet_addr(args, span)),
     },
     user(
         "upper",
@@ -464,7 +475,7 @@ impl Binder<'_> {
                     span,
                 })
             }
-            BuiltinKind::Reader(bind) => bind(self, &args[0], span),
+            BuiltinKind::Reader(bind) => bind(self, args, span),
             BuiltinKind::Aggregate(_) => Err(misplaced_aggregate(
                 span,
                 "here",

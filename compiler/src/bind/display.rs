@@ -134,6 +134,7 @@ impl fmt::Display for TExpr {
                 walk.d_parent, walk.d_name, walk.mount_mnt
             ),
             TKind::BoolToInt { cond } => write!(f, "int({cond})"),
+            TKind::InetAddr { family, v4, v6 } => write!(f, "inet_addr({family}, {v4}, {v6})"),
             TKind::Call { func, args } => {
                 let args: Vec<String> = args.iter().map(TExpr::to_string).collect();
                 write!(f, "{}({})", func.name(), args.join(", "))

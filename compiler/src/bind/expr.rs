@@ -3,6 +3,7 @@
 //! coded diagnostic at the operator or operand that is wrong.
 
 use super::enum_names;
+use super::inet_addr::{self, PrefixUse};
 use super::nullable::null_sources;
 use super::vma_perms::{self, VMA_PERMS_BITS};
 use super::{internal, malformed_btf, ArithOp, Binder, CmpOp, TExpr, TKind, Ty};
@@ -192,6 +193,11 @@ impl Binder<'_> {
                 ..expr
             }),
             "ipv4" => Err(wrong("a 4-byte integer")),
+            "address_family" if width > 0 => Ok(TExpr {
+                ty: Ty::AddressFamily { bytes: width },
+                ..expr
+            }),
+            "address_family" => Err(wrong("an integer (an AF_* number)")),
             // Only the bits /proc/PID/maps shows, so equal text is equal bits (and one group).
             "vma_perms" if width > 0 => Ok(TExpr {
                 kind: TKind::Arith {
@@ -280,7 +286,7 @@ impl Binder<'_> {
                     )
                     .with_primary(
                         view.span,
-                        "not port, ipv4, char, string, kptr, vma_perms, tcp_state, timestamp, boot_timestamp, duration or an enum of this kernel",
+                        "not port, ipv4, address_family, char, string, kptr, vma_perms, tcp_state, timestamp, boot_timestamp, duration or an enum of this kernel",
                     ));
                 };
                 if width == 0 {
@@ -309,6 +315,8 @@ impl Binder<'_> {
             | Ty::Enum { .. }
             | Ty::Literal
             | Ty::Ipv4
+            | Ty::InetAddr
+            | Ty::AddressFamily { .. }
             | Ty::VmaPerms
             | Ty::KernfsPath { .. }
             | Ty::DentryPath { .. }
@@ -453,12 +461,16 @@ impl Binder<'_> {
                 }
                 let compares = list
                     .iter()
-                    .map(|item| self.compare(CmpOp::Eq, needle, item, item.span))
+                    .map(|item| {
+                        self.compare_with(CmpOp::Eq, needle, item, item.span, PrefixUse::Allowed)
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
-                let result = balanced_or(compares, span).ok_or_else(|| {
+                let mut result = balanced_or(compares, span).ok_or_else(|| {
                     Diagnostic::error(codes::EXPECTED_CONDITION, "`in` needs at least one value")
                         .with_primary(span, "empty list")
                 })?;
+                // A list of one is that one comparison: it still stands for the whole `in`.
+                result.span = span;
                 Ok(if *negated {
                     TExpr {
                         kind: TKind::Not(Box::new(result)),
@@ -892,21 +904,27 @@ impl Binder<'_> {
         value: &TExpr,
         other: &Expr,
     ) -> Result<TExpr, Diagnostic> {
-        let Ty::Enum { id, .. } = &value.ty else {
-            return self.bind_expr(other);
-        };
-        let Ok(bpfq_kernel::BtfType::Enum { values, .. }) = self.env.btf.get(*id) else {
-            return self.bind_expr(other);
+        let btf_values;
+        let values: &[(&str, i64)] = match &value.ty {
+            Ty::AddressFamily { .. } => crate::address::FAMILIES,
+            Ty::Enum { id, .. } => match self.env.btf.get(*id) {
+                Ok(bpfq_kernel::BtfType::Enum { values, .. }) => {
+                    btf_values = values;
+                    &btf_values
+                }
+                _ => return self.bind_expr(other),
+            },
+            _ => return self.bind_expr(other),
         };
         if let ExprKind::Str(text) = &other.kind {
-            return match enum_names::member_value(&values, text) {
+            return match enum_names::member_value(values, text) {
                 Some(v) => Ok(enum_member(value, v, other.span)),
-                None => Err(enum_names::no_such_member(&values, text, other.span)),
+                None => Err(enum_names::no_such_member(values, text, other.span)),
             };
         }
         if let Some(v) = self
             .bare_name(other)
-            .and_then(|name| enum_names::member_value(&values, name))
+            .and_then(|name| enum_names::member_value(values, name))
         {
             return Ok(enum_member(value, v, other.span));
         }
@@ -919,6 +937,19 @@ impl Binder<'_> {
         lhs: &Expr,
         rhs: &Expr,
         span: Span,
+    ) -> Result<TExpr, Diagnostic> {
+        self.compare_with(op, lhs, rhs, span, PrefixUse::Refused)
+    }
+
+    /// A comparison; `prefixes` says whether an address may be matched with a prefix (an item
+    /// of `in (...)`).
+    fn compare_with(
+        &mut self,
+        op: CmpOp,
+        lhs: &Expr,
+        rhs: &Expr,
+        span: Span,
+        prefixes: PrefixUse,
     ) -> Result<TExpr, Diagnostic> {
         // `state == LISTEN`, `"TCP_LISTEN" == state`: a bare name or a string is bound after the
         // other side, so it can be looked up among that side's enum members. Each operand is
@@ -977,6 +1008,10 @@ impl Binder<'_> {
             }
             (Ty::VmaPerms, Ty::Str) | (Ty::Str, Ty::VmaPerms) | (Ty::VmaPerms, Ty::VmaPerms) => {
                 vma_perms::compare(op, l, r, span)
+            }
+            (Ty::InetAddr, _) | (_, Ty::InetAddr) => {
+                let name = if l.ty == Ty::InetAddr { lhs } else { rhs };
+                inet_addr::compare(op, l, r, prefixes, &source_name(name), span)
             }
             (Ty::Ipv4, Ty::Str) | (Ty::Str, Ty::Ipv4) | (Ty::Ipv4, Ty::Ipv4) => {
                 let as_address = |e: TExpr| -> Result<TExpr, Diagnostic> {
@@ -1081,6 +1116,17 @@ impl Binder<'_> {
             .with_secondary(lhs.span, a.describe())
             .with_secondary(rhs.span, b.describe())),
         }
+    }
+}
+
+/// How a diagnostic's hint names the operand `expr`: its column name, or `address`.
+fn source_name(expr: &Expr) -> String {
+    match &expr.kind {
+        ExprKind::Path(segments) => match segments.as_slice() {
+            [crate::syntax::ast::PathSegment::Field(ident)] => ident.name.clone(),
+            _ => "address".into(),
+        },
+        _ => "address".into(),
     }
 }
 

@@ -9,6 +9,7 @@ mod display;
 mod enum_names;
 mod expr;
 mod grouping;
+mod inet_addr;
 mod kernfs_path;
 mod map_elem;
 pub mod nullable;

@@ -44,6 +44,7 @@ fn collect<'e>(expr: &'e TExpr, sources: &mut NullSources<'e>) {
             }
         }
         TKind::Neg(_)
+        | TKind::InetAddr { .. }
         | TKind::BitNot(_)
         | TKind::Cast { .. }
         | TKind::ByteSwap { .. }

@@ -42,6 +42,14 @@ pub enum Ty {
     Str,
     /// An IPv4 address held as 4 bytes in network order (a stdlib `ipv4` column).
     Ipv4,
+    /// A socket's address in its own family (`inet_addr`): IPv4 or IPv6, shown as people
+    /// read them and compared with address and prefix literals.
+    InetAddr,
+    /// An address family number (`AF_INET`...) of `bytes` bytes, shown and compared by name
+    /// (`inet6`; a stdlib `address_family` column).
+    AddressFamily {
+        bytes: u8,
+    },
     /// The VM_READ (1), VM_WRITE (2), VM_EXEC (4) and VM_MAYSHARE (0x80) bits of a VMA's
     /// flags (a stdlib `vma_perms` column), shown and compared as /proc/PID/maps' `rwxp` text.
     VmaPerms,
@@ -72,7 +80,7 @@ impl Ty {
     pub fn is_integer(&self) -> bool {
         matches!(
             self,
-            Ty::Int { .. } | Ty::Literal | Ty::Enum { .. } | Ty::Time(_)
+            Ty::Int { .. } | Ty::Literal | Ty::Enum { .. } | Ty::AddressFamily { .. } | Ty::Time(_)
         )
     }
 
@@ -110,6 +118,8 @@ impl Ty {
             Ty::Enum { .. } => "enum".into(),
             Ty::Str => "string".into(),
             Ty::Ipv4 => "ipv4".into(),
+            Ty::InetAddr => "inet_addr".into(),
+            Ty::AddressFamily { .. } => "address_family".into(),
             Ty::VmaPerms => "vma_perms".into(),
             Ty::KernfsPath { .. } => "kernfs_path".into(),
             Ty::DentryPath { .. } => "dentry_path".into(),
@@ -430,6 +440,14 @@ pub enum TKind {
         path: Box<TExpr>,
         walk: DentryWalk,
     },
+    /// A socket's address in its own family (`inet_addr`): `family` (a u16), and the IPv4
+    /// (`v4`, a network-order u32) or IPv6 (`v6`, a `struct in6_addr` place) field, of which
+    /// only the one of the family is kept, so equal addresses are equal bytes.
+    InetAddr {
+        family: Box<TExpr>,
+        v4: Box<TExpr>,
+        v6: Box<TExpr>,
+    },
     /// A condition as an integer: 1 when it holds, else 0.
     BoolToInt {
         cond: Box<TExpr>,
@@ -489,6 +507,7 @@ impl TExpr {
             TKind::Arith { lhs, rhs, .. } | TKind::Compare { lhs, rhs, .. } => vec![lhs, rhs],
             TKind::And(l, r) | TKind::Or(l, r) => vec![l, r],
             TKind::Call { args, .. } | TKind::UserCall { args, .. } => args.iter().collect(),
+            TKind::InetAddr { family, v4, v6 } => vec![family, v4, v6],
         }
     }
 

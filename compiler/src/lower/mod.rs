@@ -1017,6 +1017,34 @@ impl Lowerer<'_> {
             (TKind::DentryPath { path, walk }, Ty::DentryPath { levels, slot }) => {
                 self.store_dentry_path(path, walk, row_offset, *levels, *slot)?
             }
+            (TKind::InetAddr { family, v4, v6 }, _) => {
+                // Only the family's own field, so equal addresses are equal bytes (one group).
+                let family_value = self.value(family)?;
+                self.b.effect(Inst::StoreRow {
+                    offset: row_offset,
+                    width: Width::B2,
+                    value: Operand::Value(family_value),
+                });
+                let (inet6, inet, join) = (
+                    self.b.create_block(),
+                    self.b.create_block(),
+                    self.b.create_block(),
+                );
+                self.b.terminate(Terminator::Branch {
+                    cmp: Cmp::Eq,
+                    lhs: family_value,
+                    rhs: Operand::Imm(i32::from(crate::address::AF_INET6)),
+                    then_to: inet6,
+                    else_to: inet,
+                });
+                self.b.switch_to(inet6);
+                self.store_value(v6, row_offset + crate::layout::INET_ADDR_V6)?;
+                self.b.terminate(Terminator::Jump(join));
+                self.b.switch_to(inet);
+                self.store_value(v4, row_offset + crate::layout::INET_ADDR_V4)?;
+                self.b.terminate(Terminator::Jump(join));
+                self.b.switch_to(join);
+            }
             (TKind::CString { ptr, max }, _) => {
                 let base = self.pointer(ptr)?;
                 self.b.effect(Inst::ProbeStrToRow {
@@ -1079,9 +1107,9 @@ impl Lowerer<'_> {
             }
             (_, ty) => {
                 let width = match ty {
-                    Ty::Int { bytes, .. } | Ty::Enum { bytes, .. } => {
-                        Width::from_bytes(u32::from(*bytes))
-                    }
+                    Ty::Int { bytes, .. }
+                    | Ty::Enum { bytes, .. }
+                    | Ty::AddressFamily { bytes } => Width::from_bytes(u32::from(*bytes)),
                     Ty::Ptr { .. } | Ty::Literal | Ty::Time(_) => Some(Width::B8),
                     Ty::Ipv4 => Some(Width::B4),
                     // The bits were masked to 0x87 by the view: the low byte holds them all.

@@ -6,11 +6,12 @@
 //! a query whose result needs user space (sort, limit, grouping) is refused with E0303.
 
 use super::{internal, Lowerer};
+use crate::address::{AF_INET, AF_INET6};
 use crate::bind::OutputColumn;
 use crate::codes;
 use crate::diagnostic::Diagnostic;
 use crate::ir::{BinOp, Block, Cmp, Inst, Operand, PrintfArg, Terminator, Width};
-use crate::layout::{ColumnKind, ColumnLayout, RowLayout};
+use crate::layout::{ColumnKind, ColumnLayout, RowLayout, INET_ADDR_V4, INET_ADDR_V6};
 use crate::plan::Plan;
 
 use std::collections::HashMap;
@@ -389,6 +390,29 @@ impl Lowerer<'_> {
                 &format!("%pI4{separator}"),
                 Some(PrintfArg::RowAddress(offset)),
             ),
+            ColumnKind::InetAddr => {
+                // The family's own field; the kernel's %pI4/%pI6, or `-` for another family.
+                let family = self.row_int(offset, 2, false)?;
+                let shown = [
+                    (AF_INET, format!("%pI4{separator}"), INET_ADDR_V4),
+                    (AF_INET6, format!("%pI6{separator}"), INET_ADDR_V6),
+                ];
+                for (want, spec, at) in shown {
+                    let (hit, next) = (self.b.create_block(), self.b.create_block());
+                    self.b.terminate(Terminator::Branch {
+                        cmp: Cmp::Eq,
+                        lhs: family,
+                        rhs: Operand::Imm(i32::from(want)),
+                        then_to: hit,
+                        else_to: next,
+                    });
+                    self.b.switch_to(hit);
+                    self.printf(plan, &spec, Some(PrintfArg::RowAddress(offset + at)));
+                    self.b.terminate(Terminator::Jump(join));
+                    self.b.switch_to(next);
+                }
+                self.printf(plan, &format!("-{separator}"), None);
+            }
             ColumnKind::Ipv6 => self.printf(
                 plan,
                 &format!("%pI6{separator}"),

@@ -32,7 +32,7 @@ pub fn run(
     for side in &join.sides {
         rows.push(read_side(side, context, timings)?);
     }
-    let layouts: Vec<&RowLayout> = join.sides.iter().map(|s| &s.layout).collect();
+    let layouts: Vec<&RowLayout> = join.sides.iter().map(|s| &s.plan.layout).collect();
     let layout = result_layout(&join.join, &layouts);
     let plan = &join.join;
     let max = context.options.max_join_rows;
@@ -101,6 +101,6 @@ fn read_side(
     };
     let drop_last = side.plan.user.drop_repeated_last;
     timings
-        .time("read", || read_all(&mut rows, &side.layout, drop_last))
+        .time("read", || read_all(&mut rows, &side.plan.layout, drop_last))
         .map_err(|err| RunError::Failed(err.to_string()))
 }

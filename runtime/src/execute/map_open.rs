@@ -48,5 +48,5 @@ pub fn walk_rows(compiled: &Compiled) -> Result<MapWalkRows<'_>, RunError> {
         ));
     };
     let fd = open_for_link(param)?;
-    MapWalkRows::new(fd, &compiled.plan, &compiled.layout).map_err(RunError::Failed)
+    MapWalkRows::new(fd, &compiled.plan, &compiled.plan.layout).map_err(RunError::Failed)
 }

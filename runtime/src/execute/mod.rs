@@ -28,13 +28,15 @@ use std::io;
 use bpfq_compiler::pipeline::{CompiledJoin, CompiledQuery};
 
 use crate::format::RowSink;
+use crate::notes::NoteSink;
 use crate::pipeline::{stream_rows_of, write_groups, StreamError, StreamSummary};
 use producer::{Producer, Walked};
 
 /// The run options of the command line that reach the kernel side.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Keep and show the verifier's log, and say how rings and group maps were sized.
+    /// Keep and show the verifier's log (how rings and group maps were sized goes to `notes`
+    /// as `NoteLevel::Verbose` notes either way).
     pub verbose: bool,
     /// The first ring of a ring-transport walk (bytes); estimated when `None`.
     pub ring_size: Option<u64>,
@@ -42,6 +44,8 @@ pub struct RunOptions {
     pub group_entries: Option<u32>,
     /// The most row combinations a join may hold in memory (`--max-join-rows`).
     pub max_join_rows: usize,
+    /// Where the run's notes and warnings go.
+    pub notes: NoteSink,
 }
 
 /// Why a run failed.
@@ -82,7 +86,9 @@ pub struct Context<'c> {
     pub options: RunOptions,
 }
 
-/// A compiled query, loaded and ready to run.
+/// A compiled query, loaded and ready to run. `Send`, so a server may keep it behind a `Mutex`
+/// and run it from any thread; not `Sync`, as a run reads the kept ring after its walk, so
+/// runs of one `Prepared` never overlap.
 pub struct Prepared<'c> {
     context: Context<'c>,
     what: Loaded<'c>,
@@ -130,17 +136,31 @@ impl<'c> Prepared<'c> {
                 // A long dump is read ahead by a second thread: "read" is then the time spent
                 // waiting for rows, not the whole time the kernel spent producing them.
                 let started = std::time::Instant::now();
-                let written =
-                    stream_rows_of(&mut rows, &compiled.layout, &compiled.plan.user, &mut timed);
+                let written = stream_rows_of(
+                    &mut rows,
+                    &compiled.plan.layout,
+                    &compiled.plan.user,
+                    &mut timed,
+                );
                 timings.record("read", started.elapsed().saturating_sub(timed.spent));
                 written
             }
-            Walked::Groups(grouper) => {
-                write_groups(grouper, &compiled.layout, &compiled.plan.user, &mut timed)
-            }
+            Walked::Groups(grouper) => write_groups(
+                grouper,
+                &compiled.plan.layout,
+                &compiled.plan.user,
+                &mut timed,
+            ),
         };
         timed.record_format(timings);
         timings.count_run();
         Ok(written?)
     }
 }
+
+// A server keeps a `Prepared` behind a `Mutex` shared by its threads: the build fails here if a
+// field ever stops being `Send`.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<Prepared<'static>>();
+};

@@ -1,17 +1,20 @@
 //! Stage `load` + `read`, one source of rows: the strategy a compiled query's plan picks (a seq
 //! program, a ring program, a kernel group map, a user-space map walk, socket-iterator
 //! programs), loaded once and walked as many times as asked. Guarantees: the only place a plan
-//! is turned into a strategy; what can be loaded once (a seq link, socket links) is, and each
-//! walk creates new iterators of it; what holds a walk's results (a ring, a group map) is
-//! created afresh at each walk; every fd a walk opens is closed before the next walk.
+//! is turned into a strategy; every program is loaded at `load` and each walk creates new
+//! iterators of it; what holds a walk's results (a ring, a group map) is created with its
+//! program and emptied at each walk, and replaced (with the program) only by a larger one when
+//! a walk fills it; every iterator a walk opens is closed before the next walk.
 
-use bpfq_compiler::group_place::{GroupPlace, KernelGrouping};
+use bpfq_compiler::group_place::GroupPlace;
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::pipeline::Compiled;
 use bpfq_kernel::catalogue::RowTransport;
 
 use super::attach::{attach_query, load_failure, Attached, MapFds};
+use super::groups::GroupProgram;
 use super::namespaces::Namespaces;
+use super::ring::RingProgram;
 use super::rows::Rows;
 use super::sockets::SocketLinks;
 use super::timings::Timings;
@@ -22,13 +25,13 @@ use crate::group::Grouper;
 enum Strategy<'c> {
     /// A seq program: loaded and attached once.
     Seq(Attached),
-    /// A ring program, loaded at each walk with a ring of its own.
-    Ring,
-    /// A kernel-grouped program, loaded at each walk with a group map of its own.
-    Groups(&'c KernelGrouping),
+    /// A ring program and its ring, loaded once.
+    Ring(RingProgram),
+    /// A kernel-grouped program and its group map, loaded once.
+    Groups(GroupProgram<'c>),
     /// No program: the map's elements walked from user space.
     MapWalk,
-    /// One program per socket iterator; the seq ones loaded once.
+    /// One program per socket iterator, each loaded once (a ring one with its ring).
     Sockets(SocketLinks),
 }
 
@@ -53,13 +56,18 @@ impl<'c> Producer<'c> {
     ) -> Result<Producer<'c>, RunError> {
         let plan = &compiled.plan;
         let strategy = if let Some(GroupPlace::Kernel(kernel)) = &plan.group_place {
-            Strategy::Groups(kernel)
+            Strategy::Groups(GroupProgram::load(compiled, kernel, context, timings)?)
         } else if matches!(plan.rows_from, RowsFrom::MapWalk(_)) {
             Strategy::MapWalk
         } else if matches!(plan.rows_from, RowsFrom::SocketIterators(_)) {
             Strategy::Sockets(SocketLinks::load(compiled, context, timings)?)
         } else if plan.target.transport == RowTransport::RingBuf {
-            Strategy::Ring
+            Strategy::Ring(RingProgram::load(
+                compiled,
+                context,
+                MapFds::default(),
+                timings,
+            )?)
         } else {
             let verbose = context.options.verbose;
             let maps = MapFds::default();
@@ -97,14 +105,19 @@ impl<'c> Producer<'c> {
                     .map(Rows::Seq)
                     .collect()
             }
-            Strategy::Ring => {
+            Strategy::Ring(ring) => {
                 let namespaces = Namespaces::of(params)?;
-                let rings =
-                    super::ring::walk(compiled, context, &namespaces, MapFds::default(), timings)?;
-                rings.into_iter().map(Rows::Ring).collect()
+                let maps = MapFds::default();
+                vec![Rows::Ring(ring.walk(
+                    compiled,
+                    context,
+                    &namespaces,
+                    maps,
+                    timings,
+                )?)]
             }
-            Strategy::Groups(kernel) => {
-                let grouper = super::groups::walk(compiled, kernel, context, timings)?;
+            Strategy::Groups(groups) => {
+                let grouper = groups.walk(compiled, context, timings)?;
                 return Ok(Walked::Groups(grouper));
             }
             Strategy::MapWalk => vec![Rows::Map(super::map_open::walk_rows(compiled)?)],

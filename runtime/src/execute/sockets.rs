@@ -4,9 +4,9 @@
 //! sizes checked), held while any program may still load; the programs read the sk_storage map
 //! itself, or for a sockmap the cookie -> key map (`socket_keys.rs`) filled from it before every
 //! walk, and its fd is patched into every program; each iterator is read in every network
-//! namespace of the machine (as `netns = all` does), tcp and udp through the seq buffer (loaded
-//! and attached once, before any is read; the links and programs outlive the readers), unix
-//! through a ring buffer walked at each walk (`ring.rs`: its seq output loses objects); any
+//! namespace of the machine (as `netns = all` does), tcp and udp through the seq buffer, unix
+//! through a ring buffer (`ring.rs`: its seq output loses objects), every program loaded and
+//! attached once, before any is read (the links and programs outlive the readers); any
 //! failure closes everything opened so far.
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -21,16 +21,20 @@ use bpfq_kernel::catalogue::RowTransport;
 use super::attach::{load_and_attach, load_failure, Attach, Attached, MapFds};
 use super::map_open::open_for_link;
 use super::namespaces::Namespaces;
+use super::ring::RingProgram;
 use super::rows::Rows;
 use super::timings::Timings;
 use super::{Context, RunError};
+use crate::notes::NoteSink;
 use crate::socket_keys::SocketKeys;
 use crate::sys::MapElements;
 
-/// The attached seq programs of one query, and the map for the ring programs' loads.
+/// The attached programs of one query, and the map they read.
 pub struct SocketLinks {
-    // The links before the map (fields drop in order).
+    // The programs before the map (fields drop in order).
     links: Vec<(usize, Attached)>,
+    /// The ring programs, each with its view as a query of its own target (`ring_view`).
+    rings: Vec<(usize, Compiled, RingProgram)>,
     map: ProgramMap,
 }
 
@@ -84,7 +88,7 @@ impl ProgramMap {
     }
 
     /// Before a walk: the sockmap's sockets now, into the map the programs read.
-    fn refresh(&self) -> Result<(), RunError> {
+    fn refresh(&self, notes: &NoteSink) -> Result<(), RunError> {
         let ProgramMap::Keys { sockmap, keys } = self else {
             return Ok(());
         };
@@ -95,19 +99,18 @@ impl ProgramMap {
             ))
         })?;
         if filled.repeated > 0 {
-            eprintln!(
-                "bpfq: warning: {} slot(s) of the sockmap hold a socket another slot holds too; \
+            notes.warning(format!(
+                "{} slot(s) of the sockmap hold a socket another slot holds too; \
                  read through the socket iterators, each socket is listed at one key only",
                 filled.repeated
-            );
+            ));
         }
         Ok(())
     }
 }
 
 impl SocketLinks {
-    /// Loads and attaches every seq socket program of `compiled` (the ring ones load at each
-    /// walk).
+    /// Loads and attaches every socket program of `compiled` (a ring one with its ring).
     pub fn load(
         compiled: &Compiled,
         context: &Context<'_>,
@@ -116,8 +119,12 @@ impl SocketLinks {
         let map = ProgramMap::open(compiled)?;
         let verbose = context.options.verbose;
         let mut links = Vec::new();
+        let mut rings = Vec::new();
         for (index, socket) in compiled.socket_programs.iter().enumerate() {
             if socket.target.transport == RowTransport::RingBuf {
+                let view = ring_view(compiled, socket);
+                let ring = RingProgram::load(&view, context, map.fds(), timings)?;
+                rings.push((index, view, ring));
                 continue;
             }
             let what = Attach {
@@ -131,12 +138,12 @@ impl SocketLinks {
                 .map_err(|e| load_failure(e, context.query, &socket.program, verbose))?;
             links.push((index, attached));
         }
-        Ok(SocketLinks { links, map })
+        Ok(SocketLinks { links, rings, map })
     }
 
     /// The rows of every socket iterator in every network namespace, in the plan's order of
-    /// iterators: new seq iterators of the links, and for a ring program a fresh walk (a
-    /// sockmap's cookies are read again first).
+    /// iterators: new iterators of the links, a ring program's read into its ring (a sockmap's
+    /// cookies are read again first).
     pub fn walk(
         &self,
         compiled: &Compiled,
@@ -144,15 +151,19 @@ impl SocketLinks {
         timings: &mut Timings,
     ) -> Result<Vec<Rows<'static>>, RunError> {
         let namespaces = Namespaces::every()?;
-        self.map.refresh()?;
+        self.map.refresh(&context.options.notes)?;
         let verbose = context.options.verbose;
         let mut rows = Vec::new();
         for (index, socket) in compiled.socket_programs.iter().enumerate() {
-            if socket.target.transport == RowTransport::RingBuf {
-                let view = ring_view(compiled, socket);
-                let rings =
-                    super::ring::walk(&view, context, &namespaces, self.map.fds(), timings)?;
-                rows.extend(rings.into_iter().map(Rows::Ring));
+            if let Some((_, view, ring)) = self.rings.iter().find(|(i, _, _)| *i == index) {
+                let maps = self.map.fds();
+                rows.push(Rows::Ring(ring.walk(
+                    view,
+                    context,
+                    &namespaces,
+                    maps,
+                    timings,
+                )?));
                 continue;
             }
             let Some((_, attached)) = self.links.iter().find(|(i, _)| *i == index) else {
@@ -180,7 +191,6 @@ fn ring_view(compiled: &Compiled, socket: &SocketProgram) -> Compiled {
         plan,
         ir: Function::empty(),
         program: socket.program.clone(),
-        layout: compiled.layout.clone(),
         prog_name: socket.prog_name.clone(),
         socket_programs: Vec::new(),
     }

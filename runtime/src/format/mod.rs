@@ -2,6 +2,7 @@
 //! writes only through its `io::Write` and renders kernel pointers hidden unless asked.
 
 mod ascii;
+pub mod change_rows;
 mod csv;
 mod escape;
 mod fit;
@@ -11,6 +12,7 @@ mod table;
 mod text;
 mod textbuf;
 pub mod time;
+pub mod utc;
 
 use std::io;
 
@@ -18,6 +20,7 @@ use bpfq_compiler::layout::RowLayout;
 
 use crate::decode::Row;
 
+pub use self::change_rows::ChangeSink;
 pub use self::csv::CsvSink;
 pub use self::json::JsonSink;
 pub use self::pointer::PointerKey;
