@@ -11,9 +11,12 @@ command -v bpftool >/dev/null || need+=(bpftool)
 command -v llvm-mc >/dev/null || need+=(llvm)          # independent oracle for the BPF encoder
 command -v python3 >/dev/null || need+=(python3)       # spawns many-threaded processes
 command -v prlimit >/dev/null || need+=(util-linux)    # runs a test under a low memlock limit
+command -v ps >/dev/null || need+=(procps)            # the task columns are checked against ps
+command -v ip >/dev/null || need+=(iproute2)           # network namespaces of the tests
 command -v man >/dev/null || need+=(man-db)            # renders `bpfq man` (tests/cli/man.rs)
 command -v fish >/dev/null || need+=(fish)             # shell completion tests
 command -v zsh >/dev/null || need+=(zsh)
+command -v prometheus >/dev/null || need+=(prometheus)  # scrapes `bpfq serve` (tests/kernel/serve.rs)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "tests/run.sh: missing ${need[*]}; install them (apt-get install ${need[*]})" >&2

@@ -162,6 +162,9 @@ pub const BAD_PREFIX_LENGTH: &str = "E0261";
 pub const PREFIX_HOST_BITS: &str = "E0262";
 /// An address prefix compared with `==` or `!=` instead of matched with `in`.
 pub const PREFIX_NEEDS_IN: &str = "E0263";
+/// A string compared with a column shown as text (a state letter, a terminal name) that no
+/// value of the column shows as, or such a column ordered with `<`/`>`.
+pub const NOT_A_SHOWN_VALUE: &str = "E0250";
 /// A construct the language has but this version does not compile yet.
 pub const UNSUPPORTED: &str = "E0290";
 
@@ -208,6 +211,31 @@ pub const CHANGES_WITHOUT_REPEAT: &str = "E0907";
 /// `--changes` on a query selecting a column named like a change column (`action`, `time`,
 /// `unix_time`).
 pub const CHANGE_COLUMN_TAKEN: &str = "E0908";
+
+// ---------------------------------------------------------------- E092x: `bpfq serve`
+
+/// A `metric` query whose rows are not one per label set: it has no `group by` or aggregate.
+pub const METRIC_NOT_GROUPED: &str = "E0920";
+/// A `metric` query's column that is neither a `group by` key (a label) nor a number (a sample).
+pub const METRIC_SAMPLE_NOT_NUMBER: &str = "E0921";
+/// A `metric` kind other than `gauge` or `counter`.
+pub const METRIC_KIND: &str = "E0922";
+/// A `metric` query that joins sources.
+pub const METRIC_JOIN: &str = "E0923";
+/// A metric or label name Prometheus does not accept.
+pub const METRIC_NAME: &str = "E0924";
+/// Two metrics of the served files (or a metric and bpfq's own) publish the same name.
+pub const METRIC_DUPLICATE: &str = "E0925";
+/// A file or directory given to `bpfq serve` holds no `metric` item.
+pub const SERVE_NO_METRIC: &str = "E0926";
+/// `bpfq serve` cannot listen on the address it was given.
+pub const SERVE_LISTEN: &str = "E0927";
+/// `bpfq serve` cannot give up the capabilities it no longer needs.
+pub const SERVE_CAPABILITIES: &str = "E0928";
+/// A `metric` query with no aggregate column: every column is a label, nothing to publish.
+pub const METRIC_NO_SAMPLE: &str = "E0929";
+/// A `metric` query grouped by a key it does not select: its series would repeat.
+pub const METRIC_KEY_NOT_LABEL: &str = "E0930";
 
 /// Every code with a one-line explanation, in code order.
 pub const ALL: &[(&str, &str)] = &[
@@ -485,6 +513,10 @@ pub const ALL: &[(&str, &str)] = &[
         "an address is inside a prefix, not equal to it: write `dst in (\"10.0.0.0/8\")`",
     ),
     (
+        NOT_A_SHOWN_VALUE,
+        "a column shown as text (state_letter, tty) is compared with `==` or `!=` against a text it shows, e.g. \"Z\" or \"pts/3\"",
+    ),
+    (
         UNSUPPORTED,
         "the language has this construct but this version does not compile it yet",
     ),
@@ -570,6 +602,47 @@ pub const ALL: &[(&str, &str)] = &[
         CHANGE_COLUMN_TAKEN,
         "`--changes` puts the columns `action`, `time` and `unix_time` before the query's; a \
          query column of the same name would be ambiguous: rename it with `as`",
+    ),
+    (
+        METRIC_NOT_GROUPED,
+        "a `metric` query gives one row per label set: `group by` the columns that become labels and aggregate the values (count(*), sum(...))",
+    ),
+    (
+        METRIC_SAMPLE_NOT_NUMBER,
+        "a `metric` query's column that is not a `group by` key becomes a sample and must be a number: group by it (a label) or aggregate it",
+    ),
+    (METRIC_KIND, "a `metric` is a `gauge` (the default) or a `counter`"),
+    (
+        METRIC_JOIN,
+        "a `metric` query reads one source: publish each source as its own metric",
+    ),
+    (
+        METRIC_NAME,
+        "metric and label names are letters, digits and `_`, not starting with a digit (metric names may hold `:`), and labels do not start with `__`",
+    ),
+    (
+        METRIC_DUPLICATE,
+        "each metric name is published once: rename one of the `metric` items (names starting `bpfq_query_` are bpfq's own)",
+    ),
+    (
+        SERVE_NO_METRIC,
+        "`bpfq serve` publishes `metric NAME = QUERY;` items: the file (or the directory's *.bpfq files) holds none",
+    ),
+    (
+        SERVE_LISTEN,
+        "`bpfq serve` cannot listen on the address of `--listen` (in use, not an address of this machine, or a privileged port)",
+    ),
+    (
+        SERVE_CAPABILITIES,
+        "`bpfq serve` could not drop the capabilities it no longer needs after loading, and stops rather than serve with them",
+    ),
+    (
+        METRIC_NO_SAMPLE,
+        "a `metric` query needs at least one aggregate column: its values are the samples",
+    ),
+    (
+        METRIC_KEY_NOT_LABEL,
+        "every `group by` key of a `metric` query is selected as a label, else two groups would publish the same series",
     ),
 ];
 

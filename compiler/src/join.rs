@@ -468,7 +468,11 @@ pub fn plan_join(
         );
         let comparable = (ta.is_integer() && tb.is_integer())
             || matches!((ta, tb), (Ty::Chars { .. }, Ty::Chars { .. }))
-            || (ta == tb && matches!(ta, Ty::Ipv4 | Ty::InetAddr | Ty::VmaPerms | Ty::Ptr { .. }));
+            || (ta == tb
+                && matches!(
+                    ta,
+                    Ty::Ipv4 | Ty::InetAddr | Ty::VmaPerms | Ty::Shown(_) | Ty::Ptr { .. }
+                ));
         if !comparable {
             return Err(Diagnostic::error(
                 codes::TYPE_MISMATCH,

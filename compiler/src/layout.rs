@@ -43,6 +43,15 @@ impl TimeKind {
 pub const INET_ADDR_V4: u32 = 4;
 pub const INET_ADDR_V6: u32 = 8;
 
+/// What a `KernfsPath` column shows of the path it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PathShown {
+    /// The path itself.
+    Path,
+    /// The container (or systemd unit) a cgroup path names, derived in user space.
+    Container,
+}
+
 /// How the bytes of one column are to be read and shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColumnKind {
@@ -72,10 +81,16 @@ pub enum ColumnKind {
     InetAddr,
     /// One byte of VMA permission bits (`Ty::VmaPerms`), rendered as `rwxp`/`rwxs` text.
     VmaPerms,
+    /// An 8-byte integer shown as its view's text (`Ty::Shown`: a state letter, a terminal).
+    Shown(crate::int_view::IntView),
     /// A kernfs node's path (`kernfs_path`): byte 0 counts the names, then from byte 8 `levels`
     /// NUL-terminated names of at most `slot` bytes, the node's own first; shown as
     /// `/` + the names joined by `/` in reverse (`/` alone for the root).
-    KernfsPath { levels: u32, slot: u32 },
+    KernfsPath {
+        levels: u32,
+        slot: u32,
+        shown: PathShown,
+    },
     /// A file's path from a dentry walk (`d_path` without `bpf_d_path`): the `KernfsPath`
     /// layout and text, after `…/` when byte `DENTRY_PATH_CUT` is set and followed by
     /// ` (deleted)` when byte `DENTRY_PATH_DELETED` is.
@@ -95,14 +110,16 @@ impl ColumnKind {
             ColumnKind::Int { bytes, .. } | ColumnKind::Enum { bytes, .. } => u32::from(*bytes),
             ColumnKind::Bool | ColumnKind::VmaPerms => 1,
             ColumnKind::Chars { len } | ColumnKind::Bytes { len, .. } => *len,
-            ColumnKind::KernelPointer | ColumnKind::Float | ColumnKind::Time(_) => 8,
+            ColumnKind::KernelPointer
+            | ColumnKind::Float
+            | ColumnKind::Time(_)
+            | ColumnKind::Shown(_) => 8,
             ColumnKind::Text => 0,
             ColumnKind::Ipv6 => 16,
             ColumnKind::Ipv4 => 4,
             ColumnKind::InetAddr => INET_ADDR_V6 + 16,
-            ColumnKind::KernfsPath { levels, slot } | ColumnKind::DentryPath { levels, slot } => {
-                KERNFS_PATH_HEADER + levels * slot
-            }
+            ColumnKind::KernfsPath { levels, slot, .. }
+            | ColumnKind::DentryPath { levels, slot } => KERNFS_PATH_HEADER + levels * slot,
         }
     }
 

@@ -168,7 +168,8 @@ impl Checker<'_> {
             | Ty::AddressFamily { .. }
             | Ty::Ipv4
             | Ty::VmaPerms
-            | Ty::Time(_) => self.value(expr),
+            | Ty::Time(_)
+            | Ty::Shown(_) => self.value(expr),
             other => Err(self.refuse(expr, format!("a column of type {}", other.describe()))),
         }
     }

@@ -42,9 +42,15 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
                 .collect(),
         },
         Ty::VmaPerms => ColumnKind::VmaPerms,
-        Ty::KernfsPath { levels, slot } => ColumnKind::KernfsPath {
+        Ty::Shown(view) => ColumnKind::Shown(*view),
+        Ty::KernfsPath {
+            levels,
+            slot,
+            shown,
+        } => ColumnKind::KernfsPath {
             levels: *levels,
             slot: *slot,
+            shown: *shown,
         },
         Ty::DentryPath { levels, slot } => ColumnKind::DentryPath {
             levels: *levels,

@@ -3,6 +3,7 @@
 
 use std::io;
 
+const CAP_SYS_PTRACE: u32 = 19;
 const CAP_SYS_ADMIN: u32 = 21;
 const CAP_PERFMON: u32 = 38;
 const CAP_BPF: u32 = 39;
@@ -42,6 +43,31 @@ pub enum Needs {
     /// BPF_MAP_GET_FD_BY_ID and BPF_MAP_GET_NEXT_ID (another program's map): CAP_SYS_ADMIN,
     /// whatever else is held.
     SysAdmin,
+    /// Creating iterators in another network namespace: setns(2) needs CAP_SYS_ADMIN, and
+    /// opening /proc/PID/ns/net of other users' processes CAP_SYS_PTRACE.
+    Namespaces,
+}
+
+impl Needs {
+    /// The capabilities that grant it, as a mask of capability bits.
+    pub fn mask(self) -> u64 {
+        let bits: &[u32] = match self {
+            Needs::Tracing => &[CAP_BPF, CAP_PERFMON],
+            Needs::SysAdmin => &[CAP_SYS_ADMIN],
+            Needs::Namespaces => &[CAP_SYS_ADMIN, CAP_SYS_PTRACE],
+        };
+        bits.iter().fold(0, |mask, &cap| mask | (1u64 << cap))
+    }
+}
+
+/// Lowers this thread's effective, permitted and inheritable capabilities to those of `needs`
+/// (never raises one): threads started afterwards inherit the lowered sets, and a permitted
+/// capability given up cannot be taken back. Returns the effective mask kept.
+pub fn keep_only(needs: &[Needs]) -> io::Result<u64> {
+    let wanted = needs.iter().fold(0, |mask, needs| mask | needs.mask());
+    let kept = wanted & effective_capabilities()?;
+    crate::sys::set_capabilities(kept)?;
+    Ok(kept)
 }
 
 /// The capabilities of `needs` that `mask` lacks, as words, or `None` when none is missing
@@ -50,6 +76,10 @@ pub fn missing(needs: Needs, mask: u64) -> Option<String> {
     let wanted: &[(u32, &str)] = match needs {
         Needs::Tracing => &[(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")],
         Needs::SysAdmin => return (!has(mask, CAP_SYS_ADMIN)).then(|| "CAP_SYS_ADMIN".into()),
+        Needs::Namespaces => &[
+            (CAP_SYS_ADMIN, "CAP_SYS_ADMIN"),
+            (CAP_SYS_PTRACE, "CAP_SYS_PTRACE"),
+        ],
     };
     if has(mask, CAP_SYS_ADMIN) {
         return None;

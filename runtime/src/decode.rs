@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use bpfq_compiler::address::{AF_INET, AF_INET6};
 use bpfq_compiler::layout::{
-    ColumnKind, ColumnLayout, RowLayout, TimeKind, INET_ADDR_V4, INET_ADDR_V6,
+    ColumnKind, ColumnLayout, PathShown, RowLayout, TimeKind, INET_ADDR_V4, INET_ADDR_V6,
 };
 
 /// One decoded column value.
@@ -227,11 +227,25 @@ pub fn decode_cell<'a>(column: &'a ColumnLayout, row: &'a [u8]) -> Cell<'a> {
         ColumnKind::Float => Cell::Float(f64::from_bits(unsigned(bytes))),
         ColumnKind::Bytes { pointers, .. } => Cell::Bytes { bytes, pointers },
         ColumnKind::VmaPerms => Cell::VmaPerms(unsigned(bytes)),
+        ColumnKind::Shown(view) => Cell::Text(view.text(unsigned(bytes))),
         ColumnKind::Ipv4 => match <[u8; 4]>::try_from(bytes) {
             Ok(octets) => Cell::Ipv4(Ipv4Addr::from(octets)),
             Err(_) => Cell::Null,
         },
-        ColumnKind::KernfsPath { levels, slot } => kernfs_path_text(bytes, *levels, *slot),
+        ColumnKind::KernfsPath {
+            levels,
+            slot,
+            shown: PathShown::Path,
+        } => kernfs_path_text(bytes, *levels, *slot),
+        ColumnKind::KernfsPath {
+            levels,
+            slot,
+            shown: PathShown::Container,
+        } => match kernfs_path_text(bytes, *levels, *slot) {
+            Cell::Text(path) => crate::container::of_cgroup(&path)
+                .map_or(Cell::Null, |name| Cell::Text(Cow::Owned(name))),
+            _ => Cell::Null,
+        },
         ColumnKind::DentryPath { levels, slot } => dentry_path_text(bytes, *levels, *slot),
         ColumnKind::Ipv6 => match <[u8; 16]>::try_from(bytes) {
             Ok(octets) => Cell::Ipv6(Ipv6Addr::from(octets)),
@@ -416,7 +430,11 @@ mod tests {
 
     #[test]
     fn kernfs_paths_join_the_names_in_reverse() {
-        let kind = ColumnKind::KernfsPath { levels: 3, slot: 8 };
+        let kind = ColumnKind::KernfsPath {
+            levels: 3,
+            slot: 8,
+            shown: PathShown::Path,
+        };
         let layout = layout(vec![("path", kind, false)]);
         let path_of = |count: u8, names: &[&[u8]]| {
             let mut row = vec![0u8; layout.size as usize];

@@ -7,6 +7,7 @@ pub mod boot_key;
 pub mod caps;
 pub mod changes;
 pub mod clock;
+pub mod container;
 pub mod decode;
 pub mod eval;
 pub mod execute;

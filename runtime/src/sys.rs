@@ -1105,6 +1105,55 @@ pub fn clock_ns(clock: libc::clockid_t) -> io::Result<i64> {
     Ok(now.tv_sec * 1_000_000_000 + now.tv_nsec)
 }
 
+/// capset(2)'s header (`struct __user_cap_header_struct`).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+/// capset(2)'s data (`struct __user_cap_data_struct`), two of them for 64 capability bits.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// `_LINUX_CAPABILITY_VERSION_3`: 64-bit capability sets in two `CapData`.
+const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// Sets this thread's effective and permitted capabilities to `mask` (inheritable to none); the
+/// kernel refuses to raise any capability not already permitted.
+pub fn set_capabilities(mask: u64) -> io::Result<()> {
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let half = |bits: u64| CapData {
+        effective: bits as u32,
+        permitted: bits as u32,
+        inheritable: 0,
+    };
+    let data = [half(mask), half(mask >> 32)];
+    // SAFETY: `header` and `data` are live, correctly laid out (repr(C), version 3 wants two
+    // data structs) for the whole call; capset only reads them (and may write the header's
+    // version on a mismatch, into our own mutable header).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// The effective user id of this process (whose files bpfq trusts besides root's).
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid takes no arguments, touches no memory and cannot fail.

@@ -78,6 +78,8 @@ pub fn compile_output_alias(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsSt
         .collect()
 }
 
+const SERVE_HELP: &str = "A metric file:\n  --- TCP sockets by state.\n  metric tcp_sockets = from tcp select state, count(*) as sockets group by state;\n\nThe `group by` keys become labels, each aggregate a sample; `metric NAME: counter = ...`\nfor a counter (gauge by default); the `---` doc comment is the HELP text.\n\nExamples:\n  bpfq serve examples/serve\n  bpfq serve --listen 127.0.0.1:9436 /etc/bpfq/serve.d\n  curl -s 127.0.0.1:9436/metrics";
+
 const PIN_EXAMPLES: &str = "Examples:\n  bpfq pin 'from task select pid, comm' /sys/fs/bpf/tasks && cat /sys/fs/bpf/tasks\n  bpfq pin --mode 0644 'from tcp select src, sport, state' /sys/fs/bpf/tcp\n  bpfq unpin /sys/fs/bpf/tasks\n\nNo order by, limit, group by or joins (they run in user space), and no unix (its rows need a ring buffer).";
 
 /// `bpfq pin --help`: the examples, then how the kernel's text differs from `-o tsv`.
@@ -322,6 +324,21 @@ pub enum Command {
         /// The object file to write (`-o FILE` works too: see `compile_output_alias`).
         #[arg(long = "object", value_name = "FILE")]
         object: PathBuf,
+    },
+    /// Publish the `metric` items of query files to Prometheus over HTTP (/metrics, /healthz):
+    /// each query is compiled and loaded at start and walks the kernel afresh at every scrape.
+    #[command(after_help = SERVE_HELP)]
+    Serve {
+        /// Query files, or directories whose *.bpfq files are served.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Where to listen (loopback unless told otherwise).
+        #[arg(long, value_name = "ADDRESS:PORT", default_value = "127.0.0.1:9436")]
+        listen: String,
+        /// How long one run of one query may take before it is cut off (it then publishes
+        /// nothing and counts in bpfq_query_errors_total{reason="timeout"}).
+        #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_interval)]
+        query_timeout: f64,
     },
     /// Remove a pinned query (`bpfq pin`): the kernel frees its program once no reader holds it.
     #[command(after_help = "Example:\n  bpfq unpin /sys/fs/bpf/tasks")]

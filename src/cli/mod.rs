@@ -15,6 +15,7 @@ mod panic_report;
 mod pin;
 mod queryfile;
 mod run;
+mod serve;
 mod targets;
 mod terminal;
 mod timings;
@@ -130,6 +131,21 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         (Some(Command::Complete { cword, words }), _) => complete::complete(*cword, words),
         (Some(Command::Pin { query, path, mode }), _) => pin::pin(query, path, *mode, &cli.common),
         (Some(Command::Unpin { path }), _) => pin::unpin(path),
+        (
+            Some(Command::Serve {
+                paths,
+                listen,
+                query_timeout,
+            }),
+            _,
+        ) => serve::serve(
+            &serve::ServeArgs {
+                paths,
+                listen,
+                budget: std::time::Duration::from_secs_f64(*query_timeout),
+            },
+            &cli.common,
+        ),
         (Some(Command::Compile { query, object }), _) => {
             pin::compile_object(query, object, &cli.common)
         }
@@ -173,17 +189,21 @@ fn check(files: &[std::path::PathBuf], common: &args::Common) -> Result<(), Fail
                 None => path.display().to_string(),
             };
             let mut timings = timings::Timings::new(false);
-            let sources = sources.clone();
-            match queryfile::compile_parsed(
+            let compiled = queryfile::compile_parsed(
                 &parsed,
-                sources,
+                sources.clone(),
                 name.as_deref(),
                 common,
                 &kernel,
                 &mut timings,
                 Some(&mut claimed),
-            ) {
-                Ok(_) => output::line(&format!("ok      {shown}"))?,
+            );
+            // A `metric` item is checked as `bpfq serve` takes it, too.
+            let checked_metric = compiled.and_then(|(compiled, _)| {
+                serve::check_metric(&parsed.module, name.as_deref(), &compiled, &sources)
+            });
+            match checked_metric {
+                Ok(()) => output::line(&format!("ok      {shown}"))?,
                 Err(failure) => {
                     output::line(&format!("FAILED  {shown}"))?;
                     failure.report();

@@ -70,6 +70,12 @@ pub fn line(text: &str) -> Result<(), Failure> {
     print(format!("{}\n", bpfq_compiler::hidden::visible_lines(text)).as_bytes())
 }
 
+/// One line of a long-running command's log (`bpfq serve`) on standard error, control
+/// characters escaped: standard output stays free for what a command prints.
+pub fn log(text: &str) {
+    eprintln!("bpfq: {}", bpfq_compiler::hidden::visible_lines(text));
+}
+
 /// Flushes what `out` holds.
 pub fn finish(mut out: Stdout) -> Result<(), Failure> {
     out.flush().map_err(write_failure)

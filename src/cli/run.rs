@@ -77,15 +77,8 @@ pub fn execute_query(
         ));
     }
     let mut change_log = super::changes::change_log(how, compiled, query, repeat.is_some())?;
-    let options = RunOptions {
-        verbose: common.verbose,
-        ring_size: common.ring_size,
-        group_entries: common.group_entries,
-        max_join_rows: common.max_join_rows,
-        notes: super::output::run_notes(common.verbose),
-    };
-    let prepared =
-        Prepared::new(compiled, query, options, timings).map_err(super::output::run_failure)?;
+    let prepared = Prepared::new(compiled, query, run_options(common), timings)
+        .map_err(super::output::run_failure)?;
     // One pointer key for every run, so a hidden address reads the same in each.
     let format = super::output::format_options(output);
     let mut once = || {
@@ -106,6 +99,17 @@ pub fn execute_query(
         }
     }
     // `prepared` is dropped here, after every reader: every fd closes on every path.
+}
+
+/// The runtime's options from the command line's.
+pub(super) fn run_options(common: &Common) -> RunOptions {
+    RunOptions {
+        verbose: common.verbose,
+        ring_size: common.ring_size,
+        group_entries: common.group_entries,
+        max_join_rows: common.max_join_rows,
+        notes: super::output::run_notes(common.verbose),
+    }
 }
 
 /// A refusal of `program` in the user's terms (`bpfq pin`'s load).

@@ -7,6 +7,7 @@ pub mod btf_mutations;
 pub mod expr_gen;
 pub mod netns;
 pub mod proc_net;
+pub mod prometheus;
 pub mod raw_programs;
 pub mod socket_maps;
 pub mod with_features;
@@ -336,6 +337,19 @@ pub fn proc_stat_field(pid: u32, number: usize) -> String {
         .nth(number - 3)
         .unwrap_or_else(|| panic!("/proc/{pid}/stat has no field {number}"))
         .to_string()
+}
+
+/// Waits until /proc/PID/stat's state letter (field 3) is `letter` (e.g. "T" once stopped,
+/// "Z" once a child has exited unreaped).
+pub fn wait_for_state(pid: u32, letter: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while proc_stat_field(pid, 3) != letter {
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} never reached state {letter}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Spawns a program the test has just copied. While the copy is being written, another test

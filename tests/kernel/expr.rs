@@ -7,7 +7,6 @@ use crate::common;
 use common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// The single row a `where pid == ...` query returns, as csv fields.
 fn single_row(query: &str, extra: &[&str]) -> Vec<String> {
@@ -34,18 +33,6 @@ fn pids_of(query: &str) -> Vec<u32> {
 fn sorted(mut pids: Vec<u32>) -> Vec<u32> {
     pids.sort_unstable();
     pids
-}
-
-/// Waits until /proc/PID/status's State line starts with `letter` (e.g. "T" once stopped).
-fn wait_for_state(pid: u32, letter: &str) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !proc_status_first(pid, "State").starts_with(letter) {
-        assert!(
-            Instant::now() < deadline,
-            "process {pid} never reached state {letter}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[test]

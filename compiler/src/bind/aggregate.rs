@@ -178,7 +178,7 @@ impl Binder<'_> {
                 if bound.ty != GTy::Kernel(Ty::Bool) {
                     return Err(Diagnostic::error(
                         codes::EXPECTED_CONDITION,
-                        format!("expected a condition, found a {}", bound.ty.describe()),
+                        format!("expected a condition, found {}", bound.ty.a()),
                     )
                     .with_primary(expr.span, "not a condition")
                     .with_note("compare it with something, e.g. `count(*) > 1`"));
@@ -356,7 +356,7 @@ impl Binder<'_> {
         }
         Err(Diagnostic::error(
             codes::EXPECTED_CONDITION,
-            format!("expected a condition, found a {}", bound.ty.describe()),
+            format!("expected a condition, found {}", bound.ty.a()),
         )
         .with_primary(expr.span, "not a condition"))
     }
@@ -368,7 +368,7 @@ impl Binder<'_> {
         }
         Err(Diagnostic::error(
             codes::EXPECTED_INTEGER,
-            format!("expected a number, found a {}", bound.ty.describe()),
+            format!("expected a number, found {}", bound.ty.a()),
         )
         .with_primary(expr.span, "not a number"))
     }
@@ -424,11 +424,7 @@ impl Binder<'_> {
         if !comparable {
             let diag = Diagnostic::error(
                 codes::TYPE_MISMATCH,
-                format!(
-                    "cannot compare a {} with a {}",
-                    l.ty.describe(),
-                    r.ty.describe()
-                ),
+                format!("cannot compare {} with {}", l.ty.a(), r.ty.a()),
             )
             .with_primary(span, "mismatched types");
             let address = |t: &GTy| matches!(t, GTy::Kernel(Ty::InetAddr));

@@ -5,10 +5,12 @@
 use super::enum_names;
 use super::inet_addr::{self, PrefixUse};
 use super::nullable::null_sources;
+use super::shown;
 use super::vma_perms::{self, VMA_PERMS_BITS};
 use super::{internal, malformed_btf, ArithOp, Binder, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
+use crate::int_view::IntView;
 use crate::layout::TimeKind;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 use crate::syntax::MAX_EXPR_DEPTH;
@@ -214,6 +216,16 @@ impl Binder<'_> {
                 span,
             }),
             "vma_perms" => Err(wrong("an integer (a VMA's vm_flags)")),
+            "container" => {
+                super::kernfs_path::as_container(expr.clone()).ok_or_else(|| wrong("a kernfs_path"))
+            }
+            name if IntView::from_name(name).is_some() => match IntView::from_name(name) {
+                Some(view) if width > 0 => Ok(TExpr {
+                    ty: Ty::Shown(view),
+                    ..expr
+                }),
+                _ => Err(wrong("an integer")),
+            },
             // The byte itself, copied as a one-character text column (`T`, not 84).
             "char" => match expr.kind {
                 TKind::Load {
@@ -286,7 +298,7 @@ impl Binder<'_> {
                     )
                     .with_primary(
                         view.span,
-                        "not port, ipv4, address_family, char, string, kptr, vma_perms, tcp_state, timestamp, boot_timestamp, duration or an enum of this kernel",
+                        "not port, ipv4, address_family, char, string, kptr, vma_perms, task_state, tty_device, container, tcp_state, timestamp, boot_timestamp, duration or an enum of this kernel",
                     ));
                 };
                 if width == 0 {
@@ -318,6 +330,7 @@ impl Binder<'_> {
             | Ty::InetAddr
             | Ty::AddressFamily { .. }
             | Ty::VmaPerms
+            | Ty::Shown(_)
             | Ty::KernfsPath { .. }
             | Ty::DentryPath { .. }
             | Ty::Time(_)
@@ -1013,6 +1026,10 @@ impl Binder<'_> {
                 let name = if l.ty == Ty::InetAddr { lhs } else { rhs };
                 inet_addr::compare(op, l, r, prefixes, &source_name(name), span)
             }
+            (Ty::Shown(view), Ty::Str) | (Ty::Str, Ty::Shown(view)) => {
+                shown::compare(view, op, l, r, span)
+            }
+            (Ty::Shown(a), Ty::Shown(b)) if a == b => shown::compare(a, op, l, r, span),
             (Ty::Ipv4, Ty::Str) | (Ty::Str, Ty::Ipv4) | (Ty::Ipv4, Ty::Ipv4) => {
                 let as_address = |e: TExpr| -> Result<TExpr, Diagnostic> {
                     let TKind::Str(text) = &e.kind else {

@@ -42,6 +42,14 @@ impl GTy {
             GTy::Float => "float".into(),
         }
     }
+
+    /// The short name with its article: "an inet_addr", "a float".
+    pub fn a(&self) -> String {
+        match self {
+            GTy::Kernel(t) => t.a(),
+            GTy::Float => "a float".into(),
+        }
+    }
 }
 
 /// An expression over one group: group keys, aggregates, constants and operators.

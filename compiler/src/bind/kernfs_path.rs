@@ -6,6 +6,7 @@
 use super::{Binder, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
+use crate::layout::PathShown;
 use crate::syntax::ast::Expr;
 
 /// Names the program copies, from the node up: a deeper path is NULL, never a cut one.
@@ -13,6 +14,26 @@ pub const KERNFS_PATH_LEVELS: u32 = 8;
 /// Bytes of one name's slot with its NUL. A name that fills its slot may have been cut, so it
 /// makes the column NULL: names up to `KERNFS_NAME_SLOT - 2` bytes print.
 pub const KERNFS_NAME_SLOT: u32 = 40;
+
+/// Names a `container` column copies: the leaf and three parents, as deep as a Kubernetes
+/// container's cgroup (`/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid>.slice/cri-containerd-<id>.scope`).
+pub const CONTAINER_PATH_LEVELS: u32 = 4;
+/// Bytes of a `container` column's name slot: `cri-containerd-<64 hex>.scope` (85 bytes) fits,
+/// and 4 slots stay within one row segment.
+pub const CONTAINER_NAME_SLOT: u32 = 88;
+
+/// A `kernfs_path` value as a `container` column: the same walk, with slots wide enough for
+/// container runtimes' scope names, shown as the container it names.
+pub(super) fn as_container(path: TExpr) -> Option<TExpr> {
+    matches!(path.ty, Ty::KernfsPath { .. }).then(|| TExpr {
+        ty: Ty::KernfsPath {
+            levels: CONTAINER_PATH_LEVELS,
+            slot: CONTAINER_NAME_SLOT,
+            shown: PathShown::Container,
+        },
+        ..path
+    })
+}
 
 impl Binder<'_> {
     pub(super) fn bind_kernfs_path(&mut self, arg: &Expr, span: Span) -> Result<TExpr, Diagnostic> {
@@ -72,6 +93,7 @@ impl Binder<'_> {
             ty: Ty::KernfsPath {
                 levels: KERNFS_PATH_LEVELS,
                 slot: KERNFS_NAME_SLOT,
+                shown: PathShown::Path,
             },
             span,
         })

@@ -18,6 +18,7 @@ mod params;
 mod path;
 mod pointer_slots;
 mod quirks;
+mod shown;
 pub mod typed;
 mod vma_perms;
 

@@ -53,11 +53,15 @@ pub enum Ty {
     /// The VM_READ (1), VM_WRITE (2), VM_EXEC (4) and VM_MAYSHARE (0x80) bits of a VMA's
     /// flags (a stdlib `vma_perms` column), shown and compared as /proc/PID/maps' `rwxp` text.
     VmaPerms,
+    /// An integer shown as the text a tool prints for it (a state letter, a terminal name) and
+    /// compared with such a text (a stdlib column of an `int_view` type).
+    Shown(crate::int_view::IntView),
     /// A kernfs node's path (`kernfs_path`): a count byte, 7 bytes of padding, then `levels`
     /// name slots of `slot` bytes, the node's own name first; user space joins them in reverse.
     KernfsPath {
         levels: u32,
         slot: u32,
+        shown: crate::layout::PathShown,
     },
     /// A file's path built by a dentry walk (`d_path` where `bpf_d_path` cannot be used): the
     /// `KernfsPath` layout (count byte, then `levels` name slots of `slot` bytes, the file's
@@ -121,6 +125,7 @@ impl Ty {
             Ty::InetAddr => "inet_addr".into(),
             Ty::AddressFamily { .. } => "address_family".into(),
             Ty::VmaPerms => "vma_perms".into(),
+            Ty::Shown(view) => view.name().into(),
             Ty::KernfsPath { .. } => "kernfs_path".into(),
             Ty::DentryPath { .. } => "dentry_path".into(),
             Ty::Bytes { len } => format!("bytes[{len}]"),

@@ -64,16 +64,21 @@ pub(super) fn compare(op: CmpOp, l: TExpr, r: TExpr, span: Span) -> Result<TExpr
             }),
         }
     };
-    Ok(TExpr {
+    Ok(unsigned_compare(op, as_bits(l)?, as_bits(r)?, span))
+}
+
+/// `lhs op rhs` on unsigned integers: how a column compared as text is compared in the kernel.
+pub(super) fn unsigned_compare(op: CmpOp, lhs: TExpr, rhs: TExpr, span: Span) -> TExpr {
+    TExpr {
         kind: TKind::Compare {
             op,
-            lhs: Box::new(as_bits(l)?),
-            rhs: Box::new(as_bits(r)?),
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
             signed: false,
         },
         ty: Ty::Bool,
         span,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -1003,7 +1003,7 @@ impl Lowerer<'_> {
                     parent_offset,
                     name_offset,
                 },
-                Ty::KernfsPath { levels, slot },
+                Ty::KernfsPath { levels, slot, .. },
             ) => self.store_kernfs_path(
                 node,
                 row_offset,
@@ -1114,6 +1114,7 @@ impl Lowerer<'_> {
                     Ty::Ipv4 => Some(Width::B4),
                     // The bits were masked to 0x87 by the view: the low byte holds them all.
                     Ty::VmaPerms => Some(Width::B1),
+                    Ty::Shown(_) => Some(Width::B8),
                     _ => None,
                 }
                 .ok_or_else(|| {

@@ -127,18 +127,14 @@ pub(super) fn check(plan: &Plan, layout: &RowLayout, segments: usize) -> Result<
             ),
         ));
     }
-    if let Some(column) = layout
-        .columns
-        .iter()
-        .find(|c| matches!(c.kind, ColumnKind::KernfsPath { .. }))
-    {
-        return Err(refuse(
-            plan,
-            &format!(
-                "column `{}` is a kernfs path, whose names are joined in user space",
-                column.name
-            ),
-        ));
+    if let Some((column, why)) = layout.columns.iter().find_map(|c| match c.kind {
+        ColumnKind::KernfsPath { .. } => {
+            Some((c, "is a kernfs path, whose names are joined in user space"))
+        }
+        ColumnKind::Shown(_) => Some((c, "is shown as text that user space makes from its number")),
+        _ => None,
+    }) {
+        return Err(refuse(plan, &format!("column `{}` {why}", column.name)));
     }
     if let Some(column) = layout.columns.iter().find(|c| match &c.kind {
         ColumnKind::Bytes { pointers, .. } => pointers.iter().any(|at| (c.offset + at) % 8 != 0),
@@ -450,6 +446,9 @@ impl Lowerer<'_> {
             }
             ColumnKind::KernfsPath { .. } | ColumnKind::DentryPath { .. } => {
                 return Err(internal("a walked path column in a text row"))
+            }
+            ColumnKind::Shown(_) => {
+                return Err(internal("a column shown by user space in a text row"))
             }
         }
         self.b.terminate(Terminator::Jump(join));

@@ -239,13 +239,22 @@ pub struct ParamDecl {
     pub span: Span,
 }
 
-/// `query listeners = from tcp ...;`
+/// `query listeners = from tcp ...;`, or `metric tcp_sockets: gauge = from tcp ...;`
 #[derive(Debug, Clone, PartialEq)]
 pub struct NamedQuery {
     pub doc: String,
     pub name: Ident,
     pub query: Query,
     pub span: Span,
+    /// Declared with `metric`: what `bpfq serve` publishes (`compiler/src/metric.rs`).
+    pub metric: Option<MetricHead>,
+}
+
+/// The head of a `metric NAME[: KIND]` item: KIND as written (`gauge` or `counter`; checked
+/// when the metric is made, so a typo is a coded diagnostic pointing at it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricHead {
+    pub kind: Option<Ident>,
 }
 
 /// `column task.state = task.__state ?? task.state;` — the binder uses the first

@@ -149,6 +149,10 @@ fn write_item(out: &mut String, item: &Item) {
                 0,
                 format_args!("query {} {}", named.name.name, span_text(named.span)),
             );
+            if let Some(head) = &named.metric {
+                let kind = head.kind.as_ref().map_or("(gauge)", |k| k.name.as_str());
+                line(out, 1, format_args!("metric: {kind}"));
+            }
             write_doc(out, &named.doc);
             write_query(out, &named.query, 1);
         }

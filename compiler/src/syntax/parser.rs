@@ -31,7 +31,7 @@ pub fn module_input(ctx: Ctx<'_>, src: &str, pair: Pair<'_, Rule>) -> Result<Mod
                 span,
             }),
             Rule::param_decl => Item::Param(param_decl(ctx, child, doc)?),
-            Rule::query_decl => Item::Query(query_decl(ctx, child, doc)?),
+            Rule::query_decl | Rule::metric_decl => Item::Query(query_decl(ctx, child, doc)?),
             Rule::column_decl => Item::Column(column_decl(ctx, child, doc)?),
             Rule::defaults_decl => Item::Defaults(defaults_decl(ctx, child, doc)?),
             _ => return Err(ctx.internal(&child, "unknown module item")),
@@ -300,13 +300,21 @@ fn literal(ctx: Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Expr, Diagnostic> {
     Err(ctx.internal_missing(&pair, "literal"))
 }
 
+/// `query NAME = ...` or `metric NAME[: KIND] = ...` (the first name is the query's, a second
+/// one the metric's kind).
 fn query_decl(ctx: Ctx<'_>, pair: Pair<'_, Rule>, doc: String) -> Result<NamedQuery, Diagnostic> {
     let span = ctx.span(&pair);
     let mut name = None;
     let mut body = None;
+    let mut metric = None;
     for child in significant(pair.clone()) {
         match child.as_rule() {
-            Rule::kw_query => {}
+            Rule::kw_query | Rule::colon | Rule::equals => {}
+            Rule::kw_metric => metric = Some(MetricHead { kind: None }),
+            Rule::ident if name.is_some() => {
+                let kind = Some(ctx.ident(child)?);
+                metric = Some(MetricHead { kind });
+            }
             Rule::ident => name = Some(ctx.ident(child)?),
             Rule::query => body = Some(query(ctx, child)?),
             _ => return Err(ctx.internal(&child, "unexpected part of a query item")),
@@ -318,6 +326,7 @@ fn query_decl(ctx: Ctx<'_>, pair: Pair<'_, Rule>, doc: String) -> Result<NamedQu
             name,
             query,
             span,
+            metric,
         }),
         _ => Err(ctx.internal_missing(&pair, "query name or body")),
     }

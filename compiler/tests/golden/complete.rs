@@ -57,8 +57,8 @@ fn columns_and_context_fields_in_expressions() {
     assert_eq!(candidates(btf, "from task select pid where pp"), ["ppid"]);
     assert_eq!(
         candidates(btf, "from task select pid order by co"),
-        ["comm", "compat_robust_list"],
-        "the stdlib column, and a member of struct task_struct"
+        ["comm", "compat_robust_list", "container"],
+        "the stdlib columns, and a member of struct task_struct"
     );
     // Members of the main object may be written bare once a letter is typed.
     let bare = candidates(btf, "from task select real_pa");

@@ -65,6 +65,11 @@ fn every_item_kind() {
          from task select *"
     );
     snap!(
+        "metrics",
+        "--- Sockets by state.\nMETRIC tcp_sockets=from tcp select state,count(*) as n group by state;\
+         metric forks :counter=from task select uid,count(*) as n group by uid"
+    );
+    snap!(
         "two_bare_queries",
         "from task select pid; from tcp select sport;;"
     );
@@ -206,7 +211,7 @@ fn the_check_refuses_lost_comments_and_changed_meaning() {
 fn repository_files_are_canonical() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut checked = 0;
-    for dir in ["examples", "stdlib"] {
+    for dir in ["examples", "examples/serve", "stdlib"] {
         let mut paths: Vec<_> = std::fs::read_dir(format!("{root}/{dir}"))
             .expect("directory")
             .map(|entry| entry.expect("entry").path())

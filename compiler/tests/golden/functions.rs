@@ -17,7 +17,8 @@ fn check(query: &str) -> String {
         match env.compile_single(Input::File(file), Options::default()) {
             Ok(c) => {
                 let kernel: Vec<String> = c
-                    .plan.layout
+                    .plan
+                    .layout
                     .columns
                     .iter()
                     .map(|col| format!("{} {:?}", col.name, col.kind))

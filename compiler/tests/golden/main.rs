@@ -21,6 +21,7 @@ mod isa_variants;
 mod kernfs_path;
 mod map_elem;
 mod map_walk;
+mod metric;
 mod modules;
 mod parse;
 mod queryfile;

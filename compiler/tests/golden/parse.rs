@@ -151,6 +151,17 @@ fn stdlib_task_parses_with_docs_on_every_item() {
         "start",
         "started",
         "age",
+        "utime",
+        "stime",
+        "cpu_time",
+        "exited_cpu_time",
+        "state_letter",
+        "tty",
+        "netns",
+        "env_size",
+        "cgroup",
+        "cgroup_id",
+        "container",
     ];
     assert_eq!(columns, expected);
     snap!("stdlib_task", &format!("module:\n{text}"));

@@ -118,6 +118,23 @@ impl<'c> Prepared<'c> {
         Ok(Prepared { context, what })
     }
 
+    /// What each run asks of the kernel beyond what `new` loaded (a join loads every source's
+    /// program at each run).
+    pub fn walk_needs(&self) -> Vec<crate::caps::Needs> {
+        match &self.what {
+            Loaded::Single(producer) => producer.walk_needs(),
+            Loaded::Join(_) => vec![crate::caps::Needs::Tracing],
+        }
+    }
+
+    /// Whether the query groups in the kernel (a group map) rather than in user space.
+    pub fn groups_in_kernel(&self) -> bool {
+        matches!(&self.what, Loaded::Single(producer) if matches!(
+            producer.compiled().plan.group_place,
+            Some(bpfq_compiler::group_place::GroupPlace::Kernel(_))
+        ))
+    }
+
     /// One run: a fresh walk of the kernel's objects, its rows written to `sink`.
     pub fn run(
         &self,

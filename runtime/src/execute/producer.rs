@@ -6,6 +6,7 @@
 //! program and emptied at each walk, and replaced (with the program) only by a larger one when
 //! a walk fills it; every iterator a walk opens is closed before the next walk.
 
+use bpfq_compiler::bind::IterParams;
 use bpfq_compiler::group_place::GroupPlace;
 use bpfq_compiler::map_walk::RowsFrom;
 use bpfq_compiler::pipeline::Compiled;
@@ -19,6 +20,7 @@ use super::rows::Rows;
 use super::sockets::SocketLinks;
 use super::timings::Timings;
 use super::{Context, RunError};
+use crate::caps::Needs;
 use crate::group::Grouper;
 
 /// How a query's rows are produced, and what stays loaded between walks.
@@ -84,6 +86,25 @@ impl<'c> Producer<'c> {
 
     pub fn compiled(&self) -> &'c Compiled {
         self.compiled
+    }
+
+    /// What each walk asks of the kernel beyond the fds loaded once (`bpfq serve` keeps the
+    /// capabilities of these and drops the rest after loading).
+    pub fn walk_needs(&self) -> Vec<Needs> {
+        let params = self.compiled.plan.iter_params.as_ref();
+        let in_other_namespaces = matches!(params, Some(IterParams::Netns(_)));
+        let mut needs = match &self.strategy {
+            Strategy::Seq(_) => vec![],
+            // A walk that fills its ring or group map loads the program again with a larger one.
+            Strategy::Ring(_) | Strategy::Groups(_) => vec![Needs::Tracing],
+            Strategy::MapWalk => vec![Needs::SysAdmin],
+            // In every namespace of the machine, with rings that may grow.
+            Strategy::Sockets(_) => vec![Needs::Tracing, Needs::Namespaces],
+        };
+        if in_other_namespaces {
+            needs.push(Needs::Namespaces);
+        }
+        needs
     }
 
     /// One walk of the kernel's objects.

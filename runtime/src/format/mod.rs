@@ -88,6 +88,13 @@ fn write_pending(out: &mut impl io::Write, pending: &mut TextBuf, all: bool) -> 
     Ok(())
 }
 
+/// The text of `cell` as every format writes it (pointers hidden unless `options` shows them),
+/// or `None` for NULL: for consumers that are not a format (`bpfq serve`'s label values).
+pub fn plain_text(cell: &crate::decode::Cell<'_>, options: &FormatOptions) -> Option<String> {
+    let mut out = TextBuf::new();
+    text::push_plain(&mut out, cell, options).then(|| out.into_string())
+}
+
 /// The sink for `format` writing to `out`.
 pub fn new_sink<'w, W: io::Write + 'w>(
     format: OutputFormat,

@@ -56,7 +56,14 @@ impl Builder<'_> {
                 concat(docs)
             }
             Item::Query(named) => {
-                let head = format!("query {} =", spelling::ident(&named.name.name));
+                let name = spelling::ident(&named.name.name);
+                let head = match &named.metric {
+                    None => format!("query {name} ="),
+                    Some(MetricHead { kind: None }) => format!("metric {name} ="),
+                    Some(MetricHead { kind: Some(kind) }) => {
+                        format!("metric {name}: {} =", spelling::ident(&kind.name))
+                    }
+                };
                 let body = self.query(&named.query);
                 concat(vec![
                     Doc::text(head),

@@ -23,6 +23,9 @@ pub fn without_spans(module: &Module) -> Module {
             Item::Query(named) => {
                 named.span = NONE;
                 ident(&mut named.name);
+                if let Some(head) = &mut named.metric {
+                    head.kind.iter_mut().for_each(ident);
+                }
                 query(&mut named.query);
             }
             Item::Column(column) => {
