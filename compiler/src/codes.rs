@@ -147,6 +147,13 @@ pub const JOIN_CONDITION: &str = "E0224";
 pub const JOIN_AMBIGUOUS: &str = "E0225";
 /// A string compared with an enum value that names none of the enum's members.
 pub const UNKNOWN_ENUM_MEMBER: &str = "E0226";
+/// A call of a built-in function with too few or too many arguments.
+pub const FUNCTION_ARITY: &str = "E0230";
+/// An argument of a user-space function of a type it does not take (`upper(pid)`).
+pub const FUNCTION_ARGUMENT: &str = "E0231";
+/// A function computed in user space where only the program's values can be: a grouped query,
+/// a join, `bpfq pin`/`compile`, inside a cast.
+pub const USER_FUNCTION_PLACE: &str = "E0232";
 /// A string compared with a socket address that is no IPv4 or IPv6 address or prefix.
 pub const BAD_ADDRESS: &str = "E0260";
 /// An address prefix whose length is not a number up to 32 (IPv4) or 128 (IPv6).
@@ -476,6 +483,18 @@ pub const ALL: &[(&str, &str)] = &[
     (
         UNKNOWN_ENUM_MEMBER,
         "a string compared with an enum names one of its values, e.g. \"TCP_LISTEN\" or \"LISTEN\"",
+    ),
+    (
+        FUNCTION_ARITY,
+        "each function takes the number of arguments `bpfq describe functions` lists",
+    ),
+    (
+        FUNCTION_ARGUMENT,
+        "text functions take text (char arrays, strings, paths), number functions integers; `bpfq describe functions` lists them",
+    ),
+    (
+        USER_FUNCTION_PLACE,
+        "functions computed in user space (upper, concat, now...) go in `select` and `where` of a single-source query without grouping, whose rows bpfq prints",
     ),
     (
         BAD_ADDRESS,

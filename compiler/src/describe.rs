@@ -10,6 +10,34 @@ use bpfq_kernel::catalogue::type_name;
 use bpfq_kernel::TypeId;
 use std::fmt::Write;
 
+/// Every built-in function, one line each (`bpfq describe functions`): the call, what it
+/// gives, where it runs and what it computes, from the table of functions.
+pub fn functions() -> String {
+    let rows = crate::bind::describe_functions();
+    let width = |at: usize| {
+        rows.iter()
+            .map(|r| r[at].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (call, gives, runs) = (width(0), width(1), width(2));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:call$}  {:gives$}  {:runs$}  what",
+        "function", "gives", "runs in"
+    );
+    for [name, returns, place, doc] in &rows {
+        let _ = writeln!(out, "{name:call$}  {returns:gives$}  {place:runs$}  {doc}");
+    }
+    out.push_str(
+        "\nFunctions computed in user space go in `select` and `where` (conditions joined \
+         with `and` are split between the program and user space), not in grouped queries, \
+         joins or pinned programs.\n",
+    );
+    out
+}
+
 /// The type shown for a map key or value column, which the map decides.
 pub const MAP_TYPED: &str = "per map";
 

@@ -16,6 +16,28 @@ pub const DENTRY_PATH_DELETED: u32 = 2;
 /// (`pipe:[N]`, `socket:[N]`, `anon_inode:NAME`).
 pub const DENTRY_PATH_PSEUDO: u32 = 3;
 
+/// What an 8-byte count of nanoseconds means (a `timestamp`, `boot_timestamp` or `duration`
+/// column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeKind {
+    /// Since the epoch (CLOCK_REALTIME): shown as a date and time.
+    Timestamp,
+    /// Since boot (CLOCK_BOOTTIME): shown as the date and time it was, boot time + the value.
+    BootTimestamp,
+    /// A length of time (`format_duration`).
+    Duration,
+}
+
+impl TimeKind {
+    /// The view's name in the stdlib (`column x: timestamp = ...`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeKind::Timestamp => "timestamp",
+            TimeKind::BootTimestamp => "boot_timestamp",
+            TimeKind::Duration => "duration",
+        }
+    }
+}
 /// Bytes of an `InetAddr` column: the family (u16) at 0, the IPv4 address (network order) at
 /// `INET_ADDR_V4`, the IPv6 address at `INET_ADDR_V6`; only the family's field is written.
 pub const INET_ADDR_V4: u32 = 4;
@@ -75,6 +97,10 @@ pub enum ColumnKind {
     DentryPath { levels: u32, slot: u32 },
     /// A 64-bit IEEE float (`avg`); computed in user space, never written by a BPF program.
     Float,
+    /// 8 bytes of nanoseconds (`TimeKind` says since when, or how long).
+    Time(TimeKind),
+    /// Text computed in user space (`upper`, `concat`...); never in a kernel row.
+    Text,
 }
 
 impl ColumnKind {
@@ -84,7 +110,11 @@ impl ColumnKind {
             ColumnKind::Int { bytes, .. } | ColumnKind::Enum { bytes, .. } => u32::from(*bytes),
             ColumnKind::Bool | ColumnKind::VmaPerms => 1,
             ColumnKind::Chars { len } | ColumnKind::Bytes { len, .. } => *len,
-            ColumnKind::KernelPointer | ColumnKind::Float | ColumnKind::Shown(_) => 8,
+            ColumnKind::KernelPointer
+            | ColumnKind::Float
+            | ColumnKind::Time(_)
+            | ColumnKind::Shown(_) => 8,
+            ColumnKind::Text => 0,
             ColumnKind::Ipv6 => 16,
             ColumnKind::Ipv4 => 4,
             ColumnKind::InetAddr => INET_ADDR_V6 + 16,
@@ -102,6 +132,7 @@ impl ColumnKind {
             | ColumnKind::InetAddr
             | ColumnKind::KernfsPath { .. }
             | ColumnKind::DentryPath { .. } => 8,
+            ColumnKind::Text => 1,
             other => other.width().min(8),
         }
     }

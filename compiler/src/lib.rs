@@ -27,6 +27,7 @@ pub mod modules;
 pub mod pipeline;
 pub mod plan;
 pub mod plan_layout;
+pub mod projection;
 pub mod queryfile;
 pub mod scalar_fn;
 pub mod socket_storage;

@@ -168,6 +168,7 @@ impl Checker<'_> {
             | Ty::AddressFamily { .. }
             | Ty::Ipv4
             | Ty::VmaPerms
+            | Ty::Time(_)
             | Ty::Shown(_) => self.value(expr),
             other => Err(self.refuse(expr, format!("a column of type {}", other.describe()))),
         }
@@ -254,6 +255,7 @@ impl Checker<'_> {
             | TKind::CtxValue { .. }
             | TKind::Place { .. }
             | TKind::Str(_)
+            | TKind::UserCall { .. }
             | TKind::Compare { .. }
             | TKind::TextEq { .. }
             | TKind::Like { .. }
@@ -302,6 +304,7 @@ impl Checker<'_> {
             | TKind::InetAddr { .. }
             | TKind::BoolToInt { .. }
             | TKind::Call { .. }
+            | TKind::UserCall { .. }
             | TKind::ByteSwap { .. }
             | TKind::Cast { .. } => Err(self.refuse(expr, "this condition")),
         }

@@ -171,6 +171,7 @@ fn uses_aggregate(expr: &GExpr) -> bool {
         }
         GKind::And(lhs, rhs) | GKind::Or(lhs, rhs) => uses_aggregate(lhs) || uses_aggregate(rhs),
         GKind::Neg(inner) | GKind::BitNot(inner) | GKind::Not(inner) => uses_aggregate(inner),
+        GKind::Call { args, .. } => args.iter().any(uses_aggregate),
     }
 }
 

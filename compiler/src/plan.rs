@@ -8,10 +8,12 @@
 use crate::bind::{
     BoundTarget, Grouping, IterParams, OutputColumn, SortKey, TExpr, TKind, TypedQuery,
 };
+use crate::codes;
 use crate::diagnostic::{Diagnostic, Sources, Span};
 use crate::group_place::{place, GroupPlace, KernelGrouping};
 use crate::layout::RowLayout;
 use crate::map_walk::RowsFrom;
+use crate::projection::{refuse_inside, Projection};
 use crate::socket_storage::SocketLookup;
 use bpfq_kernel::catalogue::RowTransport;
 use bpfq_kernel::{Btf, KernelFeatures};
@@ -105,6 +107,10 @@ pub struct UserPart {
     pub visible: Vec<usize>,
     /// Drop a last row equal to the one before it (`TargetFacts::repeats_last_row`: iter/ksym).
     pub drop_repeated_last: bool,
+    /// The result columns computed from the kernel's row, when a selected value uses a
+    /// function computed in user space (`projection::split`); `order_by` and `visible` then
+    /// index its columns. None for a grouped query.
+    pub projection: Option<Projection>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,8 +144,36 @@ fn text(sources: &Sources, span: Span) -> String {
 
 /// Plans a single-source query.
 pub fn plan(query: TypedQuery, env: &PlanEnv) -> Result<Plan, Diagnostic> {
-    let filter_text = filter_text(&query, env.sources);
-    complete(split(query, filter_text), env)
+    let filter_in_user_space = query.filter.as_ref().is_some_and(TExpr::in_user_space);
+    let (query, projection) = crate::projection::split(query, env.sources)?;
+    // The program's part of a filter split with user space: its conditions' own text.
+    let filter_text = match filter_in_user_space {
+        false => filter_text(&query, env.sources),
+        true => query.filter.as_ref().map(|filter| {
+            let mut parts = Vec::new();
+            let mut rest = vec![filter];
+            while let Some(e) = rest.pop() {
+                match &e.kind {
+                    TKind::And(a, b) => rest.extend([&**b, &**a]),
+                    _ => parts.push(text(env.sources, e.span)),
+                }
+            }
+            parts.join(" and ")
+        }),
+    };
+    let mut plan = split(query, filter_text);
+    if let Some(projection) = projection {
+        // The result columns are the projection's: one for each selected column.
+        plan.user.visible = projection
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.hidden)
+            .map(|(i, _)| i)
+            .collect();
+        plan.user.projection = Some(projection);
+    }
+    complete(plan, env)
 }
 
 /// Plans one source of a join, whose filter reads `filter_text` (the part of the join's `where`
@@ -153,6 +187,13 @@ pub fn plan_join_side(
         true => self::filter_text(&query, env.sources),
         false => filter_text,
     };
+    for expr in query.columns.iter().map(|c| &c.expr).chain(&query.filter) {
+        refuse_inside(
+            expr,
+            "in a join",
+            "run the sources as queries of their own, or select the function's arguments",
+        )?;
+    }
     complete(split(query, filter_text), env)
 }
 
@@ -180,6 +221,30 @@ fn filter_text(query: &TypedQuery, sources: &Sources) -> Option<String> {
 /// program.
 fn complete(mut plan: Plan, env: &PlanEnv) -> Result<Plan, Diagnostic> {
     let text = env.options.output == Output::Text;
+    if let (true, Some(projection)) = (text, &plan.user.projection) {
+        let computed = projection
+            .filter
+            .iter()
+            .map(|f| (projection.filter_text.clone().unwrap_or_default(), f.span))
+            .chain(
+                projection
+                    .columns
+                    .iter()
+                    .filter(|c| !matches!(c.expr.kind, crate::bind::GKind::Key(_)))
+                    .map(|c| (c.name.clone(), c.expr.span)),
+            )
+            .next();
+        if let Some((what, span)) = computed {
+            return Err(Diagnostic::error(
+                codes::USER_FUNCTION_PLACE,
+                format!(
+                    "`{what}` is computed in user space: a pinned or compiled program prints its rows itself"
+                ),
+            )
+            .with_primary(span, "computed by bpfq after the program has run")
+            .with_note("help: select the function's arguments, or run the query with bpfq"));
+        }
+    }
     let walk = crate::map_walk::choose(
         &plan.target.name,
         plan.iter_params.as_ref(),
@@ -277,6 +342,7 @@ fn split(query: TypedQuery, filter_text: Option<String>) -> Plan {
             limit: query.limit,
             visible,
             drop_repeated_last: quirks.repeats_last_row,
+            projection: None,
         },
         group_place: None,
         rows_from: RowsFrom::Program,
@@ -407,7 +473,13 @@ impl Plan {
                 steps.extend(grouping.describe_steps(&self.kernel.columns));
                 grouping.columns.iter().map(|c| c.name.as_str()).collect()
             }
-            None => names.to_vec(),
+            None => match &self.user.projection {
+                Some(projection) => {
+                    steps.extend(projection.describe_steps());
+                    projection.columns.iter().map(|c| c.name.as_str()).collect()
+                }
+                None => names.to_vec(),
+            },
         };
         if !self.user.order_by.is_empty() {
             let keys: Vec<String> = self

@@ -31,6 +31,7 @@ pub fn column_kind(btf: &Btf, ty: &Ty) -> Result<ColumnKind, Diagnostic> {
         Ty::Chars { len } => ColumnKind::Chars { len: *len },
         Ty::Ptr { .. } => ColumnKind::KernelPointer,
         Ty::Ipv4 => ColumnKind::Ipv4,
+        Ty::Time(kind) => ColumnKind::Time(*kind),
         Ty::InetAddr => ColumnKind::InetAddr,
         Ty::AddressFamily { bytes } => ColumnKind::Enum {
             bytes: *bytes,

@@ -2,13 +2,31 @@
 //! helper): each one's name and its value as the generated program computes it. The binder's
 //! table (`bind::builtins`) types them, `lower::scalar_fn` emits them, and every user-space
 //! evaluator (the map walk's) computes them through `eval`, so a value never depends on where
-//! it was computed.
+//! it was computed. And the built-ins computed in user space alone (`UserFn`: text, formatting,
+//! the clock), whose arguments the program writes and whose values `bpfq_runtime::user_fn`
+//! computes.
 
 /// A scalar built-in of the typed tree (`TKind::Call`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScalarFn {
     /// `if(cond, then, otherwise)`: `then` when the condition holds, else `otherwise`.
     If,
+}
+
+/// A scalar built-in computed in user space from values the program writes (`TKind::UserCall`):
+/// the plan moves it and what uses it to the user part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserFn {
+    Upper,
+    Lower,
+    Length,
+    Substr,
+    Concat,
+    Coalesce,
+    Hex,
+    FormatBytes,
+    FormatDuration,
+    Now,
 }
 
 impl ScalarFn {

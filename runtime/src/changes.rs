@@ -145,7 +145,7 @@ fn hash_value<H: Hasher>(value: &Value, state: &mut H) {
     std::mem::discriminant(value).hash(state);
     match value {
         Value::Null => {}
-        Value::Int(n) => n.hash(state),
+        Value::Int(n) | Value::Timestamp(n) | Value::Duration(n) => n.hash(state),
         Value::UInt(n) | Value::Pointer(n) => n.hash(state),
         Value::Float(x) => x.to_bits().hash(state),
         Value::Bool(b) => b.hash(state),

@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use bpfq_compiler::address::{AF_INET, AF_INET6};
 use bpfq_compiler::layout::{
-    ColumnKind, ColumnLayout, PathShown, RowLayout, INET_ADDR_V4, INET_ADDR_V6,
+    ColumnKind, ColumnLayout, PathShown, RowLayout, TimeKind, INET_ADDR_V4, INET_ADDR_V6,
 };
 
 /// One decoded column value.
@@ -35,6 +35,10 @@ pub enum Value {
         bytes: Vec<u8>,
         pointers: Vec<u32>,
     },
+    /// Nanoseconds since the epoch (a `boot_timestamp` already moved there).
+    Timestamp(i64),
+    /// A length of time in nanoseconds.
+    Duration(i64),
 }
 
 /// One column value borrowed from where it lives: the row bytes the kernel wrote (text of a
@@ -64,6 +68,8 @@ pub enum Cell<'a> {
     Ipv6(Ipv6Addr),
     /// VM_READ/VM_WRITE/VM_EXEC/VM_MAYSHARE bits, shown as /proc/PID/maps' `r-xp`.
     VmaPerms(u64),
+    Timestamp(i64),
+    Duration(i64),
 }
 
 impl Cell<'_> {
@@ -88,11 +94,25 @@ impl Cell<'_> {
             Cell::Ipv4(address) => Value::Text(address.to_string()),
             Cell::Ipv6(address) => Value::Text(address.to_string()),
             Cell::VmaPerms(bits) => Value::Text(vma_perms_text(*bits).iter().collect()),
+            Cell::Timestamp(ns) => Value::Timestamp(*ns),
+            Cell::Duration(ns) => Value::Duration(*ns),
         }
     }
 }
 
 impl Value {
+    /// The value as an integer when it is one (enums, booleans and times included).
+    pub fn as_integer(&self) -> Option<i128> {
+        match self {
+            Value::Int(i) => Some(i128::from(*i)),
+            Value::UInt(u) => Some(i128::from(*u)),
+            Value::Bool(b) => Some(i128::from(*b)),
+            Value::Enum { value, .. } => Some(i128::from(*value)),
+            Value::Timestamp(ns) | Value::Duration(ns) => Some(i128::from(*ns)),
+            _ => None,
+        }
+    }
+
     /// This value as a cell, borrowing its text.
     pub fn as_cell(&self) -> Cell<'_> {
         match self {
@@ -108,6 +128,8 @@ impl Value {
             },
             Value::Pointer(address) => Cell::Pointer(*address),
             Value::Bytes { bytes, pointers } => Cell::Bytes { bytes, pointers },
+            Value::Timestamp(ns) => Cell::Timestamp(*ns),
+            Value::Duration(ns) => Cell::Duration(*ns),
         }
     }
 }
@@ -229,6 +251,13 @@ pub fn decode_cell<'a>(column: &'a ColumnLayout, row: &'a [u8]) -> Cell<'a> {
             Ok(octets) => Cell::Ipv6(Ipv6Addr::from(octets)),
             Err(_) => Cell::Null,
         },
+        ColumnKind::Time(TimeKind::Timestamp) => Cell::Timestamp(unsigned(bytes) as i64),
+        ColumnKind::Time(TimeKind::BootTimestamp) => {
+            Cell::Timestamp(crate::clock::boot_time_ns().wrapping_add(unsigned(bytes) as i64))
+        }
+        ColumnKind::Time(TimeKind::Duration) => Cell::Duration(unsigned(bytes) as i64),
+        // Never in a kernel row.
+        ColumnKind::Text => Cell::Null,
         ColumnKind::InetAddr => inet_addr(bytes),
     }
 }

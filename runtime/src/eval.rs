@@ -6,6 +6,7 @@
 use std::cmp::Ordering;
 
 use bpfq_compiler::bind::{ArithOp, CmpOp, GExpr, GKind, GTy, Ty};
+use bpfq_compiler::layout::TimeKind;
 
 use crate::decode::Value;
 
@@ -32,15 +33,9 @@ pub fn compare(op: CmpOp, l: &Value, r: &Value, integers: Integers) -> Option<bo
     })
 }
 
-/// A value as an integer when it is one (enums and booleans included).
+/// A value as an integer when it is one (enums, booleans and times included).
 pub fn integer(value: &Value) -> Option<i128> {
-    match value {
-        Value::Int(i) => Some(i128::from(*i)),
-        Value::UInt(u) => Some(i128::from(*u)),
-        Value::Bool(b) => Some(i128::from(*b)),
-        Value::Enum { value, .. } => Some(i128::from(*value)),
-        _ => None,
-    }
+    value.as_integer()
 }
 
 /// An integer value as the program's 64-bit register holds it (signed values sign-extended).
@@ -161,8 +156,26 @@ impl GroupValues<'_> {
                 lhs,
                 rhs,
                 signed,
-            } => arith(*op, self.eval(lhs), self.eval(rhs), *signed),
+            } => as_time(
+                arith(*op, self.eval(lhs), self.eval(rhs), *signed),
+                &expr.ty,
+            ),
+            GKind::Call { func, args } => {
+                let values: Vec<Value> = args.iter().map(|arg| self.eval(arg)).collect();
+                crate::user_fn::value(*func, &values)
+            }
         }
+    }
+}
+
+/// An integer typed as a time (`now() - task.started` viewed as a `duration`) as that time.
+fn as_time(value: Value, ty: &GTy) -> Value {
+    match (ty, integer(&value)) {
+        (GTy::Kernel(Ty::Time(kind)), Some(ns)) => match kind {
+            TimeKind::Duration => Value::Duration(ns as i64),
+            TimeKind::Timestamp | TimeKind::BootTimestamp => Value::Timestamp(ns as i64),
+        },
+        _ => value,
     }
 }
 

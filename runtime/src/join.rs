@@ -29,6 +29,7 @@ fn key_part(value: &Value) -> Option<KeyPart> {
         Value::Bool(b) => KeyPart::Int(i128::from(*b)),
         Value::Enum { value, .. } => KeyPart::Int(i128::from(*value)),
         Value::Pointer(p) => KeyPart::Int(i128::from(*p)),
+        Value::Timestamp(ns) | Value::Duration(ns) => KeyPart::Int(i128::from(*ns)),
         Value::Text(t) => KeyPart::Text(t.clone()),
         Value::Bytes { bytes, .. } => KeyPart::Bytes(bytes.clone()),
         Value::Null | Value::Float(_) => return None,

@@ -3,8 +3,10 @@
 
 #![deny(unsafe_code)]
 
+pub mod boot_key;
 pub mod caps;
 pub mod changes;
+pub mod clock;
 pub mod container;
 pub mod decode;
 pub mod eval;
@@ -33,6 +35,7 @@ pub mod socket_keys;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod trust;
+pub mod user_fn;
 pub mod verifier_report;
 
 pub use decode::{decode_row, Cell, RawRow, Row, Value};

@@ -14,7 +14,7 @@ use bpfq_compiler::plan::UserPart;
 use std::cmp::Ordering;
 
 use crate::decode::{decode_row, RawRow, Value};
-use crate::eval::compare_values;
+use crate::eval::{compare_values, GroupValues};
 use crate::format::RowSink;
 use crate::group::Grouper;
 use crate::reader::ReadError;
@@ -52,13 +52,17 @@ fn is_closed_output(err: &io::Error) -> bool {
 
 /// The columns of the result rows that are printed, in order (`layout`: the kernel's rows).
 pub fn visible_layout(layout: &RowLayout, user: &UserPart) -> RowLayout {
-    let grouped;
-    let layout = match &user.grouping {
-        Some(grouping) => {
-            grouped = grouping.result_layout(layout);
-            &grouped
+    let computed;
+    let layout = match (&user.grouping, &user.projection) {
+        (Some(grouping), _) => {
+            computed = grouping.result_layout(layout);
+            &computed
         }
-        None => layout,
+        (None, Some(projection)) => {
+            computed = projection.result_layout(layout);
+            &computed
+        }
+        (None, None) => layout,
     };
     RowLayout {
         size: layout.size,
@@ -91,6 +95,7 @@ pub fn stream_rows_of<R: RowSource>(
     user: &UserPart,
     sink: &mut dyn RowSink,
 ) -> Result<StreamSummary, StreamError> {
+    crate::clock::start_run();
     let closed = |rows| {
         Ok(StreamSummary {
             rows,
@@ -112,7 +117,56 @@ pub fn stream_rows_of<R: RowSource>(
         .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
     let mut rows = 0usize;
     let mut write_error = None;
-    if user.order_by.is_empty() && user.grouping.is_none() {
+    // A row of the kernel's values, and the result row user space computes from it.
+    // None when user space's part of the filter does not hold.
+    let result_row = |bytes: &[u8]| -> Option<Vec<Value>> {
+        let kernel = decode_row(layout, bytes);
+        match &user.projection {
+            Some(projection) => {
+                let values = GroupValues {
+                    keys: &kernel,
+                    aggs: &[],
+                };
+                let kept = projection
+                    .filter
+                    .as_ref()
+                    .is_none_or(|f| values.eval(f) == Value::Bool(true));
+                kept.then(|| {
+                    projection
+                        .columns
+                        .iter()
+                        .map(|c| values.eval(&c.expr))
+                        .collect()
+                })
+            }
+            None => Some(kernel),
+        }
+    };
+    if user.order_by.is_empty() && user.grouping.is_none() && user.projection.is_some() {
+        if limit > 0 {
+            each_row(
+                readers,
+                layout.size as usize,
+                user.drop_repeated_last,
+                |bytes| match result_row(bytes).map(|row| sink.row(&pick(row))) {
+                    None => ControlFlow::Continue(()),
+                    Some(Ok(())) => {
+                        rows += 1;
+                        if rows >= limit {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        }
+                    }
+                    Some(Err(err)) => {
+                        write_error = Some(err);
+                        ControlFlow::Break(())
+                    }
+                },
+            )
+            .map_err(StreamError::Read)?;
+        }
+    } else if user.order_by.is_empty() && user.grouping.is_none() {
         if limit > 0 {
             each_row(
                 readers,
@@ -153,7 +207,7 @@ pub fn stream_rows_of<R: RowSource>(
             |row| {
                 match grouper.as_mut() {
                     Some(grouper) => grouper.add(row),
-                    None => all.push(decode_row(layout, row)),
+                    None => all.extend(result_row(row)),
                 }
                 ControlFlow::Continue(())
             },
@@ -486,6 +540,7 @@ mod tests {
             limit: None,
             visible: vec![0],
             drop_repeated_last: false,
+            projection: None,
         }
     }
     #[test]
@@ -579,6 +634,7 @@ mod tests {
             limit: Some(2),
             visible: vec![0],
             drop_repeated_last: false,
+            projection: None,
         };
         let summary = stream_rows(&mut reader_of(&[3, 1, 5, 2]), &layout(), &user, &mut sink)
             .expect("stream");
@@ -599,6 +655,7 @@ mod tests {
             limit: Some(3),
             visible: vec![0],
             drop_repeated_last: false,
+            projection: None,
             grouping: None,
         };
         let mut sink = recorder(usize::MAX, io::ErrorKind::Other);
@@ -627,6 +684,7 @@ mod tests {
             limit: Some(1),
             visible: vec![0],
             drop_repeated_last: false,
+            projection: None,
         };
         let summary =
             stream_rows(&mut reader_of(&[3, 1, 2]), &layout(), &user, &mut sink).expect("stream");
@@ -665,6 +723,7 @@ mod tests {
             limit: None,
             visible: vec![0],
             drop_repeated_last: false,
+            projection: None,
         };
         stream_rows(&mut reader_of(&[10, 2, 20, 1]), &two, &user, &mut sink).expect("stream");
         assert_eq!(

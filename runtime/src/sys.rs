@@ -1092,6 +1092,19 @@ pub fn filesystem_magic(path: &Path) -> io::Result<i64> {
     Ok(stat.f_type as i64)
 }
 
+/// The time of `clock` (`libc::CLOCK_REALTIME`, `CLOCK_BOOTTIME`...) in nanoseconds.
+pub fn clock_ns(clock: libc::clockid_t) -> io::Result<i64> {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec the call writes and nothing else.
+    if unsafe { libc::clock_gettime(clock, &mut now) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(now.tv_sec * 1_000_000_000 + now.tv_nsec)
+}
+
 /// capset(2)'s header (`struct __user_cap_header_struct`).
 #[repr(C)]
 struct CapHeader {

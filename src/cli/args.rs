@@ -243,10 +243,11 @@ pub enum Command {
     },
     /// Show a target's stdlib columns and context fields, or the members behind a path.
     #[command(
-        after_help = "Examples:\n  bpfq describe task\n  bpfq describe task.mm\n  bpfq describe task.real_parent.cred"
+        after_help = "Examples:\n  bpfq describe task\n  bpfq describe task.mm\n  bpfq describe task.real_parent.cred\n  bpfq describe functions"
     )]
     Describe {
-        /// A target (`task`) or a path into it (`task.mm`).
+        /// A target (`task`), a path into it (`task.mm`), or `functions`: every built-in
+        /// function with its arguments, what it gives and where it runs.
         what: String,
     },
     /// Compile query files without running them (non-zero exit on any error): CI for queries in

@@ -35,5 +35,25 @@ pub fn print_page(subcommand: Option<&str>) -> Result<(), Failure> {
     clap_mangen::Man::new(page)
         .render(&mut roff)
         .map_err(|e| Failure::Runtime(format!("rendering the manual page failed: {e}")))?;
+    if matches!(subcommand, None | Some("describe")) {
+        roff.extend(functions_section().into_bytes());
+    }
     super::output::print(&roff)
+}
+
+/// The FUNCTIONS section: every built-in function from the compiler's table of functions, as
+/// `bpfq describe functions` lists them.
+fn functions_section() -> String {
+    let escape = |text: &str| text.replace('\\', "\\e").replace('-', "\\-");
+    let mut roff = String::from(".SH FUNCTIONS\n");
+    for [call, returns, runs, doc] in bpfq_compiler::bind::describe_functions() {
+        roff.push_str(&format!(
+            ".TP\n\\fB{}\\fR \\(em {}, in {}\n{}\n",
+            escape(&call),
+            escape(&returns),
+            escape(&runs),
+            escape(&doc)
+        ));
+    }
+    roff
 }

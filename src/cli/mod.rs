@@ -262,6 +262,9 @@ fn unclaimed_params(
 /// running kernel's features settled by the probe, so a column's type is the one a run gets
 /// (a `d_path` the kernel refuses is a dentry walk's `dentry_path`).
 fn describe(what: &str, common: &args::Common) -> Result<(), Failure> {
+    if what == "functions" {
+        return output::print(bpfq_compiler::describe::functions().as_bytes());
+    }
     let kernel = open_kernel_probed(common.btf.as_deref())?;
     let mut sources = Sources::new();
     let file = sources.add("<describe>", what);
@@ -301,8 +304,9 @@ pub fn open_kernel(btf: Option<&Path>) -> Result<Kernel, Failure> {
     })
 }
 
-/// Where the probe keeps what it learnt of the running kernel, per boot.
-const PROBE_CACHE: &str = "/run/bpfq";
+/// Where bpfq keeps what holds for one boot (a tmpfs): what the probe learnt of the running
+/// kernel, and the key hiding pointers (`bpfq_runtime::boot_key`).
+const BOOT_DIR: &str = "/run/bpfq";
 
 /// `open_kernel`, and for the running kernel (no `--btf`) its features settled by the probe
 /// (`probe::TRIALS`: one program load per fact BTF cannot tell, cached per boot): for commands
@@ -317,7 +321,7 @@ pub fn open_kernel_probed(btf: Option<&Path>) -> Result<Kernel, Failure> {
     let settled = bpfq_runtime::probe::settle(
         from_btf,
         &identity,
-        Path::new(PROBE_CACHE),
+        Path::new(BOOT_DIR),
         &mut |trial, assumed| {
             kernel.features = assumed.clone();
             try_trial(trial, &kernel)

@@ -5,12 +5,13 @@
 //! before bpfq started (`bpfq ... >&-`), reported before anything runs.
 
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use bpfq_compiler::codes;
 use bpfq_compiler::diagnostic::Diagnostic;
 use bpfq_runtime::execute::RunError;
-use bpfq_runtime::format::{new_sink, FormatOptions, RowSink};
+use bpfq_runtime::format::{new_sink, FormatOptions, PointerKey, RowSink};
 use bpfq_runtime::notes::{Note, NoteLevel, NoteSink, Notes};
 
 use super::args::OutputArgs;
@@ -108,19 +109,35 @@ pub fn run_notes(verbose: bool) -> NoteSink {
     NoteSink::new(Arc::new(Stderr { verbose }))
 }
 
-/// The header, pointer and width options the user chose (a new pointer key each call).
+/// The header, pointer and width options the user chose (hidden pointers with the boot's key).
 pub fn format_options(output: &OutputArgs) -> FormatOptions {
     FormatOptions {
         header: !output.no_header,
         show_kptrs: output.show_kptrs,
         max_width: super::terminal::table_width(output),
-        ..FormatOptions::default()
+        pointer_key: match output.show_kptrs {
+            true => PointerKey::random(),
+            false => boot_pointer_key(),
+        },
     }
 }
 
 /// The sink a query's rows go to: standard output in the chosen format with `options`.
 pub fn row_sink(output: &OutputArgs, options: FormatOptions) -> Box<dyn RowSink> {
     new_sink(super::output_format(output), stdout(), options)
+}
+
+/// The key hiding this run's pointers: the boot's, so runs compare; else one for this run,
+/// said once on standard error.
+fn boot_pointer_key() -> PointerKey {
+    static KEY: OnceLock<PointerKey> = OnceLock::new();
+    *KEY.get_or_init(|| {
+        let (key, note) = bpfq_runtime::boot_key::boot_pointer_key(Path::new(super::BOOT_DIR));
+        if let Some(note) = note {
+            eprintln!("note: {}", bpfq_compiler::hidden::visible_lines(&note));
+        }
+        key
+    })
 }
 
 /// Rows of text cells under `columns` (each at most `width` bytes wide), in the format the

@@ -91,3 +91,41 @@ fn every_subcommand_has_examples_and_a_page() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("explain"), "{}", stderr(&unknown));
 }
+
+/// Every built-in function `bpfq describe functions` lists is in the FUNCTIONS section of
+/// bpfq(1) and of bpfq-describe(1), with its one-line doc.
+#[test]
+fn the_man_page_lists_every_function() {
+    let listed = bpfq_ok(&["describe", "functions"]);
+    let names: Vec<&str> = listed
+        .lines()
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| line.split('(').next())
+        .collect();
+    for name in [
+        "upper",
+        "substr",
+        "concat",
+        "format_bytes",
+        "now",
+        "if",
+        "count",
+    ] {
+        assert!(names.contains(&name), "{name} in:\n{listed}");
+    }
+    for page in [bpfq_ok(&["man"]), bpfq_ok(&["man", "describe"])] {
+        let page = render_with_man(&page);
+        let section = page
+            .split("FUNCTIONS")
+            .nth(1)
+            .unwrap_or_else(|| panic!("a FUNCTIONS section in:\n{page}"));
+        for name in &names {
+            assert!(
+                section.contains(&format!("{name}(")),
+                "{name} in:\n{section}"
+            );
+        }
+        assert!(section.contains("as `ls -h` shows it"), "{section}");
+    }
+}

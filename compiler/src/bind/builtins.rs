@@ -5,8 +5,10 @@
 //!
 //! A scalar of register arguments (`Scalar`) becomes a `TKind::Call` node: a new one is a row
 //! here, a `scalar_fn::ScalarFn` variant with its user-space `eval`, and its IR in
-//! `lower::scalar_fn`. A reader of kernel memory (`d_path`, `kernfs_path`) has its own node
-//! kind, because its lowering, NULL-ness and row layout are its own.
+//! `lower::scalar_fn`. A scalar computed in user space (`User`: text, formatting, the clock)
+//! becomes a `TKind::UserCall`: a new one is a row here, a `scalar_fn::UserFn` variant and its
+//! value in `bpfq_runtime::user_fn`. A reader of kernel memory (`d_path`, `kernfs_path`) has
+//! its own node kind, because its lowering, NULL-ness and row layout are its own.
 //!
 //! Column views (`port`, `ipv4`, `address_family`, `tcp_state`, `string`, `kptr`, `char`, `vma_perms`, BTF enums)
 //! are not here: they are no calls but a stdlib column's declared type, applied to its one
@@ -15,7 +17,8 @@
 use super::{Binder, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{nearest_names, Diagnostic, Span};
-use crate::scalar_fn::ScalarFn;
+use crate::layout::TimeKind;
+use crate::scalar_fn::{ScalarFn, UserFn};
 use crate::syntax::ast::Expr;
 
 /// The aggregate functions.
@@ -35,6 +38,10 @@ pub enum Arg {
     Condition,
     /// An integer.
     Integer,
+    /// Text: a char array, a string, a path, an address or text computed in user space.
+    Text,
+    /// Any value that is not a kernel address nor raw bytes (text, integers, times).
+    Value,
 }
 
 /// What a built-in is and how it is bound.
@@ -43,6 +50,13 @@ pub(crate) enum BuiltinKind {
     /// A function of its arguments' registers: bound as `args` says, typed by `result`.
     Scalar {
         func: ScalarFn,
+        args: &'static [Arg],
+        result: fn(&[TExpr]) -> Ty,
+    },
+    /// A function user space computes from values the program writes: bound as `args` says
+    /// (the last kind repeats for further arguments), typed by `result`.
+    User {
+        func: UserFn,
         args: &'static [Arg],
         result: fn(&[TExpr]) -> Ty,
     },
@@ -57,7 +71,10 @@ pub(crate) struct Builtin {
     pub name: &'static str,
     /// Its arguments as a wrong call is told (`(condition, then, else)`).
     pub params: &'static str,
-    pub arity: usize,
+    /// The fewest and the most arguments it takes (`usize::MAX`: any number).
+    pub arity: (usize, usize),
+    /// What it gives, for `bpfq describe functions`.
+    pub returns: &'static str,
     /// One line for people: what it computes.
     pub doc: &'static str,
     /// A call to show when the arguments are wrong.
@@ -70,7 +87,8 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "if",
         params: "condition, then, else",
-        arity: 3,
+        arity: (3, 3),
+        returns: "integer",
         doc: "the integer `then` when the condition holds, else the integer `else`",
         example: None,
         kind: BuiltinKind::Scalar {
@@ -82,7 +100,8 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "d_path",
         params: "a struct path",
-        arity: 1,
+        arity: (1, 1),
+        returns: "text",
         doc: "a file's path as /proc shows it",
         example: Some(
             "e.g. d_path(file.f_path) on task_file, d_path(vma.vm_file.f_path) on task_vma",
@@ -92,7 +111,8 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "kernfs_path",
         params: "a struct kernfs_node pointer",
-        arity: 1,
+        arity: (1, 1),
+        returns: "text",
         doc: "a cgroup's path from the cgroup2 root",
         example: Some("e.g. kernfs_path(cgroup.kn) on cgroup"),
         kind: BuiltinKind::Reader(|b, args, span| b.bind_kernfs_path(&args[0], span)),
@@ -100,13 +120,107 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "inet_addr",
         params: "a family, an IPv4 field, an IPv6 field",
-        arity: 3,
+        arity: (3, 3),
+        returns: "address",
         doc: "a socket's address in its own family, shown as 127.0.0.1 or ::1 and filtered by address or prefix",
         example: Some(
             "e.g. inet_addr(sk_common.skc_family, sk_common.skc_daddr, sk_common.skc_v6_daddr) on tcp",
         ),
         kind: BuiltinKind::Reader(|b, args, span| b.bind_inet_addr(args, span)),
     },
+    user(
+        "upper",
+        UserFn::Upper,
+        "text",
+        (1, 1),
+        "the text in upper case (ASCII letters)",
+        &[Arg::Text],
+        text_result,
+    ),
+    user(
+        "lower",
+        UserFn::Lower,
+        "text",
+        (1, 1),
+        "the text in lower case (ASCII letters)",
+        &[Arg::Text],
+        text_result,
+    ),
+    user(
+        "length",
+        UserFn::Length,
+        "text",
+        (1, 1),
+        "the number of characters of the text",
+        &[Arg::Text],
+        |_| Ty::Int {
+            bytes: 8,
+            signed: false,
+        },
+    ),
+    user(
+        "substr",
+        UserFn::Substr,
+        "text, start[, length]",
+        (2, 3),
+        "the characters from `start` (the first is 1), at most `length` of them",
+        &[Arg::Text, Arg::Integer, Arg::Integer],
+        text_result,
+    ),
+    user(
+        "concat",
+        UserFn::Concat,
+        "value, value, ...",
+        (1, usize::MAX),
+        "the values' text one after the other (also `a || b`); NULL when one is NULL",
+        &[Arg::Value],
+        text_result,
+    ),
+    user(
+        "coalesce",
+        UserFn::Coalesce,
+        "value, value, ...",
+        (1, usize::MAX),
+        "the first of the values that is not NULL",
+        &[Arg::Value],
+        coalesce_result,
+    ),
+    user(
+        "hex",
+        UserFn::Hex,
+        "integer",
+        (1, 1),
+        "the integer in hexadecimal, `0x` first (a negative one as its 64 bits)",
+        &[Arg::Integer],
+        text_result,
+    ),
+    user(
+        "format_bytes",
+        UserFn::FormatBytes,
+        "integer",
+        (1, 1),
+        "a size in bytes as `ls -h` shows it, in powers of 1024: 512, 1.5K, 12M, 3.0G",
+        &[Arg::Integer],
+        text_result,
+    ),
+    user(
+        "format_duration",
+        UserFn::FormatDuration,
+        "nanoseconds",
+        (1, 1),
+        "a length of time in nanoseconds as people read it: 250ns, 1.5ms, 2.0s, 3d4h5m6s",
+        &[Arg::Integer],
+        text_result,
+    ),
+    user(
+        "now",
+        UserFn::Now,
+        "",
+        (0, 0),
+        "the time the query runs (one value for every row), a timestamp",
+        &[],
+        |_| Ty::Time(TimeKind::Timestamp),
+    ),
     aggregate("count", AggFunc::Count, "the rows, or the non-NULL values"),
     aggregate(
         "sum",
@@ -118,11 +232,59 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     aggregate("avg", AggFunc::Avg, "the mean of the integers, as a float"),
 ];
 
+#[allow(clippy::too_many_arguments)]
+const fn user(
+    name: &'static str,
+    func: UserFn,
+    params: &'static str,
+    arity: (usize, usize),
+    doc: &'static str,
+    args: &'static [Arg],
+    result: fn(&[TExpr]) -> Ty,
+) -> Builtin {
+    Builtin {
+        name,
+        params,
+        arity,
+        returns: user_returns(func),
+        doc,
+        example: None,
+        kind: BuiltinKind::User { func, args, result },
+    }
+}
+
+/// Text made in user space.
+fn text_result(_: &[TExpr]) -> Ty {
+    Ty::Str
+}
+
+/// `coalesce`'s type: text when an argument is text, else the first argument's.
+fn coalesce_result(args: &[TExpr]) -> Ty {
+    match args.iter().any(|arg| is_text(&arg.ty)) {
+        true => Ty::Str,
+        false => args.first().map_or(Ty::Literal, |arg| arg.ty.clone()),
+    }
+}
+
+/// Whether values of `ty` are shown as text.
+pub(super) fn is_text(ty: &Ty) -> bool {
+    matches!(
+        ty,
+        Ty::Chars { .. }
+            | Ty::Str
+            | Ty::KernfsPath { .. }
+            | Ty::DentryPath { .. }
+            | Ty::Ipv4
+            | Ty::VmaPerms
+    )
+}
+
 const fn aggregate(name: &'static str, func: AggFunc, doc: &'static str) -> Builtin {
     Builtin {
         name,
         params: "a value",
-        arity: 1,
+        arity: (1, 1),
+        returns: "aggregate",
         doc,
         example: None,
         kind: BuiltinKind::Aggregate(func),
@@ -133,8 +295,50 @@ const fn aggregate(name: &'static str, func: AggFunc, doc: &'static str) -> Buil
 pub(crate) fn builtin(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| match b.kind {
         BuiltinKind::Aggregate(_) => b.name.eq_ignore_ascii_case(name),
-        BuiltinKind::Scalar { .. } | BuiltinKind::Reader(_) => b.name == name,
+        BuiltinKind::Scalar { .. } | BuiltinKind::User { .. } | BuiltinKind::Reader(_) => {
+            b.name == name
+        }
     })
+}
+
+impl UserFn {
+    /// The name the query language calls it by (its row in `BUILTINS`).
+    pub fn name(self) -> &'static str {
+        BUILTINS
+            .iter()
+            .find(|b| matches!(b.kind, BuiltinKind::User { func, .. } if func == self))
+            .map_or("function", |b| b.name)
+    }
+}
+
+/// One line per function for people (`bpfq describe functions`, the man page): name and
+/// arguments, what it gives, where it runs and what it computes.
+pub fn describe_functions() -> Vec<[String; 4]> {
+    BUILTINS
+        .iter()
+        .map(|b| {
+            let runs = match b.kind {
+                BuiltinKind::Scalar { .. } | BuiltinKind::Reader(_) => "kernel",
+                BuiltinKind::User { .. } => "user space",
+                BuiltinKind::Aggregate(_) => "kernel or user space",
+            };
+            [
+                format!("{}({})", b.name, b.params),
+                b.returns.to_string(),
+                runs.to_string(),
+                b.doc.to_string(),
+            ]
+        })
+        .collect()
+}
+
+const fn user_returns(func: UserFn) -> &'static str {
+    match func {
+        UserFn::Length => "integer",
+        UserFn::Coalesce => "its arguments' type",
+        UserFn::Now => "timestamp",
+        _ => "text",
+    }
 }
 
 impl AggFunc {
@@ -142,7 +346,7 @@ impl AggFunc {
     pub fn from_name(name: &str) -> Option<AggFunc> {
         match builtin(name)?.kind {
             BuiltinKind::Aggregate(func) => Some(func),
-            BuiltinKind::Scalar { .. } | BuiltinKind::Reader(_) => None,
+            BuiltinKind::Scalar { .. } | BuiltinKind::User { .. } | BuiltinKind::Reader(_) => None,
         }
     }
 
@@ -188,10 +392,7 @@ pub(crate) fn unknown_function(name: &str, span: Span) -> Diagnostic {
             "help: did you mean `{}`? {}({}): {}",
             near.name, near.name, near.params, near.doc
         )),
-        None => diag.with_note(format!(
-            "the functions are {}",
-            names.collect::<Vec<_>>().join(", ")
-        )),
+        None => diag.with_note("help: `bpfq describe functions` lists every function"),
     }
 }
 
@@ -204,19 +405,36 @@ impl Binder<'_> {
         args: &[Expr],
         span: Span,
     ) -> Result<TExpr, Diagnostic> {
-        if args.len() != builtin.arity {
+        let (fewest, most) = builtin.arity;
+        if args.len() < fewest || args.len() > most {
+            let count = match (fewest, most) {
+                (0, 0) => "no arguments".to_string(),
+                (n, m) if n == m => format!("{n} argument{}", if n == 1 { "" } else { "s" }),
+                (n, usize::MAX) => {
+                    format!("at least {n} argument{}", if n == 1 { "" } else { "s" })
+                }
+                (n, m) => format!("{n} to {m} arguments"),
+            };
+            let code = match builtin.kind {
+                BuiltinKind::User { .. } => codes::FUNCTION_ARITY,
+                _ => codes::TYPE_MISMATCH,
+            };
             let diag = Diagnostic::error(
-                codes::TYPE_MISMATCH,
-                format!(
-                    "`{}` takes {} argument{} ({}), not {}",
-                    builtin.name,
-                    builtin.arity,
-                    if builtin.arity == 1 { "" } else { "s" },
-                    builtin.params,
-                    args.len()
-                ),
+                code,
+                match builtin.params {
+                    "" => format!("`{}` takes {count}, not {}", builtin.name, args.len()),
+                    params => format!(
+                        "`{}` takes {count} ({params}), not {}",
+                        builtin.name,
+                        args.len()
+                    ),
+                },
             )
-            .with_primary(span, "here");
+            .with_primary(span, "here")
+            .with_note(format!(
+                "{}({}): {}",
+                builtin.name, builtin.params, builtin.doc
+            ));
             return Err(match builtin.example {
                 Some(example) => diag.with_note(example),
                 None => diag,
@@ -232,12 +450,28 @@ impl Binder<'_> {
                 for (arg, kind) in args.iter().zip(kinds) {
                     bound.push(match kind {
                         Arg::Condition => self.bind_condition(arg)?,
-                        Arg::Integer => self.integer(arg)?,
+                        Arg::Integer | Arg::Text | Arg::Value => self.integer(arg)?,
                     });
                 }
                 Ok(TExpr {
                     ty: result(&bound),
                     kind: TKind::Call { func, args: bound },
+                    span,
+                })
+            }
+            BuiltinKind::User {
+                func,
+                args: kinds,
+                result,
+            } => {
+                let mut bound = Vec::with_capacity(args.len());
+                for (at, arg) in args.iter().enumerate() {
+                    let kind = kinds.get(at).or(kinds.last()).copied();
+                    bound.push(self.user_argument(builtin, arg, kind)?);
+                }
+                Ok(TExpr {
+                    ty: result(&bound),
+                    kind: TKind::UserCall { func, args: bound },
                     span,
                 })
             }
@@ -248,6 +482,47 @@ impl Binder<'_> {
                 "aggregates go in `select`, `having` and `order by`",
             )),
         }
+    }
+}
+
+impl Binder<'_> {
+    /// An argument of the user-space function `builtin`, bound as `kind` says.
+    fn user_argument(
+        &mut self,
+        builtin: &Builtin,
+        arg: &Expr,
+        kind: Option<Arg>,
+    ) -> Result<TExpr, Diagnostic> {
+        let bound = match kind {
+            Some(Arg::Condition) => return self.bind_condition(arg),
+            Some(Arg::Integer) => return self.integer(arg),
+            _ => self.bind_expr(arg)?,
+        };
+        let fits = match kind {
+            Some(Arg::Text) => is_text(&bound.ty),
+            // Never a kernel address nor raw bytes: text of them would show what is hidden.
+            _ => is_text(&bound.ty) || bound.ty.is_integer() || bound.ty == Ty::Bool,
+        };
+        if fits {
+            return Ok(bound);
+        }
+        let wanted = match kind {
+            Some(Arg::Text) => "text",
+            _ => "text, an integer or a time",
+        };
+        Err(Diagnostic::error(
+            codes::FUNCTION_ARGUMENT,
+            format!(
+                "`{}` takes {wanted} here, not {}",
+                builtin.name,
+                bound.ty.a()
+            ),
+        )
+        .with_primary(arg.span, format!("this is {}", bound.ty.a()))
+        .with_note(format!(
+            "{}({}): {}",
+            builtin.name, builtin.params, builtin.doc
+        )))
     }
 }
 

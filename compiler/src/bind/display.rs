@@ -139,6 +139,10 @@ impl fmt::Display for TExpr {
                 let args: Vec<String> = args.iter().map(TExpr::to_string).collect();
                 write!(f, "{}({})", func.name(), args.join(", "))
             }
+            TKind::UserCall { func, args } => {
+                let args: Vec<String> = args.iter().map(TExpr::to_string).collect();
+                write!(f, "user {}({})", func.name(), args.join(", "))
+            }
             TKind::ByteSwap { value, bytes } => {
                 write!(f, "bswap{}({value})", u32::from(*bytes) * 8)
             }

@@ -11,6 +11,7 @@ use super::{internal, malformed_btf, ArithOp, Binder, CmpOp, TExpr, TKind, Ty};
 use crate::codes;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::int_view::IntView;
+use crate::layout::TimeKind;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 use crate::syntax::MAX_EXPR_DEPTH;
 
@@ -250,6 +251,21 @@ impl Binder<'_> {
             // Already a pointer (an address member of a target's quirks): nothing to change.
             "kptr" if matches!(expr.ty, Ty::Ptr { .. }) => Ok(expr),
             "kptr" => Err(wrong("an 8-byte integer")),
+            // Nanoseconds: integers to the program, times to people.
+            "timestamp" | "boot_timestamp" | "duration" if width == 8 || expr.ty == Ty::Literal => {
+                let kind = match view.name.as_str() {
+                    "timestamp" => TimeKind::Timestamp,
+                    "boot_timestamp" => TimeKind::BootTimestamp,
+                    _ => TimeKind::Duration,
+                };
+                Ok(TExpr {
+                    ty: Ty::Time(kind),
+                    ..expr
+                })
+            }
+            "timestamp" | "boot_timestamp" | "duration" => {
+                Err(wrong("an 8-byte integer of nanoseconds"))
+            }
             "string" => match expr.ty {
                 Ty::Ptr { pointee }
                     if matches!(
@@ -282,7 +298,7 @@ impl Binder<'_> {
                     )
                     .with_primary(
                         view.span,
-                        "not port, ipv4, address_family, char, string, kptr, vma_perms, task_state, tty_device, container, tcp_state or an enum of this kernel",
+                        "not port, ipv4, address_family, char, string, kptr, vma_perms, task_state, tty_device, container, tcp_state, timestamp, boot_timestamp, duration or an enum of this kernel",
                     ));
                 };
                 if width == 0 {
@@ -317,7 +333,10 @@ impl Binder<'_> {
             | Ty::Shown(_)
             | Ty::KernfsPath { .. }
             | Ty::DentryPath { .. }
+            | Ty::Time(_)
             | Ty::Bytes { .. } => Ok(()),
+            // Text computed in user space (`upper(comm)`).
+            Ty::Str if expr.in_user_space() => Ok(()),
             Ty::Struct { id } if self.aggregate_bytes(*id).is_some() => Ok(()),
             Ty::Struct { id } => {
                 let members = self
@@ -807,6 +826,12 @@ impl Binder<'_> {
         span: Span,
     ) -> Result<TExpr, Diagnostic> {
         let arith = match op {
+            // `a || b` is `concat(a, b)`.
+            BinaryOp::Concat => {
+                let concat = super::builtins::builtin("concat")
+                    .ok_or_else(|| super::internal(span, "no `concat` built-in"))?;
+                return self.bind_call(concat, &[lhs.clone(), rhs.clone()], span);
+            }
             BinaryOp::And | BinaryOp::Or => {
                 let l = self.bind_condition(lhs)?;
                 let r = self.bind_condition(rhs)?;
@@ -977,6 +1002,23 @@ impl Binder<'_> {
                 ty: Ty::Bool,
                 span,
             }),
+            // Text computed in user space is compared there, as text.
+            (a, b)
+                if (l.in_user_space() || r.in_user_space())
+                    && super::builtins::is_text(&a)
+                    && super::builtins::is_text(&b) =>
+            {
+                Ok(TExpr {
+                    kind: TKind::Compare {
+                        op,
+                        lhs: Box::new(l),
+                        rhs: Box::new(r),
+                        signed: false,
+                    },
+                    ty: Ty::Bool,
+                    span,
+                })
+            }
             (Ty::VmaPerms, Ty::Str) | (Ty::Str, Ty::VmaPerms) | (Ty::VmaPerms, Ty::VmaPerms) => {
                 vma_perms::compare(op, l, r, span)
             }

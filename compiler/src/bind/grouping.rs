@@ -84,6 +84,11 @@ pub enum GKind {
     },
     Neg(Box<GExpr>),
     BitNot(Box<GExpr>),
+    /// A function computed in user space (`upper`, `now`...) of its arguments' values.
+    Call {
+        func: crate::scalar_fn::UserFn,
+        args: Vec<GExpr>,
+    },
     And(Box<GExpr>, Box<GExpr>),
     Or(Box<GExpr>, Box<GExpr>),
     Not(Box<GExpr>),
@@ -154,13 +159,22 @@ impl Grouping {
                     },
                 }
             }
-            _ => match &expr.ty {
-                GTy::Float => ColumnKind::Float,
-                GTy::Kernel(Ty::Bool) => ColumnKind::Bool,
-                GTy::Kernel(t) => ColumnKind::Int {
-                    bytes: 8,
-                    signed: t.is_signed() || matches!(t, Ty::Literal),
-                },
+            _ => expr.ty.computed_kind(),
+        }
+    }
+}
+
+impl GTy {
+    /// How a value of this type computed in user space is shown.
+    pub fn computed_kind(&self) -> ColumnKind {
+        match self {
+            GTy::Float => ColumnKind::Float,
+            GTy::Kernel(Ty::Bool) => ColumnKind::Bool,
+            GTy::Kernel(Ty::Str) => ColumnKind::Text,
+            GTy::Kernel(Ty::Time(kind)) => ColumnKind::Time(*kind),
+            GTy::Kernel(t) => ColumnKind::Int {
+                bytes: 8,
+                signed: t.is_signed() || matches!(t, Ty::Literal),
             },
         }
     }
@@ -201,6 +215,10 @@ impl fmt::Display for GExpr {
             GKind::Arith { op, lhs, rhs, .. } => write!(f, "({lhs} {op:?} {rhs})"),
             GKind::Compare { op, lhs, rhs, .. } => write!(f, "({lhs} {op:?} {rhs})"),
             GKind::Neg(e) => write!(f, "-({e})"),
+            GKind::Call { func, args } => {
+                let args: Vec<String> = args.iter().map(GExpr::to_string).collect();
+                write!(f, "{}({})", func.name(), args.join(", "))
+            }
             GKind::BitNot(e) => write!(f, "~({e})"),
             GKind::And(a, b) => write!(f, "({a} and {b})"),
             GKind::Or(a, b) => write!(f, "({a} or {b})"),

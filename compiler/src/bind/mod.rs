@@ -23,7 +23,7 @@ pub mod typed;
 mod vma_perms;
 
 pub use aggregate::find_aggregate;
-pub use builtins::AggFunc;
+pub use builtins::{describe_functions, AggFunc};
 pub use d_path::{walk_note, D_PATH_MAX, D_PATH_WALK_LEVELS, D_PATH_WALK_SLOT};
 pub use grouping::{Aggregate, GExpr, GKind, GTy, GroupColumn, Grouping};
 pub use kernfs_path::{KERNFS_NAME_SLOT, KERNFS_PATH_LEVELS};

@@ -55,7 +55,11 @@ fn collect<'e>(expr: &'e TExpr, sources: &mut NullSources<'e>) {
         }
         // A path longer than the column, a walk deeper than its slots, a name cut by its slot,
         // a failed read or a pseudo file: NULL then.
-        TKind::DPath { .. } | TKind::KernfsPath { .. } | TKind::DentryPath { .. } => {
+        // Computed in user space, after the program: a filter of the program cannot see it.
+        TKind::DPath { .. }
+        | TKind::KernfsPath { .. }
+        | TKind::DentryPath { .. }
+        | TKind::UserCall { .. } => {
             sources.helper = true;
         }
         // Never NULL: constants and the context (checked at entry); a C string (the probe

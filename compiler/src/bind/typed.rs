@@ -75,13 +75,16 @@ pub enum Ty {
     Bytes {
         len: u32,
     },
+    /// Nanoseconds in a u64 (a stdlib `timestamp`, `boot_timestamp` or `duration` column, or
+    /// `now()`): an integer to the program, a time to people.
+    Time(crate::layout::TimeKind),
 }
 
 impl Ty {
     pub fn is_integer(&self) -> bool {
         matches!(
             self,
-            Ty::Int { .. } | Ty::Literal | Ty::Enum { .. } | Ty::AddressFamily { .. }
+            Ty::Int { .. } | Ty::Literal | Ty::Enum { .. } | Ty::AddressFamily { .. } | Ty::Time(_)
         )
     }
 
@@ -126,6 +129,7 @@ impl Ty {
             Ty::KernfsPath { .. } => "kernfs_path".into(),
             Ty::DentryPath { .. } => "dentry_path".into(),
             Ty::Bytes { len } => format!("bytes[{len}]"),
+            Ty::Time(kind) => kind.name().into(),
         }
     }
 }
@@ -195,6 +199,7 @@ impl CmpOp {
             | BinaryOp::BitXor
             | BinaryOp::Shl
             | BinaryOp::Shr
+            | BinaryOp::Concat
             | BinaryOp::And
             | BinaryOp::Or => return None,
         })
@@ -458,6 +463,12 @@ pub enum TKind {
         func: crate::scalar_fn::ScalarFn,
         args: Vec<TExpr>,
     },
+    /// A built-in computed in user space (`upper(comm)`, `now()`): the program writes its
+    /// arguments, the plan's user part computes it (text is typed `Str`).
+    UserCall {
+        func: crate::scalar_fn::UserFn,
+        args: Vec<TExpr>,
+    },
     /// The low `bytes` bytes of an integer in reverse order (a network-order `port`).
     ByteSwap {
         value: Box<TExpr>,
@@ -500,9 +511,16 @@ impl TExpr {
             | TKind::BoolToInt { cond: e } => vec![e],
             TKind::Arith { lhs, rhs, .. } | TKind::Compare { lhs, rhs, .. } => vec![lhs, rhs],
             TKind::And(l, r) | TKind::Or(l, r) => vec![l, r],
-            TKind::Call { args, .. } => args.iter().collect(),
+            TKind::Call { args, .. } | TKind::UserCall { args, .. } => args.iter().collect(),
             TKind::InetAddr { family, v4, v6 } => vec![family, v4, v6],
         }
+    }
+
+    /// Whether user space computes part of this expression (a `UserCall` inside it).
+    pub fn in_user_space(&self) -> bool {
+        let mut found = false;
+        self.walk(&mut |e| found |= matches!(e.kind, TKind::UserCall { .. }));
+        found
     }
 
     /// Calls `f` on this expression and on every expression inside it, parents first.

@@ -1110,7 +1110,7 @@ impl Lowerer<'_> {
                     Ty::Int { bytes, .. }
                     | Ty::Enum { bytes, .. }
                     | Ty::AddressFamily { bytes } => Width::from_bytes(u32::from(*bytes)),
-                    Ty::Ptr { .. } | Ty::Literal => Some(Width::B8),
+                    Ty::Ptr { .. } | Ty::Literal | Ty::Time(_) => Some(Width::B8),
                     Ty::Ipv4 => Some(Width::B4),
                     // The bits were masked to 0x87 by the view: the low byte holds them all.
                     Ty::VmaPerms => Some(Width::B1),

@@ -433,7 +433,17 @@ impl Lowerer<'_> {
                     );
                 }
             }
-            ColumnKind::Float => return Err(internal("a float column in a kernel row")),
+            ColumnKind::Float | ColumnKind::Text => {
+                return Err(internal("a value computed in user space in a kernel row"))
+            }
+            ColumnKind::Time(_) => {
+                let value = self.row_int(offset, 8, false)?;
+                self.printf(
+                    plan,
+                    &format!("%llu{separator}"),
+                    Some(PrintfArg::Value(value)),
+                );
+            }
             ColumnKind::KernfsPath { .. } | ColumnKind::DentryPath { .. } => {
                 return Err(internal("a walked path column in a text row"))
             }

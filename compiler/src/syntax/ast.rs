@@ -140,6 +140,8 @@ pub enum BinaryOp {
     Rem,
     BitAnd,
     BitOr,
+    /// `||`: text concatenation (`concat`).
+    Concat,
     BitXor,
     Shl,
     Shr,
@@ -164,6 +166,7 @@ impl BinaryOp {
             BinaryOp::Rem => "%",
             BinaryOp::BitAnd => "&",
             BinaryOp::BitOr => "|",
+            BinaryOp::Concat => "||",
             BinaryOp::BitXor => "^",
             BinaryOp::Shl => "<<",
             BinaryOp::Shr => ">>",

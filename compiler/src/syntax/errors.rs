@@ -463,6 +463,7 @@ pub fn describe_rule(rule: Rule) -> &'static str {
         | Rule::op_is_null
         | Rule::op_not_null
         | Rule::op_bitor
+        | Rule::op_concat
         | Rule::op_bitxor
         | Rule::op_bitand
         | Rule::op_shl

@@ -35,7 +35,7 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
             | Op::postfix(Rule::op_not_in)
             | Op::postfix(Rule::op_is_null)
             | Op::postfix(Rule::op_not_null))
-        .op(Op::infix(Rule::op_bitor, Assoc::Left))
+        .op(Op::infix(Rule::op_bitor, Assoc::Left) | Op::infix(Rule::op_concat, Assoc::Left))
         .op(Op::infix(Rule::op_bitxor, Assoc::Left))
         .op(Op::infix(Rule::op_bitand, Assoc::Left))
         .op(Op::infix(Rule::op_shl, Assoc::Left) | Op::infix(Rule::op_shr, Assoc::Left))
@@ -191,6 +191,7 @@ fn build_infix(ctx: Ctx<'_>, lhs: Built, op: Pair<'_, Rule>, rhs: Built) -> Buil
         Rule::op_gt => BinaryOp::Gt,
         Rule::op_ge => BinaryOp::Ge,
         Rule::op_bitor => BinaryOp::BitOr,
+        Rule::op_concat => BinaryOp::Concat,
         Rule::op_bitxor => BinaryOp::BitXor,
         Rule::op_bitand => BinaryOp::BitAnd,
         Rule::op_shl => BinaryOp::Shl,

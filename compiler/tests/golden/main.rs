@@ -15,6 +15,7 @@ mod d_path_walk;
 mod diagnostics;
 mod fmt;
 mod fmt_comments_anywhere;
+mod functions;
 mod fuzz_front;
 mod isa_variants;
 mod kernfs_path;

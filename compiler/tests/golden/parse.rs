@@ -149,6 +149,8 @@ fn stdlib_task_parses_with_docs_on_every_item() {
         "rss",
         "start_time",
         "start",
+        "started",
+        "age",
         "utime",
         "stime",
         "cpu_time",

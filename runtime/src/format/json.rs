@@ -54,6 +54,15 @@ impl<W: io::Write> JsonSink<W> {
             Cell::Null | Cell::Pointer(0) => out.push_str("null"),
             // JSON has no NaN or infinity.
             Cell::Float(x) if !x.is_finite() => out.push_str("null"),
+            // For machines: RFC 3339 in UTC, and durations in nanoseconds.
+            Cell::Timestamp(ns) => {
+                out.push('"');
+                super::time::push_rfc3339(out, *ns);
+                out.push('"');
+            }
+            Cell::Duration(ns) => {
+                let _ = std::fmt::Write::write_fmt(out, format_args!("{ns}"));
+            }
             Cell::Int(_)
             | Cell::UInt(_)
             | Cell::Float(_)

@@ -11,6 +11,7 @@ pub mod pointer;
 mod table;
 mod text;
 mod textbuf;
+pub mod time;
 pub mod utc;
 
 use std::io;

@@ -1,8 +1,9 @@
 //! Stage `format` (helper): how kernel addresses are shown, the one place that decides it.
 //! Guarantees no kernel address is printed without `--show-kptrs`, whether a pointer column or
 //! a pointer inside a struct's bytes: it is replaced by a SipHash-2-4 of the address under a
-//! per-run random key with the top bit cleared (never address-like), so equal pointers still
-//! look equal within one output (like the kernel's `%p`).
+//! secret key (one per boot, `boot_key`, else per run) with the top bit cleared (never
+//! address-like), so equal pointers look equal across the runs of a boot (like the kernel's
+//! `%p`).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -20,6 +21,23 @@ impl PointerKey {
     /// A fixed key, for reproducible output (tests, golden files).
     pub fn fixed(k0: u64, k1: u64) -> PointerKey {
         PointerKey { k0, k1 }
+    }
+
+    /// The key of these 16 bytes (`boot_key`'s file).
+    pub fn from_bytes(bytes: [u8; 16]) -> PointerKey {
+        let (k0, k1) = bytes.split_at(8);
+        PointerKey {
+            k0: u64::from_le_bytes(k0.try_into().unwrap_or_default()),
+            k1: u64::from_le_bytes(k1.try_into().unwrap_or_default()),
+        }
+    }
+
+    /// The 16 bytes `from_bytes` reads back.
+    pub fn to_bytes(&self) -> [u8; 16] {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.k0.to_le_bytes());
+        bytes[8..].copy_from_slice(&self.k1.to_le_bytes());
+        bytes
     }
 
     /// A key that is unpredictable to anyone reading the output.
@@ -60,13 +78,10 @@ pub(super) fn visible(address: u64, options: &FormatOptions) -> u64 {
     }
 }
 
-/// Appends a pointer column's text: `0` for NULL, else `0x` and the 16 hex digits of the
-/// visible word.
+/// Appends a non-NULL pointer column's text: `0x` and the 16 hex digits of the visible word
+/// (a NULL pointer is NULL, which each format shows its own way: `text::push_slow`).
 pub(super) fn push_pointer(out: &mut TextBuf, address: u64, options: &FormatOptions) {
-    match visible(address, options) {
-        0 => out.push('0'),
-        word => push_hex64(out, word),
-    }
+    push_hex64(out, visible(address, options));
 }
 
 /// Appends `bytes` as hex (two digits a byte, in memory order), each 8-byte kernel address at
@@ -225,8 +240,6 @@ mod tests {
             let hashed = siphash24(K0, K1, &address.to_le_bytes()) & !(1 << 63);
             assert_eq!(pointer_text(address, false), format!("0x{hashed:016x}"));
         }
-        assert_eq!(pointer_text(0, false), "0");
-        assert_eq!(pointer_text(0, true), "0");
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub(super) fn push_plain(out: &mut TextBuf, cell: &Cell<'_>, options: &FormatOpt
 /// path already call this directly rather than trying it twice).
 pub(super) fn push_slow(out: &mut TextBuf, cell: &Cell<'_>, options: &FormatOptions) -> bool {
     match cell {
-        Cell::Null => return false,
+        // A NULL pointer is NULL, shown as each format shows NULL (never `0`).
+        Cell::Null | Cell::Pointer(0) => return false,
         Cell::Float(x) => push_float(out, *x),
         Cell::Text(text) => out.push_str(text),
         Cell::Enum {
@@ -33,6 +34,8 @@ pub(super) fn push_slow(out: &mut TextBuf, cell: &Cell<'_>, options: &FormatOpti
         Cell::Pointer(address) => pointer::push_pointer(out, *address, options),
         Cell::Bytes { bytes, pointers } => pointer::push_bytes(out, bytes, pointers, options),
         Cell::VmaPerms(bits) => vma_perms_text(*bits).into_iter().for_each(|c| out.push(c)),
+        Cell::Timestamp(ns) => super::time::push_local(out, *ns),
+        Cell::Duration(ns) => out.push_str(&super::time::duration_text(*ns)),
         // Numbers, booleans and addresses always have quick text.
         Cell::Int(_)
         | Cell::UInt(_)
@@ -95,6 +98,7 @@ mod tests {
     #[test]
     fn null_appends_nothing_and_other_kinds_read_naturally() {
         assert_eq!(text_of(Cell::Null), None);
+        assert_eq!(text_of(Cell::Pointer(0)), None);
         assert_eq!(
             text_of(Cell::Bytes {
                 bytes: &[0xde, 0x0a],

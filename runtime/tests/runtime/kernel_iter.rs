@@ -270,6 +270,7 @@ fn rows_stream_through_decoder_and_csv_sink() {
             limit: None,
             visible: vec![0, 1],
             drop_repeated_last: false,
+            projection: None,
         };
         bpfq_runtime::stream_rows(&mut reader, &layout, &everything, sink.as_mut()).expect("stream")
     };

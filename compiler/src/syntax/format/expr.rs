@@ -30,7 +30,7 @@ fn binary_level(op: BinaryOp) -> u8 {
         BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
             COMPARE
         }
-        BinaryOp::BitOr => 5,
+        BinaryOp::BitOr | BinaryOp::Concat => 5,
         BinaryOp::BitXor => 6,
         BinaryOp::BitAnd => 7,
         BinaryOp::Shl | BinaryOp::Shr => SHIFT,
