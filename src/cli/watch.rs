@@ -6,7 +6,7 @@
 
 use super::args::RunArgs;
 use super::Failure;
-use bpfq_runtime::format::utc;
+use bpfq_runtime::format::time;
 use bpfq_runtime::pipeline::StreamSummary;
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime};
@@ -56,7 +56,7 @@ pub fn repeat(
                 "\x1b[H\x1b[2JEvery {:.1}s: {}    {}\n\n",
                 repeat.interval.as_secs_f64(),
                 bpfq_compiler::hidden::visible_lines(query),
-                utc::clock(SystemTime::now())
+                time::utc_clock(SystemTime::now())
             )
         } else if runs > 0 && repeat.separate_runs {
             writeln!(stdout)

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use bpfq_compiler::layout::{ColumnKind, ColumnLayout, RowLayout};
 
-use super::{utc, RowSink};
+use super::{time, RowSink};
 use crate::changes::ChangeLog;
 use crate::decode::{Row, Value};
 
@@ -32,8 +32,8 @@ impl<'a> ChangeSink<'a> {
         ChangeSink {
             log,
             inner,
-            time: Value::Text(utc::rfc3339(at)),
-            unix_time: Value::UInt(utc::unix_seconds(at)),
+            time: Value::Text(time::rfc3339_millis(at)),
+            unix_time: Value::UInt(time::unix_seconds(at)),
             layout: RowLayout::default(),
             rows: Vec::new(),
         }

@@ -12,7 +12,6 @@ mod table;
 mod text;
 mod textbuf;
 pub mod time;
-pub mod utc;
 
 use std::io;
 

@@ -2,9 +2,11 @@
 //! is RFC 3339 in UTC with nanoseconds (`2026-12-08T04:53:40.123456789Z`) for machines (JSON),
 //! and the local date and time to the second (`2026-12-08 05:53:40`, the zone of `TZ` or
 //! /etc/localtime, by the jiff crate) for people (table, CSV, TSV). A duration is written as
-//! people read it (`duration_text`); JSON gets its nanoseconds as a number.
+//! people read it (`duration_text`); JSON gets its nanoseconds as a number. A moment of bpfq's
+//! own (a `--changes` row's `time`, the `--watch` title) is RFC 3339 UTC to the millisecond.
 
 use std::fmt::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::TextBuf;
 
@@ -43,6 +45,24 @@ pub fn push_local(out: &mut TextBuf, ns: i64) {
             let _ = write!(out, "{ns}");
         }
     }
+}
+
+/// Whole seconds since the Unix epoch, as osquery's `unixTime` (0 for a clock before it).
+pub fn unix_seconds(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// `at` in RFC 3339, UTC, to the millisecond (`2026-12-08T05:01:02.123Z`); the epoch for a
+/// clock before it.
+pub fn rfc3339_millis(at: SystemTime) -> String {
+    let at = jiff::Timestamp::try_from(at.max(UNIX_EPOCH)).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    at.strftime("%Y-%m-%dT%H:%M:%S.%3fZ").to_string()
+}
+
+/// `at`'s time of day, `HH:MM:SS UTC` (the `--watch` title line).
+pub fn utc_clock(at: SystemTime) -> String {
+    let at = jiff::Timestamp::try_from(at.max(UNIX_EPOCH)).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    at.strftime("%H:%M:%S UTC").to_string()
 }
 
 /// A length of time as people read it: below a second in the largest unit with one decimal
@@ -99,6 +119,31 @@ mod tests {
         for (ns, text) in cases {
             assert_eq!(duration_text(ns), text, "{ns}");
         }
+    }
+
+    /// The seconds are `date -u -d TEXT +%s` of each text (GNU date as the oracle).
+    #[test]
+    fn own_moments_match_gnu_date() {
+        use std::time::Duration;
+        let at = |secs: u64, millis: u64| UNIX_EPOCH + Duration::from_millis(secs * 1000 + millis);
+        assert_eq!(rfc3339_millis(at(0, 0)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_millis(at(1_796_706_062, 123)),
+            "2026-12-08T05:01:02.123Z"
+        );
+        assert_eq!(
+            rfc3339_millis(at(951_868_799, 999)),
+            "2000-02-29T23:59:59.999Z"
+        );
+        assert_eq!(
+            rfc3339_millis(at(4_107_542_400, 7)),
+            "2100-03-01T00:00:00.007Z"
+        );
+        assert_eq!(utc_clock(at(1_796_706_062, 500)), "05:01:02 UTC");
+        assert_eq!(unix_seconds(at(1_796_706_062, 999)), 1_796_706_062);
+        let before = UNIX_EPOCH - Duration::from_secs(5);
+        assert_eq!(rfc3339_millis(before), "1970-01-01T00:00:00.000Z");
+        assert_eq!(unix_seconds(before), 0);
     }
 
     #[test]
