@@ -172,7 +172,7 @@ pub(crate) fn describe(env: &BindEnv, spec_file: FileId) -> Result<String, Diagn
                 let type_width = rows
                     .iter()
                     .map(|r| r.1.len())
-                    .filter(|w| *w <= 12)
+                    .filter(|w| *w <= 16)
                     .max()
                     .unwrap_or(0);
                 for (name, ty, doc) in rows {
