@@ -236,42 +236,75 @@ fn ancestors_follow_the_ppid_chain_of_proc() {
     assert_eq!(rows, vec![want], "{text}");
 }
 
+/// Seconds since the epoch of a date `date(1)` reads (ps's `lstart`, bpfq's `started`), in UTC.
+fn epoch_seconds(text: &str) -> i64 {
+    let out = std::process::Command::new("date")
+        .env("TZ", "UTC")
+        .args(["-d", text, "+%s"])
+        .output()
+        .expect("date");
+    assert!(out.status.success(), "date -d {text:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("seconds")
+}
+
 #[test]
-fn ps_ef_shows_processes_not_threads_as_proc_does() {
+fn ps_ef_shows_processes_not_threads_as_ps_does() {
     let _k = shared_kernel();
     let child = Named::spawn(&unique_name("psef"));
     let pid = child.pid();
-    let text = run_example("ps_ef.bpfq", &[]);
+    let out = std::process::Command::new(bpfq_path())
+        .env("TZ", "UTC")
+        .args([
+            "-f",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ps_ef.bpfq"),
+        ])
+        .args(["-o", "csv"])
+        .output()
+        .expect("bpfq runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
     let rows = csv_rows(&text);
     let pids: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
     let mut unique = pids.clone();
     unique.dedup();
     assert_eq!(pids, unique, "one row per process, ordered by pid");
     // This test binary runs threads; only its main thread (tid == pid) is a row.
-    let me = std::process::id().to_string();
-    assert_eq!(pids.iter().filter(|p| **p == me).count(), 1);
-    let row = rows
-        .iter()
-        .find(|r| r[1] == pid.to_string())
-        .unwrap_or_else(|| panic!("{pid} listed:\n{text}"));
-    // /proc/PID/stat: 4 ppid, 7 tty_nr, 22 starttime in clock ticks (USER_HZ = 100).
-    let start_ticks: u64 = proc_stat_field(pid, 22).parse().unwrap();
-    let tty_nr = proc_stat_field(pid, 7);
-    assert_eq!(
-        row,
-        &vec![
-            proc_status_first(pid, "Uid"),
-            pid.to_string(),
-            proc_stat_field(pid, 4),
-            (start_ticks / 100).to_string(),
-            if tty_nr == "0" {
-                String::new()
-            } else {
-                row[4].clone()
-            },
-            child.name.clone(),
-        ]
-    );
+    let me = std::process::id();
+    assert_eq!(pids.iter().filter(|p| **p == me.to_string()).count(), 1);
+    // The test's process and its child (no terminal), field by field against ps itself.
+    for pid in [me, pid] {
+        let row = rows
+            .iter()
+            .find(|r| r[1] == pid.to_string())
+            .unwrap_or_else(|| panic!("{pid} listed:\n{text}"));
+        let ps = std::process::Command::new("ps")
+            .env("TZ", "UTC")
+            .args([
+                "-o",
+                "uid=,pid=,ppid=,tty=,comm=,lstart=",
+                "-p",
+                &pid.to_string(),
+            ])
+            .output()
+            .expect("ps (procps)");
+        let ps = String::from_utf8_lossy(&ps.stdout).to_string();
+        let fields: Vec<&str> = ps.split_whitespace().collect();
+        assert!(fields.len() >= 6, "ps -p {pid}: {ps:?}");
+        let tty = if fields[3] == "?" { "" } else { fields[3] };
+        assert_eq!(
+            [&row[0], &row[1], &row[2], &row[4], &row[5]],
+            [fields[0], fields[1], fields[2], tty, fields[4]],
+            "uid, pid, ppid, tty, comm of {pid}: bpfq {row:?}, ps {ps:?}"
+        );
+        // ps adds /proc/stat's btime (whole seconds) to the start in clock ticks; bpfq adds the
+        // boot time read to the nanosecond: they may straddle a second.
+        let lstart = fields[5..].join(" ");
+        let apart = epoch_seconds(&row[3]) - epoch_seconds(&lstart);
+        assert!(apart.abs() <= 1, "started {} vs ps lstart {lstart}", row[3]);
+    }
 }
 
 #[test]
