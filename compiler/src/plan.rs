@@ -311,22 +311,11 @@ fn complete(mut plan: Plan, env: &PlanEnv) -> Result<Plan, Diagnostic> {
 
 /// The kernel and user parts of `query`, before `complete` decides where work happens.
 fn split(query: TypedQuery, filter_text: Option<String>) -> Plan {
-    let visible = match &query.grouping {
-        Some(grouping) => grouping
-            .columns
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !c.hidden)
-            .map(|(i, _)| i)
-            .collect(),
-        None => query
-            .columns
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !c.hidden)
-            .map(|(i, _)| i)
-            .collect(),
+    let hidden: Vec<bool> = match &query.grouping {
+        Some(grouping) => grouping.columns.iter().map(|c| c.hidden).collect(),
+        None => query.columns.iter().map(|c| c.hidden).collect(),
     };
+    let visible = (0..hidden.len()).filter(|&i| !hidden[i]).collect();
     let quirks = query.target.facts();
     Plan {
         target: query.target,

@@ -992,21 +992,13 @@ impl Binder<'_> {
                     span,
                 })
             }
-            _ if pointer_vs_zero(&l, &r) || pointer_vs_zero(&r, &l) => Ok(TExpr {
-                kind: TKind::Compare {
-                    op,
-                    lhs: Box::new(l),
-                    rhs: Box::new(r),
-                    signed: false,
-                },
-                ty: Ty::Bool,
-                span,
-            }),
-            // Text computed in user space is compared there, as text.
+            // A pointer against 0; text computed in user space, compared there as text.
             (a, b)
-                if (l.in_user_space() || r.in_user_space())
-                    && super::builtins::is_text(&a)
-                    && super::builtins::is_text(&b) =>
+                if pointer_vs_zero(&l, &r)
+                    || pointer_vs_zero(&r, &l)
+                    || ((l.in_user_space() || r.in_user_space())
+                        && super::builtins::is_text(&a)
+                        && super::builtins::is_text(&b)) =>
             {
                 Ok(TExpr {
                     kind: TKind::Compare {
