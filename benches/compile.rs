@@ -125,7 +125,7 @@ fn canned_rows(layout: &RowLayout, count: u32) -> Vec<Vec<u8>> {
 
 fn format_rows(layout: &RowLayout, rows: &[Vec<u8>], format: OutputFormat) -> usize {
     let options = FormatOptions {
-        pointer_key: PointerKey::fixed(1, 2),
+        pointer_key: PointerKey::fixed(1, 2).into(),
         ..FormatOptions::default()
     };
     let mut out = Vec::with_capacity(rows.len() * 128);

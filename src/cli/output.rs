@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use bpfq_compiler::codes;
 use bpfq_compiler::diagnostic::Diagnostic;
 use bpfq_runtime::execute::RunError;
-use bpfq_runtime::format::{new_sink, FormatOptions, PointerKey, RowSink};
+use bpfq_runtime::format::{new_sink, FormatOptions, KeySource, PointerKey, RowSink};
 use bpfq_runtime::notes::{Note, NoteLevel, NoteSink, Notes};
 
 use super::args::OutputArgs;
@@ -116,8 +116,8 @@ pub fn format_options(output: &OutputArgs) -> FormatOptions {
         show_kptrs: output.show_kptrs,
         max_width: super::terminal::table_width(output),
         pointer_key: match output.show_kptrs {
-            true => PointerKey::random(),
-            false => boot_pointer_key(),
+            true => PointerKey::random().into(),
+            false => KeySource::Deferred(boot_pointer_key),
         },
     }
 }

@@ -22,7 +22,7 @@ use crate::decode::Row;
 pub use self::change_rows::ChangeSink;
 pub use self::csv::CsvSink;
 pub use self::json::JsonSink;
-pub use self::pointer::PointerKey;
+pub use self::pointer::{KeySource, PointerKey};
 pub use self::table::TableSink;
 pub use self::textbuf::TextBuf;
 
@@ -43,8 +43,9 @@ pub struct FormatOptions {
     pub header: bool,
     /// Show kernel addresses as they are instead of hashed tokens.
     pub show_kptrs: bool,
-    /// Key for hashing hidden pointers; random per run unless fixed for reproducible output.
-    pub pointer_key: PointerKey,
+    /// Key for hashing hidden pointers: the boot's (read when first needed), random per run, or
+    /// fixed for reproducible output.
+    pub pointer_key: KeySource,
     /// Fit the table into this many columns by cutting long text cells (a terminal's width);
     /// `None` never cuts (pipes, files, `--wide`). Other formats ignore it.
     pub max_width: Option<usize>,
@@ -55,7 +56,7 @@ impl Default for FormatOptions {
         FormatOptions {
             header: true,
             show_kptrs: false,
-            pointer_key: PointerKey::random(),
+            pointer_key: PointerKey::random().into(),
             max_width: None,
         }
     }

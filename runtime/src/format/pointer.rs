@@ -68,13 +68,37 @@ impl PointerKey {
     }
 }
 
+/// Where the key comes from: a key at hand, or a function asked at the first hidden pointer (the
+/// boot's key is read from its file only by a run that shows a pointer).
+#[derive(Debug, Clone, Copy)]
+pub enum KeySource {
+    Key(PointerKey),
+    Deferred(fn() -> PointerKey),
+}
+
+impl KeySource {
+    /// The key (a deferred one is the function's to cache).
+    pub fn key(&self) -> PointerKey {
+        match self {
+            KeySource::Key(key) => *key,
+            KeySource::Deferred(get) => get(),
+        }
+    }
+}
+
+impl From<PointerKey> for KeySource {
+    fn from(key: PointerKey) -> KeySource {
+        KeySource::Key(key)
+    }
+}
+
 /// The one rule for every kernel address bpfq prints: itself only with `--show-kptrs`, else
 /// its token. Pointer columns and the pointers inside struct bytes both come through here.
 pub(super) fn visible(address: u64, options: &FormatOptions) -> u64 {
     if options.show_kptrs {
         address
     } else {
-        options.pointer_key.token(address)
+        options.pointer_key.key().token(address)
     }
 }
 
@@ -207,7 +231,7 @@ mod tests {
     fn options(show_kptrs: bool) -> FormatOptions {
         FormatOptions {
             show_kptrs,
-            pointer_key: PointerKey::fixed(K0, K1),
+            pointer_key: PointerKey::fixed(K0, K1).into(),
             ..FormatOptions::default()
         }
     }

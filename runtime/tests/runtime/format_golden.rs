@@ -164,7 +164,7 @@ fn render(format: OutputFormat, header: bool, show_kptrs: bool) -> String {
         FormatOptions {
             header,
             show_kptrs,
-            pointer_key: PointerKey::fixed(1, 2),
+            pointer_key: PointerKey::fixed(1, 2).into(),
             max_width: None,
         },
     )
@@ -225,7 +225,7 @@ fn table_at_width(width: usize) -> String {
         FormatOptions {
             header: true,
             show_kptrs: false,
-            pointer_key: PointerKey::fixed(1, 2),
+            pointer_key: PointerKey::fixed(1, 2).into(),
             max_width: Some(width),
         },
     )
@@ -305,7 +305,7 @@ fn empty_outputs() {
     let options = FormatOptions {
         header: true,
         show_kptrs: false,
-        pointer_key: PointerKey::fixed(1, 2),
+        pointer_key: PointerKey::fixed(1, 2).into(),
         max_width: None,
     };
     let mut outputs = Vec::new();
@@ -379,7 +379,7 @@ fn render_floats(format: OutputFormat) -> String {
     let options = FormatOptions {
         header: true,
         show_kptrs: false,
-        pointer_key: PointerKey::fixed(1, 2),
+        pointer_key: PointerKey::fixed(1, 2).into(),
         max_width: None,
     };
     let mut out = Vec::new();
@@ -458,7 +458,7 @@ fn render_pointer_structs(format: OutputFormat, show_kptrs: bool) -> String {
     let options = FormatOptions {
         header: true,
         show_kptrs,
-        pointer_key: PointerKey::fixed(1, 2),
+        pointer_key: PointerKey::fixed(1, 2).into(),
         max_width: None,
     };
     let mut out = Vec::new();
