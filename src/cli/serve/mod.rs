@@ -82,12 +82,8 @@ pub fn serve(args: &ServeArgs<'_>, common: &Common) -> Result<(), Failure> {
         .iter()
         .flat_map(|s| lock(&s.prepared).walk_needs())
         .collect();
-    let kept = bpfq_runtime::caps::keep_only(&needs).map_err(|e| {
-        Failure::Refused(Box::new(Diagnostic::error(
-            codes::SERVE_CAPABILITIES,
-            format!("cannot drop the capabilities no walk needs: {e}"),
-        )))
-    })?;
+    let kept = bpfq_runtime::caps::keep_only(&needs)
+        .map_err(|e| Failure::Refused(Box::new(capabilities_failure(&e))))?;
     let names: Vec<&str> = served
         .iter()
         .map(|s| s.metric.shape.name.as_str())
@@ -246,5 +242,27 @@ fn run_once(query: &Served<'_>, budget: Duration) -> Option<Vec<samples::Series>
             output::log(&format!("metric {name}: the run failed: {e}"));
             None
         }
+    }
+}
+
+/// E0928: the capabilities no walk needs could not be dropped (serve then does not serve).
+fn capabilities_failure(err: &dyn std::fmt::Display) -> Diagnostic {
+    Diagnostic::error(
+        codes::SERVE_CAPABILITIES,
+        format!("cannot drop the capabilities no walk needs: {err}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// capset(2) cannot be made to fail in a test, so the diagnostic is rendered for a stand-in
+    /// error.
+    #[test]
+    fn a_failed_capability_drop_is_e0928() {
+        let err = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let text = capabilities_failure(&err).render(&bpfq_compiler::diagnostic::Sources::new());
+        insta::assert_snapshot!(text);
     }
 }
